@@ -1,0 +1,39 @@
+# Hotline: two commands. `make run` sets up and starts; `make test` sets up and tests.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test setup lint typecheck unit clean
+
+run: $(STAMP)
+	$(BIN)/hotline selfcheck
+
+test: $(STAMP) lint typecheck unit
+
+setup: $(STAMP)
+
+# The venv is rebuilt whenever the pinned dependencies change.
+$(STAMP): pyproject.toml constraints.txt scripts/setup-system.sh
+	@bash scripts/setup-system.sh "$(PYTHON)"
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
+		-c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+# pytest exits 5 when it collected no test: that means the suite went missing,
+# which must fail loudly rather than pass as "nothing failed".
+unit: $(STAMP)
+	@set +e; $(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; \
+	exit $$rc
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

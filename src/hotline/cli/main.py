@@ -1,0 +1,28 @@
+"""Entry point of the ``hotline`` command: one typer app, one sub-app per noun."""
+
+from __future__ import annotations
+
+import typer
+
+from hotline import __version__
+from hotline.cli import identity, selfcheck
+
+app = typer.Typer(
+    name="hotline",
+    help="Hotline: self-hosted, end-to-end encrypted video hotlines and conferences.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(identity.app, name="identity")
+app.command("selfcheck")(selfcheck.selfcheck)
+
+
+@app.command()
+def version() -> None:
+    """Print Hotline's version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    app()

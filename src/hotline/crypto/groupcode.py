@@ -1,0 +1,66 @@
+"""The group verification code: one short code for the whole call's key state.
+
+::
+
+    digest = SHA-256( "hotline/v1 group code" || 0x00
+                      || u8 len(room_id) || room_id || u32 epoch || u16 n
+                      || entry_1 || ... || entry_n )
+    entry  = identity_public_key (32) || u16 kem || u16 len(call_key) || call_key
+
+Entries are sorted by their encoded bytes, so every member computes the same code
+whatever order the roster arrived in. Any change of membership, of anyone's
+identity or call key, or of the epoch changes the code.
+
+Shown two ways, from the same digest:
+
+* digits: 4 groups of 5 (group i = bytes [5i, 5i+5) as a u40, mod 100000);
+* words:  8 words, ``WORDS[digest[i]]`` for i in 0..7.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from hotline.crypto.callkey import CallPublicKey, room_id_bytes
+from hotline.crypto.identity import PUBLIC_KEY_SIZE
+from hotline.crypto.wire import Writer
+from hotline.crypto.wordlist import WORDS
+from hotline.errors import AnnouncementError
+
+_LABEL = b"hotline/v1 group code\x00"
+
+
+@dataclass(frozen=True, slots=True)
+class GroupCode:
+    digest: bytes
+
+    @property
+    def digits(self) -> str:
+        groups = (int.from_bytes(self.digest[5 * i : 5 * i + 5], "big") % 100_000
+                  for i in range(4))
+        return " ".join(f"{g:05d}" for g in groups)
+
+    @property
+    def words(self) -> str:
+        return " ".join(WORDS[b] for b in self.digest[:8])
+
+    def __str__(self) -> str:
+        return self.digits
+
+
+def _entry(identity_key: bytes, call_key: CallPublicKey) -> bytes:
+    if len(identity_key) != PUBLIC_KEY_SIZE:
+        raise ValueError("identity key must be 32 bytes")
+    return bytes(Writer().raw(identity_key).u16(call_key.kem).bytes16(call_key.key))
+
+
+def group_code(room_id: str, epoch: int,
+               members: Iterable[tuple[bytes, CallPublicKey]]) -> GroupCode:
+    """Code for ``members`` given as (identity public key, call public key) pairs."""
+    entries = sorted(_entry(i, c) for i, c in members)
+    w = Writer().bytes8(room_id_bytes(room_id, AnnouncementError)).u32(epoch).u16(len(entries))
+    for e in entries:
+        w.raw(e)
+    return GroupCode(hashlib.sha256(_LABEL + bytes(w)).digest())

@@ -1,0 +1,385 @@
+"""The per-participant group key schedule, sans-I/O.
+
+Feed it events (:class:`Joined`, :class:`MemberJoined`, :class:`MemberLeft`,
+:class:`PhaseChanged`, :class:`TimerFired`, :class:`KeyMessageReceived`) with
+:meth:`KeySchedule.handle`; it returns actions (:class:`SendKeyMessage`,
+:class:`InstallEncryptionKey`, :class:`InstallDecryptionKey`, :class:`RetireKeys`,
+:class:`GroupCodeChanged`, :class:`MemberRejected`) for the caller to carry out, and
+:meth:`KeySchedule.next_deadline` tells when to feed the next :class:`TimerFired`.
+Time (``now``, seconds) and randomness are passed in; there is no I/O.
+
+Rules (docs/PROTOCOL.md, "Key schedule"):
+
+* The server orders roster events and numbers them with the group ``epoch``; every
+  event must carry a higher epoch than the last one.
+* A new sender key (next ``generation``, fresh random base key) on my join, every
+  join, every leave, every phase change, and every ``rekey_interval`` seconds. It is
+  sealed to each other verified member and used for sending at once; the previous
+  sending key is never used again.
+* A sender's previous key stays installed for ``grace`` seconds after its new one
+  arrives (frames in flight), then is retired. A leaver's keys are retired
+  ``grace`` seconds after the leave.
+* Key messages are accepted once, in the current epoch, with a generation above the
+  last one accepted from that sender; messages for a later epoch wait (bounded) until
+  that epoch arrives; anything else is rejected with :class:`KeyMessageError`.
+* The group code covers the room, the epoch and every verified member's identity and
+  call key; it is recomputed at every epoch.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from hotline.crypto.callkey import CallKeyAnnouncement, CallKeyPair, Kem
+from hotline.crypto.groupcode import GroupCode, group_code
+from hotline.crypto.identity import Identity
+from hotline.crypto.keymessage import BASE_KEY_SIZE, KeyMessage
+from hotline.crypto.kid import kids_for
+from hotline.crypto.suites import DEFAULT_SUITE, CipherSuite
+from hotline.errors import AnnouncementError, KeyMessageError, ProtocolError, Reason, UsageError
+
+# -- configuration ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class KeyScheduleConfig:
+    room_id: str
+    cipher_suite: CipherSuite = DEFAULT_SUITE
+    rekey_interval: float = 600.0
+    grace: float = 1.0
+    allowed_kems: frozenset[Kem] = frozenset(Kem)
+    max_pending: int = 256
+
+    def __post_init__(self) -> None:
+        if self.rekey_interval <= 0 or not 0 <= self.grace <= self.rekey_interval:
+            raise UsageError("need rekey_interval > 0 and 0 <= grace <= rekey_interval")
+
+
+# -- events (inputs) -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A roster entry from the server: id, identity key, encoded announcement."""
+
+    participant_id: int
+    identity_key: bytes
+    announcement: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Joined:
+    now: float
+    epoch: int
+    participant_id: int
+    members: tuple[Member, ...]  # everyone else already in the call
+
+
+@dataclass(frozen=True, slots=True)
+class MemberJoined:
+    now: float
+    epoch: int
+    member: Member
+
+
+@dataclass(frozen=True, slots=True)
+class MemberLeft:
+    now: float
+    epoch: int
+    participant_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseChanged:
+    now: float
+    epoch: int
+    phase: str
+
+
+@dataclass(frozen=True, slots=True)
+class TimerFired:
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
+class KeyMessageReceived:
+    now: float
+    data: bytes
+
+
+Event = Joined | MemberJoined | MemberLeft | PhaseChanged | TimerFired | KeyMessageReceived
+
+# -- actions (outputs) -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SendKeyMessage:
+    recipient: int
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class InstallEncryptionKey:
+    """Send from now on with ``base_key`` under ``kids`` (one per slot)."""
+
+    generation: int
+    kids: tuple[int, ...]
+    base_key: bytes
+
+    def __repr__(self) -> str:
+        return f"InstallEncryptionKey(generation={self.generation}, kids={self.kids})"
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class InstallDecryptionKey:
+    sender: int
+    generation: int
+    kids: tuple[int, ...]
+    base_key: bytes
+
+    def __repr__(self) -> str:
+        return (f"InstallDecryptionKey(sender={self.sender}, generation={self.generation}, "
+                f"kids={self.kids})")
+
+
+@dataclass(frozen=True, slots=True)
+class RetireKeys:
+    """Remove these KIDs (``sending``: from the encryption side)."""
+
+    kids: tuple[int, ...]
+    sending: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class GroupCodeChanged:
+    epoch: int
+    code: GroupCode
+    members: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRejected:
+    participant_id: int
+    reason: Reason
+
+
+Action = (SendKeyMessage | InstallEncryptionKey | InstallDecryptionKey | RetireKeys
+          | GroupCodeChanged | MemberRejected)
+
+# -- state -----------------------------------------------------------------------------
+
+
+@dataclass
+class _Peer:
+    participant_id: int
+    identity_key: bytes
+    announcement: CallKeyAnnouncement
+    generation: int = -1  # last generation accepted from this peer
+    kids: tuple[int, ...] = ()
+
+
+@dataclass(order=True)
+class _Deadline:
+    at: float
+    kids: tuple[int, ...] = field(compare=False)
+
+
+class KeySchedule:
+    """Sender-key state machine of one participant in one call."""
+
+    def __init__(self, identity: Identity, call_key: CallKeyPair, config: KeyScheduleConfig,
+                 *, random: Callable[[int], bytes] = os.urandom) -> None:
+        self.identity = identity
+        self.call_key = call_key
+        self.config = config
+        self._random = random
+        if call_key.public.kem not in config.allowed_kems:
+            raise UsageError(f"this call does not allow KEM {call_key.public.kem.name}")
+        self.participant_id: int | None = None
+        self.epoch = -1
+        self.generation = -1
+        self._peers: dict[int, _Peer] = {}
+        self._sending_kids: tuple[int, ...] = ()
+        self._retire: list[_Deadline] = []
+        self._next_rekey: float | None = None
+        self._pending: list[tuple[int, bytes]] = []  # (epoch, data) for later epochs
+        self.code: GroupCode | None = None
+
+    # -- public API --------------------------------------------------------------------
+
+    def announcement(self, participant_id: int, epoch: int) -> CallKeyAnnouncement:
+        """My signed call-key announcement, to send before or with my join."""
+        return CallKeyAnnouncement.create(self.identity, self.config.room_id, participant_id,
+                                          epoch, self.call_key.public)
+
+    @property
+    def members(self) -> tuple[int, ...]:
+        """Verified participants other than me."""
+        return tuple(sorted(self._peers))
+
+    def next_deadline(self) -> float | None:
+        times = [d.at for d in self._retire]
+        if self._next_rekey is not None:
+            times.append(self._next_rekey)
+        return min(times) if times else None
+
+    def handle(self, event: Event) -> list[Action]:
+        """Apply one event. Remote input that is refused raises a
+        :class:`~hotline.errors.HotlineError` subclass and leaves the state unchanged."""
+        match event:
+            case Joined():
+                return self._joined(event)
+            case MemberJoined():
+                return self._member_joined(event)
+            case MemberLeft():
+                return self._member_left(event)
+            case PhaseChanged():
+                return self._new_epoch(event.now, event.epoch)
+            case TimerFired():
+                return self._timer(event.now)
+            case KeyMessageReceived():
+                return self._key_message(event.now, event.data)
+        raise UsageError(f"unknown event {event!r}")
+
+    # -- roster events -----------------------------------------------------------------
+
+    def _require_joined(self) -> int:
+        if self.participant_id is None:
+            raise UsageError("event before Joined")
+        return self.participant_id
+
+    def _check_epoch(self, epoch: int) -> None:
+        if epoch <= self.epoch:
+            raise ProtocolError(f"roster epoch {epoch} not above current epoch {self.epoch}")
+
+    def _verify(self, m: Member) -> _Peer:
+        """Parse and verify a roster entry's announcement (raises AnnouncementError)."""
+        ann = CallKeyAnnouncement.decode(m.announcement)
+        ann.verify(room_id=self.config.room_id, participant_id=m.participant_id,
+                   identity_key=m.identity_key, allowed_kems=self.config.allowed_kems)
+        return _Peer(m.participant_id, m.identity_key, ann)
+
+    def _admit(self, members: tuple[Member, ...], me: int) -> list[Action]:
+        ids = [m.participant_id for m in members]
+        if len(set(ids)) != len(ids) or me in ids or any(i in self._peers for i in ids):
+            raise ProtocolError("roster has duplicate participant ids")
+        actions: list[Action] = []
+        for m in members:
+            try:
+                self._peers[m.participant_id] = self._verify(m)
+            except AnnouncementError as exc:
+                actions.append(MemberRejected(m.participant_id, exc.reason))
+        return actions
+
+    def _joined(self, ev: Joined) -> list[Action]:
+        if self.participant_id is not None:
+            raise UsageError("already joined")
+        self._check_epoch(ev.epoch)
+        actions = self._admit(ev.members, ev.participant_id)
+        self.participant_id = ev.participant_id
+        return actions + self._new_epoch(ev.now, ev.epoch)
+
+    def _member_joined(self, ev: MemberJoined) -> list[Action]:
+        me = self._require_joined()
+        self._check_epoch(ev.epoch)
+        actions = self._admit((ev.member,), me)
+        return actions + self._new_epoch(ev.now, ev.epoch)
+
+    def _member_left(self, ev: MemberLeft) -> list[Action]:
+        self._require_joined()
+        self._check_epoch(ev.epoch)
+        peer = self._peers.pop(ev.participant_id, None)
+        if peer is not None and peer.kids:
+            self._retire.append(_Deadline(ev.now + self.config.grace, peer.kids))
+        return self._new_epoch(ev.now, ev.epoch)
+
+    def _new_epoch(self, now: float, epoch: int) -> list[Action]:
+        self._require_joined()
+        self._check_epoch(epoch)
+        self.epoch = epoch
+        actions: list[Action] = [self._code_action()]
+        actions += self._rekey(now)
+        # Key messages that arrived early for this epoch can be used now.
+        ready = [d for e, d in self._pending if e == epoch]
+        self._pending = [(e, d) for e, d in self._pending if e > epoch]
+        for data in ready:
+            try:
+                actions += self._key_message(now, data)
+            except KeyMessageError:
+                continue
+        return actions
+
+    def _code_action(self) -> GroupCodeChanged:
+        me = self.call_key.public
+        entries = [(self.identity.public_key, me)] + [
+            (p.identity_key, p.announcement.call_key) for p in self._peers.values()
+        ]
+        self.code = group_code(self.config.room_id, self.epoch, entries)
+        ids = tuple(sorted([self._require_joined(), *self._peers]))
+        return GroupCodeChanged(self.epoch, self.code, ids)
+
+    # -- my sending key ----------------------------------------------------------------
+
+    def _rekey(self, now: float) -> list[Action]:
+        me = self._require_joined()
+        self.generation += 1
+        base_key = self._random(BASE_KEY_SIZE)
+        actions: list[Action] = []
+        if self._sending_kids:
+            actions.append(RetireKeys(self._sending_kids, sending=True))
+        self._sending_kids = kids_for(me, self.generation)
+        actions.append(InstallEncryptionKey(self.generation, self._sending_kids, base_key))
+        for pid, peer in sorted(self._peers.items()):
+            msg = KeyMessage.seal(
+                self.identity, peer.announcement.call_key, room_id=self.config.room_id,
+                sender=me, recipient=pid, epoch=self.epoch, generation=self.generation,
+                cipher_suite=self.config.cipher_suite, base_key=base_key)
+            actions.append(SendKeyMessage(pid, msg.encode()))
+        self._next_rekey = now + self.config.rekey_interval
+        return actions
+
+    def _timer(self, now: float) -> list[Action]:
+        actions: list[Action] = []
+        due = [d for d in self._retire if d.at <= now]
+        self._retire = [d for d in self._retire if d.at > now]
+        live = set(self._sending_kids).union(*(p.kids for p in self._peers.values()))
+        for d in sorted(due):
+            kids = tuple(k for k in d.kids if k not in live)  # never retire a live key
+            if kids:
+                actions.append(RetireKeys(kids))
+        if self._next_rekey is not None and now >= self._next_rekey:
+            actions += self._rekey(now)
+        return actions
+
+    # -- incoming key messages ---------------------------------------------------------
+
+    def _key_message(self, now: float, data: bytes) -> list[Action]:
+        me = self._require_joined()
+        msg = KeyMessage.decode(data)
+        if msg.room_id != self.config.room_id:
+            raise KeyMessageError(Reason.WRONG_ROOM)
+        if msg.recipient != me:
+            raise KeyMessageError(Reason.WRONG_RECIPIENT)
+        if msg.epoch > self.epoch:
+            if len(self._pending) >= self.config.max_pending:
+                raise KeyMessageError(Reason.STALE, "too many key messages for later epochs")
+            self._pending.append((msg.epoch, data))
+            return []
+        peer = self._peers.get(msg.sender)
+        if peer is None:
+            raise KeyMessageError(Reason.UNKNOWN_SENDER)
+        if msg.epoch < self.epoch or msg.generation <= peer.generation:
+            raise KeyMessageError(Reason.STALE, "old epoch or generation")
+        if msg.cipher_suite != self.config.cipher_suite:
+            raise KeyMessageError(Reason.POLICY, "cipher suite differs from the call's")
+        base_key = msg.open(self.call_key, peer.identity_key, room_id=self.config.room_id,
+                            recipient=me)
+        actions: list[Action] = []
+        if peer.kids:
+            self._retire.append(_Deadline(now + self.config.grace, peer.kids))
+        peer.generation = msg.generation
+        peer.kids = kids_for(msg.sender, msg.generation)
+        actions.append(InstallDecryptionKey(msg.sender, msg.generation, peer.kids, base_key))
+        return actions

@@ -1,0 +1,166 @@
+"""An in-memory room: key schedules wired together with no server and no sockets.
+
+It plays the server's part (orders roster events, numbers epochs, relays key
+messages) and each participant's media part (applies key actions to an
+:class:`SFrameContext`, encrypts and decrypts frames). Used by ``hotline
+selfcheck``, the key-schedule tests and the rekey benchmark; the real server and
+clients drive :class:`KeySchedule` the same way.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from hotline.crypto.callkey import CallKeyPair, Kem
+from hotline.crypto.frames import Codec, protect, unprotect
+from hotline.crypto.groupcode import GroupCode
+from hotline.crypto.identity import Identity
+from hotline.crypto.keyschedule import (
+    Action,
+    Event,
+    GroupCodeChanged,
+    InstallDecryptionKey,
+    InstallEncryptionKey,
+    Joined,
+    KeyMessageReceived,
+    KeySchedule,
+    KeyScheduleConfig,
+    Member,
+    MemberJoined,
+    MemberLeft,
+    PhaseChanged,
+    RetireKeys,
+    SendKeyMessage,
+    TimerFired,
+)
+from hotline.crypto.kid import Slot, parse_kid
+from hotline.crypto.sframe import SFrameContext, SFrameSender
+from hotline.errors import KeyMessageError, Reason
+
+
+@dataclass
+class LocalParticipant:
+    name: str
+    participant_id: int
+    schedule: KeySchedule
+    context: SFrameContext
+    member: Member
+    senders: dict[Slot, SFrameSender] = field(default_factory=dict)
+    code: GroupCode | None = None
+    log: list[Action] = field(default_factory=list)
+
+    def apply(self, actions: list[Action]) -> list[SendKeyMessage]:
+        """Carry out key actions on the media context; return messages to relay."""
+        out = []
+        for action in actions:
+            self.log.append(action)
+            match action:
+                case SendKeyMessage():
+                    out.append(action)
+                case InstallEncryptionKey(kids=kids, base_key=key):
+                    for kid in kids:
+                        self.context.add_encryption_key(kid, key)
+                    self.senders = {parse_kid(k).slot: SFrameSender(self.context, k)
+                                    for k in kids}
+                case InstallDecryptionKey(kids=kids, base_key=key):
+                    for kid in kids:
+                        self.context.add_decryption_key(kid, key)
+                case RetireKeys(kids=kids, sending=True):
+                    for kid in kids:
+                        self.context.remove_encryption_key(kid)
+                case RetireKeys(kids=kids):
+                    for kid in kids:
+                        self.context.remove_decryption_key(kid)
+                case GroupCodeChanged(code=code):
+                    self.code = code
+        return out
+
+    def send(self, frame: bytes, codec: Codec = Codec.OPUS, slot: Slot = Slot.AUDIO) -> bytes:
+        return protect(self.senders[slot], codec, frame)
+
+    def receive(self, wire: bytes, codec: Codec = Codec.OPUS) -> bytes:
+        return unprotect(self.context, codec, wire)
+
+
+class LocalRoom:
+    """The server's ordering and relaying, in memory. Time is simulated (``now``)."""
+
+    def __init__(self, room_id: str = "local-room", **config: object) -> None:
+        self.config = KeyScheduleConfig(room_id=room_id, **config)  # type: ignore[arg-type]
+        self.now = 0.0
+        self.epoch = 0
+        self.participants: dict[int, LocalParticipant] = {}
+        self._next_id = 1
+        self.delivered = 0
+        self.rejected: list[tuple[int, Reason]] = []
+
+    def _dispatch(self, p: LocalParticipant, event: Event, queue: deque[SendKeyMessage]) -> None:
+        queue.extend(p.apply(p.schedule.handle(event)))
+
+    def _relay(self, queue: deque[SendKeyMessage]) -> None:
+        while queue:
+            msg = queue.popleft()
+            target = self.participants.get(msg.recipient)
+            if target is None:
+                continue  # recipient left meanwhile
+            self.delivered += 1
+            try:
+                self._dispatch(target, KeyMessageReceived(self.now, msg.data), queue)
+            except KeyMessageError as exc:  # a real client logs and drops it
+                self.rejected.append((msg.recipient, exc.reason))
+
+    def join(self, name: str, kem: Kem = Kem.X25519) -> LocalParticipant:
+        identity = Identity.generate()
+        schedule = KeySchedule(identity, CallKeyPair.generate(kem), self.config)
+        pid = self._next_id
+        self._next_id += 1
+        self.epoch += 1
+        ann = schedule.announcement(pid, self.epoch).encode()
+        member = Member(pid, identity.public_key, ann)
+        newcomer = LocalParticipant(name, pid, schedule, SFrameContext(self.config.cipher_suite),
+                                    member)
+        queue: deque[SendKeyMessage] = deque()
+        others = tuple(p.member for p in self.participants.values())
+        for p in list(self.participants.values()):
+            self._dispatch(p, MemberJoined(self.now, self.epoch, member), queue)
+        self.participants[pid] = newcomer
+        self._dispatch(newcomer, Joined(self.now, self.epoch, pid, others), queue)
+        self._relay(queue)
+        return newcomer
+
+    def leave(self, participant_id: int) -> LocalParticipant:
+        leaver = self.participants.pop(participant_id)
+        self.epoch += 1
+        queue: deque[SendKeyMessage] = deque()
+        for p in list(self.participants.values()):
+            self._dispatch(p, MemberLeft(self.now, self.epoch, participant_id), queue)
+        self._relay(queue)
+        return leaver
+
+    def change_phase(self, phase: str) -> None:
+        self.epoch += 1
+        queue: deque[SendKeyMessage] = deque()
+        for p in list(self.participants.values()):
+            self._dispatch(p, PhaseChanged(self.now, self.epoch, phase), queue)
+        self._relay(queue)
+
+    def advance(self, seconds: float) -> None:
+        """Move simulated time on, firing every timer that falls due on the way."""
+        end = self.now + seconds
+        while True:
+            deadlines = [d for p in self.participants.values()
+                         if (d := p.schedule.next_deadline()) is not None and d <= end]
+            if not deadlines:
+                break
+            self.now = max(self.now, min(deadlines))
+            queue: deque[SendKeyMessage] = deque()
+            for p in list(self.participants.values()):
+                d = p.schedule.next_deadline()
+                if d is not None and d <= self.now:
+                    self._dispatch(p, TimerFired(self.now), queue)
+            self._relay(queue)
+        self.now = end
+
+    def codes(self) -> set[str]:
+        return {p.code.digits for p in self.participants.values() if p.code is not None}
