@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from hotline import __version__
-from hotline.cli import identity, selfcheck
+from hotline.cli import admin, identity, selfcheck
 
 app = typer.Typer(
     name="hotline",
@@ -15,6 +15,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(identity.app, name="identity")
+app.add_typer(admin.app, name="admin")
 app.command("selfcheck")(selfcheck.selfcheck)
 
 

@@ -1,0 +1,134 @@
+"""SqliteStore: parties, one-time enrollment codes, devices, rooms, audit log."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from hotline.errors import ConfigError, UsageError
+from hotline.server.store import DB_NAME, SqliteStore, hash_code
+
+KEY_A, KEY_B = b"\xaa" * 32, b"\xbb" * 32
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SqliteStore:
+    s = SqliteStore(tmp_path / "data")
+    yield s  # type: ignore[misc]
+    s.close()
+
+
+def test_party_and_code_round_trip(store: SqliteStore) -> None:
+    store.add_party("alice")
+    code = store.new_enrollment_code("alice")
+    assert len(code) == 29 and code.count("-") == 4
+    device = store.enroll(code, KEY_A, "laptop")
+    assert device.party == "alice" and not device.revoked
+    assert store.device_by_key(KEY_A) == device
+
+
+def test_code_is_one_time_and_case_insensitive(store: SqliteStore) -> None:
+    store.add_party("alice")
+    code = store.new_enrollment_code("alice")
+    store.enroll(code.lower().replace("-", " "), KEY_A)
+    with pytest.raises(UsageError):
+        store.enroll(code, KEY_B)  # a stolen, already used code
+    assert store.device_by_key(KEY_B) is None
+
+
+def test_expired_and_unknown_codes(tmp_path: Path) -> None:
+    now = [1000.0]
+    s = SqliteStore(tmp_path, clock=lambda: now[0])
+    s.add_party("p")
+    code = s.new_enrollment_code("p", ttl=60)
+    now[0] += 61
+    with pytest.raises(UsageError):
+        s.enroll(code, KEY_A)
+    with pytest.raises(UsageError):
+        s.enroll("AAAAA-AAAAA-AAAAA-AAAAA-AAAAA", KEY_A)
+    s.close()
+
+
+def test_same_key_cannot_enroll_twice_and_code_stays_unused(store: SqliteStore) -> None:
+    store.add_party("a")
+    store.enroll(store.new_enrollment_code("a"), KEY_A)
+    second = store.new_enrollment_code("a")
+    with pytest.raises(UsageError):
+        store.enroll(second, KEY_A)
+    store.enroll(second, KEY_B)  # the failed attempt did not burn the code
+
+
+def test_only_code_hashes_are_stored(tmp_path: Path) -> None:
+    s = SqliteStore(tmp_path)
+    s.add_party("a")
+    code = s.new_enrollment_code("a")
+    s.close()
+    raw = (tmp_path / DB_NAME).read_bytes() + b"".join(
+        p.read_bytes() for p in tmp_path.glob(DB_NAME + "-*"))
+    normalized = code.replace("-", "").encode()
+    assert code.encode() not in raw and normalized not in raw
+    rows = sqlite3.connect(tmp_path / DB_NAME).execute(
+        "SELECT code_hash FROM enrollment_codes").fetchall()
+    assert rows == [(hash_code(code),)]
+
+
+def test_rooms_and_membership(store: SqliteStore) -> None:
+    for p in ("alice", "bob", "carol"):
+        store.add_party(p)
+    room = store.add_room("summit", ["bob", "alice", "alice"])
+    assert room.members == ("alice", "bob")
+    assert [r.name for r in store.rooms_of("alice")] == ["summit"]
+    assert store.rooms_of("carol") == []
+    with pytest.raises(UsageError):
+        store.add_room("summit", ["carol"])
+    with pytest.raises(UsageError):
+        store.add_room("other", ["nobody"])
+    assert store.get_room("other") is None
+
+
+@pytest.mark.parametrize("name", ["", " x", "x" * 65, "tab\there"])
+def test_bad_names(store: SqliteStore, name: str) -> None:
+    with pytest.raises(UsageError):
+        store.add_party(name)
+
+
+def test_revoke_and_audit(store: SqliteStore) -> None:
+    store.add_party("a")
+    dev = store.enroll(store.new_enrollment_code("a"), KEY_A)
+    store.revoke_device(dev.id)
+    assert store.device_by_key(KEY_A).revoked  # type: ignore[union-attr]
+    with pytest.raises(UsageError):
+        store.revoke_device(dev.id)
+    store.audit("join", room="summit", party="a", device_id=dev.id, participant=3)
+    kinds = [(e.kind, e.detail) for e in store.audit_log()]
+    assert kinds == [("enroll", {}), ("revoke", {}), ("join", {"participant": 3})]
+
+
+def test_survives_reopen(tmp_path: Path) -> None:
+    s = SqliteStore(tmp_path)
+    s.add_party("a")
+    s.add_room("r", ["a"])
+    s.close()
+    s2 = SqliteStore(tmp_path)
+    assert s2.get_room("r").members == ("a",)  # type: ignore[union-attr]
+    assert s2.device_by_key(KEY_A) is None
+    s2.close()
+
+
+def test_unusable_data_dir(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(ConfigError):
+        SqliteStore(blocker / "data")
+
+
+def test_schema_version_mismatch(tmp_path: Path) -> None:
+    SqliteStore(tmp_path).close()
+    db = sqlite3.connect(tmp_path / DB_NAME)
+    db.execute("UPDATE meta SET value='99' WHERE key='schema'")
+    db.commit()
+    db.close()
+    with pytest.raises(ConfigError):
+        SqliteStore(tmp_path)
