@@ -224,12 +224,25 @@ def test_waiting_key_message_is_dropped_when_its_epoch_is_skipped() -> None:
     ids = [Identity.generate() for _ in range(2)]
     ks = [KeySchedule(i, CallKeyPair.generate(), cfg) for i in ids]
     a = Member(1, ids[0].public_key, ks[0].announcement(1, 1).encode())
-    b = Member(2, ids[1].public_key, ks[1].announcement(2, 2).encode())
     ks[0].handle(Joined(0, 1, 1, ()))
     out = ks[1].handle(Joined(0, 2, 2, (a,)))
     ks[0].handle(KeyMessageReceived(0, next(x for x in out if isinstance(x, SendKeyMessage)).data))
-    actions = ks[0].handle(MemberJoined(0, 3, b))  # the server skipped epoch 2
+    ks[0].handle(PhaseChanged(0, 3, "closed"))  # a never sees epoch 2: the message is dropped
+    b = Member(2, ids[1].public_key, ks[1].announcement(2, 4).encode())
+    actions = ks[0].handle(MemberJoined(0, 4, b))
     assert not any(isinstance(x, InstallDecryptionKey) for x in actions)
+
+
+def test_announcement_replayed_into_a_later_join_is_rejected() -> None:
+    r = room()
+    a, b = r.join("a"), r.join("b")
+    epoch = a.schedule.epoch + 1
+    actions = a.schedule.handle(MemberJoined(0, epoch, Member(99, b.member.identity_key,
+                                                              b.member.announcement)))
+    assert MemberRejected(99, Reason.BINDING) in actions  # participant id differs
+    old = b.schedule.announcement(7, 1).encode()  # genuine, but from epoch 1
+    actions = a.schedule.handle(MemberJoined(0, epoch + 1, Member(7, b.member.identity_key, old)))
+    assert MemberRejected(7, Reason.STALE) in actions
 
 
 def test_own_kem_must_be_allowed() -> None:

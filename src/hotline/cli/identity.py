@@ -30,8 +30,10 @@ def _passphrase(passphrase_file: Path | None, ask: bool, *, confirm: bool) -> by
             raise typer.BadParameter(f"{passphrase_file} is empty")
         return text.encode("utf-8")
     if ask:
-        text = typer.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm)
-        return text.encode("utf-8") if text else None
+        text: str = typer.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm)
+        if not text:
+            raise typer.BadParameter("empty passphrase; leave out --ask-passphrase for none")
+        return text.encode("utf-8")
     return None
 
 

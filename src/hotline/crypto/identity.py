@@ -14,7 +14,7 @@ import os
 import stat
 from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -45,6 +45,20 @@ def verify(public_key: bytes, signature: bytes, message: bytes) -> bool:
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename durable (best effort: some filesystems refuse directory fsync)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 class Identity:
@@ -88,14 +102,19 @@ class Identity:
         target = Path(path)
         if target.exists() and not overwrite:
             raise IdentityError(Reason.FILE, f"{target} exists; not overwriting an identity")
+        if passphrase is not None and not passphrase:
+            raise IdentityError(Reason.PASSPHRASE, "empty passphrase (pass None for none)")
         encryption: serialization.KeySerializationEncryption = (
             serialization.BestAvailableEncryption(passphrase)
             if passphrase
             else serialization.NoEncryption()
         )
-        pem = self._private.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
-        )
+        try:
+            pem = self._private.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+            )
+        except ValueError:
+            raise IdentityError(Reason.PASSPHRASE, "passphrase not usable (too long?)") from None
         tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -104,7 +123,12 @@ class Identity:
                 fh.flush()
                 os.fsync(fh.fileno())
             os.chmod(tmp, 0o600)  # in case the umask or filesystem changed it
-            os.replace(tmp, target)
+            if overwrite:
+                os.replace(tmp, target)
+            else:
+                os.link(tmp, target)  # fails if the target appeared meanwhile
+                os.unlink(tmp)
+            _fsync_dir(target.parent)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
             raise IdentityError(Reason.FILE, f"cannot write {target}: {exc.strerror}") from None
@@ -130,7 +154,7 @@ class Identity:
             key = serialization.load_pem_private_key(
                 data, password=passphrase if encrypted else None
             )
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, UnsupportedAlgorithm):
             if encrypted:
                 raise IdentityError(Reason.PASSPHRASE, "wrong passphrase") from None
             raise IdentityError(Reason.FILE, f"{source} is not a Hotline identity") from None

@@ -254,21 +254,30 @@ class KeySchedule:
         if epoch <= self.epoch:
             raise ProtocolError(f"roster epoch {epoch} not above current epoch {self.epoch}")
 
-    def _verify(self, m: Member) -> _Peer:
-        """Parse and verify a roster entry's announcement (raises AnnouncementError)."""
+    def _verify(self, m: Member, joined_epoch: int | None, epoch: int) -> _Peer:
+        """Parse and verify a roster entry's announcement (raises AnnouncementError).
+
+        A member joining now must announce the epoch of its join; one already in the
+        call must have announced an earlier epoch. This keeps an old announcement from
+        being replayed into a later join.
+        """
         ann = CallKeyAnnouncement.decode(m.announcement)
         ann.verify(room_id=self.config.room_id, participant_id=m.participant_id,
                    identity_key=m.identity_key, allowed_kems=self.config.allowed_kems)
+        fits = ann.epoch == joined_epoch if joined_epoch is not None else ann.epoch < epoch
+        if not fits:
+            raise AnnouncementError(Reason.STALE, "announcement epoch does not fit the roster")
         return _Peer(m.participant_id, m.identity_key, ann)
 
-    def _admit(self, members: tuple[Member, ...], me: int) -> list[Action]:
+    def _admit(self, members: tuple[Member, ...], me: int, *, joined_epoch: int | None = None,
+               epoch: int = 0) -> list[Action]:
         ids = [m.participant_id for m in members]
         if len(set(ids)) != len(ids) or me in ids or any(i in self._peers for i in ids):
             raise ProtocolError("roster has duplicate participant ids")
         actions: list[Action] = []
         for m in members:
             try:
-                self._peers[m.participant_id] = self._verify(m)
+                self._peers[m.participant_id] = self._verify(m, joined_epoch, epoch)
             except AnnouncementError as exc:
                 actions.append(MemberRejected(m.participant_id, exc.reason))
         return actions
@@ -277,14 +286,14 @@ class KeySchedule:
         if self.participant_id is not None:
             raise UsageError("already joined")
         self._check_epoch(ev.epoch)
-        actions = self._admit(ev.members, ev.participant_id)
+        actions = self._admit(ev.members, ev.participant_id, epoch=ev.epoch)
         self.participant_id = ev.participant_id
         return actions + self._new_epoch(ev.now, ev.epoch)
 
     def _member_joined(self, ev: MemberJoined) -> list[Action]:
         me = self._require_joined()
         self._check_epoch(ev.epoch)
-        actions = self._admit((ev.member,), me)
+        actions = self._admit((ev.member,), me, joined_epoch=ev.epoch)
         return actions + self._new_epoch(ev.now, ev.epoch)
 
     def _member_left(self, ev: MemberLeft) -> list[Action]:

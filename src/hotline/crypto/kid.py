@@ -44,11 +44,14 @@ def make_kid(participant_id: int, generation: int, slot: Slot = Slot.AUDIO) -> i
         raise ValueError("participant id out of range")
     if generation < 0:
         raise ValueError("generation must not be negative")
+    slot = Slot(slot)  # ValueError for anything but 0-3
     low = generation & ((1 << GENERATION_BITS) - 1)
     return (participant_id << (GENERATION_BITS + SLOT_BITS)) | (low << SLOT_BITS) | int(slot)
 
 
 def parse_kid(kid: int) -> KidParts:
+    if not 0 <= kid < 1 << 64:
+        raise ValueError("a KID is a 64-bit unsigned integer")
     return KidParts(
         participant_id=kid >> (GENERATION_BITS + SLOT_BITS),
         generation_low=(kid >> SLOT_BITS) & ((1 << GENERATION_BITS) - 1),
