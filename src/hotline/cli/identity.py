@@ -30,10 +30,10 @@ def _passphrase(passphrase_file: Path | None, ask: bool, *, confirm: bool) -> by
             raise typer.BadParameter(f"{passphrase_file} is empty")
         return text.encode("utf-8")
     if ask:
-        text: str = typer.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm)
-        if not text:
+        typed = str(typer.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm))
+        if not typed:
             raise typer.BadParameter("empty passphrase; leave out --ask-passphrase for none")
-        return text.encode("utf-8")
+        return typed.encode("utf-8")
     return None
 
 
