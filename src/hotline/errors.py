@@ -16,8 +16,9 @@ Every error the project raises on purpose derives from :class:`HotlineError`::
 
 Crypto errors never carry key material, plaintext or ciphertext in their message:
 they carry a short, fixed ``reason`` code (see :class:`Reason`) that is safe to log
-and to count, and nothing else. Callers that need to tell cases apart (for example
-"frame under a key not yet known" vs "forged frame") look at ``reason``.
+and to count, and at most a short non-secret ``detail`` (a file path, a suite
+number). Callers that need to tell cases apart (for example "frame under a key not
+yet known" vs "forged frame") look at ``reason``.
 """
 
 from __future__ import annotations

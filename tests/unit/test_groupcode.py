@@ -34,7 +34,8 @@ MEMBERS: list[Member] = [
 ]
 
 
-def reference_digest(room_id: str, epoch: int, members: list[Member]) -> bytes:
+def reference_digest(room_id: str, epoch: int, members: list[Member], suite: int = 1,
+                     kems: tuple[int, ...] = (0x0020, 0x647A)) -> bytes:
     """The formula from the module docstring, written out with struct and hashlib."""
     entries = sorted(
         ident + struct.pack(">HH", int(ck.kem), len(ck.key)) + ck.key for ident, ck in members
@@ -43,7 +44,9 @@ def reference_digest(room_id: str, epoch: int, members: list[Member]) -> bytes:
     data = (
         b"hotline/v1 group code\x00"
         + struct.pack(">B", len(room)) + room
-        + struct.pack(">IH", epoch, len(entries))
+        + struct.pack(">I", epoch)
+        + struct.pack(">HB", suite, len(kems)) + b"".join(struct.pack(">H", k) for k in kems)
+        + struct.pack(">H", len(entries))
         + b"".join(entries)
     )
     return hashlib.sha256(data).digest()
@@ -78,6 +81,8 @@ def test_fixed_example_spelled_out() -> None:
         b"hotline/v1 group code\x00"
         + b"\x01" + b"r"            # u8 len(room_id) || room_id
         + b"\x00\x00\x00\x05"        # u32 epoch
+        + b"\x00\x01"                # u16 cipher suite (the default, 0x0001)
+        + b"\x02\x00\x20\x64\x7a"    # u8 k, allowed KEMs sorted (X25519, hybrid)
         + b"\x00\x01"                # u16 n
         + bytes([7]) * 32            # identity public key
         + b"\x00\x20"                # u16 kem
@@ -125,6 +130,14 @@ def test_deterministic() -> None:
 def test_changes_with_epoch() -> None:
     codes = {group_code("room-1", epoch, MEMBERS).digest for epoch in (0, 1, 2, 2**32 - 1)}
     assert len(codes) == 4
+
+
+def test_changes_with_call_settings() -> None:
+    base = group_code("room-1", 42, MEMBERS)
+    assert group_code("room-1", 42, MEMBERS, cipher_suite=3) != base  # a tag downgrade
+    assert group_code("room-1", 42, MEMBERS, kems=frozenset({Kem.X25519})) != base
+    assert group_code("room-1", 42, MEMBERS, cipher_suite=3).digest == reference_digest(
+        "room-1", 42, MEMBERS, suite=3)
 
 
 def test_changes_with_room() -> None:

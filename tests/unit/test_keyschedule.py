@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hotline.crypto.callkey import CallKeyPair, Kem
+from hotline.crypto.callkey import CallKeyAnnouncement, CallKeyPair, CallPublicKey, Kem
 from hotline.crypto.identity import Identity
 from hotline.crypto.keymessage import KeyMessage
 from hotline.crypto.keyschedule import (
@@ -21,9 +21,9 @@ from hotline.crypto.keyschedule import (
     PhaseChanged,
     SendKeyMessage,
 )
-from hotline.crypto.kid import Slot
+from hotline.crypto.kid import Slot, make_kid
 from hotline.crypto.localroom import LocalParticipant, LocalRoom
-from hotline.crypto.sframe import SFrameContext
+from hotline.crypto.sframe import SFrameContext, SFrameSender
 from hotline.errors import KeyMessageError, ProtocolError, Reason, SFrameError, UsageError
 
 FRAME = b"\x78" + b"audio frame payload"
@@ -280,3 +280,64 @@ def test_actions_never_show_keys_in_repr() -> None:
             assert action.base_key.hex() not in repr(action)
         if isinstance(action, GroupCodeChanged):
             assert action.epoch >= 1
+
+
+# -- hostile members and servers (from the security review) -------------------------------
+
+
+def test_member_with_an_unusable_call_key_is_rejected_and_rekeying_goes_on() -> None:
+    r = room()
+    a, _b = r.join("a"), r.join("b")
+    mallory = Identity.generate()
+    zero_key = CallPublicKey(Kem.X25519, b"\x00" * 32)  # low-order point: sealing fails
+    epoch = a.schedule.epoch + 1
+    ann = CallKeyAnnouncement.create(mallory, "room-5", 50, epoch, zero_key).encode()
+    actions = a.schedule.handle(MemberJoined(0, epoch, Member(50, mallory.public_key, ann)))
+    assert MemberRejected(50, Reason.MALFORMED) in actions
+    assert any(isinstance(x, InstallEncryptionKey) for x in actions)  # a still rekeyed
+    assert a.schedule.epoch == epoch and 50 not in a.schedule.members
+
+
+def test_leaver_cannot_forge_when_a_new_key_is_withheld() -> None:
+    """The server withholds a's new key from b after x leaves. x knows a's old key;
+    b must stop accepting it once the rekey deadline has passed."""
+    r = LocalRoom("room-5", grace=0.5, rekey_interval=600.0, rekey_deadline=2.0)
+    a, b, x = r.join("a"), r.join("b"), r.join("x")
+    a_key = [k for k in x.log if isinstance(k, InstallDecryptionKey) and k.sender == 1][-1]
+    forge_ctx = SFrameContext()  # x turns a's key, which it holds, into a sending key
+    forge_ctx.add_encryption_key(a_key.kids[Slot.AUDIO], a_key.base_key)
+    stolen = SFrameSender(forge_ctx, a_key.kids[Slot.AUDIO], first_counter=10_000)
+    r.withhold = lambda sender, msg: sender == a.participant_id and msg.recipient == 2
+    r.leave(x.participant_id)
+    forged_early = stolen.encrypt(b"\x78", b"forged by x")
+    assert b.receive(b"\x78" + forged_early) == b"\x78forged by x"  # within the deadline
+    r.advance(2.1)
+    forged_late = stolen.encrypt(b"\x78", b"forged by x")
+    with pytest.raises(SFrameError):
+        b.receive(b"\x78" + forged_late)
+
+
+def test_flood_of_future_key_messages_does_not_block_real_ones() -> None:
+    r = room()
+    a, b = r.join("a"), r.join("b")
+    me, epoch = b.participant_id, b.schedule.epoch
+    junk = KeyMessage("room-5", a.participant_id, me, epoch + 1, 99, make_kid(1, 99), 1,
+                      b"\x00" * 80, b"\x00" * 64).encode()
+    for _ in range(1000):
+        b.schedule.handle(KeyMessageReceived(0, junk))
+    far = KeyMessage("room-5", a.participant_id, me, epoch + 100, 99, make_kid(1, 99), 1,
+                     b"\x00" * 80, b"\x00" * 64).encode()
+    assert refused(b, far) is Reason.STALE
+    r.change_phase("closed")  # real messages of the next epoch still get through
+    assert b.receive(a.send(FRAME)) == FRAME
+
+
+def test_out_of_range_roster_values_are_refused_without_state_change() -> None:
+    _, a, _, _ = three()
+    state = (a.schedule.epoch, a.schedule.generation)
+    with pytest.raises(ProtocolError):
+        a.schedule.handle(PhaseChanged(0, 2**32, "closed"))
+    with pytest.raises(ProtocolError):
+        a.schedule.handle(MemberJoined(0, a.schedule.epoch + 1,
+                                       Member(2**32, b"\x00" * 32, b"")))
+    assert (a.schedule.epoch, a.schedule.generation) == state

@@ -99,14 +99,18 @@ def test_key_message() -> None:
 def test_group_code() -> None:
     g = V["group_code"]
     members = [(identity(n).public_key, call_key(n).public) for n in g["members"]]
-    code = group_code(ROOM, g["epoch"], members)
+    code = group_code(ROOM, g["epoch"], members, cipher_suite=g["cipher_suite"],
+                      kems=frozenset(Kem(k) for k in g["kems"]))
     assert code.digest.hex() == g["digest"]
     assert code.digits == g["digits"] and code.words == g["words"]
     # The formula of PROTOCOL.md, by hand.
     entries = sorted(ik + (0x0020).to_bytes(2, "big") + (32).to_bytes(2, "big") + ck.key
                      for ik, ck in members)
     body = (b"hotline/v1 group code\x00" + bytes([len(ROOM)]) + ROOM.encode()
-            + g["epoch"].to_bytes(4, "big") + len(entries).to_bytes(2, "big") + b"".join(entries))
+            + g["epoch"].to_bytes(4, "big")
+            + g["cipher_suite"].to_bytes(2, "big") + bytes([len(g["kems"])])
+            + b"".join(k.to_bytes(2, "big") for k in sorted(g["kems"]))
+            + len(entries).to_bytes(2, "big") + b"".join(entries))
     digest = hashlib.sha256(body).digest()
     assert digest.hex() == g["digest"]
     assert g["digits"] == " ".join(

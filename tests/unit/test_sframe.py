@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hotline.crypto.sframe import CipherSuite, SFrameContext, SFrameSender, derive_key_salt
-from hotline.errors import Reason, SFrameError
+from hotline.errors import Reason, SFrameError, UsageError
 
 KEY = bytes(range(32))
 
@@ -147,3 +147,32 @@ def test_removed_key_no_longer_decrypts() -> None:
     assert not ctx.has_decryption_key(9)
     with pytest.raises(SFrameError):
         ctx.decrypt(b"", ct)
+
+
+def test_encryption_key_cannot_be_added_twice() -> None:
+    """Re-adding would restart the counter and reuse nonces."""
+    ctx = pair()
+    ctx.encrypt(0, 9, b"", b"a")
+    with pytest.raises(SFrameError) as err:
+        ctx.add_encryption_key(9, KEY)
+    assert reason(err) is Reason.BAD_KEY
+    with pytest.raises(SFrameError):
+        ctx.encrypt(0, 9, b"", b"b")
+
+
+def test_re_adding_a_decryption_key_keeps_its_replay_window() -> None:
+    ctx = pair()
+    ct = ctx.encrypt(0, 9, b"", b"a")
+    ctx.decrypt(b"", ct)
+    ctx.add_decryption_key(9, KEY)
+    with pytest.raises(SFrameError) as err:
+        ctx.decrypt(b"", ct)
+    assert reason(err) is Reason.REPLAYED
+    ctx.add_decryption_key(9, b"another key")  # a different key replaces it
+    with pytest.raises(SFrameError):
+        ctx.decrypt(b"", ct)
+
+
+def test_replay_window_must_be_positive() -> None:
+    with pytest.raises(UsageError):
+        SFrameContext(replay_window=0)

@@ -14,7 +14,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from hotline.crypto.callkey import CallKeyAnnouncement, CallKeyPair
+from hotline.crypto.callkey import CallKeyAnnouncement, CallKeyPair, Kem
 from hotline.crypto.frames import Codec, protect
 from hotline.crypto.groupcode import group_code
 from hotline.crypto.identity import Identity
@@ -48,7 +48,9 @@ def main() -> None:
                           cipher_suite=CipherSuite.AES_128_CTR_HMAC_SHA256_80,
                           base_key=base_key)
     code = group_code(ROOM, epoch, [(alice_id.public_key, alice_call.public),
-                                    (bob_id.public_key, bob_call.public)])
+                                    (bob_id.public_key, bob_call.public)],
+                      cipher_suite=CipherSuite.AES_128_CTR_HMAC_SHA256_80,
+                      kems=frozenset({Kem.X25519}))
 
     frames = []
     for codec, slot, frame, ctr in [
@@ -86,7 +88,8 @@ def main() -> None:
                         "generation": generation, "kid": msg.kid, "cipher_suite": 1,
                         "signer": "alice", "recipient_call_key": "bob",
                         "base_key": base_key.hex(), "encoded": msg.encode().hex()},
-        "group_code": {"epoch": epoch, "members": ["alice", "bob"], "digest": code.digest.hex(),
+        "group_code": {"epoch": epoch, "cipher_suite": 1, "kems": [0x0020],
+                       "members": ["alice", "bob"], "digest": code.digest.hex(),
                        "digits": code.digits, "words": code.words},
         "frames": frames,
     }

@@ -71,7 +71,17 @@ class CallPublicKey:
 
     def seal(self, plaintext: bytes, info: bytes) -> bytes:
         """HPKE single-shot seal (base mode); returns enc || ciphertext."""
-        return _suite(self.kem).encrypt(plaintext, self._hpke_key(), info=info)
+        try:
+            return _suite(self.kem).encrypt(plaintext, self._hpke_key(), info=info)
+        except ValueError:  # low-order X25519 point, ML-KEM key out of range, ...
+            raise KeyMessageError(Reason.BAD_KEY, "cannot seal to this call key") from None
+
+    def check(self) -> None:
+        """Raise ``AnnouncementError(MALFORMED)`` unless one can seal to this key."""
+        try:
+            self.seal(b"", info=b"hotline/v1 call key check")
+        except KeyMessageError:
+            raise AnnouncementError(Reason.MALFORMED, "unusable call public key") from None
 
     def _hpke_key(self) -> x25519.X25519PublicKey | hpke.MLKEM768X25519PublicKey:
         if self.kem is Kem.X25519:
@@ -205,3 +215,4 @@ class CallKeyAnnouncement:
         if self.participant_id != participant_id:
             raise AnnouncementError(Reason.BINDING, "participant id differs from the roster")
         check_kem_policy(self.call_key.kem, allowed_kems)
+        self.call_key.check()

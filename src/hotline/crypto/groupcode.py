@@ -3,13 +3,15 @@
 ::
 
     digest = SHA-256( "hotline/v1 group code" || 0x00
-                      || u8 len(room_id) || room_id || u32 epoch || u16 n
-                      || entry_1 || ... || entry_n )
+                      || u8 len(room_id) || room_id || u32 epoch
+                      || u16 cipher_suite || u8 k || kem_1 || ... || kem_k   (u16, sorted)
+                      || u16 n || entry_1 || ... || entry_n )
     entry  = identity_public_key (32) || u16 kem || u16 len(call_key) || call_key
 
 Entries are sorted by their encoded bytes, so every member computes the same code
 whatever order the roster arrived in. Any change of membership, of anyone's
-identity or call key, or of the epoch changes the code.
+identity or call key, of the epoch, or of the call's cipher suite or allowed KEMs
+(a downgrade) changes the code.
 
 Shown two ways, from the same digest:
 
@@ -23,8 +25,9 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from hotline.crypto.callkey import CallPublicKey, room_id_bytes
+from hotline.crypto.callkey import CallPublicKey, Kem, room_id_bytes
 from hotline.crypto.identity import PUBLIC_KEY_SIZE
+from hotline.crypto.suites import DEFAULT_SUITE
 from hotline.crypto.wire import Writer
 from hotline.crypto.wordlist import WORDS
 from hotline.errors import AnnouncementError
@@ -56,11 +59,17 @@ def _entry(identity_key: bytes, call_key: CallPublicKey) -> bytes:
     return bytes(Writer().raw(identity_key).u16(call_key.kem).bytes16(call_key.key))
 
 
-def group_code(room_id: str, epoch: int,
-               members: Iterable[tuple[bytes, CallPublicKey]]) -> GroupCode:
-    """Code for ``members`` given as (identity public key, call public key) pairs."""
+def group_code(room_id: str, epoch: int, members: Iterable[tuple[bytes, CallPublicKey]],
+               *, cipher_suite: int = DEFAULT_SUITE,
+               kems: frozenset[Kem] = frozenset(Kem)) -> GroupCode:
+    """Code for ``members`` given as (identity public key, call public key) pairs, in a
+    call using ``cipher_suite`` and allowing ``kems``."""
     entries = sorted(_entry(i, c) for i, c in members)
-    w = Writer().bytes8(room_id_bytes(room_id, AnnouncementError)).u32(epoch).u16(len(entries))
+    w = Writer().bytes8(room_id_bytes(room_id, AnnouncementError)).u32(epoch)
+    w.u16(cipher_suite).u8(len(kems))
+    for kem in sorted(kems):
+        w.u16(kem)
+    w.u16(len(entries))
     for e in entries:
         w.raw(e)
     return GroupCode(hashlib.sha256(_LABEL + bytes(w)).digest())

@@ -18,7 +18,11 @@ Rules (docs/PROTOCOL.md, "Key schedule"):
   sending key is never used again.
 * A sender's previous key stays installed for ``grace`` seconds after its new one
   arrives (frames in flight), then is retired. A leaver's keys are retired
-  ``grace`` seconds after the leave.
+  ``grace`` seconds after the leave. After every epoch change each peer owes a key of
+  the new epoch within ``rekey_deadline`` seconds; if it is late, its current keys are
+  retired anyway (fail closed: a leaver, who knows them, cannot keep using them).
+* A member whose call key cannot be sealed to is rejected, not allowed to stop the
+  rekey of everyone else.
 * Key messages are accepted once, in the current epoch, with a generation above the
   last one accepted from that sender; messages for a later epoch wait (bounded) until
   that epoch arrives; anything else is rejected with :class:`KeyMessageError`.
@@ -38,7 +42,14 @@ from hotline.crypto.identity import Identity
 from hotline.crypto.keymessage import BASE_KEY_SIZE, KeyMessage
 from hotline.crypto.kid import kids_for
 from hotline.crypto.suites import DEFAULT_SUITE, CipherSuite
-from hotline.errors import AnnouncementError, KeyMessageError, ProtocolError, Reason, UsageError
+from hotline.errors import (
+    AnnouncementError,
+    CryptoError,
+    KeyMessageError,
+    ProtocolError,
+    Reason,
+    UsageError,
+)
 
 # -- configuration ---------------------------------------------------------------------
 
@@ -50,11 +61,16 @@ class KeyScheduleConfig:
     rekey_interval: float = 600.0
     grace: float = 1.0
     allowed_kems: frozenset[Kem] = frozenset(Kem)
+    rekey_deadline: float = 5.0
     max_pending: int = 256
 
     def __post_init__(self) -> None:
         if self.rekey_interval <= 0 or not 0 <= self.grace <= self.rekey_interval:
             raise UsageError("need rekey_interval > 0 and 0 <= grace <= rekey_interval")
+        if self.rekey_deadline < self.grace:
+            raise UsageError("rekey_deadline must be at least the grace period")
+        if not self.allowed_kems:
+            raise UsageError("a call must allow at least one KEM")
 
 
 # -- events (inputs) -------------------------------------------------------------------
@@ -186,6 +202,11 @@ class _Deadline:
     kids: tuple[int, ...] = field(compare=False)
 
 
+_U32 = (1 << 32) - 1
+#: Key messages may come at most this many epochs ahead of ours (and wait for it).
+MAX_EPOCHS_AHEAD = 8
+
+
 class KeySchedule:
     """Sender-key state machine of one participant in one call."""
 
@@ -205,6 +226,9 @@ class KeySchedule:
         self._retire: list[_Deadline] = []
         self._next_rekey: float | None = None
         self._pending: list[tuple[int, bytes]] = []  # (epoch, data) for later epochs
+        # After an epoch change every peer owes a key of the new epoch: by this time,
+        # or its current keys are retired (so a leaver cannot keep using them).
+        self._owed: dict[int, tuple[float, int]] = {}  # pid -> (deadline, generation)
         self.code: GroupCode | None = None
 
     # -- public API --------------------------------------------------------------------
@@ -220,7 +244,7 @@ class KeySchedule:
         return tuple(sorted(self._peers))
 
     def next_deadline(self) -> float | None:
-        times = [d.at for d in self._retire]
+        times = [d.at for d in self._retire] + [at for at, _ in self._owed.values()]
         if self._next_rekey is not None:
             times.append(self._next_rekey)
         return min(times) if times else None
@@ -251,6 +275,8 @@ class KeySchedule:
         return self.participant_id
 
     def _check_epoch(self, epoch: int) -> None:
+        if not 0 <= epoch <= _U32:
+            raise ProtocolError("roster epoch out of range")
         if epoch <= self.epoch:
             raise ProtocolError(f"roster epoch {epoch} not above current epoch {self.epoch}")
 
@@ -272,6 +298,8 @@ class KeySchedule:
     def _admit(self, members: tuple[Member, ...], me: int, *, joined_epoch: int | None = None,
                epoch: int = 0) -> list[Action]:
         ids = [m.participant_id for m in members]
+        if not all(0 <= i <= _U32 for i in [*ids, me]):
+            raise ProtocolError("participant id out of range")
         if len(set(ids)) != len(ids) or me in ids or any(i in self._peers for i in ids):
             raise ProtocolError("roster has duplicate participant ids")
         actions: list[Action] = []
@@ -300,6 +328,7 @@ class KeySchedule:
         self._require_joined()
         self._check_epoch(ev.epoch)
         peer = self._peers.pop(ev.participant_id, None)
+        self._owed.pop(ev.participant_id, None)
         if peer is not None and peer.kids:
             self._retire.append(_Deadline(ev.now + self.config.grace, peer.kids))
         return self._new_epoch(ev.now, ev.epoch)
@@ -308,8 +337,13 @@ class KeySchedule:
         self._require_joined()
         self._check_epoch(epoch)
         self.epoch = epoch
-        actions: list[Action] = [self._code_action()]
-        actions += self._rekey(now)
+        actions = self._rekey(now)  # may reject members whose call key fails
+        actions.append(self._code_action())
+        due = now + self.config.rekey_deadline
+        # A peer already owing a key keeps its earlier deadline: a stream of roster
+        # events cannot keep an old key alive.
+        self._owed = {pid: (min(due, self._owed.get(pid, (due, 0))[0]), p.generation)
+                      for pid, p in self._peers.items() if p.kids}
         # Key messages that arrived early for this epoch can be used now.
         ready = [d for e, d in self._pending if e == epoch]
         self._pending = [(e, d) for e, d in self._pending if e > epoch]
@@ -325,32 +359,62 @@ class KeySchedule:
         entries = [(self.identity.public_key, me)] + [
             (p.identity_key, p.announcement.call_key) for p in self._peers.values()
         ]
-        self.code = group_code(self.config.room_id, self.epoch, entries)
+        self.code = group_code(self.config.room_id, self.epoch, entries,
+                               cipher_suite=self.config.cipher_suite,
+                               kems=self.config.allowed_kems)
         ids = tuple(sorted([self._require_joined(), *self._peers]))
         return GroupCodeChanged(self.epoch, self.code, ids)
 
     # -- my sending key ----------------------------------------------------------------
 
     def _rekey(self, now: float) -> list[Action]:
+        """New sending key, sealed to every peer. Everything is computed first and the
+        state changed last, so a failure cannot leave a half-done rekey behind; a peer
+        whose call key cannot be sealed to is rejected rather than aborting the rekey."""
         me = self._require_joined()
-        self.generation += 1
+        generation = self.generation + 1
         base_key = self._random(BASE_KEY_SIZE)
-        actions: list[Action] = []
+        messages: list[Action] = []
+        rejected: list[Action] = []
+        for pid, peer in sorted(self._peers.items()):
+            try:
+                msg = KeyMessage.seal(
+                    self.identity, peer.announcement.call_key, room_id=self.config.room_id,
+                    sender=me, recipient=pid, epoch=self.epoch, generation=generation,
+                    cipher_suite=self.config.cipher_suite, base_key=base_key)
+            except CryptoError as exc:
+                rejected.append(MemberRejected(pid, exc.reason))
+                continue
+            messages.append(SendKeyMessage(pid, msg.encode()))
+        kids = kids_for(me, generation)
+        actions: list[Action] = list(rejected)
         if self._sending_kids:
             actions.append(RetireKeys(self._sending_kids, sending=True))
-        self._sending_kids = kids_for(me, self.generation)
-        actions.append(InstallEncryptionKey(self.generation, self._sending_kids, base_key))
-        for pid, peer in sorted(self._peers.items()):
-            msg = KeyMessage.seal(
-                self.identity, peer.announcement.call_key, room_id=self.config.room_id,
-                sender=me, recipient=pid, epoch=self.epoch, generation=self.generation,
-                cipher_suite=self.config.cipher_suite, base_key=base_key)
-            actions.append(SendKeyMessage(pid, msg.encode()))
+        actions.append(InstallEncryptionKey(generation, kids, base_key))
+        actions += messages
+        for r in rejected:
+            assert isinstance(r, MemberRejected)
+            self._drop_peer(now, r.participant_id)
+        self.generation, self._sending_kids = generation, kids
         self._next_rekey = now + self.config.rekey_interval
         return actions
 
+    def _drop_peer(self, now: float, pid: int) -> None:
+        peer = self._peers.pop(pid, None)
+        self._owed.pop(pid, None)
+        if peer is not None and peer.kids:
+            self._retire.append(_Deadline(now, peer.kids))
+
     def _timer(self, now: float) -> list[Action]:
         actions: list[Action] = []
+        # Peers that did not rekey in time after an epoch change: retire their keys now.
+        for pid, (at, generation) in list(self._owed.items()):
+            peer = self._peers.get(pid)
+            if at <= now:
+                del self._owed[pid]
+                if peer is not None and peer.generation == generation and peer.kids:
+                    actions.append(RetireKeys(peer.kids))
+                    peer.kids = ()
         due = [d for d in self._retire if d.at <= now]
         self._retire = [d for d in self._retire if d.at > now]
         live = set(self._sending_kids).union(*(p.kids for p in self._peers.values()))
@@ -360,6 +424,8 @@ class KeySchedule:
                 actions.append(RetireKeys(kids))
         if self._next_rekey is not None and now >= self._next_rekey:
             actions += self._rekey(now)
+            if any(isinstance(a, MemberRejected) for a in actions):
+                actions.append(self._code_action())
         return actions
 
     # -- incoming key messages ---------------------------------------------------------
@@ -372,8 +438,10 @@ class KeySchedule:
         if msg.recipient != me:
             raise KeyMessageError(Reason.WRONG_RECIPIENT)
         if msg.epoch > self.epoch:
+            if msg.epoch > self.epoch + MAX_EPOCHS_AHEAD:
+                raise KeyMessageError(Reason.STALE, "key message too far ahead")
             if len(self._pending) >= self.config.max_pending:
-                raise KeyMessageError(Reason.STALE, "too many key messages for later epochs")
+                self._pending.pop(0)  # the oldest goes; unsigned junk cannot block it
             self._pending.append((msg.epoch, data))
             return []
         peer = self._peers.get(msg.sender)
@@ -390,5 +458,6 @@ class KeySchedule:
             self._retire.append(_Deadline(now + self.config.grace, peer.kids))
         peer.generation = msg.generation
         peer.kids = kids_for(msg.sender, msg.generation)
+        self._owed.pop(msg.sender, None)
         actions.append(InstallDecryptionKey(msg.sender, msg.generation, peer.kids, base_key))
         return actions

@@ -10,6 +10,7 @@ clients drive :class:`KeySchedule` the same way.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from hotline.crypto.callkey import CallKeyPair, Kem
@@ -94,13 +95,18 @@ class LocalRoom:
         self._next_id = 1
         self.delivered = 0
         self.rejected: list[tuple[int, Reason]] = []
+        #: Tests set this to make the "server" withhold key messages it returns True for.
+        self.withhold: Callable[[int, SendKeyMessage], bool] = lambda sender, msg: False
 
-    def _dispatch(self, p: LocalParticipant, event: Event, queue: deque[SendKeyMessage]) -> None:
-        queue.extend(p.apply(p.schedule.handle(event)))
+    def _dispatch(self, p: LocalParticipant, event: Event,
+                  queue: deque[tuple[int, SendKeyMessage]]) -> None:
+        queue.extend((p.participant_id, m) for m in p.apply(p.schedule.handle(event)))
 
-    def _relay(self, queue: deque[SendKeyMessage]) -> None:
+    def _relay(self, queue: deque[tuple[int, SendKeyMessage]]) -> None:
         while queue:
-            msg = queue.popleft()
+            sender, msg = queue.popleft()
+            if self.withhold(sender, msg):
+                continue
             target = self.participants.get(msg.recipient)
             if target is None:
                 continue  # recipient left meanwhile
@@ -120,7 +126,7 @@ class LocalRoom:
         member = Member(pid, identity.public_key, ann)
         newcomer = LocalParticipant(name, pid, schedule, SFrameContext(self.config.cipher_suite),
                                     member)
-        queue: deque[SendKeyMessage] = deque()
+        queue: deque[tuple[int, SendKeyMessage]] = deque()
         others = tuple(p.member for p in self.participants.values())
         for p in list(self.participants.values()):
             self._dispatch(p, MemberJoined(self.now, self.epoch, member), queue)
@@ -132,7 +138,7 @@ class LocalRoom:
     def leave(self, participant_id: int) -> LocalParticipant:
         leaver = self.participants.pop(participant_id)
         self.epoch += 1
-        queue: deque[SendKeyMessage] = deque()
+        queue: deque[tuple[int, SendKeyMessage]] = deque()
         for p in list(self.participants.values()):
             self._dispatch(p, MemberLeft(self.now, self.epoch, participant_id), queue)
         self._relay(queue)
@@ -140,7 +146,7 @@ class LocalRoom:
 
     def change_phase(self, phase: str) -> None:
         self.epoch += 1
-        queue: deque[SendKeyMessage] = deque()
+        queue: deque[tuple[int, SendKeyMessage]] = deque()
         for p in list(self.participants.values()):
             self._dispatch(p, PhaseChanged(self.now, self.epoch, phase), queue)
         self._relay(queue)
@@ -154,7 +160,7 @@ class LocalRoom:
             if not deadlines:
                 break
             self.now = max(self.now, min(deadlines))
-            queue: deque[SendKeyMessage] = deque()
+            queue: deque[tuple[int, SendKeyMessage]] = deque()
             for p in list(self.participants.values()):
                 d = p.schedule.next_deadline()
                 if d is not None and d <= self.now:

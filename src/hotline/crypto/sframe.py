@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
 from hotline.crypto.replay import DEFAULT_WINDOW, ReplayWindow
 from hotline.crypto.sframe_header import MAX_VALUE, SFrameHeader
 from hotline.crypto.suites import DEFAULT_SUITE, Aead, CipherSuite, SuiteParams, make_aead, params
-from hotline.errors import Reason, SFrameError
+from hotline.errors import Reason, SFrameError, UsageError
 
 __all__ = [
     "DEFAULT_SUITE",
@@ -73,10 +73,11 @@ def derive_key_salt(cipher_suite: int, kid: int, base_key: bytes) -> DerivedKey:
 
 
 class _KeyState:
-    __slots__ = ("aead", "last_ctr", "replay", "salt")
+    __slots__ = ("aead", "key_id", "last_ctr", "replay", "salt")
 
     def __init__(self, p: SuiteParams, derived: DerivedKey, window: int | None) -> None:
         self.aead: Aead = make_aead(p, derived.key)
+        self.key_id = derived.key + derived.salt  # to recognise the same key re-added
         self.salt = int.from_bytes(derived.salt, "big")
         self.replay = ReplayWindow(window) if window else None
         self.last_ctr = -1  # encryption keys: highest counter used
@@ -87,13 +88,15 @@ class SFrameContext:
 
     Keys are added for one use only: encryption (``add_encryption_key``) or
     decryption (``add_decryption_key``). Decryption keys keep a replay window.
-    An encryption key refuses a counter at or below one it already used: a nonce is
-    never reused, whatever the caller does.
+    An encryption key refuses a counter at or below one it already used, and a KID
+    cannot get a second encryption key while it has one: a nonce is never reused.
     """
 
     def __init__(
         self, cipher_suite: int = DEFAULT_SUITE, *, replay_window: int = DEFAULT_WINDOW
     ) -> None:
+        if replay_window < 1:
+            raise UsageError("replay window must hold at least one counter")
         self._p = params(cipher_suite)
         self._window = replay_window
         self._enc: dict[int, _KeyState] = {}
@@ -108,10 +111,19 @@ class SFrameContext:
         return self._p.nt
 
     def add_encryption_key(self, kid: int, base_key: bytes) -> None:
+        """Add a sending key. A KID that has one already is refused: re-adding would
+        restart its counter and reuse nonces. Remove the old key first."""
+        if kid in self._enc:
+            raise SFrameError(Reason.BAD_KEY, "kid has an encryption key already")
         self._enc[kid] = _KeyState(self._p, derive_key_salt(self._p.suite, kid, base_key), None)
 
     def add_decryption_key(self, kid: int, base_key: bytes) -> None:
+        """Add (or replace) a receiving key. Re-adding the same key keeps its replay
+        window, so it cannot be used to replay frames."""
         derived = derive_key_salt(self._p.suite, kid, base_key)
+        current = self._dec.get(kid)
+        if current is not None and current.key_id == derived.key + derived.salt:
+            return
         self._dec[kid] = _KeyState(self._p, derived, self._window)
 
     def remove_encryption_key(self, kid: int) -> None:
