@@ -5,9 +5,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test setup lint typecheck unit clean
+.PHONY: run test setup selfcheck lint typecheck unit clean
 
+# The server with SQLite in ./hotline-data on http://127.0.0.1:8080/ (HOTLINE_HOST,
+# HOTLINE_PORT, HOTLINE_DATA change that). Ctrl-C stops it.
 run: $(STAMP)
+	$(BIN)/hotline serve
+
+selfcheck: $(STAMP)
 	$(BIN)/hotline selfcheck
 
 test: $(STAMP) lint typecheck unit

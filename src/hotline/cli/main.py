@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from hotline import __version__
-from hotline.cli import admin, identity, selfcheck
+from hotline.cli import admin, enroll, identity, selfcheck, serve
 
 app = typer.Typer(
     name="hotline",
@@ -17,6 +17,8 @@ app = typer.Typer(
 app.add_typer(identity.app, name="identity")
 app.add_typer(admin.app, name="admin")
 app.command("selfcheck")(selfcheck.selfcheck)
+app.command("serve")(serve.serve)
+app.command("enroll")(enroll.enroll)
 
 
 @app.command()

@@ -1,7 +1,7 @@
 """``hotline selfcheck``: run the E2EE core end to end on this machine and report.
 
-Until the server exists this is what ``make run`` starts: it shows, with real keys
-and real frames, which parts of Hotline work here.
+``make selfcheck`` runs it: it shows, with real keys and real frames, which parts
+of Hotline's E2EE core work on this machine.
 """
 
 from __future__ import annotations
@@ -87,9 +87,9 @@ CHECKS: list[tuple[str, Check]] = [
 ]
 
 NOT_YET = [
-    "server (hotline serve), SFU and Python client: issue 3",
-    "browser client: issue 4",
-    "hotlines, link tests, uptime record: issue 5",
+    "media: the SFU and the Python client's audio/video (hotline join)",
+    "browser client",
+    "hotlines, link tests, uptime record",
 ]
 
 

@@ -20,9 +20,6 @@ from hotline.crypto.identity import Identity
 from hotline.crypto.keyschedule import (
     Action,
     Event,
-    GroupCodeChanged,
-    InstallDecryptionKey,
-    InstallEncryptionKey,
     Joined,
     KeyMessageReceived,
     KeySchedule,
@@ -31,11 +28,11 @@ from hotline.crypto.keyschedule import (
     MemberJoined,
     MemberLeft,
     PhaseChanged,
-    RetireKeys,
     SendKeyMessage,
     TimerFired,
 )
-from hotline.crypto.kid import Slot, parse_kid
+from hotline.crypto.kid import Slot
+from hotline.crypto.mediakeys import MediaKeys
 from hotline.crypto.sframe import SFrameContext, SFrameSender
 from hotline.errors import KeyMessageError, Reason
 
@@ -45,37 +42,26 @@ class LocalParticipant:
     name: str
     participant_id: int
     schedule: KeySchedule
-    context: SFrameContext
+    keys: MediaKeys
     member: Member
-    senders: dict[Slot, SFrameSender] = field(default_factory=dict)
-    code: GroupCode | None = None
     log: list[Action] = field(default_factory=list)
 
+    @property
+    def context(self) -> SFrameContext:
+        return self.keys.context
+
+    @property
+    def senders(self) -> dict[Slot, SFrameSender]:
+        return self.keys.senders
+
+    @property
+    def code(self) -> GroupCode | None:
+        return self.keys.code
+
     def apply(self, actions: list[Action]) -> list[SendKeyMessage]:
-        """Carry out key actions on the media context; return messages to relay."""
-        out = []
-        for action in actions:
-            self.log.append(action)
-            match action:
-                case SendKeyMessage():
-                    out.append(action)
-                case InstallEncryptionKey(kids=kids, base_key=key):
-                    for kid in kids:
-                        self.context.add_encryption_key(kid, key)
-                    self.senders = {parse_kid(k).slot: SFrameSender(self.context, k)
-                                    for k in kids}
-                case InstallDecryptionKey(kids=kids, base_key=key):
-                    for kid in kids:
-                        self.context.add_decryption_key(kid, key)
-                case RetireKeys(kids=kids, sending=True):
-                    for kid in kids:
-                        self.context.remove_encryption_key(kid)
-                case RetireKeys(kids=kids):
-                    for kid in kids:
-                        self.context.remove_decryption_key(kid)
-                case GroupCodeChanged(code=code):
-                    self.code = code
-        return out
+        """Carry out key actions on the media side; return messages to relay."""
+        self.log.extend(actions)
+        return self.keys.apply(actions)
 
     def send(self, frame: bytes, codec: Codec = Codec.OPUS, slot: Slot = Slot.AUDIO) -> bytes:
         return protect(self.senders[slot], codec, frame)
@@ -124,7 +110,7 @@ class LocalRoom:
         self.epoch += 1
         ann = schedule.announcement(pid, self.epoch).encode()
         member = Member(pid, identity.public_key, ann)
-        newcomer = LocalParticipant(name, pid, schedule, SFrameContext(self.config.cipher_suite),
+        newcomer = LocalParticipant(name, pid, schedule, MediaKeys(self.config.cipher_suite),
                                     member)
         queue: deque[tuple[int, SendKeyMessage]] = deque()
         others = tuple(p.member for p in self.participants.values())

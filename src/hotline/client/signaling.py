@@ -1,0 +1,302 @@
+"""The Python client's signaling side: connect, enroll or authenticate, join, keys.
+
+:class:`SignalingClient` speaks the server's WebSocket protocol
+(:mod:`hotline.signaling.messages`), runs this participant's
+:class:`~hotline.crypto.keyschedule.KeySchedule` and applies its actions to a
+:class:`~hotline.crypto.mediakeys.MediaKeys`, which the media layer uses to encrypt and
+decrypt frames. Events for the application (joined, member joined/left, keys
+rotated, group code changed, errors) arrive on :attr:`SignalingClient.events`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import aiohttp
+
+from hotline.crypto.auth import Purpose, prove
+from hotline.crypto.callkey import CallKeyPair, Kem
+from hotline.crypto.groupcode import GroupCode
+from hotline.crypto.identity import Identity
+from hotline.crypto.keyschedule import (
+    Event,
+    GroupCodeChanged,
+    InstallDecryptionKey,
+    KeyMessageReceived,
+    KeySchedule,
+    KeyScheduleConfig,
+    Member,
+    TimerFired,
+)
+from hotline.crypto.keyschedule import Joined as KsJoined
+from hotline.crypto.keyschedule import MemberJoined as KsMemberJoined
+from hotline.crypto.keyschedule import MemberLeft as KsMemberLeft
+from hotline.crypto.mediakeys import MediaKeys
+from hotline.errors import CryptoError, HotlineError, ProtocolError, RemoteError
+from hotline.signaling import messages as m
+
+log = logging.getLogger("hotline.client")
+
+
+class ServerError(RemoteError):
+    """The server refused a request; ``code`` is the server's error code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        super().__init__(f"{code}: {message}")
+
+
+class ConnectionFailed(RemoteError):
+    """The server could not be reached or closed the connection."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClientEvent:
+    """Something the application may show: ``kind`` is one of joined, member_joined,
+    member_left, keys_rotated, group_code, key_rejected, error, closed."""
+
+    kind: str
+    data: dict[str, object] = field(default_factory=dict)
+
+
+def _ws_url(server: str) -> str:
+    url = server.rstrip("/")
+    if url.startswith("http://"):
+        url = "ws://" + url[len("http://"):]
+    elif url.startswith("https://"):
+        url = "wss://" + url[len("https://"):]
+    return url if url.endswith("/ws") else url + "/ws"
+
+
+class SignalingClient:
+    def __init__(self, server: str, identity: Identity, *, kem: Kem = Kem.X25519,
+                 rekey_interval: float = 600.0, grace: float = 1.0,
+                 clock: Callable[[], float] | None = None) -> None:
+        self.url = _ws_url(server)
+        self.identity = identity
+        self.kem = kem
+        self._rekey_interval, self._grace = rekey_interval, grace
+        self._clock = clock
+        self.events: asyncio.Queue[ClientEvent] = asyncio.Queue()
+        self.party = ""
+        self.rooms: list[str] = []
+        self.room = ""
+        self.participant_id: int | None = None
+        self.schedule: KeySchedule | None = None
+        self.keys = MediaKeys()
+        self.names: dict[int, str] = {}  # participant id -> party name
+        self.rejected_key_messages = 0
+        self._session: aiohttp.ClientSession | None = None
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._challenge = b""
+        self._replies: asyncio.Queue[m.ServerMessage] = asyncio.Queue()
+        self._reader: asyncio.Task[None] | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._outbox: asyncio.Queue[str] = asyncio.Queue()
+        self._timer: asyncio.Task[None] | None = None
+        self._joined = asyncio.Event()
+
+    # -- connection ----------------------------------------------------------------------
+
+    def _now(self) -> float:
+        return self._clock() if self._clock else asyncio.get_running_loop().time()
+
+    async def connect(self) -> None:
+        self._session = aiohttp.ClientSession()
+        try:
+            self._ws = await self._session.ws_connect(self.url, max_msg_size=m.MAX_MESSAGE_BYTES)
+        except (aiohttp.ClientError, OSError) as exc:
+            await self._session.close()
+            raise ConnectionFailed(f"cannot reach {self.url}: {exc}") from None
+        hello = await self._receive()
+        if not isinstance(hello, m.Hello):
+            raise ProtocolError("server did not say hello")
+        self._challenge = hello.challenge
+        self._reader = asyncio.create_task(self._read_loop())
+        self._writer = asyncio.create_task(self._write_loop())
+
+    async def close(self) -> None:
+        for task in (self._timer, self._reader, self._writer):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        if self._ws is not None:
+            await self._ws.close()
+        if self._session is not None:
+            await self._session.close()
+
+    async def __aenter__(self) -> SignalingClient:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def _send(self, message: m._Message) -> None:
+        """Queue a message; one writer task sends them in order."""
+        self._outbox.put_nowait(m.encode(message))
+
+    async def _write_loop(self) -> None:
+        assert self._ws is not None
+        while True:
+            text = await self._outbox.get()
+            try:
+                await self._ws.send_str(text)
+            except (ConnectionError, RuntimeError, aiohttp.ClientError):
+                return
+
+    async def _receive(self) -> m.ServerMessage:
+        assert self._ws is not None
+        msg = await self._ws.receive()
+        if msg.type is not aiohttp.WSMsgType.TEXT:
+            raise ConnectionFailed(f"connection closed ({msg.type.name})")
+        return m.parse_server(msg.data)
+
+    async def _reply(self, *types: type, timeout: float = 10.0) -> m.ServerMessage:
+        """The next reply of one of ``types``; a server error raises ServerError."""
+        while True:
+            reply = await asyncio.wait_for(self._replies.get(), timeout)
+            if isinstance(reply, m.Error):
+                raise ServerError(reply.code, reply.message)
+            if isinstance(reply, types):
+                return reply
+
+    # -- requests --------------------------------------------------------------------------
+
+    async def enroll(self, code: str, label: str = "") -> str:
+        """Register this identity with a one-time code; returns the party name."""
+        self._send(m.Enroll(code=code, identity_key=self.identity.public_key, label=label,
+                            signature=prove(self.identity, Purpose.ENROLL, self._challenge,
+                                            code)))
+        reply = await self._reply(m.Enrolled)
+        assert isinstance(reply, m.Enrolled)
+        self.party = reply.party
+        return reply.party
+
+    async def authenticate(self) -> list[str]:
+        """Sign this connection's challenge; returns the rooms of our party."""
+        self._send(m.Auth(identity_key=self.identity.public_key,
+                          signature=prove(self.identity, Purpose.AUTH, self._challenge)))
+        reply = await self._reply(m.Welcome)
+        assert isinstance(reply, m.Welcome)
+        self.party, self.rooms = reply.party, reply.rooms
+        return reply.rooms
+
+    async def join(self, room: str, timeout: float = 10.0) -> None:
+        """Join ``room``: announce our call key, get the roster, start the key schedule."""
+        self.room = room
+        self.schedule = KeySchedule(
+            self.identity, CallKeyPair.generate(self.kem),
+            KeyScheduleConfig(room_id=room, rekey_interval=self._rekey_interval,
+                              grace=self._grace, allowed_kems=frozenset({self.kem})))
+        self._joined.clear()
+        self._send(m.Join(room=room))
+        ack = await self._reply(m.JoinAck, timeout=timeout)
+        assert isinstance(ack, m.JoinAck)
+        ann = self.schedule.announcement(ack.participant_id, ack.epoch)
+        self._send(m.Announce(announcement=ann.encode()))
+        await self._reply(m.Joined, timeout=timeout)
+        await asyncio.wait_for(self._joined.wait(), timeout)
+
+    async def leave(self) -> None:
+        self._send(m.Leave())
+        await self._reply(m.Left)
+        self._stop_schedule()
+
+    def _stop_schedule(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self.schedule, self.participant_id = None, None
+
+    @property
+    def code(self) -> GroupCode | None:
+        return self.keys.code
+
+    # -- the reader: roster events and key messages go to the key schedule ------------------
+
+    async def _read_loop(self) -> None:
+        try:
+            while True:
+                message = await self._receive()
+                self._dispatch(message)
+        except (ConnectionFailed, ProtocolError, aiohttp.ClientError) as exc:
+            self.events.put_nowait(ClientEvent("closed", {"reason": str(exc)}))
+
+    def _dispatch(self, message: m.ServerMessage) -> None:
+        match message:
+            case m.Joined():
+                self.participant_id = message.participant_id
+                self.names = {i.participant_id: i.party for i in message.members}
+                self.names[message.participant_id] = self.party
+                self._feed(KsJoined(self._now(), message.epoch, message.participant_id,
+                                    tuple(self._member(i) for i in message.members)))
+                self._timer = asyncio.create_task(self._timer_loop())
+                self._joined.set()
+                self._event("joined", participant_id=message.participant_id,
+                            epoch=message.epoch)
+                self._replies.put_nowait(message)
+            case m.MemberJoined():
+                self.names[message.member.participant_id] = message.member.party
+                self._feed(KsMemberJoined(self._now(), message.epoch,
+                                          self._member(message.member)))
+                self._event("member_joined", participant_id=message.member.participant_id,
+                            party=message.member.party)
+            case m.MemberLeft():
+                self._feed(KsMemberLeft(self._now(), message.epoch, message.participant_id))
+                self._event("member_left", participant_id=message.participant_id,
+                            party=self.names.get(message.participant_id, "?"))
+            case m.KeyFrom():
+                self._feed(KeyMessageReceived(self._now(), message.data))
+            case _:
+                self._replies.put_nowait(message)
+                if isinstance(message, m.Error):
+                    self._event("error", code=message.code, message=message.message)
+
+    @staticmethod
+    def _member(info: m.MemberInfo) -> Member:
+        return Member(info.participant_id, info.identity_key, info.announcement)
+
+    def _feed(self, event: Event) -> None:
+        if self.schedule is None:
+            return
+        try:
+            actions = self.schedule.handle(event)
+        except CryptoError as exc:  # a refused key message: count it and go on
+            self.rejected_key_messages += 1
+            log.info("key message refused: %s", exc.reason)
+            self._event("key_rejected", reason=exc.reason.value)
+            return
+        except HotlineError as exc:
+            log.warning("roster event refused: %s", exc)
+            self._event("error", code="roster", message=str(exc))
+            return
+        for out in self.keys.apply(actions):
+            self._send(m.SendKey(to=out.recipient, data=out.data))
+        for action in actions:
+            if isinstance(action, GroupCodeChanged):
+                self._event("group_code", digits=action.code.digits, words=action.code.words,
+                            epoch=action.epoch)
+            elif isinstance(action, InstallDecryptionKey):
+                self._event("keys_rotated", sender=action.sender, generation=action.generation)
+        if self._timer is not None and not self._timer.done():
+            self._timer.cancel()
+            self._timer = asyncio.create_task(self._timer_loop())
+
+    async def _timer_loop(self) -> None:
+        while self.schedule is not None:
+            deadline = self.schedule.next_deadline()
+            delay = 3600.0 if deadline is None else max(0.0, deadline - self._now())
+            await asyncio.sleep(delay)
+            if self.schedule is not None and (deadline is None or self._now() >= deadline):
+                timer = self._timer
+                self._timer = None  # _feed must not cancel the running loop
+                self._feed(TimerFired(self._now()))
+                self._timer = timer
+
+    def _event(self, kind: str, **data: object) -> None:
+        self.events.put_nowait(ClientEvent(kind, data))

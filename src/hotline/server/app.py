@@ -1,0 +1,70 @@
+"""The aiohttp application, built by :func:`make_app` (no globals)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from hotline import __version__
+from hotline.server.rooms import RoomRegistry
+from hotline.server.session import Session
+from hotline.server.settings import Settings
+from hotline.server.store import SqliteStore, Store
+from hotline.signaling.messages import MAX_MESSAGE_BYTES
+
+log = logging.getLogger("hotline.server")
+
+
+@dataclass
+class ServerState:
+    settings: Settings
+    store: Store
+    rooms: RoomRegistry
+
+
+STATE = web.AppKey("state", ServerState)
+
+_INDEX = """<!doctype html><html lang="en"><meta charset="utf-8">
+<title>Hotline</title><body style="font-family:sans-serif;max-width:40em;margin:3em auto">
+<h1>Hotline {version}</h1>
+<p>This Hotline server is running. Signaling: <code>/ws</code>.</p>
+<p>The browser client is not built yet: use the <code>hotline</code> command
+(see the README).</p></body></html>"""
+
+
+async def _index(request: web.Request) -> web.Response:
+    return web.Response(text=_INDEX.format(version=__version__), content_type="text/html")
+
+
+async def _health(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    rooms = {r.name: len(r.participants) for r in state.rooms.rooms() if r.participants}
+    return web.json_response({"status": "ok", "version": __version__, "live_rooms": rooms})
+
+
+async def _signaling(request: web.Request) -> web.StreamResponse:
+    ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, heartbeat=20.0)
+    await ws.prepare(request)
+    await Session(request.app[STATE], ws).run()
+    return ws
+
+
+def make_app(settings: Settings, store: Store | None = None) -> web.Application:
+    """Build the server. ``store`` defaults to SQLite in ``settings.data_dir``."""
+    owned = store is None
+    store = store if store is not None else SqliteStore(settings.data_dir)
+    app = web.Application()
+    app[STATE] = ServerState(settings, store, RoomRegistry(join_timeout=settings.join_timeout,
+                                                           audit=store.audit))
+    app.router.add_get("/", _index)
+    app.router.add_get("/healthz", _health)
+    app.router.add_get("/ws", _signaling)
+
+    async def close_store(app: web.Application) -> None:
+        if owned:
+            app[STATE].store.close()
+
+    app.on_cleanup.append(close_store)
+    return app

@@ -1,0 +1,169 @@
+"""Live rooms: who is in a call, the roster epoch, and ordered roster events.
+
+The server orders every roster change of a room (join, leave) under the room's lock
+and numbers it with the next epoch, so all members see the same sequence. A join is
+two steps: the server gives the joiner its participant id and the epoch of its join
+(``join_ack``), the joiner signs its call-key announcement for them (``announce``),
+and only then is the join committed and announced to the others. The server checks
+announcements and key-message headers so it can refuse garbage early, but it never
+holds a key that opens anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from hotline.crypto.callkey import CallKeyAnnouncement
+from hotline.crypto.keymessage import KeyMessage
+from hotline.errors import CryptoError, ProtocolError, RemoteError
+from hotline.signaling import messages as m
+
+log = logging.getLogger("hotline.rooms")
+#: Where joins and leaves are recorded: ``audit(kind, room=..., party=..., **detail)``.
+AuditSink = Callable[..., None]
+_U32 = 2**32 - 1
+
+
+class Member(Protocol):
+    """What a room needs from a connected participant (a signaling session)."""
+
+    conn_id: str
+    party: str
+    identity_key: bytes
+
+    def send(self, message: m.ServerMessage) -> None: ...
+    async def next_announcement(self, timeout: float) -> bytes: ...
+
+
+@dataclass
+class _Seat:
+    session: Member
+    participant_id: int
+    announcement: bytes
+
+    def info(self) -> m.MemberInfo:
+        return m.MemberInfo(participant_id=self.participant_id, party=self.session.party,
+                            identity_key=self.session.identity_key,
+                            announcement=self.announcement)
+
+
+class NotInRoom(RemoteError):
+    """The request needs a joined participant."""
+
+
+class LiveRoom:
+    """One room's call state. All roster changes happen under ``self._lock``."""
+
+    def __init__(self, name: str, *, join_timeout: float, audit: AuditSink) -> None:
+        self.name = name
+        self._join_timeout = join_timeout
+        self._audit = audit
+        self._lock = asyncio.Lock()
+        self._seats: dict[int, _Seat] = {}
+        self._by_conn: dict[str, int] = {}
+        self.epoch = 0
+        self._next_pid = 1
+
+    @property
+    def participants(self) -> dict[int, str]:
+        return {pid: seat.session.party for pid, seat in self._seats.items()}
+
+    def participant_id(self, session: Member) -> int | None:
+        return self._by_conn.get(session.conn_id)
+
+    def _next_epoch(self) -> int:
+        # A new call starts at the wall clock (seconds), so epochs keep growing across
+        # calls and server restarts; within a call they grow by one per event.
+        if not self._seats:
+            return min(_U32, max(self.epoch + 1, int(time.time())))
+        if self.epoch >= _U32:
+            raise ProtocolError("room epoch exhausted")
+        return self.epoch + 1
+
+    async def join(self, session: Member) -> None:
+        """Run the two-step join; raises RemoteError on a bad or late announcement."""
+        if session.conn_id in self._by_conn:
+            raise ProtocolError("already in this room")
+        async with self._lock:
+            pid, epoch = self._next_pid, self._next_epoch()
+            self._next_pid += 1
+            session.send(m.JoinAck(room=self.name, participant_id=pid, epoch=epoch))
+            try:
+                raw = await session.next_announcement(self._join_timeout)
+            except TimeoutError:
+                raise ProtocolError("no announcement in time; join cancelled") from None
+            try:
+                ann = CallKeyAnnouncement.decode(raw)
+                ann.verify(room_id=self.name, participant_id=pid,
+                           identity_key=session.identity_key)
+            except CryptoError as exc:
+                raise ProtocolError(f"announcement refused: {exc.reason}") from None
+            if ann.epoch != epoch:
+                raise ProtocolError("announcement is for another epoch")
+            others = list(self._seats.values())
+            seat = _Seat(session, pid, raw)
+            self._seats[pid] = seat
+            self._by_conn[session.conn_id] = pid
+            self.epoch = epoch
+            session.send(m.Joined(room=self.name, participant_id=pid, epoch=epoch,
+                                  members=[o.info() for o in others]))
+            for other in others:
+                other.session.send(m.MemberJoined(epoch=epoch, member=seat.info()))
+        log.info("join room=%s participant=%d conn=%s epoch=%d", self.name, pid,
+                 session.conn_id, epoch)
+        self._audit("join", room=self.name, party=session.party, participant=pid)
+
+    async def leave(self, session: Member) -> bool:
+        """Remove ``session`` if it is in the room; tell the others. True if it was."""
+        async with self._lock:
+            pid = self._by_conn.pop(session.conn_id, None)
+            if pid is None:
+                return False
+            del self._seats[pid]
+            self.epoch = min(_U32, self.epoch + 1)
+            for other in self._seats.values():
+                other.session.send(m.MemberLeft(epoch=self.epoch, participant_id=pid))
+        log.info("leave room=%s participant=%d conn=%s epoch=%d", self.name, pid,
+                 session.conn_id, self.epoch)
+        self._audit("leave", room=self.name, party=session.party, participant=pid)
+        return True
+
+    def relay_key(self, session: Member, to: int, data: bytes) -> None:
+        """Forward a key message after checking its (public) header fits the sender."""
+        pid = self._by_conn.get(session.conn_id)
+        if pid is None:
+            raise NotInRoom("join the room first")
+        try:
+            msg = KeyMessage.decode(data)
+        except CryptoError as exc:
+            raise ProtocolError(f"key message refused: {exc.reason}") from None
+        if msg.sender != pid or msg.recipient != to or msg.room_id != self.name:
+            raise ProtocolError("key message header does not match its sender or recipient")
+        target = self._seats.get(to)
+        if target is None:
+            raise ProtocolError(f"no participant {to} in this room")
+        target.session.send(m.KeyFrom(sender=pid, data=data))
+
+
+class RoomRegistry:
+    """The live rooms of this server, created on first join."""
+
+    def __init__(self, *, join_timeout: float, audit: AuditSink) -> None:
+        self._rooms: dict[str, LiveRoom] = {}
+        self._join_timeout = join_timeout
+        self._audit = audit
+
+    def get(self, name: str) -> LiveRoom:
+        room = self._rooms.get(name)
+        if room is None:
+            room = self._rooms[name] = LiveRoom(name, join_timeout=self._join_timeout,
+                                                audit=self._audit)
+        return room
+
+    def rooms(self) -> list[LiveRoom]:
+        return list(self._rooms.values())

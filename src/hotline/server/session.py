@@ -1,0 +1,257 @@
+"""One signaling connection: authentication, a table of handlers, a bounded send queue.
+
+Life of a connection: the server sends ``hello`` with a fresh challenge; the client
+answers ``enroll`` (first time, with a one-time code) or ``auth``, each a signature
+over that challenge; then it may ``join`` a room of its party, ``announce``, relay
+``key`` messages and ``leave``. Every refused request gets one ``error`` message;
+repeated protocol errors, floods or a client too slow to read close the connection.
+Errors map to codes in :func:`error_for`, the one place that does so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from aiohttp import WSMsgType, web
+
+from hotline.crypto.auth import Purpose, check_proof
+from hotline.errors import HotlineError, LocalError, ProtocolError, RemoteError, UsageError
+from hotline.server.rooms import LiveRoom, NotInRoom
+from hotline.signaling import messages as m
+
+if TYPE_CHECKING:
+    from hotline.server.app import ServerState
+
+log = logging.getLogger("hotline.session")
+
+SEND_QUEUE = 1024  # messages waiting for a slow reader before we drop the connection
+MAX_ERRORS = 20  # refused requests before the connection is closed
+CLOSE_POLICY = 4008  # WebSocket close code: policy violation (flood, errors, slow)
+
+
+class Unauthorized(RemoteError):
+    """Authentication failed or is required."""
+
+
+class Forbidden(RemoteError):
+    """Authenticated, but not allowed (not a member, revoked device)."""
+
+
+def error_for(exc: HotlineError) -> m.Error:
+    """The one mapping from exceptions to what a client sees."""
+    if isinstance(exc, Unauthorized):
+        code = "unauthorized"
+    elif isinstance(exc, Forbidden):
+        code = "forbidden"
+    elif isinstance(exc, NotInRoom):
+        code = "not_in_room"
+    elif isinstance(exc, ProtocolError):
+        code = "bad_request"
+    elif isinstance(exc, UsageError):
+        code = "refused"
+    else:
+        code = "internal"
+    return m.Error(code=code, message=str(exc) if code != "internal" else "internal error")
+
+
+class Session:
+    """A client connection (implements :class:`hotline.server.rooms.Member`)."""
+
+    def __init__(self, state: ServerState, ws: web.WebSocketResponse) -> None:
+        self.state = state
+        self.ws = ws
+        self.conn_id = secrets.token_hex(4)
+        self.challenge = os.urandom(32)
+        self.party = ""
+        self.identity_key = b""
+        self.device_id: int | None = None
+        self.room: LiveRoom | None = None
+        self._queue: asyncio.Queue[str] = asyncio.Queue(SEND_QUEUE)
+        self._announce: asyncio.Future[bytes] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._errors = 0
+        rate = state.settings.max_messages_per_second
+        self._tokens, self._rate, self._burst = 2 * rate, rate, 2 * rate
+        self._last = asyncio.get_running_loop().time()
+        self._handlers: dict[type, Callable[[m.ClientMessage], Awaitable[None]]] = {
+            m.Enroll: self._on_enroll,  # type: ignore[dict-item]
+            m.Auth: self._on_auth,  # type: ignore[dict-item]
+            m.Join: self._on_join,  # type: ignore[dict-item]
+            m.Announce: self._on_announce,  # type: ignore[dict-item]
+            m.SendKey: self._on_key,  # type: ignore[dict-item]
+            m.Leave: self._on_leave,  # type: ignore[dict-item]
+            m.Ping: self._on_ping,  # type: ignore[dict-item]
+        }
+
+    # -- sending ---------------------------------------------------------------------
+
+    def send(self, message: m.ServerMessage) -> None:
+        """Queue a message; a client that does not read is disconnected, never waited on."""
+        try:
+            self._queue.put_nowait(m.encode(message))
+        except asyncio.QueueFull:
+            log.warning("conn=%s send queue full; closing", self.conn_id)
+            self._spawn(self._close(CLOSE_POLICY, "too slow"))
+
+    async def _writer(self) -> None:
+        while True:
+            text = await self._queue.get()
+            try:
+                await self.ws.send_str(text)
+            except (ConnectionError, RuntimeError):
+                return
+
+    async def next_announcement(self, timeout: float) -> bytes:
+        self._announce = asyncio.get_running_loop().create_future()
+        try:
+            return await asyncio.wait_for(self._announce, timeout)
+        finally:
+            self._announce = None
+
+    # -- the connection ----------------------------------------------------------------
+
+    async def run(self) -> None:
+        writer = asyncio.create_task(self._writer())
+        self.send(m.Hello(challenge=self.challenge, server=self.state.settings.server_name))
+        log.info("open conn=%s", self.conn_id)
+        try:
+            async for msg in self.ws:
+                if msg.type is WSMsgType.TEXT:
+                    await self._receive(msg.data)
+                elif msg.type is WSMsgType.BINARY:
+                    await self._refuse(ProtocolError("binary frames are not used"))
+                else:
+                    break
+                if self.ws.closed:
+                    break
+        finally:
+            await self._cleanup()
+            writer.cancel()
+            log.info("close conn=%s party=%s", self.conn_id, self.party or "-")
+
+    async def _receive(self, text: str) -> None:
+        if not self._take_token():
+            await self._close(CLOSE_POLICY, "too many messages")
+            return
+        try:
+            message = m.parse_client(text)
+            await self._handlers[type(message)](message)
+        except (RemoteError, LocalError) as exc:
+            await self._refuse(exc)
+
+    def _take_token(self) -> bool:
+        now = asyncio.get_running_loop().time()
+        self._tokens = min(self._burst, self._tokens + (now - self._last) * self._rate)
+        self._last = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
+
+    async def _refuse(self, exc: HotlineError) -> None:
+        self._errors += 1
+        log.info("refused conn=%s: %s", self.conn_id, exc)
+        self.send(error_for(exc))
+        if self._errors >= MAX_ERRORS:
+            await self._close(CLOSE_POLICY, "too many errors")
+
+    async def _close(self, code: int, reason: str) -> None:
+        if not self.ws.closed:
+            await self.ws.close(code=code, message=reason.encode())
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _cleanup(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._announce is not None and not self._announce.done():
+            self._announce.cancel()
+        if self.room is not None:
+            await self.room.leave(self)
+            self.room = None
+
+    # -- handlers --------------------------------------------------------------------
+
+    def _require_auth(self) -> None:
+        if self.device_id is None:
+            raise Unauthorized("authenticate first")
+
+    async def _on_enroll(self, msg: m.Enroll) -> None:
+        if self.device_id is not None:
+            raise ProtocolError("already authenticated")
+        if not check_proof(msg.identity_key, msg.signature, Purpose.ENROLL, self.challenge,
+                           msg.code):
+            raise Unauthorized("enrollment proof does not verify")
+        try:
+            device = self.state.store.enroll(msg.code, msg.identity_key, msg.label)
+        except UsageError as exc:
+            raise Unauthorized(str(exc)) from None
+        self._authenticated(device.party, msg.identity_key, device.id)
+        self.send(m.Enrolled(party=device.party, device_id=device.id))
+
+    async def _on_auth(self, msg: m.Auth) -> None:
+        if self.device_id is not None:
+            raise ProtocolError("already authenticated")
+        if not check_proof(msg.identity_key, msg.signature, Purpose.AUTH, self.challenge):
+            raise Unauthorized("signature does not verify")
+        device = self.state.store.device_by_key(msg.identity_key)
+        if device is None:
+            raise Unauthorized("unknown device; enroll it first")
+        if device.revoked:
+            raise Forbidden("this device was revoked")
+        self._authenticated(device.party, msg.identity_key, device.id)
+        rooms = [r.name for r in self.state.store.rooms_of(device.party)]
+        self.send(m.Welcome(party=device.party, device_id=device.id, rooms=rooms))
+
+    def _authenticated(self, party: str, identity_key: bytes, device_id: int) -> None:
+        self.party, self.identity_key, self.device_id = party, identity_key, device_id
+        self.challenge = b""  # one use only
+        log.info("auth conn=%s party=%s device=%d", self.conn_id, party, device_id)
+
+    async def _on_join(self, msg: m.Join) -> None:
+        self._require_auth()
+        if self.room is not None:
+            raise ProtocolError("already in a room; leave first")
+        room = self.state.store.get_room(msg.room)
+        if room is None or self.party not in room.members:
+            raise Forbidden(f"not a member of room {msg.room!r}")
+        live = self.state.rooms.get(msg.room)
+        self.room = live
+        self._spawn(self._join(live))
+
+    async def _join(self, live: LiveRoom) -> None:
+        try:
+            await live.join(self)
+        except (RemoteError, LocalError) as exc:
+            if self.room is live and live.participant_id(self) is None:
+                self.room = None
+            await self._refuse(exc)
+
+    async def _on_announce(self, msg: m.Announce) -> None:
+        if self._announce is None or self._announce.done():
+            raise ProtocolError("no join waiting for an announcement")
+        self._announce.set_result(msg.announcement)
+
+    async def _on_key(self, msg: m.SendKey) -> None:
+        self._require_auth()
+        if self.room is None:
+            raise NotInRoom("join a room first")
+        self.room.relay_key(self, msg.to, msg.data)
+
+    async def _on_leave(self, msg: m.Leave) -> None:
+        self._require_auth()
+        room, self.room = self.room, None
+        if room is None or not await room.leave(self):
+            raise NotInRoom("not in a room")
+        self.send(m.Left(room=room.name))
+
+    async def _on_ping(self, msg: m.Ping) -> None:
+        self.send(m.Pong())

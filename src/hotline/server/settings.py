@@ -1,0 +1,50 @@
+"""Server settings: defaults, flags and environment, checked once at start."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hotline.errors import ConfigError
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+DEFAULT_DATA = Path("hotline-data")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    data_dir: Path = DEFAULT_DATA
+    #: Address the SFU binds media sockets to; defaults to ``host``.
+    media_host: str | None = None
+    #: Seconds a joining client has to send its announcement after ``join_ack``.
+    join_timeout: float = 10.0
+    #: Per-connection flood limit: messages per second (burst = 2 s worth).
+    max_messages_per_second: float = 200.0
+    server_name: str = field(default="hotline/0.1")
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"port {self.port} is not a TCP port")
+        for name in ("host", "media_host"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            try:
+                ipaddress.ip_address(value)
+            except ValueError:
+                raise ConfigError(f"{name} must be an IP address, not {value!r}") from None
+        if self.join_timeout <= 0 or self.max_messages_per_second <= 0:
+            raise ConfigError("timeouts and rates must be positive")
+
+    @property
+    def media_address(self) -> str:
+        return self.media_host or self.host
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/"

@@ -1,0 +1,1 @@
+"""Signaling: the versioned, typed JSON messages between clients and the server. PURE."""

@@ -1,0 +1,244 @@
+"""Signaling messages, version 1: frozen, typed, validated once at the boundary.
+
+Every message is one JSON object ``{"v": 1, "type": ..., ...}`` in one WebSocket text
+frame of at most :data:`MAX_MESSAGE_BYTES`. :func:`parse_client` and
+:func:`parse_server` turn text into a message object or raise
+:class:`~hotline.errors.ProtocolError`; :func:`encode` turns a message into text.
+Binary fields (keys, signatures, announcements, key messages) are base64url without
+padding. The flow is documented in docs/SIGNALING.md.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    TypeAdapter,
+    ValidationError,
+    WrapValidator,
+)
+
+from hotline.errors import ProtocolError
+
+VERSION = 1
+MAX_MESSAGE_BYTES = 64 * 1024
+_B64URL = re.compile(r"[A-Za-z0-9_-]*")
+
+
+def b64encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64decode(text: str) -> bytes:
+    if not isinstance(text, str) or len(text) > MAX_MESSAGE_BYTES or not _B64URL.fullmatch(text):
+        raise ValueError("not a base64url string")
+    try:
+        return base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("not valid base64url") from None
+
+
+def _b64_validate(value: object, handler: object) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("expected a base64url string")
+    return b64decode(value)
+
+
+B64 = Annotated[bytes, WrapValidator(_b64_validate), PlainSerializer(b64encode, return_type=str)]
+Name = Annotated[str, Field(min_length=1, max_length=64)]
+U32 = Annotated[int, Field(ge=0, le=2**32 - 1)]
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    v: Literal[1] = 1
+
+
+# -- client -> server -----------------------------------------------------------------
+
+
+class Enroll(_Message):
+    """Register this device's identity key with a one-time enrollment code."""
+
+    type: Literal["enroll"] = "enroll"
+    code: Annotated[str, Field(min_length=1, max_length=64)]
+    identity_key: B64
+    label: Annotated[str, Field(max_length=64)] = ""
+    signature: B64
+
+
+class Auth(_Message):
+    """Prove possession of an enrolled identity key (signs the connection's challenge)."""
+
+    type: Literal["auth"] = "auth"
+    identity_key: B64
+    signature: B64
+
+
+class Join(_Message):
+    type: Literal["join"] = "join"
+    room: Name
+
+
+class Announce(_Message):
+    """My signed call-key announcement, after :class:`JoinAck`."""
+
+    type: Literal["announce"] = "announce"
+    announcement: B64
+
+
+class SendKey(_Message):
+    """A key message for one participant; the server relays it unopened."""
+
+    type: Literal["key"] = "key"
+    to: U32
+    data: B64
+
+
+class Leave(_Message):
+    type: Literal["leave"] = "leave"
+
+
+class Ping(_Message):
+    type: Literal["ping"] = "ping"
+
+
+ClientMessage = Annotated[Enroll | Auth | Join | Announce | SendKey | Leave | Ping,
+                          Field(discriminator="type")]
+
+# -- server -> client -----------------------------------------------------------------
+
+
+class Hello(_Message):
+    type: Literal["hello"] = "hello"
+    challenge: B64
+    server: str
+
+
+class Enrolled(_Message):
+    type: Literal["enrolled"] = "enrolled"
+    party: str
+    device_id: int
+
+
+class Welcome(_Message):
+    type: Literal["welcome"] = "welcome"
+    party: str
+    device_id: int
+    rooms: list[str]
+
+
+class MemberInfo(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    participant_id: U32
+    party: str
+    identity_key: B64
+    announcement: B64
+
+
+class JoinAck(_Message):
+    """Your participant id and the epoch of your join: sign your announcement for them."""
+
+    type: Literal["join_ack"] = "join_ack"
+    room: str
+    participant_id: U32
+    epoch: U32
+
+
+class Joined(_Message):
+    """You are in: the others already in the call."""
+
+    type: Literal["joined"] = "joined"
+    room: str
+    participant_id: U32
+    epoch: U32
+    members: list[MemberInfo]
+
+
+class MemberJoined(_Message):
+    type: Literal["member_joined"] = "member_joined"
+    epoch: U32
+    member: MemberInfo
+
+
+class MemberLeft(_Message):
+    type: Literal["member_left"] = "member_left"
+    epoch: U32
+    participant_id: U32
+
+
+class KeyFrom(_Message):
+    type: Literal["key_from"] = "key_from"
+    sender: U32
+    data: B64
+
+
+class Left(_Message):
+    type: Literal["left"] = "left"
+    room: str
+
+
+class Pong(_Message):
+    type: Literal["pong"] = "pong"
+
+
+class Error(_Message):
+    """A request was refused. ``code`` is stable; ``message`` is for people."""
+
+    type: Literal["error"] = "error"
+    code: str
+    message: str
+
+
+ServerMessage = Annotated[
+    Hello | Enrolled | Welcome | JoinAck | Joined | MemberJoined | MemberLeft | KeyFrom | Left
+    | Pong | Error,
+    Field(discriminator="type"),
+]
+
+_CLIENT: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
+_SERVER: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)
+
+
+def _parse(adapter: TypeAdapter[object], text: str | bytes) -> object:
+    if len(text) > MAX_MESSAGE_BYTES:
+        raise ProtocolError(f"message larger than {MAX_MESSAGE_BYTES} bytes")
+    try:
+        doc = json.loads(text)
+    except (ValueError, RecursionError):
+        raise ProtocolError("message is not JSON") from None
+    if not isinstance(doc, dict):
+        raise ProtocolError("message is not a JSON object")
+    version = doc.get("v")
+    if type(version) is not int or version != VERSION:
+        raise ProtocolError(f"unsupported protocol version {version!r}")
+    try:
+        return adapter.validate_python(doc)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ProtocolError(f"invalid message: {where}: {first['msg']}") from None
+
+
+def parse_client(text: str | bytes) -> ClientMessage:
+    """Validate one message from a client."""
+    return _parse(_CLIENT, text)  # type: ignore[arg-type, return-value]
+
+
+def parse_server(text: str | bytes) -> ServerMessage:
+    """Validate one message from the server."""
+    return _parse(_SERVER, text)  # type: ignore[arg-type, return-value]
+
+
+def encode(message: BaseModel) -> str:
+    return message.model_dump_json()
