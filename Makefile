@@ -33,10 +33,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The suite runs in a network namespace with only loopback: the media tests start
+# real ICE/DTLS/SRTP and must never reach another address.
 # pytest exits 5 when it collected no test: that means the suite went missing,
 # which must fail loudly rather than pass as "nothing failed".
 unit: $(STAMP)
-	@set +e; $(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	@set +e; scripts/in-loopback-netns.sh $(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; \
 	exit $$rc
 

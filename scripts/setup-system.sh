@@ -17,3 +17,5 @@ command -v "$python" >/dev/null || apt_install python3
 "$python" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
   || die "Hotline needs Python 3.11 or newer ($python is $("$python" -V 2>&1))"
 "$python" -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
+command -v ip >/dev/null || apt_install iproute2          # the tests' loopback-only namespace
+command -v unshare >/dev/null || apt_install util-linux

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -23,3 +24,17 @@ settings.load_profile("ci" if os.environ.get("CI") else "default")
 @pytest.fixture(scope="session")
 def vectors_dir() -> Path:
     return VECTORS
+
+
+def only_loopback() -> bool:
+    """True inside a network namespace whose only interface is ``lo``."""
+    return [name for _, name in socket.if_nameindex()] == ["lo"]
+
+
+@pytest.fixture
+def loopback_netns() -> None:
+    """Tests that start ICE/WebRTC run only where no traffic can leave the machine."""
+    if not only_loopback():
+        pytest.fail("this test starts ICE/WebRTC and must run in a loopback-only network "
+                    "namespace: run it through `make test`, or prefix the command with "
+                    "scripts/in-loopback-netns.sh")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from hotline import __version__
-from hotline.cli import admin, enroll, identity, selfcheck, serve
+from hotline.cli import admin, enroll, identity, join, selfcheck, serve
 
 app = typer.Typer(
     name="hotline",
@@ -19,6 +19,7 @@ app.add_typer(admin.app, name="admin")
 app.command("selfcheck")(selfcheck.selfcheck)
 app.command("serve")(serve.serve)
 app.command("enroll")(enroll.enroll)
+app.command("join")(join.join)
 
 
 @app.command()

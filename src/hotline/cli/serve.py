@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import uvloop
 from aiohttp import web
 from rich.console import Console
 
@@ -61,7 +62,7 @@ def serve(host: Host = DEFAULT_HOST, port: Port = DEFAULT_PORT, data: Data = DEF
     try:
         settings = Settings(host=host, port=port, data_dir=data, media_host=media_host)
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(_serve(settings, console))
+            uvloop.run(_serve(settings, console))  # the SFU's hot path wants uvloop
     except HotlineError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=1) from None

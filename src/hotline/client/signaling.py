@@ -99,6 +99,10 @@ class SignalingClient:
         self._outbox: asyncio.Queue[str] = asyncio.Queue()
         self._timer: asyncio.Task[None] | None = None
         self._joined = asyncio.Event()
+        #: Called after key actions were applied (the media layer re-checks held frames).
+        self.on_keys_changed: Callable[[], None] | None = None
+        #: Called with each subscribe offer from the SFU (the media layer answers it).
+        self.on_subscribe_offer: Callable[[m.SubscribeOffer], None] | None = None
 
     # -- connection ----------------------------------------------------------------------
 
@@ -203,6 +207,16 @@ class SignalingClient:
         await self._reply(m.Joined, timeout=timeout)
         await asyncio.wait_for(self._joined.wait(), timeout)
 
+    async def publish(self, offer_sdp: str, timeout: float = 15.0) -> str:
+        """Send our media offer to the SFU; returns its answer."""
+        self._send(m.Publish(sdp=offer_sdp))
+        reply = await self._reply(m.PublishAnswer, timeout=timeout)
+        assert isinstance(reply, m.PublishAnswer)
+        return reply.sdp
+
+    def answer_subscription(self, answer_sdp: str) -> None:
+        self._send(m.SubscribeAnswer(sdp=answer_sdp))
+
     async def leave(self) -> None:
         self._send(m.Leave())
         await self._reply(m.Left)
@@ -252,6 +266,9 @@ class SignalingClient:
                             party=self.names.get(message.participant_id, "?"))
             case m.KeyFrom():
                 self._feed(KeyMessageReceived(self._now(), message.data))
+            case m.SubscribeOffer():
+                if self.on_subscribe_offer is not None:
+                    self.on_subscribe_offer(message)
             case _:
                 self._replies.put_nowait(message)
                 if isinstance(message, m.Error):
@@ -277,6 +294,8 @@ class SignalingClient:
             return
         for out in self.keys.apply(actions):
             self._send(m.SendKey(to=out.recipient, data=out.data))
+        if self.on_keys_changed is not None and actions:
+            self.on_keys_changed()
         for action in actions:
             if isinstance(action, GroupCodeChanged):
                 self._event("group_code", digits=action.code.digits, words=action.code.words,

@@ -388,9 +388,11 @@ class KeySchedule:
             messages.append(SendKeyMessage(pid, msg.encode()))
         kids = kids_for(me, generation)
         actions: list[Action] = list(rejected)
+        # The new key first, then the old one goes: a media thread switching between
+        # the two always finds a key to encrypt with.
+        actions.append(InstallEncryptionKey(generation, kids, base_key))
         if self._sending_kids:
             actions.append(RetireKeys(self._sending_kids, sending=True))
-        actions.append(InstallEncryptionKey(generation, kids, base_key))
         actions += messages
         for r in rejected:
             assert isinstance(r, MemberRejected)

@@ -8,6 +8,8 @@ messages that must go out.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from hotline.crypto.groupcode import GroupCode
 from hotline.crypto.keyschedule import (
     Action,
@@ -23,7 +25,12 @@ from hotline.crypto.sframe import DEFAULT_SUITE, SFrameContext, SFrameSender
 
 
 class MediaKeys:
-    def __init__(self, cipher_suite: int = DEFAULT_SUITE) -> None:
+    """``on_senders`` is called with the new senders as soon as a sending key changes
+    (before the old key is removed), so the media layer can switch over at once."""
+
+    def __init__(self, cipher_suite: int = DEFAULT_SUITE, *,
+                 on_senders: Callable[[dict[Slot, SFrameSender]], None] | None = None) -> None:
+        self.on_senders = on_senders
         self.context = SFrameContext(cipher_suite)
         self.senders: dict[Slot, SFrameSender] = {}
         self.code: GroupCode | None = None
@@ -43,6 +50,8 @@ class MediaKeys:
                         self.context.add_encryption_key(kid, key)
                     self.senders = {parse_kid(k).slot: SFrameSender(self.context, k)
                                     for k in kids}
+                    if self.on_senders is not None:
+                        self.on_senders(dict(self.senders))
                     self.generation = gen
                     self.rotations += 1
                 case InstallDecryptionKey(kids=kids, base_key=key):

@@ -12,6 +12,8 @@ from hotline.server.rooms import RoomRegistry
 from hotline.server.session import Session
 from hotline.server.settings import Settings
 from hotline.server.store import SqliteStore, Store
+from hotline.sfu.edge import Sfu, StreamInfo
+from hotline.signaling import messages as m
 from hotline.signaling.messages import MAX_MESSAGE_BYTES
 
 log = logging.getLogger("hotline.server")
@@ -22,6 +24,7 @@ class ServerState:
     settings: Settings
     store: Store
     rooms: RoomRegistry
+    sfu: Sfu
 
 
 STATE = web.AppKey("state", ServerState)
@@ -56,13 +59,21 @@ def make_app(settings: Settings, store: Store | None = None) -> web.Application:
     owned = store is None
     store = store if store is not None else SqliteStore(settings.data_dir)
     app = web.Application()
-    app[STATE] = ServerState(settings, store, RoomRegistry(join_timeout=settings.join_timeout,
-                                                           audit=store.audit))
+    rooms = RoomRegistry(join_timeout=settings.join_timeout, audit=store.audit)
+
+    def send_offer(room: str, pid: int, sdp: str, streams: list[StreamInfo]) -> None:
+        rooms.get(room).send_to(pid, m.SubscribeOffer(sdp=sdp, streams=[
+            m.StreamInfo(mid=s.mid, participant_id=s.participant_id, kind=s.kind)  # type: ignore[arg-type]
+            for s in streams]))
+
+    sfu = Sfu(settings.media_address, send_offer)
+    app[STATE] = ServerState(settings, store, rooms, sfu)
     app.router.add_get("/", _index)
     app.router.add_get("/healthz", _health)
     app.router.add_get("/ws", _signaling)
 
     async def close_store(app: web.Application) -> None:
+        await app[STATE].sfu.close()
         if owned:
             app[STATE].store.close()
 

@@ -133,6 +133,11 @@ class LiveRoom:
         self._audit("leave", room=self.name, party=session.party, participant=pid)
         return True
 
+    def send_to(self, participant_id: int, message: m.ServerMessage) -> None:
+        seat = self._seats.get(participant_id)
+        if seat is not None:
+            seat.session.send(message)
+
     def relay_key(self, session: Member, to: int, data: bytes) -> None:
         """Forward a key message after checking its (public) header fits the sender."""
         pid = self._by_conn.get(session.conn_id)

@@ -85,6 +85,8 @@ class Session:
             m.Announce: self._on_announce,  # type: ignore[dict-item]
             m.SendKey: self._on_key,  # type: ignore[dict-item]
             m.Leave: self._on_leave,  # type: ignore[dict-item]
+            m.Publish: self._on_publish,  # type: ignore[dict-item]
+            m.SubscribeAnswer: self._on_subscribe_answer,  # type: ignore[dict-item]
             m.Ping: self._on_ping,  # type: ignore[dict-item]
         }
 
@@ -174,9 +176,18 @@ class Session:
             task.cancel()
         if self._announce is not None and not self._announce.done():
             self._announce.cancel()
-        if self.room is not None:
-            await self.room.leave(self)
-            self.room = None
+        await self._leave_room()
+
+    async def _leave_room(self) -> bool:
+        """Leave the room (roster and media); False if we were not in one."""
+        room, self.room = self.room, None
+        if room is None:
+            return False
+        pid = room.participant_id(self)
+        left = await room.leave(self)
+        if pid is not None:
+            await self.state.sfu.remove(room.name, pid)
+        return left
 
     # -- handlers --------------------------------------------------------------------
 
@@ -248,10 +259,34 @@ class Session:
 
     async def _on_leave(self, msg: m.Leave) -> None:
         self._require_auth()
-        room, self.room = self.room, None
-        if room is None or not await room.leave(self):
+        room = self.room
+        if room is None or not await self._leave_room():
             raise NotInRoom("not in a room")
         self.send(m.Left(room=room.name))
+
+    def _joined_seat(self) -> tuple[LiveRoom, int]:
+        self._require_auth()
+        pid = self.room.participant_id(self) if self.room is not None else None
+        if self.room is None or pid is None:
+            raise NotInRoom("join a room first")
+        return self.room, pid
+
+    async def _on_publish(self, msg: m.Publish) -> None:
+        room, pid = self._joined_seat()
+        self._spawn(self._publish(room, pid, msg.sdp))
+
+    async def _publish(self, room: LiveRoom, pid: int, sdp: str) -> None:
+        try:
+            answer = await self.state.sfu.publish(room.name, pid, sdp)
+        except (RemoteError, LocalError) as exc:
+            await self._refuse(exc)
+            return
+        self.send(m.PublishAnswer(sdp=answer))
+        self.state.sfu.sync_room(room.name)
+
+    async def _on_subscribe_answer(self, msg: m.SubscribeAnswer) -> None:
+        room, pid = self._joined_seat()
+        self.state.sfu.subscribe_answer(room.name, pid, msg.sdp)
 
     async def _on_ping(self, msg: m.Ping) -> None:
         self.send(m.Pong())

@@ -29,7 +29,7 @@ from pydantic import (
 from hotline.errors import ProtocolError
 
 VERSION = 1
-MAX_MESSAGE_BYTES = 64 * 1024
+MAX_MESSAGE_BYTES = 256 * 1024
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 
 
@@ -109,12 +109,31 @@ class Leave(_Message):
     type: Literal["leave"] = "leave"
 
 
+SdpText = Annotated[str, Field(min_length=1, max_length=200_000)]
+
+
+class Publish(_Message):
+    """An SDP offer with the media this participant sends (to the SFU)."""
+
+    type: Literal["publish"] = "publish"
+    sdp: SdpText
+
+
+class SubscribeAnswer(_Message):
+    """The SDP answer to the SFU's latest :class:`SubscribeOffer`."""
+
+    type: Literal["subscribe_answer"] = "subscribe_answer"
+    sdp: SdpText
+
+
 class Ping(_Message):
     type: Literal["ping"] = "ping"
 
 
-ClientMessage = Annotated[Enroll | Auth | Join | Announce | SendKey | Leave | Ping,
-                          Field(discriminator="type")]
+ClientMessage = Annotated[
+    Enroll | Auth | Join | Announce | SendKey | Leave | Publish | SubscribeAnswer | Ping,
+    Field(discriminator="type"),
+]
 
 # -- server -> client -----------------------------------------------------------------
 
@@ -192,6 +211,26 @@ class Pong(_Message):
     type: Literal["pong"] = "pong"
 
 
+class PublishAnswer(_Message):
+    type: Literal["publish_answer"] = "publish_answer"
+    sdp: str
+
+
+class StreamInfo(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    mid: str
+    participant_id: U32
+    kind: Literal["audio", "video"]
+
+
+class SubscribeOffer(_Message):
+    """The SFU offers the others' streams (all of them so far); answer it."""
+
+    type: Literal["subscribe_offer"] = "subscribe_offer"
+    sdp: str
+    streams: list[StreamInfo]
+
+
 class Error(_Message):
     """A request was refused. ``code`` is stable; ``message`` is for people."""
 
@@ -202,7 +241,7 @@ class Error(_Message):
 
 ServerMessage = Annotated[
     Hello | Enrolled | Welcome | JoinAck | Joined | MemberJoined | MemberLeft | KeyFrom | Left
-    | Pong | Error,
+    | PublishAnswer | SubscribeOffer | Pong | Error,
     Field(discriminator="type"),
 ]
 

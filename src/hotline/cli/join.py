@@ -1,0 +1,100 @@
+"""``hotline join``: take part in an E2EE call from the terminal.
+
+Shows the group verification code to compare aloud, who is in the call and how many
+frames of each party were decrypted; Ctrl-C (or ``--duration``) leaves the call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from hotline.cli.enroll import IdentityFile, Server
+from hotline.client.call import Call, CallStats
+from hotline.crypto.identity import Identity
+from hotline.errors import HotlineError
+
+
+def _table(call: Call, stats: CallStats, elapsed: float) -> Table:
+    table = Table(title=f"room {call.room!r} · {elapsed:.0f} s · encrypted end to end via SFU",
+                  caption=f"group code [bold]{stats.group_code or '…'}[/]  "
+                          f"({stats.group_words})")
+    table.add_column("party")
+    table.add_column("video frames", justify="right")
+    table.add_column("audio frames", justify="right")
+    table.add_column("failed", justify="right")
+    table.add_column("first frame", justify="right")
+    for party, r in sorted(stats.remote.items()):
+        first = f"{r['first_frame_ms']:.0f} ms" if r["first_frame_ms"] is not None else "waiting"
+        table.add_row(party, str(r["video_frames_decrypted"]), str(r["audio_frames_decrypted"]),
+                      str(r["decrypt_failures"]), first)
+    table.add_row("[dim]sent by me[/]", str(stats.sent["video_frames"]),
+                  str(stats.sent["audio_frames"]), "", "")
+    return table
+
+
+async def _run(call: Call, duration: float | None, console: Console,
+               stats_json: Path | None) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        with console.status(f"joining {call.room!r} at {call.server} …"):
+            await call.start()
+        start = loop.time()
+        with Live(console=console, refresh_per_second=2, transient=False) as live:
+            while not stop.is_set():
+                live.update(_table(call, call.stats(), loop.time() - start))
+                if duration is not None and loop.time() - start >= duration:
+                    break
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 0.5)
+            live.update(_table(call, call.stats(), loop.time() - start))
+    finally:
+        final = call.stats()
+        await call.close()
+        if stats_json is not None:
+            stats_json.write_text(json.dumps(final.as_json(), indent=2) + "\n")
+
+
+def join(
+    server: Server,
+    identity: IdentityFile,
+    room: Annotated[str, typer.Option("--room", help="The room to join.")],
+    synthetic: Annotated[bool, typer.Option("--synthetic",
+                                            help="Send a test pattern and tone (default).")]
+    = False,
+    media: Annotated[Path | None, typer.Option("--media", help="Send this media file "
+                                               "(looped) instead.")] = None,
+    duration: Annotated[float | None, typer.Option(help="Leave after this many seconds.")]
+    = None,
+    record: Annotated[Path | None, typer.Option("--record", help="Write each party's "
+                                                "decrypted audio+video here.")] = None,
+    stats_json: Annotated[Path | None, typer.Option("--stats-json", help="Write call "
+                                                    "figures as JSON here at exit.")] = None,
+) -> None:
+    """Join ROOM with this device's identity and take part in the call."""
+    if synthetic and media is not None:
+        raise typer.BadParameter("choose --synthetic or --media, not both")
+    if duration is not None and duration <= 0:
+        raise typer.BadParameter("--duration must be positive")
+    console = Console()
+    try:
+        ident = Identity.load(identity)
+        if media is not None and not media.is_file():
+            raise typer.BadParameter(f"no such media file: {media}")
+        call = Call(server, ident, room, record_dir=record, media_file=media)
+        asyncio.run(_run(call, duration, console, stats_json))
+    except HotlineError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=1) from None

@@ -1,0 +1,243 @@
+"""The one module that reaches into aiortc's and aioice's private parts.
+
+aiortc gives us SDP, ICE and DTLS; the SFU then takes the media path over:
+
+* **Raw media path** (:class:`RawMediaPath`): once DTLS is up, we take the SRTP
+  sessions aiortc made (``RTCDtlsTransport._rx_srtp`` / ``_tx_srtp``), hook each ICE
+  socket's ``datagram_received`` so RTP/RTCP datagrams come to us straight from the
+  socket (STUN and DTLS still go to aioice/aiortc, so consent checks and DTLS alerts
+  keep working), and send with the nominated pair's transport, synchronously.
+* **No per-track machinery** (:func:`detach_media`): the SFU's transceivers never start
+  aiortc's senders and receivers (no decoder threads, no reports, no NACK/PLI/REMB of
+  their own).
+* **Host candidates** (:func:`use_host_addresses`): aioice 0.13 leaves 127.0.0.1 out
+  of its host candidates; when Hotline runs on loopback we gather exactly the
+  addresses we are told to.
+* **MAX_BUNDLE** everywhere (:func:`configuration`): with the default BALANCED policy,
+  aiortc 1.16.0 never starts the second and later m-lines of one kind (its "last
+  incoming stream never starts" bug).
+
+Every private name used is listed in :data:`HOOKED` and checked by
+:func:`check_internals`; the versions are pinned in :data:`VERSIONS`. A test runs the
+check, so an upgrade that moves anything fails loudly instead of silently.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import inspect
+import ipaddress
+from collections.abc import Callable
+from typing import Any
+
+import aioice.ice
+from aiortc import (
+    RTCBundlePolicy,
+    RTCConfiguration,
+    RTCDtlsTransport,
+    RTCPeerConnection,
+    RTCRtpSender,
+    RTCRtpTransceiver,
+)
+
+from hotline.errors import ConfigError
+
+VERSIONS = {"aiortc": "1.16.0", "aioice": "0.13.0", "pylibsrtp": "1.0.0"}
+
+#: (object, attribute) pairs we rely on that are not public API.
+HOOKED: tuple[tuple[str, str], ...] = (
+    ("aioice.ice", "get_host_addresses"),
+    ("aioice.ice.Connection", "_protocols"),
+    ("aioice.ice.Connection", "_nominated"),
+    ("aioice.ice.StunProtocol", "datagram_received"),
+    ("aiortc.RTCDtlsTransport", "_rx_srtp"),
+    ("aiortc.RTCDtlsTransport", "_tx_srtp"),
+    ("aiortc.RTCIceTransport", "_connection"),
+    ("aiortc.RTCRtpSender", "_ssrc"),
+    ("aiortc.RTCRtpSender", "_stream_id"),
+    ("aiortc.RTCRtpSender", "_track_id"),
+    ("aiortc.RTCRtpTransceiver", "_codecs"),
+)
+
+_original_get_host_addresses = aioice.ice.get_host_addresses
+
+
+class AdapterError(ConfigError):
+    """The installed aiortc/aioice do not have what this adapter hooks."""
+
+
+def check_internals() -> None:
+    """Raise :class:`AdapterError` unless every hooked internal is where we expect it."""
+    for package, version in VERSIONS.items():
+        installed = importlib.metadata.version(package)
+        if installed != version:
+            raise AdapterError(f"{package} {installed} installed; Hotline is tested with "
+                               f"{version} only (see hotline.rtc.aiortc_adapter)")
+    if list(inspect.signature(_original_get_host_addresses).parameters) != [
+            "use_ipv4", "use_ipv6"]:
+        raise AdapterError("aioice.ice.get_host_addresses changed its signature")
+    if "datagram_received" not in vars(aioice.ice.StunProtocol):
+        raise AdapterError("aioice StunProtocol.datagram_received moved")
+    init_sources = {
+        "aioice.ice.Connection": inspect.getsource(aioice.ice.Connection.__init__),
+        "aiortc.RTCDtlsTransport": inspect.getsource(RTCDtlsTransport),
+        "aiortc.RTCIceTransport": inspect.getsource(
+            importlib.import_module("aiortc.rtcicetransport").RTCIceTransport),
+        "aiortc.RTCRtpSender": inspect.getsource(RTCRtpSender),
+        "aiortc.RTCRtpTransceiver": inspect.getsource(RTCRtpTransceiver),
+    }
+    for owner, attr in HOOKED:
+        source = init_sources.get(owner)
+        if source is not None and f"self.{attr}" not in source:
+            raise AdapterError(f"{owner}.{attr} is gone: the aiortc adapter needs updating")
+
+
+# -- ICE ---------------------------------------------------------------------------------
+
+
+def use_host_addresses(addresses: list[str] | None) -> None:
+    """Gather ICE host candidates on exactly ``addresses`` (None: aioice's default,
+    all interfaces but loopback). Process-wide: aioice looks the function up at
+    gathering time."""
+    if addresses is None:
+        aioice.ice.get_host_addresses = _original_get_host_addresses
+        return
+    for a in addresses:
+        ipaddress.ip_address(a)  # ValueError for anything but an IP address
+    chosen = list(addresses)
+
+    def get_host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+        return [a for a in chosen if (":" in a and use_ipv6) or (":" not in a and use_ipv4)]
+
+    aioice.ice.get_host_addresses = get_host_addresses
+
+
+def host_addresses_for(bind: str) -> list[str] | None:
+    """What to gather for a configured address: a loopback or a specific address is
+    used as is; an unspecified one (0.0.0.0, ::) means aioice's default."""
+    ip = ipaddress.ip_address(bind)
+    return None if ip.is_unspecified else [bind]
+
+
+def configuration() -> RTCConfiguration:
+    """No STUN/TURN servers (never contact the outside), and MAX_BUNDLE."""
+    return RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+
+
+# -- transceivers -------------------------------------------------------------------------
+
+
+async def _not_started(*args: object, **kwargs: object) -> None:
+    return None
+
+
+def detach_media(pc: RTCPeerConnection) -> None:
+    """Keep aiortc's RTP senders and receivers from ever starting on ``pc``.
+
+    Call right after ``addTransceiver`` or ``setRemoteDescription`` returns, before
+    yielding to the loop: aiortc starts them from a task scheduled there.
+    """
+    for t in pc.getTransceivers():
+        t.sender.send = _not_started  # type: ignore[method-assign]
+        t.receiver.receive = _not_started  # type: ignore[method-assign]
+
+
+def sender_ssrc(transceiver: RTCRtpTransceiver) -> int:
+    """The SSRC aiortc wrote into the SDP for this transceiver's sender."""
+    return int(transceiver.sender._ssrc)
+
+
+def set_stream_ids(transceiver: RTCRtpTransceiver, stream_id: str, track_id: str) -> None:
+    """The ``a=msid`` of this m-line (aiortc otherwise gives all m-lines one stream id)."""
+    transceiver.sender._stream_id = stream_id
+    transceiver.sender._track_id = track_id
+
+
+def negotiated_payload_type(transceiver: RTCRtpTransceiver) -> int:
+    payload_type = transceiver._codecs[0].payloadType
+    if payload_type is None:
+        raise AdapterError("no payload type negotiated")
+    return payload_type
+
+
+def dtls_transport(pc: RTCPeerConnection) -> RTCDtlsTransport:
+    """The one DTLS transport of a MAX_BUNDLE connection."""
+    transport: RTCDtlsTransport = pc.getTransceivers()[0].receiver.transport
+    return transport
+
+
+# -- the raw media path -------------------------------------------------------------------
+
+
+class RawMediaPath:
+    """SRTP straight from and to the ICE sockets of one connection.
+
+    ``on_rtp`` / ``on_rtcp`` get decrypted packets. Datagrams from any address other
+    than the ICE-validated remote address are dropped before decryption.
+    """
+
+    def __init__(self, on_rtp: Callable[[bytes], None], on_rtcp: Callable[[bytes], None]
+                 ) -> None:
+        self._on_rtp = on_rtp
+        self._on_rtcp = on_rtcp
+        self._rx: Any = None
+        self._tx: Any = None
+        self._sendto: Callable[[bytes, Any], None] | None = None
+        self._addr: Any = None
+        self.attached = False
+        self.srtp_errors = 0
+        self.foreign_datagrams = 0
+
+    def watch(self, pc: RTCPeerConnection, on_attached: Callable[[], None]) -> None:
+        """Attach as soon as ``pc``'s DTLS transport is connected."""
+        dtls = dtls_transport(pc)
+
+        @dtls.on("statechange")
+        def _state() -> None:
+            if dtls.state == "connected" and not self.attached:
+                self._attach(dtls)
+                on_attached()
+
+    def _attach(self, dtls: RTCDtlsTransport) -> None:
+        self._rx, self._tx = dtls._rx_srtp, dtls._tx_srtp
+        conn = dtls.transport._connection
+        pair = conn._nominated[1]
+        self._sendto, self._addr = pair.protocol.transport.sendto, pair.remote_addr
+        for proto in conn._protocols:
+            proto.datagram_received = self._hook(proto.datagram_received)  # type: ignore[method-assign, assignment]
+        self.attached = True
+
+    def _hook(self, original: Callable[[bytes, Any], None]) -> Callable[[bytes, Any], None]:
+        rtcp, rtp_, rx = self._on_rtcp, self._on_rtp, self._rx
+
+        def datagram_received(data: bytes, addr: Any) -> None:
+            if not data or not 127 < data[0] < 192:
+                original(data, addr)  # STUN (consent) and DTLS stay with aioice/aiortc
+                return
+            if addr != self._addr:
+                self.foreign_datagrams += 1
+                return
+            try:
+                if len(data) > 1 and 191 < data[1] < 224:
+                    rtcp(rx.unprotect_rtcp(data))
+                else:
+                    rtp_(rx.unprotect(data))
+            except Exception:  # pylibsrtp.Error, or a malformed packet: drop it
+                self.srtp_errors += 1
+
+        return datagram_received
+
+    def send_rtp(self, packet: bytes) -> None:
+        if self._sendto is not None:
+            self._sendto(self._tx.protect(packet), self._addr)
+
+    def send_rtcp(self, packet: bytes) -> None:
+        if self._sendto is not None:
+            self._sendto(self._tx.protect_rtcp(packet), self._addr)
+
+    def send(self, packet: bytes) -> None:
+        """RTP or RTCP, told apart by the packet type byte."""
+        if len(packet) > 1 and 191 < packet[1] < 224:
+            self.send_rtcp(packet)
+        else:
+            self.send_rtp(packet)

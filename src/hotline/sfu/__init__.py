@@ -1,0 +1,1 @@
+"""The embedded SFU: pure forwarding logic (rtp, forwarding) and its I/O edge."""

@@ -1,0 +1,283 @@
+"""The SFU's I/O edge: WebRTC connections per participant, feeding the pure router.
+
+Each participant has up to two connections with the SFU, both negotiated over the
+signaling WebSocket:
+
+* **publish**: the client offers its audio and video (sendonly); the SFU answers,
+  accepting Opus and VP8 only (the codecs with an E2EE frame layout);
+* **subscribe**: the SFU offers one sendonly m-line per stream published by the
+  others, renegotiating as publishers arrive; the client answers.
+
+aiortc does SDP, ICE and DTLS; media bypasses it (:mod:`hotline.rtc.aiortc_adapter`):
+datagrams come straight from the socket, are SRTP-decrypted, routed by
+:mod:`hotline.sfu.forwarding` on raw bytes, re-encrypted per subscriber and sent at once.
+The SFU reads RTP headers only; payloads are SFrame ciphertext it cannot open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc.sdp import SessionDescription
+
+from hotline.errors import ProtocolError
+from hotline.rtc import aiortc_adapter as adapter
+from hotline.sfu.forwarding import ForwardedCopy, PublishedStream, Router, aggregate_remb
+
+log = logging.getLogger("hotline.sfu")
+
+MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
+MIME = {"audio": "audio/opus", "video": "video/vp8"}
+ANSWER_TIMEOUT = 10.0
+MAX_STREAMS_PER_PUBLISHER = 4
+
+
+@dataclass(frozen=True, slots=True)
+class StreamInfo:
+    mid: str
+    participant_id: int
+    kind: str
+
+
+#: How the SFU sends a subscribe offer to a client: (room, participant, sdp, streams).
+OfferSink = Callable[[str, int, str, list[StreamInfo]], None]
+
+
+def _codecs(kind: str) -> list[object]:
+    return [c for c in RTCRtpSender.getCapabilities(kind).codecs
+            if c.mimeType.lower() == MIME[kind]]
+
+
+class SfuParticipant:
+    def __init__(self, sfu: Sfu, room: str, participant_id: int) -> None:
+        self.sfu, self.room, self.participant_id = sfu, room, participant_id
+        self.router = Router(participant_id)
+        self.publish_pc: RTCPeerConnection | None = None
+        self.subscribe_pc: RTCPeerConnection | None = None
+        self.publish_path = adapter.RawMediaPath(self.router.on_rtp, self._rtcp)
+        self.subscribe_path = adapter.RawMediaPath(self._unexpected_rtp, self._rtcp)
+        self.subscribed: dict[PublishedStream, ForwardedCopy] = {}
+        self._negotiation = asyncio.Lock()
+        self._answer: asyncio.Future[str] | None = None
+        self._remb_due = 0.0
+        self.closed = False
+
+    def _now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    def _rtcp(self, compound: bytes) -> None:
+        now = self._now()
+        self.router.on_rtcp(compound, now)
+        if now >= self._remb_due:
+            self._remb_due = now + 1.0
+            self.sfu.relay_remb(self.room)
+
+    def _unexpected_rtp(self, packet: bytes) -> None:
+        self.router.dropped += 1  # clients do not send media on the subscribe connection
+
+    # -- publishing --------------------------------------------------------------------
+
+    async def publish(self, offer_sdp: str) -> str:
+        if self.publish_pc is not None:
+            raise ProtocolError("already publishing; renegotiation is not supported yet")
+        try:
+            parsed = SessionDescription.parse(offer_sdp)
+        except Exception:  # aiortc's parser raises many types on bad input
+            raise ProtocolError("offer is not valid SDP") from None
+        media = [m for m in parsed.media if m.kind in MIME]
+        if not media or len(media) > MAX_STREAMS_PER_PUBLISHER:
+            raise ProtocolError("offer must have 1-4 audio/video m-lines")
+        pc = RTCPeerConnection(adapter.configuration())
+        self.publish_pc = pc
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
+            adapter.detach_media(pc)
+            for t in pc.getTransceivers():
+                t.setCodecPreferences(_codecs(t.kind))  # type: ignore[arg-type]
+            await pc.setLocalDescription(await pc.createAnswer())
+            adapter.detach_media(pc)
+        except Exception as exc:  # bad SDP, no common codec, ...
+            log.info("room=%s participant=%d publish refused: %s", self.room,
+                     self.participant_id, exc)
+            raise ProtocolError(f"cannot accept this offer: {exc}") from None
+        by_mid = {t.mid: t for t in pc.getTransceivers()}
+        for m in media:
+            found = by_mid.get(m.rtp.muxId)
+            if found is None or not m.ssrc or found.direction == "inactive":
+                continue
+            t = found
+            mid_ext = next((e.id for e in m.rtp.headerExtensions if e.uri == MID_URI), None)
+            stream = PublishedStream(self.participant_id, m.kind, m.ssrc[0].ssrc,
+                                     adapter.negotiated_payload_type(t), mid_ext,
+                                     self.publish_path.send_rtcp)
+            self.router.published[stream.ssrc] = stream
+        self.publish_path.watch(pc, lambda: self.sfu.publisher_ready(self))
+        log.info("room=%s participant=%d publishes %s", self.room, self.participant_id,
+                 [s.kind for s in self.router.published.values()])
+        assert pc.localDescription is not None
+        return pc.localDescription.sdp
+
+    # -- subscribing -------------------------------------------------------------------
+
+    def answer(self, sdp: str) -> None:
+        if self._answer is None or self._answer.done():
+            raise ProtocolError("no subscribe offer is waiting for an answer")
+        self._answer.set_result(sdp)
+
+    async def sync_subscriptions(self) -> None:
+        """Subscribe to every stream the others publish that we do not get yet."""
+        async with self._negotiation:
+            while not self.closed:
+                wanted = [s for s in self.sfu.streams(self.room)
+                          if s.publisher != self.participant_id and s not in self.subscribed]
+                if not wanted:
+                    return
+                await self._negotiate(wanted)
+
+    async def _negotiate(self, wanted: list[PublishedStream]) -> None:
+        first = self.subscribe_pc is None
+        if self.subscribe_pc is None:
+            self.subscribe_pc = RTCPeerConnection(adapter.configuration())
+        pc = self.subscribe_pc
+        added = []
+        for s in wanted:
+            t = pc.addTransceiver(s.kind, direction="sendonly")
+            t.setCodecPreferences(_codecs(s.kind))  # type: ignore[arg-type]
+            adapter.set_stream_ids(t, f"participant-{s.publisher}",
+                                   f"participant-{s.publisher}-{s.kind}-{s.ssrc}")
+            added.append((t, s))
+        adapter.detach_media(pc)
+        if first:
+            self.subscribe_path.watch(pc, self._subscriber_ready)
+        await pc.setLocalDescription(await pc.createOffer())
+        adapter.detach_media(pc)
+        assert pc.localDescription is not None
+        infos = [StreamInfo(str(t.mid), s.publisher, s.kind) for t, s in added]
+        self._answer = asyncio.get_running_loop().create_future()
+        self.sfu.send_offer(self.room, self.participant_id, pc.localDescription.sdp, infos)
+        try:
+            answer = await asyncio.wait_for(self._answer, ANSWER_TIMEOUT)
+            await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+        except TimeoutError:
+            raise ProtocolError("no answer to the subscribe offer") from None
+        except Exception as exc:
+            raise ProtocolError(f"bad subscribe answer: {exc}") from None
+        finally:
+            adapter.detach_media(pc)
+            self._answer = None
+        for t, s in added:
+            if s.publisher not in self.sfu.participants(self.room):
+                continue  # left while we negotiated
+            copy = ForwardedCopy(s, self.participant_id, adapter.sender_ssrc(t),
+                                 adapter.negotiated_payload_type(t), self.subscribe_path.send)
+            self.router.copies[copy.ssrc] = copy
+            self.subscribed[s] = copy
+            if self.subscribe_path.attached:
+                self._start(copy)
+
+    def _subscriber_ready(self) -> None:
+        for copy in self.subscribed.values():
+            self._start(copy)
+
+    def _start(self, copy: ForwardedCopy) -> None:
+        if copy not in copy.stream.copies:
+            copy.stream.copies.append(copy)
+            copy.stream.request_keyframe(self._now())  # a decoder must start somewhere
+
+    def drop_publisher(self, publisher: int) -> None:
+        for stream in [s for s in self.subscribed if s.publisher == publisher]:
+            copy = self.subscribed.pop(stream)
+            self.router.copies.pop(copy.ssrc, None)
+            with contextlib.suppress(ValueError):
+                stream.copies.remove(copy)
+
+    async def close(self) -> None:
+        self.closed = True
+        if self._answer is not None and not self._answer.done():
+            self._answer.cancel()
+        for pc in (self.publish_pc, self.subscribe_pc):
+            if pc is not None:
+                await pc.close()
+
+
+class Sfu:
+    """All rooms' media. ``send_offer`` delivers subscribe offers to clients."""
+
+    def __init__(self, media_host: str, send_offer: OfferSink) -> None:
+        adapter.check_internals()
+        adapter.use_host_addresses(adapter.host_addresses_for(media_host))
+        self.send_offer = send_offer
+        self._rooms: dict[str, dict[int, SfuParticipant]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def participant(self, room: str, participant_id: int) -> SfuParticipant:
+        members = self._rooms.setdefault(room, {})
+        p = members.get(participant_id)
+        if p is None:
+            p = members[participant_id] = SfuParticipant(self, room, participant_id)
+        return p
+
+    def participants(self, room: str) -> dict[int, SfuParticipant]:
+        return self._rooms.get(room, {})
+
+    def streams(self, room: str) -> list[PublishedStream]:
+        return [s for p in self.participants(room).values() if p.publish_path.attached
+                for s in p.router.published.values()]
+
+    async def publish(self, room: str, participant_id: int, offer_sdp: str) -> str:
+        return await self.participant(room, participant_id).publish(offer_sdp)
+
+    def subscribe_answer(self, room: str, participant_id: int, sdp: str) -> None:
+        p = self.participants(room).get(participant_id)
+        if p is None:
+            raise ProtocolError("no media session")
+        p.answer(sdp)
+
+    def publisher_ready(self, publisher: SfuParticipant) -> None:
+        """A publisher's DTLS is up: everyone else subscribes to its streams."""
+        self.sync_room(publisher.room)
+
+    def sync_room(self, room: str) -> None:
+        for p in list(self.participants(room).values()):
+            self._spawn(p.sync_subscriptions(), p)
+
+    def _spawn(self, coro: object, p: SfuParticipant) -> None:
+        async def run() -> None:
+            try:
+                await coro  # type: ignore[misc]
+            except ProtocolError as exc:
+                log.info("room=%s participant=%d: %s", p.room, p.participant_id, exc)
+
+        task = asyncio.ensure_future(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def relay_remb(self, room: str) -> None:
+        for p in self.participants(room).values():
+            video = [s for s in p.router.published.values() if s.kind == "video"]
+            packet = aggregate_remb(video)
+            if packet is not None:
+                p.publish_path.send_rtcp(packet)
+
+    async def remove(self, room: str, participant_id: int) -> None:
+        members = self._rooms.get(room, {})
+        p = members.pop(participant_id, None)
+        if p is None:
+            return
+        for other in members.values():
+            other.drop_publisher(participant_id)
+        await p.close()
+        if not members:
+            self._rooms.pop(room, None)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for room in list(self._rooms):
+            for pid in list(self._rooms.get(room, {})):
+                await self.remove(room, pid)

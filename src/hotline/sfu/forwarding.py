@@ -1,0 +1,180 @@
+"""Forwarding logic: published streams, their forwarded copies, RTCP relay. PURE.
+
+A :class:`PublishedStream` is one track a participant sends to the SFU (known by the
+publisher's SSRC). Each subscriber that receives it has a :class:`ForwardedCopy`,
+bound to one of the subscriber's m-lines: its own SSRC and payload type, plus
+sequence/timestamp offsets so that the source behind an m-line can change without a
+gap. Packets are decrypted from SRTP by the I/O edge, handed here as plain RTP (whose
+payload is still SFrame ciphertext: the SFU cannot read it), rewritten per copy, and
+given back to the edge to protect and send. No sockets, no asyncio; time is passed in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from hotline.sfu import rtp
+
+CACHE_SIZE = 1024  # packets kept per stream for NACK (about 3 s of video)
+PLI_INTERVAL = 0.5  # seconds between keyframe requests to one publisher stream
+REMB_INTERVAL = 1.0
+SFU_SSRC = 0x5F0F0001  # the SFU's own SSRC in the RTCP it generates
+SPARE_EXT_ID = 14  # an extension id never negotiated: renames the publisher's MID
+
+SendRtp = Callable[[bytes], None]  # takes plain RTP/RTCP; the edge protects and sends
+
+
+@dataclass
+class StreamStats:
+    packets_in: int = 0
+    bytes_in: int = 0
+    keyframe_requests: int = 0
+    nack_resent: int = 0
+
+
+@dataclass(eq=False)
+class PublishedStream:
+    """One published track: Opus or VP8 RTP from ``publisher`` with SSRC ``ssrc``."""
+
+    publisher: int  # participant id
+    kind: str  # "audio" | "video"
+    ssrc: int
+    payload_type: int
+    mid_ext_id: int | None
+    send_rtcp_to_publisher: SendRtp
+    copies: list[ForwardedCopy] = field(default_factory=list)
+    cache: list[bytes | None] = field(default_factory=lambda: [None] * CACHE_SIZE)
+    stats: StreamStats = field(default_factory=StreamStats)
+    last_pli: float = -1e9
+
+    def on_rtp(self, packet: bytes, header: rtp.RtpHeader) -> None:
+        """A decrypted RTP packet of this stream: cache it and send every copy."""
+        self.stats.packets_in += 1
+        self.stats.bytes_in += len(packet)
+        self.cache[header.sequence % CACHE_SIZE] = packet
+        for copy in self.copies:
+            copy.forward(packet)
+
+    def on_sender_report(self, sr: bytes) -> None:
+        for copy in self.copies:
+            copy.forward_sender_report(sr)
+
+    def request_keyframe(self, now: float) -> bool:
+        """Ask the publisher for a keyframe, at most once per PLI_INTERVAL."""
+        if now - self.last_pli < PLI_INTERVAL:
+            return False
+        self.last_pli = now
+        self.stats.keyframe_requests += 1
+        self.send_rtcp_to_publisher(rtp.pli(SFU_SSRC, self.ssrc))
+        return True
+
+    def cached(self, sequence: int) -> bytes | None:
+        packet = self.cache[sequence % CACHE_SIZE]
+        if packet is not None and int.from_bytes(packet[2:4], "big") == sequence:
+            return packet
+        return None
+
+
+@dataclass(eq=False)
+class ForwardedCopy:
+    """``stream`` as one subscriber receives it, on one of its m-lines."""
+
+    stream: PublishedStream
+    subscriber: int  # participant id
+    ssrc: int
+    payload_type: int
+    send: SendRtp
+    seq_offset: int = 0
+    ts_offset: int = 0
+    remb: int | None = None
+    packets_out: int = 0
+
+    def __post_init__(self) -> None:
+        self._ssrc_bytes = self.ssrc.to_bytes(4, "big")
+
+    def forward(self, packet: bytes) -> None:
+        self.packets_out += 1
+        self.send(rtp.rewrite_rtp(
+            packet, payload_type=self.payload_type, ssrc_bytes=self._ssrc_bytes,
+            seq_offset=self.seq_offset, ts_offset=self.ts_offset,
+            hide_ext_id=self.stream.mid_ext_id, spare_ext_id=SPARE_EXT_ID))
+
+    def forward_sender_report(self, sr: bytes) -> None:
+        report = rtp.sender_report_for(sr, self._ssrc_bytes, self.ts_offset)
+        if report is not None:
+            self.send(report)
+
+    def resend(self, sequences: list[int]) -> int:
+        """Answer a NACK from the cache; returns how many packets were resent."""
+        sent = 0
+        for seq in sequences:
+            packet = self.stream.cached((seq - self.seq_offset) & 0xFFFF)
+            if packet is not None:
+                self.forward(packet)
+                sent += 1
+        self.stream.stats.nack_resent += sent
+        return sent
+
+
+class Router:
+    """Streams by publisher SSRC and copies by subscriber SSRC, for one participant's
+    connection(s). The SFU holds one per participant; RTCP from a participant is
+    applied through its router."""
+
+    def __init__(self, participant_id: int) -> None:
+        self.participant_id = participant_id
+        self.published: dict[int, PublishedStream] = {}
+        self.copies: dict[int, ForwardedCopy] = {}
+        self.dropped = 0  # malformed or unknown packets
+
+    def on_rtp(self, packet: bytes) -> None:
+        header = rtp.parse_rtp(packet)
+        stream = self.published.get(header.ssrc) if header else None
+        if stream is None or header is None:
+            self.dropped += 1
+            return
+        stream.on_rtp(packet, header)
+
+    def on_rtcp(self, compound: bytes, now: float) -> None:
+        """RTCP from this participant: SRs of what it publishes, feedback about what it
+        receives. RR, SDES and BYE end here."""
+        for p in rtp.iter_rtcp(compound):
+            if p.packet_type == rtp.SR and len(p.data) >= 8:
+                stream = self.published.get(int.from_bytes(p.data[4:8], "big"))
+                if stream is not None:
+                    stream.on_sender_report(p.data)
+                continue
+            if p.packet_type == rtp.PSFB and p.fmt == rtp.FMT_REMB:
+                self._on_remb(p, now)
+                continue
+            if p.packet_type not in (rtp.RTPFB, rtp.PSFB):
+                continue
+            media = rtp.feedback_media_ssrc(p)
+            copy = self.copies.get(media) if media is not None else None
+            if copy is None:
+                self.dropped += 1
+                continue
+            if p.packet_type == rtp.PSFB and p.fmt in (rtp.FMT_PLI, rtp.FMT_FIR):
+                copy.stream.request_keyframe(now)
+            elif p.packet_type == rtp.RTPFB and p.fmt == rtp.FMT_NACK:
+                copy.resend(rtp.nack_sequences(p))
+
+    def _on_remb(self, p: rtp.RtcpPacket, now: float) -> None:
+        parsed = rtp.remb_bitrate(p)
+        if parsed is None:
+            return
+        bitrate, ssrcs = parsed
+        for ssrc in ssrcs:
+            copy = self.copies.get(ssrc)
+            if copy is not None:
+                copy.remb = bitrate
+
+
+def aggregate_remb(streams: list[PublishedStream]) -> bytes | None:
+    """The smallest bitrate any subscriber of these video streams asked for, as one REMB
+    for the publisher, or None if no subscriber said anything."""
+    rates = [c.remb for s in streams for c in s.copies if c.remb]
+    if not rates:
+        return None
+    return rtp.remb(SFU_SSRC, min(rates), [s.ssrc for s in streams])

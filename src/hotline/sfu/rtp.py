@@ -1,0 +1,176 @@
+"""RTP and RTCP on raw bytes, for forwarding (RFC 3550, RFC 4585, RFC 8285). PURE.
+
+The SFU never parses payloads: it reads and rewrites the fixed RTP header (payload
+type, sequence number, timestamp, SSRC), renames one-byte header extensions, and
+walks RTCP compound packets. Every reader checks lengths first; malformed input is
+reported as ``None`` / skipped, never an exception, so one bad packet is just dropped.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from typing import NamedTuple
+
+RTP_HEADER = 12
+
+# RTCP packet types
+SR, RR, SDES, BYE, APP, RTPFB, PSFB = 200, 201, 202, 203, 204, 205, 206
+FMT_NACK = 1  # RTPFB
+FMT_PLI, FMT_FIR, FMT_REMB = 1, 4, 15  # PSFB
+
+
+def is_rtp_or_rtcp(first_byte: int) -> bool:
+    """RFC 7983 demultiplexing: RTP/RTCP start with 128..191."""
+    return 127 < first_byte < 192
+
+
+def is_rtcp(packet: bytes) -> bool:
+    """RFC 5761: RTCP packet types 192..223 sit where RTP has marker+payload type."""
+    return len(packet) > 1 and 191 < packet[1] < 224
+
+
+class RtpHeader(NamedTuple):
+    payload_type: int
+    sequence: int
+    timestamp: int
+    ssrc: int
+    header_size: int  # fixed header + CSRCs + extension block
+
+
+def parse_rtp(packet: bytes) -> RtpHeader | None:
+    """The header fields, or None if the packet is not well-formed RTP version 2."""
+    if len(packet) < RTP_HEADER or packet[0] >> 6 != 2:
+        return None
+    size = RTP_HEADER + 4 * (packet[0] & 0x0F)
+    if packet[0] & 0x10:
+        if len(packet) < size + 4:
+            return None
+        size += 4 + 4 * int.from_bytes(packet[size + 2 : size + 4], "big")
+    if len(packet) < size:
+        return None
+    if packet[0] & 0x20 and (len(packet) == size or packet[-1] == 0
+                             or packet[-1] > len(packet) - size):
+        return None  # padding flag with an impossible padding length
+    _, pt_byte, seq, ts, ssrc = struct.unpack_from("!BBHII", packet)
+    return RtpHeader(pt_byte & 0x7F, seq, ts, ssrc, size)
+
+
+def rewrite_rtp(packet: bytes, *, payload_type: int, ssrc_bytes: bytes, seq_offset: int,
+                ts_offset: int, hide_ext_id: int | None, spare_ext_id: int) -> bytes:
+    """A copy with payload type, SSRC, sequence and timestamp rewritten.
+
+    ``hide_ext_id`` (the publisher's MID extension id) is renamed to ``spare_ext_id``,
+    an id the subscriber did not negotiate, so the publisher's MID never leaks.
+    """
+    b = bytearray(packet)
+    b[1] = (b[1] & 0x80) | payload_type
+    b[8:12] = ssrc_bytes
+    if seq_offset:
+        struct.pack_into("!H", b, 2, (((b[2] << 8) | b[3]) + seq_offset) & 0xFFFF)
+    if ts_offset:
+        ts = int.from_bytes(b[4:8], "big")
+        struct.pack_into("!I", b, 4, (ts + ts_offset) & 0xFFFFFFFF)
+    if hide_ext_id is not None and b[0] & 0x10:
+        _rename_extension(b, hide_ext_id, spare_ext_id)
+    return bytes(b)
+
+
+def _rename_extension(b: bytearray, ext_id: int, new_id: int) -> None:
+    """Rename one-byte header extension elements (RFC 8285 §4.2) in place."""
+    pos = RTP_HEADER + 4 * (b[0] & 0x0F)
+    if len(b) < pos + 4 or b[pos] != 0xBE or b[pos + 1] != 0xDE:
+        return
+    end = min(len(b), pos + 4 + 4 * ((b[pos + 2] << 8) | b[pos + 3]))
+    pos += 4
+    while pos < end:
+        x = b[pos]
+        if x == 0:  # padding
+            pos += 1
+            continue
+        if x >> 4 == 15:  # reserved: stop
+            return
+        if x >> 4 == ext_id:
+            b[pos] = (new_id << 4) | (x & 0x0F)
+        pos += 2 + (x & 0x0F)
+
+
+class RtcpPacket(NamedTuple):
+    packet_type: int
+    fmt: int  # reception report count / feedback message type
+    data: bytes  # the whole packet, header included
+
+
+def iter_rtcp(compound: bytes) -> Iterator[RtcpPacket]:
+    """The packets of a compound RTCP packet; stops at the first malformed one."""
+    pos = 0
+    while pos + 4 <= len(compound):
+        if compound[pos] >> 6 != 2:
+            return
+        end = pos + 4 * (int.from_bytes(compound[pos + 2 : pos + 4], "big") + 1)
+        if end > len(compound):
+            return
+        yield RtcpPacket(compound[pos + 1], compound[pos] & 0x1F, compound[pos:end])
+        pos = end
+
+
+def feedback_media_ssrc(p: RtcpPacket) -> int | None:
+    """The media SSRC a feedback packet (RTPFB/PSFB) is about (FIR: of its first entry)."""
+    if p.packet_type == PSFB and p.fmt == FMT_FIR:
+        return int.from_bytes(p.data[12:16], "big") if len(p.data) >= 20 else None
+    return int.from_bytes(p.data[8:12], "big") if len(p.data) >= 12 else None
+
+
+def nack_sequences(p: RtcpPacket) -> list[int]:
+    """Sequence numbers a generic NACK (RFC 4585 §6.2.1) asks for."""
+    out = []
+    for i in range(12, len(p.data) - 3, 4):
+        pid, blp = struct.unpack_from("!HH", p.data, i)
+        out.append(pid)
+        out.extend((pid + k + 1) & 0xFFFF for k in range(16) if blp >> k & 1)
+    return out
+
+
+def pli(sender_ssrc: int, media_ssrc: int) -> bytes:
+    """A Picture Loss Indication (RFC 4585 §6.3.1)."""
+    return struct.pack("!BBHII", 0x80 | FMT_PLI, PSFB, 2, sender_ssrc, media_ssrc)
+
+
+def remb(sender_ssrc: int, bitrate: int, ssrcs: list[int]) -> bytes:
+    """A REMB message (draft-alvestrand-rmcat-remb) for ``bitrate`` bit/s."""
+    exp = 0
+    mantissa = max(0, bitrate)
+    while mantissa > 0x3FFFF:
+        mantissa >>= 1
+        exp += 1
+    fci = b"REMB" + struct.pack("!B", len(ssrcs)) + struct.pack(
+        "!BH", (exp << 2) | (mantissa >> 16), mantissa & 0xFFFF)
+    fci += b"".join(s.to_bytes(4, "big") for s in ssrcs)
+    length = (12 + len(fci)) // 4 - 1
+    return struct.pack("!BBHII", 0x80 | FMT_REMB, PSFB, length, sender_ssrc, 0) + fci
+
+
+def remb_bitrate(p: RtcpPacket) -> tuple[int, list[int]] | None:
+    """(bitrate, ssrcs) of a REMB packet, or None if it is not one."""
+    d = p.data
+    if p.packet_type != PSFB or p.fmt != FMT_REMB or len(d) < 20 or d[12:16] != b"REMB":
+        return None
+    count = d[16]
+    if len(d) < 20 + 4 * count:
+        return None
+    exp, mantissa = d[17] >> 2, ((d[17] & 0x03) << 16) | (d[18] << 8) | d[19]
+    ssrcs = [int.from_bytes(d[20 + 4 * i : 24 + 4 * i], "big") for i in range(count)]
+    return mantissa << exp, ssrcs
+
+
+def sender_report_for(sr: bytes, ssrc_bytes: bytes, ts_offset: int) -> bytes | None:
+    """A subscriber's copy of a publisher's SR: its own SSRC, no report blocks."""
+    if len(sr) < 28:
+        return None
+    b = bytearray(sr[:28])
+    b[0] = 0x80
+    b[2:4] = b"\x00\x06"
+    b[4:8] = ssrc_bytes
+    if ts_offset:
+        struct.pack_into("!I", b, 16, (int.from_bytes(b[16:20], "big") + ts_offset) & 0xFFFFFFFF)
+    return bytes(b)

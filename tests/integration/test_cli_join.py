@@ -1,0 +1,80 @@
+"""The README's walkthrough, as a user types it: serve, admin, enroll, join (in a
+loopback-only namespace, since join starts real ICE/DTLS/SRTP)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.usefixtures("loopback_netns")
+HOTLINE = [sys.executable, "-m", "hotline.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*HOTLINE, *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "COLUMNS": "120"})
+
+
+def test_two_terminals_hold_an_encrypted_call(tmp_path: Path) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen([*HOTLINE, "serve", "--port", str(port)], cwd=tmp_path,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert server.stdout is not None and url in server.stdout.readline()
+        for party in ("alice", "bob"):
+            out = run("admin", "party", "add", party, "--json", cwd=tmp_path)
+            assert out.returncode == 0, out.stderr
+            code = json.loads(out.stdout)["enrollment_code"]
+            out = run("enroll", "--server", url, "--code", code, "--identity",
+                      f"{party}.key", cwd=tmp_path)
+            assert out.returncode == 0 and "enrolled as party" in out.stdout, out.stderr
+        assert run("admin", "room", "add", "summit", "--member", "alice", "--member", "bob",
+                   cwd=tmp_path).returncode == 0
+        joins = [subprocess.Popen(
+            [*HOTLINE, "join", "--server", url, "--identity", f"{p}.key", "--room", "summit",
+             "--synthetic", "--duration", "6", "--stats-json", f"{p}.json"],
+            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            for p in ("alice", "bob")]
+        for j in joins:
+            out, _ = j.communicate(timeout=60)
+            assert j.returncode == 0, out
+            assert "group code" in out and "Traceback" not in out
+        for me, other in (("alice", "bob"), ("bob", "alice")):
+            stats = json.loads((tmp_path / f"{me}.json").read_text())
+            assert set(stats["participants"]) >= {"alice", "bob"}
+            assert len(stats["group_code"].split()) == 4
+            r = stats["remote"][other]
+            assert r["video_frames_decrypted"] > 100 and r["audio_frames_decrypted"] > 150
+            assert r["decrypt_failures"] <= 2 and r["first_frame_ms"] is not None
+            assert stats["sent"]["video_frames"] > 100 and stats["sent"]["audio_frames"] > 150
+        bad = run("join", "--server", url, "--identity", "alice.key", "--room", "nowhere",
+                  "--duration", "1", cwd=tmp_path)
+        assert bad.returncode == 1 and bad.stderr.startswith("error: forbidden")
+        missing = run("join", "--server", url, "--identity", "nobody.key", "--room", "summit",
+                      cwd=tmp_path)
+        assert missing.returncode == 1 and "Traceback" not in missing.stderr
+        down = run("join", "--server", f"http://127.0.0.1:{free_port()}", "--identity",
+                   "alice.key", "--room", "summit", cwd=tmp_path)
+        assert down.returncode == 1 and "cannot reach" in down.stderr
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        time.sleep(0)
