@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import av
 import pytest
 
 pytestmark = pytest.mark.usefixtures("loopback_netns")
@@ -47,7 +48,8 @@ def test_two_terminals_hold_an_encrypted_call(tmp_path: Path) -> None:
                    cwd=tmp_path).returncode == 0
         joins = [subprocess.Popen(
             [*HOTLINE, "join", "--server", url, "--identity", f"{p}.key", "--room", "summit",
-             "--synthetic", "--duration", "6", "--stats-json", f"{p}.json"],
+             "--synthetic", "--duration", "6", "--stats-json", f"{p}.json",
+             *(["--record", "rec"] if p == "bob" else [])],
             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             for p in ("alice", "bob")]
         for j in joins:
@@ -62,6 +64,12 @@ def test_two_terminals_hold_an_encrypted_call(tmp_path: Path) -> None:
             assert r["video_frames_decrypted"] > 100 and r["audio_frames_decrypted"] > 150
             assert r["decrypt_failures"] <= 2 and r["first_frame_ms"] is not None
             assert stats["sent"]["video_frames"] > 100 and stats["sent"]["audio_frames"] > 150
+        (recording,) = (tmp_path / "rec").glob("alice-*.mkv")
+        frames: dict[str, int] = {}
+        with av.open(str(recording)) as container:
+            for frame in container.decode():
+                frames[type(frame).__name__] = frames.get(type(frame).__name__, 0) + 1
+        assert frames.get("VideoFrame", 0) > 50 and frames.get("AudioFrame", 0) > 50, frames
         bad = run("join", "--server", url, "--identity", "alice.key", "--room", "nowhere",
                   "--duration", "1", cwd=tmp_path)
         assert bad.returncode == 1 and bad.stderr.startswith("error: forbidden")

@@ -25,7 +25,8 @@ from hotline.errors import HotlineError
 
 
 def _table(call: Call, stats: CallStats, elapsed: float) -> Table:
-    table = Table(title=f"room {call.room!r} · {elapsed:.0f} s · encrypted end to end via SFU",
+    table = Table(title=f"room {call.room!r} · {elapsed:.0f} s · encrypted end to end · "
+                        f"via SFU ({call.path_state})",
                   caption=f"group code [bold]{stats.group_code or '…'}[/]  "
                           f"({stats.group_words})")
     table.add_column("party")

@@ -24,7 +24,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaPlayer, MediaRecorder, MediaRelay
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from hotline.client.signaling import SignalingClient
+from hotline.client.signaling import ClientEvent, SignalingClient
 from hotline.client.synthetic import PatternTrack
 from hotline.crypto.callkey import Kem
 from hotline.crypto.frames import Codec
@@ -108,6 +108,7 @@ class Call:
         self._tasks: set[asyncio.Task[None]] = set()
         self._offers: asyncio.Queue[m.SubscribeOffer] = asyncio.Queue()
         self.joined_at = 0.0
+        self.path_state = "new"  # of the connection that carries our media (via the SFU)
         loopback = _loopback_server(server)
         if loopback is not None:
             adapter.use_host_addresses([loopback])
@@ -139,6 +140,13 @@ class Call:
         self.e2ee.attach(pc)
         for track in self._media_tracks():
             pc.addTransceiver(track, direction="sendonly")
+
+        @pc.on("connectionstatechange")
+        def _path() -> None:
+            self.path_state = pc.connectionState
+            self.signaling.events.put_nowait(ClientEvent("path", {"via": "sfu",
+                                                                  "state": pc.connectionState}))
+
         await pc.setLocalDescription(await pc.createOffer())
         assert pc.localDescription is not None
         answer = await self.signaling.publish(pc.localDescription.sdp)

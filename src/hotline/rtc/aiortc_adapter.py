@@ -27,6 +27,7 @@ from __future__ import annotations
 import importlib.metadata
 import inspect
 import ipaddress
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -169,6 +170,27 @@ def dtls_transport(pc: RTCPeerConnection) -> RTCDtlsTransport:
 # -- the raw media path -------------------------------------------------------------------
 
 
+#: Socket buffer size for media sockets: the default (~200 KiB) drops packets at a
+#: few thousand packets per second.
+SOCKET_BUFFER = 4 * 1024 * 1024
+
+
+def _raise_buffers(sock: socket.socket | None) -> None:
+    if sock is None:
+        return
+    # The FORCE options (root) go past net.core.rmem_max/wmem_max; else the plain ones.
+    for force, plain in ((getattr(socket, "SO_RCVBUFFORCE", None), socket.SO_RCVBUF),
+                         (getattr(socket, "SO_SNDBUFFORCE", None), socket.SO_SNDBUF)):
+        for option in (force, plain):
+            if option is None:
+                continue
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, option, SOCKET_BUFFER)
+                break
+            except OSError:
+                continue
+
+
 class RawMediaPath:
     """SRTP straight from and to the ICE sockets of one connection.
 
@@ -205,6 +227,8 @@ class RawMediaPath:
         self._sendto, self._addr = pair.protocol.transport.sendto, pair.remote_addr
         for proto in conn._protocols:
             proto.datagram_received = self._hook(proto.datagram_received)  # type: ignore[method-assign, assignment]
+            if proto.transport is not None:
+                _raise_buffers(proto.transport.get_extra_info("socket"))
         self.attached = True
 
     def _hook(self, original: Callable[[bytes, Any], None]) -> Callable[[bytes, Any], None]:

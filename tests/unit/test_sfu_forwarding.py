@@ -1,0 +1,114 @@
+"""Forwarding logic without sockets: copies, NACK from the cache, PLI rate limit,
+SR relay, REMB, and random payloads passed through untouched (the SFU never reads them)."""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hotline.sfu import rtp
+from hotline.sfu.forwarding import (
+    CACHE_SIZE,
+    ForwardedCopy,
+    PublishedStream,
+    Router,
+    aggregate_remb,
+)
+
+from .test_sfu_rtp import packet
+
+
+def setup() -> tuple[Router, Router, PublishedStream, list[bytes], list[bytes]]:
+    to_publisher: list[bytes] = []
+    to_subscriber: list[bytes] = []
+    pub, sub = Router(1), Router(2)
+    stream = PublishedStream(1, "video", 0x11223344, 97, None, to_publisher.append)
+    pub.published[stream.ssrc] = stream
+    copy = ForwardedCopy(stream, 2, 0x55667788, 100, to_subscriber.append)
+    stream.copies.append(copy)
+    sub.copies[copy.ssrc] = copy
+    return pub, sub, stream, to_publisher, to_subscriber
+
+
+@given(st.lists(st.binary(min_size=1, max_size=300), min_size=1, max_size=20))
+def test_payloads_pass_through_unread(payloads: list[bytes]) -> None:
+    pub, _, _, _, out = setup()
+    for i, payload in enumerate(payloads):
+        pub.on_rtp(packet(seq=i, payload=payload))
+    assert len(out) == len(payloads)
+    for sent, payload in zip(out, payloads, strict=True):
+        h = rtp.parse_rtp(sent)
+        assert h is not None and h.ssrc == 0x55667788 and h.payload_type == 100
+        assert sent[h.header_size:] == payload
+
+
+def test_unknown_and_malformed_packets_are_dropped() -> None:
+    pub, _, _, _, out = setup()
+    pub.on_rtp(packet(ssrc=1))
+    pub.on_rtp(b"\x80\x01")
+    assert out == [] and pub.dropped == 2
+
+
+def test_nack_is_answered_from_the_cache() -> None:
+    pub, sub, stream, _, out = setup()
+    for seq in range(10):
+        pub.on_rtp(packet(seq=seq, payload=bytes([seq]) * 10))
+    out.clear()
+    data = bytes([0x81, rtp.RTPFB, 0, 3]) + (2).to_bytes(4, "big") + \
+        (0x55667788).to_bytes(4, "big") + (3).to_bytes(2, "big") + (0b1).to_bytes(2, "big")
+    sub.on_rtcp(data, now=0.0)
+    assert [rtp.parse_rtp(p).sequence for p in out] == [3, 4]  # type: ignore[union-attr]
+    assert stream.stats.nack_resent == 2
+    out.clear()
+    old = bytes([0x81, rtp.RTPFB, 0, 3]) + (2).to_bytes(4, "big") + \
+        (0x55667788).to_bytes(4, "big") + (CACHE_SIZE + 3).to_bytes(2, "big") + b"\x00\x00"
+    sub.on_rtcp(old, now=0.0)  # not in the cache: nothing resent
+    assert out == []
+
+
+def test_pli_is_relayed_with_a_rate_limit() -> None:
+    _, sub, stream, to_publisher, _ = setup()
+    pli = rtp.pli(2, 0x55667788)
+    sub.on_rtcp(pli, now=10.0)
+    sub.on_rtcp(pli, now=10.1)
+    sub.on_rtcp(pli, now=10.6)
+    assert len(to_publisher) == 2 and stream.stats.keyframe_requests == 2
+    (p,) = rtp.iter_rtcp(to_publisher[0])
+    assert rtp.feedback_media_ssrc(p) == 0x11223344  # the publisher's own SSRC
+
+
+def test_feedback_about_unknown_ssrc_changes_nothing() -> None:
+    _, sub, _, to_publisher, _ = setup()
+    sub.on_rtcp(rtp.pli(2, 0xDEAD), now=1.0)
+    assert to_publisher == [] and sub.dropped == 1
+
+
+def test_sender_reports_are_relayed_per_copy() -> None:
+    pub, _, _, _, out = setup()
+    sr = bytes([0x80, rtp.SR, 0, 6]) + (0x11223344).to_bytes(4, "big") + os.urandom(20)
+    pub.on_rtcp(sr, now=0.0)
+    assert len(out) == 1 and int.from_bytes(out[0][4:8], "big") == 0x55667788
+
+
+def test_remb_is_aggregated_as_the_minimum() -> None:
+    _, sub, stream, _, _ = setup()
+    sub.on_rtcp(rtp.remb(2, 800_000, [0x55667788]), now=0.0)
+    other = ForwardedCopy(stream, 3, 0x99, 100, lambda b: None)
+    other.remb = 300_000
+    stream.copies.append(other)
+    data = aggregate_remb([stream])
+    assert data is not None
+    (p,) = rtp.iter_rtcp(data)
+    parsed = rtp.remb_bitrate(p)
+    assert parsed is not None and abs(parsed[0] - 300_000) < 1000 and parsed[1] == [0x11223344]
+    assert aggregate_remb([]) is None
+
+
+@given(st.binary(max_size=300))
+def test_fuzz_rtcp_from_a_participant(junk: bytes) -> None:
+    pub, sub, _, _, _ = setup()
+    sub.on_rtcp(junk, now=0.0)
+    pub.on_rtcp(junk, now=0.0)
+    pub.on_rtp(junk)
