@@ -77,6 +77,10 @@ def join(
     = False,
     media: Annotated[Path | None, typer.Option("--media", help="Send this media file "
                                                "(looped) instead.")] = None,
+    camera: Annotated[str | None, typer.Option("--camera", help="Send video from this "
+                                               "camera (v4l2), e.g. /dev/video0.")] = None,
+    microphone: Annotated[str | None, typer.Option("--microphone", help="Send audio from "
+                                                   "this ALSA device, e.g. default.")] = None,
     duration: Annotated[float | None, typer.Option(help="Leave after this many seconds.")]
     = None,
     record: Annotated[Path | None, typer.Option("--record", help="Write each party's "
@@ -85,8 +89,9 @@ def join(
                                                     "figures as JSON here at exit.")] = None,
 ) -> None:
     """Join ROOM with this device's identity and take part in the call."""
-    if synthetic and media is not None:
-        raise typer.BadParameter("choose --synthetic or --media, not both")
+    if synthetic and (media is not None or camera or microphone):
+        raise typer.BadParameter("--synthetic sends the test pattern only: leave out "
+                                 "--media, --camera and --microphone")
     if duration is not None and duration <= 0:
         raise typer.BadParameter("--duration must be positive")
     console = Console()
@@ -94,7 +99,8 @@ def join(
         ident = Identity.load(identity)
         if media is not None and not media.is_file():
             raise typer.BadParameter(f"no such media file: {media}")
-        call = Call(server, ident, room, record_dir=record, media_file=media)
+        call = Call(server, ident, room, record_dir=record, media_file=media, camera=camera,
+                    microphone=microphone)
         asyncio.run(_run(call, duration, console, stats_json))
     except HotlineError as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -89,7 +89,8 @@ def _loopback_server(server: str) -> str | None:
 class Call:
     def __init__(self, server: str, identity: Identity, room: str, *,
                  kem: Kem = Kem.X25519, record_dir: Path | None = None,
-                 media_file: Path | None = None) -> None:
+                 media_file: Path | None = None, camera: str | None = None,
+                 microphone: str | None = None) -> None:
         self.server, self.room = server, room
         self.signaling = SignalingClient(server, identity, kem=kem)
         self.send_keys = CountingSendKeys()
@@ -101,7 +102,8 @@ class Call:
         self.parties: dict[int, str] = {}
         self.record_dir = record_dir
         self.media_file = media_file
-        self._player: MediaPlayer | None = None
+        self.camera, self.microphone = camera, microphone
+        self._players: list[MediaPlayer] = []
         self._relay = MediaRelay()
         self._recorders: dict[int, MediaRecorder] = {}
         self._record_tracks: dict[int, list[MediaStreamTrack]] = {}
@@ -153,18 +155,33 @@ class Call:
         await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
 
     def _media_tracks(self) -> list[MediaStreamTrack]:
-        """A media file's audio and video (looped), or the synthetic test pattern."""
-        if self.media_file is None:
+        """What we send: a camera (v4l2) and/or microphone (ALSA), a media file (looped),
+        or the synthetic test pattern and tone."""
+        if self.camera is None and self.microphone is None and self.media_file is None:
             self.tracks = [PatternTrack("audio"), PatternTrack("video")]
             return list(self.tracks)
-        try:
-            self._player = MediaPlayer(str(self.media_file), loop=True)
-        except Exception as exc:  # av raises many kinds
-            raise ConfigError(f"cannot play {self.media_file}: {exc}") from None
-        tracks = [t for t in (self._player.audio, self._player.video) if t is not None]
+        tracks: list[MediaStreamTrack] = []
+        if self.media_file is not None:
+            player = self._player(str(self.media_file), loop=True)
+            tracks += [t for t in (player.audio, player.video) if t is not None]
+        if self.microphone is not None:
+            audio = self._player(self.microphone, format="alsa").audio
+            tracks += [audio] if audio is not None else []
+        if self.camera is not None:
+            video = self._player(self.camera, format="v4l2",
+                                 options={"framerate": "30", "video_size": "640x480"}).video
+            tracks += [video] if video is not None else []
         if not tracks:
-            raise ConfigError(f"{self.media_file} has no audio or video")
+            raise ConfigError("the chosen media has no audio or video")
         return tracks
+
+    def _player(self, source: str, **kwargs: Any) -> MediaPlayer:
+        try:
+            player = MediaPlayer(source, **kwargs)
+        except Exception as exc:  # av raises many kinds (no device, no permission, ...)
+            raise ConfigError(f"cannot open {source}: {exc}") from None
+        self._players.append(player)
+        return player
 
     def _keys_changed(self) -> None:
         if self.e2ee is not None:
