@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import fractions
-import math
-import struct
 from pathlib import Path
 from typing import Any
 
-import av
 from aiortc import RTCConfiguration, RTCPeerConnection
-from aiortc.mediastreams import VIDEO_TIME_BASE, MediaStreamError, MediaStreamTrack
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from hotline.client.synthetic import PatternTrack
 from hotline.crypto.kid import Slot, make_kid
 from hotline.crypto.sframe import SFrameContext, SFrameSender
 from hotline.rtc.aiortc_e2ee import MediaE2ee, SendKeys, use_loopback_ice
@@ -28,54 +26,6 @@ SENDER_ID = 3
 
 
 # --------------------------------------------------------------------------- media
-
-
-def _video_planes(i: int) -> list[bytes]:
-    frame = av.VideoFrame(320, 240, "yuv420p")
-    planes = []
-    for k, plane in enumerate(frame.planes):
-        pad = bytes(plane.line_size - plane.width)
-        planes.append(b"".join(
-            bytes(((x + y + 8 * i) * (k + 1)) & 0xFF for x in range(plane.width)) + pad
-            for y in range(plane.height)))
-    return planes
-
-
-class PatternTrack(MediaStreamTrack):
-    """30 frames a second of a moving pattern (320x240), or 20 ms frames of a tone."""
-
-    def __init__(self, kind: str) -> None:
-        super().__init__()
-        self.kind = kind
-        self._n = 0
-        self._start: float | None = None
-        if kind == "video":
-            self._video = [_video_planes(i) for i in range(8)]
-        else:
-            self._audio = [
-                b"".join(struct.pack("<hh", v, v) for v in (
-                    int(6000 * math.sin(2 * math.pi * 440 * (i * 960 + n) / 48000))
-                    for n in range(960)))
-                for i in range(50)]
-
-    async def recv(self) -> av.VideoFrame | av.AudioFrame:
-        loop = asyncio.get_running_loop()
-        if self._start is None:
-            self._start = loop.time()
-        period = 1 / 30 if self.kind == "video" else 0.02
-        await asyncio.sleep(max(0.0, self._start + self._n * period - loop.time()))
-        i, self._n = self._n, self._n + 1
-        if self.kind == "video":
-            video = av.VideoFrame(320, 240, "yuv420p")
-            for plane, data in zip(video.planes, self._video[i % 8], strict=True):
-                plane.update(data)
-            video.pts, video.time_base = i * 3000, VIDEO_TIME_BASE
-            return video
-        audio = av.AudioFrame(format="s16", layout="stereo", samples=960)
-        audio.sample_rate = 48000
-        audio.planes[0].update(self._audio[i % 50])
-        audio.pts, audio.time_base = i * 960, AUDIO_TIME_BASE
-        return audio
 
 
 def _send_key(ctx: SFrameContext, keys: SendKeys, generation: int, key: bytes) -> None:

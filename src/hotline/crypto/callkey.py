@@ -180,14 +180,7 @@ class CallKeyAnnouncement:
     def decode(cls, data: bytes) -> CallKeyAnnouncement:
         """Parse (does not verify: call :meth:`verify`)."""
         r = Reader(data, AnnouncementError)
-        if r.u8() != MSG_ANNOUNCEMENT:
-            raise AnnouncementError(Reason.MALFORMED, "not a call-key announcement")
-        if r.u8() != PROTOCOL_VERSION:
-            raise AnnouncementError(Reason.MALFORMED, "unsupported protocol version")
-        try:
-            room_id = r.bytes8().decode("utf-8")
-        except UnicodeDecodeError:
-            raise AnnouncementError(Reason.MALFORMED, "room id is not UTF-8") from None
+        room_id = r.message_start(MSG_ANNOUNCEMENT, PROTOCOL_VERSION, "call-key announcement")
         participant_id, epoch, kem_id = r.u32(), r.u32(), r.u16()
         try:
             kem = Kem(kem_id)
@@ -197,8 +190,6 @@ class CallKeyAnnouncement:
         identity_key = r.raw(PUBLIC_KEY_SIZE)
         signature = r.raw(SIGNATURE_SIZE)
         r.end()
-        if not room_id:
-            raise AnnouncementError(Reason.MALFORMED, "empty room id")
         return cls(room_id, participant_id, epoch, call_key, identity_key, signature)
 
     def verify(self, *, room_id: str, participant_id: int, identity_key: bytes,

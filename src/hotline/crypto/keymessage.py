@@ -81,21 +81,12 @@ class KeyMessage:
     def decode(cls, data: bytes) -> KeyMessage:
         """Parse (does not verify or open)."""
         r = Reader(data, KeyMessageError)
-        if r.u8() != MSG_KEY:
-            raise KeyMessageError(Reason.MALFORMED, "not a key message")
-        if r.u8() != PROTOCOL_VERSION:
-            raise KeyMessageError(Reason.MALFORMED, "unsupported protocol version")
-        try:
-            room_id = r.bytes8().decode("utf-8")
-        except UnicodeDecodeError:
-            raise KeyMessageError(Reason.MALFORMED, "room id is not UTF-8") from None
+        room_id = r.message_start(MSG_KEY, PROTOCOL_VERSION, "key message")
         sender, recipient, epoch, generation = r.u32(), r.u32(), r.u32(), r.u32()
         kid, suite = r.u64(), r.u16()
         sealed = r.bytes16()
         signature = r.raw(SIGNATURE_SIZE)
         r.end()
-        if not room_id:
-            raise KeyMessageError(Reason.MALFORMED, "empty room id")
         if suite not in PARAMS:
             raise KeyMessageError(Reason.MALFORMED, f"unknown cipher suite {suite:#06x}")
         if not 0 < len(sealed) <= _MAX_SEALED:

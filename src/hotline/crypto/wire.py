@@ -87,6 +87,21 @@ class Reader:
     def bytes16(self) -> bytes:
         return self.raw(self.u16())
 
+    def message_start(self, msg_type: int, version: int, what: str) -> str:
+        """Read the common start of Hotline's signed messages: type, version and room
+        id (``bytes8``, UTF-8, not empty); returns the room id."""
+        if self.u8() != msg_type:
+            raise self._error(Reason.MALFORMED, f"not a {what}")
+        if self.u8() != version:
+            raise self._error(Reason.MALFORMED, "unsupported protocol version")
+        try:
+            room_id = self.bytes8().decode("utf-8")
+        except UnicodeDecodeError:
+            raise self._error(Reason.MALFORMED, "room id is not UTF-8") from None
+        if not room_id:
+            raise self._error(Reason.MALFORMED, "empty room id")
+        return room_id
+
     def consumed(self) -> bytes:
         """Everything read so far (what a signature covers)."""
         return bytes(self._data[: self._pos])
