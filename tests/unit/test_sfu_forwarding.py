@@ -112,3 +112,25 @@ def test_fuzz_rtcp_from_a_participant(junk: bytes) -> None:
     sub.on_rtcp(junk, now=0.0)
     pub.on_rtcp(junk, now=0.0)
     pub.on_rtp(junk)
+
+
+def test_receiver_reports_count_loss_and_echo_the_last_sender_report() -> None:
+    pub, _, stream, to_publisher, _ = setup()
+    for seq in [65530, 65531, 65533, 65534, 65535, 0, 1, 3]:  # 2 lost, one wrap
+        pub.on_rtp(packet(seq=seq))
+    sr = bytes([0x80, rtp.SR, 0, 6]) + (0x11223344).to_bytes(4, "big") + \
+        bytes.fromhex("0000aaaa bbbb0000 00000000") + b"\x00" * 8
+    pub.on_rtcp(sr, now=100.0)
+    stream.send_receiver_report(now=100.5)
+    (rr,) = rtp.iter_rtcp(to_publisher[-1])
+    assert rr.packet_type == rtp.RR and rr.fmt == 1
+    block = rr.data[8:]
+    assert int.from_bytes(block[0:4], "big") == 0x11223344
+    assert block[4] == (2 << 8) // 10  # fraction lost: 2 of 10 expected
+    assert int.from_bytes(block[5:8], "big") == 2
+    assert int.from_bytes(block[8:12], "big") == (1 << 16) + 3  # extended highest
+    assert int.from_bytes(block[16:20], "big") == 0xAAAABBBB  # LSR
+    assert int.from_bytes(block[20:24], "big") == 32768  # 0.5 s in 1/65536 s
+    stream.send_receiver_report(now=101.0)  # nothing new: fraction 0
+    (rr2,) = rtp.iter_rtcp(to_publisher[-1])
+    assert rr2.data[12] == 0

@@ -35,6 +35,7 @@ MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
 MIME = {"audio": "audio/opus", "video": "video/vp8"}
 ANSWER_TIMEOUT = 10.0
 MAX_STREAMS_PER_PUBLISHER = 4
+REPORT_INTERVAL = 1.0  # seconds between the SFU's receiver reports to publishers
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,8 +215,11 @@ class Sfu:
         self.send_offer = send_offer
         self._rooms: dict[str, dict[int, SfuParticipant]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._reporter: asyncio.Future[None] | None = None
 
     def participant(self, room: str, participant_id: int) -> SfuParticipant:
+        if self._reporter is None:
+            self._reporter = asyncio.ensure_future(self._reports())
         members = self._rooms.setdefault(room, {})
         p = members.get(participant_id)
         if p is None:
@@ -257,6 +261,18 @@ class Sfu:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    async def _reports(self) -> None:
+        """Once a second, a receiver report to every publisher for each of its streams."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(REPORT_INTERVAL)
+            now = loop.time()
+            for members in list(self._rooms.values()):
+                for p in list(members.values()):
+                    if p.publish_path.attached:
+                        for stream in p.router.published.values():
+                            stream.send_receiver_report(now)
+
     def relay_remb(self, room: str) -> None:
         for p in self.participants(room).values():
             video = [s for s in p.router.published.values() if s.kind == "video"]
@@ -276,6 +292,8 @@ class Sfu:
             self._rooms.pop(room, None)
 
     async def close(self) -> None:
+        if self._reporter is not None:
+            self._reporter.cancel()
         for task in list(self._tasks):
             task.cancel()
         for room in list(self._rooms):

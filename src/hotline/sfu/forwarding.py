@@ -33,6 +33,46 @@ class StreamStats:
     nack_resent: int = 0
 
 
+@dataclass
+class ReceptionStats:
+    """What the SFU receives of one stream, for its receiver reports (RFC 3550 A.1, A.3;
+    jitter is not measured and reported as 0)."""
+
+    base: int = -1
+    highest: int = 0
+    cycles: int = 0
+    received: int = 0
+    expected_prior: int = 0
+    received_prior: int = 0
+    last_sr: int = 0  # middle 32 bits of the NTP time of the last SR
+    last_sr_at: float | None = None
+
+    def update(self, sequence: int) -> None:
+        if self.base < 0:
+            self.base = self.highest = sequence
+        elif (sequence - self.highest) & 0xFFFF < 0x8000:
+            if sequence < self.highest:
+                self.cycles += 1 << 16
+            self.highest = sequence
+        self.received += 1
+
+    def report(self, sender_ssrc: int, source_ssrc: int, now: float) -> bytes | None:
+        if self.base < 0:
+            return None
+        extended = self.cycles + self.highest
+        expected = extended - self.base + 1
+        expected_interval = expected - self.expected_prior
+        received_interval = self.received - self.received_prior
+        self.expected_prior, self.received_prior = expected, self.received
+        lost_interval = expected_interval - received_interval
+        fraction = (lost_interval << 8) // expected_interval if (
+            expected_interval > 0 and lost_interval > 0) else 0
+        dlsr = int((now - self.last_sr_at) * 65536) if self.last_sr_at is not None else 0
+        return rtp.receiver_report(sender_ssrc, source_ssrc, fraction_lost=fraction,
+                                   lost=expected - self.received, highest_sequence=extended,
+                                   jitter=0, lsr=self.last_sr, dlsr=dlsr)
+
+
 @dataclass(eq=False)
 class PublishedStream:
     """One published track: Opus or VP8 RTP from ``publisher`` with SSRC ``ssrc``."""
@@ -46,6 +86,7 @@ class PublishedStream:
     copies: list[ForwardedCopy] = field(default_factory=list)
     cache: list[bytes | None] = field(default_factory=lambda: [None] * CACHE_SIZE)
     stats: StreamStats = field(default_factory=StreamStats)
+    reception: ReceptionStats = field(default_factory=ReceptionStats)
     last_pli: float = -1e9
 
     def on_rtp(self, packet: bytes, header: rtp.RtpHeader) -> None:
@@ -53,12 +94,22 @@ class PublishedStream:
         self.stats.packets_in += 1
         self.stats.bytes_in += len(packet)
         self.cache[header.sequence % CACHE_SIZE] = packet
+        self.reception.update(header.sequence)
         for copy in self.copies:
             copy.forward(packet)
 
-    def on_sender_report(self, sr: bytes) -> None:
+    def on_sender_report(self, sr: bytes, now: float) -> None:
+        if len(sr) >= 16:
+            self.reception.last_sr = int.from_bytes(sr[10:14], "big")
+            self.reception.last_sr_at = now
         for copy in self.copies:
             copy.forward_sender_report(sr)
+
+    def send_receiver_report(self, now: float) -> None:
+        """Tell the publisher what the SFU receives (loss, highest sequence, LSR/DLSR)."""
+        report = self.reception.report(SFU_SSRC, self.ssrc, now)
+        if report is not None:
+            self.send_rtcp_to_publisher(report)
 
     def request_keyframe(self, now: float) -> bool:
         """Ask the publisher for a keyframe, at most once per PLI_INTERVAL."""
@@ -143,7 +194,7 @@ class Router:
             if p.packet_type == rtp.SR and len(p.data) >= 8:
                 stream = self.published.get(int.from_bytes(p.data[4:8], "big"))
                 if stream is not None:
-                    stream.on_sender_report(p.data)
+                    stream.on_sender_report(p.data, now)
                 continue
             if p.packet_type == rtp.PSFB and p.fmt == rtp.FMT_REMB:
                 self._on_remb(p, now)

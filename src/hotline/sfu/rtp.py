@@ -174,3 +174,12 @@ def sender_report_for(sr: bytes, ssrc_bytes: bytes, ts_offset: int) -> bytes | N
     if ts_offset:
         struct.pack_into("!I", b, 16, (int.from_bytes(b[16:20], "big") + ts_offset) & 0xFFFFFFFF)
     return bytes(b)
+
+
+def receiver_report(sender_ssrc: int, source_ssrc: int, *, fraction_lost: int, lost: int,
+                    highest_sequence: int, jitter: int, lsr: int, dlsr: int) -> bytes:
+    """A Receiver Report with one report block (RFC 3550 §6.4.2)."""
+    lost = max(-0x800000, min(0x7FFFFF, lost)) & 0xFFFFFF
+    return struct.pack("!BBHII", 0x81, RR, 7, sender_ssrc, source_ssrc) + struct.pack(
+        "!IIIII", (fraction_lost & 0xFF) << 24 | lost, highest_sequence & 0xFFFFFFFF,
+        jitter & 0xFFFFFFFF, lsr & 0xFFFFFFFF, dlsr & 0xFFFFFFFF)
