@@ -4,20 +4,29 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# The browser client (web/): npm packages exactly as package-lock.json, and its build
+# (type check + bundle). Stamps, so neither is redone while its inputs are unchanged.
+WEB := web
+WEB_DEPS := $(WEB)/node_modules/.installed-stamp
+WEB_BUILD := $(WEB)/dist/.built-stamp
+WEB_SOURCES := $(shell find $(WEB)/src $(WEB)/test $(WEB)/scripts -type f) $(WEB)/tsconfig.json \
+	src/hotline/crypto/wordlist.py
 
-.PHONY: run test setup selfcheck lint typecheck unit clean
+.PHONY: run test setup selfcheck lint typecheck unit web clean
 
 # The server with SQLite in ./hotline-data on http://127.0.0.1:8080/ (HOTLINE_HOST,
 # HOTLINE_PORT, HOTLINE_DATA change that). Ctrl-C stops it.
-run: $(STAMP)
+run: $(STAMP) $(WEB_BUILD)
 	$(BIN)/hotline serve
 
 selfcheck: $(STAMP)
 	$(BIN)/hotline selfcheck
 
-test: $(STAMP) lint typecheck unit
+test: $(STAMP) $(WEB_BUILD) lint typecheck unit
 
-setup: $(STAMP)
+setup: $(STAMP) $(WEB_DEPS)
+
+web: $(WEB_BUILD)
 
 # The venv is rebuilt whenever the pinned dependencies change.
 $(STAMP): pyproject.toml constraints.txt scripts/setup-system.sh
@@ -27,8 +36,20 @@ $(STAMP): pyproject.toml constraints.txt scripts/setup-system.sh
 		-c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
+# npm ci installs exactly package-lock.json (node and npm come from setup-system.sh).
+$(WEB_DEPS): $(WEB)/package.json $(WEB)/package-lock.json | $(STAMP)
+	cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $(WEB_DEPS)
+
+# The word list must be the Python one; tsc --noEmit (strict) must pass; esbuild bundles
+# web/test/vectors.ts (tests/browser/test_web_vectors.py runs it in Chromium).
+$(WEB_BUILD): $(WEB_DEPS) $(WEB_SOURCES)
+	$(PYTHON) $(WEB)/scripts/gen_wordlist.py --check
+	cd $(WEB) && npm run --silent build
+	@touch $(WEB_BUILD)
+
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests web/scripts
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -37,10 +58,10 @@ typecheck: $(STAMP)
 # real ICE/DTLS/SRTP and must never reach another address.
 # pytest exits 5 when it collected no test: that means the suite went missing,
 # which must fail loudly rather than pass as "nothing failed".
-unit: $(STAMP)
+unit: $(STAMP) $(WEB_BUILD)
 	@set +e; scripts/in-loopback-netns.sh $(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; \
 	exit $$rc
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis $(WEB)/node_modules $(WEB)/dist

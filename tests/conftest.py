@@ -33,8 +33,10 @@ def only_loopback() -> bool:
 
 @pytest.fixture
 def loopback_netns() -> None:
-    """Tests that start ICE/WebRTC run only where no traffic can leave the machine."""
+    """Tests that start ICE/WebRTC or a browser run only where no traffic can leave
+    the machine."""
     if not only_loopback():
-        pytest.fail("this test starts ICE/WebRTC and must run in a loopback-only network "
+        pytest.fail("this test starts ICE/WebRTC or a browser and must run in a loopback-only "
+                    "network "
                     "namespace: run it through `make test`, or prefix the command with "
                     "scripts/in-loopback-netns.sh")

@@ -1,0 +1,170 @@
+"""The browser client's E2EE core (web/src/crypto) against the same vector files as the
+Python tests, run inside a real Chromium (Debian's /usr/bin/chromium, driven by Playwright).
+
+The page web/test/vectors.html runs every case of tests/vectors/*.json plus negative
+checks and leaves a summary on ``window.hotlineVectors``. This test serves the repository
+on a free loopback port, loads the page headless, and insists that nothing failed and that
+every case of the JSON files ran. It also opens, in Python, a key message and an
+announcement the browser made.
+
+The bundle is built by ``make`` (``make web``: ``npm ci`` and ``npm run build`` in web/);
+this test does not build it but fails if it is missing or older than its sources. It runs
+in the loopback-only namespace of ``make test`` (Chromium must not reach the network).
+Set ``HOTLINE_CHROMIUM`` to use another Chromium binary.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hotline.crypto.callkey import CallKeyAnnouncement, CallKeyPair
+from hotline.crypto.keymessage import KeyMessage
+from hotline.crypto.wordlist import WORDS
+
+ROOT = Path(__file__).resolve().parents[2]
+WEB = ROOT / "web"
+BUNDLE = WEB / "dist" / "test" / "vectors.js"
+PAGE = "/web/test/vectors.html"
+VECTORS = ROOT / "tests" / "vectors"
+# Only what the page needs is served.
+SERVED = ("/web/test/", "/web/dist/test/", "/tests/vectors/")
+CHROMIUM = os.environ.get("HOTLINE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+PAGE_TIMEOUT_MS = 120_000
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0]
+        if ".." in path or not path.startswith(SERVED):
+            self.send_error(404)
+            return
+        super().do_GET()
+
+    def end_headers(self) -> None:
+        self.send_header("Cache-Control", "no-store")
+        super().end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        pass
+
+
+@pytest.fixture
+def served_repo() -> Iterator[str]:
+    handler = functools.partial(_Handler, directory=str(ROOT))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def _check_bundle() -> None:
+    if not BUNDLE.exists():
+        pytest.fail(f"{BUNDLE.relative_to(ROOT)} is missing: run `make web` "
+                    "(npm ci and npm run build in web/)")
+    sources = [p for d in ("src", "test") for p in (WEB / d).rglob("*") if p.is_file()]
+    sources += [WEB / "package-lock.json", WEB / "tsconfig.json"]
+    newer = [p for p in sources if p.stat().st_mtime > BUNDLE.stat().st_mtime]
+    if newer:
+        pytest.fail(f"{BUNDLE.relative_to(ROOT)} is older than {newer[0].relative_to(ROOT)}: "
+                    "run `make web`")
+
+
+def _run_page(url: str) -> tuple[dict[str, Any], list[str]]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("Python Playwright is missing: run `make setup` (it is a dev dependency)")
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"no Chromium at {CHROMIUM}: install it (as root: apt-get install chromium "
+                    "fonts-liberation; `make test` does this) or set HOTLINE_CHROMIUM")
+    problems: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+            page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
+                    if m.type == "error" else None)
+            page.goto(url + PAGE)
+            page.wait_for_function("() => window.hotlineVectors?.done === true",
+                                   timeout=PAGE_TIMEOUT_MS)
+            summary: dict[str, Any] = page.evaluate("() => window.hotlineVectors")
+        finally:
+            browser.close()
+    return summary, problems
+
+
+def expected_counts() -> dict[str, int]:
+    """Cases per group, straight from the JSON files."""
+    rfc = json.loads((VECTORS / "sframe-rfc9605.json").read_text())
+    hot = json.loads((VECTORS / "hotline-v1.json").read_text())
+    return {
+        "sframe/header": len(rfc["header"]),
+        "sframe/aes_ctr_hmac": len(rfc["aes_ctr_hmac"]),
+        "sframe/sframe": len(rfc["sframe"]),
+        "hotline/identities": len(hot["identities"]),
+        "hotline/call_keys": len(hot["call_keys"]),
+        "hotline/kids": len(hot["kids"]),
+        "hotline/announcement": 1,
+        "hotline/key_message": 1,
+        "hotline/group_code": 1,
+        "hotline/frames": len(hot["frames"]),
+    }
+
+
+def test_vectors_in_chromium(loopback_netns: None, served_repo: str) -> None:
+    _check_bundle()
+    summary, problems = _run_page(served_repo)
+    failures = "\n".join(summary["failures"][:50])
+    assert summary["failed"] == 0, f"{summary['failed']} failed in Chromium:\n{failures}"
+    assert not problems, "\n".join(problems)
+
+    counts = dict(summary["counts"])
+    checks = counts.pop("checks", 0)
+    assert counts == expected_counts(), "the page did not run every vector case"
+    assert expected_counts()["sframe/header"] == 289  # RFC 9605 C.1, nothing dropped
+    assert checks == summary["planned_checks"] >= 40
+    assert summary["passed"] == sum(expected_counts().values()) + checks
+
+    # The word list the bundle carries is Python's.
+    assert summary["words"] == list(WORDS)
+
+    # What the browser made opens and verifies in Python.
+    hot = json.loads((VECTORS / "hotline-v1.json").read_text())
+    km = hot["key_message"]
+    msg = KeyMessage.decode(bytes.fromhex(summary["interop"]["key_message"]))
+    base_key = msg.open(
+        CallKeyPair.from_x25519_seed(bytes.fromhex(hot["call_keys"]["bob"]["x25519_seed"])),
+        bytes.fromhex(hot["identities"]["alice"]["public_key"]),
+        room_id=hot["room_id"], recipient=km["recipient"])
+    assert base_key.hex() == summary["interop"]["key_message_base_key"]
+    ann = CallKeyAnnouncement.decode(bytes.fromhex(summary["interop"]["announcement"]))
+    ann.verify(room_id=summary["interop"]["announcement_room"], participant_id=42,
+               identity_key=bytes.fromhex(summary["interop"]["announcement_identity"]))
+
+
+def test_wordlist_ts_is_generated_from_python() -> None:
+    """web/src/crypto/wordlist.ts is exactly what web/scripts/gen_wordlist.py makes."""
+    result = subprocess.run([sys.executable, str(WEB / "scripts" / "gen_wordlist.py"), "--check"],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr

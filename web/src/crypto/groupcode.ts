@@ -1,0 +1,71 @@
+/**
+ * The group verification code: one short code for the whole call's key state
+ * (docs/PROTOCOL.md "Group code"; src/hotline/crypto/groupcode.py).
+ *
+ *     digest = SHA-256( "hotline/v1 group code" 0x00
+ *                       || bytes8(room_id) || u32 epoch
+ *                       || u16 cipher_suite || u8 k || kem_1 || ... || kem_k   (u16, sorted)
+ *                       || u16 n || entry_1 || ... || entry_n )
+ *     entry  = identity_public_key (32) || u16 kem || bytes16(call_public_key)
+ *
+ * Entries are sorted by their bytes. Shown as digits (4 groups of 5: group i is
+ * bytes [5i, 5i+5) as a u40, mod 100000) and words (WORDS[digest[i]], i = 0..7).
+ */
+
+import { type Bytes, ascii, compare, concat } from "./bytes.js";
+import { ALL_KEMS, type CallPublicKey, type Kem, roomIdBytes } from "./callkey.js";
+import { AnnouncementError } from "./errors.js";
+import { PUBLIC_KEY_SIZE } from "./identity.js";
+import { DEFAULT_SUITE } from "./suites.js";
+import { Writer } from "./wire.js";
+import { WORDS } from "./wordlist.js";
+
+const LABEL = ascii("hotline/v1 group code\0");
+
+export class GroupCode {
+  constructor(readonly digest: Bytes) {}
+
+  get digits(): string {
+    const groups: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      let value = 0; // u40 < 2**53: exact as a number
+      for (const b of this.digest.subarray(5 * i, 5 * i + 5)) value = value * 256 + b;
+      groups.push(String(value % 100_000).padStart(5, "0"));
+    }
+    return groups.join(" ");
+  }
+
+  get words(): string {
+    return Array.from(this.digest.subarray(0, 8), (b) => WORDS[b]).join(" ");
+  }
+
+  toString(): string {
+    return this.digits;
+  }
+}
+
+function entry(identityKey: Uint8Array, callKey: CallPublicKey): Bytes {
+  if (identityKey.length !== PUBLIC_KEY_SIZE) throw new RangeError("identity key must be 32 bytes");
+  return new Writer().raw(identityKey).u16(callKey.kem).bytes16(callKey.key).bytes();
+}
+
+export interface GroupCodeOptions {
+  readonly cipherSuite?: number;
+  readonly kems?: ReadonlySet<Kem>;
+}
+
+/** Code for `members` given as [identity public key, call public key] pairs, in a call
+ * using `cipherSuite` and allowing `kems`. */
+export async function groupCode(roomId: string, epoch: number,
+                                members: Iterable<readonly [Uint8Array, CallPublicKey]>,
+                                options: GroupCodeOptions = {}): Promise<GroupCode> {
+  const entries = Array.from(members, ([i, c]) => entry(i, c)).sort(compare);
+  const kems = [...(options.kems ?? ALL_KEMS)].sort((a, b) => a - b);
+  const w = new Writer().bytes8(roomIdBytes(roomId, AnnouncementError)).u32(epoch);
+  w.u16(options.cipherSuite ?? DEFAULT_SUITE).u8(kems.length);
+  for (const kem of kems) w.u16(kem);
+  w.u16(entries.length);
+  for (const e of entries) w.raw(e);
+  const digest = await crypto.subtle.digest("SHA-256", concat(LABEL, w.bytes()));
+  return new GroupCode(new Uint8Array(digest));
+}
