@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from hotline.cli.enroll import IdentityFile, Server
+from hotline.cli.enroll import IdentityFile, Server, TlsCa
 from hotline.client.call import Call, CallStats
 from hotline.crypto.identity import Identity
 from hotline.errors import HotlineError
@@ -87,6 +87,7 @@ def join(
                                                 "decrypted audio+video here.")] = None,
     stats_json: Annotated[Path | None, typer.Option("--stats-json", help="Write call "
                                                     "figures as JSON here at exit.")] = None,
+    tls_ca: TlsCa = None,
 ) -> None:
     """Join ROOM with this device's identity and take part in the call."""
     if synthetic and (media is not None or camera or microphone):
@@ -100,7 +101,7 @@ def join(
         if media is not None and not media.is_file():
             raise typer.BadParameter(f"no such media file: {media}")
         call = Call(server, ident, room, record_dir=record, media_file=media, camera=camera,
-                    microphone=microphone)
+                    microphone=microphone, tls_ca=tls_ca)
         asyncio.run(_run(call, duration, console, stats_json))
     except HotlineError as exc:
         typer.echo(f"error: {exc}", err=True)

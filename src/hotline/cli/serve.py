@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import ssl
 from pathlib import Path
 from typing import Annotated
 
@@ -15,7 +16,8 @@ from aiohttp import web
 from rich.console import Console
 
 from hotline import __version__
-from hotline.errors import HotlineError
+from hotline.crypto import tls
+from hotline.errors import ConfigError, HotlineError
 from hotline.server.app import make_app
 from hotline.server.settings import DEFAULT_DATA, DEFAULT_HOST, DEFAULT_PORT, Settings
 
@@ -24,13 +26,23 @@ Port = Annotated[int, typer.Option("--port", envvar="HOTLINE_PORT", help="TCP po
 Data = Annotated[Path, typer.Option("--data", envvar="HOTLINE_DATA", help="Data directory.")]
 Media = Annotated[str | None, typer.Option("--media-host", envvar="HOTLINE_MEDIA_HOST",
                                            help="Address for media (default: --host).")]
+TlsFile = Annotated[Path | None, typer.Option(help="PEM file (with --tls-cert/--tls-key: "
+                                              "serve HTTPS and WSS).")]
 
 
 async def _serve(settings: Settings, console: Console) -> None:
     app = make_app(settings)
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port)
+    ssl_context = None
+    if settings.tls_cert is not None and settings.tls_key is not None:
+        ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        try:
+            ssl_context.load_cert_chain(settings.tls_cert, settings.tls_key)
+        except (OSError, ssl.SSLError) as exc:
+            await runner.cleanup()
+            raise ConfigError(f"cannot use the TLS certificate/key: {exc}") from None
+    site = web.TCPSite(runner, settings.host, settings.port, ssl_context=ssl_context)
     try:
         await site.start()
     except OSError as exc:
@@ -53,14 +65,26 @@ async def _serve(settings: Settings, console: Console) -> None:
 
 
 def serve(host: Host = DEFAULT_HOST, port: Port = DEFAULT_PORT, data: Data = DEFAULT_DATA,
-          media_host: Media = None,
+          media_host: Media = None, tls_cert: TlsFile = None, tls_key: TlsFile = None,
+          tls_self_signed: Annotated[bool, typer.Option(
+              "--tls-self-signed", help="Make a self-signed certificate for a quick LAN "
+              "trial (browsers warn; not for real use).")] = False,
           verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
-    """Run the Hotline server (signaling, storage; the SFU is not built yet)."""
+    """Run the Hotline server: signaling, storage and the embedded SFU."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     console = Console()
     try:
-        settings = Settings(host=host, port=port, data_dir=data, media_host=media_host)
+        if tls_self_signed:
+            if tls_cert or tls_key:
+                raise ConfigError("--tls-self-signed or --tls-cert/--tls-key, not both")
+            tls_cert, tls_key = tls.self_signed(data, [host, "localhost"])
+            console.print("[yellow]warning:[/] self-signed certificate: browsers will warn, "
+                          "and anyone on the network path could impersonate this server "
+                          "until users compare the certificate fingerprint "
+                          f"{tls.fingerprint(tls_cert)}. For a LAN trial only.")
+        settings = Settings(host=host, port=port, data_dir=data, media_host=media_host,
+                            tls_cert=tls_cert, tls_key=tls_key)
         with contextlib.suppress(KeyboardInterrupt):
             uvloop.run(_serve(settings, console))  # the SFU's hot path wants uvloop
     except HotlineError as exc:

@@ -24,7 +24,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaPlayer, MediaRecorder, MediaRelay
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from hotline.client.signaling import ClientEvent, SignalingClient
+from hotline.client.signaling import ClientEvent, SignalingClient, trust
 from hotline.client.synthetic import PatternTrack
 from hotline.crypto.callkey import Kem
 from hotline.crypto.frames import Codec
@@ -90,9 +90,9 @@ class Call:
     def __init__(self, server: str, identity: Identity, room: str, *,
                  kem: Kem = Kem.X25519, record_dir: Path | None = None,
                  media_file: Path | None = None, camera: str | None = None,
-                 microphone: str | None = None) -> None:
+                 microphone: str | None = None, tls_ca: str | None = None) -> None:
         self.server, self.room = server, room
-        self.signaling = SignalingClient(server, identity, kem=kem)
+        self.signaling = SignalingClient(server, identity, kem=kem, ssl_context=trust(tls_ca))
         self.send_keys = CountingSendKeys()
         self.e2ee: MediaE2ee | None = None
         self.publish_pc: RTCPeerConnection | None = None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -63,6 +64,16 @@ class ClientEvent:
     data: dict[str, object] = field(default_factory=dict)
 
 
+def trust(ca_file: str | None) -> ssl.SSLContext | None:
+    """An SSL context that trusts ``ca_file`` (e.g. a server's self-signed certificate)."""
+    if ca_file is None:
+        return None
+    try:
+        return ssl.create_default_context(cafile=ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConnectionFailed(f"cannot use {ca_file} as a CA certificate: {exc}") from None
+
+
 def _ws_url(server: str) -> str:
     url = server.rstrip("/")
     if url.startswith("http://"):
@@ -75,8 +86,10 @@ def _ws_url(server: str) -> str:
 class SignalingClient:
     def __init__(self, server: str, identity: Identity, *, kem: Kem = Kem.X25519,
                  rekey_interval: float = 600.0, grace: float = 1.0,
-                 clock: Callable[[], float] | None = None) -> None:
+                 clock: Callable[[], float] | None = None,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
         self.url = _ws_url(server)
+        self._ssl: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
         self.identity = identity
         self.kem = kem
         self._rekey_interval, self._grace = rekey_interval, grace
@@ -112,7 +125,8 @@ class SignalingClient:
     async def connect(self) -> None:
         self._session = aiohttp.ClientSession()
         try:
-            self._ws = await self._session.ws_connect(self.url, max_msg_size=m.MAX_MESSAGE_BYTES)
+            self._ws = await self._session.ws_connect(self.url, max_msg_size=m.MAX_MESSAGE_BYTES,
+                                                      ssl=self._ssl)
         except (aiohttp.ClientError, OSError) as exc:
             await self._session.close()
             raise ConnectionFailed(f"cannot reach {self.url}: {exc}") from None

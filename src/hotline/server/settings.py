@@ -25,6 +25,9 @@ class Settings:
     #: Per-connection flood limit: messages per second (burst = 2 s worth).
     max_messages_per_second: float = 200.0
     server_name: str = field(default="hotline/0.1")
+    #: TLS: a certificate and key (PEM), or None for plain HTTP.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -39,6 +42,8 @@ class Settings:
                 raise ConfigError(f"{name} must be an IP address, not {value!r}") from None
         if self.join_timeout <= 0 or self.max_messages_per_second <= 0:
             raise ConfigError("timeouts and rates must be positive")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ConfigError("--tls-cert and --tls-key go together")
 
     @property
     def media_address(self) -> str:
@@ -47,4 +52,5 @@ class Settings:
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}/"
+        scheme = "https" if self.tls_cert is not None else "http"
+        return f"{scheme}://{host}:{self.port}/"
