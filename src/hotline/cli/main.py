@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from hotline import __version__
-from hotline.cli import admin, enroll, identity, join, selfcheck, serve
+from hotline.cli import admin, enroll, hotlines, identity, join, selfcheck, serve
 
 app = typer.Typer(
     name="hotline",
@@ -16,6 +16,8 @@ app = typer.Typer(
 )
 app.add_typer(identity.app, name="identity")
 app.add_typer(admin.app, name="admin")
+admin.app.add_typer(hotlines.admin_app, name="hotline")
+app.add_typer(hotlines.log_app, name="log")
 app.command("selfcheck")(selfcheck.selfcheck)
 app.command("serve")(serve.serve)
 app.command("enroll")(enroll.enroll)

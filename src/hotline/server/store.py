@@ -49,6 +49,18 @@ CREATE TABLE IF NOT EXISTS room_members (
     room_id INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
     party_id INTEGER NOT NULL REFERENCES parties(id) ON DELETE CASCADE,
     PRIMARY KEY (room_id, party_id));
+CREATE TABLE IF NOT EXISTS hotlines (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,
+    party_a INTEGER NOT NULL REFERENCES parties(id),
+    party_b INTEGER NOT NULL REFERENCES parties(id),
+    created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS hotline_pins (
+    hotline_id INTEGER NOT NULL REFERENCES hotlines(id) ON DELETE CASCADE,
+    party_id INTEGER NOT NULL REFERENCES parties(id), identity_key BLOB NOT NULL,
+    PRIMARY KEY (hotline_id, identity_key));
+CREATE TABLE IF NOT EXISTS uptime_log (
+    hotline_id INTEGER NOT NULL REFERENCES hotlines(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL, entry BLOB NOT NULL, PRIMARY KEY (hotline_id, seq));
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY, at REAL NOT NULL, kind TEXT NOT NULL,
     room TEXT, party TEXT, device_id INTEGER, detail TEXT NOT NULL DEFAULT '{}');
@@ -80,6 +92,16 @@ class Room:
 
 
 @dataclass(frozen=True, slots=True)
+class Hotline:
+    """A standing link between two parties, with their device keys pinned."""
+
+    id: int
+    name: str
+    parties: tuple[str, str]
+    pins: dict[str, frozenset[bytes]]  # party -> pinned identity keys
+
+
+@dataclass(frozen=True, slots=True)
 class AuditEntry:
     id: int
     at: float
@@ -103,6 +125,12 @@ class Store(Protocol):
     def add_room(self, name: str, members: list[str]) -> Room: ...
     def get_room(self, name: str) -> Room | None: ...
     def rooms_of(self, party: str) -> list[Room]: ...
+    def add_hotline(self, name: str, party_a: str, party_b: str) -> Hotline: ...
+    def get_hotline(self, name: str) -> Hotline | None: ...
+    def list_hotlines(self) -> list[Hotline]: ...
+    def repin(self, name: str, party: str) -> Hotline: ...
+    def append_log(self, hotline: str, seq: int, entry: bytes) -> None: ...
+    def log_entries(self, hotline: str) -> list[bytes]: ...
     def audit(self, kind: str, *, room: str | None = None, party: str | None = None,
               device_id: int | None = None, **detail: object) -> None: ...
     def audit_log(self, limit: int = 100) -> list[AuditEntry]: ...
@@ -286,6 +314,100 @@ class SqliteStore:
             "SELECT r.name FROM rooms r JOIN room_members m ON m.room_id = r.id"
             " JOIN parties p ON p.id = m.party_id WHERE p.name=? ORDER BY r.name", (party,))]
         return [room for n in names if (room := self.get_room(n)) is not None]
+
+    # -- hotlines and their uptime record ------------------------------------------------
+
+    def _active_keys(self, party_id: int) -> list[bytes]:
+        return [bytes(r[0]) for r in self._db.execute(
+            "SELECT identity_key FROM devices WHERE party_id=? AND revoked_at IS NULL",
+            (party_id,))]
+
+    def add_hotline(self, name: str, party_a: str, party_b: str) -> Hotline:
+        """Create a hotline pinning every active device key of both parties."""
+        check_name("hotline", name)
+        if party_a == party_b:
+            raise UsageError("a hotline links two different parties")
+        ids = (self._party_id(party_a), self._party_id(party_b))
+        pins = {party: self._active_keys(pid) for party, pid in zip((party_a, party_b), ids,
+                                                                      strict=True)}
+        for party, keys in pins.items():
+            if not keys:
+                raise UsageError(f"party {party!r} has no enrolled device to pin; enroll one "
+                                 "first")
+        with self._tx() as db:
+            try:
+                cur = db.execute("INSERT INTO hotlines (name, party_a, party_b, created_at)"
+                                 " VALUES (?, ?, ?, ?)", (name, *ids, self._now()))
+            except sqlite3.IntegrityError:
+                raise UsageError(f"hotline {name!r} exists already") from None
+            for party_id, party in zip(ids, (party_a, party_b), strict=True):
+                db.executemany("INSERT INTO hotline_pins VALUES (?, ?, ?)",
+                               [(cur.lastrowid, party_id, k) for k in pins[party]])
+            db.execute("INSERT INTO audit (at, kind, detail) VALUES (?, 'hotline_add', ?)",
+                       (self._now(), json.dumps({"hotline": name, "parties": [party_a,
+                                                                              party_b]})))
+        hotline = self.get_hotline(name)
+        assert hotline is not None
+        return hotline
+
+    def get_hotline(self, name: str) -> Hotline | None:
+        row = self._db.execute(
+            "SELECT h.id, pa.name, pb.name FROM hotlines h JOIN parties pa ON pa.id=h.party_a"
+            " JOIN parties pb ON pb.id=h.party_b WHERE h.name=?", (name,)).fetchone()
+        if row is None:
+            return None
+        pins: dict[str, set[bytes]] = {row[1]: set(), row[2]: set()}
+        for party, key in self._db.execute(
+                "SELECT p.name, k.identity_key FROM hotline_pins k JOIN parties p"
+                " ON p.id=k.party_id WHERE k.hotline_id=?", (row[0],)):
+            pins[party].add(bytes(key))
+        return Hotline(row[0], name, (row[1], row[2]),
+                       {p: frozenset(k) for p, k in pins.items()})
+
+    def list_hotlines(self) -> list[Hotline]:
+        names = [r[0] for r in self._db.execute("SELECT name FROM hotlines ORDER BY name")]
+        return [h for n in names if (h := self.get_hotline(n)) is not None]
+
+    def repin(self, name: str, party: str) -> Hotline:
+        """Explicit operator action: pin ``party``'s current active device keys instead."""
+        hotline = self.get_hotline(name)
+        if hotline is None:
+            raise UsageError(f"no hotline named {name!r}")
+        if party not in hotline.parties:
+            raise UsageError(f"party {party!r} is not an end of hotline {name!r}")
+        party_id = self._party_id(party)
+        keys = self._active_keys(party_id)
+        if not keys:
+            raise UsageError(f"party {party!r} has no enrolled device to pin")
+        with self._tx() as db:
+            db.execute("DELETE FROM hotline_pins WHERE hotline_id=? AND party_id=?",
+                       (hotline.id, party_id))
+            db.executemany("INSERT INTO hotline_pins VALUES (?, ?, ?)",
+                           [(hotline.id, party_id, k) for k in keys])
+            db.execute("INSERT INTO audit (at, kind, party, detail) VALUES (?, 'repin', ?, ?)",
+                       (self._now(), party, json.dumps({"hotline": name, "keys": len(keys)})))
+        repinned = self.get_hotline(name)
+        assert repinned is not None
+        return repinned
+
+    def append_log(self, hotline: str, seq: int, entry: bytes) -> None:
+        """Store one uptime-log entry; a sequence number is written once."""
+        found = self.get_hotline(hotline)
+        if found is None:
+            raise UsageError(f"no hotline named {hotline!r}")
+        with self._tx() as db:
+            try:
+                db.execute("INSERT INTO uptime_log VALUES (?, ?, ?)", (found.id, seq, entry))
+            except sqlite3.IntegrityError:
+                raise UsageError(f"log entry {seq} of {hotline!r} exists already") from None
+
+    def log_entries(self, hotline: str) -> list[bytes]:
+        found = self.get_hotline(hotline)
+        if found is None:
+            raise UsageError(f"no hotline named {hotline!r}")
+        return [bytes(r[0]) for r in self._db.execute(
+            "SELECT CAST(entry AS BLOB) FROM uptime_log WHERE hotline_id=? ORDER BY rowid",
+            (found.id,))]
 
     # -- audit log -----------------------------------------------------------------------
 
