@@ -271,6 +271,8 @@ def test_events_before_join_are_refused() -> None:
         ks.handle(PhaseChanged(0, 1, "open"))
     with pytest.raises(UsageError):
         KeyScheduleConfig("r", grace=5, rekey_interval=1)
+    with pytest.raises(UsageError):
+        KeyScheduleConfig("r", max_pending=0)
 
 
 def test_actions_never_show_keys_in_repr() -> None:

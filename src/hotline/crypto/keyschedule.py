@@ -71,6 +71,8 @@ class KeyScheduleConfig:
             raise UsageError("rekey_deadline must be at least the grace period")
         if not self.allowed_kems:
             raise UsageError("a call must allow at least one KEM")
+        if self.max_pending < 1:
+            raise UsageError("max_pending must be at least 1")
 
 
 # -- events (inputs) -------------------------------------------------------------------
