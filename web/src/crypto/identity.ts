@@ -52,6 +52,16 @@ export class Identity {
     return new Identity(pair.privateKey, pub);
   }
 
+  /** The identity of a stored Ed25519 private CryptoKey and its raw public key (keystore.ts
+   * keeps both in IndexedDB; the private key stays non-extractable). */
+  static fromKeys(privateKey: CryptoKey, publicKey: Uint8Array): Identity {
+    if (privateKey.type !== "private" || privateKey.algorithm.name !== "Ed25519" ||
+        !privateKey.usages.includes("sign") || publicKey.length !== PUBLIC_KEY_SIZE) {
+      throw new IdentityError(Reason.FILE, "not an Ed25519 signing key and its public key");
+    }
+    return new Identity(privateKey, copy(publicKey));
+  }
+
   /** Deterministic identity from a 32-byte seed (test vectors and tests only). */
   static async fromSeed(seed: Uint8Array): Promise<Identity> {
     if (seed.length !== 32) throw new RangeError("an Ed25519 seed is 32 bytes");

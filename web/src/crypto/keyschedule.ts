@@ -1,0 +1,535 @@
+/**
+ * The per-participant group key schedule, sans-I/O: the browser twin of
+ * src/hotline/crypto/keyschedule.py, with the same rules (docs/PROTOCOL.md, "Key schedule").
+ *
+ * Feed it events (`joined`, `member_joined`, `member_left`, `phase_changed`,
+ * `timer_fired`, `key_message_received`) with `KeySchedule.handle`; it resolves to actions
+ * (`send_key_message`, `install_encryption_key`, `install_decryption_key`, `retire_keys`,
+ * `group_code_changed`, `member_rejected`) for the caller to carry out, and `nextDeadline`
+ * tells when to feed the next `timer_fired`. Time (`now`, seconds) and randomness are
+ * passed in; there is no I/O.
+ *
+ * Rules:
+ *
+ * - The server orders roster events and numbers them with the group `epoch`; every event
+ *   must carry a higher epoch than the last one.
+ * - A new sender key (next `generation`, fresh random base key) on my join, every join,
+ *   every leave, every phase change, and every `rekeyInterval` seconds. It is sealed to
+ *   each other verified member and used for sending at once; the previous sending key is
+ *   never used again.
+ * - A sender's previous key stays installed for `grace` seconds after its new one arrives
+ *   (frames in flight), then is retired. A leaver's keys are retired `grace` seconds after
+ *   the leave. After every epoch change each peer owes a key of the new epoch within
+ *   `rekeyDeadline` seconds; if it is late, its current keys are retired anyway.
+ * - A member whose call key cannot be sealed to is rejected, not allowed to stop the rekey
+ *   of everyone else.
+ * - Key messages are accepted once, in the current epoch, with a generation above the last
+ *   one accepted from that sender; messages for a later epoch (at most MAX_EPOCHS_AHEAD
+ *   ahead) wait, bounded by `maxPending` with the oldest dropped, until that epoch arrives;
+ *   anything else is refused with `KeyMessageError`.
+ * - The group code covers the room, the epoch and every verified member's identity and
+ *   call key; it is recomputed at every epoch.
+ *
+ * WebCrypto is asynchronous, so `handle` returns a Promise; events are processed strictly
+ * one at a time, in the order `handle` was called (an internal queue), so the next event
+ * always sees the state the previous one left. Remote input that is refused rejects (a
+ * `CryptoError` or `ProtocolError`) and leaves the state unchanged: every check and every
+ * crypto operation of an event happens before its first change of state.
+ */
+
+import { ProtocolError, UsageError } from "../errors.js";
+import { type Bytes, randomBytes } from "./bytes.js";
+import { ALL_KEMS, CallKeyAnnouncement, type CallKeyPair, type Kem } from "./callkey.js";
+import { AnnouncementError, CryptoError, KeyMessageError, Reason } from "./errors.js";
+import { type GroupCode, groupCode } from "./groupcode.js";
+import type { Identity } from "./identity.js";
+import { BASE_KEY_SIZE, KeyMessage } from "./keymessage.js";
+import { kidsFor } from "./kid.js";
+import { type CipherSuite, DEFAULT_SUITE } from "./suites.js";
+
+// -- configuration ----------------------------------------------------------------------
+
+export interface KeyScheduleConfig {
+  readonly roomId: string;
+  readonly cipherSuite: CipherSuite;
+  readonly rekeyInterval: number;
+  readonly grace: number;
+  readonly allowedKems: ReadonlySet<Kem>;
+  readonly rekeyDeadline: number;
+  readonly maxPending: number;
+}
+
+export type KeyScheduleOptions = Partial<KeyScheduleConfig> & { readonly roomId: string };
+
+/** A configuration with Python's defaults, checked as KeyScheduleConfig.__post_init__. */
+export function keyScheduleConfig(options: KeyScheduleOptions): KeyScheduleConfig {
+  const config: KeyScheduleConfig = {
+    cipherSuite: DEFAULT_SUITE,
+    rekeyInterval: 600.0,
+    grace: 1.0,
+    allowedKems: ALL_KEMS,
+    rekeyDeadline: 5.0,
+    maxPending: 256,
+    ...options,
+  };
+  if (!(config.rekeyInterval > 0) || !(config.grace >= 0 && config.grace <= config.rekeyInterval)) {
+    throw new UsageError("need rekey_interval > 0 and 0 <= grace <= rekey_interval");
+  }
+  if (!(config.rekeyDeadline >= config.grace)) throw new UsageError("rekey_deadline must be at least the grace period");
+  if (config.allowedKems.size === 0) throw new UsageError("a call must allow at least one KEM");
+  if (!Number.isSafeInteger(config.maxPending) || config.maxPending < 1) throw new UsageError("max_pending must be positive");
+  return config;
+}
+
+// -- events (inputs) --------------------------------------------------------------------
+
+/** A roster entry from the server: id, identity key, encoded announcement. */
+export interface Member {
+  readonly participantId: number;
+  readonly identityKey: Uint8Array;
+  readonly announcement: Uint8Array;
+}
+
+export interface Joined {
+  readonly type: "joined";
+  readonly now: number;
+  readonly epoch: number;
+  readonly participantId: number;
+  readonly members: readonly Member[]; // everyone else already in the call
+}
+
+export interface MemberJoined {
+  readonly type: "member_joined";
+  readonly now: number;
+  readonly epoch: number;
+  readonly member: Member;
+}
+
+export interface MemberLeft {
+  readonly type: "member_left";
+  readonly now: number;
+  readonly epoch: number;
+  readonly participantId: number;
+}
+
+export interface PhaseChanged {
+  readonly type: "phase_changed";
+  readonly now: number;
+  readonly epoch: number;
+  readonly phase: string;
+}
+
+export interface TimerFired {
+  readonly type: "timer_fired";
+  readonly now: number;
+}
+
+export interface KeyMessageReceived {
+  readonly type: "key_message_received";
+  readonly now: number;
+  readonly data: Uint8Array;
+}
+
+export type KeyScheduleEvent = Joined | MemberJoined | MemberLeft | PhaseChanged | TimerFired | KeyMessageReceived;
+
+// -- actions (outputs) ------------------------------------------------------------------
+
+export interface SendKeyMessage {
+  readonly type: "send_key_message";
+  readonly recipient: number;
+  readonly data: Bytes;
+}
+
+/** Send from now on with `baseKey` under `kids` (one per slot). */
+export interface InstallEncryptionKey {
+  readonly type: "install_encryption_key";
+  readonly generation: number;
+  readonly kids: readonly bigint[];
+  readonly baseKey: Bytes;
+}
+
+export interface InstallDecryptionKey {
+  readonly type: "install_decryption_key";
+  readonly sender: number;
+  readonly generation: number;
+  readonly kids: readonly bigint[];
+  readonly baseKey: Bytes;
+}
+
+/** Remove these KIDs (`sending`: from the encryption side). */
+export interface RetireKeys {
+  readonly type: "retire_keys";
+  readonly kids: readonly bigint[];
+  readonly sending: boolean;
+}
+
+export interface GroupCodeChanged {
+  readonly type: "group_code_changed";
+  readonly epoch: number;
+  readonly code: GroupCode;
+  readonly members: readonly number[];
+}
+
+export interface MemberRejected {
+  readonly type: "member_rejected";
+  readonly participantId: number;
+  readonly reason: Reason;
+}
+
+export type KeyScheduleAction =
+  | SendKeyMessage | InstallEncryptionKey | InstallDecryptionKey | RetireKeys | GroupCodeChanged | MemberRejected;
+
+// -- state ------------------------------------------------------------------------------
+
+interface Peer {
+  readonly participantId: number;
+  readonly identityKey: Uint8Array;
+  readonly announcement: CallKeyAnnouncement;
+  generation: number; // last generation accepted from this peer
+  kids: readonly bigint[];
+}
+
+interface Deadline {
+  readonly at: number;
+  readonly kids: readonly bigint[];
+}
+
+const U32 = 2 ** 32 - 1;
+/** Key messages may come at most this many epochs ahead of ours (and wait for it). */
+export const MAX_EPOCHS_AHEAD = 8;
+
+function isU32(value: number): boolean {
+  return Number.isInteger(value) && value >= 0 && value <= U32;
+}
+
+const byNumber = (a: number, b: number): number => a - b;
+
+/** What a test may compare before and after an event (no key material). */
+export interface KeyScheduleSnapshot {
+  readonly participantId: number | null;
+  readonly epoch: number;
+  readonly generation: number;
+  readonly sendingKids: string[];
+  readonly peers: { participantId: number; generation: number; kids: string[] }[];
+  readonly retire: { at: number; kids: string[] }[];
+  readonly owed: { participantId: number; at: number; generation: number }[];
+  readonly pending: number[]; // epochs of waiting key messages
+  readonly nextRekey: number | null;
+  readonly code: string | null;
+}
+
+/** Sender-key state machine of one participant in one call. */
+export class KeySchedule {
+  participantId: number | null = null;
+  epoch = -1;
+  generation = -1;
+  code: GroupCode | null = null;
+  private readonly peers = new Map<number, Peer>();
+  private sendingKids: readonly bigint[] = [];
+  private retire: Deadline[] = [];
+  private nextRekey: number | null = null;
+  private pending: [number, Uint8Array][] = []; // (epoch, data) for later epochs
+  // After an epoch change every peer owes a key of the new epoch: by this time, or its
+  // current keys are retired (so a leaver cannot keep using them).
+  private owed = new Map<number, [number, number]>(); // pid -> [deadline, generation]
+  private tail: Promise<unknown> = Promise.resolve();
+  private readonly random: (size: number) => Bytes;
+
+  constructor(
+    readonly identity: Identity,
+    readonly callKey: CallKeyPair,
+    readonly config: KeyScheduleConfig,
+    options: { readonly random?: (size: number) => Bytes } = {},
+  ) {
+    this.random = options.random ?? randomBytes;
+    if (!config.allowedKems.has(callKey.publicKey.kem)) {
+      throw new UsageError(`this call does not allow KEM 0x${callKey.publicKey.kem.toString(16)}`);
+    }
+  }
+
+  // -- public API ------------------------------------------------------------------------
+
+  /** My signed call-key announcement, to send before or with my join. */
+  announcement(participantId: number, epoch: number): Promise<CallKeyAnnouncement> {
+    return CallKeyAnnouncement.create(this.identity, this.config.roomId, participantId, epoch, this.callKey.publicKey);
+  }
+
+  /** Verified participants other than me. */
+  get members(): number[] {
+    return [...this.peers.keys()].sort(byNumber);
+  }
+
+  nextDeadline(): number | null {
+    const times = [...this.retire.map((d) => d.at), ...[...this.owed.values()].map(([at]) => at)];
+    if (this.nextRekey !== null) times.push(this.nextRekey);
+    return times.length ? Math.min(...times) : null;
+  }
+
+  /** Apply one event, after every event handed in before it. Remote input that is
+   * refused rejects (CryptoError, ProtocolError) and leaves the state unchanged. */
+  handle(event: KeyScheduleEvent): Promise<KeyScheduleAction[]> {
+    const result = this.tail.then(() => this.handleNow(event));
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+
+  snapshot(): KeyScheduleSnapshot {
+    const hex = (kids: readonly bigint[]): string[] => kids.map((k) => k.toString());
+    return {
+      participantId: this.participantId,
+      epoch: this.epoch,
+      generation: this.generation,
+      sendingKids: hex(this.sendingKids),
+      peers: [...this.peers.values()].sort((a, b) => a.participantId - b.participantId)
+        .map((p) => ({ participantId: p.participantId, generation: p.generation, kids: hex(p.kids) })),
+      retire: this.retire.map((d) => ({ at: d.at, kids: hex(d.kids) })),
+      owed: [...this.owed.entries()].map(([participantId, [at, generation]]) => ({ participantId, at, generation })),
+      pending: this.pending.map(([e]) => e),
+      nextRekey: this.nextRekey,
+      code: this.code?.digits ?? null,
+    };
+  }
+
+  private handleNow(event: KeyScheduleEvent): Promise<KeyScheduleAction[]> {
+    switch (event.type) {
+      case "joined":
+        return this.joined(event);
+      case "member_joined":
+        return this.memberJoined(event);
+      case "member_left":
+        return this.memberLeft(event);
+      case "phase_changed":
+        return this.newEpoch(event.now, event.epoch);
+      case "timer_fired":
+        return this.timer(event.now);
+      case "key_message_received":
+        return this.keyMessage(event.now, event.data);
+    }
+    return Promise.reject(new UsageError(`unknown event ${String((event as { type?: unknown }).type)}`));
+  }
+
+  // -- roster events ---------------------------------------------------------------------
+
+  private requireJoined(): number {
+    if (this.participantId === null) throw new UsageError("event before Joined");
+    return this.participantId;
+  }
+
+  private checkEpoch(epoch: number): void {
+    if (!isU32(epoch)) throw new ProtocolError("roster epoch out of range");
+    if (epoch <= this.epoch) throw new ProtocolError(`roster epoch ${epoch} not above current epoch ${this.epoch}`);
+  }
+
+  /** Parse and verify a roster entry's announcement (rejects with AnnouncementError).
+   * A member joining now must announce the epoch of its join; one already in the call
+   * must have announced an earlier epoch. This keeps an old announcement from being
+   * replayed into a later join. */
+  private async verifyMember(m: Member, joinedEpoch: number | null, epoch: number): Promise<Peer> {
+    const ann = CallKeyAnnouncement.decode(m.announcement);
+    await ann.verify({
+      roomId: this.config.roomId, participantId: m.participantId, identityKey: m.identityKey,
+      allowedKems: this.config.allowedKems,
+    });
+    const fits = joinedEpoch !== null ? ann.epoch === joinedEpoch : ann.epoch < epoch;
+    if (!fits) throw new AnnouncementError(Reason.STALE, "announcement epoch does not fit the roster");
+    return { participantId: m.participantId, identityKey: m.identityKey, announcement: ann, generation: -1, kids: [] };
+  }
+
+  /** Verify roster entries; resolves to the verified peers (not yet added) and the
+   * rejections. */
+  private async admit(members: readonly Member[], me: number, joinedEpoch: number | null, epoch: number,
+  ): Promise<[Peer[], KeyScheduleAction[]]> {
+    const ids = members.map((m) => m.participantId);
+    if (![...ids, me].every(isU32)) throw new ProtocolError("participant id out of range");
+    if (new Set(ids).size !== ids.length || ids.includes(me) || ids.some((i) => this.peers.has(i))) {
+      throw new ProtocolError("roster has duplicate participant ids");
+    }
+    const verified: Peer[] = [];
+    const actions: KeyScheduleAction[] = [];
+    for (const m of members) {
+      try {
+        verified.push(await this.verifyMember(m, joinedEpoch, epoch));
+      } catch (error) {
+        if (!(error instanceof AnnouncementError)) throw error;
+        actions.push({ type: "member_rejected", participantId: m.participantId, reason: error.reason });
+      }
+    }
+    return [verified, actions];
+  }
+
+  private async joined(ev: Joined): Promise<KeyScheduleAction[]> {
+    if (this.participantId !== null) throw new UsageError("already joined");
+    this.checkEpoch(ev.epoch);
+    const [peers, actions] = await this.admit(ev.members, ev.participantId, null, ev.epoch);
+    for (const p of peers) this.peers.set(p.participantId, p);
+    this.participantId = ev.participantId;
+    return [...actions, ...(await this.newEpoch(ev.now, ev.epoch))];
+  }
+
+  private async memberJoined(ev: MemberJoined): Promise<KeyScheduleAction[]> {
+    const me = this.requireJoined();
+    this.checkEpoch(ev.epoch);
+    const [peers, actions] = await this.admit([ev.member], me, ev.epoch, 0);
+    for (const p of peers) this.peers.set(p.participantId, p);
+    return [...actions, ...(await this.newEpoch(ev.now, ev.epoch))];
+  }
+
+  private async memberLeft(ev: MemberLeft): Promise<KeyScheduleAction[]> {
+    this.requireJoined();
+    this.checkEpoch(ev.epoch);
+    const peer = this.peers.get(ev.participantId);
+    this.peers.delete(ev.participantId);
+    this.owed.delete(ev.participantId);
+    if (peer !== undefined && peer.kids.length) this.retire.push({ at: ev.now + this.config.grace, kids: peer.kids });
+    return this.newEpoch(ev.now, ev.epoch);
+  }
+
+  private async newEpoch(now: number, epoch: number): Promise<KeyScheduleAction[]> {
+    this.requireJoined();
+    this.checkEpoch(epoch);
+    this.epoch = epoch;
+    const actions = await this.rekey(now); // may reject members whose call key fails
+    actions.push(await this.codeAction());
+    const due = now + this.config.rekeyDeadline;
+    // A peer already owing a key keeps its earlier deadline: a stream of roster events
+    // cannot keep an old key alive.
+    const owed = new Map<number, [number, number]>();
+    for (const [pid, p] of this.peers) {
+      if (p.kids.length) owed.set(pid, [Math.min(due, this.owed.get(pid)?.[0] ?? due), p.generation]);
+    }
+    this.owed = owed;
+    // Key messages that arrived early for this epoch can be used now.
+    const ready = this.pending.filter(([e]) => e === epoch).map(([, d]) => d);
+    this.pending = this.pending.filter(([e]) => e > epoch);
+    for (const data of ready) {
+      try {
+        actions.push(...(await this.keyMessage(now, data)));
+      } catch (error) {
+        if (!(error instanceof KeyMessageError)) throw error;
+      }
+    }
+    return actions;
+  }
+
+  private async codeAction(): Promise<GroupCodeChanged> {
+    const entries: [Uint8Array, CallKeyAnnouncement["callKey"]][] = [
+      [this.identity.publicKey, this.callKey.publicKey],
+      ...[...this.peers.values()].map((p): [Uint8Array, CallKeyAnnouncement["callKey"]] =>
+        [p.identityKey, p.announcement.callKey]),
+    ];
+    const code = await groupCode(this.config.roomId, this.epoch, entries,
+      { cipherSuite: this.config.cipherSuite, kems: this.config.allowedKems });
+    this.code = code;
+    const ids = [this.requireJoined(), ...this.peers.keys()].sort(byNumber);
+    return { type: "group_code_changed", epoch: this.epoch, code, members: ids };
+  }
+
+  // -- my sending key --------------------------------------------------------------------
+
+  /** New sending key, sealed to every peer. Everything is computed first and the state
+   * changed last, so a failure cannot leave a half-done rekey behind; a peer whose call
+   * key cannot be sealed to is rejected rather than aborting the rekey. */
+  private async rekey(now: number): Promise<KeyScheduleAction[]> {
+    const me = this.requireJoined();
+    const generation = this.generation + 1;
+    const baseKey = this.random(BASE_KEY_SIZE);
+    const peers = [...this.peers.entries()].sort(([a], [b]) => a - b);
+    const sealed = await Promise.allSettled(peers.map(([pid, peer]) => KeyMessage.seal(
+      this.identity, peer.announcement.callKey, {
+        roomId: this.config.roomId, sender: me, recipient: pid, epoch: this.epoch, generation,
+        cipherSuite: this.config.cipherSuite, baseKey,
+      })));
+    const messages: KeyScheduleAction[] = [];
+    const rejected: MemberRejected[] = [];
+    sealed.forEach((result, i) => {
+      const pid = peers[i]![0];
+      if (result.status === "fulfilled") {
+        messages.push({ type: "send_key_message", recipient: pid, data: result.value.encode() });
+      } else if (result.reason instanceof CryptoError) {
+        rejected.push({ type: "member_rejected", participantId: pid, reason: result.reason.reason });
+      } else {
+        throw result.reason;
+      }
+    });
+    const kids = kidsFor(me, generation);
+    const actions: KeyScheduleAction[] = [...rejected];
+    // The new key first, then the old one goes: a media thread switching between the two
+    // always finds a key to encrypt with.
+    actions.push({ type: "install_encryption_key", generation, kids, baseKey });
+    if (this.sendingKids.length) actions.push({ type: "retire_keys", kids: this.sendingKids, sending: true });
+    actions.push(...messages);
+    for (const r of rejected) this.dropPeer(now, r.participantId);
+    this.generation = generation;
+    this.sendingKids = kids;
+    this.nextRekey = now + this.config.rekeyInterval;
+    return actions;
+  }
+
+  private dropPeer(now: number, pid: number): void {
+    const peer = this.peers.get(pid);
+    this.peers.delete(pid);
+    this.owed.delete(pid);
+    if (peer !== undefined && peer.kids.length) this.retire.push({ at: now, kids: peer.kids });
+  }
+
+  private async timer(now: number): Promise<KeyScheduleAction[]> {
+    const actions: KeyScheduleAction[] = [];
+    // Peers that did not rekey in time after an epoch change: retire their keys now.
+    for (const [pid, [at, generation]] of [...this.owed.entries()]) {
+      const peer = this.peers.get(pid);
+      if (at <= now) {
+        this.owed.delete(pid);
+        if (peer !== undefined && peer.generation === generation && peer.kids.length) {
+          actions.push({ type: "retire_keys", kids: peer.kids, sending: false });
+          peer.kids = [];
+        }
+      }
+    }
+    const due = this.retire.filter((d) => d.at <= now);
+    this.retire = this.retire.filter((d) => d.at > now);
+    const live = new Set<bigint>(this.sendingKids);
+    for (const p of this.peers.values()) for (const k of p.kids) live.add(k);
+    for (const d of due.sort((a, b) => a.at - b.at)) {
+      const kids = d.kids.filter((k) => !live.has(k)); // never retire a live key
+      if (kids.length) actions.push({ type: "retire_keys", kids, sending: false });
+    }
+    if (this.nextRekey !== null && now >= this.nextRekey) {
+      actions.push(...(await this.rekey(now)));
+      if (actions.some((a) => a.type === "member_rejected")) actions.push(await this.codeAction());
+    }
+    return actions;
+  }
+
+  // -- incoming key messages -------------------------------------------------------------
+
+  private async keyMessage(now: number, data: Uint8Array): Promise<KeyScheduleAction[]> {
+    const me = this.requireJoined();
+    const msg = KeyMessage.decode(data);
+    if (msg.roomId !== this.config.roomId) throw new KeyMessageError(Reason.WRONG_ROOM);
+    if (msg.recipient !== me) throw new KeyMessageError(Reason.WRONG_RECIPIENT);
+    if (msg.epoch > this.epoch) {
+      if (msg.epoch > this.epoch + MAX_EPOCHS_AHEAD) throw new KeyMessageError(Reason.STALE, "key message too far ahead");
+      if (this.pending.length >= this.config.maxPending) this.pending.shift(); // the oldest goes
+      this.pending.push([msg.epoch, data]);
+      return [];
+    }
+    const peer = this.peers.get(msg.sender);
+    if (peer === undefined) throw new KeyMessageError(Reason.UNKNOWN_SENDER);
+    if (msg.epoch < this.epoch || msg.generation <= peer.generation) {
+      throw new KeyMessageError(Reason.STALE, "old epoch or generation");
+    }
+    if (msg.cipherSuite !== this.config.cipherSuite) {
+      throw new KeyMessageError(Reason.POLICY, "cipher suite differs from the call's");
+    }
+    const baseKey = await msg.open(this.callKey, peer.identityKey, { roomId: this.config.roomId, recipient: me });
+    // Nothing awaited below: the checks above still hold.
+    if (this.peers.get(msg.sender) !== peer || msg.generation <= peer.generation) {
+      throw new KeyMessageError(Reason.STALE, "old epoch or generation");
+    }
+    if (peer.kids.length) this.retire.push({ at: now + this.config.grace, kids: peer.kids });
+    peer.generation = msg.generation;
+    peer.kids = kidsFor(msg.sender, msg.generation);
+    this.owed.delete(msg.sender);
+    return [{ type: "install_decryption_key", sender: msg.sender, generation: msg.generation, kids: peer.kids, baseKey }];
+  }
+}

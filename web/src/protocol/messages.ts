@@ -1,0 +1,237 @@
+/**
+ * Signaling messages, version 1 (docs/SIGNALING.md; the schema is
+ * src/hotline/signaling/messages.py): types, strict validation of what the server sends,
+ * and encoding of what the client sends.
+ *
+ * Every message is one JSON object `{"v": 1, "type": ..., ...}` in one WebSocket text frame
+ * of at most MAX_MESSAGE_BYTES. `parseServer` refuses, with `ProtocolError`, what Python's
+ * `parse_server` refuses: not JSON, not an object, a version other than the integer 1, an
+ * unknown type, a missing or unknown field, a value of the wrong type (no coercion: a
+ * number is not a string, `1.0` and `true` are not integers), a u32 out of range, and
+ * binary fields that are not base64url without padding.
+ */
+
+import type { Bytes } from "../crypto/bytes.js";
+import { ProtocolError } from "../errors.js";
+
+export const VERSION = 1;
+export const MAX_MESSAGE_BYTES = 256 * 1024;
+const U32_MAX = 2 ** 32 - 1;
+
+// -- base64url --------------------------------------------------------------------------
+
+const B64URL = /^[A-Za-z0-9_-]*$/;
+const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+const VALUES = new Map([...ALPHABET].map((c, i) => [c, i]));
+
+/** base64url without padding. */
+export function b64encode(data: Uint8Array): string {
+  let out = "";
+  for (let i = 0; i < data.length; i += 3) {
+    const n = ((data[i] as number) << 16) | ((data[i + 1] ?? 0) << 8) | (data[i + 2] ?? 0);
+    const chars = Math.min(4, Math.ceil(((data.length - i) * 8) / 6));
+    for (let j = 0; j < chars; j++) out += ALPHABET[(n >> (18 - 6 * j)) & 63];
+  }
+  return out;
+}
+
+/** base64url without padding, as Python's b64decode in messages.py (which, like
+ * binascii, ignores the unused low bits of the last character). Throws RangeError. */
+export function b64decode(text: string): Bytes {
+  if (text.length > MAX_MESSAGE_BYTES || !B64URL.test(text) || text.length % 4 === 1) {
+    throw new RangeError("not a base64url string");
+  }
+  const out = new Uint8Array(Math.floor((text.length * 6) / 8));
+  let bits = 0;
+  let value = 0;
+  let pos = 0;
+  for (const c of text) {
+    value = (value << 6) | (VALUES.get(c) as number);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out[pos++] = (value >> bits) & 0xff;
+      value &= (1 << bits) - 1;
+    }
+  }
+  return out;
+}
+
+// -- server -> client -------------------------------------------------------------------
+
+export interface MemberInfo {
+  readonly participant_id: number;
+  readonly party: string;
+  readonly identity_key: Bytes;
+  readonly announcement: Bytes;
+}
+
+export interface StreamInfo {
+  readonly mid: string;
+  readonly participant_id: number;
+  readonly kind: "audio" | "video";
+}
+
+export interface Hello { readonly type: "hello"; readonly challenge: Bytes; readonly server: string }
+export interface Enrolled { readonly type: "enrolled"; readonly party: string; readonly device_id: number }
+export interface Welcome {
+  readonly type: "welcome"; readonly party: string; readonly device_id: number; readonly rooms: readonly string[];
+}
+export interface JoinAck {
+  readonly type: "join_ack"; readonly room: string; readonly participant_id: number; readonly epoch: number;
+}
+export interface Joined {
+  readonly type: "joined"; readonly room: string; readonly participant_id: number; readonly epoch: number;
+  readonly members: readonly MemberInfo[];
+}
+export interface MemberJoined { readonly type: "member_joined"; readonly epoch: number; readonly member: MemberInfo }
+export interface MemberLeft { readonly type: "member_left"; readonly epoch: number; readonly participant_id: number }
+export interface KeyFrom { readonly type: "key_from"; readonly sender: number; readonly data: Bytes }
+export interface Left { readonly type: "left"; readonly room: string }
+export interface Pong { readonly type: "pong" }
+export interface PublishAnswer { readonly type: "publish_answer"; readonly sdp: string }
+export interface SubscribeOffer { readonly type: "subscribe_offer"; readonly sdp: string; readonly streams: readonly StreamInfo[] }
+export interface ErrorMessage { readonly type: "error"; readonly code: string; readonly message: string }
+
+export type ServerMessage =
+  | Hello | Enrolled | Welcome | JoinAck | Joined | MemberJoined | MemberLeft | KeyFrom | Left | Pong
+  | PublishAnswer | SubscribeOffer | ErrorMessage;
+
+// -- validation -------------------------------------------------------------------------
+
+/** A JSON number written with a fraction or an exponent (Python reads it as a float). */
+class NonInteger {
+  constructor(readonly value: number) {}
+}
+
+function parseJson(text: string): unknown {
+  return JSON.parse(text, (_key: string, value: unknown, context?: { source?: string }) => {
+    if (typeof value !== "number") return value;
+    if (context?.source !== undefined) return /^-?\d+$/.test(context.source) ? value : new NonInteger(value);
+    return Number.isInteger(value) ? value : new NonInteger(value);
+  });
+}
+
+type Obj = Record<string, unknown>;
+type Check<T> = (value: unknown, where: string) => T;
+
+function fail(where: string, what: string): never {
+  throw new ProtocolError(`invalid message: ${where}: ${what}`);
+}
+
+function isObject(value: unknown): value is Obj {
+  return typeof value === "object" && value !== null && !Array.isArray(value) && !(value instanceof NonInteger);
+}
+
+const str: Check<string> = (v, where) => (typeof v === "string" ? v : fail(where, "expected a string"));
+
+const int: Check<number> = (v, where) => {
+  if (typeof v !== "number" || !Number.isSafeInteger(v)) fail(where, "expected an integer");
+  return v;
+};
+
+const u32: Check<number> = (v, where) => {
+  const n = int(v, where);
+  return n >= 0 && n <= U32_MAX ? n : fail(where, "out of range for a u32");
+};
+
+const b64: Check<Bytes> = (v, where) => {
+  try {
+    return b64decode(str(v, where));
+  } catch (error) {
+    if (error instanceof ProtocolError) throw error;
+    return fail(where, "not valid base64url");
+  }
+};
+
+function list<T>(item: Check<T>): Check<T[]> {
+  return (v, where) => {
+    if (!Array.isArray(v)) fail(where, "expected a list");
+    return v.map((x: unknown, i) => item(x, `${where}.${i}`));
+  };
+}
+
+function literal<T extends string>(...allowed: T[]): Check<T> {
+  return (v, where) => (typeof v === "string" && (allowed as string[]).includes(v) ? (v as T) : fail(where, `expected one of ${allowed.join(", ")}`));
+}
+
+type Shape = Record<string, Check<unknown>>;
+type Parsed<S extends Shape> = { [K in keyof S]: S[K] extends Check<infer T> ? T : never };
+
+/** Exactly the fields of `shape` (plus `ignore`), each valid. */
+function record<S extends Shape>(shape: S, ignore: readonly string[] = []): Check<Parsed<S>> {
+  return (v, where) => {
+    if (!isObject(v)) fail(where || "message", "expected an object");
+    const prefix = where ? `${where}.` : "";
+    for (const key of Object.keys(v)) {
+      if (!(key in shape) && !ignore.includes(key)) fail(prefix + key, "extra field not permitted");
+    }
+    const out: Obj = {};
+    for (const [key, check] of Object.entries(shape)) {
+      if (!(key in v)) fail(prefix + key, "field required");
+      out[key] = check(v[key], prefix + key);
+    }
+    return out as Parsed<S>;
+  };
+}
+
+const memberInfo = record({ participant_id: u32, party: str, identity_key: b64, announcement: b64 });
+const streamInfo = record({ mid: str, participant_id: u32, kind: literal("audio", "video") });
+
+const SERVER: Record<ServerMessage["type"], Shape> = {
+  hello: { challenge: b64, server: str },
+  enrolled: { party: str, device_id: int },
+  welcome: { party: str, device_id: int, rooms: list(str) },
+  join_ack: { room: str, participant_id: u32, epoch: u32 },
+  joined: { room: str, participant_id: u32, epoch: u32, members: list(memberInfo) },
+  member_joined: { epoch: u32, member: memberInfo },
+  member_left: { epoch: u32, participant_id: u32 },
+  key_from: { sender: u32, data: b64 },
+  left: { room: str },
+  pong: {},
+  publish_answer: { sdp: str },
+  subscribe_offer: { sdp: str, streams: list(streamInfo) },
+  error: { code: str, message: str },
+};
+
+/** Validate one message from the server (ProtocolError if it is refused). */
+export function parseServer(text: string): ServerMessage {
+  if (text.length > MAX_MESSAGE_BYTES) throw new ProtocolError(`message larger than ${MAX_MESSAGE_BYTES} bytes`);
+  let doc: unknown;
+  try {
+    doc = parseJson(text);
+  } catch {
+    throw new ProtocolError("message is not JSON");
+  }
+  if (!isObject(doc)) throw new ProtocolError("message is not a JSON object");
+  if (doc.v !== VERSION) throw new ProtocolError(`unsupported protocol version ${JSON.stringify(doc.v ?? null)}`);
+  const type = doc.type;
+  if (typeof type !== "string" || !Object.hasOwn(SERVER, type)) {
+    throw new ProtocolError("invalid message: type: unknown message type");
+  }
+  const shape = SERVER[type as ServerMessage["type"]];
+  const fields = record(shape, ["v", "type"])(doc, "");
+  return { type, ...fields } as unknown as ServerMessage;
+}
+
+// -- client -> server -------------------------------------------------------------------
+
+export type ClientMessage =
+  | { readonly type: "enroll"; readonly code: string; readonly identity_key: Uint8Array; readonly label: string; readonly signature: Uint8Array }
+  | { readonly type: "auth"; readonly identity_key: Uint8Array; readonly signature: Uint8Array }
+  | { readonly type: "join"; readonly room: string }
+  | { readonly type: "announce"; readonly announcement: Uint8Array }
+  | { readonly type: "key"; readonly to: number; readonly data: Uint8Array }
+  | { readonly type: "leave" }
+  | { readonly type: "publish"; readonly sdp: string }
+  | { readonly type: "subscribe_answer"; readonly sdp: string }
+  | { readonly type: "ping" };
+
+/** The JSON text of a client message; binary fields become base64url. */
+export function encodeClient(message: ClientMessage): string {
+  const out: Record<string, unknown> = { v: VERSION };
+  for (const [key, value] of Object.entries(message)) {
+    out[key] = value instanceof Uint8Array ? b64encode(value) : value;
+  }
+  return JSON.stringify(out);
+}

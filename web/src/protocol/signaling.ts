@@ -1,0 +1,454 @@
+/**
+ * The browser client's signaling side: connect, enroll or authenticate, join, keys (the
+ * browser twin of src/hotline/client/signaling.py, doing the same things in the same order).
+ *
+ * `SignalingClient` speaks the server's WebSocket protocol (messages.ts, docs/SIGNALING.md),
+ * runs this participant's `KeySchedule` and applies its actions to a `MediaKeys`, which the
+ * media layer uses to encrypt and decrypt frames. Events for the application (joined,
+ * member_joined, member_left, keys_rotated, group_code, key_rejected, error, closed) go to
+ * `events` (an async queue) and to every `onEvent` listener.
+ *
+ * Roster events, key messages and timer ticks reach the key schedule strictly in the order
+ * they arrived (one chain of promises: WebCrypto is asynchronous, the order is not allowed
+ * to be); the key messages an event produces are sent before the next event is looked at.
+ */
+
+import { type Bytes, concat, ascii } from "../crypto/bytes.js";
+import { CallKeyPair, Kem } from "../crypto/callkey.js";
+import { CryptoError } from "../crypto/errors.js";
+import type { GroupCode } from "../crypto/groupcode.js";
+import type { Identity } from "../crypto/identity.js";
+import {
+  type KeyScheduleAction, type KeyScheduleEvent, KeySchedule, type Member, keyScheduleConfig,
+} from "../crypto/keyschedule.js";
+import { MediaKeys } from "../crypto/mediakeys.js";
+import { HotlineError, ProtocolError, RemoteError } from "../errors.js";
+import {
+  type ClientMessage, type MemberInfo, type ServerMessage, type SubscribeOffer, encodeClient, parseServer,
+} from "./messages.js";
+
+/** The server refused a request; `code` is the server's error code. */
+export class ServerError extends RemoteError {
+  constructor(readonly code: string, message: string) {
+    super(`${code}: ${message}`);
+  }
+}
+
+/** The server could not be reached or closed the connection. */
+export class ConnectionFailed extends RemoteError {}
+
+export type ClientEventKind =
+  | "joined" | "member_joined" | "member_left" | "keys_rotated" | "group_code" | "key_rejected" | "error" | "closed";
+
+export interface ClientEvent {
+  readonly kind: ClientEventKind;
+  readonly data: Readonly<Record<string, unknown>>;
+}
+
+/** Proof of identity-key possession (src/hotline/crypto/auth.py):
+ * Ed25519 over "hotline/v1 {purpose}" 0x00 || challenge || identity_key [|| SHA-256(code)]. */
+export async function prove(identity: Identity, purpose: "auth" | "enroll", challenge: Uint8Array,
+                            code = ""): Promise<Bytes> {
+  const codeHash = code ? new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(code))) : new Uint8Array(0);
+  return identity.sign(concat(ascii(`hotline/v1 ${purpose}\0`), challenge, identity.publicKey, codeHash));
+}
+
+export function wsUrl(server: string): string {
+  let url = server.replace(/\/+$/, "");
+  if (url.startsWith("http://")) url = "ws://" + url.slice("http://".length);
+  else if (url.startsWith("https://")) url = "wss://" + url.slice("https://".length);
+  return url.endsWith("/ws") ? url : url + "/ws";
+}
+
+/** A FIFO whose `get` waits (with a timeout); `fail` makes every waiting and later get reject. */
+export class AsyncQueue<T> {
+  private readonly items: T[] = [];
+  private readonly waiters: { resolve: (item: T) => void; reject: (error: Error) => void }[] = [];
+  private failure: Error | null = null;
+
+  put(item: T): void {
+    const waiter = this.waiters.shift();
+    if (waiter !== undefined) waiter.resolve(item);
+    else this.items.push(item);
+  }
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  get(timeoutSeconds = Infinity): Promise<T> {
+    if (this.items.length) return Promise.resolve(this.items.shift() as T);
+    if (this.failure !== null) return Promise.reject(this.failure);
+    return new Promise<T>((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const waiter = {
+        resolve: (item: T) => { clearTimeout(timer); resolve(item); },
+        reject: (error: Error) => { clearTimeout(timer); reject(error); },
+      };
+      this.waiters.push(waiter);
+      if (Number.isFinite(timeoutSeconds)) {
+        timer = setTimeout(() => {
+          const i = this.waiters.indexOf(waiter);
+          if (i >= 0) this.waiters.splice(i, 1);
+          reject(new ConnectionFailed(`no reply within ${timeoutSeconds} s`));
+        }, timeoutSeconds * 1000);
+      }
+    });
+  }
+
+  fail(error: Error): void {
+    this.failure = error;
+    for (const w of this.waiters.splice(0)) w.reject(error);
+  }
+}
+
+export interface SignalingOptions {
+  readonly kem?: Kem;
+  readonly rekeyInterval?: number;
+  readonly grace?: number;
+  /** Seconds on a monotonic clock (default: performance.now() / 1000). */
+  readonly clock?: () => number;
+}
+
+type Reply = ServerMessage["type"];
+
+export class SignalingClient {
+  readonly url: string;
+  readonly events = new AsyncQueue<ClientEvent>();
+  readonly onEvent = new Set<(event: ClientEvent) => void>();
+  party = "";
+  rooms: readonly string[] = [];
+  room = "";
+  participantId: number | null = null;
+  schedule: KeySchedule | null = null;
+  readonly keys = new MediaKeys();
+  readonly names = new Map<number, string>(); // participant id -> party name
+  rejectedKeyMessages = 0;
+  /** Called after key actions were applied (the media layer re-checks held frames). */
+  onKeysChanged: (() => void) | null = null;
+  /** Called with every batch of key actions after `keys` applied it (e.g. to mirror the
+   * keys into a media worker). The actions carry base keys: keep them in memory only. */
+  onKeyActions: ((actions: readonly KeyScheduleAction[]) => void) | null = null;
+  /** Called with each subscribe offer from the SFU (the media layer answers it). */
+  onSubscribeOffer: ((offer: SubscribeOffer) => void) | null = null;
+
+  private readonly kem: Kem;
+  private readonly rekeyInterval: number;
+  private readonly grace: number;
+  private readonly clock: () => number;
+  private ws: WebSocket | null = null;
+  private challenge: Bytes = new Uint8Array(0);
+  private replies = new AsyncQueue<ServerMessage>();
+  private chain: Promise<void> = Promise.resolve(); // the key schedule's input, in order
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private timerArmed = false; // after joined, until leave or close
+  private closing = false;
+
+  constructor(server: string, readonly identity: Identity, options: SignalingOptions = {}) {
+    this.url = wsUrl(server);
+    this.kem = options.kem ?? Kem.X25519;
+    this.rekeyInterval = options.rekeyInterval ?? 600.0;
+    this.grace = options.grace ?? 1.0;
+    this.clock = options.clock ?? (() => performance.now() / 1000);
+  }
+
+  // -- connection --------------------------------------------------------------------------
+
+  private now(): number {
+    return this.clock();
+  }
+
+  /** Open the WebSocket and wait for the server's hello. */
+  connect(timeoutSeconds = 10.0): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let ws: WebSocket;
+      try {
+        ws = new WebSocket(this.url);
+      } catch (error) {
+        reject(new ConnectionFailed(`cannot reach ${this.url}: ${String(error)}`));
+        return;
+      }
+      this.ws = ws;
+      let greeted = false;
+      const timer = setTimeout(() => {
+        if (!greeted) {
+          reject(new ConnectionFailed(`no hello from ${this.url}`));
+          ws.close();
+        }
+      }, timeoutSeconds * 1000);
+      ws.onmessage = (ev: MessageEvent) => {
+        if (typeof ev.data !== "string") {
+          this.lost("connection closed (BINARY)");
+          return;
+        }
+        if (greeted) {
+          this.receive(ev.data);
+          return;
+        }
+        greeted = true;
+        clearTimeout(timer);
+        let hello: ServerMessage;
+        try {
+          hello = parseServer(ev.data);
+        } catch (error) {
+          reject(error);
+          ws.close();
+          return;
+        }
+        if (hello.type !== "hello") {
+          reject(new ProtocolError("server did not say hello"));
+          ws.close();
+          return;
+        }
+        this.challenge = hello.challenge;
+        resolve();
+      };
+      ws.onclose = (ev: CloseEvent) => {
+        clearTimeout(timer);
+        if (!greeted) {
+          greeted = true;
+          reject(new ConnectionFailed(`cannot reach ${this.url} (close ${ev.code})`));
+        }
+        this.lost(`connection closed (${ev.code}${ev.reason ? ` ${ev.reason}` : ""})`);
+      };
+      ws.onerror = () => {
+        // a close event follows and says the rest
+      };
+    });
+  }
+
+  close(): void {
+    this.closing = true;
+    this.stopTimer();
+    this.timerArmed = false;
+    this.replies.fail(new ConnectionFailed("client closed"));
+    this.ws?.close();
+  }
+
+  private lost(reason: string): void {
+    this.replies.fail(new ConnectionFailed(reason));
+    this.stopTimer();
+    this.timerArmed = false;
+    if (!this.closing) {
+      this.closing = true;
+      this.event("closed", { reason });
+      this.ws?.close();
+    }
+  }
+
+  private send(message: ClientMessage): void {
+    if (this.ws === null || this.ws.readyState !== WebSocket.OPEN) throw new ConnectionFailed("not connected");
+    this.ws.send(encodeClient(message));
+  }
+
+  /** The next reply of one of `types`; a server error rejects with ServerError. */
+  private async reply<T extends Reply>(types: readonly T[], timeoutSeconds = 10.0): Promise<Extract<ServerMessage, { type: T }>> {
+    for (;;) {
+      const reply = await this.replies.get(timeoutSeconds);
+      if (reply.type === "error") throw new ServerError(reply.code, reply.message);
+      if ((types as readonly string[]).includes(reply.type)) return reply as Extract<ServerMessage, { type: T }>;
+    }
+  }
+
+  // -- requests ----------------------------------------------------------------------------
+
+  /** Register this identity with a one-time code; resolves to the party name. */
+  async enroll(code: string, label = ""): Promise<string> {
+    const signature = await prove(this.identity, "enroll", this.challenge, code);
+    this.send({ type: "enroll", code, identity_key: this.identity.publicKey, label, signature });
+    const reply = await this.reply(["enrolled"]);
+    this.party = reply.party;
+    return reply.party;
+  }
+
+  /** Sign this connection's challenge; resolves to the rooms of our party. */
+  async authenticate(): Promise<readonly string[]> {
+    const signature = await prove(this.identity, "auth", this.challenge);
+    this.send({ type: "auth", identity_key: this.identity.publicKey, signature });
+    const reply = await this.reply(["welcome"]);
+    this.party = reply.party;
+    this.rooms = reply.rooms;
+    return reply.rooms;
+  }
+
+  /** Join `room`: announce our call key, get the roster, start the key schedule. Resolves
+   * once the roster went through the key schedule (our first key is installed). */
+  async join(room: string, timeoutSeconds = 10.0): Promise<void> {
+    this.room = room;
+    this.schedule = new KeySchedule(this.identity, await CallKeyPair.generate(this.kem), keyScheduleConfig({
+      roomId: room, rekeyInterval: this.rekeyInterval, grace: this.grace, allowedKems: new Set([this.kem]),
+    }));
+    this.send({ type: "join", room });
+    const ack = await this.reply(["join_ack"], timeoutSeconds);
+    const ann = await this.schedule.announcement(ack.participant_id, ack.epoch);
+    this.send({ type: "announce", announcement: ann.encode() });
+    await this.reply(["joined"], timeoutSeconds); // delivered once the roster was fed
+  }
+
+  /** Send our media offer to the SFU; resolves to its answer. */
+  async publish(offerSdp: string, timeoutSeconds = 15.0): Promise<string> {
+    this.send({ type: "publish", sdp: offerSdp });
+    return (await this.reply(["publish_answer"], timeoutSeconds)).sdp;
+  }
+
+  answerSubscription(answerSdp: string): void {
+    this.send({ type: "subscribe_answer", sdp: answerSdp });
+  }
+
+  async leave(): Promise<void> {
+    this.send({ type: "leave" });
+    await this.reply(["left"]);
+    this.stopSchedule();
+  }
+
+  private stopSchedule(): void {
+    this.stopTimer();
+    this.timerArmed = false;
+    this.schedule = null;
+    this.participantId = null;
+  }
+
+  get code(): GroupCode | null {
+    return this.keys.code;
+  }
+
+  // -- the reader: roster events and key messages go to the key schedule ---------------------
+
+  private receive(text: string): void {
+    let message: ServerMessage;
+    try {
+      message = parseServer(text);
+    } catch (error) {
+      this.lost(error instanceof Error ? error.message : String(error));
+      return;
+    }
+    this.dispatch(message);
+  }
+
+  private dispatch(message: ServerMessage): void {
+    const now = this.now();
+    switch (message.type) {
+      case "joined": {
+        this.participantId = message.participant_id;
+        this.names.clear();
+        for (const i of message.members) this.names.set(i.participant_id, i.party);
+        this.names.set(message.participant_id, this.party);
+        this.feed({
+          type: "joined", now, epoch: message.epoch, participantId: message.participant_id,
+          members: message.members.map(member),
+        }, () => {
+          this.timerArmed = true;
+          this.event("joined", { participant_id: message.participant_id, epoch: message.epoch });
+          this.replies.put(message);
+        });
+        break;
+      }
+      case "member_joined":
+        this.names.set(message.member.participant_id, message.member.party);
+        this.feed({ type: "member_joined", now, epoch: message.epoch, member: member(message.member) }, () =>
+          this.event("member_joined", { participant_id: message.member.participant_id, party: message.member.party }));
+        break;
+      case "member_left":
+        this.feed({ type: "member_left", now, epoch: message.epoch, participantId: message.participant_id }, () =>
+          this.event("member_left", {
+            participant_id: message.participant_id, party: this.names.get(message.participant_id) ?? "?",
+          }));
+        break;
+      case "key_from":
+        this.feed({ type: "key_message_received", now, data: message.data });
+        break;
+      case "subscribe_offer":
+        this.onSubscribeOffer?.(message);
+        break;
+      default:
+        this.replies.put(message);
+        if (message.type === "error") this.event("error", { code: message.code, message: message.message });
+    }
+  }
+
+  /** Hand `event` to the key schedule after everything before it; `after` runs once it
+   * was handled (in order, whatever happened). */
+  private feed(event: KeyScheduleEvent, after?: () => void): void {
+    this.chain = this.chain.then(async () => {
+      try {
+        await this.feedNow(event);
+      } finally {
+        after?.();
+      }
+    }).catch((error: unknown) => {
+      this.event("error", { code: "client", message: error instanceof Error ? error.message : String(error) });
+    });
+  }
+
+  private async feedNow(event: KeyScheduleEvent): Promise<void> {
+    const schedule = this.schedule;
+    if (schedule === null) return;
+    let actions: KeyScheduleAction[];
+    try {
+      actions = await schedule.handle(event);
+    } catch (error) {
+      if (error instanceof CryptoError) { // a refused key message: count it and go on
+        this.rejectedKeyMessages += 1;
+        this.event("key_rejected", { reason: error.reason });
+        return;
+      }
+      if (error instanceof HotlineError) {
+        this.event("error", { code: "roster", message: error.message });
+        return;
+      }
+      throw error;
+    }
+    for (const out of await this.keys.apply(actions)) {
+      if (this.schedule === schedule) this.send({ type: "key", to: out.recipient, data: out.data });
+    }
+    if (actions.length) {
+      this.onKeyActions?.(actions);
+      this.onKeysChanged?.();
+    }
+    for (const action of actions) {
+      if (action.type === "group_code_changed") {
+        this.event("group_code", { digits: action.code.digits, words: action.code.words, epoch: action.epoch });
+      } else if (action.type === "install_decryption_key") {
+        this.event("keys_rotated", { sender: action.sender, generation: action.generation });
+      }
+    }
+    this.armTimer();
+  }
+
+  // -- the timer: feeds TimerFired at the key schedule's next deadline ---------------------
+
+  private stopTimer(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private armTimer(): void {
+    this.stopTimer();
+    const schedule = this.schedule;
+    if (!this.timerArmed || schedule === null) return;
+    const deadline = schedule.nextDeadline();
+    const delay = deadline === null ? 3600.0 : Math.max(0, deadline - this.now());
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      if (this.schedule !== schedule) return;
+      if (deadline !== null && this.now() >= deadline) this.feed({ type: "timer_fired", now: this.now() });
+      else this.armTimer();
+    }, delay * 1000);
+  }
+
+  private event(kind: ClientEventKind, data: Record<string, unknown>): void {
+    const event: ClientEvent = { kind, data };
+    this.events.put(event);
+    for (const listener of this.onEvent) {
+      try {
+        listener(event);
+      } catch {
+        // a listener's failure is its own
+      }
+    }
+  }
+}
+
+function member(info: MemberInfo): Member {
+  return { participantId: info.participant_id, identityKey: info.identity_key, announcement: info.announcement };
+}
