@@ -16,10 +16,10 @@ from aiohttp import web
 from rich.console import Console
 
 from hotline import __version__
-from hotline.crypto import tls
 from hotline.errors import ConfigError, HotlineError
 from hotline.server.app import make_app
 from hotline.server.settings import DEFAULT_DATA, DEFAULT_HOST, DEFAULT_PORT, Settings
+from hotline.server.tls_files import self_signed_files
 
 Host = Annotated[str, typer.Option("--host", envvar="HOTLINE_HOST", help="Address to listen on.")]
 Port = Annotated[int, typer.Option("--port", envvar="HOTLINE_PORT", help="TCP port.")]
@@ -78,11 +78,11 @@ def serve(host: Host = DEFAULT_HOST, port: Port = DEFAULT_PORT, data: Data = DEF
         if tls_self_signed:
             if tls_cert or tls_key:
                 raise ConfigError("--tls-self-signed or --tls-cert/--tls-key, not both")
-            tls_cert, tls_key = tls.self_signed(data, [host, "localhost"])
+            tls_cert, tls_key, fp = self_signed_files(data, [host, "localhost"])
             console.print("[yellow]warning:[/] self-signed certificate: browsers will warn, "
                           "and anyone on the network path could impersonate this server "
-                          "until users compare the certificate fingerprint "
-                          f"{tls.fingerprint(tls_cert)}. For a LAN trial only.")
+                          f"until users compare the certificate fingerprint {fp}. "
+                          "For a LAN trial only.")
         settings = Settings(host=host, port=port, data_dir=data, media_host=media_host,
                             tls_cert=tls_cert, tls_key=tls_key)
         with contextlib.suppress(KeyboardInterrupt):
