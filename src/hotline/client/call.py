@@ -90,7 +90,8 @@ class Call:
     def __init__(self, server: str, identity: Identity, room: str, *,
                  kem: Kem = Kem.X25519, record_dir: Path | None = None,
                  media_file: Path | None = None, camera: str | None = None,
-                 microphone: str | None = None, tls_ca: str | None = None) -> None:
+                 microphone: str | None = None, tls_ca: str | None = None,
+                 video_size: tuple[int, int] = (320, 240)) -> None:
         self.server, self.room = server, room
         self.signaling = SignalingClient(server, identity, kem=kem, ssl_context=trust(tls_ca))
         self.send_keys = CountingSendKeys()
@@ -103,6 +104,7 @@ class Call:
         self.record_dir = record_dir
         self.media_file = media_file
         self.camera, self.microphone = camera, microphone
+        self.video_size = video_size
         self._players: list[MediaPlayer] = []
         self._relay = MediaRelay()
         self._recorders: dict[int, MediaRecorder] = {}
@@ -146,6 +148,8 @@ class Call:
         @pc.on("connectionstatechange")
         def _path() -> None:
             self.path_state = pc.connectionState
+            if pc.connectionState == "connected":
+                adapter.raise_buffers(pc)
             self.signaling.events.put_nowait(ClientEvent("path", {"via": "sfu",
                                                                   "state": pc.connectionState}))
 
@@ -158,7 +162,7 @@ class Call:
         """What we send: a camera (v4l2) and/or microphone (ALSA), a media file (looped),
         or the synthetic test pattern and tone."""
         if self.camera is None and self.microphone is None and self.media_file is None:
-            self.tracks = [PatternTrack("audio"), PatternTrack("video")]
+            self.tracks = [PatternTrack("audio"), PatternTrack("video", self.video_size)]
             return list(self.tracks)
         tracks: list[MediaStreamTrack] = []
         if self.media_file is not None:
@@ -201,6 +205,12 @@ class Call:
             self.subscribe_pc = RTCPeerConnection(adapter.configuration())
             self.e2ee.attach(self.subscribe_pc)
             self.subscribe_pc.on("track", self._on_track)
+            sub = self.subscribe_pc
+
+            @sub.on("connectionstatechange")
+            def _connected() -> None:
+                if sub.connectionState == "connected":
+                    adapter.raise_buffers(sub)
         pc = self.subscribe_pc
         await pc.setRemoteDescription(RTCSessionDescription(offer.sdp, "offer"))
         infos = {s.mid: s for s in offer.streams}

@@ -22,8 +22,8 @@ WIDTH, HEIGHT, FPS = 320, 240, 30
 _PATTERNS = 8
 
 
-def _planes(i: int) -> list[bytes]:
-    frame = av.VideoFrame(WIDTH, HEIGHT, "yuv420p")
+def _planes(i: int, width: int, height: int) -> list[bytes]:
+    frame = av.VideoFrame(width, height, "yuv420p")
     out = []
     for k, plane in enumerate(frame.planes):
         pad = bytes(plane.line_size - plane.width)
@@ -36,7 +36,7 @@ def _planes(i: int) -> list[bytes]:
 class PatternTrack(MediaStreamTrack):
     """A paced synthetic track of ``kind`` "video" or "audio"."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, size: tuple[int, int] = (WIDTH, HEIGHT)) -> None:
         super().__init__()
         if kind not in ("audio", "video"):
             raise ValueError("kind must be audio or video")
@@ -44,7 +44,8 @@ class PatternTrack(MediaStreamTrack):
         self.frames_sent = 0
         self._start: float | None = None
         if kind == "video":
-            self._video = [_planes(i) for i in range(_PATTERNS)]
+            self._size = size
+            self._video = [_planes(i, *size) for i in range(_PATTERNS)]
         else:
             self._audio = [
                 b"".join(struct.pack("<hh", v, v) for v in (
@@ -61,7 +62,7 @@ class PatternTrack(MediaStreamTrack):
         i = self.frames_sent
         self.frames_sent += 1
         if self.kind == "video":
-            video = av.VideoFrame(WIDTH, HEIGHT, "yuv420p")
+            video = av.VideoFrame(*self._size, "yuv420p")
             for plane, data in zip(video.planes, self._video[i % _PATTERNS], strict=True):
                 plane.update(data)
             video.pts, video.time_base = i * (90000 // FPS), VIDEO_TIME_BASE

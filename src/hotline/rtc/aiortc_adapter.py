@@ -191,6 +191,17 @@ def _raise_buffers(sock: socket.socket | None) -> None:
                 continue
 
 
+def raise_buffers(pc: RTCPeerConnection) -> None:
+    """Give every ICE socket of ``pc`` large buffers (a client receiving many streams)."""
+    try:
+        conn = dtls_transport(pc).transport._connection
+    except (IndexError, AttributeError):
+        return
+    for proto in conn._protocols:
+        if proto.transport is not None:
+            _raise_buffers(proto.transport.get_extra_info("socket"))
+
+
 class RawMediaPath:
     """SRTP straight from and to the ICE sockets of one connection.
 
