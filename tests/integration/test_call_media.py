@@ -212,6 +212,40 @@ async def test_leave_rotates_keys_and_the_leaver_decrypts_nothing_after(
         await b.close()
 
 
+async def test_after_the_first_joiner_leaves_the_others_still_receive_and_it_can_rejoin(
+        media_server: Server) -> None:
+    """The leaver is first in every stream's list of copies: nothing after it may stop."""
+    from hotline.crypto.identity import Identity
+
+    a_id = Identity.generate()
+    a = Call(media_server.url, a_id, "summit", video_size=(160, 120))
+    await a.start(enroll_code=media_server.store.new_enrollment_code("alice"))
+    b, c = await join_all(media_server, NAMES[1:])
+    try:
+        await asyncio.sleep(2.0)
+        await a.close()
+        await asyncio.sleep(1.0)
+        before = (b.stats().remote["carol"]["video_frames_decrypted"],
+                  c.stats().remote["bob"]["video_frames_decrypted"])
+        await asyncio.sleep(2.0)
+        after = (b.stats().remote["carol"]["video_frames_decrypted"],
+                 c.stats().remote["bob"]["video_frames_decrypted"])
+        assert after[0] > before[0] + 30 and after[1] > before[1] + 30
+        again = Call(media_server.url, a_id, "summit", video_size=(160, 120))
+        await again.start()  # the same device, no enrollment
+        try:
+            await asyncio.sleep(3.0)
+            remote = again.stats().remote
+            assert remote["bob"]["video_frames_decrypted"] > 30
+            assert remote["carol"]["video_frames_decrypted"] > 30
+            assert b.stats().group_code == again.stats().group_code
+        finally:
+            await again.close()
+    finally:
+        await b.close()
+        await c.close()
+
+
 async def test_garbage_sdp_is_refused_and_the_call_goes_on(media_server: Server) -> None:
     calls = await join_all(media_server, NAMES[:2])
     from hotline.crypto.identity import Identity

@@ -27,6 +27,7 @@ from __future__ import annotations
 import importlib.metadata
 import inspect
 import ipaddress
+import logging
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -61,6 +62,7 @@ HOOKED: tuple[tuple[str, str], ...] = (
 )
 
 _original_get_host_addresses = aioice.ice.get_host_addresses
+log = logging.getLogger("hotline.rtc")
 
 
 class AdapterError(ConfigError):
@@ -219,6 +221,8 @@ class RawMediaPath:
         self._addr: Any = None
         self.attached = False
         self.srtp_errors = 0
+        self.send_errors = 0
+        self.handler_errors = 0
         self.foreign_datagrams = 0
 
     def watch(self, pc: RTCPeerConnection, on_attached: Callable[[], None]) -> None:
@@ -252,23 +256,40 @@ class RawMediaPath:
             if addr != self._addr:
                 self.foreign_datagrams += 1
                 return
+            is_rtcp = len(data) > 1 and 191 < data[1] < 224
             try:
-                if len(data) > 1 and 191 < data[1] < 224:
-                    rtcp(rx.unprotect_rtcp(data))
-                else:
-                    rtp_(rx.unprotect(data))
+                packet = rx.unprotect_rtcp(data) if is_rtcp else rx.unprotect(data)
             except Exception:  # pylibsrtp.Error, or a malformed packet: drop it
                 self.srtp_errors += 1
+                return
+            try:
+                (rtcp if is_rtcp else rtp_)(packet)
+            except Exception:  # a bug must not take the socket's callback down
+                self.handler_errors += 1
+                if self.handler_errors == 1:
+                    log.exception("media handler failed (counted from now on)")
 
         return datagram_received
 
+    def detach(self) -> None:
+        """Stop sending (the connection is closing)."""
+        self._sendto = None
+
     def send_rtp(self, packet: bytes) -> None:
-        if self._sendto is not None:
+        if self._sendto is None:
+            return
+        try:
             self._sendto(self._tx.protect(packet), self._addr)
+        except Exception:  # a closing transport or a bad packet: this copy only
+            self.send_errors += 1
 
     def send_rtcp(self, packet: bytes) -> None:
-        if self._sendto is not None:
+        if self._sendto is None:
+            return
+        try:
             self._sendto(self._tx.protect_rtcp(packet), self._addr)
+        except Exception:
+            self.send_errors += 1
 
     def send(self, packet: bytes) -> None:
         """RTP or RTCP, told apart by the packet type byte."""

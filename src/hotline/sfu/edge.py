@@ -197,8 +197,17 @@ class SfuParticipant:
             with contextlib.suppress(ValueError):
                 stream.copies.remove(copy)
 
+    def drop_all_subscriptions(self) -> None:
+        for stream, copy in list(self.subscribed.items()):
+            with contextlib.suppress(ValueError):
+                stream.copies.remove(copy)
+        self.subscribed.clear()
+        self.router.copies.clear()
+
     async def close(self) -> None:
         self.closed = True
+        self.publish_path.detach()
+        self.subscribe_path.detach()
         if self._answer is not None and not self._answer.done():
             self._answer.cancel()
         for pc in (self.publish_pc, self.subscribe_pc):
@@ -287,6 +296,7 @@ class Sfu:
             return
         for other in members.values():
             other.drop_publisher(participant_id)
+        p.drop_all_subscriptions()  # nothing may be forwarded to the leaver any more
         await p.close()
         if not members:
             self._rooms.pop(room, None)
