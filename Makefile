@@ -42,7 +42,7 @@ $(WEB_DEPS): $(WEB)/package.json $(WEB)/package-lock.json | $(STAMP)
 	@touch $(WEB_DEPS)
 
 # The word list must be the Python one; tsc --noEmit (strict) must pass; esbuild bundles
-# web/test/vectors.ts (tests/browser/test_web_vectors.py runs it in Chromium).
+# the test pages (tests/browser/) and the call page web/dist/app/ that `hotline serve` serves.
 $(WEB_BUILD): $(WEB_DEPS) $(WEB_SOURCES)
 	$(PYTHON) $(WEB)/scripts/gen_wordlist.py --check
 	cd $(WEB) && npm run --silent build

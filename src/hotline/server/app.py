@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from aiohttp import web
 
@@ -37,8 +39,34 @@ _INDEX = """<!doctype html><html lang="en"><meta charset="utf-8">
 (see the README).</p></body></html>"""
 
 
-async def _index(request: web.Request) -> web.Response:
+#: The built browser client (``make web``): web/dist/app in a source checkout.
+WEB_APP = Path(__file__).resolve().parents[3] / "web" / "dist" / "app"
+WEB_APP_KEY = web.AppKey("web_app", Path)
+_ASSET = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.(js|css|map)")
+_TYPES = {"js": "text/javascript", "css": "text/css", "map": "application/json"}
+# The page needs only its own origin (scripts, worker, signaling WebSocket) and local media.
+_CSP = ("default-src 'none'; script-src 'self'; worker-src 'self'; style-src 'self'; "
+        "connect-src 'self'; media-src 'self' blob: mediastream:; img-src 'self' data:; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+_HEADERS = {"Content-Security-Policy": _CSP, "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer", "Cache-Control": "no-cache"}
+
+
+async def _index(request: web.Request) -> web.StreamResponse:
+    page = request.app[WEB_APP_KEY] / "index.html"
+    if page.is_file():
+        return web.FileResponse(page, headers={**_HEADERS, "Content-Type": "text/html"})
     return web.Response(text=_INDEX.format(version=__version__), content_type="text/html")
+
+
+async def _asset(request: web.Request) -> web.StreamResponse:
+    """A file of the built client, by plain name only (no paths, no listing)."""
+    name = request.match_info["name"]
+    match = _ASSET.fullmatch(name)
+    path = request.app[WEB_APP_KEY] / name
+    if match is None or not path.is_file():
+        raise web.HTTPNotFound()
+    return web.FileResponse(path, headers={**_HEADERS, "Content-Type": _TYPES[match.group(2)]})
 
 
 async def _health(request: web.Request) -> web.Response:
@@ -54,8 +82,10 @@ async def _signaling(request: web.Request) -> web.StreamResponse:
     return ws
 
 
-def make_app(settings: Settings, store: Store | None = None) -> web.Application:
-    """Build the server. ``store`` defaults to SQLite in ``settings.data_dir``."""
+def make_app(settings: Settings, store: Store | None = None,
+             web_app: Path = WEB_APP) -> web.Application:
+    """Build the server. ``store`` defaults to SQLite in ``settings.data_dir``; the browser
+    client is served from ``web_app`` when it is built there."""
     owned = store is None
     store = store if store is not None else SqliteStore(settings.data_dir)
     app = web.Application()
@@ -68,7 +98,9 @@ def make_app(settings: Settings, store: Store | None = None) -> web.Application:
 
     sfu = Sfu(settings.media_address, send_offer)
     app[STATE] = ServerState(settings, store, rooms, sfu)
+    app[WEB_APP_KEY] = web_app
     app.router.add_get("/", _index)
+    app.router.add_get("/app/{name}", _asset)
     app.router.add_get("/healthz", _health)
     app.router.add_get("/ws", _signaling)
 
