@@ -24,7 +24,7 @@ def setup() -> tuple[Router, Router, PublishedStream, list[bytes], list[bytes]]:
     to_publisher: list[bytes] = []
     to_subscriber: list[bytes] = []
     pub, sub = Router(1), Router(2)
-    stream = PublishedStream(1, "video", 0x11223344, 97, None, to_publisher.append)
+    stream = PublishedStream(1, "video", 0x11223344, 97, {}, to_publisher.append)
     pub.published[stream.ssrc] = stream
     copy = ForwardedCopy(stream, 2, 0x55667788, 100, to_subscriber.append)
     stream.copies.append(copy)

@@ -44,13 +44,22 @@ def test_rewrite_keeps_payload_and_marker() -> None:
     original = packet(ext=bytes([0x10, 0x07, 0x00, 0x00]), marker=True, seq=65535,
                       ts=0xFFFFFFF0)
     out = rtp.rewrite_rtp(original, payload_type=100, ssrc_bytes=b"\xaa\xbb\xcc\xdd",
-                          seq_offset=2, ts_offset=0x20, hide_ext_id=1, spare_ext_id=14)
+                          seq_offset=2, ts_offset=0x20, ext_map={}, spare_ext_id=14)
     h = rtp.parse_rtp(out)
     assert h is not None
     assert (h.payload_type, h.sequence, h.timestamp, h.ssrc) == (100, 1, 0x10, 0xAABBCCDD)
     assert out[1] & 0x80  # marker kept
     assert out[16] >> 4 == 14  # the MID element renamed
     assert out[h.header_size:] == original[h.header_size:]
+
+
+def test_extensions_are_renumbered_for_the_subscriber() -> None:
+    # publisher: id 1 = MID (len 1), id 3 = audio level (len 1), id 5 = unknown to the subscriber
+    ext = bytes([0x10, 0x07, 0x30, 0x55, 0x50, 0x01, 0x00, 0x00])
+    out = rtp.rewrite_rtp(packet(ext=ext), payload_type=96, ssrc_bytes=b"\x00" * 4,
+                          seq_offset=0, ts_offset=0, ext_map={3: 2}, spare_ext_id=14)
+    assert [out[16] >> 4, out[18] >> 4, out[20] >> 4] == [14, 2, 14]
+    assert [out[17], out[19], out[21]] == [0x07, 0x55, 0x01]  # values untouched
 
 
 def test_rtcp_walk_and_feedback() -> None:
@@ -91,4 +100,4 @@ def test_fuzz_parsers_never_raise(junk: bytes) -> None:
     rtp.sender_report_for(junk, b"\x00" * 4, 1)
     if rtp.parse_rtp(junk) is not None:
         rtp.rewrite_rtp(junk, payload_type=1, ssrc_bytes=b"\x00" * 4, seq_offset=1,
-                        ts_offset=1, hide_ext_id=1, spare_ext_id=14)
+                        ts_offset=1, ext_map={1: 3}, spare_ext_id=14)

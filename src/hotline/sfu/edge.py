@@ -31,7 +31,6 @@ from hotline.sfu.forwarding import ForwardedCopy, PublishedStream, Router, aggre
 
 log = logging.getLogger("hotline.sfu")
 
-MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
 MIME = {"audio": "audio/opus", "video": "video/vp8"}
 ANSWER_TIMEOUT = 10.0
 MAX_STREAMS_PER_PUBLISHER = 4
@@ -47,6 +46,18 @@ class StreamInfo:
 
 #: How the SFU sends a subscribe offer to a client: (room, participant, sdp, streams).
 OfferSink = Callable[[str, int, str, list[StreamInfo]], None]
+
+
+def _extensions(sdp: str, mid: str) -> dict[str, int]:
+    """URI -> id of the header extensions negotiated on m-line ``mid`` of ``sdp``."""
+    try:
+        media = SessionDescription.parse(sdp).media
+    except Exception:  # an answer we already accepted; be safe anyway
+        return {}
+    for m in media:
+        if m.rtp.muxId == mid:
+            return {e.uri: e.id for e in m.rtp.headerExtensions if 0 < e.id < 15}
+    return {}
 
 
 def _codecs(kind: str) -> list[object]:
@@ -112,9 +123,12 @@ class SfuParticipant:
             if found is None or not m.ssrc or found.direction == "inactive":
                 continue
             t = found
-            mid_ext = next((e.id for e in m.rtp.headerExtensions if e.uri == MID_URI), None)
+            # Only the extensions our answer accepted may appear in the publisher's packets.
+            accepted = _extensions(pc.localDescription.sdp if pc.localDescription else "",
+                                   str(t.mid))
             stream = PublishedStream(self.participant_id, m.kind, m.ssrc[0].ssrc,
-                                     adapter.negotiated_payload_type(t), mid_ext,
+                                     adapter.negotiated_payload_type(t),
+                                     {i: u for u, i in accepted.items()},
                                      self.publish_path.send_rtcp)
             self.router.published[stream.ssrc] = stream
         self.publish_path.watch(pc, lambda: self.sfu.publisher_ready(self))
@@ -175,7 +189,8 @@ class SfuParticipant:
             if s.publisher not in self.sfu.participants(self.room):
                 continue  # left while we negotiated
             copy = ForwardedCopy(s, self.participant_id, adapter.sender_ssrc(t),
-                                 adapter.negotiated_payload_type(t), self.subscribe_path.send)
+                                 adapter.negotiated_payload_type(t), self.subscribe_path.send,
+                                 subscriber_exts=_extensions(answer, str(t.mid)))
             self.router.copies[copy.ssrc] = copy
             self.subscribed[s] = copy
             if self.subscribe_path.attached:

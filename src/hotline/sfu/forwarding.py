@@ -20,7 +20,8 @@ CACHE_SIZE = 1024  # packets kept per stream for NACK (about 3 s of video)
 PLI_INTERVAL = 0.5  # seconds between keyframe requests to one publisher stream
 REMB_INTERVAL = 1.0
 SFU_SSRC = 0x5F0F0001  # the SFU's own SSRC in the RTCP it generates
-SPARE_EXT_ID = 14  # an extension id never negotiated: renames the publisher's MID
+SPARE_EXT_ID = 14  # an extension id never negotiated: what receivers must ignore
+MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
 
 SendRtp = Callable[[bytes], None]  # takes plain RTP/RTCP; the edge protects and sends
 
@@ -81,7 +82,7 @@ class PublishedStream:
     kind: str  # "audio" | "video"
     ssrc: int
     payload_type: int
-    mid_ext_id: int | None
+    ext_uris: dict[int, str]  # the publisher's one-byte extension ids -> URIs
     send_rtcp_to_publisher: SendRtp
     copies: list[ForwardedCopy] = field(default_factory=list)
     cache: list[bytes | None] = field(default_factory=lambda: [None] * CACHE_SIZE)
@@ -140,16 +141,21 @@ class ForwardedCopy:
     ts_offset: int = 0
     remb: int | None = None
     packets_out: int = 0
+    #: URIs -> ids the subscriber negotiated on this m-line (None: forward ids as they are)
+    subscriber_exts: dict[str, int] | None = None
 
     def __post_init__(self) -> None:
         self._ssrc_bytes = self.ssrc.to_bytes(4, "big")
+        exts = self.subscriber_exts or {}
+        self._ext_map = {pub_id: exts[uri] for pub_id, uri in self.stream.ext_uris.items()
+                         if uri != MID_URI and uri in exts}
 
     def forward(self, packet: bytes) -> None:
         self.packets_out += 1
         self.send(rtp.rewrite_rtp(
             packet, payload_type=self.payload_type, ssrc_bytes=self._ssrc_bytes,
             seq_offset=self.seq_offset, ts_offset=self.ts_offset,
-            hide_ext_id=self.stream.mid_ext_id, spare_ext_id=SPARE_EXT_ID))
+            ext_map=self._ext_map, spare_ext_id=SPARE_EXT_ID))
 
     def forward_sender_report(self, sr: bytes) -> None:
         report = rtp.sender_report_for(sr, self._ssrc_bytes, self.ts_offset)

@@ -57,11 +57,14 @@ def parse_rtp(packet: bytes) -> RtpHeader | None:
 
 
 def rewrite_rtp(packet: bytes, *, payload_type: int, ssrc_bytes: bytes, seq_offset: int,
-                ts_offset: int, hide_ext_id: int | None, spare_ext_id: int) -> bytes:
+                ts_offset: int, ext_map: dict[int, int] | None, spare_ext_id: int) -> bytes:
     """A copy with payload type, SSRC, sequence and timestamp rewritten.
 
-    ``hide_ext_id`` (the publisher's MID extension id) is renamed to ``spare_ext_id``,
-    an id the subscriber did not negotiate, so the publisher's MID never leaks.
+    One-byte header extensions (RFC 8285 §4.2) are renumbered from the publisher's ids to
+    the subscriber's with ``ext_map``; an element whose id is not in it (the publisher's
+    MID, or anything the subscriber did not negotiate) gets ``spare_ext_id``, an id the
+    subscriber did not negotiate, so receivers ignore it and the MID never leaks.
+    ``ext_map`` None leaves extensions as they are.
     """
     b = bytearray(packet)
     b[1] = (b[1] & 0x80) | payload_type
@@ -71,13 +74,13 @@ def rewrite_rtp(packet: bytes, *, payload_type: int, ssrc_bytes: bytes, seq_offs
     if ts_offset:
         ts = int.from_bytes(b[4:8], "big")
         struct.pack_into("!I", b, 4, (ts + ts_offset) & 0xFFFFFFFF)
-    if hide_ext_id is not None and b[0] & 0x10:
-        _rename_extension(b, hide_ext_id, spare_ext_id)
+    if ext_map is not None and b[0] & 0x10:
+        _remap_extensions(b, ext_map, spare_ext_id)
     return bytes(b)
 
 
-def _rename_extension(b: bytearray, ext_id: int, new_id: int) -> None:
-    """Rename one-byte header extension elements (RFC 8285 §4.2) in place."""
+def _remap_extensions(b: bytearray, ext_map: dict[int, int], spare: int) -> None:
+    """Renumber one-byte header extension elements in place (other profiles untouched)."""
     pos = RTP_HEADER + 4 * (b[0] & 0x0F)
     if len(b) < pos + 4 or b[pos] != 0xBE or b[pos + 1] != 0xDE:
         return
@@ -90,8 +93,7 @@ def _rename_extension(b: bytearray, ext_id: int, new_id: int) -> None:
             continue
         if x >> 4 == 15:  # reserved: stop
             return
-        if x >> 4 == ext_id:
-            b[pos] = (new_id << 4) | (x & 0x0F)
+        b[pos] = (ext_map.get(x >> 4, spare) << 4) | (x & 0x0F)
         pos += 2 + (x & 0x0F)
 
 
