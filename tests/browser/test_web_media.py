@@ -24,12 +24,9 @@ browser binary.
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import http.server
 import os
 import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -39,6 +36,8 @@ import pytest
 from hotline.crypto.frames import Codec, clear_length, frame_kid, protect, unprotect
 from hotline.crypto.kid import Slot, make_kid
 from hotline.crypto.sframe import SFrameContext, SFrameHeader, SFrameSender
+
+from .static import serve_static
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"
@@ -61,25 +60,6 @@ BASE_KEY = bytes.fromhex("0f1e2d3c4b5a69788796a5b4c3d2e1f0")
 WRONG_KEY = bytes.fromhex("00" * 15 + "01")
 KID_AUDIO = make_kid(PARTICIPANT, GENERATION, Slot.AUDIO)
 KID_VIDEO = make_kid(PARTICIPANT, GENERATION, Slot.VIDEO)
-
-
-class _Handler(http.server.SimpleHTTPRequestHandler):
-    def do_GET(self) -> None:
-        path = self.path.split("?", 1)[0]
-        if ".." in path or not path.startswith(SERVED):
-            self.send_error(404)
-            return
-        super().do_GET()
-
-    def end_headers(self) -> None:
-        self.send_header("Cache-Control", "no-store")
-        super().end_headers()
-
-    def guess_type(self, path: Any) -> str:
-        return "text/javascript" if str(path).endswith(".js") else super().guess_type(path)
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet
-        pass
 
 
 def _check_bundles() -> None:
@@ -135,22 +115,13 @@ def media_page() -> Iterator[MediaPage]:
         pytest.fail("Python Playwright is missing: run `make setup` (it is a dev dependency)")
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(f"no Chromium at {CHROMIUM}: install it or set HOTLINE_CHROMIUM")
-    handler = functools.partial(_Handler, directory=str(ROOT))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                        args=CHROMIUM_ARGS)
-            try:
-                yield MediaPage(browser, f"http://127.0.0.1:{server.server_address[1]}")
-            finally:
-                browser.close()
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with serve_static(ROOT, SERVED) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                    args=CHROMIUM_ARGS)
+        try:
+            yield MediaPage(browser, url)
+        finally:
+            browser.close()
 
 
 def _call(media_page: MediaPage, **overrides: Any) -> dict[str, Any]:

@@ -23,10 +23,7 @@ in the loopback-only namespace of ``make test``.
 from __future__ import annotations
 
 import asyncio
-import functools
-import http.server
 import os
-import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -45,7 +42,8 @@ from hotline.errors import SFrameError
 from hotline.signaling import messages as m
 
 from ..integration.conftest import Server, start_server
-from .test_web_vectors import CHROMIUM, CHROMIUM_ARGS, ROOT, WEB, _Handler
+from .static import serve_static
+from .test_web_vectors import CHROMIUM, CHROMIUM_ARGS, ROOT, SERVED, WEB
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
 
@@ -58,16 +56,8 @@ SETTLED = "() => ['joined', 'failed'].includes(window.hotlineRoom?.phase)"
 
 @pytest.fixture
 def served() -> Iterator[str]:
-    handler = functools.partial(_Handler, directory=str(ROOT))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with serve_static(ROOT, SERVED) as url:
+        yield url
 
 
 @pytest_asyncio.fixture

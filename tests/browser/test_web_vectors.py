@@ -15,13 +15,10 @@ Set ``HOTLINE_CHROMIUM`` to use another Chromium binary.
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +28,8 @@ import pytest
 from hotline.crypto.callkey import CallKeyAnnouncement, CallKeyPair
 from hotline.crypto.keymessage import KeyMessage
 from hotline.crypto.wordlist import WORDS
+
+from .static import serve_static
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"
@@ -47,34 +46,10 @@ CHROMIUM_ARGS = [
 PAGE_TIMEOUT_MS = 120_000
 
 
-class _Handler(http.server.SimpleHTTPRequestHandler):
-    def do_GET(self) -> None:
-        path = self.path.split("?", 1)[0]
-        if ".." in path or not path.startswith(SERVED):
-            self.send_error(404)
-            return
-        super().do_GET()
-
-    def end_headers(self) -> None:
-        self.send_header("Cache-Control", "no-store")
-        super().end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet
-        pass
-
-
 @pytest.fixture
 def served_repo() -> Iterator[str]:
-    handler = functools.partial(_Handler, directory=str(ROOT))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with serve_static(ROOT, SERVED) as url:
+        yield url
 
 
 def _check_bundle() -> None:
