@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -25,15 +27,23 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 DEFAULT_DATA = Path("hotline-data")
 
 
-def _store(data: Path) -> SqliteStore:
+@contextmanager
+def opened_store(data: Path) -> Iterator[SqliteStore]:
+    """The store in ``data`` for one command: any HotlineError (opening it or in the
+    command) becomes one ``error:`` line and exit code 1; the store is always closed."""
     try:
-        return SqliteStore(data)
+        store = SqliteStore(data)
     except HotlineError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=1) from None
+        raise fail(exc) from None
+    try:
+        yield store
+    except HotlineError as exc:
+        raise fail(exc) from None
+    finally:
+        store.close()
 
 
-def _fail(exc: HotlineError) -> typer.Exit:
+def fail(exc: HotlineError) -> typer.Exit:
     typer.echo(f"error: {exc}", err=True)
     return typer.Exit(code=1)
 
@@ -41,14 +51,9 @@ def _fail(exc: HotlineError) -> typer.Exit:
 @party_app.command("add")
 def party_add(name: str, data: DataDir = DEFAULT_DATA, as_json: AsJson = False) -> None:
     """Create party NAME and print a one-time enrollment code for its first device."""
-    store = _store(data)
-    try:
+    with opened_store(data) as store:
         party = store.add_party(name)
         code = store.new_enrollment_code(party.name)
-    except HotlineError as exc:
-        raise _fail(exc) from None
-    finally:
-        store.close()
     if as_json:
         typer.echo(json.dumps({"party": party.name, "enrollment_code": code}))
     else:
@@ -59,25 +64,17 @@ def party_add(name: str, data: DataDir = DEFAULT_DATA, as_json: AsJson = False) 
 @party_app.command("code")
 def party_code(name: str, data: DataDir = DEFAULT_DATA, as_json: AsJson = False) -> None:
     """Print a new one-time enrollment code for another device of party NAME."""
-    store = _store(data)
-    try:
+    with opened_store(data) as store:
         code = store.new_enrollment_code(name)
-    except HotlineError as exc:
-        raise _fail(exc) from None
-    finally:
-        store.close()
     typer.echo(json.dumps({"party": name, "enrollment_code": code}) if as_json else code)
 
 
 @party_app.command("list")
 def party_list(data: DataDir = DEFAULT_DATA) -> None:
     """List parties."""
-    store = _store(data)
-    try:
+    with opened_store(data) as store:
         for party in store.list_parties():
             typer.echo(party.name)
-    finally:
-        store.close()
 
 
 @room_app.command("add")
@@ -87,11 +84,6 @@ def room_add(
     data: DataDir = DEFAULT_DATA,
 ) -> None:
     """Create ROOM with the given member parties."""
-    store = _store(data)
-    try:
+    with opened_store(data) as store:
         created = store.add_room(room, member)
-    except HotlineError as exc:
-        raise _fail(exc) from None
-    finally:
-        store.close()
     typer.echo(f"room {created.name!r} created with members: {', '.join(created.members)}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -11,9 +13,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from hotline.cli.admin import DEFAULT_DATA, DataDir, _fail, _store
+from hotline.cli.admin import DEFAULT_DATA, DataDir, opened_store
 from hotline.crypto.identity import fingerprint
-from hotline.errors import HotlineError
 from hotline.server.store import SqliteStore
 from hotline.server.uptime import UptimeRecord, node_identity
 
@@ -22,13 +23,12 @@ admin_app = typer.Typer(help="Hotlines: standing links between two parties.",
 log_app = typer.Typer(help="The uptime record of a hotline.", no_args_is_help=True)
 
 
-def _record(data: Path) -> tuple[UptimeRecord, SqliteStore]:
-    store = _store(data)
-    try:
-        return UptimeRecord(store, node_identity(data)), store
-    except HotlineError as exc:
-        store.close()
-        raise _fail(exc) from None
+@contextmanager
+def opened_record(data: Path) -> Iterator[tuple[UptimeRecord, SqliteStore]]:
+    """The store and this node's uptime record, with the error handling of
+    :func:`hotline.cli.admin.opened_store`."""
+    with opened_store(data) as store:
+        yield UptimeRecord(store, node_identity(data)), store
 
 
 @admin_app.command("add")
@@ -36,15 +36,10 @@ def add(name: str,
         between: Annotated[tuple[str, str], typer.Option("--between", help="The two parties.")],
         data: DataDir = DEFAULT_DATA) -> None:
     """Create hotline NAME between two parties, pinning their enrolled device keys."""
-    record, store = _record(data)
-    try:
+    with opened_record(data) as (record, store):
         hotline = store.add_hotline(name, *between)
         pins = {p: sorted(fingerprint(k) for k in keys) for p, keys in hotline.pins.items()}
         record.append(name, "created", {"parties": list(hotline.parties), "pins": pins})
-    except HotlineError as exc:
-        raise _fail(exc) from None
-    finally:
-        store.close()
     typer.echo(f"hotline {name!r} between {between[0]!r} and {between[1]!r}; pinned:")
     for party, fps in pins.items():
         for fp in fps:
@@ -55,27 +50,19 @@ def add(name: str,
 def repin(name: str, party: Annotated[str, typer.Option("--party")],
           data: DataDir = DEFAULT_DATA) -> None:
     """Pin PARTY's current devices instead of the old ones (logged)."""
-    record, store = _record(data)
-    try:
+    with opened_record(data) as (record, store):
         hotline = store.repin(name, party)
         fps = sorted(fingerprint(k) for k in hotline.pins[party])
         record.append(name, "repin", {"party": party, "pins": fps})
-    except HotlineError as exc:
-        raise _fail(exc) from None
-    finally:
-        store.close()
     typer.echo(f"hotline {name!r}: {party!r} now pinned to {', '.join(fps)}")
 
 
 @admin_app.command("list")
 def list_hotlines(data: DataDir = DEFAULT_DATA) -> None:
     """List hotlines and their ends."""
-    _, store = _record(data)
-    try:
+    with opened_store(data) as store:
         for h in store.list_hotlines():
             typer.echo(f"{h.name}: {h.parties[0]} <-> {h.parties[1]}")
-    finally:
-        store.close()
 
 
 def _when(ms: int) -> str:
@@ -88,22 +75,17 @@ def show(name: str, data: DataDir = DEFAULT_DATA,
          since: Annotated[str | None, typer.Option(help="ISO date or time, UTC.")] = None,
          as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Print the uptime record of hotline NAME."""
-    record, store = _record(data)
-    try:
-        cutoff = 0
-        if since is not None:
-            try:
-                moment = datetime.datetime.fromisoformat(since)
-            except ValueError:
-                raise typer.BadParameter(f"--since {since!r} is not an ISO date/time") from None
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=datetime.UTC)
-            cutoff = int(moment.timestamp() * 1000)
+    cutoff = 0
+    if since is not None:
+        try:
+            moment = datetime.datetime.fromisoformat(since)
+        except ValueError:
+            raise typer.BadParameter(f"--since {since!r} is not an ISO date/time") from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=datetime.UTC)
+        cutoff = int(moment.timestamp() * 1000)
+    with opened_record(data) as (record, _):
         entries = [e for e in record.entries(name) if e.time_ms >= cutoff]
-    except HotlineError as exc:
-        raise _fail(exc) from None
-    finally:
-        store.close()
     if as_json:
         for e in entries:
             typer.echo(json.dumps({"seq": e.seq, "time": _when(e.time_ms), "kind": e.kind,
@@ -118,13 +100,8 @@ def show(name: str, data: DataDir = DEFAULT_DATA,
 @log_app.command("verify")
 def verify(name: str, data: DataDir = DEFAULT_DATA) -> None:
     """Check the hash chain and signatures of NAME's record; name the first bad entry."""
-    record, store = _record(data)
-    try:
+    with opened_record(data) as (record, _):
         report = record.verify(name)
-    except HotlineError as exc:
-        raise _fail(exc) from None
-    finally:
-        store.close()
     if report.ok:
         typer.echo(f"ok: {report.entries} entries, chain and signatures intact")
         return
