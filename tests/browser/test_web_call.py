@@ -41,8 +41,7 @@ from hotline.crypto.identity import Identity
 from hotline.server.app import STATE
 
 from ..integration.conftest import Server, start_server
-from .test_web_media import CHROMIUM, CHROMIUM_ARGS
-from .test_web_vectors import ROOT, WEB
+from .support import MEDIA_ARGS, ROOT, WEB, chromium
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
 
@@ -84,15 +83,8 @@ async def hotline(tmp_path: Path) -> AsyncIterator[tuple[Server, dict[str, str]]
 
 @pytest_asyncio.fixture
 async def browser() -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    _check_bundle()
-    async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            await b.close()
+    async with chromium(MEDIA_ARGS, _check_bundle) as b:
+        yield b
 
 
 class Party:

@@ -28,7 +28,6 @@ import hashlib
 import os
 import socket
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -37,21 +36,12 @@ from hotline.crypto.frames import Codec, clear_length, frame_kid, protect, unpro
 from hotline.crypto.kid import Slot, make_kid
 from hotline.crypto.sframe import SFrameContext, SFrameHeader, SFrameSender
 
-from .static import serve_static
+from .support import CHROMIUM, MEDIA_ARGS, ROOT, WEB, serve_static
 
-ROOT = Path(__file__).resolve().parents[2]
-WEB = ROOT / "web"
 BUNDLES = [WEB / "dist" / "test" / "media.js", WEB / "dist" / "test" / "transform-worker.js",
            WEB / "dist" / "media" / "transform-worker.js"]
 PAGE = "/web/test/media.html"
 SERVED = ("/web/test/", "/web/dist/test/")
-CHROMIUM = os.environ.get("HOTLINE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-    "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream=fps=30",
-    "--allow-loopback-in-peer-connection", "--autoplay-policy=no-user-gesture-required",
-]
 
 SUITE = 0x0004  # AES-128-GCM: a suite other than the default, to show it is passed through
 PARTICIPANT = 7
@@ -117,7 +107,7 @@ def media_page() -> Iterator[MediaPage]:
         pytest.fail(f"no Chromium at {CHROMIUM}: install it or set HOTLINE_CHROMIUM")
     with serve_static(ROOT, SERVED) as url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                    args=CHROMIUM_ARGS)
+                                    args=MEDIA_ARGS)
         try:
             yield MediaPage(browser, url)
         finally:

@@ -42,8 +42,8 @@ from hotline.errors import SFrameError
 from hotline.signaling import messages as m
 
 from ..integration.conftest import Server, start_server
-from .static import serve_static
-from .test_web_vectors import CHROMIUM, CHROMIUM_ARGS, ROOT, SERVED, WEB
+from .support import CHROMIUM_ARGS, ROOT, WEB, chromium, serve_static
+from .test_web_vectors import SERVED
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
 
@@ -82,17 +82,8 @@ def _check_bundle() -> None:
 
 @pytest_asyncio.fixture
 async def browser() -> AsyncIterator[Any]:
-    try:
-        from playwright.async_api import async_playwright
-    except ImportError:
-        pytest.fail("Python Playwright is missing: run `make setup` (it is a dev dependency)")
-    _check_bundle()
-    async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            await b.close()
+    async with chromium(CHROMIUM_ARGS, _check_bundle) as b:
+        yield b
 
 
 async def _page(browser: Any) -> tuple[Any, list[str]]:

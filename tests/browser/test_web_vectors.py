@@ -20,7 +20,6 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,20 +28,13 @@ from hotline.crypto.callkey import CallKeyAnnouncement, CallKeyPair
 from hotline.crypto.keymessage import KeyMessage
 from hotline.crypto.wordlist import WORDS
 
-from .static import serve_static
+from .support import CHROMIUM, CHROMIUM_ARGS, ROOT, WEB, serve_static
 
-ROOT = Path(__file__).resolve().parents[2]
-WEB = ROOT / "web"
 BUNDLE = WEB / "dist" / "test" / "vectors.js"
 PAGE = "/web/test/vectors.html"
 VECTORS = ROOT / "tests" / "vectors"
 # Only what the page needs is served.
 SERVED = ("/web/test/", "/web/dist/test/", "/tests/vectors/")
-CHROMIUM = os.environ.get("HOTLINE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
 PAGE_TIMEOUT_MS = 120_000
 
 
