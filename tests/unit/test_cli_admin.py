@@ -22,7 +22,7 @@ def test_party_add_json_and_room_add(tmp_path: Path) -> None:
     assert runner.invoke(app, ["admin", "party", "add", "bob", "--data", data]).exit_code == 0
     out = runner.invoke(app, ["admin", "room", "add", "summit", "--member", "alice",
                               "--member", "bob", "--data", data])
-    assert out.exit_code == 0 and "alice, bob" in out.stdout
+    assert out.exit_code == 0 and "alice (delegate), bob (delegate)" in out.stdout
     store = SqliteStore(data)
     assert store.enroll(doc["enrollment_code"], b"\x01" * 32).party == "alice"
     store.close()
@@ -45,3 +45,34 @@ def test_errors_are_one_clear_line(tmp_path: Path) -> None:
         assert out.exit_code == 1
         assert out.stderr.startswith("error: ") and out.stderr.count("\n") == 1
         assert "Traceback" not in out.output
+
+
+def test_room_roles(tmp_path: Path) -> None:
+    data = str(tmp_path)
+    for name in ("alice", "bob", "carol"):
+        assert runner.invoke(app, ["admin", "party", "add", name, "--data", data]).exit_code == 0
+    out = runner.invoke(app, ["admin", "room", "add", "summit", "--member", "alice:principal",
+                              "--member", "bob", "--data", data])
+    assert out.exit_code == 0, out.output
+    assert "alice (principal), bob (delegate)" in out.stdout
+    out = runner.invoke(app, ["admin", "room", "member", "summit", "carol", "--role", "aide",
+                              "--data", data])
+    assert out.exit_code == 0 and "carol (aide)" in out.stdout
+    out = runner.invoke(app, ["admin", "room", "member", "summit", "bob", "--remove",
+                              "--data", data])
+    assert out.exit_code == 0 and "bob" not in out.stdout
+    out = runner.invoke(app, ["admin", "room", "list", "--data", data])
+    assert out.stdout.strip() == "summit: alice (principal), carol (aide)"
+    store = SqliteStore(data)
+    room = store.get_room("summit")
+    store.close()
+    assert room is not None and room.roles == {"alice": "principal", "carol": "aide"}
+    for args in (["room", "add", "r2", "--member", "alice:king"],
+                 ["room", "member", "summit", "alice", "--role", "pope"],
+                 ["room", "member", "summit", "bob", "--remove"],
+                 ["room", "member", "nowhere", "alice", "--role", "press"]):
+        out = runner.invoke(app, ["admin", *args, "--data", data])
+        assert out.exit_code == 1, args
+        assert out.stderr.startswith("error: ") and "Traceback" not in out.output
+    out = runner.invoke(app, ["admin", "room", "member", "summit", "alice", "--data", data])
+    assert out.exit_code != 0 and "--role ROLE or --remove" in out.output

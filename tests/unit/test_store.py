@@ -132,3 +132,46 @@ def test_schema_version_mismatch(tmp_path: Path) -> None:
     db.close()
     with pytest.raises(ConfigError):
         SqliteStore(tmp_path)
+
+
+def test_schema_1_gains_member_roles(tmp_path: Path) -> None:
+    """A data directory of schema 1 (no roles) opens: its members become delegates."""
+    s = SqliteStore(tmp_path)
+    s.add_party("alice")
+    s.add_room("summit", ["alice"])
+    s.close()
+    db = sqlite3.connect(tmp_path / DB_NAME)
+    db.executescript("""
+        CREATE TABLE old_members (room_id INTEGER, party_id INTEGER);
+        INSERT INTO old_members SELECT room_id, party_id FROM room_members;
+        DROP TABLE room_members;
+        CREATE TABLE room_members (room_id INTEGER NOT NULL REFERENCES rooms(id),
+            party_id INTEGER NOT NULL REFERENCES parties(id), PRIMARY KEY (room_id, party_id));
+        INSERT INTO room_members SELECT * FROM old_members;
+        DROP TABLE old_members;
+        UPDATE meta SET value='1' WHERE key='schema';""")
+    db.close()
+    s = SqliteStore(tmp_path)
+    room = s.get_room("summit")
+    assert room is not None and room.role_of("alice") == "delegate"
+    s.set_member("summit", "alice", "principal")
+    assert s.get_room("summit").roles == {"alice": "principal"}  # type: ignore[union-attr]
+    s.close()
+    db = sqlite3.connect(tmp_path / DB_NAME)
+    assert db.execute("SELECT value FROM meta WHERE key='schema'").fetchone() == ("2",)
+    db.close()
+
+
+def test_roles_are_checked(store: SqliteStore) -> None:
+    store.add_party("alice")
+    store.add_party("bob")
+    with pytest.raises(UsageError, match="unknown role"):
+        store.add_room("r", ["alice"], {"alice": "emperor"})
+    with pytest.raises(UsageError, match="not a member"):
+        store.add_room("r", ["alice"], {"bob": "press"})
+    room = store.add_room("r", ["alice", "bob"], {"bob": "press"})
+    assert room.role_of("bob") == "press" and room.role_of("alice") == "delegate"
+    store.set_member("r", "bob", None)
+    assert store.get_room("r").members == ("alice",)  # type: ignore[union-attr]
+    with pytest.raises(UsageError, match="not a member"):
+        store.set_member("r", "bob", None)

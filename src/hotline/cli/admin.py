@@ -12,7 +12,8 @@ from typing import Annotated
 import typer
 
 from hotline.errors import HotlineError
-from hotline.server.store import SqliteStore
+from hotline.server.store import Room, SqliteStore
+from hotline.signaling.messages import DEFAULT_ROLE, LISTEN_ONLY, ROLES
 
 app = typer.Typer(help="Operator commands: parties, rooms, audit log.", no_args_is_help=True)
 party_app = typer.Typer(help="Parties (an organisation or person with devices).",
@@ -77,13 +78,61 @@ def party_list(data: DataDir = DEFAULT_DATA) -> None:
             typer.echo(party.name)
 
 
+def _members(specs: list[str]) -> tuple[list[str], dict[str, str]]:
+    """``party`` or ``party:role`` -> member names and their roles."""
+    members, roles = [], {}
+    for spec in specs:
+        party, sep, role = spec.rpartition(":") if ":" in spec else (spec, "", "")
+        members.append(party)
+        if sep:
+            roles[party] = role
+    return members, roles
+
+
+def _described(room: Room) -> str:
+    return ", ".join(f"{p} ({room.role_of(p)})" for p in room.members)
+
+
 @room_app.command("add")
 def room_add(
     room: str,
-    member: Annotated[list[str], typer.Option("--member", help="A member party (repeat).")],
+    member: Annotated[list[str], typer.Option(
+        "--member", help=f"A member party, PARTY or PARTY:ROLE (repeat). Roles: "
+        f"{', '.join(ROLES)}; default {DEFAULT_ROLE}; {' and '.join(sorted(LISTEN_ONLY))}"
+        " listen only.")],
     data: DataDir = DEFAULT_DATA,
 ) -> None:
     """Create ROOM with the given member parties."""
+    members, roles = _members(member)
     with opened_store(data) as store:
-        created = store.add_room(room, member)
-    typer.echo(f"room {created.name!r} created with members: {', '.join(created.members)}")
+        created = store.add_room(room, members, roles)
+    typer.echo(f"room {created.name!r} created with members: {_described(created)}")
+
+
+@room_app.command("member")
+def room_member(
+    room: str,
+    party: str,
+    role: Annotated[str | None, typer.Option(help="Add PARTY with this role, or change its "
+                                             f"role ({', '.join(ROLES)}).")] = None,
+    remove: Annotated[bool, typer.Option("--remove", help="Remove PARTY from ROOM.")] = False,
+    data: DataDir = DEFAULT_DATA,
+) -> None:
+    """Add a member to ROOM, change its role, or remove it (from its next join on)."""
+    if remove == (role is not None):
+        raise typer.BadParameter("give either --role ROLE or --remove")
+    with opened_store(data) as store:
+        store.set_member(room, party, None if remove else role)
+        changed = store.get_room(room)
+    assert changed is not None
+    typer.echo(f"room {room!r} members: {_described(changed) or 'none'}")
+
+
+@room_app.command("list")
+def room_list(data: DataDir = DEFAULT_DATA) -> None:
+    """List rooms with their members and roles."""
+    with opened_store(data) as store:
+        for name in store.room_names():
+            found = store.get_room(name)
+            if found is not None:
+                typer.echo(f"{found.name}: {_described(found)}")

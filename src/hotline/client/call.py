@@ -136,6 +136,9 @@ class Call:
         self.joined_at = loop.time()
         await sig.join(self.room)
         self.send_keys.replace(sig.keys.senders)
+        if sig.role in m.LISTEN_ONLY:
+            log.info("role %s listens only: nothing published", sig.role)
+            return
         await self._publish()
 
     async def _publish(self) -> None:

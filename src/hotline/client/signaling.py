@@ -58,7 +58,7 @@ class ConnectionFailed(RemoteError):
 @dataclass(frozen=True, slots=True)
 class ClientEvent:
     """Something the application may show: ``kind`` is one of joined, member_joined,
-    member_left, keys_rotated, group_code, key_rejected, error, closed."""
+    member_left, member_media, keys_rotated, group_code, key_rejected, error, closed."""
 
     kind: str
     data: dict[str, object] = field(default_factory=dict)
@@ -102,6 +102,9 @@ class SignalingClient:
         self.schedule: KeySchedule | None = None
         self.keys = MediaKeys()
         self.names: dict[int, str] = {}  # participant id -> party name
+        self.roles: dict[int, str] = {}  # participant id -> role in the room
+        self.media: dict[int, m.MediaState] = {}  # participant id -> what it sends
+        self.role = ""  # ours, in the room joined
         self.rejected_key_messages = 0
         self._session: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
@@ -228,6 +231,13 @@ class SignalingClient:
         assert isinstance(reply, m.PublishAnswer)
         return reply.sdp
 
+    def set_media(self, audio: bool, video: bool, screen: bool = False) -> None:
+        """Tell the room what we send now (mute, camera off, screen share)."""
+        state = m.MediaState(audio=audio, video=video, screen=screen)
+        if self.participant_id is not None:
+            self.media[self.participant_id] = state
+        self._send(m.SetMedia(state=state))
+
     def answer_subscription(self, answer_sdp: str) -> None:
         self._send(m.SubscribeAnswer(sdp=answer_sdp))
 
@@ -261,6 +271,9 @@ class SignalingClient:
                 self.participant_id = message.participant_id
                 self.names = {i.participant_id: i.party for i in message.members}
                 self.names[message.participant_id] = self.party
+                self.roles = {i.participant_id: i.role for i in message.members}
+                self.roles[message.participant_id] = self.role = message.role
+                self.media = {i.participant_id: i.media for i in message.members}
                 self._feed(KsJoined(self._now(), message.epoch, message.participant_id,
                                     tuple(self._member(i) for i in message.members)))
                 self._timer = asyncio.create_task(self._timer_loop())
@@ -270,6 +283,8 @@ class SignalingClient:
                 self._replies.put_nowait(message)
             case m.MemberJoined():
                 self.names[message.member.participant_id] = message.member.party
+                self.roles[message.member.participant_id] = message.member.role
+                self.media[message.member.participant_id] = message.member.media
                 self._feed(KsMemberJoined(self._now(), message.epoch,
                                           self._member(message.member)))
                 self._event("member_joined", participant_id=message.member.participant_id,
@@ -278,6 +293,12 @@ class SignalingClient:
                 self._feed(KsMemberLeft(self._now(), message.epoch, message.participant_id))
                 self._event("member_left", participant_id=message.participant_id,
                             party=self.names.get(message.participant_id, "?"))
+            case m.MemberMedia():
+                if message.participant_id in self.names:
+                    self.media[message.participant_id] = message.state
+                    self._event("member_media", participant_id=message.participant_id,
+                                audio=message.state.audio, video=message.state.video,
+                                screen=message.state.screen)
             case m.KeyFrom():
                 self._feed(KeyMessageReceived(self._now(), message.data))
             case m.SubscribeOffer():

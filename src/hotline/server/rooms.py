@@ -45,11 +45,13 @@ class _Seat:
     session: Member
     participant_id: int
     announcement: bytes
+    role: m.Role
+    media: m.MediaState
 
     def info(self) -> m.MemberInfo:
         return m.MemberInfo(participant_id=self.participant_id, party=self.session.party,
                             identity_key=self.session.identity_key,
-                            announcement=self.announcement)
+                            announcement=self.announcement, role=self.role, media=self.media)
 
 
 class NotInRoom(RemoteError):
@@ -85,7 +87,11 @@ class LiveRoom:
             raise ProtocolError("room epoch exhausted")
         return self.epoch + 1
 
-    async def join(self, session: Member) -> None:
+    def role_of(self, session: Member) -> m.Role | None:
+        pid = self._by_conn.get(session.conn_id)
+        return None if pid is None else self._seats[pid].role
+
+    async def join(self, session: Member, role: m.Role = "delegate") -> None:
         """Run the two-step join; raises RemoteError on a bad or late announcement."""
         if session.conn_id in self._by_conn:
             raise ProtocolError("already in this room")
@@ -106,12 +112,13 @@ class LiveRoom:
             if ann.epoch != epoch:
                 raise ProtocolError("announcement is for another epoch")
             others = list(self._seats.values())
-            seat = _Seat(session, pid, raw)
+            media = m.MediaState(audio=role not in m.LISTEN_ONLY, video=role not in m.LISTEN_ONLY)
+            seat = _Seat(session, pid, raw, role, media)
             self._seats[pid] = seat
             self._by_conn[session.conn_id] = pid
             self.epoch = epoch
             session.send(m.Joined(room=self.name, participant_id=pid, epoch=epoch,
-                                  members=[o.info() for o in others]))
+                                  members=[o.info() for o in others], role=role))
             for other in others:
                 other.session.send(m.MemberJoined(epoch=epoch, member=seat.info()))
         log.info("join room=%s participant=%d conn=%s epoch=%d", self.name, pid,
@@ -132,6 +139,22 @@ class LiveRoom:
                  session.conn_id, self.epoch)
         self._audit("leave", room=self.name, party=session.party, participant=pid)
         return True
+
+    def set_media(self, session: Member, state: m.MediaState) -> None:
+        """Record what ``session`` sends now and tell the others (no epoch: not a roster
+        change). A listen-only member cannot claim to send."""
+        pid = self._by_conn.get(session.conn_id)
+        if pid is None:
+            raise NotInRoom("join the room first")
+        seat = self._seats[pid]
+        if seat.role in m.LISTEN_ONLY and (state.audio or state.video or state.screen):
+            raise ProtocolError(f"the role {seat.role} listens only")
+        if state == seat.media:
+            return
+        seat.media = state
+        for other in self._seats.values():
+            if other is not seat:
+                other.session.send(m.MemberMedia(participant_id=pid, state=state))
 
     def send_to(self, participant_id: int, message: m.ServerMessage) -> None:
         seat = self._seats.get(participant_id)

@@ -15,7 +15,7 @@ import logging
 import os
 import secrets
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from aiohttp import WSMsgType, web
 
@@ -88,6 +88,7 @@ class Session:
             m.Publish: self._on_publish,  # type: ignore[dict-item]
             m.SubscribeAnswer: self._on_subscribe_answer,  # type: ignore[dict-item]
             m.Ping: self._on_ping,  # type: ignore[dict-item]
+            m.SetMedia: self._on_media,  # type: ignore[dict-item]
         }
 
     # -- sending ---------------------------------------------------------------------
@@ -236,11 +237,12 @@ class Session:
             raise Forbidden(f"not a member of room {msg.room!r}")
         live = self.state.rooms.get(msg.room)
         self.room = live
-        self._spawn(self._join(live))
+        role = room.role_of(self.party)
+        self._spawn(self._join(live, cast(m.Role, role) if role in m.ROLES else m.DEFAULT_ROLE))
 
-    async def _join(self, live: LiveRoom) -> None:
+    async def _join(self, live: LiveRoom, role: m.Role) -> None:
         try:
-            await live.join(self)
+            await live.join(self, role)
         except (RemoteError, LocalError) as exc:
             if self.room is live and live.participant_id(self) is None:
                 self.room = None
@@ -273,6 +275,9 @@ class Session:
 
     async def _on_publish(self, msg: m.Publish) -> None:
         room, pid = self._joined_seat()
+        role = room.role_of(self)
+        if role in m.LISTEN_ONLY:
+            raise Forbidden(f"the role {role} listens only; it cannot publish")
         self._spawn(self._publish(room, pid, msg.sdp))
 
     async def _publish(self, room: LiveRoom, pid: int, sdp: str) -> None:
@@ -287,6 +292,10 @@ class Session:
     async def _on_subscribe_answer(self, msg: m.SubscribeAnswer) -> None:
         room, pid = self._joined_seat()
         self.state.sfu.subscribe_answer(room.name, pid, msg.sdp)
+
+    async def _on_media(self, msg: m.SetMedia) -> None:
+        room, _ = self._joined_seat()
+        room.set_media(self, msg.state)
 
     async def _on_ping(self, msg: m.Ping) -> None:
         self.send(m.Pong())

@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Protocol
 
 from hotline.errors import ConfigError, UsageError
+from hotline.signaling.messages import DEFAULT_ROLE, ROLES
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DB_NAME = "hotline.sqlite3"
 CODE_TTL_SECONDS = 7 * 24 * 3600
 _CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
@@ -48,6 +49,7 @@ CREATE TABLE IF NOT EXISTS rooms (
 CREATE TABLE IF NOT EXISTS room_members (
     room_id INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
     party_id INTEGER NOT NULL REFERENCES parties(id) ON DELETE CASCADE,
+    role TEXT NOT NULL DEFAULT 'delegate',
     PRIMARY KEY (room_id, party_id));
 CREATE TABLE IF NOT EXISTS hotlines (
     id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,
@@ -89,6 +91,10 @@ class Room:
     id: int
     name: str
     members: tuple[str, ...]
+    roles: dict[str, str]  # member party -> role (signaling.messages.ROLES)
+
+    def role_of(self, party: str) -> str:
+        return self.roles.get(party, DEFAULT_ROLE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +128,9 @@ class Store(Protocol):
     def enroll(self, code: str, identity_key: bytes, label: str = "") -> Device: ...
     def device_by_key(self, identity_key: bytes) -> Device | None: ...
     def revoke_device(self, device_id: int) -> None: ...
-    def add_room(self, name: str, members: list[str]) -> Room: ...
+    def add_room(self, name: str, members: list[str],
+                 roles: dict[str, str] | None = None) -> Room: ...
+    def set_member(self, room: str, party: str, role: str | None) -> None: ...
     def get_room(self, name: str) -> Room | None: ...
     def rooms_of(self, party: str) -> list[Room]: ...
     def add_hotline(self, name: str, party_a: str, party_b: str) -> Hotline: ...
@@ -135,6 +143,12 @@ class Store(Protocol):
               device_id: int | None = None, **detail: object) -> None: ...
     def audit_log(self, limit: int = 100) -> list[AuditEntry]: ...
     def close(self) -> None: ...
+
+
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        raise UsageError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
+    return role
 
 
 def check_name(kind: str, name: str) -> str:
@@ -178,9 +192,20 @@ class SqliteStore:
         row = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
         if row is None:
             self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+        elif int(row[0]) == 1:
+            self._migrate_1_to_2()
         elif int(row[0]) != SCHEMA_VERSION:
             raise ConfigError(f"data directory has schema {row[0]}, this Hotline "
                               f"understands {SCHEMA_VERSION}")
+
+    def _migrate_1_to_2(self) -> None:
+        """Schema 2 gives each room member a role (everyone was a delegate before)."""
+        with self._tx() as db:
+            columns = {r[1] for r in db.execute("PRAGMA table_info(room_members)")}
+            if "role" not in columns:
+                db.execute("ALTER TABLE room_members ADD COLUMN role TEXT NOT NULL"
+                           " DEFAULT 'delegate'")
+            db.execute("UPDATE meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION),))
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -283,19 +308,27 @@ class SqliteStore:
 
     # -- rooms ---------------------------------------------------------------------------
 
-    def add_room(self, name: str, members: list[str]) -> Room:
+    def add_room(self, name: str, members: list[str],
+                 roles: dict[str, str] | None = None) -> Room:
+        """Create a room; ``roles`` gives some members a role other than delegate."""
         check_name("room", name)
         if not members:
             raise UsageError("a room needs at least one member party")
-        party_ids = [self._party_id(m) for m in dict.fromkeys(members)]
+        roles = roles or {}
+        for party, role in roles.items():
+            check_role(role)
+            if party not in members:
+                raise UsageError(f"{party!r} has a role but is not a member")
+        party_ids = [(self._party_id(p), roles.get(p, DEFAULT_ROLE))
+                     for p in dict.fromkeys(members)]
         with self._tx() as db:
             try:
                 cur = db.execute("INSERT INTO rooms (name, created_at) VALUES (?, ?)",
                                  (name, self._now()))
             except sqlite3.IntegrityError:
                 raise UsageError(f"room {name!r} exists already") from None
-            db.executemany("INSERT INTO room_members VALUES (?, ?)",
-                           [(cur.lastrowid, p) for p in party_ids])
+            db.executemany("INSERT INTO room_members (room_id, party_id, role) VALUES (?, ?, ?)",
+                           [(cur.lastrowid, p, r) for p, r in party_ids])
         room = self.get_room(name)
         assert room is not None
         return room
@@ -304,10 +337,38 @@ class SqliteStore:
         row = self._db.execute("SELECT id FROM rooms WHERE name=?", (name,)).fetchone()
         if row is None:
             return None
-        members = tuple(r[0] for r in self._db.execute(
-            "SELECT p.name FROM room_members m JOIN parties p ON p.id = m.party_id"
+        rows = list(self._db.execute(
+            "SELECT p.name, m.role FROM room_members m JOIN parties p ON p.id = m.party_id"
             " WHERE m.room_id=? ORDER BY p.name", (row[0],)))
-        return Room(row[0], name, members)
+        return Room(row[0], name, tuple(r[0] for r in rows), {r[0]: r[1] for r in rows})
+
+    def set_member(self, room: str, party: str, role: str | None) -> None:
+        """Add ``party`` to ``room`` or change its role; ``role=None`` removes it.
+
+        Takes effect at the member's next join (a live call keeps the roster it had).
+        """
+        if role is not None:
+            check_role(role)
+        room_row = self._db.execute("SELECT id FROM rooms WHERE name=?", (room,)).fetchone()
+        if room_row is None:
+            raise UsageError(f"no room {room!r}")
+        party_id = self._party_id(party)
+        with self._tx() as db:
+            if role is None:
+                cur = db.execute("DELETE FROM room_members WHERE room_id=? AND party_id=?",
+                                 (room_row[0], party_id))
+                if cur.rowcount == 0:
+                    raise UsageError(f"{party!r} is not a member of room {room!r}")
+            else:
+                db.execute("INSERT INTO room_members (room_id, party_id, role) VALUES (?, ?, ?)"
+                           " ON CONFLICT (room_id, party_id) DO UPDATE SET role=excluded.role",
+                           (room_row[0], party_id, role))
+            db.execute("INSERT INTO audit (at, kind, room, party, detail) VALUES (?, ?, ?, ?, ?)",
+                       (self._now(), "member_remove" if role is None else "member_set", room,
+                        party, json.dumps({"role": role} if role else {})))
+
+    def room_names(self) -> list[str]:
+        return [r[0] for r in self._db.execute("SELECT name FROM rooms ORDER BY name")]
 
     def rooms_of(self, party: str) -> list[Room]:
         names = [r[0] for r in self._db.execute(

@@ -58,6 +58,14 @@ B64 = Annotated[bytes, WrapValidator(_b64_validate), PlainSerializer(b64encode, 
 Name = Annotated[str, Field(min_length=1, max_length=64)]
 U32 = Annotated[int, Field(ge=0, le=2**32 - 1)]
 
+#: A party's role in a room (REQUIREMENTS L1). Shown on every tile and roster line.
+Role = Literal["principal", "delegate", "interpreter", "aide", "note_taker", "operator", "press"]
+ROLES: tuple[str, ...] = ("principal", "delegate", "interpreter", "aide", "note_taker",
+                          "operator", "press")
+DEFAULT_ROLE: Role = "delegate"
+#: Roles that listen only: the server refuses their ``publish``.
+LISTEN_ONLY: frozenset[str] = frozenset({"aide", "press"})
+
 
 class _Message(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
@@ -130,8 +138,25 @@ class Ping(_Message):
     type: Literal["ping"] = "ping"
 
 
+class MediaState(BaseModel):
+    """What a participant sends now (metadata the server relays; it cannot check it)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    audio: bool = True
+    video: bool = True
+    screen: bool = False
+
+
+class SetMedia(_Message):
+    """I muted, unmuted, turned my camera off or on, or started or stopped sharing."""
+
+    type: Literal["media"] = "media"
+    state: MediaState
+
+
 ClientMessage = Annotated[
-    Enroll | Auth | Join | Announce | SendKey | Leave | Publish | SubscribeAnswer | Ping,
+    Enroll | Auth | Join | Announce | SendKey | Leave | Publish | SubscribeAnswer | Ping
+    | SetMedia,
     Field(discriminator="type"),
 ]
 
@@ -163,6 +188,8 @@ class MemberInfo(BaseModel):
     party: str
     identity_key: B64
     announcement: B64
+    role: Role = "delegate"
+    media: MediaState = MediaState()
 
 
 class JoinAck(_Message):
@@ -182,6 +209,7 @@ class Joined(_Message):
     participant_id: U32
     epoch: U32
     members: list[MemberInfo]
+    role: Role = "delegate"
 
 
 class MemberJoined(_Message):
@@ -194,6 +222,14 @@ class MemberLeft(_Message):
     type: Literal["member_left"] = "member_left"
     epoch: U32
     participant_id: U32
+
+
+class MemberMedia(_Message):
+    """A participant's :class:`MediaState` changed."""
+
+    type: Literal["member_media"] = "member_media"
+    participant_id: U32
+    state: MediaState
 
 
 class KeyFrom(_Message):
@@ -240,8 +276,8 @@ class Error(_Message):
 
 
 ServerMessage = Annotated[
-    Hello | Enrolled | Welcome | JoinAck | Joined | MemberJoined | MemberLeft | KeyFrom | Left
-    | PublishAnswer | SubscribeOffer | Pong | Error,
+    Hello | Enrolled | Welcome | JoinAck | Joined | MemberJoined | MemberLeft | MemberMedia
+    | KeyFrom | Left | PublishAnswer | SubscribeOffer | Pong | Error,
     Field(discriminator="type"),
 ]
 
