@@ -108,7 +108,9 @@ class Party:
                 for kind in ("video", "audio")}
 
     async def join(self) -> None:
+        """Join from the room list through the pre-join check (preview, levels, devices)."""
         await self.page.get_by_role("button", name=f"Join {ROOM}").click()
+        await self.page.get_by_role("button", name="Join now").click(timeout=15_000)
         await self.page.wait_for_function(
             "() => ['in-call', 'ended'].includes(window.hotlineApp.phase)", timeout=30_000)
         st = await self.state()

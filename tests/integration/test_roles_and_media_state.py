@@ -18,7 +18,8 @@ from .test_signaling import enrolled, settle
 pytestmark = pytest.mark.asyncio
 
 
-async def _next_event(client: SignalingClient, kind: str, timeout: float = 3.0) -> dict[str, object]:
+async def _next_event(client: SignalingClient, kind: str,
+                      timeout: float = 3.0) -> dict[str, object]:
     deadline = time.monotonic() + timeout
     while True:
         event = await asyncio.wait_for(client.events.get(), deadline - time.monotonic())

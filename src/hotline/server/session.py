@@ -220,8 +220,10 @@ class Session:
         if device.revoked:
             raise Forbidden("this device was revoked")
         self._authenticated(device.party, msg.identity_key, device.id)
-        rooms = [r.name for r in self.state.store.rooms_of(device.party)]
-        self.send(m.Welcome(party=device.party, device_id=device.id, rooms=rooms))
+        rooms = self.state.store.rooms_of(device.party)
+        roles = {r.name: role for r in rooms if (role := r.role_of(device.party)) in m.ROLES}
+        self.send(m.Welcome(party=device.party, device_id=device.id, rooms=[r.name for r in rooms],
+                            roles=cast(dict[str, m.Role], roles)))
 
     def _authenticated(self, party: str, identity_key: bytes, device_id: int) -> None:
         self.party, self.identity_key, self.device_id = party, identity_key, device_id

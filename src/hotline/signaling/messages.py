@@ -180,6 +180,7 @@ class Welcome(_Message):
     party: str
     device_id: int
     rooms: list[str]
+    roles: dict[str, Role] = {}  # room -> our role in it
 
 
 class MemberInfo(BaseModel):

@@ -123,7 +123,7 @@ export class MediaE2EE extends EventTarget {
   private readonly opts: MediaE2EEOptions;
   private readonly tracked: Tracked[] = [];
   private readonly guarded: RTCPeerConnection[] = [];
-  private readonly attached = new WeakSet<RTCRtpSender | RTCRtpReceiver>();
+  private readonly attached = new WeakMap<RTCRtpSender | RTCRtpReceiver, string>(); // -> transform id
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private nextTransform = 1;
@@ -217,10 +217,15 @@ export class MediaE2EE extends EventTarget {
     const capture = base.direction === "send" && this.opts.capture ? { capture: this.opts.capture } : {};
     const options: TransformOptions = { hotline: 1, id, ...base, ...capture };
     assign(new RTCRtpScriptTransform(this.worker, options));
-    this.attached.add(target);
+    this.attached.set(target, id);
     this.tracked.push({ id, direction: base.direction, kind: base.kind, ...ends });
     this.start();
     return id;
+  }
+
+  /** The id of the transform on a sender or receiver (its counters' `id`), if any. */
+  transformOf(target: RTCRtpSender | RTCRtpReceiver): string | undefined {
+    return this.attached.get(target);
   }
 
   // ------------------------------------------------------------------------ keys

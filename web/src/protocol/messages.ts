@@ -59,11 +59,25 @@ export function b64decode(text: string): Bytes {
 
 // -- server -> client -------------------------------------------------------------------
 
+/** A party's role in a room (docs/SIGNALING.md); "aide" and "press" listen only. */
+export const ROLES = ["principal", "delegate", "interpreter", "aide", "note_taker", "operator", "press"] as const;
+export type Role = (typeof ROLES)[number];
+export const LISTEN_ONLY: ReadonlySet<Role> = new Set<Role>(["aide", "press"]);
+
+/** What a participant sends now (relayed by the server as given). */
+export interface MediaState {
+  readonly audio: boolean;
+  readonly video: boolean;
+  readonly screen: boolean;
+}
+
 export interface MemberInfo {
   readonly participant_id: number;
   readonly party: string;
   readonly identity_key: Bytes;
   readonly announcement: Bytes;
+  readonly role: Role;
+  readonly media: MediaState;
 }
 
 export interface StreamInfo {
@@ -76,16 +90,18 @@ export interface Hello { readonly type: "hello"; readonly challenge: Bytes; read
 export interface Enrolled { readonly type: "enrolled"; readonly party: string; readonly device_id: number }
 export interface Welcome {
   readonly type: "welcome"; readonly party: string; readonly device_id: number; readonly rooms: readonly string[];
+  readonly roles: Readonly<Record<string, Role>>;
 }
 export interface JoinAck {
   readonly type: "join_ack"; readonly room: string; readonly participant_id: number; readonly epoch: number;
 }
 export interface Joined {
   readonly type: "joined"; readonly room: string; readonly participant_id: number; readonly epoch: number;
-  readonly members: readonly MemberInfo[];
+  readonly members: readonly MemberInfo[]; readonly role: Role;
 }
 export interface MemberJoined { readonly type: "member_joined"; readonly epoch: number; readonly member: MemberInfo }
 export interface MemberLeft { readonly type: "member_left"; readonly epoch: number; readonly participant_id: number }
+export interface MemberMedia { readonly type: "member_media"; readonly participant_id: number; readonly state: MediaState }
 export interface KeyFrom { readonly type: "key_from"; readonly sender: number; readonly data: Bytes }
 export interface Left { readonly type: "left"; readonly room: string }
 export interface Pong { readonly type: "pong" }
@@ -94,7 +110,7 @@ export interface SubscribeOffer { readonly type: "subscribe_offer"; readonly sdp
 export interface ErrorMessage { readonly type: "error"; readonly code: string; readonly message: string }
 
 export type ServerMessage =
-  | Hello | Enrolled | Welcome | JoinAck | Joined | MemberJoined | MemberLeft | KeyFrom | Left | Pong
+  | Hello | Enrolled | Welcome | JoinAck | Joined | MemberJoined | MemberLeft | MemberMedia | KeyFrom | Left | Pong
   | PublishAnswer | SubscribeOffer | ErrorMessage;
 
 // -- validation -------------------------------------------------------------------------
@@ -124,6 +140,7 @@ function isObject(value: unknown): value is Obj {
 }
 
 const str: Check<string> = (v, where) => (typeof v === "string" ? v : fail(where, "expected a string"));
+const bool: Check<boolean> = (v, where) => (typeof v === "boolean" ? v : fail(where, "expected a boolean"));
 
 const int: Check<number> = (v, where) => {
   if (typeof v !== "number" || !Number.isSafeInteger(v)) fail(where, "expected an integer");
@@ -151,6 +168,16 @@ function list<T>(item: Check<T>): Check<T[]> {
   };
 }
 
+/** A JSON object of any keys, each value checked. */
+function dict<T>(item: Check<T>): Check<Record<string, T>> {
+  return (v, where) => {
+    if (!isObject(v)) fail(where, "expected an object");
+    const out: Record<string, T> = {};
+    for (const [key, value] of Object.entries(v)) out[key] = item(value, `${where}.${key}`);
+    return out;
+  };
+}
+
 function literal<T extends string>(...allowed: T[]): Check<T> {
   return (v, where) => (typeof v === "string" && (allowed as string[]).includes(v) ? (v as T) : fail(where, `expected one of ${allowed.join(", ")}`));
 }
@@ -175,17 +202,22 @@ function record<S extends Shape>(shape: S, ignore: readonly string[] = []): Chec
   };
 }
 
-const memberInfo = record({ participant_id: u32, party: str, identity_key: b64, announcement: b64 });
+const role = literal(...ROLES);
+const mediaState = record({ audio: bool, video: bool, screen: bool });
+const memberInfo = record({
+  participant_id: u32, party: str, identity_key: b64, announcement: b64, role, media: mediaState,
+});
 const streamInfo = record({ mid: str, participant_id: u32, kind: literal("audio", "video") });
 
 const SERVER: Record<ServerMessage["type"], Shape> = {
   hello: { challenge: b64, server: str },
   enrolled: { party: str, device_id: int },
-  welcome: { party: str, device_id: int, rooms: list(str) },
+  welcome: { party: str, device_id: int, rooms: list(str), roles: dict(role) },
   join_ack: { room: str, participant_id: u32, epoch: u32 },
-  joined: { room: str, participant_id: u32, epoch: u32, members: list(memberInfo) },
+  joined: { room: str, participant_id: u32, epoch: u32, members: list(memberInfo), role },
   member_joined: { epoch: u32, member: memberInfo },
   member_left: { epoch: u32, participant_id: u32 },
+  member_media: { participant_id: u32, state: mediaState },
   key_from: { sender: u32, data: b64 },
   left: { room: str },
   pong: {},
@@ -225,7 +257,8 @@ export type ClientMessage =
   | { readonly type: "leave" }
   | { readonly type: "publish"; readonly sdp: string }
   | { readonly type: "subscribe_answer"; readonly sdp: string }
-  | { readonly type: "ping" };
+  | { readonly type: "ping" }
+  | { readonly type: "media"; readonly state: MediaState };
 
 /** The JSON text of a client message; binary fields become base64url. */
 export function encodeClient(message: ClientMessage): string {

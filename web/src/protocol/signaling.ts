@@ -5,7 +5,7 @@
  * `SignalingClient` speaks the server's WebSocket protocol (messages.ts, docs/SIGNALING.md),
  * runs this participant's `KeySchedule` and applies its actions to a `MediaKeys`, which the
  * media layer uses to encrypt and decrypt frames. Events for the application (joined,
- * member_joined, member_left, keys_rotated, group_code, key_rejected, error, closed) go to
+ * member_joined, member_left, member_media, keys_rotated, group_code, key_rejected, error, closed) go to
  * `events` (an async queue) and to every `onEvent` listener.
  *
  * Roster events, key messages and timer ticks reach the key schedule strictly in the order
@@ -24,7 +24,7 @@ import {
 import { MediaKeys } from "../crypto/mediakeys.js";
 import { HotlineError, ProtocolError, RemoteError } from "../errors.js";
 import {
-  type ClientMessage, type MemberInfo, type ServerMessage, type SubscribeOffer, encodeClient, parseServer,
+  type ClientMessage, type MediaState, type MemberInfo, type Role, type ServerMessage, type SubscribeOffer, encodeClient, parseServer,
 } from "./messages.js";
 
 /** The server refused a request; `code` is the server's error code. */
@@ -38,7 +38,7 @@ export class ServerError extends RemoteError {
 export class ConnectionFailed extends RemoteError {}
 
 export type ClientEventKind =
-  | "joined" | "member_joined" | "member_left" | "keys_rotated" | "group_code" | "key_rejected" | "error" | "closed";
+  | "joined" | "member_joined" | "member_left" | "member_media" | "keys_rotated" | "group_code" | "key_rejected" | "error" | "closed";
 
 export interface ClientEvent {
   readonly kind: ClientEventKind;
@@ -118,11 +118,16 @@ export class SignalingClient {
   readonly onEvent = new Set<(event: ClientEvent) => void>();
   party = "";
   rooms: readonly string[] = [];
+  /** Our role in each of our rooms (from `welcome`). */
+  roomRoles: Readonly<Record<string, Role>> = {};
   room = "";
   participantId: number | null = null;
   schedule: KeySchedule | null = null;
   readonly keys = new MediaKeys();
   readonly names = new Map<number, string>(); // participant id -> party name
+  readonly roles = new Map<number, Role>(); // participant id -> role in the room
+  readonly media = new Map<number, MediaState>(); // participant id -> what it sends
+  role: Role = "delegate"; // ours, in the room joined
   rejectedKeyMessages = 0;
   /** Called after key actions were applied (the media layer re-checks held frames). */
   onKeysChanged: (() => void) | null = null;
@@ -268,6 +273,7 @@ export class SignalingClient {
     const reply = await this.reply(["welcome"]);
     this.party = reply.party;
     this.rooms = reply.rooms;
+    this.roomRoles = reply.roles;
     return reply.rooms;
   }
 
@@ -289,6 +295,12 @@ export class SignalingClient {
   async publish(offerSdp: string, timeoutSeconds = 15.0): Promise<string> {
     this.send({ type: "publish", sdp: offerSdp });
     return (await this.reply(["publish_answer"], timeoutSeconds)).sdp;
+  }
+
+  /** Tell the room what we send now (mute, camera off, screen share). */
+  setMedia(state: MediaState): void {
+    if (this.participantId !== null) this.media.set(this.participantId, state);
+    this.send({ type: "media", state });
   }
 
   answerSubscription(answerSdp: string): void {
@@ -331,8 +343,16 @@ export class SignalingClient {
       case "joined": {
         this.participantId = message.participant_id;
         this.names.clear();
-        for (const i of message.members) this.names.set(i.participant_id, i.party);
+        this.roles.clear();
+        this.media.clear();
+        for (const i of message.members) {
+          this.names.set(i.participant_id, i.party);
+          this.roles.set(i.participant_id, i.role);
+          this.media.set(i.participant_id, i.media);
+        }
         this.names.set(message.participant_id, this.party);
+        this.roles.set(message.participant_id, message.role);
+        this.role = message.role;
         this.feed({
           type: "joined", now, epoch: message.epoch, participantId: message.participant_id,
           members: message.members.map(member),
@@ -345,6 +365,8 @@ export class SignalingClient {
       }
       case "member_joined":
         this.names.set(message.member.participant_id, message.member.party);
+        this.roles.set(message.member.participant_id, message.member.role);
+        this.media.set(message.member.participant_id, message.member.media);
         this.feed({ type: "member_joined", now, epoch: message.epoch, member: member(message.member) }, () =>
           this.event("member_joined", { participant_id: message.member.participant_id, party: message.member.party }));
         break;
@@ -353,6 +375,12 @@ export class SignalingClient {
           this.event("member_left", {
             participant_id: message.participant_id, party: this.names.get(message.participant_id) ?? "?",
           }));
+        break;
+      case "member_media":
+        if (this.names.has(message.participant_id)) {
+          this.media.set(message.participant_id, message.state);
+          this.event("member_media", { participant_id: message.participant_id, ...message.state });
+        }
         break;
       case "key_from":
         this.feed({ type: "key_message_received", now, data: message.data });

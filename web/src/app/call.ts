@@ -1,0 +1,513 @@
+/**
+ * One call in the page: signaling and the key schedule (SignalingClient), one
+ * RTCPeerConnection that publishes Opus + VP8 through the E2EE transforms
+ * (MediaE2EE.addTransceiver: attached in the same task), one that answers the SFU's
+ * subscribe offers (MediaE2EE.watch: receivers get their transform in 'track'), the
+ * controls (mute, camera, screen share, leave), the participant list, the group code
+ * with its "verified" mark, and the status line (path, quality, active speaker).
+ *
+ * Every batch of key actions is mirrored into the transform worker: sending keys per
+ * slot, receiving keys installed and retired. Mute keeps sending (silence, encrypted);
+ * camera off and screen share swap the video sender's track (replaceTrack keeps the
+ * sender, so its transform stays). A fatal error of MediaE2EE (a bypass, a dead worker)
+ * or a lost connection ends the call and shows the error.
+ */
+
+import type { KeyScheduleAction } from "../crypto/keyschedule.js";
+import { parseKid } from "../crypto/kid.js";
+import { MediaE2EE } from "../media/pipeline.js";
+import { LISTEN_ONLY, type StreamInfo, type SubscribeOffer } from "../protocol/messages.js";
+import type { ClientEvent, SignalingClient } from "../protocol/signaling.js";
+import type { PrejoinChoice } from "./prejoin.js";
+import { LevelMeter } from "./prejoin.js";
+import {
+  SpeakerPicker, describePath, grade, qualityText, received, statMax, statSum, type Received,
+} from "./quality.js";
+import { SelfLine, Tile, clearRoster, roleLabel } from "./tiles.js";
+import { $, button, message, setToggle, showError, sleep, state, status } from "./view.js";
+
+const WORKER_URL = "/app/transform-worker.js";
+const STATS_INTERVAL_MS = 500;
+const GATHER_TIMEOUT_MS = 5000;
+const MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid";
+/** Failure reasons that do not mean "cannot decrypt" (an empty Opus payload). */
+const BENIGN = new Set(["empty"]);
+
+interface HeaderExtensionCapability {
+  readonly uri: string;
+  readonly direction: string;
+}
+
+type WithHeaderExtensionControl = RTCRtpTransceiver & {
+  getHeaderExtensionsToNegotiate?: () => HeaderExtensionCapability[];
+  setHeaderExtensionsToNegotiate?: (extensions: HeaderExtensionCapability[]) => void;
+};
+
+/**
+ * Offer no RTP header extension but the MID: clear-text audio levels would tell who
+ * speaks when, which end-to-end encryption should not leak, and the SFU forwards only
+ * what both ends negotiated. (Chromium's header extension control API; without it, the
+ * browser's defaults are offered and the SFU renumbers or drops them.)
+ */
+function onlyMidExtension(transceiver: RTCRtpTransceiver): void {
+  const t = transceiver as WithHeaderExtensionControl;
+  if (t.getHeaderExtensionsToNegotiate === undefined || t.setHeaderExtensionsToNegotiate === undefined) return;
+  t.setHeaderExtensionsToNegotiate(t.getHeaderExtensionsToNegotiate().map((e) => ({
+    ...e, direction: e.uri === MID_URI ? e.direction : "stopped",
+  })));
+}
+
+function gathered(pc: RTCPeerConnection): Promise<void> {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      if (pc.iceGatheringState !== "complete") return;
+      pc.removeEventListener("icegatheringstatechange", done);
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      pc.removeEventListener("icegatheringstatechange", done);
+      resolve(); // send what we have
+    }, GATHER_TIMEOUT_MS);
+    pc.addEventListener("icegatheringstatechange", done);
+  });
+}
+
+export class Call {
+  readonly e2ee: MediaE2EE;
+  ended = false;
+  private publishPc: RTCPeerConnection | null = null;
+  private subscribePc: RTCPeerConnection | null = null;
+  private videoSender: RTCRtpSender | null = null;
+  private camera: MediaStreamTrack | null;
+  private screen: MediaStreamTrack | null = null;
+  private readonly microphone: MediaStreamTrack | null;
+  private readonly cameraConstraints: MediaTrackConstraints;
+  private readonly streams = new Map<string, StreamInfo>(); // by mid
+  private readonly tiles = new Map<number, Tile>();
+  private readonly failures = new Map<number, { out: number; failed: number }>(); // by participant, last poll
+  private readonly speaker = new SpeakerPicker();
+  private selfLine: SelfLine | null = null;
+  private selfMeter: LevelMeter | null = null;
+  private lastReceived: Received | null = null;
+  private offers: Promise<void> = Promise.resolve();
+  private timer: ReturnType<typeof setInterval> | null = null;
+  private readonly abort = new AbortController();
+
+  constructor(
+    readonly client: SignalingClient, readonly room: string, choice: PrejoinChoice | null,
+    private readonly onEnded: (error: string | null) => void,
+  ) {
+    this.microphone = choice?.media.getAudioTracks()[0] ?? null;
+    this.camera = choice?.media.getVideoTracks()[0] ?? null;
+    if (this.microphone !== null) this.microphone.enabled = choice?.audio ?? false;
+    if (this.camera !== null && !choice?.video) {
+      this.camera.stop(); // camera off: the light goes off too
+      this.camera = null;
+    }
+    this.cameraConstraints = choice?.constraints.video ?? {};
+    state.local = { audio: this.microphone !== null && (choice?.audio ?? false), video: this.camera !== null, screen: false };
+    this.e2ee = new MediaE2EE({ workerUrl: WORKER_URL, onFatal: (e) => void this.end(`E2EE failure, call ended: ${e.message}`) });
+    client.onKeyActions = (actions) => this.mirror(actions);
+    client.onSubscribeOffer = (offer) => {
+      this.offers = this.offers.then(() => this.answer(offer)).catch((error: unknown) => {
+        void this.end(`subscribe offer failed: ${message(error)}`);
+      });
+    };
+    client.onEvent.add((e) => this.onEvent(e));
+  }
+
+  // ------------------------------------------------------------------ keys and code
+
+  /** Keys into the worker, in the order the key schedule produced them (postMessage keeps it). */
+  private mirror(actions: readonly KeyScheduleAction[]): void {
+    if (this.ended) return;
+    const failed = (error: unknown): void => {
+      if (!this.ended) void this.end(`E2EE worker refused a key: ${message(error)}`);
+    };
+    for (const action of actions) {
+      if (action.type === "install_encryption_key") {
+        for (const kid of action.kids) this.e2ee.setSendingKey(parseKid(kid).slot, kid, action.baseKey).catch(failed);
+      } else if (action.type === "install_decryption_key") {
+        for (const kid of action.kids) this.e2ee.installKey(kid, action.baseKey).catch(failed);
+      } else if (action.type === "retire_keys" && !action.sending) {
+        for (const kid of action.kids) this.e2ee.retireKey(kid).catch(failed);
+      } else if (action.type === "group_code_changed") {
+        this.showCode(action.code.digits, action.code.words);
+      }
+    }
+  }
+
+  private showCode(digits: string, words: string): void {
+    const changed = state.code !== null && state.code.digits !== digits;
+    state.code = { digits, words };
+    $("code-digits").textContent = digits;
+    $("code-words").textContent = words;
+    if (changed || state.verified) this.setVerified(false, changed);
+  }
+
+  /** The "verified" mark: set by the user after reading the code aloud; reset when the
+   * code changes. */
+  setVerified(verified: boolean, codeChanged = false): void {
+    if (verified && state.code === null) return;
+    state.verified = verified;
+    setToggle("verify-button", verified, verified ? "Verified ✓" : "Mark as verified");
+    $("verify-state").textContent = verified
+      ? `You checked this code with everyone at ${new Date().toLocaleTimeString()}.`
+      : codeChanged
+        ? "The code changed (someone joined or left): read it aloud and verify again."
+        : "Not verified yet: read the code aloud; everyone must see the same.";
+    $("group-code").classList.toggle("verified", verified);
+  }
+
+  // ------------------------------------------------------------------ roster events
+
+  private onEvent(e: ClientEvent): void {
+    if (this.ended) return;
+    if (e.kind === "member_joined") {
+      this.tile(Number(e.data["participant_id"]));
+    } else if (e.kind === "member_left") {
+      this.removeTile(Number(e.data["participant_id"]));
+    } else if (e.kind === "member_media") {
+      const pid = Number(e.data["participant_id"]);
+      const tile = this.tiles.get(pid);
+      const media = this.client.media.get(pid);
+      if (tile !== undefined && media !== undefined) {
+        tile.setMedia(media);
+        tile.render(state.activeSpeaker === tile.summary.name);
+      }
+    } else if (e.kind === "closed") {
+      void this.end(`connection to the server lost: ${String(e.data["reason"] ?? "")}`);
+    }
+  }
+
+  private tile(pid: number): Tile | null {
+    if (pid === this.client.participantId) return null;
+    const existing = this.tiles.get(pid);
+    if (existing !== undefined) return existing;
+    const name = this.client.names.get(pid) ?? `participant ${pid}`;
+    const tile = new Tile(pid, name, this.client.roles.get(pid) ?? "delegate",
+      this.client.media.get(pid) ?? { audio: true, video: true, screen: false });
+    this.tiles.set(pid, tile);
+    return tile;
+  }
+
+  private removeTile(pid: number): void {
+    const tile = this.tiles.get(pid);
+    if (tile === undefined) return;
+    this.tiles.delete(pid);
+    this.failures.delete(pid);
+    tile.remove();
+  }
+
+  // ------------------------------------------------------------------ the call
+
+  async start(): Promise<void> {
+    state.phase = "joining";
+    status(`Joining ${this.room}…`);
+    await this.client.join(this.room);
+    state.participantId = this.client.participantId;
+    state.role = this.client.role;
+    this.selfLine = new SelfLine(this.client.party, this.client.role);
+    for (const pid of this.client.names.keys()) {
+      if (pid !== this.client.participantId) this.tile(pid);
+    }
+    const code = this.client.code;
+    if (code !== null) this.showCode(code.digits, code.words);
+    this.setVerified(false);
+    const listenOnly = LISTEN_ONLY.has(this.client.role);
+    if (listenOnly) {
+      state.local = { audio: false, video: false, screen: false };
+      this.renderControls(true);
+    } else {
+      this.wireControls();
+      await this.publish();
+      if (!state.local.audio || !state.local.video) this.client.setMedia(state.local);
+      if (this.microphone !== null) this.selfMeter = new LevelMeter(this.microphone);
+    }
+    this.showSelf();
+    this.timer = setInterval(() => void this.poll(), STATS_INTERVAL_MS);
+    if (this.ended) return;
+    state.phase = "in-call";
+    status(listenOnly ? `In call: ${this.room} (listening only, as ${roleLabel(this.client.role)})` : `In call: ${this.room}`);
+  }
+
+  private async publish(): Promise<void> {
+    const pc = new RTCPeerConnection({ iceServers: [] });
+    this.publishPc = pc;
+    const stream = new MediaStream();
+    // audio first, then video: slots 0 and 1; each transform attached in this same task
+    const audio = this.e2ee.addTransceiver(pc, this.microphone ?? "audio", { direction: "sendonly", streams: [stream] });
+    const video = this.e2ee.addTransceiver(pc, this.camera ?? "video", { direction: "sendonly", streams: [stream] });
+    onlyMidExtension(audio);
+    onlyMidExtension(video);
+    this.videoSender = video.sender;
+    pc.addEventListener("connectionstatechange", () => {
+      state.media.publish = pc.connectionState;
+      if (pc.connectionState === "failed") void this.end("the media connection to the server failed");
+    });
+    await pc.setLocalDescription(await pc.createOffer());
+    await gathered(pc);
+    const answer = await this.client.publish(pc.localDescription!.sdp);
+    if (this.ended) return;
+    await pc.setRemoteDescription({ type: "answer", sdp: answer });
+  }
+
+  private async answer(offer: SubscribeOffer): Promise<void> {
+    if (this.ended) return;
+    let pc = this.subscribePc;
+    if (pc === null) {
+      pc = new RTCPeerConnection({ iceServers: [] });
+      this.subscribePc = pc;
+      this.e2ee.watch(pc); // its 'track' listener comes first: the transform is attached before anything else
+      pc.addEventListener("track", (event) => this.onTrack(event));
+      pc.addEventListener("connectionstatechange", () => {
+        state.media.subscribe = pc!.connectionState;
+        if (pc!.connectionState === "failed") void this.end("the media connection from the server failed");
+      });
+    }
+    for (const s of offer.streams) this.streams.set(s.mid, s);
+    await pc.setRemoteDescription({ type: "offer", sdp: offer.sdp });
+    await pc.setLocalDescription(await pc.createAnswer());
+    await gathered(pc);
+    if (this.ended) return;
+    this.client.answerSubscription(pc.localDescription!.sdp);
+    state.media.offers += 1;
+  }
+
+  private onTrack(event: RTCTrackEvent): void {
+    const mid = event.transceiver.mid;
+    const info = mid === null ? undefined : this.streams.get(mid);
+    if (info === undefined) return; // not announced: it is guarded and never shown
+    this.tile(info.participant_id)?.addTrack(event.receiver, info.kind);
+  }
+
+  // ------------------------------------------------------------------ controls
+
+  private wireControls(): void {
+    const signal = this.abort.signal;
+    button("mute-button").addEventListener("click", () => this.toggleMute(), { signal });
+    button("camera-button").addEventListener("click", () => void this.toggleCamera(), { signal });
+    button("screen-button").addEventListener("click", () => void this.toggleScreen(), { signal });
+    this.renderControls(false);
+  }
+
+  private renderControls(listenOnly: boolean): void {
+    const l = state.local;
+    setToggle("mute-button", !l.audio, l.audio ? "Mute" : "Unmute");
+    setToggle("camera-button", !l.video, l.video ? "Camera off" : "Camera on");
+    setToggle("screen-button", l.screen, l.screen ? "Stop sharing" : "Share screen");
+    for (const id of ["mute-button", "camera-button", "screen-button"]) button(id).disabled = listenOnly;
+    button("mute-button").disabled = listenOnly || this.microphone === null;
+    button("screen-button").disabled = listenOnly || navigator.mediaDevices?.getDisplayMedia === undefined;
+    this.selfLine?.render(state.activeSpeaker === state.party);
+  }
+
+  private changed(): void {
+    this.renderControls(false);
+    this.showSelf();
+    if (!this.ended) this.client.setMedia(state.local);
+  }
+
+  toggleMute(): void {
+    if (this.microphone === null || this.ended) return;
+    this.microphone.enabled = !this.microphone.enabled;
+    state.local.audio = this.microphone.enabled;
+    this.changed();
+  }
+
+  async toggleCamera(): Promise<void> {
+    if (this.ended || this.videoSender === null) return;
+    const b = button("camera-button");
+    b.disabled = true;
+    try {
+      if (this.camera !== null) {
+        this.camera.stop();
+        this.camera = null;
+        if (this.screen === null) await this.videoSender.replaceTrack(null);
+        state.local.video = false;
+      } else {
+        const media = await navigator.mediaDevices.getUserMedia({ video: this.cameraConstraints });
+        const track = media.getVideoTracks()[0];
+        if (track === undefined) throw new Error("no camera track");
+        if (this.ended) {
+          track.stop();
+          return;
+        }
+        this.camera = track;
+        if (this.screen === null) await this.videoSender.replaceTrack(track);
+        state.local.video = true;
+      }
+      this.changed();
+    } catch (error) {
+      this.notice(`Camera: ${message(error)}`);
+    } finally {
+      b.disabled = false;
+    }
+  }
+
+  async toggleScreen(): Promise<void> {
+    if (this.ended || this.videoSender === null) return;
+    if (this.screen !== null) {
+      await this.stopScreen();
+      return;
+    }
+    try {
+      const media = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: { ideal: 15 } }, audio: false });
+      const track = media.getVideoTracks()[0];
+      if (track === undefined) throw new Error("nothing was shared");
+      if (this.ended) {
+        track.stop();
+        return;
+      }
+      track.contentHint = "detail";
+      this.screen = track;
+      track.addEventListener("ended", () => void this.stopScreen(), { signal: this.abort.signal }); // the browser's own "Stop sharing"
+      await this.videoSender.replaceTrack(track);
+      state.local.screen = true;
+      this.changed();
+    } catch (error) {
+      // the user closing the picker is not an error worth more than a line
+      this.notice(error instanceof DOMException && error.name === "NotAllowedError" ? "Screen sharing was cancelled." : `Screen sharing: ${message(error)}`);
+    }
+  }
+
+  private async stopScreen(): Promise<void> {
+    const screen = this.screen;
+    if (screen === null) return;
+    this.screen = null;
+    screen.stop();
+    if (!this.ended && this.videoSender !== null) await this.videoSender.replaceTrack(this.camera);
+    state.local.screen = false;
+    this.changed();
+  }
+
+  private showSelf(): void {
+    const track = this.screen ?? this.camera;
+    const video = $("self-video") as HTMLVideoElement;
+    video.srcObject = track === null ? null : new MediaStream([track]);
+    video.classList.toggle("screen", this.screen !== null);
+    $("self-off").hidden = track !== null;
+  }
+
+  private notice(text: string): void {
+    $("call-notice").textContent = text;
+  }
+
+  // ------------------------------------------------------------------ what we see
+
+  private async poll(): Promise<void> {
+    if (this.ended) return;
+    let counters = null;
+    try {
+      counters = await this.e2ee.counters();
+      state.worker = counters;
+      state.sent = { video: counters.totals["send/video"]?.framesOut ?? 0, audio: counters.totals["send/audio"]?.framesOut ?? 0 };
+    } catch {
+      // the pipeline's periodic check reports a silent worker as fatal
+    }
+    const byTransform = new Map((counters?.transforms ?? []).map((t) => [t.id, t]));
+    const levels = new Map<string, number>();
+    const problems: string[] = [];
+    for (const [pid, tile] of this.tiles) {
+      const s = tile.summary;
+      if (tile.videoReceiver !== null) {
+        const report = await tile.videoReceiver.getStats();
+        s.framesDecoded = statSum(report, "inbound-rtp", "framesDecoded");
+        s.framesReceived = statSum(report, "inbound-rtp", "framesReceived");
+        s.frameWidth = statMax(report, "inbound-rtp", "frameWidth");
+      }
+      if (tile.audioReceiver !== null) {
+        const report = await tile.audioReceiver.getStats();
+        s.audioPacketsReceived = statSum(report, "inbound-rtp", "packetsReceived");
+        s.audioSamplesReceived = statSum(report, "inbound-rtp", "totalSamplesReceived");
+        s.audioEnergy = statSum(report, "inbound-rtp", "totalAudioEnergy");
+        s.audioLevel = statMax(report, "inbound-rtp", "audioLevel");
+        levels.set(s.name, s.audio ? s.audioLevel : 0);
+      }
+      // what the worker decrypted (out) and failed to decrypt, for this participant
+      let out = 0;
+      let failed = 0;
+      for (const receiver of [tile.videoReceiver, tile.audioReceiver]) {
+        const id = receiver === null ? undefined : this.e2ee.transformOf(receiver);
+        const c = id === undefined ? undefined : byTransform.get(id);
+        if (c === undefined) continue;
+        out += c.framesOut;
+        for (const [reason, n] of Object.entries(c.failures)) if (!BENIGN.has(reason)) failed += n;
+      }
+      const before = this.failures.get(pid) ?? { out: 0, failed: 0 };
+      this.failures.set(pid, { out, failed });
+      s.decryptFailures = failed;
+      if (failed > before.failed && out === before.out) s.keys = "failing";
+      else if (out > before.out || (s.keys === "waiting" && s.framesDecoded > 0)) s.keys = "ok";
+      if (s.keys === "failing") problems.push(`Frames from ${s.name} fail to decrypt: wrong keys, or the media was altered on the way. Nothing undecrypted is shown.`);
+    }
+    if (this.selfMeter !== null) levels.set(state.party, state.local.audio ? this.selfMeter.level() : 0);
+    state.activeSpeaker = this.speaker.update(levels, performance.now());
+    for (const tile of this.tiles.values()) tile.render(state.activeSpeaker === tile.summary.name);
+    this.selfLine?.render(state.activeSpeaker === state.party);
+    $("speaking").textContent = state.activeSpeaker === null ? "" : `Speaking: ${state.activeSpeaker === state.party ? "you" : state.activeSpeaker}`;
+    this.showProblems(problems);
+    await this.pollPath();
+  }
+
+  private async pollPath(): Promise<void> {
+    const pc = this.subscribePc ?? this.publishPc;
+    if (pc === null || this.ended) return;
+    const report = await pc.getStats();
+    const path = describePath(report, state.path);
+    if (path !== null && state.path !== null && path.changes > state.path.changes) this.notice(`The network path changed: now ${path.remoteAddress}.`);
+    state.path = path;
+    const now = received(report);
+    state.quality = grade(report, this.lastReceived, now);
+    this.lastReceived = now;
+    $("protection").textContent = `encrypted · ${path?.label ?? "via SFU"}`;
+    $("protection").title = path === null ? "" : `${path.localType} candidate, ${path.protocol} to ${path.remoteAddress}`;
+    $("quality").textContent = qualityText(state.quality);
+    $("quality").dataset["grade"] = state.quality.grade;
+  }
+
+  private showProblems(problems: string[]): void {
+    if (problems.join("\n") === state.problems.join("\n")) return;
+    state.problems = problems;
+    const list = $("problems");
+    list.replaceChildren(...problems.map((p) => Object.assign(document.createElement("li"), { textContent: p })));
+    list.hidden = problems.length === 0;
+  }
+
+  // ------------------------------------------------------------------ the end
+
+  /** End the call: everything closed; `error` is shown. */
+  async end(error: string | null): Promise<void> {
+    if (this.ended) return;
+    this.ended = true;
+    this.abort.abort();
+    if (this.timer !== null) clearInterval(this.timer);
+    state.phase = "ended";
+    if (error !== null) showError(error);
+    status(error === null ? "Leaving…" : "Call ended.");
+    for (const t of [this.microphone, this.camera, this.screen]) t?.stop();
+    this.selfMeter?.close();
+    this.publishPc?.close();
+    this.subscribePc?.close();
+    this.e2ee.close();
+    for (const pid of [...this.tiles.keys()]) this.removeTile(pid);
+    this.selfLine?.remove();
+    clearRoster();
+    this.showProblems([]);
+    ($("self-video") as HTMLVideoElement).srcObject = null;
+    if (this.client.participantId !== null) {
+      await Promise.race([this.client.leave().catch(() => undefined), sleep(2000)]);
+    }
+    this.client.close();
+    state.code = null;
+    state.participantId = null;
+    state.activeSpeaker = null;
+    state.path = null;
+    $("code-digits").textContent = "";
+    $("code-words").textContent = "";
+    $("call-notice").textContent = "";
+    this.onEnded(error);
+  }
+}

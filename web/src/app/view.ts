@@ -1,0 +1,150 @@
+/**
+ * The page's state and the small DOM helpers every part of the call page uses.
+ *
+ * `window.hotlineApp` is a summary for tests and diagnostics: names, counters, states.
+ * It never holds a key.
+ */
+
+import type { CounterReport } from "../media/messages.js";
+
+export type Phase = "loading" | "enroll" | "rooms" | "prejoin" | "joining" | "in-call" | "ended";
+export type KeyState = "waiting" | "ok" | "failing";
+
+export interface RemoteSummary {
+  participantId: number;
+  name: string;
+  role: string;
+  audio: boolean;
+  video: boolean;
+  screen: boolean;
+  /** waiting: nothing decrypted yet; ok: video decoded; failing: frames fail to decrypt. */
+  keys: KeyState;
+  waitingForKeys: boolean;
+  framesDecoded: number;
+  framesReceived: number;
+  frameWidth: number;
+  audioPacketsReceived: number;
+  audioSamplesReceived: number;
+  audioEnergy: number;
+  audioLevel: number;
+  decryptFailures: number;
+}
+
+export interface PathSummary {
+  /** "via SFU" or "via SFU · relay": every media path of a room goes through the SFU. */
+  label: string;
+  localType: string;
+  remoteAddress: string;
+  protocol: string;
+  changes: number;
+}
+
+export interface QualitySummary {
+  grade: "good" | "fair" | "poor" | "unknown";
+  rttMs: number | null;
+  lossPercent: number | null;
+  jitterMs: number | null;
+}
+
+export interface PrejoinSummary {
+  ready: boolean;
+  level: number;
+  maxLevel: number;
+  problem: string | null;
+  cameras: number;
+  microphones: number;
+}
+
+export interface AppState {
+  phase: Phase;
+  error: string | null;
+  fingerprint: string;
+  party: string;
+  rooms: readonly string[];
+  room: string;
+  role: string;
+  participantId: number | null;
+  code: { digits: string; words: string } | null;
+  verified: boolean;
+  /** Frames the worker encrypted and passed on, by kind. */
+  sent: { video: number; audio: number };
+  /** What we send now. */
+  local: { audio: boolean; video: boolean; screen: boolean };
+  /** Per remote participant, by party name. */
+  remotes: Record<string, RemoteSummary>;
+  activeSpeaker: string | null;
+  problems: string[];
+  path: PathSummary | null;
+  quality: QualitySummary;
+  prejoin: PrejoinSummary;
+  worker: CounterReport | null;
+  calls: number;
+  /** Reconnection attempts of the room list after the server went away. */
+  reconnects: number;
+  /** connectionState of the publish and subscribe connections; offers answered. */
+  media: { publish: string; subscribe: string; offers: number };
+}
+
+declare global {
+  interface Window {
+    hotlineApp: AppState;
+    /** The worker's counters now (null outside a call): fresher than `hotlineApp.sent`. */
+    hotlineAppCounters: () => Promise<CounterReport | null>;
+  }
+}
+
+export const state: AppState = {
+  phase: "loading", error: null, fingerprint: "", party: "", rooms: [], room: "", role: "", participantId: null,
+  code: null, verified: false, sent: { video: 0, audio: 0 }, local: { audio: true, video: true, screen: false },
+  remotes: {}, activeSpeaker: null, problems: [], path: null,
+  quality: { grade: "unknown", rttMs: null, lossPercent: null, jitterMs: null },
+  prejoin: { ready: false, level: 0, maxLevel: 0, problem: null, cameras: 0, microphones: 0 },
+  worker: null, calls: 0, reconnects: 0, media: { publish: "new", subscribe: "new", offers: 0 },
+};
+window.hotlineApp = state;
+
+export function $(id: string): HTMLElement {
+  const el = document.getElementById(id);
+  if (el === null) throw new Error(`page element #${id} is missing`);
+  return el;
+}
+
+export function button(id: string): HTMLButtonElement {
+  return $(id) as HTMLButtonElement;
+}
+
+export function status(text: string): void {
+  $("status").textContent = text;
+}
+
+export function showError(text: string | null): void {
+  state.error = text;
+  const el = $("error");
+  el.textContent = text ?? "";
+  el.hidden = text === null;
+}
+
+export type View = "enroll" | "rooms" | "prejoin" | "call";
+
+export function show(view: View | null): void {
+  for (const v of ["enroll", "rooms", "prejoin", "call"]) $(`${v}-view`).hidden = v !== view;
+  if (view !== null) {
+    // move focus to the new view's heading, for keyboard and screen-reader users
+    const heading = $(`${view}-view`).querySelector<HTMLElement>("h2");
+    heading?.setAttribute("tabindex", "-1");
+    heading?.focus({ preventScroll: true });
+  }
+}
+
+export function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A toggle button's pressed state, its label and its title, in one place. */
+export function setToggle(id: string, pressed: boolean, label: string): void {
+  const b = button(id);
+  b.setAttribute("aria-pressed", String(pressed));
+  b.textContent = label;
+}
