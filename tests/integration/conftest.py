@@ -28,13 +28,13 @@ class Server:
         return Identity.generate(), self.store.new_enrollment_code(name)
 
 
-async def start_server(data: Path, **settings: object) -> Server:
+async def start_server(data: Path, port: int = 0, **settings: object) -> Server:
     store = SqliteStore(data)
     app = make_app(Settings(host="127.0.0.1", port=0, data_dir=data, **settings),  # type: ignore[arg-type]
                    store=store)
     runner = web.AppRunner(app)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = web.TCPSite(runner, "127.0.0.1", port)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     return Server(f"http://127.0.0.1:{port}", store, app, runner)

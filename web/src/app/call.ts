@@ -453,17 +453,20 @@ export class Call {
   }
 
   private async pollPath(): Promise<void> {
-    const pc = this.subscribePc ?? this.publishPc;
-    if (pc === null || this.ended) return;
-    const report = await pc.getStats();
-    const path = describePath(report, state.path);
+    // the path of what we send (what we receive, for a listen-only role); quality from
+    // what we receive
+    const pathPc = this.publishPc ?? this.subscribePc;
+    if (pathPc === null || this.ended) return;
+    const path = describePath(await pathPc.getStats(), state.path);
     if (path !== null && state.path !== null && path.changes > state.path.changes) this.notice(`The network path changed: now ${path.remoteAddress}.`);
     state.path = path;
+    $("protection").textContent = `encrypted · ${path?.label ?? "via SFU"}`;
+    $("protection").title = path === null ? "" : `${path.localType} candidate, ${path.protocol} to ${path.remoteAddress}`;
+    const report = this.subscribePc === null ? null : await this.subscribePc.getStats();
+    if (report === null || this.ended) return;
     const now = received(report);
     state.quality = grade(report, this.lastReceived, now);
     this.lastReceived = now;
-    $("protection").textContent = `encrypted · ${path?.label ?? "via SFU"}`;
-    $("protection").title = path === null ? "" : `${path.localType} candidate, ${path.protocol} to ${path.remoteAddress}`;
     $("quality").textContent = qualityText(state.quality);
     $("quality").dataset["grade"] = state.quality.grade;
   }

@@ -1,0 +1,347 @@
+"""The call page's controls and states in real calls through the SFU (Chromium, fake
+camera and microphone, loopback-only namespace):
+
+- the pre-join check shows the preview and a moving microphone level, lists the devices,
+  and can join muted; roles show in the room list, the tiles and the participant list;
+- mute, camera off/on and screen share reach the other side as what it receives (audio
+  energy, decoded frames, frame size) and as marks on the tile and the list; a control is
+  reachable and usable with the keyboard; the active speaker follows decoded audio;
+- the "verified" mark is reset when the group code changes; the path and quality line;
+- the call view fits a phone-width screen (no sideways scrolling, every control visible);
+- failures are explained: camera permission refused (Join stays disabled), not a member
+  (any more), the server unreachable and back (the room list returns by itself);
+- a participant whose transforms are disabled (a forced bypass) has its call ended with
+  an error and never shows undecrypted video; one whose keys are wrong shows no remote
+  video and reports "cannot decrypt", while the others still decode it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from hotline.client.call import Call
+from hotline.crypto.identity import Identity
+
+from ..integration.conftest import Server, start_server
+from .support import MEDIA_ARGS, chromium
+from .test_web_call import _check_bundle
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
+
+ROOM = "summit"
+VIDEO = "320x240"
+NAMES = ("alice", "bob", "carol")
+#: Chromium's fake screen capture is 1280x720 here; the fake camera is asked for 320x240.
+SCREEN_ARGS = [*MEDIA_ARGS, "--auto-select-desktop-capture-source=Entire screen"]
+
+DISABLE_TRANSFORMS = """
+for (const proto of [RTCRtpSender.prototype, RTCRtpReceiver.prototype]) {
+  Object.defineProperty(proto, "transform",
+                        { configurable: true, get() { return null; }, set(_) {} });
+}"""
+WRONG_KEYS = """
+const post = Worker.prototype.postMessage;
+Worker.prototype.postMessage = function (message, transfer) {
+  if (message && message.type === "install" && message.baseKey instanceof Uint8Array) {
+    message.baseKey[0] ^= 0xff;
+  }
+  return post.call(this, message, transfer);
+};"""
+
+
+@pytest_asyncio.fixture
+async def hotline(tmp_path: Path) -> AsyncIterator[tuple[Server, dict[str, str]]]:
+    srv = await start_server(tmp_path / "data", join_timeout=5.0)
+    codes = {}
+    for name in NAMES:
+        srv.store.add_party(name)
+        codes[name] = srv.store.new_enrollment_code(name)
+    srv.store.add_room(ROOM, list(NAMES), {"alice": "principal", "carol": "interpreter"})
+    yield srv, codes
+    await srv.runner.cleanup()
+    srv.store.close()
+
+
+@pytest_asyncio.fixture
+async def browser() -> AsyncIterator[Any]:
+    async with chromium(SCREEN_ARGS, _check_bundle) as b:
+        yield b
+
+
+class Page:
+    def __init__(self, name: str, page: Any) -> None:
+        self.name, self.page = name, page
+        self.problems: list[str] = []
+        page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
+
+    async def state(self) -> dict[str, Any]:
+        return await self.page.evaluate("() => window.hotlineApp")  # type: ignore[no-any-return]
+
+    async def remote(self, name: str) -> dict[str, Any]:
+        return (await self.state())["remotes"].get(name, {})  # type: ignore[no-any-return]
+
+    async def until(self, expression: str, timeout: float = 15.0) -> None:
+        await self.page.wait_for_function(expression, timeout=timeout * 1000)
+
+
+async def enrolled(browser: Any, url: str, name: str, code: str, *, init: str | None = None,
+                   viewport: tuple[int, int] = (1100, 900)) -> Page:
+    context = await browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+    if init is not None:
+        await context.add_init_script(init)
+    p = Page(name, await context.new_page())
+    await p.page.goto(f"{url}/?video={VIDEO}")
+    await p.page.get_by_label("Enrollment code").fill(code)
+    await p.page.get_by_role("button", name="Enroll").click()
+    await p.page.get_by_role("button", name=f"Join {ROOM}").wait_for(timeout=15_000)
+    return p
+
+
+async def join(p: Page, *, muted: bool = False) -> None:
+    await p.page.get_by_role("button", name=f"Join {ROOM}").click()
+    await p.page.get_by_role("button", name="Join now").wait_for()
+    await p.until("() => window.hotlineApp.prejoin.ready")
+    if muted:
+        await p.page.get_by_label("Microphone on").uncheck()
+    await p.page.get_by_role("button", name="Join now").click()
+    await p.until("() => ['in-call', 'ended'].includes(window.hotlineApp.phase)", 30)
+    st = await p.state()
+    assert st["phase"] == "in-call", f"{p.name}: {st['error']}"
+
+
+async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+async def growth(p: Page, name: str, field: str, seconds: float) -> float:
+    """How much ``remotes[name][field]`` grows on ``p`` over ``seconds``."""
+    before = (await p.remote(name))[field]
+    await asyncio.sleep(seconds)
+    return float((await p.remote(name))[field] - before)
+
+
+async def decodes(p: Page, name: str, minimum: int = 20, timeout: float = 30) -> None:
+    async def ok() -> bool:
+        r = await p.remote(name)
+        return r.get("framesDecoded", 0) > minimum and r.get("keys") == "ok"
+    await wait_until(ok, timeout, f"{p.name} decoding {name}")
+
+
+async def test_controls_roster_speaker_and_phone_width(
+        hotline: tuple[Server, dict[str, str]], browser: Any, tmp_path: Path) -> None:
+    srv, codes = hotline
+    alice = await enrolled(browser, srv.url, "alice", codes["alice"])
+    assert await alice.page.locator("#rooms li").inner_text() == f"Join {ROOM} as principal"
+
+    # -- the pre-join check: preview, a microphone level that moves, devices ----------------
+    await alice.page.get_by_role("button", name=f"Join {ROOM}").click()
+    await alice.until("() => window.hotlineApp.prejoin.ready"
+                      " && window.hotlineApp.prejoin.maxLevel > 0.01")
+    pre = (await alice.state())["prejoin"]
+    assert pre["cameras"] >= 1 and pre["microphones"] >= 1 and pre["problem"] is None
+    assert await alice.page.locator("#preview").evaluate(
+        "v => v.srcObject !== null && v.srcObject.getVideoTracks().length === 1")
+    await alice.page.screenshot(path=str(tmp_path / "prejoin.png"))
+    await alice.page.get_by_role("button", name="Join now").click()
+    await alice.until("() => window.hotlineApp.phase === 'in-call'", 30)
+
+    bob = await enrolled(browser, srv.url, "bob", codes["bob"])
+    await join(bob, muted=True)
+    await decodes(alice, "bob")
+    await decodes(bob, "alice")
+
+    # -- roles and states on the tiles and the participant list ---------------------------
+    await alice.until("() => window.hotlineApp.remotes.bob"
+                      " && !window.hotlineApp.remotes.bob.audio")
+    roster = await alice.page.locator("#participants li").all_inner_texts()
+    assert roster[0].startswith("alice (you) principal"), roster
+    assert roster[1].startswith("bob delegate") and "muted" in roster[1], roster
+    assert "bob · delegate" in await alice.page.locator("#tiles .tile figcaption").inner_text()
+    assert await alice.page.locator("#participant-count").inner_text() == "2"
+    assert await growth(alice, "bob", "audioEnergy", 1.5) < 1e-4  # bob joined muted
+
+    # -- the active speaker: Alice's fake microphone beeps, Bob is muted -------------------
+    await bob.until("() => window.hotlineApp.activeSpeaker === 'alice'")
+    assert await bob.page.locator('#tiles .tile[data-party="alice"]').evaluate(
+        "t => t.classList.contains('speaking')")
+    assert "Speaking: alice" in await bob.page.locator("#speaking").inner_text()
+
+    # -- Bob unmutes with the keyboard alone: Tab to the button, then Enter ----------------
+    for _ in range(40):
+        if await bob.page.evaluate("() => document.activeElement?.id") == "mute-button":
+            break
+        await bob.page.keyboard.press("Tab")
+    else:
+        raise AssertionError("the mute button is not reachable with Tab")
+    await bob.page.keyboard.press("Enter")
+    await alice.until("() => window.hotlineApp.remotes.bob.audio")
+    assert await growth(alice, "bob", "audioEnergy", 2.0) > 1e-3
+    mute = bob.page.get_by_role("button", name="Mute")
+    assert await mute.get_attribute("aria-pressed") == "false"
+
+    # -- Alice mutes: Bob hears (decodes) silence from her --------------------------------
+    speaking = await growth(bob, "alice", "audioEnergy", 2.0)
+    await alice.page.get_by_role("button", name="Mute").click()
+    await bob.until("() => !window.hotlineApp.remotes.alice.audio")
+    await asyncio.sleep(1.5)  # what was already on its way or in Bob's jitter buffer
+    muted = await growth(bob, "alice", "audioEnergy", 2.0)
+    assert speaking > 1e-3 and muted < 0.05 * speaking, (speaking, muted)
+    await alice.page.get_by_role("button", name="Unmute").click()
+
+    # -- camera off: no frames, a mark; camera on: frames again ----------------------------
+    await alice.page.get_by_role("button", name="Camera off").click()
+    await bob.until("() => !window.hotlineApp.remotes.alice.video")
+    await asyncio.sleep(0.5)
+    assert await growth(bob, "alice", "framesDecoded", 2.0) <= 2
+    overlay = bob.page.locator('#tiles .tile[data-party="alice"] .waiting')
+    assert await overlay.inner_text() == "camera off"
+    assert await alice.page.locator("#self-off").is_visible()
+    await alice.page.get_by_role("button", name="Camera on").click()
+    await bob.until("() => window.hotlineApp.remotes.alice.video")
+    await wait_until(lambda: _grew(bob, "alice", "framesDecoded", 20, 1.0), 10,
+                     "alice's video again")
+
+    # -- screen share: Bob receives 1280-wide frames, then the camera again ----------------
+    await alice.page.get_by_role("button", name="Share screen").click()
+    await bob.until("() => window.hotlineApp.remotes.alice.screen")
+    await bob.until("() => window.hotlineApp.remotes.alice.frameWidth >= 1000", 15)
+    roster = await bob.page.locator("#participants li").all_inner_texts()
+    assert "sharing screen" in " ".join(roster), roster
+    await alice.page.get_by_role("button", name="Stop sharing").click()
+    await bob.until("() => !window.hotlineApp.remotes.alice.screen")
+    await bob.until("() => window.hotlineApp.remotes.alice.frameWidth <= 400", 15)
+
+    # -- path and quality ------------------------------------------------------------------
+    st = await alice.state()
+    assert st["path"]["label"] == "via SFU" and st["path"]["localType"] == "host", st["path"]
+    assert st["path"]["changes"] == 0, st["path"]  # one path all along: no false alarm
+    assert st["quality"]["grade"] in ("good", "fair") and st["quality"]["rttMs"] is not None
+    assert (await alice.page.locator("#quality").inner_text()).startswith("Connection: ")
+    await alice.page.get_by_text("encrypted · via SFU").wait_for()
+
+    # -- "verified" is reset when the code changes (Carol joins) ---------------------------
+    await alice.page.get_by_role("button", name="Mark as verified").click()
+    assert (await alice.state())["verified"] is True
+    old_code = (await alice.state())["code"]["digits"]
+    carol = Call(srv.url, Identity.generate(), ROOM)
+    await carol.start(enroll_code=codes["carol"])
+    try:
+        await alice.until(f"() => window.hotlineApp.code.digits !== '{old_code}'")
+        st = await alice.state()
+        assert st["verified"] is False
+        assert "changed" in await alice.page.locator("#verify-state").inner_text()
+        assert st["remotes"]["carol"]["role"] == "interpreter"
+        await alice.page.screenshot(path=str(tmp_path / "call-desktop.png"), full_page=True)
+
+        # -- a phone-width screen: nothing scrolls sideways, every control is on screen ----
+        await alice.page.set_viewport_size({"width": 390, "height": 844})
+        await asyncio.sleep(0.3)
+        width = await alice.page.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= 390, f"the call view is {width} px wide on a 390 px screen"
+        for name in ("Mute", "Camera off", "Share screen", "Leave", "Mark as verified"):
+            box = await alice.page.get_by_role("button", name=name).bounding_box()
+            assert box is not None and 0 <= box["x"] <= 390 - box["width"], (name, box)
+        await alice.page.screenshot(path=str(tmp_path / "call-phone.png"), full_page=True)
+    finally:
+        await carol.close()
+    for p in (alice, bob):
+        assert not p.problems, p.problems
+
+
+async def _grew(p: Page, name: str, field: str, by: int, seconds: float) -> bool:
+    return await growth(p, name, field, seconds) >= by
+
+
+async def test_failures_are_explained(hotline: tuple[Server, dict[str, str]], browser: Any,
+                                      tmp_path: Path) -> None:
+    srv, codes = hotline
+    # -- camera and microphone permission refused: said so, Join stays disabled -----------
+    no_fake_ui = [a for a in MEDIA_ARGS if a != "--use-fake-ui-for-media-stream"]
+    async with chromium(no_fake_ui, _check_bundle) as refusing:
+        carol = await enrolled(refusing, srv.url, "carol", codes["carol"])
+        await carol.page.get_by_role("button", name=f"Join {ROOM}").click()
+        problem = carol.page.locator("#prejoin-problem")
+        await problem.wait_for(timeout=15_000)
+        assert "access was refused" in await problem.inner_text()
+        assert await carol.page.get_by_role("button", name="Join now").is_disabled()
+        assert await carol.page.get_by_role("button", name="Try again").is_visible()
+        await carol.page.get_by_role("button", name="Cancel").click()
+        await carol.until("() => window.hotlineApp.phase === 'rooms'")
+
+    # -- not a member any more: the join is refused with a sentence, the list refreshed ----
+    bob = await enrolled(browser, srv.url, "bob", codes["bob"])
+    srv.store.set_member(ROOM, "bob", None)
+    await bob.page.get_by_role("button", name=f"Join {ROOM}").click()
+    await bob.until("() => window.hotlineApp.prejoin.ready")
+    await bob.page.get_by_role("button", name="Join now").click()
+    await bob.until("() => window.hotlineApp.phase === 'rooms'"
+                    " && window.hotlineApp.error !== null")
+    st = await bob.state()
+    assert f"not a member of {ROOM}" in st["error"] and st["rooms"] == [], st["error"]
+    assert await bob.page.get_by_text("You are not a member of any room yet.").is_visible()
+    srv.store.set_member(ROOM, "bob", "delegate")
+
+    # -- the server goes away and comes back: the page says so and recovers by itself -----
+    port = int(srv.url.rsplit(":", 1)[1])
+    await srv.runner.cleanup()
+    await bob.until("() => (window.hotlineApp.error || '').includes('unreachable')")
+    assert "Trying again" in await bob.page.locator("#status").inner_text()
+    srv.store.close()
+    again = await start_server(tmp_path / "data", port=port, join_timeout=5.0)
+    srv.store, srv.app, srv.runner = again.store, again.app, again.runner  # the fixture ends it
+    await bob.until("() => window.hotlineApp.phase === 'rooms'"
+                    " && window.hotlineApp.error === null", 30)
+    st = await bob.state()
+    assert st["rooms"] == [ROOM] and st["reconnects"] == 0
+
+
+async def test_forced_bypass_ends_the_call_and_wrong_keys_show_no_video(
+        hotline: tuple[Server, dict[str, str]], browser: Any) -> None:
+    srv, codes = hotline
+    alice = await enrolled(browser, srv.url, "alice", codes["alice"])
+    carol = await enrolled(browser, srv.url, "carol", codes["carol"], init=WRONG_KEYS)
+    await join(alice)
+    await join(carol)
+    # Carol's keys are wrong: she decodes nobody and says why; Alice decodes Carol
+    await decodes(alice, "carol")
+    await carol.until("() => (window.hotlineApp.remotes.alice || {}).keys === 'failing'")
+    await carol.until("() => window.hotlineApp.problems.length > 0")
+    assert "fail to decrypt" in await carol.page.locator("#problems").inner_text()
+    overlay = carol.page.locator('#tiles .tile[data-party="alice"] .waiting')
+    assert "cannot decrypt" in await overlay.inner_text()
+    assert not await carol.page.locator('#tiles .tile[data-party="alice"] video').is_visible()
+
+    # Bob's transforms are disabled (forced bypass): his call ends with an error, and
+    # nothing undecrypted is ever shown, on his page or anyone's
+    bob = await enrolled(browser, srv.url, "bob", codes["bob"], init=DISABLE_TRANSFORMS)
+    await bob.page.get_by_role("button", name=f"Join {ROOM}").click()
+    await bob.until("() => window.hotlineApp.prejoin.ready")
+    await bob.page.get_by_role("button", name="Join now").click()
+    shown = 0
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        shown += await bob.page.evaluate(
+            "() => [...document.querySelectorAll('#tiles video')].filter(v => !v.hidden).length")
+        st = await bob.state()
+        if st["phase"] == "rooms" and st["error"]:
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError(f"bob's call did not end: {await bob.state()}")
+    assert "E2EE failure" in st["error"], st["error"]
+    assert shown == 0, "bob's page showed video that did not go through the transforms"
+    assert await bob.page.locator("#error").is_visible()
+    assert (await alice.remote("bob")).get("framesDecoded", 0) == 0
+    assert (await carol.remote("alice"))["framesDecoded"] == 0
+    assert (await alice.state())["phase"] == "in-call"
