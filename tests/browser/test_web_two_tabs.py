@@ -44,6 +44,7 @@ async def test_two_tabs_of_one_browser(server: Server) -> None:
         for name, host in (("alice", "127.0.0.1"), ("bob", "localhost")):
             page = await context.new_page()
             await page.goto(f"http://{host}:{port}/?video=320x240#code={codes[name]}")
+            await page.wait_for_function("() => document.getElementById('code').value !== ''")
             assert await page.get_by_label("Enrollment code").input_value() == codes[name]
             await page.get_by_role("button", name="Enroll").click()
             await page.get_by_role("button", name="Join summit").click(timeout=15_000)

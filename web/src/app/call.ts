@@ -440,7 +440,7 @@ export class Call {
       this.failures.set(pid, { out, failed });
       s.decryptFailures = failed;
       if (failed > before.failed && out === before.out) s.keys = "failing";
-      else if (out > before.out || (s.keys === "waiting" && s.framesDecoded > 0)) s.keys = "ok";
+      else if (out > before.out) s.keys = "ok"; // the worker decrypted (never trust the decoder alone)
       if (s.keys === "failing") problems.push(`Frames from ${s.name} fail to decrypt: wrong keys, or the media was altered on the way. Nothing undecrypted is shown.`);
     }
     if (this.selfMeter !== null) levels.set(state.party, state.local.audio ? this.selfMeter.level() : 0);

@@ -8,6 +8,7 @@
  * participant's frames fail to decrypt.
  */
 
+import { LISTEN_ONLY, type Role } from "../protocol/messages.js";
 import { $, type KeyState, type RemoteSummary, state } from "./view.js";
 
 const ROLE_LABELS: Record<string, string> = {
@@ -77,9 +78,10 @@ export class Tile {
     const s = this.summary;
     const keys: KeyState = s.keys;
     s.waitingForKeys = keys !== "ok";
+    const listener = LISTEN_ONLY.has(s.role as Role);
     let overlay: string | null = null;
     if (keys === "failing") overlay = `cannot decrypt ${s.name}'s media: wrong keys`;
-    else if (keys === "waiting") overlay = "waiting for keys";
+    else if (keys === "waiting") overlay = listener ? "listens only" : "waiting for keys";
     else if (!s.video && !s.screen) overlay = "camera off";
     this.overlay.textContent = overlay ?? "";
     this.overlay.hidden = overlay === null;
@@ -88,7 +90,8 @@ export class Tile {
     this.element.classList.toggle("speaking", speaking);
     const badges = badgesOf(s.audio, s.video, s.screen, speaking);
     this.badges.textContent = badges.length ? ` · ${badges.join(" · ")}` : "";
-    setRosterState(this.rosterLine, [...badges, keys === "ok" ? "encrypted" : keys === "failing" ? "cannot decrypt" : "waiting for keys"]);
+    const keyText = keys === "ok" ? "encrypted" : keys === "failing" ? "cannot decrypt" : listener ? "listens only" : "waiting for keys";
+    setRosterState(this.rosterLine, [...(listener ? [] : badges), keyText]);
   }
 
   remove(): void {
