@@ -345,3 +345,30 @@ async def test_forced_bypass_ends_the_call_and_wrong_keys_show_no_video(
     assert (await alice.remote("bob")).get("framesDecoded", 0) == 0
     assert (await carol.remote("alice"))["framesDecoded"] == 0
     assert (await alice.state())["phase"] == "in-call"
+
+
+async def test_listen_only_role(hotline: tuple[Server, dict[str, str]], browser: Any) -> None:
+    """An aide joins without the pre-join check and publishes nothing, receives and
+    decrypts the others, and is shown to them as listening only."""
+    srv, codes = hotline
+    srv.store.set_member(ROOM, "carol", "aide")
+    alice = await enrolled(browser, srv.url, "alice", codes["alice"])
+    carol = await enrolled(browser, srv.url, "carol", codes["carol"])
+    assert "as aide (listens)" in await carol.page.locator("#rooms li").inner_text()
+    await join(alice)
+    await carol.page.get_by_role("button", name=f"Join {ROOM}").click()
+    await carol.until("() => window.hotlineApp.phase === 'in-call'", 30)
+    st = await carol.state()
+    assert st["prejoin"]["ready"] is False and st["role"] == "aide"
+    assert st["local"] == {"audio": False, "video": False, "screen": False}
+    for control in ("#mute-button", "#camera-button", "#screen-button"):
+        assert not await carol.page.locator(control).is_visible()
+    assert await carol.page.get_by_role("button", name="Leave").is_visible()
+    await decodes(carol, "alice")
+    assert "listening only" in await carol.page.locator("#status").inner_text()
+    await alice.until("() => (window.hotlineApp.remotes.carol || {}).role === 'aide'")
+    line = alice.page.locator("#participants li", has_text="carol")
+    assert "listens only" in await line.inner_text()
+    assert (await alice.remote("carol"))["framesReceived"] == 0
+    counters = await carol.page.evaluate("() => window.hotlineAppCounters()")
+    assert "send/video" not in counters["totals"] and "send/audio" not in counters["totals"]

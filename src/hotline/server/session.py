@@ -249,6 +249,12 @@ class Session:
             if self.room is live and live.participant_id(self) is None:
                 self.room = None
             await self._refuse(exc)
+            return
+        pid = live.participant_id(self)
+        if role in m.LISTEN_ONLY and pid is not None:
+            # nothing to publish: the SFU offers it the others' streams at once
+            self.state.sfu.participant(live.name, pid)
+            self.state.sfu.sync_room(live.name)
 
     async def _on_announce(self, msg: m.Announce) -> None:
         if self._announce is None or self._announce.done():

@@ -298,7 +298,7 @@ export class Call {
     setToggle("mute-button", !l.audio, l.audio ? "Mute" : "Unmute");
     setToggle("camera-button", !l.video, l.video ? "Camera off" : "Camera on");
     setToggle("screen-button", l.screen, l.screen ? "Stop sharing" : "Share screen");
-    for (const id of ["mute-button", "camera-button", "screen-button"]) button(id).disabled = listenOnly;
+    for (const id of ["mute-button", "camera-button", "screen-button"]) button(id).hidden = listenOnly; // nothing to send
     button("mute-button").disabled = listenOnly || this.microphone === null;
     button("screen-button").disabled = listenOnly || navigator.mediaDevices?.getDisplayMedia === undefined;
     this.selfLine?.render(state.activeSpeaker === state.party);
