@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import fractions
 import pickle
-from pathlib import Path
 from typing import Any
 
 from bench.common import WORK
@@ -89,7 +88,7 @@ def load() -> tuple[list[dict[str, Any]], list[bytes]]:
         AUDIO.write_bytes(pickle.dumps(audio))
         kbps = sum(len(f["data"]) for f in video) * 8 * FPS / len(video) / 1000
         print(f"media: {len(video)} VP8 frames ({kbps:.0f} kbit/s), {len(audio)} Opus packets")
-    return pickle.loads(VIDEO.read_bytes()), pickle.loads(AUDIO.read_bytes())  # noqa: S301
+    return pickle.loads(VIDEO.read_bytes()), pickle.loads(AUDIO.read_bytes())
 
 
 def video_kbps() -> float:

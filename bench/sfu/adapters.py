@@ -75,6 +75,7 @@ class HotlineParticipant:
         self.replies: asyncio.Queue[m.ServerMessage] = asyncio.Queue()
         self.offers: asyncio.Queue[m.SubscribeOffer] = asyncio.Queue()
         self.reader: asyncio.Task[None] | None = None
+        self.sending: set[asyncio.Future[None]] = set()
 
     async def open(self, code: str, room: str) -> None:
         identity = Identity.generate()
@@ -102,7 +103,9 @@ class HotlineParticipant:
 
     def send(self, message: m._Message) -> None:
         assert self.ws is not None
-        asyncio.ensure_future(self.ws.send_str(m.encode(message)))
+        task = asyncio.ensure_future(self.ws.send_str(m.encode(message)))
+        self.sending.add(task)
+        task.add_done_callback(self.sending.discard)
 
     async def _read(self) -> None:
         assert self.ws is not None
@@ -284,7 +287,7 @@ class JanusSession:
             try:
                 async with self.http.get(f"{self.url}/{self.id}?maxev=10") as resp:
                     events = await resp.json(content_type=None)
-            except (aiohttp.ClientError, OSError, asyncio.TimeoutError, ValueError):
+            except (TimeoutError, aiohttp.ClientError, OSError, ValueError):
                 await asyncio.sleep(0.2)
                 continue
             for ev in events if isinstance(events, list) else [events]:

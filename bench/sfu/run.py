@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT, WORK, cpu_times, percentiles, proc_stat
+from bench.common import ROOT, WORK, cpu_times, proc_stat
 
 PEER = Path(os.environ.get("JANUS_PEER") or ROOT.parent / "shared" / "peers" / "janus")
 JANUS_WORK = Path(os.environ.get("JANUS_WORK")
@@ -89,9 +89,12 @@ class HotlineSfu:
         self.rooms = ("bench", "probe")
         self.args = {"url": f"http://127.0.0.1:{HOTLINE_PORT}",
                      "codes_file": str(run / "codes.json")}
-        log = open(run / "hotline.log", "w")  # noqa: SIM115 - lives as long as the server
+        log = open(run / "hotline.log", "w")
+        # HOTLINE_BENCH_PROFILE=FILE: run the server under cProfile (for profiling only)
+        profile = os.environ.get("HOTLINE_BENCH_PROFILE")
+        server = [PYTHON, "-m", "cProfile", "-o", profile, HOTLINE] if profile else [HOTLINE]
         self.proc = subprocess.Popen(in_ns(
-            ["taskset", "-c", SFU_CPU, "timeout", str(MAX_SFU_SECONDS), HOTLINE, "serve",
+            ["taskset", "-c", SFU_CPU, "timeout", str(MAX_SFU_SECONDS), *server, "serve",
              "--host", "127.0.0.1", "--media-host", "127.0.0.2", "--port", str(HOTLINE_PORT),
              "--data", str(data)]),
             stdout=log, stderr=subprocess.STDOUT)
@@ -154,7 +157,7 @@ def measure(sfu_kind: str, pubs: int, subs: int, *, secs: float = 20, warmup: fl
     run.mkdir(parents=True)
     sfu: HotlineSfu | JanusSfu = (HotlineSfu if sfu_kind == "hotline" else JanusSfu)(
         run, pubs, subs)
-    log = open(run / "clients.log", "w")  # noqa: SIM115
+    log = open(run / "clients.log", "w")
     procs: list[subprocess.Popen[bytes]] = []
     try:
         time.sleep(1.0)
