@@ -41,6 +41,13 @@ def ratio(a: float | None, b: float | None) -> float | None:
     return round(a / b, 2) if a and b else None
 
 
+def per_core_expected(r: dict[str, Any]) -> float | None:
+    """Packets/s per core counting what should have arrived (sent × subscribers): when
+    subscribers dropped packets at their socket buffers (the client core was the limit),
+    the SFU still forwarded them, so this is the fairer capacity figure."""
+    return round(r["egress_pps_expected"] / (r["cpu_pct"] / 100)) if r["cpu_pct"] else None
+
+
 def tables(rows: list[dict[str, Any]]) -> str:
     """The Markdown tables: every figure per SFU, then the ratios."""
     body = []
@@ -53,7 +60,7 @@ def tables(rows: list[dict[str, Any]]) -> str:
     figures = table(["config", "SFU", "subs mode", "forwarded pkt/s", "loss", "SFU CPU %",
                      "µs CPU/pkt", "pkt/s per core", "Mbit/s per core", "RSS idle MB",
                      "RSS MB", "RSS growth KB/participant", "probe p50 ms", "probe p99 ms",
-                     "client core busy"], body)
+                     "client core busy", "client socket drops"], body)
     by = {(r["pubs"], r["subs"], r["sfu"]): r for r in rows}
     ratios = []
     for p, s in sorted({(r["pubs"], r["subs"]) for r in rows}):
@@ -62,13 +69,15 @@ def tables(rows: list[dict[str, Any]]) -> str:
             continue
         ratios.append([f"{p}×{s}", h.get("pps_per_core"), j.get("pps_per_core"),
                        ratio(h.get("pps_per_core"), j.get("pps_per_core")),
+                       ratio(per_core_expected(h), per_core_expected(j)),
                        ratio(h.get("mbps_per_core"), j.get("mbps_per_core")),
                        ratio(j.get("us_per_pkt"), h.get("us_per_pkt")),
                        ratio(h["rss_mb"], j["rss_mb"]),
                        ratio(_lat(h, "p50"), _lat(j, "p50")),
                        ratio(_lat(h, "p99"), _lat(j, "p99"))])
     ratio_table = table(["config", "Hotline pkt/s per core", "Janus pkt/s per core",
-                         "**ratio pkt/s per core**", "ratio Mbit/s per core",
+                         "**ratio pkt/s per core**",
+                         "ratio per core, expected egress (see drops)", "ratio Mbit/s per core",
                          "ratio (Janus µs/pkt ÷ Hotline µs/pkt)", "ratio RSS",
                          "ratio probe p50", "ratio probe p99"], ratios)
     return ("Hotline / Janus (above 1 means Hotline forwards more per core; for RSS and "

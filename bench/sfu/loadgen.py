@@ -301,6 +301,7 @@ async def role_pubs(args: argparse.Namespace, sfu: adapters.Adapter) -> dict[str
     result = {"role": "pubs", "n": args.n, "sent_pps": (c1[0] - c0[0]) / dt,
               "sent_mbps": (c1[1] - c0[1]) * 8 / dt / 1e6,
               "sent_video_pps": (c1[2] - c0[2]) / dt}
+    Path(args.out).write_text(json.dumps(result))  # before closing, which can be slow
     await asyncio.gather(*(p.pc.close() for p in pubs), return_exceptions=True)
     return result
 
@@ -320,6 +321,7 @@ async def role_subs(args: argparse.Namespace, sfu: adapters.Adapter) -> dict[str
               "recv_mbps": RX.bytes * 8 / dt / 1e6,
               "per_sub_pps_min": per[0] / dt if per else 0.0,
               "connections_seen": len(per), "latency_ms": latency_ms()}
+    Path(args.out).write_text(json.dumps(result))
     await asyncio.gather(*(s.pc.close() for s in subs), return_exceptions=True)
     return result
 
@@ -336,6 +338,7 @@ async def role_probe(args: argparse.Namespace, sfu: adapters.Adapter) -> dict[st
     await window(t0, t1)
     sender.cancel()
     result = {"role": "probe", "recv_pps": RX.packets / (t1 - t0), "latency_ms": latency_ms()}
+    Path(args.out).write_text(json.dumps(result))
     await asyncio.gather(pub.pc.close(), sub.pc.close(), return_exceptions=True)
     return result
 
@@ -345,10 +348,9 @@ async def main_async(args: argparse.Namespace) -> None:
     sfu = adapters.make(args.sfu, json.loads(args.sfu_args))
     role = {"pubs": role_pubs, "subs": role_subs, "probe": role_probe}[args.role]
     try:
-        result = await role(args, sfu)
+        await role(args, sfu)
     finally:
         await sfu.close()
-    Path(args.out).write_text(json.dumps(result))
 
 
 def main() -> None:
