@@ -134,7 +134,7 @@ def main() -> None:
                         mode=mode_for(pubs, subs))
             rows.append(r)
             print(f"{sfu:8} {pubs:2}x{subs:<2} {r['mode']:5} fwd {r['egress_pps']:6} pkt/s  "
-                  f"loss {r['loss']:.4f}  CPU {r['cpu_pct']:5.1f} %  "
+                  f"loss {r['loss'] or 0:.4f}  CPU {r['cpu_pct']:5.1f} %  "
                   f"{r.get('us_per_pkt', 0):6.1f} µs/pkt  {r.get('pps_per_core', 0):6} pkt/s/core"
                   f"  RSS {r['rss_mb']} MB  probe p50 {_lat(r, 'p50')} ms "
                   f"({time.monotonic() - t:.0f} s)", flush=True)

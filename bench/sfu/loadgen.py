@@ -61,6 +61,7 @@ class Rx:
 
 
 RX = Rx()
+SEND_ERRORS: collections.Counter[str] = collections.Counter()
 
 
 def install_receive_hooks(mode: str) -> None:
@@ -244,12 +245,11 @@ async def send_loop(pubs: list[Publisher], t_stop: float) -> None:
             await asyncio.sleep(due - now)
             continue
         heapq.heappop(heap)
-        if kind == 0:
-            await pubs[i].send_video()
-            heapq.heappush(heap, (due + 1 / media.FPS, 0, i))
-        else:
-            await pubs[i].send_audio()
-            heapq.heappush(heap, (due + 0.02, 1, i))
+        try:
+            await (pubs[i].send_video() if kind == 0 else pubs[i].send_audio())
+        except Exception as exc:  # one publisher's transport failing must not stop the rest
+            SEND_ERRORS[type(exc).__name__] += 1
+        heapq.heappush(heap, (due + (1 / media.FPS if kind == 0 else 0.02), kind, i))
 
 
 # -- the go protocol with the orchestrator --------------------------------------------------
@@ -300,7 +300,8 @@ async def role_pubs(args: argparse.Namespace, sfu: adapters.Adapter) -> dict[str
     sender.cancel()
     result = {"role": "pubs", "n": args.n, "sent_pps": (c1[0] - c0[0]) / dt,
               "sent_mbps": (c1[1] - c0[1]) * 8 / dt / 1e6,
-              "sent_video_pps": (c1[2] - c0[2]) / dt}
+              "sent_video_pps": (c1[2] - c0[2]) / dt, "send_errors": dict(SEND_ERRORS),
+              "sender_alive": not sender.done()}
     Path(args.out).write_text(json.dumps(result))  # before closing, which can be slow
     await asyncio.gather(*(p.pc.close() for p in pubs), return_exceptions=True)
     return result
