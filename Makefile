@@ -12,7 +12,8 @@ WEB_BUILD := $(WEB)/dist/.built-stamp
 WEB_SOURCES := $(shell find $(WEB)/src $(WEB)/test $(WEB)/scripts -type f) $(WEB)/tsconfig.json \
 	src/hotline/crypto/wordlist.py
 
-.PHONY: run test setup selfcheck lint typecheck unit web clean
+.PHONY: run test setup selfcheck lint typecheck unit web clean \
+	bench bench-setup bench-sfu bench-crypto bench-call
 
 # The server with SQLite in ./hotline-data on http://127.0.0.1:8080/ (HOTLINE_HOST,
 # HOTLINE_PORT, HOTLINE_DATA change that). Ctrl-C stops it.
@@ -49,7 +50,7 @@ $(WEB_BUILD): $(WEB_DEPS) $(WEB_SOURCES)
 	@touch $(WEB_BUILD)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests web/scripts
+	$(BIN)/ruff check src tests web/scripts bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -62,6 +63,35 @@ unit: $(STAMP) $(WEB_BUILD)
 	@set +e; scripts/in-loopback-netns.sh $(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; \
 	exit $$rc
+
+# Benchmarks (not tests; docs/benchmarks.md). Root is needed: the SFU benchmark runs in a
+# private network namespace and starts Janus from the peer folder (JANUS_PEER) for the
+# side-by-side figures. `make bench` runs everything and rewrites bench/results/ and the
+# plot; BENCH_ARGS go to the SFU comparison (e.g. BENCH_ARGS="--configs 2x2,5x5 --secs 8").
+JANUS_PEER ?= $(abspath ../shared/peers/janus)
+BENCH_STAMP := $(VENV)/.bench-stamp
+export JANUS_PEER
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
+		-c constraints.txt -e '.[dev,bench]'
+	@touch $(BENCH_STAMP)
+
+bench-setup: $(BENCH_STAMP) $(WEB_BUILD)
+	$(JANUS_PEER)/setup.sh
+	$(JANUS_PEER)/ns.sh start
+
+bench-sfu: bench-setup
+	$(BIN)/python -m bench.sfu.compare $(BENCH_ARGS)
+
+bench-crypto: $(BENCH_STAMP)
+	$(BIN)/python -m bench.crypto
+
+bench-call: $(BENCH_STAMP) $(WEB_BUILD)
+	scripts/in-loopback-netns.sh $(BIN)/python -m bench.call
+
+bench: bench-crypto bench-call bench-sfu
+	$(BIN)/python -m bench.report
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis $(WEB)/node_modules $(WEB)/dist

@@ -6,7 +6,9 @@ aiortc gives us SDP, ICE and DTLS; the SFU then takes the media path over:
   sessions aiortc made (``RTCDtlsTransport._rx_srtp`` / ``_tx_srtp``), hook each ICE
   socket's ``datagram_received`` so RTP/RTCP datagrams come to us straight from the
   socket (STUN and DTLS still go to aioice/aiortc, so consent checks and DTLS alerts
-  keep working), and send with the nominated pair's transport, synchronously.
+  keep working), and send on the nominated pair's socket itself, synchronously: one
+  SRTP protect into pylibsrtp's own buffer (:class:`FastProtect`) and one ``sendto``
+  per packet, with none of the event loop's transport bookkeeping.
 * **No per-track machinery** (:func:`detach_media`): the SFU's transceivers never start
   aiortc's senders and receivers (no decoder threads, no reports, no NACK/PLI/REMB of
   their own).
@@ -28,11 +30,13 @@ import importlib.metadata
 import inspect
 import ipaddress
 import logging
+import os
 import socket
 from collections.abc import Callable
 from typing import Any
 
 import aioice.ice
+import pylibsrtp
 from aiortc import (
     RTCBundlePolicy,
     RTCConfiguration,
@@ -59,6 +63,9 @@ HOOKED: tuple[tuple[str, str], ...] = (
     ("aiortc.RTCRtpSender", "_stream_id"),
     ("aiortc.RTCRtpSender", "_track_id"),
     ("aiortc.RTCRtpTransceiver", "_codecs"),
+    ("pylibsrtp.Session", "_srtp"),
+    ("pylibsrtp.Session", "_cdata"),
+    ("pylibsrtp.Session", "_buffer"),
 )
 
 _original_get_host_addresses = aioice.ice.get_host_addresses
@@ -79,6 +86,8 @@ def check_internals() -> None:
     if list(inspect.signature(_original_get_host_addresses).parameters) != [
             "use_ipv4", "use_ipv6"]:
         raise AdapterError("aioice.ice.get_host_addresses changed its signature")
+    if not hasattr(pylibsrtp._binding.lib, "srtp_protect"):
+        raise AdapterError("pylibsrtp's binding has no srtp_protect")
     if "datagram_received" not in vars(aioice.ice.StunProtocol):
         raise AdapterError("aioice StunProtocol.datagram_received moved")
     init_sources = {
@@ -88,6 +97,7 @@ def check_internals() -> None:
             importlib.import_module("aiortc.rtcicetransport").RTCIceTransport),
         "aiortc.RTCRtpSender": inspect.getsource(RTCRtpSender),
         "aiortc.RTCRtpTransceiver": inspect.getsource(RTCRtpTransceiver),
+        "pylibsrtp.Session": inspect.getsource(pylibsrtp.Session),
     }
     for owner, attr in HOOKED:
         source = init_sources.get(owner)
@@ -204,6 +214,52 @@ def raise_buffers(pc: RTCPeerConnection) -> None:
             _raise_buffers(proto.transport.get_extra_info("socket"))
 
 
+class FastProtect:
+    """``session.protect(packet)`` without pylibsrtp's per-call checks and allocation:
+    the packet goes into the session's own buffer, libsrtp protects it in place, and
+    the result is copied out once. Same bytes, same errors (:class:`pylibsrtp.Error`)."""
+
+    def __init__(self, session: Any) -> None:
+        self._srtp = session._srtp[0]
+        self._cdata = session._cdata
+        self._buffer = session._buffer
+        self._limit = len(session._cdata) - pylibsrtp.SRTP_MAX_TRAILER_LEN
+        self._len = pylibsrtp._binding.ffi.new("int *")
+        self._protect = pylibsrtp._binding.lib.srtp_protect
+
+        #: The protected packet after :meth:`protect_in_place`: valid until the next call.
+        self.view = memoryview(self._buffer)
+
+    def protect_in_place(self, packet: bytes) -> int:
+        """Protect ``packet`` into :attr:`view`; returns the protected length."""
+        n = len(packet)
+        if n > self._limit:
+            raise ValueError("packet is too long")
+        self._len[0] = n
+        self._buffer[0:n] = packet
+        status = self._protect(self._srtp, self._cdata, self._len)
+        if status != 0:
+            raise pylibsrtp.Error(f"srtp_protect failed with status {status}")
+        return int(self._len[0])
+
+    def __call__(self, packet: bytes) -> bytes:
+        return bytes(self.view[:self.protect_in_place(packet)])
+
+
+def _own_socket(transport: Any) -> socket.socket | None:
+    """A socket object on (a duplicate of) the transport's file descriptor, to send
+    with one system call; None if the transport does not expose one."""
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is None:
+        return None
+    try:
+        own = socket.socket(fileno=os.dup(sock.fileno()))
+    except OSError:
+        return None
+    own.setblocking(False)
+    return own
+
+
 class RawMediaPath:
     """SRTP straight from and to the ICE sockets of one connection.
 
@@ -217,11 +273,14 @@ class RawMediaPath:
         self._on_rtcp = on_rtcp
         self._rx: Any = None
         self._tx: Any = None
-        self._sendto: Callable[[bytes, Any], None] | None = None
+        self._sendto: Callable[[Any, Any], Any] | None = None
+        self._protect: FastProtect | None = None
+        self._sock: socket.socket | None = None
         self._addr: Any = None
         self.attached = False
         self.srtp_errors = 0
         self.send_errors = 0
+        self.send_dropped = 0  # the socket's send buffer was full
         self.handler_errors = 0
         self.foreign_datagrams = 0
 
@@ -239,7 +298,11 @@ class RawMediaPath:
         self._rx, self._tx = dtls._rx_srtp, dtls._tx_srtp
         conn = dtls.transport._connection
         pair = conn._nominated[1]
-        self._sendto, self._addr = pair.protocol.transport.sendto, pair.remote_addr
+        self._addr = pair.remote_addr
+        self._protect = FastProtect(self._tx)
+        self._sock = _own_socket(pair.protocol.transport)
+        self._sendto = (self._sock.sendto if self._sock is not None
+                        else pair.protocol.transport.sendto)
         for proto in conn._protocols:
             proto.datagram_received = self._hook(proto.datagram_received)  # type: ignore[method-assign, assignment]
             if proto.transport is not None:
@@ -274,12 +337,21 @@ class RawMediaPath:
     def detach(self) -> None:
         """Stop sending (the connection is closing)."""
         self._sendto = None
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
 
     def send_rtp(self, packet: bytes) -> None:
-        if self._sendto is None:
+        sendto, protect = self._sendto, self._protect
+        if sendto is None or protect is None:
             return
         try:
-            self._sendto(self._tx.protect(packet), self._addr)
+            if self._sock is not None:  # sendto copies at once: send from libsrtp's buffer
+                sendto(protect.view[:protect.protect_in_place(packet)], self._addr)
+            else:  # the loop's transport may keep the data for later: give it its own copy
+                sendto(protect(packet), self._addr)
+        except BlockingIOError:  # the kernel's buffer is full: dropped, as UDP would
+            self.send_dropped += 1
         except Exception:  # a closing transport or a bad packet: this copy only
             self.send_errors += 1
 
@@ -288,6 +360,8 @@ class RawMediaPath:
             return
         try:
             self._sendto(self._tx.protect_rtcp(packet), self._addr)
+        except BlockingIOError:
+            self.send_dropped += 1
         except Exception:
             self.send_errors += 1
 
@@ -295,5 +369,17 @@ class RawMediaPath:
         """RTP or RTCP, told apart by the packet type byte."""
         if len(packet) > 1 and 191 < packet[1] < 224:
             self.send_rtcp(packet)
-        else:
-            self.send_rtp(packet)
+            return
+        # send_rtp, inlined: this runs once per forwarded packet and copy
+        sendto, protect = self._sendto, self._protect
+        if sendto is None or protect is None:
+            return
+        try:
+            if self._sock is not None:
+                sendto(protect.view[:protect.protect_in_place(packet)], self._addr)
+            else:
+                sendto(protect(packet), self._addr)
+        except BlockingIOError:
+            self.send_dropped += 1
+        except Exception:
+            self.send_errors += 1

@@ -89,6 +89,10 @@ class PublishedStream:
     stats: StreamStats = field(default_factory=StreamStats)
     reception: ReceptionStats = field(default_factory=ReceptionStats)
     last_pli: float = -1e9
+    #: The packet being forwarded, and its rewritten tails by extension map: copies
+    #: with the same map share one (only the 12-byte fixed header differs per copy).
+    _current: bytes | None = None
+    _tails: dict[object, bytes] = field(default_factory=dict)
 
     def on_rtp(self, packet: bytes, header: rtp.RtpHeader) -> None:
         """A decrypted RTP packet of this stream: cache it and send every copy."""
@@ -96,8 +100,20 @@ class PublishedStream:
         self.stats.bytes_in += len(packet)
         self.cache[header.sequence % CACHE_SIZE] = packet
         self.reception.update(header.sequence)
+        self._current = packet
+        self._tails.clear()
         for copy in self.copies:
             copy.forward(packet)
+        self._current = None
+
+    def tail(self, packet: bytes, key: object, ext_map: dict[int, int]) -> bytes:
+        """``packet`` after its fixed header, extensions renumbered with ``ext_map``."""
+        if packet is self._current:
+            found = self._tails.get(key)
+            if found is None:
+                found = self._tails[key] = rtp.rewritten_tail(packet, ext_map, SPARE_EXT_ID)
+            return found
+        return rtp.rewritten_tail(packet, ext_map, SPARE_EXT_ID)  # a NACK resend
 
     def on_sender_report(self, sr: bytes, now: float) -> None:
         if len(sr) >= 16:
@@ -149,13 +165,15 @@ class ForwardedCopy:
         exts = self.subscriber_exts or {}
         self._ext_map = {pub_id: exts[uri] for pub_id, uri in self.stream.ext_uris.items()
                          if uri != MID_URI and uri in exts}
+        self._ext_key = tuple(sorted(self._ext_map.items()))
 
     def forward(self, packet: bytes) -> None:
+        """Send ``packet`` (plain RTP of the stream) rewritten for this subscriber."""
         self.packets_out += 1
-        self.send(rtp.rewrite_rtp(
-            packet, payload_type=self.payload_type, ssrc_bytes=self._ssrc_bytes,
-            seq_offset=self.seq_offset, ts_offset=self.ts_offset,
-            ext_map=self._ext_map, spare_ext_id=SPARE_EXT_ID))
+        self.send(rtp.rewrite_header(
+            packet, self.stream.tail(packet, self._ext_key, self._ext_map),
+            payload_type=self.payload_type, ssrc=self.ssrc, seq_offset=self.seq_offset,
+            ts_offset=self.ts_offset))
 
     def forward_sender_report(self, sr: bytes) -> None:
         report = rtp.sender_report_for(sr, self._ssrc_bytes, self.ts_offset)

@@ -56,6 +56,10 @@ def parse_rtp(packet: bytes) -> RtpHeader | None:
     return RtpHeader(pt_byte & 0x7F, seq, ts, ssrc, size)
 
 
+FIRST_WORDS = struct.Struct("!BBHI")  # V/P/X/CC, M/PT, sequence, timestamp
+FIXED_HEADER = struct.Struct("!BBHII")  # ... and SSRC
+
+
 def rewrite_rtp(packet: bytes, *, payload_type: int, ssrc_bytes: bytes, seq_offset: int,
                 ts_offset: int, ext_map: dict[int, int] | None, spare_ext_id: int) -> bytes:
     """A copy with payload type, SSRC, sequence and timestamp rewritten.
@@ -66,17 +70,30 @@ def rewrite_rtp(packet: bytes, *, payload_type: int, ssrc_bytes: bytes, seq_offs
     subscriber did not negotiate, so receivers ignore it and the MID never leaks.
     ``ext_map`` None leaves extensions as they are.
     """
+    return rewrite_header(packet, rewritten_tail(packet, ext_map, spare_ext_id),
+                          payload_type=payload_type,
+                          ssrc=int.from_bytes(ssrc_bytes, "big"),
+                          seq_offset=seq_offset, ts_offset=ts_offset)
+
+
+def rewritten_tail(packet: bytes, ext_map: dict[int, int] | None, spare_ext_id: int) -> bytes:
+    """Everything after the fixed 12-byte header, extensions renumbered as in
+    :func:`rewrite_rtp`. The same for every copy with the same ``ext_map``: the SFU makes
+    it once per packet and map, and only the fixed header per copy."""
+    if ext_map is None or not packet[0] & 0x10:
+        return packet[RTP_HEADER:]
     b = bytearray(packet)
-    b[1] = (b[1] & 0x80) | payload_type
-    b[8:12] = ssrc_bytes
-    if seq_offset:
-        struct.pack_into("!H", b, 2, (((b[2] << 8) | b[3]) + seq_offset) & 0xFFFF)
-    if ts_offset:
-        ts = int.from_bytes(b[4:8], "big")
-        struct.pack_into("!I", b, 4, (ts + ts_offset) & 0xFFFFFFFF)
-    if ext_map is not None and b[0] & 0x10:
-        _remap_extensions(b, ext_map, spare_ext_id)
-    return bytes(b)
+    _remap_extensions(b, ext_map, spare_ext_id)
+    return bytes(b[RTP_HEADER:])
+
+
+def rewrite_header(packet: bytes, tail: bytes, *, payload_type: int, ssrc: int,
+                   seq_offset: int, ts_offset: int) -> bytes:
+    """A new fixed header (marker kept; payload type, sequence, timestamp, SSRC
+    rewritten) in front of ``tail`` (from :func:`rewritten_tail`)."""
+    b0, b1, seq, ts = FIRST_WORDS.unpack_from(packet)
+    return FIXED_HEADER.pack(b0, (b1 & 0x80) | payload_type, (seq + seq_offset) & 0xFFFF,
+                             (ts + ts_offset) & 0xFFFFFFFF, ssrc) + tail
 
 
 def _remap_extensions(b: bytearray, ext_map: dict[int, int], spare: int) -> None:

@@ -1,0 +1,83 @@
+"""Put the latest results (bench/results/*.json) into docs/benchmarks.md.
+
+The part of docs/benchmarks.md between ``<!-- results:begin -->`` and
+``<!-- results:end -->`` is rewritten from the JSON files; the rest is prose.
+
+    python -m bench.report            # rewrite the docs
+    python -m bench.report --print    # only print the Markdown
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from bench.common import RESULTS, ROOT, table
+
+DOC = ROOT / "docs" / "benchmarks.md"
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+
+
+def _load(name: str) -> dict[str, Any] | None:
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def markdown() -> str:
+    from bench.sfu.compare import tables
+
+    out = []
+    sfu = _load("sfu")
+    if sfu:
+        m = sfu["machine"]
+        out.append(f"### SFU forwarding (run of {m['time']}, commit {m['commit']}, "
+                   f"{m['cpus']} × {m['cpu']}, load average at start {' '.join(m['loadavg'])})"
+                   f"\n\n{sfu['secs']:.0f} s window after {sfu['warmup']:.0f} s warm-up per "
+                   "configuration; a fresh SFU per configuration.\n\n" + tables(sfu["rows"])
+                   + "\n\n![packets/s per core](img/sfu_pps_per_core.png)")
+    crypto = _load("crypto")
+    if crypto:
+        rows = crypto["sframe"]
+        out.append("### SFrame per frame (Python, median µs)\n\n" + table(
+            ["suite", "frame", "bytes", "encrypt µs", "decrypt µs", "overhead B"],
+            [[r["suite"], r["frame"], r["bytes"], r["encrypt_us"], r["decrypt_us"],
+              r["overhead_bytes"]] for r in rows]))
+        ov = crypto["overhead_default"]
+        out.append(f"Bytes added per frame with the default suite ({crypto['default_suite']}): "
+                   + ", ".join(f"{k} {v}" for k, v in ov.items()) + ".")
+        out.append("### Rekey after a leave (Python, simulated participants)\n\n" + table(
+            ["participants", "serial ms (one core)", "per participant ms", "key messages",
+             "one group code after"],
+            [[r["participants"], r["serial_ms"], r["per_participant_ms"], r["key_messages"],
+              r["one_group_code"]] for r in crypto["rekey"]]))
+    call = _load("call")
+    if call:
+        p = call["python"]["join_to_first_frame_ms"] or {}
+        out.append("### Call set-up (Python client, loopback)\n\n" + table(
+            ["joins", "failed", "p50 ms", "p95 ms", "max ms"],
+            [[call["python"]["joins"], call["python"]["failed"], p.get("p50"), p.get("p95"),
+              p.get("max")]]))
+    return "\n\n".join(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--print", action="store_true")
+    a = ap.parse_args()
+    text = markdown()
+    if a.print or not DOC.exists():
+        print(text)
+        return
+    doc = DOC.read_text()
+    if BEGIN not in doc or END not in doc:
+        raise SystemExit(f"{DOC} has no {BEGIN} ... {END} section")
+    head, rest = doc.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    DOC.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}")
+    print(f"updated {DOC}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""SFU forwarding benchmark: one load generator, two adapters (Hotline and Janus)."""
