@@ -144,18 +144,18 @@ export class Call {
     state.code = { digits, words };
     $("code-digits").textContent = digits;
     $("code-words").textContent = words;
-    if (changed || state.verified) this.setVerified(false, changed);
+    if (changed) this.setVerified(false, state.verified); // a new code must be checked again
   }
 
   /** The "verified" mark: set by the user after reading the code aloud; reset when the
    * code changes. */
-  setVerified(verified: boolean, codeChanged = false): void {
+  setVerified(verified: boolean, wasVerified = false): void {
     if (verified && state.code === null) return;
     state.verified = verified;
     setToggle("verify-button", verified, verified ? "Verified ✓" : "Mark as verified");
     $("verify-state").textContent = verified
       ? `You checked this code with everyone at ${new Date().toLocaleTimeString()}.`
-      : codeChanged
+      : wasVerified
         ? "The code changed (someone joined or left): read it aloud and verify again."
         : "Not verified yet: read the code aloud; everyone must see the same.";
     $("group-code").classList.toggle("verified", verified);
