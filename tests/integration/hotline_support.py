@@ -31,18 +31,25 @@ async def enroll(srv: Server, party: str) -> Identity:
     return identity
 
 
+#: Devices of bob enrolled before the hotline was made (so pinned), beyond the first.
+SPARE_BOBS: dict[str, list[Identity]] = {}
+
+
 @contextlib.asynccontextmanager
-async def hotline_server(data: Path, **settings: Any) -> AsyncIterator[tuple[Server, Identity,
-                                                                             Identity]]:
-    """A server with parties alice and bob, one device each, and hotline ``red`` between
-    them (pinned); yields the server and both identities."""
+async def hotline_server(data: Path, bob_devices: int = 1,
+                         **settings: Any) -> AsyncIterator[tuple[Server, Identity, Identity]]:
+    """A server with parties alice and bob, one device each (bob: ``bob_devices``, the
+    others in ``SPARE_BOBS[srv.url]``), and hotline ``red`` between them (pinned); yields
+    the server and both first identities."""
     srv = await start_server(data, **{**SHORT, **settings})
     try:
         srv.store.add_party("alice")
         srv.store.add_party("bob")
-        alice, bob = await enroll(srv, "alice"), await enroll(srv, "bob")
+        alice = await enroll(srv, "alice")
+        bobs = [await enroll(srv, "bob") for _ in range(bob_devices)]
+        SPARE_BOBS[srv.url] = bobs[1:]
         srv.store.add_hotline(HOTLINE, "alice", "bob")
-        yield srv, alice, bob
+        yield srv, alice, bobs[0]
     finally:
         await srv.runner.cleanup()
         srv.store.close()
@@ -68,9 +75,13 @@ class RunningStandby:
                    where: Callable[[StandbyEvent], bool] = lambda e: True) -> StandbyEvent:
         async def wait() -> StandbyEvent:
             while True:
-                if self.task.done():
+                get = asyncio.ensure_future(self.standby.events.get())
+                await asyncio.wait({get, self.task}, return_when=asyncio.FIRST_COMPLETED)
+                if not get.done():
+                    get.cancel()
                     self.task.result()  # raises what ended it
-                ev = await self.standby.events.get()
+                    raise AssertionError("the standby stopped")
+                ev = get.result()
                 self.seen.append(ev)
                 if ev.kind == kind and where(ev):
                     return ev
