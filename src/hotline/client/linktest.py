@@ -42,7 +42,21 @@ async def _stats(pc: RTCPeerConnection | None) -> list[Any]:
     return []
 
 
-async def measure(call: Call, started: float) -> m.LinkTestFigures:
+async def _code_with_far_end(call: Call, deadline: float) -> str:
+    """The group code once a frame of the far end decrypted (both ends are in the call
+    then, so both compute the code of the same two-member group), "" if none by
+    ``deadline``. Read later, it could already be the code after the far end left."""
+    loop = asyncio.get_running_loop()
+    while loop.time() < deadline:
+        code = call.signaling.code
+        if code is not None and any(s.first_frame_at is not None
+                                    for s in call.streams.values()):
+            return code.digits
+        await asyncio.sleep(0.05)
+    return ""
+
+
+async def measure(call: Call, started: float, group_code: str) -> m.LinkTestFigures:
     """The figures of ``call`` so far (see the module docstring)."""
     stats = call.stats()
     far = [r for party, r in stats.remote.items() if party != call.signaling.party]
@@ -68,7 +82,7 @@ async def measure(call: Call, started: float) -> m.LinkTestFigures:
         rtt_ms=round(max(rtts), 2) if rtts else None,
         loss=round(lost / (lost + received), 4) if received + lost else None,
         jitter_ms=round(max(jitters), 2) if jitters else None,
-        group_code=stats.group_code)
+        group_code=group_code)
 
 
 async def take_part(server: str, identity: Identity, start: m.LinkTestStart, *,
@@ -85,8 +99,10 @@ async def take_part(server: str, identity: Identity, start: m.LinkTestStart, *,
     figures: m.LinkTestFigures | None = None
     try:
         await asyncio.wait_for(call.start(), SETUP_TIMEOUT)
-        await asyncio.sleep(start.duration_s)
-        figures = await measure(call, started)
+        end = loop.time() + start.duration_s
+        code = await _code_with_far_end(call, end)
+        await asyncio.sleep(max(0.0, end - loop.time()))
+        figures = await measure(call, started, code)
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # any failure is a result of the test, reported as such
@@ -100,7 +116,7 @@ async def take_part(server: str, identity: Identity, start: m.LinkTestStart, *,
 
 async def _failed(call: Call, started: float, exc: Exception) -> m.LinkTestFigures:
     try:
-        measured = await measure(call, started)
+        measured = await measure(call, started, "")
     except Exception:
         return m.LinkTestFigures(joined=False, error=_describe(exc))
     return measured.model_copy(update={"error": _describe(exc)})
