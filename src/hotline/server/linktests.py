@@ -28,7 +28,7 @@ from typing import Any
 from hotline.crypto.identity import fingerprint
 from hotline.errors import ProtocolError, UsageError
 from hotline.server.alarms import Alarms
-from hotline.server.outcomes import RESPONDER_FAILED, UNREACHABLE, UP, evaluate
+from hotline.server.outcomes import UNREACHABLE, UP, evaluate
 from hotline.server.settings import Settings
 from hotline.server.standby import Endpoint, Registered, StandbyRegistry, far_party
 from hotline.server.store import Hotline, Store
@@ -244,6 +244,3 @@ class LinkTests:
                     and not future.done():
                 future.set_result(m.LinkTestFigures(joined=False,
                                                     error="standby endpoint disconnected"))
-
-    def outcome_is_failure(self, outcome: str) -> bool:
-        return outcome in (UNREACHABLE, RESPONDER_FAILED)
