@@ -13,7 +13,15 @@ import pytest
 from hotline.client.signaling import SignalingClient
 from hotline.signaling import messages as m
 
-from .hotline_support import HOTLINE, WebhookReceiver, hotline_server, record, service, standby
+from .hotline_support import (
+    HOTLINE,
+    SPARE_BOBS,
+    WebhookReceiver,
+    hotline_server,
+    record,
+    service,
+    standby,
+)
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
 
@@ -27,16 +35,31 @@ async def request_linktest(url: str, identity: object) -> m.LinkTestResult:
     return reply
 
 
-async def test_requested_link_test_is_ok_with_figures(tmp_path: Path) -> None:
-    async with hotline_server(tmp_path / "data") as (srv, alice, bob):
-        a, b = await standby(srv, alice), await standby(srv, bob)
+async def test_requested_link_tests_are_ok_and_each_terminal_takes_its_turn(
+        tmp_path: Path) -> None:
+    """`hotline linktest` (the request): ok with figures; bob's two standby terminals are
+    tested in turn (H6), and the originator alternates."""
+    async with hotline_server(tmp_path / "data", bob_devices=2) as (srv, alice, bob):
+        a, b1 = await standby(srv, alice), await standby(srv, bob)
+        b2 = await standby(srv, SPARE_BOBS[srv.url][0])
         try:
-            result = await request_linktest(srv.url, alice)
+            results = [await request_linktest(srv.url, alice) for _ in range(2)]
         finally:
-            await a.stop()
-            await b.stop()
-        print(result.result)
-        assert result.outcome == "ok", result.result
+            for s in (a, b1, b2):
+                await s.stop()
+    assert [r.outcome for r in results] == ["ok", "ok"], [r.result for r in results]
+    ends = [r.result["ends"] for r in results]
+    assert isinstance(ends[0], dict) and isinstance(ends[1], dict)
+    assert ends[0]["bob"]["device"] != ends[1]["bob"]["device"]
+    assert ends[0]["bob"]["fingerprint"] == bob.fingerprint
+    assert {r.result["originator"] for r in results} == {"alice", "bob"}
+    for r in results:
+        assert r.result["both_directions_decrypted"] is True
+        assert r.result["trigger"] == "requested" and r.result["path"] == "sfu"
+        for end in ("alice", "bob"):
+            figures = r.result["ends"][end]  # type: ignore[index]
+            assert figures["video_frames"] >= 5 and figures["audio_frames"] >= 5
+            assert figures["first_frame_ms"] is not None and figures["rtt_ms"] is not None
 
 
 async def test_schedule_alternates_alarms_when_a_side_is_gone_and_recovers(

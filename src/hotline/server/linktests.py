@@ -3,11 +3,12 @@
 Per test: the originating side alternates (it is the other side from the last test in
 the uptime record). If a party has no standby endpoint connected, the test is
 ``unreachable`` and no call is placed. Otherwise the server picks one endpoint per side
-(the longest registered), sends each ``linktest_start`` with a fresh test id and media
-room, and both join that room with ``hotline_join`` (their pinned keys are checked again),
-run an ordinary E2EE call through the SFU with the synthetic pattern for
-``duration`` seconds, and send ``linktest_report`` with their figures. The server never
-holds a media key: it only compares figures (:func:`hotline.server.outcomes.evaluate`),
+(a party's endpoints take turns, so each terminal is tested), sends each
+``linktest_start`` with a fresh test id and media room, and both join that room with
+``hotline_join`` (their pinned keys are checked again), run an ordinary E2EE call
+through the SFU with the synthetic pattern for ``duration`` seconds, and send
+``linktest_report`` with their figures. The server never holds a media key: it only
+compares figures (:func:`hotline.server.outcomes.evaluate`),
 appends a signed ``linktest`` entry to the uptime record, and raises or clears alarms.
 
 A watchdog raises a ``missing`` alarm when a hotline has no result for
@@ -68,6 +69,7 @@ class LinkTests:
         self._last: dict[str, tuple[float, str]] = {}  # hotline -> (time, originator party)
         self._due: dict[str, float] = {}
         self._missing_alarmed: set[str] = set()
+        self._turn: dict[tuple[str, str], int] = {}  # (hotline, party) -> tests so far
         self._running: set[asyncio.Task[Any]] = set()
         self._loop_task: asyncio.Task[None] | None = None
         self._started = 0.0
@@ -156,7 +158,9 @@ class LinkTests:
             if not endpoints:
                 return {"outcome": UNREACHABLE, "path": None,
                         "reason": f"no standby endpoint of {party} is connected"}
-            ends[party] = endpoints[0]
+            turn = self._turn.get((hotline.name, party), 0)
+            self._turn[(hotline.name, party)] = turn + 1
+            ends[party] = endpoints[turn % len(endpoints)]  # every terminal gets tested
         test_id = secrets.token_hex(8)
         test = PendingTest(test_id, hotline.name, f"hotline:{hotline.name}:{test_id}", ends)
         loop = asyncio.get_running_loop()
