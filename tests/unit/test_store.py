@@ -132,24 +132,3 @@ def test_schema_version_mismatch(tmp_path: Path) -> None:
     db.close()
     with pytest.raises(ConfigError):
         SqliteStore(tmp_path)
-
-
-def test_hotline_interval_override(tmp_path: Path) -> None:
-    from hotline.crypto.identity import Identity
-
-    store = SqliteStore(tmp_path)
-    for party in ("a", "b"):
-        store.add_party(party)
-        store.enroll(store.new_enrollment_code(party), Identity.generate().public_key)
-    store.add_hotline("red", "a", "b")
-    assert store.hotline_interval("red") is None
-    store.set_hotline_interval("red", 120.0)
-    assert store.hotline_interval("red") == 120.0
-    store.set_hotline_interval("red", None)
-    assert store.hotline_interval("red") is None
-    assert store.last_log_entry("red") is None
-    store.append_log("red", 0, b"x")
-    store.append_log("red", 1, b"y")
-    assert store.last_log_entry("red") == b"y"
-    with pytest.raises(UsageError):
-        store.set_hotline_interval("nope", 60.0)

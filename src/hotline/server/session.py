@@ -89,7 +89,8 @@ class Session:
             m.Publish: self._on_publish,  # type: ignore[dict-item]
             m.SubscribeAnswer: self._on_subscribe_answer,  # type: ignore[dict-item]
             m.Ping: self._on_ping,  # type: ignore[dict-item]
-            # hotlines (hotline.server.hotlines)
+        }
+        self._handlers.update({  # hotlines: decided in hotline.server.hotlines
             m.StandbyRegister: self._on_standby,  # type: ignore[dict-item]
             m.LinkTestRequest: self._on_linktest_request,  # type: ignore[dict-item]
             m.LinkTestReport: self._on_linktest_report,  # type: ignore[dict-item]
@@ -99,7 +100,7 @@ class Session:
             m.Hangup: self._on_hangup,  # type: ignore[dict-item]
             m.HotlineJoin: self._on_hotline_join,  # type: ignore[dict-item]
             m.HotlineStatusRequest: self._on_hotline_status,  # type: ignore[dict-item]
-        }
+        })
 
     # -- sending ---------------------------------------------------------------------
 
@@ -347,7 +348,15 @@ class Session:
             raise ProtocolError("already in a room; leave first")
         live = self.state.rooms.get(self.state.hotlines.media_room(self, msg.call_id))
         self.room = live
-        self._spawn(self._join(live))
+        self._spawn(self._hotline_join(live))
+
+    async def _hotline_join(self, live: LiveRoom) -> None:
+        try:
+            await live.join(self)  # both ends of a hotline publish and receive
+        except (RemoteError, LocalError) as exc:
+            if self.room is live and live.participant_id(self) is None:
+                self.room = None
+            await self._refuse(exc)
 
     async def _on_hotline_status(self, msg: m.HotlineStatusRequest) -> None:
         self._require_auth()

@@ -126,11 +126,6 @@ class SubscribeAnswer(_Message):
     sdp: SdpText
 
 
-class Ping(_Message):
-    type: Literal["ping"] = "ping"
-
-
-
 # -- hotlines (client -> server): standby, link tests, calls; docs/SIGNALING.md ------------
 
 CallId = Annotated[str, Field(pattern=r"^[0-9a-f]{16}$")]
@@ -218,6 +213,11 @@ class HotlineStatusRequest(_Message):
 
 HotlineClientMessage = (StandbyRegister | LinkTestRequest | LinkTestReport | HotlineCall
                         | RingAck | CallAnswer | Hangup | HotlineJoin | HotlineStatusRequest)
+
+
+class Ping(_Message):
+    type: Literal["ping"] = "ping"
+
 
 
 ClientMessage = Annotated[
