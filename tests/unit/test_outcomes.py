@@ -91,6 +91,7 @@ def test_status_uptime_windows_states_and_alarms(record: UptimeRecord) -> None:
     assert status["uptime"]["24h"] == {"tests": 2, "up": 1, "ratio": 0.5}
     assert status["uptime"]["30d"] == {"tests": 4, "up": 2, "ratio": 0.5}
     assert [t["outcome"] for t in status["tests"]] == ["ok", "degraded", "responder_failed"]
+    assert "ends" not in status["tests"][0] and "ends" in status["last_test"]
     assert len(status["alarms_open"]) == 1
     record.append("red", "alarm_cleared", {"reason": "ok"}, time_ms=now)
     after = hotline_status("red", ("a", "b"), record.entries("red"), now_ms=now,

@@ -124,7 +124,8 @@ def open_alarms(entries: Iterable[LogEntry]) -> list[dict[str, Any]]:
 
 def hotline_status(name: str, parties: tuple[str, str], entries: list[LogEntry], *,
                    now_ms: int, interval_s: float, last: int = 20) -> dict[str, Any]:
-    """One hotline's state, last ``last`` tests, uptime over 24 h and 30 days, open alarms.
+    """One hotline's state, last ``last`` tests (per-end figures for the last one only),
+    uptime over 24 h and 30 days, open alarms.
 
     ``state`` is the last test's outcome, ``never_tested``, or ``alarm`` while a
     missing-test alarm is open (the scheduler did not produce a result in time).
@@ -132,7 +133,11 @@ def hotline_status(name: str, parties: tuple[str, str], entries: list[LogEntry],
     tests = [e for e in entries if e.kind == "linktest"]
     outcomes = [(e.time_ms, str(e.fields.get("outcome", ""))) for e in tests]
     alarms = open_alarms(entries)
-    recent = [{"seq": e.seq, "time_ms": e.time_ms, **e.fields} for e in tests[-last:]]
+    # The per-end details stay with the last test only: a status fits in one message.
+    recent = [{k: v for k, v in {"seq": e.seq, "time_ms": e.time_ms, **e.fields}.items()
+               if k != "ends"} for e in tests[-last:]]
+    if tests:
+        recent[-1]["ends"] = tests[-1].fields.get("ends")
     state = outcomes[-1][1] if outcomes else "never_tested"
     if any(a.get("reason") == "missing" for a in alarms):
         state = "alarm"

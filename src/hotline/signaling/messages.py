@@ -208,7 +208,7 @@ class HotlineStatusRequest(_Message):
     """The dashboard's data: every hotline of my party (:class:`HotlineStatus`)."""
 
     type: Literal["hotline_status_request"] = "hotline_status_request"
-    last: Annotated[int, Field(ge=1, le=500)] = 20
+    last: Annotated[int, Field(ge=1, le=200)] = 20
 
 
 HotlineClientMessage = (StandbyRegister | LinkTestRequest | LinkTestReport | HotlineCall
