@@ -21,7 +21,7 @@ from hotline.server.uptime import UptimeRecord, node_identity
 from .conftest import Server, start_server
 
 HOTLINE = "red"
-SHORT = {"linktest_min_interval": 1.0, "linktest_duration": 2.0, "join_timeout": 5.0}
+SHORT = {"linktest_min_interval": 1.0, "linktest_duration": 3.0, "join_timeout": 5.0}
 
 
 async def enroll(srv: Server, party: str) -> Identity:
