@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.metadata
 import socket
 
@@ -40,11 +41,28 @@ def test_host_addresses(monkeypatch: pytest.MonkeyPatch) -> None:
         with pytest.raises(ValueError):
             adapter.use_host_addresses(["not-an-ip"])
         adapter.use_host_addresses(None)
-        assert aioice.ice.get_host_addresses is adapter._original_get_host_addresses
+        assert adapter._chosen is None  # aioice's own choice again
     finally:
+        adapter.use_host_addresses(None)
         aioice.ice.get_host_addresses = original
     assert adapter.host_addresses_for("0.0.0.0") is None
     assert adapter.host_addresses_for("127.0.0.5") == ["127.0.0.5"]
+
+
+@pytest.mark.asyncio
+async def test_host_addresses_per_task() -> None:
+    """One task (a standby's link-test call) gathers elsewhere; the process is unchanged."""
+    adapter.use_host_addresses(["127.0.0.1"])
+
+    async def here() -> list[str]:
+        adapter.use_host_addresses_here(["::1"])
+        return list(aioice.ice.get_host_addresses(True, True))
+
+    try:
+        assert await asyncio.ensure_future(here()) == ["::1"]
+        assert aioice.ice.get_host_addresses(True, True) == ["127.0.0.1"]
+    finally:
+        adapter.use_host_addresses(None)
 
 
 def test_configuration_contacts_no_server_and_bundles() -> None:

@@ -90,3 +90,32 @@ def test_fuzz_structured(kind: str, fields: dict[str, object]) -> None:
         m.parse_client(json.dumps(doc))
     except ProtocolError:
         pass
+
+
+# -- hotline messages -------------------------------------------------------------------
+
+
+def test_hotline_messages_round_trip_and_refuse_bad_values() -> None:
+    from hotline.errors import ProtocolError
+    from hotline.signaling import messages as hm
+
+    ack = hm.parse_client('{"v":1,"type":"ring_ack","call_id":"0123456789abcdef",'
+                          '"message":"principal in 10 minutes"}')
+    assert isinstance(ack, hm.RingAck) and ack.message == "principal in 10 minutes"
+    report = hm.LinkTestReport(test_id="0123456789abcdef", figures=hm.LinkTestFigures(
+        joined=True, setup_ms=12.5, loss=0.0, video_frames=3))
+    assert hm.parse_client(hm.encode(report)) == report
+    for bad in ('{"v":1,"type":"ring_ack","call_id":"XYZ","message":""}',
+                '{"v":1,"type":"ring_ack","call_id":"0123456789abcdef","message":"'
+                + "x" * 201 + '"}',
+                '{"v":1,"type":"linktest_report","test_id":"0123456789abcdef",'
+                '"figures":{"joined":true,"loss":1.5}}',
+                '{"v":1,"type":"linktest_report","test_id":"0123456789abcdef",'
+                '"figures":{"joined":true,"video_frames":-1}}',
+                '{"v":1,"type":"standby","hotline":""}',
+                '{"v":1,"type":"hotline_status_request","last":0}'):
+        with pytest.raises(ProtocolError):
+            hm.parse_client(bad)
+    ring = hm.Ring(hotline="red", call_id="0123456789abcdef", caller_party="a",
+                   caller_device="laptop #1")
+    assert hm.parse_server(hm.encode(ring)) == ring

@@ -14,7 +14,9 @@ from rich.console import Console
 from rich.table import Table
 
 from hotline.cli.admin import DEFAULT_DATA, DataDir, opened_store
+from hotline.cli.standby import figures_line
 from hotline.crypto.identity import fingerprint
+from hotline.server.outcomes import hotline_status
 from hotline.server.store import SqliteStore
 from hotline.server.uptime import UptimeRecord, node_identity
 
@@ -31,15 +33,29 @@ def opened_record(data: Path) -> Iterator[tuple[UptimeRecord, SqliteStore]]:
         yield UptimeRecord(store, node_identity(data)), store
 
 
+MIN_INTERVAL = 60.0
+Interval = Annotated[float | None, typer.Option(
+    "--interval", help=f"Seconds between link tests of this hotline (at least "
+    f"{MIN_INTERVAL:g}; default: the server's --linktest-interval).")]
+
+
+def _check_interval(interval: float | None) -> None:
+    if interval is not None and interval < MIN_INTERVAL:
+        raise typer.BadParameter(f"--interval must be at least {MIN_INTERVAL:g} seconds")
+
+
 @admin_app.command("add")
 def add(name: str,
         between: Annotated[tuple[str, str], typer.Option("--between", help="The two parties.")],
-        data: DataDir = DEFAULT_DATA) -> None:
+        interval: Interval = None, data: DataDir = DEFAULT_DATA) -> None:
     """Create hotline NAME between two parties, pinning their enrolled device keys."""
+    _check_interval(interval)
     with opened_record(data) as (record, store):
         hotline = store.add_hotline(name, *between)
         pins = {p: sorted(fingerprint(k) for k in keys) for p, keys in hotline.pins.items()}
         record.append(name, "created", {"parties": list(hotline.parties), "pins": pins})
+        if interval is not None:
+            store.set_hotline_interval(name, interval)
     typer.echo(f"hotline {name!r} between {between[0]!r} and {between[1]!r}; pinned:")
     for party, fps in pins.items():
         for fp in fps:
@@ -55,6 +71,22 @@ def repin(name: str, party: Annotated[str, typer.Option("--party")],
         fps = sorted(fingerprint(k) for k in hotline.pins[party])
         record.append(name, "repin", {"party": party, "pins": fps})
     typer.echo(f"hotline {name!r}: {party!r} now pinned to {', '.join(fps)}")
+
+
+@admin_app.command("set")
+def set_options(name: str, interval: Interval = None,
+                default_interval: Annotated[bool, typer.Option(
+                    "--default-interval", help="Use the server's interval again.")] = False,
+                data: DataDir = DEFAULT_DATA) -> None:
+    """Change hotline NAME's link-test interval (the running server picks it up)."""
+    _check_interval(interval)
+    if (interval is None) == (not default_interval):
+        raise typer.BadParameter("give --interval SECONDS or --default-interval")
+    with opened_record(data) as (record, store):
+        store.set_hotline_interval(name, interval)
+        record.append(name, "settings", {"interval_s": interval})
+    typer.echo(f"hotline {name!r}: link test every "
+               f"{'server default' if interval is None else f'{interval:g} s'}")
 
 
 @admin_app.command("list")
@@ -107,3 +139,37 @@ def verify(name: str, data: DataDir = DEFAULT_DATA) -> None:
         return
     typer.echo(f"BROKEN at entry {report.first_bad}: {report.reason}", err=True)
     raise typer.Exit(code=1)
+
+
+def _pct(window: dict[str, object]) -> str:
+    ratio = window.get("ratio")
+    return f"{ratio * 100:.1f} % of {window['tests']}" if isinstance(ratio, float) else "-"
+
+
+def status(data: DataDir = DEFAULT_DATA,
+           as_json: Annotated[bool, typer.Option("--json")] = False,
+           last: Annotated[int, typer.Option(help="Tests listed per hotline (--json).")] = 20,
+           server_interval: Annotated[float, typer.Option(
+               "--server-interval", help="The server's --linktest-interval, for hotlines "
+               "without their own.")] = 3600.0) -> None:
+    """Every hotline's state, last link test with its figures, and uptime over 24 h and
+    30 days (share of tests that carried media both ways), from the data directory."""
+    now_ms = int(datetime.datetime.now(datetime.UTC).timestamp() * 1000)
+    docs = []
+    with opened_record(data) as (record, store):
+        for h in store.list_hotlines():
+            interval = store.hotline_interval(h.name) or server_interval
+            docs.append(hotline_status(h.name, h.parties, record.entries(h.name),
+                                       now_ms=now_ms, interval_s=interval, last=last))
+    if as_json:
+        typer.echo(json.dumps({"hotlines": docs}))
+        return
+    table = Table("hotline", "parties", "state", "last test (UTC)", "figures", "24 h", "30 d",
+                  "alarms", title="hotlines")
+    for d in docs:
+        t = d["last_test"]
+        when = f"{_when(t['time_ms'])} {t['outcome']}" if t else "never tested"
+        table.add_row(d["name"], " <-> ".join(d["parties"]), d["state"].upper(), when,
+                      figures_line(t) if t else "-", _pct(d["uptime"]["24h"]),
+                      _pct(d["uptime"]["30d"]), str(len(d["alarms_open"])))
+    Console(width=200).print(table)

@@ -5,7 +5,17 @@ from __future__ import annotations
 import typer
 
 from hotline import __version__
-from hotline.cli import admin, enroll, hotlines, identity, join, selfcheck, serve
+from hotline.cli import (
+    admin,
+    enroll,
+    hotline_call,
+    hotlines,
+    identity,
+    join,
+    selfcheck,
+    serve,
+    standby,
+)
 
 app = typer.Typer(
     name="hotline",
@@ -22,6 +32,10 @@ app.command("selfcheck")(selfcheck.selfcheck)
 app.command("serve")(serve.serve)
 app.command("enroll")(enroll.enroll)
 app.command("join")(join.join)
+app.command("standby")(standby.standby)
+app.command("call")(hotline_call.call)
+app.command("linktest")(hotline_call.linktest)
+app.command("status")(hotlines.status)
 
 
 @app.command()

@@ -18,6 +18,7 @@ from rich.console import Console
 from hotline import __version__
 from hotline.errors import ConfigError, HotlineError
 from hotline.server.app import make_app
+from hotline.server.outcomes import Thresholds
 from hotline.server.settings import DEFAULT_DATA, DEFAULT_HOST, DEFAULT_PORT, Settings
 from hotline.server.tls_files import self_signed_files
 
@@ -69,6 +70,20 @@ def serve(host: Host = DEFAULT_HOST, port: Port = DEFAULT_PORT, data: Data = DEF
           tls_self_signed: Annotated[bool, typer.Option(
               "--tls-self-signed", help="Make a self-signed certificate for a quick LAN "
               "trial (browsers warn; not for real use).")] = False,
+          linktest_interval: Annotated[float, typer.Option(
+              "--linktest-interval", envvar="HOTLINE_LINKTEST_INTERVAL",
+              help="Seconds between link tests of each hotline (at least 60).")] = 3600.0,
+          alarm_webhook: Annotated[str | None, typer.Option(
+              "--alarm-webhook", envvar="HOTLINE_ALARM_WEBHOOK",
+              help="POST every hotline alarm (JSON) to this URL.")] = None,
+          ring_timeout: Annotated[float, typer.Option(
+              help="Seconds a hotline call rings before it is no_answer.")] = 120.0,
+          degraded_rtt_ms: Annotated[float, typer.Option(
+              help="Link tests above this round trip are degraded.")] = 400.0,
+          degraded_loss: Annotated[float, typer.Option(
+              help="... above this packet loss (fraction).")] = 0.05,
+          degraded_jitter_ms: Annotated[float, typer.Option(
+              help="... above this jitter.")] = 50.0,
           verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     """Run the Hotline server: signaling, storage and the embedded SFU."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
@@ -83,8 +98,12 @@ def serve(host: Host = DEFAULT_HOST, port: Port = DEFAULT_PORT, data: Data = DEF
                           "and anyone on the network path could impersonate this server "
                           f"until users compare the certificate fingerprint {fp}. "
                           "For a LAN trial only.")
+        thresholds = Thresholds(max_rtt_ms=degraded_rtt_ms, max_loss=degraded_loss,
+                                max_jitter_ms=degraded_jitter_ms)
         settings = Settings(host=host, port=port, data_dir=data, media_host=media_host,
-                            tls_cert=tls_cert, tls_key=tls_key)
+                            tls_cert=tls_cert, tls_key=tls_key,
+                            linktest_interval=linktest_interval, alarm_webhook=alarm_webhook,
+                            ring_timeout=ring_timeout, linktest_thresholds=thresholds)
         with contextlib.suppress(KeyboardInterrupt):
             uvloop.run(_serve(settings, console))  # the SFU's hot path wants uvloop
     except HotlineError as exc:

@@ -91,9 +91,13 @@ class Call:
                  kem: Kem = Kem.X25519, record_dir: Path | None = None,
                  media_file: Path | None = None, camera: str | None = None,
                  microphone: str | None = None, tls_ca: str | None = None,
-                 video_size: tuple[int, int] = (320, 240)) -> None:
+                 video_size: tuple[int, int] = (320, 240),
+                 join_request: m.HotlineJoin | None = None,
+                 signaling: SignalingClient | None = None) -> None:
         self.server, self.room = server, room
-        self.signaling = SignalingClient(server, identity, kem=kem, ssl_context=trust(tls_ca))
+        self.signaling = signaling if signaling is not None else SignalingClient(
+            server, identity, kem=kem, ssl_context=trust(tls_ca))
+        self.join_request = join_request
         self.send_keys = CountingSendKeys()
         self.e2ee: MediaE2ee | None = None
         self.publish_pc: RTCPeerConnection | None = None
@@ -113,6 +117,7 @@ class Call:
         self._offers: asyncio.Queue[m.SubscribeOffer] = asyncio.Queue()
         self.joined_at = 0.0
         self.path_state = "new"  # of the connection that carries our media (via the SFU)
+        self.setup_at: float | None = None  # loop time it first connected
         loopback = _loopback_server(server)
         if loopback is not None:
             adapter.use_host_addresses([loopback])
@@ -127,6 +132,11 @@ class Call:
             await sig.enroll(enroll_code)
         else:
             await sig.authenticate()
+        await self.enter()
+
+    async def enter(self) -> None:
+        """Join and publish on a connected, authenticated signaling client."""
+        sig = self.signaling
         self.e2ee = MediaE2ee(sig.keys.context, self.send_keys)
         sig.keys.on_senders = self.send_keys.replace
         sig.on_keys_changed = self._keys_changed
@@ -134,7 +144,7 @@ class Call:
         self._spawn(self._answer_offers())
         loop = asyncio.get_running_loop()
         self.joined_at = loop.time()
-        await sig.join(self.room)
+        await sig.join(self.room, request=self.join_request)
         self.send_keys.replace(sig.keys.senders)
         if sig.role in m.LISTEN_ONLY:
             log.info("role %s listens only: nothing published", sig.role)
@@ -153,6 +163,8 @@ class Call:
             self.path_state = pc.connectionState
             if pc.connectionState == "connected":
                 adapter.raise_buffers(pc)
+                if self.setup_at is None:
+                    self.setup_at = asyncio.get_running_loop().time()
             self.signaling.events.put_nowait(ClientEvent("path", {"via": "sfu",
                                                                   "state": pc.connectionState}))
 

@@ -41,6 +41,8 @@ from hotline.errors import CryptoError, HotlineError, ProtocolError, RemoteError
 from hotline.signaling import messages as m
 
 log = logging.getLogger("hotline.client")
+HOTLINE_MESSAGES = (m.StandbyOk, m.LinkTestStart, m.LinkTestResult, m.Ring, m.RingStop,
+                    m.CallRinging, m.CallAcked, m.CallAnswered, m.CallEnded, m.HotlineStatus)
 
 
 class ServerError(RemoteError):
@@ -115,10 +117,15 @@ class SignalingClient:
         self._outbox: asyncio.Queue[str] = asyncio.Queue()
         self._timer: asyncio.Task[None] | None = None
         self._joined = asyncio.Event()
+        #: Set when the connection to the server is gone.
+        self.closed = asyncio.Event()
         #: Called after key actions were applied (the media layer re-checks held frames).
         self.on_keys_changed: Callable[[], None] | None = None
         #: Called with each subscribe offer from the SFU (the media layer answers it).
         self.on_subscribe_offer: Callable[[m.SubscribeOffer], None] | None = None
+        #: Hotline messages (standby, link tests, ringing, calls) and errors, in order,
+        #: for :mod:`hotline.client.standby` and :mod:`hotline.client.hotline_call`.
+        self.hotline: asyncio.Queue[m.ServerMessage] = asyncio.Queue()
 
     # -- connection ----------------------------------------------------------------------
 
@@ -157,6 +164,10 @@ class SignalingClient:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+    def send(self, message: m._Message) -> None:
+        """Queue a request that expects no direct reply (hotline messages)."""
+        self._send(message)
 
     def _send(self, message: m._Message) -> None:
         """Queue a message; one writer task sends them in order."""
@@ -208,15 +219,17 @@ class SignalingClient:
         self.party, self.rooms = reply.party, reply.rooms
         return reply.rooms
 
-    async def join(self, room: str, timeout: float = 10.0) -> None:
-        """Join ``room``: announce our call key, get the roster, start the key schedule."""
+    async def join(self, room: str, timeout: float = 10.0,
+                   request: m.HotlineJoin | None = None) -> None:
+        """Join ``room``: announce our call key, get the roster, start the key schedule.
+        A hotline's test or call room is entered with ``request`` instead of ``join``."""
         self.room = room
         self.schedule = KeySchedule(
             self.identity, CallKeyPair.generate(self.kem),
             KeyScheduleConfig(room_id=room, rekey_interval=self._rekey_interval,
                               grace=self._grace, allowed_kems=frozenset({self.kem})))
         self._joined.clear()
-        self._send(m.Join(room=room))
+        self._send(request if request is not None else m.Join(room=room))
         ack = await self._reply(m.JoinAck, timeout=timeout)
         assert isinstance(ack, m.JoinAck)
         ann = self.schedule.announcement(ack.participant_id, ack.epoch)
@@ -264,6 +277,7 @@ class SignalingClient:
                 self._dispatch(message)
         except (ConnectionFailed, ProtocolError, aiohttp.ClientError) as exc:
             self.events.put_nowait(ClientEvent("closed", {"reason": str(exc)}))
+            self.closed.set()
 
     def _dispatch(self, message: m.ServerMessage) -> None:
         match message:
@@ -304,10 +318,13 @@ class SignalingClient:
             case m.SubscribeOffer():
                 if self.on_subscribe_offer is not None:
                     self.on_subscribe_offer(message)
+            case _ if isinstance(message, HOTLINE_MESSAGES):
+                self.hotline.put_nowait(message)
             case _:
                 self._replies.put_nowait(message)
                 if isinstance(message, m.Error):
                     self._event("error", code=message.code, message=message.message)
+                    self.hotline.put_nowait(message)
 
     @staticmethod
     def _member(info: m.MemberInfo) -> Member:

@@ -26,6 +26,7 @@ check, so an upgrade that moves anything fails loudly instead of silently.
 
 from __future__ import annotations
 
+import contextvars
 import importlib.metadata
 import inspect
 import ipaddress
@@ -108,21 +109,41 @@ def check_internals() -> None:
 # -- ICE ---------------------------------------------------------------------------------
 
 
+_chosen: list[str] | None = None
+#: Addresses for the ICE gathering done in this task (and the tasks it starts): lets one
+#: endpoint (e.g. a standby's link-test call) use other addresses than the process.
+_task_addresses: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
+    "hotline_host_addresses", default=None)
+
+
+def _get_host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+    chosen = _task_addresses.get()
+    if chosen is None:
+        chosen = _chosen
+    if chosen is None:
+        return list(_original_get_host_addresses(use_ipv4=use_ipv4, use_ipv6=use_ipv6))
+    return [a for a in chosen if (":" in a and use_ipv6) or (":" not in a and use_ipv4)]
+
+
 def use_host_addresses(addresses: list[str] | None) -> None:
     """Gather ICE host candidates on exactly ``addresses`` (None: aioice's default,
     all interfaces but loopback). Process-wide: aioice looks the function up at
     gathering time."""
-    if addresses is None:
-        aioice.ice.get_host_addresses = _original_get_host_addresses
-        return
+    global _chosen
+    if addresses is not None:
+        for a in addresses:
+            ipaddress.ip_address(a)  # ValueError for anything but an IP address
+    _chosen = None if addresses is None else list(addresses)
+    aioice.ice.get_host_addresses = _get_host_addresses
+
+
+def use_host_addresses_here(addresses: list[str]) -> None:
+    """Gather on ``addresses`` in the current task and the tasks it starts only (overrides
+    :func:`use_host_addresses` there)."""
     for a in addresses:
-        ipaddress.ip_address(a)  # ValueError for anything but an IP address
-    chosen = list(addresses)
-
-    def get_host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
-        return [a for a in chosen if (":" in a and use_ipv6) or (":" not in a and use_ipv4)]
-
-    aioice.ice.get_host_addresses = get_host_addresses
+        ipaddress.ip_address(a)
+    _task_addresses.set(list(addresses))
+    aioice.ice.get_host_addresses = _get_host_addresses
 
 
 def host_addresses_for(bind: str) -> list[str] | None:

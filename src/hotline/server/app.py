@@ -10,10 +10,12 @@ from pathlib import Path
 from aiohttp import web
 
 from hotline import __version__
+from hotline.server.hotlines import HotlineService
 from hotline.server.rooms import RoomRegistry
 from hotline.server.session import Session
 from hotline.server.settings import Settings
 from hotline.server.store import SqliteStore, Store
+from hotline.server.uptime import UptimeRecord, node_identity
 from hotline.sfu.edge import Sfu, StreamInfo
 from hotline.signaling import messages as m
 from hotline.signaling.messages import MAX_MESSAGE_BYTES
@@ -27,6 +29,7 @@ class ServerState:
     store: Store
     rooms: RoomRegistry
     sfu: Sfu
+    hotlines: HotlineService
 
 
 STATE = web.AppKey("state", ServerState)
@@ -97,17 +100,24 @@ def make_app(settings: Settings, store: Store | None = None,
             for s in streams]))
 
     sfu = Sfu(settings.media_address, send_offer)
-    app[STATE] = ServerState(settings, store, rooms, sfu)
+    record = UptimeRecord(store, node_identity(settings.data_dir))
+    hotlines = HotlineService(settings, store, record, discard_room=rooms.discard)
+    app[STATE] = ServerState(settings, store, rooms, sfu, hotlines)
     app[WEB_APP_KEY] = web_app
     app.router.add_get("/", _index)
     app.router.add_get("/app/{name}", _asset)
     app.router.add_get("/healthz", _health)
     app.router.add_get("/ws", _signaling)
 
+    async def start_hotlines(app: web.Application) -> None:
+        app[STATE].hotlines.start()
+
     async def close_store(app: web.Application) -> None:
+        await app[STATE].hotlines.close()
         await app[STATE].sfu.close()
         if owned:
             app[STATE].store.close()
 
+    app.on_startup.append(start_hotlines)
     app.on_cleanup.append(close_store)
     return app

@@ -195,3 +195,9 @@ class RoomRegistry:
 
     def rooms(self) -> list[LiveRoom]:
         return list(self._rooms.values())
+
+    def discard(self, name: str) -> None:
+        """Forget room ``name`` once nobody is in it (a hotline's per-call rooms)."""
+        room = self._rooms.get(name)
+        if room is not None and not room.participants:
+            del self._rooms[name]

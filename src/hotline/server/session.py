@@ -22,6 +22,7 @@ from aiohttp import WSMsgType, web
 from hotline.crypto.auth import Purpose, check_proof
 from hotline.errors import HotlineError, LocalError, ProtocolError, RemoteError, UsageError
 from hotline.server.rooms import LiveRoom, NotInRoom
+from hotline.server.standby import HotlineForbidden
 from hotline.signaling import messages as m
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ def error_for(exc: HotlineError) -> m.Error:
     """The one mapping from exceptions to what a client sees."""
     if isinstance(exc, Unauthorized):
         code = "unauthorized"
-    elif isinstance(exc, Forbidden):
+    elif isinstance(exc, Forbidden | HotlineForbidden):
         code = "forbidden"
     elif isinstance(exc, NotInRoom):
         code = "not_in_room"
@@ -90,6 +91,17 @@ class Session:
             m.Ping: self._on_ping,  # type: ignore[dict-item]
             m.SetMedia: self._on_media,  # type: ignore[dict-item]
         }
+        self._handlers.update({  # hotlines: decided in hotline.server.hotlines
+            m.StandbyRegister: self._on_standby,  # type: ignore[dict-item]
+            m.LinkTestRequest: self._on_linktest_request,  # type: ignore[dict-item]
+            m.LinkTestReport: self._on_linktest_report,  # type: ignore[dict-item]
+            m.HotlineCall: self._on_hotline_call,  # type: ignore[dict-item]
+            m.RingAck: self._on_ring_ack,  # type: ignore[dict-item]
+            m.CallAnswer: self._on_call_answer,  # type: ignore[dict-item]
+            m.Hangup: self._on_hangup,  # type: ignore[dict-item]
+            m.HotlineJoin: self._on_hotline_join,  # type: ignore[dict-item]
+            m.HotlineStatusRequest: self._on_hotline_status,  # type: ignore[dict-item]
+        })
 
     # -- sending ---------------------------------------------------------------------
 
@@ -177,6 +189,8 @@ class Session:
             task.cancel()
         if self._announce is not None and not self._announce.done():
             self._announce.cancel()
+        if self.device_id is not None:
+            self.state.hotlines.disconnected(self)
         await self._leave_room()
 
     async def _leave_room(self) -> bool:
@@ -307,3 +321,60 @@ class Session:
 
     async def _on_ping(self, msg: m.Ping) -> None:
         self.send(m.Pong())
+
+    # -- hotlines: everything is decided in hotline.server.hotlines -------------------------
+
+    async def _on_standby(self, msg: m.StandbyRegister) -> None:
+        self._require_auth()
+        self.state.hotlines.register_standby(self, msg.hotline)
+
+    async def _on_linktest_request(self, msg: m.LinkTestRequest) -> None:
+        self._require_auth()
+        self._spawn(self._linktest(msg.hotline))
+
+    async def _linktest(self, hotline: str) -> None:
+        try:
+            await self.state.hotlines.linktest_now(self, hotline)
+        except (RemoteError, LocalError) as exc:
+            await self._refuse(exc)
+
+    async def _on_linktest_report(self, msg: m.LinkTestReport) -> None:
+        self._require_auth()
+        self.state.hotlines.report(self, msg)
+
+    async def _on_hotline_call(self, msg: m.HotlineCall) -> None:
+        self._require_auth()
+        self.state.hotlines.call(self, msg.hotline)
+
+    async def _on_ring_ack(self, msg: m.RingAck) -> None:
+        self._require_auth()
+        self.state.hotlines.ack(self, msg)
+
+    async def _on_call_answer(self, msg: m.CallAnswer) -> None:
+        self._require_auth()
+        self.state.hotlines.answer(self, msg)
+
+    async def _on_hangup(self, msg: m.Hangup) -> None:
+        self._require_auth()
+        self.state.hotlines.hangup(self, msg)
+
+    async def _on_hotline_join(self, msg: m.HotlineJoin) -> None:
+        """Join the media room of a link test or an answered call (checks in the service)."""
+        self._require_auth()
+        if self.room is not None:
+            raise ProtocolError("already in a room; leave first")
+        live = self.state.rooms.get(self.state.hotlines.media_room(self, msg.call_id))
+        self.room = live
+        self._spawn(self._hotline_join(live))
+
+    async def _hotline_join(self, live: LiveRoom) -> None:
+        try:
+            await live.join(self)  # both ends of a hotline publish and receive
+        except (RemoteError, LocalError) as exc:
+            if self.room is live and live.participant_id(self) is None:
+                self.room = None
+            await self._refuse(exc)
+
+    async def _on_hotline_status(self, msg: m.HotlineStatusRequest) -> None:
+        self._require_auth()
+        self.send(m.HotlineStatus(hotlines=self.state.hotlines.status(self.party, msg.last)))

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hotline.errors import ConfigError
+from hotline.server.outcomes import Thresholds
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
@@ -28,6 +29,17 @@ class Settings:
     #: TLS: a certificate and key (PEM), or None for plain HTTP.
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    #: Hotlines: seconds between link tests (per-hotline override in the store), the
+    #: smallest interval allowed, the first test's delay after start, the seconds of
+    #: synthetic media per test, the thresholds of "degraded", how long a call rings,
+    #: and where alarms are POSTed (None: log and uptime record only).
+    linktest_interval: float = 3600.0
+    linktest_min_interval: float = 60.0
+    linktest_first_delay: float = 30.0
+    linktest_duration: float = 4.0
+    linktest_thresholds: Thresholds = field(default_factory=Thresholds)
+    ring_timeout: float = 120.0
+    alarm_webhook: str | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -42,6 +54,14 @@ class Settings:
                 raise ConfigError(f"{name} must be an IP address, not {value!r}") from None
         if self.join_timeout <= 0 or self.max_messages_per_second <= 0:
             raise ConfigError("timeouts and rates must be positive")
+        if self.linktest_interval < self.linktest_min_interval:
+            raise ConfigError(f"the link-test interval must be at least "
+                              f"{self.linktest_min_interval:g} s")
+        if min(self.linktest_first_delay, self.linktest_duration, self.ring_timeout) <= 0:
+            raise ConfigError("link-test delay, duration and ring timeout must be positive")
+        if self.alarm_webhook is not None and not self.alarm_webhook.startswith(
+                ("http://", "https://")):
+            raise ConfigError("--alarm-webhook must be an http:// or https:// URL")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ConfigError("--tls-cert and --tls-key go together")
 

@@ -63,6 +63,9 @@ CREATE TABLE IF NOT EXISTS hotline_pins (
 CREATE TABLE IF NOT EXISTS uptime_log (
     hotline_id INTEGER NOT NULL REFERENCES hotlines(id) ON DELETE CASCADE,
     seq INTEGER NOT NULL, entry BLOB NOT NULL, PRIMARY KEY (hotline_id, seq));
+CREATE TABLE IF NOT EXISTS hotline_options (
+    hotline_id INTEGER PRIMARY KEY REFERENCES hotlines(id) ON DELETE CASCADE,
+    linktest_interval REAL);
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY, at REAL NOT NULL, kind TEXT NOT NULL,
     room TEXT, party TEXT, device_id INTEGER, detail TEXT NOT NULL DEFAULT '{}');
@@ -139,6 +142,9 @@ class Store(Protocol):
     def repin(self, name: str, party: str) -> Hotline: ...
     def append_log(self, hotline: str, seq: int, entry: bytes) -> None: ...
     def log_entries(self, hotline: str) -> list[bytes]: ...
+    def last_log_entry(self, hotline: str) -> bytes | None: ...
+    def hotline_interval(self, hotline: str) -> float | None: ...
+    def set_hotline_interval(self, hotline: str, seconds: float | None) -> None: ...
     def audit(self, kind: str, *, room: str | None = None, party: str | None = None,
               device_id: int | None = None, **detail: object) -> None: ...
     def audit_log(self, limit: int = 100) -> list[AuditEntry]: ...
@@ -469,6 +475,32 @@ class SqliteStore:
         return [bytes(r[0]) for r in self._db.execute(
             "SELECT CAST(entry AS BLOB) FROM uptime_log WHERE hotline_id=? ORDER BY rowid",
             (found.id,))]
+
+    def last_log_entry(self, hotline: str) -> bytes | None:
+        found = self.get_hotline(hotline)
+        if found is None:
+            raise UsageError(f"no hotline named {hotline!r}")
+        row = self._db.execute("SELECT CAST(entry AS BLOB) FROM uptime_log WHERE hotline_id=?"
+                               " ORDER BY rowid DESC LIMIT 1", (found.id,)).fetchone()
+        return bytes(row[0]) if row else None
+
+    def hotline_interval(self, hotline: str) -> float | None:
+        """The hotline's own link-test interval in seconds (None: the server's)."""
+        row = self._db.execute(
+            "SELECT o.linktest_interval FROM hotline_options o JOIN hotlines h"
+            " ON h.id = o.hotline_id WHERE h.name=?", (hotline,)).fetchone()
+        return float(row[0]) if row and row[0] is not None else None
+
+    def set_hotline_interval(self, hotline: str, seconds: float | None) -> None:
+        found = self.get_hotline(hotline)
+        if found is None:
+            raise UsageError(f"no hotline named {hotline!r}")
+        with self._tx() as db:
+            db.execute("INSERT INTO hotline_options (hotline_id, linktest_interval) VALUES"
+                       " (?, ?) ON CONFLICT (hotline_id) DO UPDATE SET linktest_interval ="
+                       " excluded.linktest_interval", (found.id, seconds))
+            db.execute("INSERT INTO audit (at, kind, detail) VALUES (?, 'hotline_set', ?)",
+                       (self._now(), json.dumps({"hotline": hotline, "interval": seconds})))
 
     # -- audit log -----------------------------------------------------------------------
 

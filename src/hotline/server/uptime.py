@@ -44,8 +44,8 @@ class UptimeRecord:
 
     def append(self, hotline: str, kind: str, data: Mapping[str, Any],
                time_ms: int | None = None) -> LogEntry:
-        stored = self._store.log_entries(hotline)
-        previous = LogEntry.decode(stored[-1]) if stored else None
+        last = self._store.last_log_entry(hotline)
+        previous = LogEntry.decode(last) if last is not None else None
         entry = append(self.node, previous, kind=kind, hotline=hotline, data=data,
                        time_ms=int(time.time() * 1000) if time_ms is None else time_ms)
         self._store.append_log(hotline, entry.seq, entry.encode())

@@ -134,6 +134,95 @@ class SubscribeAnswer(_Message):
     sdp: SdpText
 
 
+# -- hotlines (client -> server): standby, link tests, calls; docs/SIGNALING.md ------------
+
+CallId = Annotated[str, Field(pattern=r"^[0-9a-f]{16}$")]
+Note = Annotated[str, Field(max_length=200)]
+Ms = Annotated[float, Field(ge=0, le=3_600_000)]
+
+
+class StandbyRegister(_Message):
+    """Keep this connection ready for hotline NAME: answer link tests, ring on calls."""
+
+    type: Literal["standby"] = "standby"
+    hotline: Name
+
+
+class LinkTestRequest(_Message):
+    """Run one link test of NAME now; the server answers with :class:`LinkTestResult`."""
+
+    type: Literal["linktest_request"] = "linktest_request"
+    hotline: Name
+
+
+class LinkTestFigures(BaseModel):
+    """What one end measured during a link test (sent by each end)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    joined: bool
+    setup_ms: Ms | None = None  # start of the test -> its media connection to the SFU is up
+    first_frame_ms: Ms | None = None  # start of the test -> first decrypted frame from the far end
+    video_frames: Annotated[int, Field(ge=0, le=2**31)] = 0  # decrypted from the far end
+    audio_frames: Annotated[int, Field(ge=0, le=2**31)] = 0
+    decrypt_failures: Annotated[int, Field(ge=0, le=2**31)] = 0
+    rtt_ms: Ms | None = None  # round trip to the SFU (RTCP), this end's hop
+    loss: Annotated[float, Field(ge=0, le=1)] | None = None  # fraction lost, far end -> me
+    jitter_ms: Ms | None = None
+    group_code: Annotated[str, Field(max_length=64)] = ""
+    error: Note = ""
+
+
+class LinkTestReport(_Message):
+    type: Literal["linktest_report"] = "linktest_report"
+    test_id: CallId
+    figures: LinkTestFigures
+
+
+class HotlineCall(_Message):
+    """Ring every standby endpoint of the other party of hotline NAME."""
+
+    type: Literal["hotline_call"] = "hotline_call"
+    hotline: Name
+
+
+class RingAck(_Message):
+    """I saw the ring (stops it elsewhere); ``message`` e.g. an ETA for the principal."""
+
+    type: Literal["ring_ack"] = "ring_ack"
+    call_id: CallId
+    message: Note = ""
+
+
+class CallAnswer(_Message):
+    """Explicit answer: media may start now."""
+
+    type: Literal["call_answer"] = "call_answer"
+    call_id: CallId
+
+
+class Hangup(_Message):
+    type: Literal["hangup"] = "hangup"
+    call_id: CallId
+
+
+class HotlineJoin(_Message):
+    """Join the media room of a link test or an answered call (then as ``join``)."""
+
+    type: Literal["hotline_join"] = "hotline_join"
+    call_id: CallId
+
+
+class HotlineStatusRequest(_Message):
+    """The dashboard's data: every hotline of my party (:class:`HotlineStatus`)."""
+
+    type: Literal["hotline_status_request"] = "hotline_status_request"
+    last: Annotated[int, Field(ge=1, le=200)] = 20
+
+
+HotlineClientMessage = (StandbyRegister | LinkTestRequest | LinkTestReport | HotlineCall
+                        | RingAck | CallAnswer | Hangup | HotlineJoin | HotlineStatusRequest)
+
+
 class Ping(_Message):
     type: Literal["ping"] = "ping"
 
@@ -156,7 +245,7 @@ class SetMedia(_Message):
 
 ClientMessage = Annotated[
     Enroll | Auth | Join | Announce | SendKey | Leave | Publish | SubscribeAnswer | Ping
-    | SetMedia,
+    | SetMedia | HotlineClientMessage,
     Field(discriminator="type"),
 ]
 
@@ -276,9 +365,99 @@ class Error(_Message):
     message: str
 
 
+
+# -- hotlines (server -> client) ------------------------------------------------------------
+
+
+class StandbyOk(_Message):
+    type: Literal["standby_ok"] = "standby_ok"
+    hotline: str
+    party: str
+    far_party: str
+    interval_s: float
+
+
+class LinkTestStart(_Message):
+    """Take part in link test ``test_id`` now: join with ``hotline_join``, send the
+    synthetic pattern for ``duration_s``, then send ``linktest_report``."""
+
+    type: Literal["linktest_start"] = "linktest_start"
+    hotline: str
+    test_id: str
+    room: str
+    role: Literal["originator", "responder"]
+    duration_s: float
+
+
+class LinkTestResult(_Message):
+    """The outcome of a link test and its figures (as written to the uptime record)."""
+
+    type: Literal["linktest_result"] = "linktest_result"
+    hotline: str
+    outcome: str
+    result: dict[str, object]
+
+
+class Ring(_Message):
+    type: Literal["ring"] = "ring"
+    hotline: str
+    call_id: str
+    caller_party: str
+    caller_device: str
+
+
+class RingStop(_Message):
+    type: Literal["ring_stop"] = "ring_stop"
+    call_id: str
+    reason: str
+
+
+class CallRinging(_Message):
+    """To the caller: ``endpoints`` standby endpoints ring."""
+
+    type: Literal["call_ringing"] = "call_ringing"
+    hotline: str
+    call_id: str
+    endpoints: int
+
+
+class CallAcked(_Message):
+    type: Literal["call_acked"] = "call_acked"
+    call_id: str
+    party: str
+    device: str
+    message: str
+
+
+class CallAnswered(_Message):
+    """To both ends: join ``room`` with ``hotline_join`` now."""
+
+    type: Literal["call_answered"] = "call_answered"
+    call_id: str
+    room: str
+
+
+class CallEnded(_Message):
+    type: Literal["call_ended"] = "call_ended"
+    call_id: str
+    reason: str
+
+
+class HotlineStatus(_Message):
+    """Dashboard data: ``hotlines`` as documented in docs/SIGNALING.md."""
+
+    type: Literal["hotline_status"] = "hotline_status"
+    hotlines: list[dict[str, object]]
+
+
+HotlineServerMessage = (StandbyOk | LinkTestStart | LinkTestResult | Ring | RingStop
+                        | CallRinging | CallAcked | CallAnswered | CallEnded | HotlineStatus)
+
+
 ServerMessage = Annotated[
     Hello | Enrolled | Welcome | JoinAck | Joined | MemberJoined | MemberLeft | MemberMedia
-    | KeyFrom | Left | PublishAnswer | SubscribeOffer | Pong | Error,
+    | KeyFrom | Left | PublishAnswer | SubscribeOffer | Pong | Error
+    | HotlineServerMessage,
     Field(discriminator="type"),
 ]
 

@@ -1,0 +1,121 @@
+"""``hotline call NAME`` and ``hotline linktest NAME``: use a hotline from the terminal."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+from typing import Annotated
+
+import typer
+
+from hotline.cli.enroll import IdentityFile, Server, TlsCa
+from hotline.cli.standby import Camera, MediaFile, Microphone, _say, figures_line
+from hotline.client.hotline_call import CallNotConnected, HotlineCaller
+from hotline.client.signaling import SignalingClient, trust
+from hotline.client.standby import CallMedia
+from hotline.crypto.identity import Identity
+from hotline.errors import HotlineError
+from hotline.signaling import messages as m
+
+NOT_CONNECTED = 2  # exit code: the call was not answered / the link test failed
+
+
+async def _call(caller: HotlineCaller, duration: float | None, ring_timeout: float) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await caller.connect()
+        await caller.ring()
+        _say(f"ringing {caller.endpoints} standby endpoint(s) on {caller.hotline!r}…")
+
+        def acked(ack: m.CallAcked) -> None:
+            note = f": {ack.message}" if ack.message else ""
+            _say(f"acknowledged by {ack.party}/{ack.device}{note}")
+
+        waiting = asyncio.ensure_future(caller.wait_answer(acked, timeout=ring_timeout))
+        stopped = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({waiting, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if not waiting.done():
+            waiting.cancel()
+            _say("cancelled")
+            return
+        stopped.cancel()
+        waiting.result()
+        _say("answered: media flows, encrypted end to end")
+        start = loop.time()
+        while not stop.is_set() and caller.poll_ended() is None:
+            if duration is not None and loop.time() - start >= duration:
+                break
+            left = 5.0 if duration is None else min(5.0, duration - (loop.time() - start))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), max(0.1, left))
+            stats = caller.call.stats()
+            frames = ", ".join(f"{p}: {r['video_frames_decrypted']} video / "
+                               f"{r['audio_frames_decrypted']} audio frames"
+                               for p, r in stats.remote.items())
+            _say(f"group code {stats.group_code or '…'} · {frames or 'waiting for media'}")
+        if caller.ended:
+            _say(f"call ended: {caller.ended}")
+    finally:
+        await caller.close()
+
+
+def call(name: Annotated[str, typer.Argument(help="The hotline.")], server: Server,
+         identity: IdentityFile,
+         duration: Annotated[float | None, typer.Option(help="Hang up after this many "
+                                                        "seconds.")] = None,
+         ring_timeout: Annotated[float, typer.Option(help="Give up waiting for the answer "
+                                                     "after this many seconds.")] = 600.0,
+         media: MediaFile = None, camera: Camera = None, microphone: Microphone = None,
+         tls_ca: TlsCa = None) -> None:
+    """Call hotline NAME: ring every standby endpoint of the other party."""
+    try:
+        caller = HotlineCaller(server, Identity.load(identity), name, tls_ca=tls_ca,
+                               media=CallMedia(media, camera, microphone))
+        asyncio.run(_call(caller, duration, ring_timeout))
+    except CallNotConnected as exc:
+        typer.echo(f"not connected: {exc.reason}", err=True)
+        raise typer.Exit(code=NOT_CONNECTED) from None
+    except HotlineError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=1) from None
+
+
+async def _linktest(server: str, identity: Identity, name: str, tls_ca: str | None,
+                    timeout: float) -> m.LinkTestResult:
+    async with SignalingClient(server, identity, ssl_context=trust(tls_ca)) as client:
+        await client.authenticate()
+        client.send(m.LinkTestRequest(hotline=name))
+        while True:
+            reply = await asyncio.wait_for(client.hotline.get(), timeout)
+            if isinstance(reply, m.Error):
+                raise HotlineError(f"{reply.code}: {reply.message}")
+            if isinstance(reply, m.LinkTestResult) and reply.hotline == name:
+                return reply
+
+
+def linktest(name: Annotated[str, typer.Argument(help="The hotline.")], server: Server,
+             identity: IdentityFile,
+             as_json: Annotated[bool, typer.Option("--json")] = False,
+             timeout: Annotated[float, typer.Option(help="Seconds to wait.")] = 120.0,
+             tls_ca: TlsCa = None) -> None:
+    """Run a link test of hotline NAME now (with any enrolled, pinned device of either
+    party) and print the result; exit code 2 unless ok or degraded."""
+    try:
+        result = asyncio.run(_linktest(server, Identity.load(identity), name, tls_ca, timeout))
+    except (HotlineError, TimeoutError) as exc:
+        typer.echo(f"error: {exc or 'no result in time'}", err=True)
+        raise typer.Exit(code=1) from None
+    if as_json:
+        typer.echo(json.dumps({"hotline": name, **result.result}))
+    else:
+        r = result.result
+        typer.echo(f"{name}: {result.outcome.upper()} (originator {r.get('originator')}): "
+                   f"{figures_line(r)}")
+    if result.outcome not in ("ok", "degraded"):
+        raise typer.Exit(code=NOT_CONNECTED)
+

@@ -1,0 +1,94 @@
+"""Placing a real call on a hotline: ring the far side, see its acknowledgement, talk.
+
+:class:`HotlineCaller` rings every standby endpoint of the other party
+(``hotline_call``), reports the first acknowledgement (with its message, e.g. an ETA
+for the principal), and joins the call's media room only when the far end answered;
+until then it sends no media either.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from hotline.client.call import Call
+from hotline.client.signaling import SignalingClient, trust
+from hotline.client.standby import CallMedia
+from hotline.crypto.identity import Identity
+from hotline.errors import RemoteError
+from hotline.signaling import messages as m
+
+
+class CallNotConnected(RemoteError):
+    """The call ended before it was answered: ``reason`` is unreachable, no_answer, ..."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"call not connected: {reason}")
+
+
+class HotlineCaller:
+    def __init__(self, server: str, identity: Identity, hotline: str, *,
+                 tls_ca: str | None = None, media: CallMedia | None = None) -> None:
+        self.hotline = hotline
+        self.signaling = SignalingClient(server, identity, ssl_context=trust(tls_ca))
+        media = media or CallMedia()
+        self.call = Call(server, identity, "", signaling=self.signaling,
+                         media_file=media.media_file, camera=media.camera,
+                         microphone=media.microphone)
+        self.call_id: str | None = None
+        self.endpoints = 0
+        self.ended: str | None = None
+
+    async def connect(self) -> None:
+        await self.signaling.connect()
+        await self.signaling.authenticate()
+
+    async def _next(self, timeout: float) -> m.ServerMessage:
+        return await asyncio.wait_for(self.signaling.hotline.get(), timeout)
+
+    async def ring(self, timeout: float = 10.0) -> str:
+        """Ring the far side; returns the call id once it rings somewhere."""
+        self.signaling.send(m.HotlineCall(hotline=self.hotline))
+        while True:
+            msg = await self._next(timeout)
+            if isinstance(msg, m.Error):
+                raise CallNotConnected(f"{msg.code}: {msg.message}")
+            if isinstance(msg, m.CallEnded):
+                raise CallNotConnected(msg.reason)
+            if isinstance(msg, m.CallRinging):
+                self.call_id, self.endpoints = msg.call_id, msg.endpoints
+                return msg.call_id
+
+    async def wait_answer(self, on_ack: Callable[[m.CallAcked], None], timeout: float = 600.0
+                          ) -> None:
+        """Until the far end answers (then join and start the media) or the call ends."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            msg = await self._next(max(0.0, deadline - loop.time()))
+            if isinstance(msg, m.CallAcked) and msg.call_id == self.call_id:
+                on_ack(msg)
+            elif isinstance(msg, m.CallEnded) and msg.call_id == self.call_id:
+                self.ended = msg.reason
+                raise CallNotConnected(msg.reason)
+            elif isinstance(msg, m.CallAnswered) and msg.call_id == self.call_id:
+                self.call.room = msg.room
+                self.call.join_request = m.HotlineJoin(call_id=msg.call_id)
+                await self.call.enter()
+                return
+
+    def poll_ended(self) -> str | None:
+        """The reason the call ended, if the server said so (non-blocking)."""
+        while not self.signaling.hotline.empty():
+            msg = self.signaling.hotline.get_nowait()
+            if isinstance(msg, m.CallEnded) and msg.call_id == self.call_id:
+                self.ended = msg.reason
+        return self.ended
+
+    async def close(self) -> None:
+        if self.call_id is not None and self.ended is None:
+            self.signaling.send(m.Hangup(call_id=self.call_id))
+            self.ended = "hung up"
+            await asyncio.sleep(0.1)  # let the writer send it
+        await self.call.close()

@@ -1,0 +1,127 @@
+"""One end of a link test: an E2EE call with the synthetic pattern, measured.
+
+The server sends ``linktest_start``; :func:`take_part` joins the test's room on a
+connection of its own (same identity), sends the synthetic test pattern and tone
+(:class:`~hotline.client.synthetic.PatternTrack`: never a camera or microphone) for
+the test's duration, leaves, and returns the figures for ``linktest_report``:
+
+* ``setup_ms``: from the start of the test to our media connection (to the SFU) connected;
+* ``first_frame_ms``: from the start to the first frame of the far end we decrypted;
+* frames of the far end decrypted per kind, and frames that failed to decrypt;
+* ``rtt_ms``: round trip between us and the SFU, from RTCP (the path's round trip is
+  the sum of both ends' figures);
+* ``loss`` and ``jitter_ms``: of the far end's packets as we received them (RTP);
+* ``group_code``: the code we computed; the server checks both ends show the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from aiortc import RTCPeerConnection
+
+from hotline.client.call import Call
+from hotline.crypto.identity import Identity
+from hotline.rtc import aiortc_adapter as adapter
+from hotline.signaling import messages as m
+
+log = logging.getLogger("hotline.linktest")
+CLOCK_RATE = {"audio": 48000, "video": 90000}
+SETUP_TIMEOUT = 15.0
+VIDEO_SIZE = (160, 120)  # the pattern only has to be recognisable, not pretty
+
+
+async def _stats(pc: RTCPeerConnection | None) -> list[Any]:
+    if pc is None:
+        return []
+    with contextlib.suppress(Exception):
+        return list((await pc.getStats()).values())
+    return []
+
+
+async def _code_with_far_end(call: Call, deadline: float) -> str:
+    """The group code once a frame of the far end decrypted (both ends are in the call
+    then, so both compute the code of the same two-member group), "" if none by
+    ``deadline``. Read later, it could already be the code after the far end left."""
+    loop = asyncio.get_running_loop()
+    while loop.time() < deadline:
+        code = call.signaling.code
+        if code is not None and any(s.first_frame_at is not None
+                                    for s in call.streams.values()):
+            return code.digits
+        await asyncio.sleep(0.05)
+    return ""
+
+
+async def measure(call: Call, started: float, group_code: str) -> m.LinkTestFigures:
+    """The figures of ``call`` so far (see the module docstring)."""
+    stats = call.stats()
+    far = [r for party, r in stats.remote.items() if party != call.signaling.party]
+    remote = far[0] if far else None
+    inbound = [s for s in await _stats(call.subscribe_pc) if s.type == "inbound-rtp"]
+    received = sum(s.packetsReceived for s in inbound)
+    lost = sum(max(0, s.packetsLost) for s in inbound)
+    jitters = [s.jitter / CLOCK_RATE.get(s.kind, 90000) * 1000 for s in inbound]
+    rtts = [s.roundTripTime * 1000 for s in await _stats(call.publish_pc)
+            if s.type == "remote-inbound-rtp" and s.roundTripTime is not None]
+    first = None
+    for s in call.streams.values():
+        if s.first_frame_at is not None:
+            at = (s.first_frame_at - started) * 1000
+            first = at if first is None else min(first, at)
+    return m.LinkTestFigures(
+        joined=call.signaling.participant_id is not None,
+        setup_ms=round((call.setup_at - started) * 1000, 1) if call.setup_at else None,
+        first_frame_ms=round(first, 1) if first is not None else None,
+        video_frames=remote["video_frames_decrypted"] if remote else 0,
+        audio_frames=remote["audio_frames_decrypted"] if remote else 0,
+        decrypt_failures=remote["decrypt_failures"] if remote else 0,
+        rtt_ms=round(max(rtts), 2) if rtts else None,
+        loss=round(lost / (lost + received), 4) if received + lost else None,
+        jitter_ms=round(max(jitters), 2) if jitters else None,
+        group_code=group_code)
+
+
+async def take_part(server: str, identity: Identity, start: m.LinkTestStart, *,
+                    tls_ca: str | None = None, media_host: str | None = None
+                    ) -> m.LinkTestFigures:
+    """Run our end of link test ``start``; never raises for a failed test (the figures
+    say what failed), only for cancellation."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    if media_host is not None:
+        adapter.use_host_addresses_here([media_host])
+    call = Call(server, identity, start.room, tls_ca=tls_ca, video_size=VIDEO_SIZE,
+                join_request=m.HotlineJoin(call_id=start.test_id))
+    figures: m.LinkTestFigures | None = None
+    try:
+        await asyncio.wait_for(call.start(), SETUP_TIMEOUT)
+        end = loop.time() + start.duration_s
+        code = await _code_with_far_end(call, end)
+        await asyncio.sleep(max(0.0, end - loop.time()))
+        figures = await measure(call, started, code)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # any failure is a result of the test, reported as such
+        log.info("link test %s failed here: %s", start.test_id, exc)
+        figures = await _failed(call, started, exc)
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(call.close(), 5)
+    return figures
+
+
+async def _failed(call: Call, started: float, exc: Exception) -> m.LinkTestFigures:
+    try:
+        measured = await measure(call, started, "")
+    except Exception:
+        return m.LinkTestFigures(joined=False, error=_describe(exc))
+    return measured.model_copy(update={"error": _describe(exc)})
+
+
+def _describe(exc: Exception) -> str:
+    text = str(exc) or type(exc).__name__
+    return text[:200]

@@ -1,0 +1,222 @@
+"""A standby endpoint of a hotline: always connected, answers link tests, rings on calls.
+
+:class:`Standby` keeps one signaling connection registered for a hotline, reconnecting
+by itself with exponential backoff. Link tests are answered automatically with the
+synthetic pattern (:mod:`hotline.client.linktest`); a real call only rings: the
+application shows it (:attr:`Standby.events`) and calls :meth:`Standby.acknowledge`
+(optionally with a message such as an ETA) and :meth:`Standby.answer`. No media
+connection exists, and no camera or microphone is opened, before the answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hotline.client.call import Call
+from hotline.client.linktest import take_part
+from hotline.client.signaling import ServerError, SignalingClient, trust
+from hotline.crypto.identity import Identity
+from hotline.errors import HotlineError, RemoteError
+from hotline.signaling import messages as m
+
+log = logging.getLogger("hotline.standby")
+
+
+class StandbyRefused(RemoteError):
+    """The server refused this endpoint for the hotline (e.g. a key that is not pinned)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StandbyEvent:
+    """``kind``: connected, disconnected, ring, ring_stop, acked, linktest, linktest_result,
+    call_started, call_ended, error."""
+
+    kind: str
+    data: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass
+class CallMedia:
+    """What a real call sends once answered (default: the synthetic pattern)."""
+
+    media_file: Path | None = None
+    camera: str | None = None
+    microphone: str | None = None
+
+
+class Standby:
+    def __init__(self, server: str, identity: Identity, hotline: str, *,
+                 tls_ca: str | None = None, media_host: str | None = None,
+                 media: CallMedia | None = None, min_backoff: float = 1.0,
+                 max_backoff: float = 30.0) -> None:
+        self.server, self.identity, self.hotline = server, identity, hotline
+        self.tls_ca, self.media_host = tls_ca, media_host
+        self.media = media or CallMedia()
+        self._min_backoff, self._max_backoff = min_backoff, max_backoff
+        self.events: asyncio.Queue[StandbyEvent] = asyncio.Queue()
+        self.connected = asyncio.Event()
+        self.ringing: dict[str, m.Ring] = {}
+        self.call: Call | None = None
+        self.call_id: str | None = None
+        self.far_party = ""
+        self.tests_done = 0
+        self._sig: SignalingClient | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def _event(self, kind: str, **data: object) -> None:
+        self.events.put_nowait(StandbyEvent(kind, data))
+
+    # -- the connection, kept up ------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Stay registered until cancelled; raises StandbyRefused if the server refuses
+        this endpoint for the hotline (retrying would not help)."""
+        backoff = self._min_backoff
+        while True:
+            try:
+                await self._session()
+                backoff = self._min_backoff  # it was up: start over quickly
+            except StandbyRefused:
+                raise
+            except (HotlineError, OSError, TimeoutError) as exc:
+                self._event("disconnected", reason=str(exc))
+                log.info("standby %s: %s; retrying in %.1f s", self.hotline, exc, backoff)
+            self.connected.clear()
+            await asyncio.sleep(backoff * random.uniform(0.8, 1.2))  # noqa: S311 (jitter)
+            backoff = min(self._max_backoff, backoff * 2)
+
+    async def _session(self) -> None:
+        sig = SignalingClient(self.server, self.identity, ssl_context=trust(self.tls_ca))
+        self._sig = sig
+        try:
+            await sig.connect()
+            await sig.authenticate()
+            sig.send(m.StandbyRegister(hotline=self.hotline))
+            first = await asyncio.wait_for(sig.hotline.get(), 10)
+            if isinstance(first, m.Error):
+                if first.code in ("forbidden", "unauthorized"):
+                    raise StandbyRefused(f"{first.code}: {first.message}")
+                raise ServerError(first.code, first.message)
+            if not isinstance(first, m.StandbyOk):
+                raise ServerError("bad_request", "no standby confirmation")
+            self.far_party = first.far_party
+            self.connected.set()
+            self._event("connected", party=first.party, far_party=first.far_party,
+                        interval_s=first.interval_s)
+            await self._serve(sig)
+        finally:
+            self._sig = None
+            self.ringing.clear()
+            await sig.close()
+        self._event("disconnected", reason="connection closed")
+
+    async def _serve(self, sig: SignalingClient) -> None:
+        closed = asyncio.ensure_future(sig.closed.wait())
+        try:
+            while True:
+                get = asyncio.ensure_future(sig.hotline.get())
+                done, _ = await asyncio.wait({get, closed}, return_when=asyncio.FIRST_COMPLETED)
+                if get not in done:
+                    get.cancel()
+                    return
+                self._handle(get.result())
+        finally:
+            closed.cancel()
+
+    def _handle(self, msg: m.ServerMessage) -> None:
+        match msg:
+            case m.LinkTestStart():
+                self._event("linktest", test_id=msg.test_id, role=msg.role)
+                self._spawn(self._linktest(msg))
+            case m.LinkTestResult():
+                self._event("linktest_result", outcome=msg.outcome, result=msg.result)
+            case m.Ring():
+                self.ringing[msg.call_id] = msg
+                self._event("ring", call_id=msg.call_id, caller_party=msg.caller_party,
+                            caller_device=msg.caller_device)
+            case m.RingStop():
+                self.ringing.pop(msg.call_id, None)
+                self._event("ring_stop", call_id=msg.call_id, reason=msg.reason)
+            case m.CallAnswered() if msg.call_id == self.call_id:
+                self._spawn(self._start_call(msg))
+            case m.CallEnded():
+                self.ringing.pop(msg.call_id, None)
+                if msg.call_id == self.call_id:
+                    self._spawn(self._end_call(msg.reason))
+            case m.Error():
+                self._event("error", code=msg.code, message=msg.message)
+            case _:
+                pass
+
+    # -- link tests: automatic, synthetic media only ------------------------------------------
+
+    async def _linktest(self, start: m.LinkTestStart) -> None:
+        figures = await take_part(self.server, self.identity, start, tls_ca=self.tls_ca,
+                                  media_host=self.media_host)
+        self.tests_done += 1
+        if self._sig is not None:
+            self._sig.send(m.LinkTestReport(test_id=start.test_id, figures=figures))
+
+    # -- real calls: ring, acknowledge, answer ----------------------------------------------
+
+    def _send(self, message: m._Message) -> None:
+        if self._sig is None:
+            raise StandbyRefused("not connected to the server")
+        self._sig.send(message)
+
+    def acknowledge(self, call_id: str, message: str = "") -> None:
+        """Stop the ringing everywhere else; the caller sees ``message`` (e.g. an ETA)."""
+        self._send(m.RingAck(call_id=call_id, message=message[:200]))
+
+    def answer(self, call_id: str) -> None:
+        """Explicit answer: the server tells both ends to join; media starts then."""
+        self.call_id = call_id
+        self._send(m.CallAnswer(call_id=call_id))
+
+    def hangup(self, call_id: str | None = None) -> None:
+        target = call_id or self.call_id
+        if target is not None:
+            self._send(m.Hangup(call_id=target))
+
+    async def _start_call(self, answered: m.CallAnswered) -> None:
+        self.ringing.pop(answered.call_id, None)
+        call = Call(self.server, self.identity, answered.room, tls_ca=self.tls_ca,
+                    media_file=self.media.media_file, camera=self.media.camera,
+                    microphone=self.media.microphone,
+                    join_request=m.HotlineJoin(call_id=answered.call_id))
+        self.call = call
+        try:
+            await call.start()
+        except HotlineError as exc:
+            self._event("error", code="call", message=str(exc))
+            self.hangup(answered.call_id)
+            return
+        self._event("call_started", call_id=answered.call_id)
+
+    async def _end_call(self, reason: str) -> None:
+        call, self.call, call_id, self.call_id = self.call, None, self.call_id, None
+        if call is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(call.close(), 5)
+        self._event("call_ended", call_id=call_id, reason=reason)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self.call is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.call.close(), 5)
+        if self._sig is not None:
+            await self._sig.close()

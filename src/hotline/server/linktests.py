@@ -1,0 +1,250 @@
+"""Link tests: the server schedules them, the two standby ends run them, the server judges.
+
+Per test: the originating side alternates (it is the other side from the last test in
+the uptime record). If a party has no standby endpoint connected, the test is
+``unreachable`` and no call is placed. Otherwise the server picks one endpoint per side
+(a party's endpoints take turns, so each terminal is tested), sends each
+``linktest_start`` with a fresh test id and media room, and both join that room with
+``hotline_join`` (their pinned keys are checked again), run an ordinary E2EE call
+through the SFU with the synthetic pattern for ``duration`` seconds, and send
+``linktest_report`` with their figures. The server never holds a media key: it only
+compares figures (:func:`hotline.server.outcomes.evaluate`),
+appends a signed ``linktest`` entry to the uptime record, and raises or clears alarms.
+
+A watchdog raises a ``missing`` alarm when a hotline has no result for
+interval + grace (a stuck scheduler, a test that never ended).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hotline.crypto.identity import fingerprint
+from hotline.errors import ProtocolError, UsageError
+from hotline.server.alarms import Alarms
+from hotline.server.outcomes import UNREACHABLE, UP, evaluate
+from hotline.server.settings import Settings
+from hotline.server.standby import Endpoint, Registered, StandbyRegistry, far_party
+from hotline.server.store import Hotline, Store
+from hotline.server.uptime import UptimeRecord
+from hotline.signaling import messages as m
+
+log = logging.getLogger("hotline.linktest")
+TICK = 1.0  # seconds between scheduler checks
+MISSING_GRACE = 60.0  # seconds past the interval before a missing result alarms
+JOIN_MARGIN = 20.0  # seconds for both ends to join and report, on top of the duration
+
+
+@dataclass
+class PendingTest:
+    test_id: str
+    hotline: str
+    room: str
+    ends: dict[str, Registered]  # party -> chosen endpoint
+    reports: dict[str, asyncio.Future[m.LinkTestFigures]] = field(default_factory=dict)
+    joined: set[bytes] = field(default_factory=set)
+
+
+class LinkTests:
+    def __init__(self, settings: Settings, store: Store, standby: StandbyRegistry,
+                 record: UptimeRecord, alarms: Alarms, *,
+                 discard_room: Callable[[str], None],
+                 clock: Callable[[], float] = time.time) -> None:
+        self._settings = settings
+        self._store = store
+        self._standby = standby
+        self._record = record
+        self._alarms = alarms
+        self._discard_room = discard_room
+        self._clock = clock
+        self._pending: dict[str, PendingTest] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._last: dict[str, tuple[float, str]] = {}  # hotline -> (time, originator party)
+        self._due: dict[str, float] = {}
+        self._missing_alarmed: set[str] = set()
+        self._turn: dict[tuple[str, str], int] = {}  # (hotline, party) -> tests so far
+        self._running: set[asyncio.Task[Any]] = set()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._started = 0.0
+
+    # -- the schedule ---------------------------------------------------------------------
+
+    def interval(self, hotline: str) -> float:
+        override = self._store.hotline_interval(hotline)
+        return override if override is not None else self._settings.linktest_interval
+
+    def _last_test(self, hotline: str) -> tuple[float, str]:
+        if hotline not in self._last:
+            tests = [e for e in self._record.entries(hotline) if e.kind == "linktest"]
+            self._last[hotline] = ((tests[-1].time_ms / 1000, str(tests[-1].fields.get(
+                "originator", ""))) if tests else (0.0, ""))
+        return self._last[hotline]
+
+    def start(self) -> None:
+        self._started = self._clock()
+        self._loop_task = asyncio.ensure_future(self._schedule())
+
+    async def _schedule(self) -> None:
+        while True:
+            try:
+                self._tick()
+            except Exception:  # one bad hotline must not stop the schedule of the others
+                log.exception("link-test scheduler tick failed")
+            await asyncio.sleep(TICK)
+
+    def _tick(self) -> None:
+        now = self._clock()
+        for hotline in self._store.list_hotlines():
+            name = hotline.name
+            interval = self.interval(name)
+            last, _ = self._last_test(name)
+            due = max(last + interval, self._started + self._settings.linktest_first_delay)
+            if now >= due and not self._busy(name):
+                self._spawn(self.run(name, reason="scheduled"))
+            overdue = now - max(last, self._started) > interval + MISSING_GRACE
+            if overdue and name not in self._missing_alarmed:
+                self._missing_alarmed.add(name)
+                self._alarms.raise_alarm(name, "missing", outcome=None)
+
+    def _busy(self, hotline: str) -> bool:
+        lock = self._locks.get(hotline)
+        return lock is not None and lock.locked()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    async def close(self) -> None:
+        tasks = [t for t in [self._loop_task, *self._running] if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    # -- one test -------------------------------------------------------------------------
+
+    async def run(self, name: str, *, reason: str) -> m.LinkTestResult:
+        """Run one link test of hotline ``name`` now (after any running one)."""
+        lock = self._locks.setdefault(name, asyncio.Lock())
+        async with lock:
+            hotline = self._store.get_hotline(name)
+            if hotline is None:
+                raise UsageError(f"no hotline named {name!r}")
+            _, previous = self._last_test(name)
+            originator = far_party(hotline, previous) if previous in hotline.parties \
+                else hotline.parties[0]
+            responder = far_party(hotline, originator)
+            started = self._clock()
+            data = await self._test(hotline, originator, responder)
+            data.update(originator=originator, responder=responder, trigger=reason,
+                        duration_ms=round((self._clock() - started) * 1000, 1))
+            self._finish(name, data, started)
+        return m.LinkTestResult(hotline=name, outcome=data["outcome"], result=data)
+
+    async def _test(self, hotline: Hotline, originator: str, responder: str
+                    ) -> dict[str, Any]:
+        ends: dict[str, Registered] = {}
+        for party in (originator, responder):
+            endpoints = self._standby.of(hotline.name, party)
+            if not endpoints:
+                return {"outcome": UNREACHABLE, "path": None,
+                        "reason": f"no standby endpoint of {party} is connected"}
+            turn = self._turn.get((hotline.name, party), 0)
+            self._turn[(hotline.name, party)] = turn + 1
+            ends[party] = endpoints[turn % len(endpoints)]  # every terminal gets tested
+        test_id = secrets.token_hex(8)
+        test = PendingTest(test_id, hotline.name, f"hotline:{hotline.name}:{test_id}", ends)
+        loop = asyncio.get_running_loop()
+        test.reports = {p: loop.create_future() for p in ends}
+        self._pending[test_id] = test
+        duration = self._settings.linktest_duration
+        log.info("link test %s hotline=%s originator=%s", test_id, hotline.name, originator)
+        try:
+            for party, end in ends.items():
+                end.endpoint.send(m.LinkTestStart(
+                    hotline=hotline.name, test_id=test_id, room=test.room, duration_s=duration,
+                    role="originator" if party == originator else "responder"))
+            await asyncio.wait(test.reports.values(), timeout=duration + JOIN_MARGIN)
+        finally:
+            self._pending.pop(test_id, None)
+            self._discard_room(test.room)
+        figures = {p: (f.result() if f.done() and not f.cancelled() else None)
+                   for p, f in test.reports.items()}
+        verdict = evaluate(figures, self._settings.linktest_thresholds)
+        return {
+            "outcome": verdict.outcome, "reason": verdict.reason, "test_id": test_id,
+            "path": "sfu", **verdict.figures,
+            "ends": {p: {"device": ends[p].device,
+                         "fingerprint": fingerprint(ends[p].endpoint.identity_key),
+                         **(f.model_dump() if f is not None else {"reported": False})}
+                     for p, f in figures.items()},
+        }
+
+    def _finish(self, name: str, data: dict[str, Any], started: float) -> None:
+        outcome = data["outcome"]
+        self._last[name] = (started, data["originator"])
+        self._missing_alarmed.discard(name)
+        try:
+            self._record.append(name, "linktest", data, time_ms=int(started * 1000))
+        except UsageError as exc:
+            log.error("cannot record link test of hotline=%s: %s", name, exc)
+        log.info("link test hotline=%s outcome=%s %s", name, outcome, data.get("reason", ""))
+        if outcome in UP:
+            self._alarms.clear(name, outcome=outcome, test_id=data.get("test_id"))
+        else:
+            self._alarms.raise_alarm(name, data.get("reason") or outcome, outcome=outcome,
+                                     test_id=data.get("test_id"))
+        result = m.LinkTestResult(hotline=name, outcome=outcome, result=data)
+        hotline = self._store.get_hotline(name)
+        for party in hotline.parties if hotline is not None else ():
+            for end in self._standby.of(name, party):
+                end.endpoint.send(result)
+
+    # -- messages from the ends -----------------------------------------------------------
+
+    def _test_of(self, endpoint: Endpoint, test_id: str) -> tuple[PendingTest, str]:
+        test = self._pending.get(test_id)
+        if test is None:
+            raise ProtocolError("no such link test running")
+        for party, end in test.ends.items():
+            if end.endpoint.identity_key == endpoint.identity_key and \
+                    endpoint.party == party:
+                return test, party
+        raise ProtocolError("not an end of this link test")
+
+    def report(self, endpoint: Endpoint, msg: m.LinkTestReport) -> None:
+        test, party = self._test_of(endpoint, msg.test_id)
+        future = test.reports[party]
+        if future.done():
+            raise ProtocolError("this end reported already")
+        future.set_result(msg.figures)
+
+    def media_room(self, endpoint: Endpoint, test_id: str) -> tuple[str, str] | None:
+        """(hotline, room) if ``test_id`` is a running test and ``endpoint`` one of its
+        chosen ends that has not joined yet; None if it is no test id."""
+        if test_id not in self._pending:
+            return None
+        test, _ = self._test_of(endpoint, test_id)
+        if endpoint.identity_key in test.joined:
+            raise ProtocolError("already joined this link test")
+        test.joined.add(endpoint.identity_key)
+        return test.hotline, test.room
+
+    def endpoint_gone(self, registered: Registered) -> None:
+        """A chosen end closed its connection: its report will never come."""
+        for test in self._pending.values():
+            end = test.ends.get(registered.party)
+            future = test.reports.get(registered.party)
+            if end is not None and end.endpoint is registered.endpoint and future is not None \
+                    and not future.done():
+                future.set_result(m.LinkTestFigures(joined=False,
+                                                    error="standby endpoint disconnected"))

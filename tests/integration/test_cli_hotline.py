@@ -1,0 +1,109 @@
+"""The README's "Set up a hotline", command by command, as separate processes: a server,
+two enrolled parties, a pinned hotline, two ``hotline standby`` terminals, a link test,
+a call acknowledged with an ETA and answered by typed commands, ``hotline status`` and
+``hotline log verify`` (loopback-only namespace)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+import pytest
+
+from .test_cli_serve import free_port
+
+pytestmark = pytest.mark.usefixtures("loopback_netns")
+
+
+def hotline(*args: str, cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "hotline.cli", *args], cwd=cwd, text=True,
+                          capture_output=True, timeout=timeout,
+                          env={**os.environ, "COLUMNS": "200", "HOTLINE_DATA": "data"})
+
+
+@contextmanager
+def background(cwd: Path, name: str, *args: str) -> Iterator[tuple[subprocess.Popen[str], Path]]:
+    log = cwd / f"{name}.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "hotline.cli", *args], cwd=cwd,
+                                text=True, stdin=subprocess.PIPE, stdout=out,
+                                stderr=subprocess.STDOUT,
+                                env={**os.environ, "COLUMNS": "200", "HOTLINE_DATA": "data"})
+    try:
+        yield proc, log
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def wait_for(check: Callable[[], bool], what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def type_in(stdin: IO[str] | None, line: str) -> None:
+    assert stdin is not None
+    stdin.write(line + "\n")
+    stdin.flush()
+
+
+def test_set_up_a_hotline_from_nothing(tmp_path: Path) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with background(tmp_path, "serve", "serve", "--port", str(port)) as (server, serve_log):
+        wait_for(lambda: "serving at" in serve_log.read_text(), "the server")
+        for party in ("alice", "bob"):
+            added = hotline("admin", "party", "add", party, "--json", cwd=tmp_path)
+            code = json.loads(added.stdout)["enrollment_code"]
+            enrolled = hotline("enroll", "--server", url, "--code", code, "--identity",
+                               f"{party}.key", cwd=tmp_path)
+            assert enrolled.returncode == 0, enrolled.stderr
+        made = hotline("admin", "hotline", "add", "red", "--between", "alice", "bob",
+                       cwd=tmp_path)
+        assert made.returncode == 0 and "pinned" in made.stdout, made.stderr
+        with background(tmp_path, "alice", "standby", "--server", url, "--identity",
+                        "alice.key", "--hotline", "red") as (_, alice_log), \
+                background(tmp_path, "bob", "standby", "--server", url, "--identity",
+                           "bob.key", "--hotline", "red") as (bob, bob_log):
+            for log in (alice_log, bob_log):
+                wait_for(lambda log=log: "standing by" in log.read_text(), "standby")
+            test = hotline("linktest", "red", "--server", url, "--identity", "alice.key",
+                           cwd=tmp_path)
+            assert test.returncode == 0, test.stdout + test.stderr
+            assert test.stdout.startswith("red: OK") and "rtt" in test.stdout, test.stdout
+            with background(tmp_path, "call", "call", "red", "--server", url, "--identity",
+                            "alice.key", "--duration", "2") as (caller, call_log):
+                wait_for(lambda: "RINGING" in bob_log.read_text(), "the ring")
+                assert "\a" in bob_log.read_text()  # the terminal bell
+                type_in(bob.stdin, "a principal in 10 minutes")
+                wait_for(lambda: "acknowledged by bob" in call_log.read_text(), "the ack")
+                assert "principal in 10 minutes" in call_log.read_text()
+                type_in(bob.stdin, "y")
+                wait_for(lambda: caller.poll() is not None, "the call to end", timeout=60)
+                assert caller.returncode == 0, call_log.read_text()
+                assert "answered" in call_log.read_text()
+            wait_for(lambda: "call connected" in bob_log.read_text(), "bob's call")
+        status = hotline("status", "--json", cwd=tmp_path)
+        doc = json.loads(status.stdout)["hotlines"][0]
+        assert doc["name"] == "red" and doc["last_test"]["outcome"] == "ok"
+        assert doc["uptime"]["24h"]["tests"] >= 1
+        assert doc["last_call"]["ack_message"] == "principal in 10 minutes"
+        table = hotline("status", cwd=tmp_path)
+        assert "red" in table.stdout and "OK" in table.stdout
+        verified = hotline("log", "verify", "red", cwd=tmp_path)
+        assert verified.returncode == 0 and verified.stdout.startswith("ok:"), verified.stderr
+        assert server.poll() is None

@@ -1,0 +1,166 @@
+"""Link-test verdicts, hotline states and uptime windows (pure), the missing-test alarm
+of the scheduler, and the webhook's bounded retries."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from hotline.crypto.identity import Identity
+from hotline.server.alarms import ATTEMPTS, Alarms
+from hotline.server.linktests import MISSING_GRACE, LinkTests
+from hotline.server.outcomes import (
+    DAY_MS,
+    Thresholds,
+    evaluate,
+    hotline_status,
+)
+from hotline.server.settings import Settings
+from hotline.server.standby import StandbyRegistry
+from hotline.server.store import SqliteStore
+from hotline.server.uptime import UptimeRecord
+from hotline.signaling.messages import LinkTestFigures
+
+T = Thresholds()
+
+
+def good(**changes: Any) -> LinkTestFigures:
+    base: dict[str, Any] = {"joined": True, "setup_ms": 200.0, "first_frame_ms": 300.0,
+                            "video_frames": 60, "audio_frames": 100, "rtt_ms": 2.0,
+                            "loss": 0.0, "jitter_ms": 2.0, "group_code": "1 2 3 4"}
+    return LinkTestFigures(**{**base, **changes})
+
+
+def test_both_ends_fine_is_ok_with_path_figures() -> None:
+    verdict = evaluate({"a": good(rtt_ms=2.5), "b": good(setup_ms=450.0, loss=0.01)}, T)
+    assert verdict.outcome == "ok" and verdict.reason == ""
+    assert verdict.figures["rtt_ms"] == 4.5  # both hops to the SFU
+    assert verdict.figures["setup_ms"] == 450.0 and verdict.figures["loss"] == 0.01
+    assert verdict.figures["both_directions_decrypted"] is True
+
+
+@pytest.mark.parametrize(("change", "named"), [
+    ({"rtt_ms": 399.0}, "rtt_ms"), ({"loss": 0.2}, "loss"), ({"jitter_ms": 80.0}, "jitter"),
+    ({"setup_ms": 9000.0}, "setup_ms")])
+def test_a_figure_past_its_threshold_is_degraded(change: dict[str, Any], named: str) -> None:
+    verdict = evaluate({"a": good(), "b": good(**change)}, T)
+    assert verdict.outcome == "degraded" and named in verdict.reason
+
+
+@pytest.mark.parametrize(("b", "named"), [
+    (None, "no report from b"),
+    (LinkTestFigures(joined=False, error="ICE failed"), "ICE failed"),
+    (good(video_frames=0), "b decrypted 0 video"),
+    (good(audio_frames=0), "b decrypted 60 video and 0 audio"),
+    (good(group_code="9 9 9 9"), "different group codes"),
+])
+def test_a_failed_direction_is_responder_failed(b: LinkTestFigures | None,
+                                                named: str) -> None:
+    verdict = evaluate({"a": good(), "b": b}, T)
+    assert verdict.outcome == "responder_failed"
+    assert named in verdict.reason
+    assert verdict.figures["both_directions_decrypted"] is False
+
+
+@pytest.fixture
+def record(tmp_path: Path) -> UptimeRecord:
+    store = SqliteStore(tmp_path)
+    for party in ("a", "b"):
+        store.add_party(party)
+        store.enroll(store.new_enrollment_code(party), Identity.generate().public_key)
+    store.add_hotline("red", "a", "b")
+    return UptimeRecord(store, Identity.generate())
+
+
+def test_status_uptime_windows_states_and_alarms(record: UptimeRecord) -> None:
+    now = 100 * DAY_MS
+    plan = [(now - 40 * DAY_MS, "ok"), (now - 10 * DAY_MS, "unreachable"),
+            (now - 2 * DAY_MS, "ok"), (now - 3_600_000, "degraded"),
+            (now - 60_000, "responder_failed")]
+    for t, outcome in plan:
+        record.append("red", "linktest", {"outcome": outcome, "originator": "a"}, time_ms=t)
+    record.append("red", "alarm", {"reason": "x", "outcome": "responder_failed",
+                                   "test_id": None}, time_ms=now - 50_000)
+    status = hotline_status("red", ("a", "b"), record.entries("red"), now_ms=now,
+                            interval_s=3600, last=3)
+    assert status["state"] == "responder_failed"
+    assert status["uptime"]["24h"] == {"tests": 2, "up": 1, "ratio": 0.5}
+    assert status["uptime"]["30d"] == {"tests": 4, "up": 2, "ratio": 0.5}
+    assert [t["outcome"] for t in status["tests"]] == ["ok", "degraded", "responder_failed"]
+    assert "ends" not in status["tests"][0] and "ends" in status["last_test"]
+    assert len(status["alarms_open"]) == 1
+    record.append("red", "alarm_cleared", {"reason": "ok"}, time_ms=now)
+    after = hotline_status("red", ("a", "b"), record.entries("red"), now_ms=now,
+                           interval_s=3600)
+    assert after["alarms_open"] == []
+
+
+def test_never_tested(record: UptimeRecord) -> None:
+    status = hotline_status("red", ("a", "b"), record.entries("red"), now_ms=0,
+                            interval_s=60)
+    assert status["state"] == "never_tested" and status["last_test"] is None
+    assert status["uptime"]["24h"] == {"tests": 0, "up": 0, "ratio": None}
+
+
+def test_a_missing_test_raises_an_alarm_within_interval_plus_grace(
+        record: UptimeRecord) -> None:
+    now = [1_000_000.0]
+    settings = Settings(linktest_interval=60, linktest_first_delay=10_000)
+    store = record._store
+    alarms = Alarms(record, None, server="t", clock=lambda: now[0])
+    tests = LinkTests(settings, store, StandbyRegistry(), record, alarms,
+                      discard_room=lambda room: None, clock=lambda: now[0])
+    tests._started = now[0]
+    now[0] += 60 + MISSING_GRACE - 1
+    tests._tick()
+    assert not [e for e in record.entries("red") if e.kind == "alarm"]
+    now[0] += 2  # interval + grace = 120 s: within the 2 minutes
+    tests._tick()
+    tests._tick()  # once per gap
+    alarms_seen = [e.fields for e in record.entries("red") if e.kind == "alarm"]
+    assert alarms_seen == [{"reason": "missing", "outcome": None, "test_id": None}]
+    assert alarms.is_open("red")
+
+
+@pytest.mark.asyncio
+async def test_webhook_retries_a_bounded_number_of_times(record: UptimeRecord) -> None:
+    hits: list[dict[str, Any]] = []
+
+    async def failing(request: web.Request) -> web.Response:
+        hits.append(await request.json())
+        return web.Response(status=503)
+
+    app = web.Application()
+    app.router.add_post("/hook", failing)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    alarms = Alarms(record, f"http://127.0.0.1:{port}/hook", server="t", backoff=0.01)
+    try:
+        alarms.raise_alarm("red", "unreachable", outcome="unreachable", test_id="ab")
+        for _ in range(200):
+            if alarms.failed:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await alarms.close()
+        await runner.cleanup()
+    assert len(hits) == ATTEMPTS and alarms.failed == 1 and alarms.delivered == 0
+    assert hits[0]["event"] == "alarm" and hits[0]["hotline"] == "red"
+    assert hits[0]["outcome"] == "unreachable" and hits[0]["test_id"] == "ab"
+    assert [e.kind for e in record.entries("red")] == ["alarm"]
+
+
+def test_settings_refuse_a_short_interval_and_a_bad_webhook() -> None:
+    from hotline.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="at least 60"):
+        Settings(linktest_interval=30)
+    with pytest.raises(ConfigError, match="http"):
+        Settings(alarm_webhook="ftp://x")
