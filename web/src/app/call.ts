@@ -14,10 +14,10 @@
  */
 
 import type { KeyScheduleAction } from "../crypto/keyschedule.js";
-import { parseKid } from "../crypto/kid.js";
 import { MediaE2EE } from "../media/pipeline.js";
 import { LISTEN_ONLY, type StreamInfo, type SubscribeOffer } from "../protocol/messages.js";
 import type { ClientEvent, SignalingClient } from "../protocol/signaling.js";
+import { mirrorKeys } from "./keys.js";
 import type { PrejoinChoice } from "./prejoin.js";
 import { LevelMeter } from "./prejoin.js";
 import {
@@ -57,7 +57,7 @@ function onlyMidExtension(transceiver: RTCRtpTransceiver): void {
   })));
 }
 
-function gathered(pc: RTCPeerConnection): Promise<void> {
+export function gathered(pc: RTCPeerConnection): Promise<void> {
   if (pc.iceGatheringState === "complete") return Promise.resolve();
   return new Promise((resolve) => {
     const done = (): void => {
@@ -98,6 +98,8 @@ export class Call {
   constructor(
     readonly client: SignalingClient, readonly room: string, choice: PrejoinChoice | null,
     private readonly onEnded: (error: string | null) => void,
+    /** A hotline's test or call room is entered with `hotline_join`, not `join`. */
+    private readonly joinRequest?: { readonly type: "hotline_join"; readonly call_id: string },
   ) {
     this.microphone = choice?.media.getAudioTracks()[0] ?? null;
     this.camera = choice?.media.getVideoTracks()[0] ?? null;
@@ -120,23 +122,12 @@ export class Call {
 
   // ------------------------------------------------------------------ keys and code
 
-  /** Keys into the worker, in the order the key schedule produced them (postMessage keeps it). */
+  /** Keys into the worker, in the order the key schedule produced them. */
   private mirror(actions: readonly KeyScheduleAction[]): void {
     if (this.ended) return;
-    const failed = (error: unknown): void => {
+    mirrorKeys(this.e2ee, actions, (error: unknown) => {
       if (!this.ended) void this.end(`E2EE worker refused a key: ${message(error)}`);
-    };
-    for (const action of actions) {
-      if (action.type === "install_encryption_key") {
-        for (const kid of action.kids) this.e2ee.setSendingKey(parseKid(kid).slot, kid, action.baseKey).catch(failed);
-      } else if (action.type === "install_decryption_key") {
-        for (const kid of action.kids) this.e2ee.installKey(kid, action.baseKey).catch(failed);
-      } else if (action.type === "retire_keys" && !action.sending) {
-        for (const kid of action.kids) this.e2ee.retireKey(kid).catch(failed);
-      } else if (action.type === "group_code_changed") {
-        this.showCode(action.code.digits, action.code.words);
-      }
-    }
+    }, (digits, words) => this.showCode(digits, words));
   }
 
   private showCode(digits: string, words: string): void {
@@ -206,7 +197,7 @@ export class Call {
   async start(): Promise<void> {
     state.phase = "joining";
     status(`Joining ${this.room}…`);
-    await this.client.join(this.room);
+    await this.client.join(this.room, 10.0, this.joinRequest);
     state.participantId = this.client.participantId;
     state.role = this.client.role;
     this.selfLine = new SelfLine(this.client.party, this.client.role);

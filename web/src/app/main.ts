@@ -19,6 +19,7 @@ import { type LoadedIdentity, loadOrCreateIdentity } from "../crypto/keystore.js
 import { LISTEN_ONLY } from "../protocol/messages.js";
 import { ServerError, SignalingClient } from "../protocol/signaling.js";
 import { Call } from "./call.js";
+import { type HotlineCallStart, HotlinesView } from "./hotlines.js";
 import { Prejoin } from "./prejoin.js";
 import { roleLabel } from "./tiles.js";
 import { $, button, message, show, showError, sleep, state, status } from "./view.js";
@@ -30,6 +31,7 @@ let identity: LoadedIdentity | null = null;
 let lobby: SignalingClient | null = null; // an authenticated connection, not in a call
 let call: Call | null = null;
 let reconnecting = false;
+let hotlines: HotlinesView | null = null;
 
 window.hotlineAppCounters = async () => (call === null || call.ended ? null : await call.e2ee.counters());
 
@@ -137,6 +139,10 @@ function listRooms(client: SignalingClient): void {
   $("no-rooms").hidden = client.rooms.length > 0;
   show("rooms");
   status(client.rooms.length ? "Choose a room to join." : "No rooms.");
+  if (identity !== null) {
+    hotlines ??= new HotlinesView(identity, { startCall: startHotlineCall, lobby: () => lobby });
+    void hotlines.refresh();
+  }
 }
 
 function showEnroll(): void {
@@ -206,7 +212,8 @@ async function joinRoom(room: string): Promise<void> {
 async function afterCall(c: Call, error: string | null): Promise<void> {
   if (call === c) call = null;
   try {
-    await showRooms();
+    if (lobby !== null) listRooms(lobby); // a hotline call ran on its own connection
+    else await showRooms();
     if (error !== null) {
       showError(error);
       status("Call ended with an error; you can join again.");
@@ -216,6 +223,44 @@ async function afterCall(c: Call, error: string | null): Promise<void> {
     showError(`${error ?? ""} ${message(e)}`.trim());
     status("Disconnected. Reload the page to reconnect.");
   }
+}
+
+/** A call on a hotline (answered, or placed and answered): pre-join, then the call on
+ * the connection the hotline view gives; hanging up is said to the server. */
+async function startHotlineCall(h: HotlineCallStart): Promise<void> {
+  const refuse = (): void => {
+    h.hangup();
+    h.client.close();
+  };
+  if (call !== null) { // already in a call here
+    refuse();
+    return;
+  }
+  showError(null);
+  const choice = await Prejoin.run(`the call on ${h.room.split(":")[1] ?? "the hotline"}`);
+  if (choice === null) {
+    refuse();
+    if (lobby !== null) listRooms(lobby);
+    return;
+  }
+  state.room = h.room;
+  state.calls += 1;
+  state.remotes = {};
+  state.problems = [];
+  state.media = { publish: "new", subscribe: "new", offers: 0 };
+  $("call-title").textContent = `Hotline call: ${h.room.split(":")[1] ?? h.room}`;
+  show("call");
+  await new Promise<void>((resolve) => {
+    const c = new Call(h.client, h.room, choice, (error) => {
+      h.hangup();
+      void afterCall(c, error).then(resolve);
+    }, { type: "hotline_join", call_id: h.callId });
+    call = c;
+    void h.ended.then((reason) => {
+      if (!c.ended) void c.end(null).then(() => status(`The call ended: ${reason}.`));
+    });
+    c.start().catch((error: unknown) => void c.end(`Could not join the call: ${explain(error)}`));
+  });
 }
 
 // ------------------------------------------------------------------- start

@@ -83,6 +83,17 @@ export interface AppState {
   reconnects: number;
   /** connectionState of the publish and subscribe connections; offers answered. */
   media: { publish: string; subscribe: string; offers: number };
+  hotlines: HotlinesSummary;
+}
+
+export interface HotlinesSummary {
+  list: { name: string; state: string }[];
+  /** Hotlines this browser stands by for: connected or not. */
+  standby: Record<string, boolean>;
+  /** Link tests this browser took part in. */
+  linktests: number;
+  ringing: { hotline: string; callId: string; caller: string } | null;
+  calling: { hotline: string; ack: string | null; answered: boolean; ended: string | null } | null;
 }
 
 declare global {
@@ -100,6 +111,7 @@ export const state: AppState = {
   quality: { grade: "unknown", rttMs: null, lossPercent: null, jitterMs: null },
   prejoin: { ready: false, level: 0, maxLevel: 0, problem: null, cameras: 0, microphones: 0 },
   worker: null, calls: 0, reconnects: 0, media: { publish: "new", subscribe: "new", offers: 0 },
+  hotlines: { list: [], standby: {}, linktests: 0, ringing: null, calling: null },
 };
 window.hotlineApp = state;
 

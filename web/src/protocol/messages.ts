@@ -109,9 +109,43 @@ export interface PublishAnswer { readonly type: "publish_answer"; readonly sdp: 
 export interface SubscribeOffer { readonly type: "subscribe_offer"; readonly sdp: string; readonly streams: readonly StreamInfo[] }
 export interface ErrorMessage { readonly type: "error"; readonly code: string; readonly message: string }
 
+// hotlines (docs/SIGNALING.md "Hotlines"): standby, link tests, calls, dashboard data
+export interface LinkTestFigures {
+  readonly joined: boolean;
+  readonly setup_ms: number | null;
+  readonly first_frame_ms: number | null;
+  readonly video_frames: number;
+  readonly audio_frames: number;
+  readonly decrypt_failures: number;
+  readonly rtt_ms: number | null;
+  readonly loss: number | null;
+  readonly jitter_ms: number | null;
+  readonly group_code: string;
+  readonly error: string;
+}
+export interface StandbyOk { readonly type: "standby_ok"; readonly hotline: string; readonly party: string; readonly far_party: string; readonly interval_s: number }
+export interface LinkTestStart {
+  readonly type: "linktest_start"; readonly hotline: string; readonly test_id: string; readonly room: string;
+  readonly role: "originator" | "responder"; readonly duration_s: number;
+}
+export interface LinkTestResult { readonly type: "linktest_result"; readonly hotline: string; readonly outcome: string; readonly result: Readonly<Record<string, unknown>> }
+export interface Ring { readonly type: "ring"; readonly hotline: string; readonly call_id: string; readonly caller_party: string; readonly caller_device: string }
+export interface RingStop { readonly type: "ring_stop"; readonly call_id: string; readonly reason: string }
+export interface CallRinging { readonly type: "call_ringing"; readonly hotline: string; readonly call_id: string; readonly endpoints: number }
+export interface CallAcked { readonly type: "call_acked"; readonly call_id: string; readonly party: string; readonly device: string; readonly message: string }
+export interface CallAnswered { readonly type: "call_answered"; readonly call_id: string; readonly room: string }
+export interface CallEnded { readonly type: "call_ended"; readonly call_id: string; readonly reason: string }
+export interface HotlineStatus { readonly type: "hotline_status"; readonly hotlines: readonly Readonly<Record<string, unknown>>[] }
+export type HotlineMessage =
+  | StandbyOk | LinkTestStart | LinkTestResult | Ring | RingStop | CallRinging | CallAcked | CallAnswered | CallEnded | HotlineStatus;
+export const HOTLINE_TYPES: ReadonlySet<string> = new Set([
+  "standby_ok", "linktest_start", "linktest_result", "ring", "ring_stop", "call_ringing", "call_acked", "call_answered",
+  "call_ended", "hotline_status",
+]);
+
 export type ServerMessage =
   | Hello | Enrolled | Welcome | JoinAck | Joined | MemberJoined | MemberLeft | MemberMedia | KeyFrom | Left | Pong
-  | PublishAnswer | SubscribeOffer | ErrorMessage;
+  | PublishAnswer | SubscribeOffer | ErrorMessage | HotlineMessage;
 
 // -- validation -------------------------------------------------------------------------
 
@@ -140,6 +174,23 @@ function isObject(value: unknown): value is Obj {
 }
 
 const str: Check<string> = (v, where) => (typeof v === "string" ? v : fail(where, "expected a string"));
+const num: Check<number> = (v, where) => {
+  if (v instanceof NonInteger) return v.value;
+  return typeof v === "number" ? v : fail(where, "expected a number");
+};
+
+/** A JSON value with the float markers of parseJson turned back into numbers. */
+function plain(v: unknown): unknown {
+  if (v instanceof NonInteger) return v.value;
+  if (Array.isArray(v)) return v.map(plain);
+  if (typeof v === "object" && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)]));
+  return v;
+}
+
+/** Any JSON object (free-form documents such as an uptime-record entry). */
+const anyObject: Check<Record<string, unknown>> = (v, where) =>
+  isObject(v) ? (plain(v) as Record<string, unknown>) : fail(where, "expected an object");
+
 const bool: Check<boolean> = (v, where) => (typeof v === "boolean" ? v : fail(where, "expected a boolean"));
 
 const int: Check<number> = (v, where) => {
@@ -224,6 +275,16 @@ const SERVER: Record<ServerMessage["type"], Shape> = {
   publish_answer: { sdp: str },
   subscribe_offer: { sdp: str, streams: list(streamInfo) },
   error: { code: str, message: str },
+  standby_ok: { hotline: str, party: str, far_party: str, interval_s: num },
+  linktest_start: { hotline: str, test_id: str, room: str, role: literal("originator", "responder"), duration_s: num },
+  linktest_result: { hotline: str, outcome: str, result: anyObject },
+  ring: { hotline: str, call_id: str, caller_party: str, caller_device: str },
+  ring_stop: { call_id: str, reason: str },
+  call_ringing: { hotline: str, call_id: str, endpoints: int },
+  call_acked: { call_id: str, party: str, device: str, message: str },
+  call_answered: { call_id: str, room: str },
+  call_ended: { call_id: str, reason: str },
+  hotline_status: { hotlines: list(anyObject) },
 };
 
 /** Validate one message from the server (ProtocolError if it is refused). */
@@ -258,7 +319,16 @@ export type ClientMessage =
   | { readonly type: "publish"; readonly sdp: string }
   | { readonly type: "subscribe_answer"; readonly sdp: string }
   | { readonly type: "ping" }
-  | { readonly type: "media"; readonly state: MediaState };
+  | { readonly type: "media"; readonly state: MediaState }
+  | { readonly type: "standby"; readonly hotline: string }
+  | { readonly type: "linktest_request"; readonly hotline: string }
+  | { readonly type: "linktest_report"; readonly test_id: string; readonly figures: LinkTestFigures }
+  | { readonly type: "hotline_call"; readonly hotline: string }
+  | { readonly type: "ring_ack"; readonly call_id: string; readonly message: string }
+  | { readonly type: "call_answer"; readonly call_id: string }
+  | { readonly type: "hangup"; readonly call_id: string }
+  | { readonly type: "hotline_join"; readonly call_id: string }
+  | { readonly type: "hotline_status_request"; readonly last: number };
 
 /** The JSON text of a client message; binary fields become base64url. */
 export function encodeClient(message: ClientMessage): string {

@@ -24,7 +24,7 @@ import {
 import { MediaKeys } from "../crypto/mediakeys.js";
 import { HotlineError, ProtocolError, RemoteError } from "../errors.js";
 import {
-  type ClientMessage, type MediaState, type MemberInfo, type Role, type ServerMessage, type SubscribeOffer, encodeClient, parseServer,
+  type ClientMessage, type ErrorMessage, HOTLINE_TYPES, type HotlineMessage, type MediaState, type MemberInfo, type Role, type ServerMessage, type SubscribeOffer, encodeClient, parseServer,
 } from "./messages.js";
 
 /** The server refused a request; `code` is the server's error code. */
@@ -136,6 +136,9 @@ export class SignalingClient {
   onKeyActions: ((actions: readonly KeyScheduleAction[]) => void) | null = null;
   /** Called with each subscribe offer from the SFU (the media layer answers it). */
   onSubscribeOffer: ((offer: SubscribeOffer) => void) | null = null;
+  /** Hotline messages (standby, link tests, ringing, calls, dashboard data) and every
+   * error, in order, for the hotline views. */
+  readonly onHotline = new Set<(message: HotlineMessage | ErrorMessage) => void>();
 
   private readonly kem: Kem;
   private readonly rekeyInterval: number;
@@ -241,6 +244,30 @@ export class SignalingClient {
     }
   }
 
+  /** Send a request that has no direct reply (hotline messages). */
+  request(message: ClientMessage): void {
+    this.send(message);
+  }
+
+  /** Send `message` and wait for the first hotline message of one of `types` (or an error). */
+  async ask<T extends HotlineMessage["type"]>(message: ClientMessage, types: readonly T[], timeoutSeconds = 10.0): Promise<Extract<HotlineMessage, { type: T }>> {
+    return await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.onHotline.delete(listener);
+        reject(new RemoteError(`no ${types.join(" or ")} from the server in ${timeoutSeconds} s`));
+      }, timeoutSeconds * 1000);
+      const listener = (m: HotlineMessage | ErrorMessage): void => {
+        if (m.type === "error") reject(new ServerError(m.code, m.message));
+        else if ((types as readonly string[]).includes(m.type)) resolve(m as Extract<HotlineMessage, { type: T }>);
+        else return;
+        clearTimeout(timer);
+        this.onHotline.delete(listener);
+      };
+      this.onHotline.add(listener);
+      this.send(message);
+    });
+  }
+
   private send(message: ClientMessage): void {
     if (this.ws === null || this.ws.readyState !== WebSocket.OPEN) throw new ConnectionFailed("not connected");
     this.ws.send(encodeClient(message));
@@ -279,12 +306,12 @@ export class SignalingClient {
 
   /** Join `room`: announce our call key, get the roster, start the key schedule. Resolves
    * once the roster went through the key schedule (our first key is installed). */
-  async join(room: string, timeoutSeconds = 10.0): Promise<void> {
+  async join(room: string, timeoutSeconds = 10.0, request?: { readonly type: "hotline_join"; readonly call_id: string }): Promise<void> {
     this.room = room;
     this.schedule = new KeySchedule(this.identity, await CallKeyPair.generate(this.kem), keyScheduleConfig({
       roomId: room, rekeyInterval: this.rekeyInterval, grace: this.grace, allowedKems: new Set([this.kem]),
     }));
-    this.send({ type: "join", room });
+    this.send(request ?? { type: "join", room }); // a hotline's test or call room: hotline_join
     const ack = await this.reply(["join_ack"], timeoutSeconds);
     const ann = await this.schedule.announcement(ack.participant_id, ack.epoch);
     this.send({ type: "announce", announcement: ann.encode() });
@@ -389,8 +416,15 @@ export class SignalingClient {
         this.onSubscribeOffer?.(message);
         break;
       default:
+        if (HOTLINE_TYPES.has(message.type)) {
+          for (const listener of [...this.onHotline]) listener(message as HotlineMessage);
+          break;
+        }
         this.replies.put(message);
-        if (message.type === "error") this.event("error", { code: message.code, message: message.message });
+        if (message.type === "error") {
+          this.event("error", { code: message.code, message: message.message });
+          for (const listener of [...this.onHotline]) listener(message);
+        }
     }
   }
 

@@ -1,0 +1,151 @@
+"""A hotline with a browser at one end (Chromium) and a Python standby at the other:
+
+- the page lists the hotline with its state; "Stand by here" registers this browser;
+- a link test requested from the page runs between the browser's standby (synthetic
+  pattern, never the camera: the page's getUserMedia is never called) and the Python one,
+  comes out `ok` with both directions decrypted, and shows on the dashboard with its
+  figures and a dot on the chart;
+- the Python end calls: the page rings, acknowledges with an ETA that the caller
+  receives, answers, and the call carries media both ways (the browser decodes the
+  caller's video; the caller decrypts the browser's);
+- the browser calls the Python standby: the page shows the ringing and the ETA the
+  standby acknowledged with, and the call starts once the standby answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from hotline.client.hotline_call import HotlineCaller
+from hotline.client.standby import Standby
+
+from ..integration.conftest import Server, start_server
+from ..integration.hotline_support import RunningStandby, enroll
+from .support import MEDIA_ARGS, chromium
+from .test_web_call import _check_bundle
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
+
+HOTLINE = "red"
+#: Counts calls of getUserMedia: a link test must never open the camera or microphone.
+COUNT_GUM = """
+window.__gum = 0;
+const gum = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+navigator.mediaDevices.getUserMedia = (c) => { window.__gum += 1; return gum(c); };
+"""
+
+
+@pytest_asyncio.fixture
+async def server(tmp_path: Path) -> AsyncIterator[Server]:
+    srv = await start_server(tmp_path / "data", linktest_min_interval=1.0, linktest_duration=3.0,
+                             linktest_first_delay=3600.0, join_timeout=5.0)
+    yield srv
+    await srv.runner.cleanup()
+    srv.store.close()
+
+
+async def test_browser_standby_linktest_and_calls_both_ways(server: Server) -> None:
+    srv = server
+    srv.store.add_party("washington")
+    srv.store.add_party("moscow")
+    code = srv.store.new_enrollment_code("washington")
+    async with chromium(MEDIA_ARGS, _check_bundle) as browser:
+        context = await browser.new_context(viewport={"width": 1100, "height": 900})
+        await context.add_init_script(COUNT_GUM)
+        page = await context.new_page()
+        problems: list[str] = []
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        await page.goto(f"{srv.url}/?video=320x240#code={code}")
+        await page.wait_for_function("() => document.getElementById('code').value !== ''")
+        await page.get_by_role("button", name="Enroll").click()
+        await page.wait_for_function("() => window.hotlineApp.phase === 'rooms'")
+        moscow = await enroll(srv, "moscow")
+        srv.store.add_hotline(HOTLINE, "washington", "moscow")  # pins both enrolled keys
+        await page.reload()
+        card = page.locator(f'article.hotline[data-hotline="{HOTLINE}"]')
+        await card.wait_for(timeout=15_000)
+        assert "with moscow" in await card.locator("h3").inner_text()
+
+        # -- stand by here, and a Python standby at the far end ------------------------------
+        await card.get_by_role("button", name="Stand by here").click()
+        await page.wait_for_function("() => window.hotlineApp.hotlines.standby.red === true")
+        far = RunningStandby(Standby(srv.url, moscow, HOTLINE, min_backoff=0.2, max_backoff=1.0))
+        await far.next("connected", timeout=10)
+        try:
+            # -- a link test from the page -------------------------------------------------
+            await card.get_by_role("button", name="Run a link test now").click()
+            notice = page.locator("#hotline-notice")
+            await page.wait_for_function(
+                "() => /Link test of red: (?!running)/.test("
+                "document.getElementById('hotline-notice').textContent)", timeout=40_000)
+            assert await notice.inner_text() == "Link test of red: ok", await notice.inner_text()
+            assert (await page.evaluate("() => window.hotlineApp.hotlines.linktests")) == 1
+            assert await page.evaluate("() => window.__gum") == 0  # no camera for a test
+            await page.wait_for_function(
+                "() => window.hotlineApp.hotlines.list"
+                ".some(h => h.name === 'red' && h.state === 'ok')")
+            last = await card.locator(".last-test").inner_text()
+            assert ": ok · set-up " in last and "round trip" in last, last
+            assert await card.locator("svg.chart circle.dot.ok").count() == 1
+            await page.screenshot(path=str(Path(srv.store.data_dir) / "dashboard.png"),
+                                  full_page=True)
+
+            # -- moscow calls: the page rings, acknowledges with an ETA, answers -----------
+            caller = HotlineCaller(srv.url, moscow, HOTLINE)
+            await caller.connect()
+            acks: list[str] = []
+            await caller.ring()
+            await page.locator("#ring-panel").wait_for(timeout=10_000)
+            assert "moscow is calling" in await page.locator("#ring-title").inner_text()
+            eta = page.get_by_label("Message to the caller (optional)")
+            await eta.fill("principal in 10 minutes")
+            await page.get_by_role("button", name="Acknowledge").click()
+            answer = asyncio.ensure_future(caller.wait_answer(lambda a: acks.append(a.message),
+                                                              timeout=60))
+            await asyncio.sleep(0.5)
+            assert acks == ["principal in 10 minutes"]
+            assert not answer.done()  # no media before the answer
+            await page.get_by_role("button", name="Answer").click()
+            await page.get_by_role("button", name="Join now").click(timeout=15_000)
+            await asyncio.wait_for(answer, 30)
+            await page.wait_for_function(
+                "() => (window.hotlineApp.remotes.moscow || {}).framesDecoded > 30", timeout=30_000)
+
+            async def caller_decrypts() -> bool:
+                remote = caller.call.stats().remote.get("washington", {})
+                return remote.get("video_frames_decrypted", 0) > 30
+            for _ in range(200):
+                if await caller_decrypts():
+                    break
+                await asyncio.sleep(0.1)
+            assert await caller_decrypts(), caller.call.stats().as_json()
+            await caller.close()  # moscow hangs up: the page's call ends by itself
+            await page.wait_for_function("() => window.hotlineApp.phase === 'rooms'",
+                                         timeout=15_000)
+            assert "The call ended" in await page.locator("#status").inner_text()
+
+            # -- washington calls moscow's standby ----------------------------------------
+            await card.get_by_role("button", name="Call moscow").click()
+            ring = await far.next("ring", timeout=10)
+            call_id = str(ring.data["call_id"])
+            assert "Ringing moscow: 1 standby endpoint" in await page.locator(
+                "#calling-text").inner_text()
+            far.standby.acknowledge(call_id, "principal in 5 minutes")
+            await page.wait_for_function(
+                "() => window.hotlineApp.hotlines.calling?.ack === 'principal in 5 minutes'")
+            assert "principal in 5 minutes" in await page.locator("#calling-text").inner_text()
+            far.standby.answer(call_id)
+            await page.get_by_role("button", name="Join now").click(timeout=15_000)
+            await page.wait_for_function(
+                "() => (window.hotlineApp.remotes.moscow || {}).framesDecoded > 30", timeout=30_000)
+            await page.get_by_role("button", name="Leave").click()
+            await far.next("call_ended", timeout=10)
+        finally:
+            await far.stop()
+        assert not problems, problems
+        await context.close()

@@ -1,0 +1,488 @@
+/**
+ * Hotlines in the browser (docs/SIGNALING.md "Hotlines"):
+ *
+ * - the dashboard: every hotline of our party with its state, standby endpoints per side,
+ *   the last link test with its figures, uptime over 24 h and 30 days, open alarms, and a
+ *   chart of the last tests (round trip over time, coloured by outcome);
+ * - "Stand by here": a signaling connection of its own per hotline that stays registered
+ *   (reconnecting with a growing delay), answers link tests by itself with the synthetic
+ *   pattern (linktest.ts: never the camera or microphone), and rings on a real call
+ *   (a notification and a sound) with Acknowledge (and a message, e.g. an ETA), Answer and
+ *   Decline. The choice is remembered in this browser;
+ * - "Call": rings the other side; shows how many endpoints ring and who acknowledged
+ *   with what message; the call's media starts only after the far end answered.
+ *
+ * A call on a hotline is an ordinary call (call.ts) entered with `hotline_join`.
+ */
+
+import type { LoadedIdentity } from "../crypto/keystore.js";
+import type { CallAcked, ErrorMessage, HotlineMessage, Ring } from "../protocol/messages.js";
+import { ServerError, SignalingClient } from "../protocol/signaling.js";
+import { takePart } from "./linktest.js";
+import { $, button, message, sleep, state } from "./view.js";
+
+const STORAGE_KEY = "hotline.standby";
+const RETRY_MIN_MS = 1000;
+const RETRY_MAX_MS = 30000;
+const CHART_W = 320;
+const CHART_H = 90;
+
+export interface HotlineCallStart {
+  /** The connection the call runs on (closing it ends the call at the server). */
+  readonly client: SignalingClient;
+  readonly room: string;
+  readonly callId: string;
+  /** Tell the far end we hung up (when `client` is not the one that rang). */
+  readonly hangup: () => void;
+  /** Resolves when the server says the call ended (the far end hung up). */
+  readonly ended: Promise<string>;
+}
+
+export interface HotlinesHost {
+  /** Run a hotline call in the call view (pre-join first); resolves when it ended. */
+  startCall(call: HotlineCallStart): Promise<void>;
+  /** The room list connection, for the dashboard's data (null while in a call). */
+  lobby(): SignalingClient | null;
+}
+
+type Doc = Readonly<Record<string, unknown>>;
+
+function num(x: unknown): number | null {
+  return typeof x === "number" && Number.isFinite(x) ? x : null;
+}
+
+function fmt(x: unknown, unit: string, digits = 0): string {
+  const n = num(x);
+  return n === null ? "–" : `${n.toFixed(digits)} ${unit}`;
+}
+
+function when(ms: unknown): string {
+  const n = num(ms);
+  return n === null ? "never" : new Date(n).toLocaleString();
+}
+
+/** Send a hotline request if the connection is still open (a closed one needs none:
+ * the server hangs up a closed caller's or answerer's call itself). */
+function tell(client: SignalingClient | null, message: Parameters<SignalingClient["request"]>[0]): void {
+  try {
+    client?.request(message);
+  } catch {
+    // not connected any more
+  }
+}
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, cls?: string): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  if (text !== undefined) e.textContent = text;
+  if (cls !== undefined) e.className = cls;
+  return e;
+}
+
+/** Round trip of each test over time, a dot per test coloured by its outcome. */
+function chart(tests: readonly Doc[]): SVGSVGElement {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", `0 0 ${CHART_W} ${CHART_H}`);
+  svg.setAttribute("class", "chart");
+  svg.setAttribute("role", "img");
+  const rtts = tests.map((t) => num(t["rtt_ms"]) ?? 0);
+  const top = Math.max(10, ...rtts);
+  svg.setAttribute("aria-label", `Link tests: round trip over time, ${tests.length} tests, up to ${Math.round(top)} ms`);
+  const axis = document.createElementNS(ns, "line");
+  Object.entries({ x1: "0", y1: String(CHART_H - 1), x2: String(CHART_W), y2: String(CHART_H - 1), class: "axis" })
+    .forEach(([k, v]) => axis.setAttribute(k, v));
+  svg.append(axis);
+  tests.forEach((t, i) => {
+    const x = tests.length === 1 ? CHART_W / 2 : 6 + (i * (CHART_W - 12)) / (tests.length - 1);
+    const y = CHART_H - 6 - ((num(t["rtt_ms"]) ?? 0) / top) * (CHART_H - 14);
+    const dot = document.createElementNS(ns, "circle");
+    dot.setAttribute("cx", x.toFixed(1));
+    dot.setAttribute("cy", y.toFixed(1));
+    dot.setAttribute("r", "4");
+    dot.setAttribute("class", `dot ${String(t["outcome"] ?? "unknown")}`);
+    const title = document.createElementNS(ns, "title");
+    title.textContent = `${when(t["time_ms"])}: ${String(t["outcome"])}, round trip ${fmt(t["rtt_ms"], "ms", 1)}`;
+    dot.append(title);
+    svg.append(dot);
+  });
+  return svg;
+}
+
+// ---------------------------------------------------------------- standby endpoints
+
+class StandbyEndpoint {
+  client: SignalingClient | null = null;
+  connected = false;
+  private stopped = false;
+  private ring: Ring | null = null;
+  private sound: { stop(): void } | null = null;
+  private activeCall: string | null = null;
+  private readonly callEnded = new Map<string, (reason: string) => void>();
+
+  constructor(readonly hotline: string, private readonly view: HotlinesView) {}
+
+  async run(): Promise<void> {
+    let delay = RETRY_MIN_MS;
+    while (!this.stopped) {
+      const client = new SignalingClient(location.origin, this.view.identity.identity);
+      this.client = client;
+      try {
+        await client.connect();
+        await client.authenticate();
+        const closed = new Promise<void>((resolve) => client.onEvent.add((e) => { if (e.kind === "closed") resolve(); }));
+        client.onHotline.add((m) => this.handle(m));
+        await client.ask({ type: "standby", hotline: this.hotline }, ["standby_ok"]);
+        this.connected = true;
+        delay = RETRY_MIN_MS;
+        this.view.render();
+        await closed;
+      } catch (error) {
+        if (error instanceof ServerError && error.code === "forbidden") { // not pinned: retrying will not help
+          this.view.notice(`Standby for ${this.hotline} refused: ${error.message}`);
+          this.stop();
+        }
+      }
+      client.close();
+      this.connected = false;
+      this.stopRinging();
+      this.view.render();
+      if (this.stopped) return;
+      this.view.notice(`Standby for ${this.hotline}: connection lost, reconnecting in ${Math.round(delay / 1000)} s…`);
+      await sleep(delay);
+      delay = Math.min(RETRY_MAX_MS, delay * 2);
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.stopRinging();
+    this.client?.close();
+  }
+
+  private handle(m: HotlineMessage | ErrorMessage): void {
+    switch (m.type) {
+      case "linktest_start":
+        if (m.hotline === this.hotline) void this.linktest(m.test_id, m);
+        break;
+      case "linktest_result":
+        this.view.lastResult = `${m.hotline}: ${m.outcome}`;
+        void this.view.refresh();
+        break;
+      case "ring":
+        if (m.hotline === this.hotline) this.ringing(m);
+        break;
+      case "ring_stop":
+        if (this.ring?.call_id === m.call_id) {
+          this.stopRinging();
+          this.view.notice(`The call on ${this.hotline} was taken elsewhere: ${m.reason}`);
+        }
+        break;
+      case "call_answered":
+        if (this.ring?.call_id === m.call_id || this.activeCall === m.call_id) void this.answered(m.call_id, m.room);
+        break;
+      case "call_ended":
+        this.callEnded.get(m.call_id)?.(m.reason);
+        if (this.ring?.call_id === m.call_id) {
+          this.stopRinging();
+          this.view.notice(`The call on ${this.hotline} ended: ${m.reason}`);
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  private async linktest(testId: string, start: Parameters<typeof takePart>[1]): Promise<void> {
+    state.hotlines.linktests += 1;
+    const figures = await takePart(this.view.identity.identity, start);
+    tell(this.client, { type: "linktest_report", test_id: testId, figures });
+  }
+
+  // -- a real call rings here
+
+  private ringing(ring: Ring): void {
+    this.ring = ring;
+    state.hotlines.ringing = { hotline: ring.hotline, callId: ring.call_id, caller: ring.caller_party };
+    $("ring-title").textContent = `Hotline ${ring.hotline}: ${ring.caller_party} is calling`;
+    $("ring-detail").textContent = `from ${ring.caller_party}/${ring.caller_device}. Acknowledge to stop the ringing elsewhere (add a message such as "principal in 10 minutes"), then answer when ready.`;
+    ($("ring-message") as HTMLInputElement).value = "";
+    button("ring-ack").disabled = false;
+    $("ring-panel").hidden = false;
+    button("ring-ack").focus();
+    this.sound = ringSound();
+    if ("Notification" in window && Notification.permission === "granted") {
+      new Notification(`Hotline ${ring.hotline}`, { body: `${ring.caller_party} is calling`, requireInteraction: true });
+    }
+    const signal = new AbortController();
+    const done = (): void => signal.abort();
+    button("ring-ack").addEventListener("click", () => {
+      tell(this.client, { type: "ring_ack", call_id: ring.call_id, message: ($("ring-message") as HTMLInputElement).value.slice(0, 200) });
+      button("ring-ack").disabled = true;
+      this.sound?.stop();
+      $("ring-detail").textContent = "Acknowledged: the caller sees your message. Answer when ready.";
+    }, { signal: signal.signal });
+    button("ring-answer").addEventListener("click", () => {
+      done();
+      tell(this.client, { type: "call_answer", call_id: ring.call_id });
+      this.activeCall = ring.call_id;
+      this.sound?.stop();
+    }, { signal: signal.signal });
+    button("ring-decline").addEventListener("click", () => {
+      done();
+      tell(this.client, { type: "hangup", call_id: ring.call_id });
+      this.stopRinging();
+    }, { signal: signal.signal });
+    this.abortRing = done;
+  }
+
+  private abortRing: (() => void) | null = null;
+
+  private stopRinging(): void {
+    this.abortRing?.();
+    this.abortRing = null;
+    this.sound?.stop();
+    this.sound = null;
+    if (this.ring !== null) {
+      this.ring = null;
+      state.hotlines.ringing = null;
+      $("ring-panel").hidden = true;
+    }
+  }
+
+  private async answered(callId: string, room: string): Promise<void> {
+    this.stopRinging();
+    this.activeCall = callId;
+    const client = new SignalingClient(location.origin, this.view.identity.identity); // the call's own connection
+    try {
+      await client.connect();
+      await client.authenticate();
+    } catch (error) {
+      this.view.notice(`Could not join the call: ${message(error)}`);
+      tell(this.client, { type: "hangup", call_id: callId });
+      client.close();
+      return;
+    }
+    const ended = new Promise<string>((resolve) => this.callEnded.set(callId, resolve));
+    await this.view.host.startCall({
+      client, room, callId, ended,
+      hangup: () => tell(this.client, { type: "hangup", call_id: callId }),
+    });
+    this.callEnded.delete(callId);
+    this.activeCall = null;
+  }
+}
+
+/** A repeated two-tone ring until stopped (WebAudio; no sound file). */
+function ringSound(): { stop(): void } {
+  let context: AudioContext;
+  try {
+    context = new AudioContext();
+  } catch {
+    return { stop: () => undefined };
+  }
+  const gain = context.createGain();
+  gain.gain.value = 0;
+  gain.connect(context.destination);
+  const tone = context.createOscillator();
+  tone.frequency.value = 480;
+  tone.connect(gain);
+  tone.start();
+  const timer = setInterval(() => {
+    const t = context.currentTime;
+    gain.gain.setValueAtTime(0.2, t);
+    gain.gain.setValueAtTime(0, t + 0.8);
+  }, 2000);
+  return {
+    stop(): void {
+      clearInterval(timer);
+      tone.stop();
+      void context.close().catch(() => undefined);
+    },
+  };
+}
+
+// ---------------------------------------------------------------- the view
+
+export class HotlinesView {
+  readonly standby = new Map<string, StandbyEndpoint>();
+  lastResult = "";
+  private hotlines: readonly Doc[] = [];
+  private calling = false;
+
+  constructor(readonly identity: LoadedIdentity, readonly host: HotlinesHost) {
+    const wanted = JSON.parse(localStorage.getItem(STORAGE_KEY) ?? "[]") as unknown;
+    if (Array.isArray(wanted)) for (const name of wanted) if (typeof name === "string") this.toggleStandby(name, true);
+  }
+
+  notice(text: string): void {
+    $("hotline-notice").textContent = text;
+  }
+
+  /** Ask the server for the dashboard's data and draw it. */
+  async refresh(): Promise<void> {
+    const lobby = this.host.lobby();
+    if (lobby === null) return;
+    try {
+      const status = await lobby.ask({ type: "hotline_status_request", last: 50 }, ["hotline_status"]);
+      this.hotlines = status.hotlines;
+    } catch (error) {
+      this.notice(`Hotline status: ${message(error)}`);
+      return;
+    }
+    this.render();
+  }
+
+  private toggleStandby(name: string, on: boolean): void {
+    const current = this.standby.get(name);
+    if (on && current === undefined) {
+      const endpoint = new StandbyEndpoint(name, this);
+      this.standby.set(name, endpoint);
+      void endpoint.run().finally(() => {
+        if (this.standby.get(name) === endpoint) this.standby.delete(name);
+        this.save();
+        this.render();
+      });
+      if ("Notification" in window && Notification.permission === "default") void Notification.requestPermission().catch(() => undefined);
+    } else if (!on && current !== undefined) {
+      current.stop();
+      this.standby.delete(name);
+    }
+    this.save();
+  }
+
+  private save(): void {
+    localStorage.setItem(STORAGE_KEY, JSON.stringify([...this.standby.keys()]));
+    state.hotlines.standby = Object.fromEntries([...this.standby].map(([n, e]) => [n, e.connected]));
+  }
+
+  render(): void {
+    state.hotlines.list = this.hotlines.map((h) => ({ name: String(h["name"]), state: String(h["state"]) }));
+    state.hotlines.standby = Object.fromEntries([...this.standby].map(([n, e]) => [n, e.connected]));
+    const list = $("hotlines");
+    list.replaceChildren();
+    $("hotlines-view").hidden = this.hotlines.length === 0;
+    for (const h of this.hotlines) list.append(this.card(h));
+  }
+
+  private card(h: Doc): HTMLElement {
+    const name = String(h["name"]);
+    const parties = (h["parties"] as string[] | undefined) ?? [];
+    const far = parties.find((p) => p !== state.party) ?? "?";
+    const card = el("article", undefined, "hotline");
+    card.dataset["hotline"] = name;
+    const head = el("h3", `${name} — with ${far}`);
+    const badge = el("span", String(h["state"]).replace("_", " "), `state ${String(h["state"])}`);
+    head.append(" ", badge);
+    card.append(head);
+    const standby = (h["standby"] as Record<string, number> | undefined) ?? {};
+    card.append(el("p", `Standby endpoints: ${parties.map((p) => `${p} ${standby[p] ?? 0}`).join(", ")}`));
+    const last = h["last_test"] as Doc | null | undefined;
+    card.append(el("p", last
+      ? `Last test ${when(last["time_ms"])}: ${String(last["outcome"])} · set-up ${fmt(last["setup_ms"], "ms")} · first frame ${fmt(last["first_frame_ms"], "ms")} · round trip ${fmt(last["rtt_ms"], "ms", 1)} · loss ${fmt(num(last["loss"]) === null ? null : (num(last["loss"]) ?? 0) * 100, "%", 1)} · jitter ${fmt(last["jitter_ms"], "ms", 1)}`
+      : "No link test yet.", "last-test"));
+    const uptime = (h["uptime"] as Record<string, Doc> | undefined) ?? {};
+    const pct = (d: Doc | undefined): string => (num(d?.["ratio"]) === null ? "–" : `${((num(d?.["ratio"]) ?? 0) * 100).toFixed(2)} % of ${String(d?.["tests"])} tests`);
+    card.append(el("p", `Uptime: 24 h ${pct(uptime["24h"])} · 30 days ${pct(uptime["30d"])}`));
+    const alarms = (h["alarms_open"] as Doc[] | undefined) ?? [];
+    if (alarms.length) card.append(el("p", `Alarm: ${alarms.map((a) => `${String(a["reason"])} since ${when(a["time_ms"])}`).join("; ")}`, "alarm"));
+    const tests = (h["tests"] as Doc[] | undefined) ?? [];
+    if (tests.length) {
+      const figure = el("figure", undefined, "chart-figure");
+      figure.append(chart(tests), el("figcaption", `Round trip of the last ${tests.length} link test${tests.length === 1 ? "" : "s"}, oldest first (green ok, orange degraded, red failed).`));
+      card.append(figure);
+    }
+    const actions = el("div", undefined, "buttons");
+    const on = this.standby.has(name);
+    const standbyButton = el("button", on ? "Stop standing by here" : "Stand by here");
+    standbyButton.type = "button";
+    standbyButton.setAttribute("aria-pressed", String(on));
+    standbyButton.addEventListener("click", () => {
+      this.toggleStandby(name, !this.standby.has(name));
+      this.render();
+    });
+    const testButton = el("button", "Run a link test now");
+    testButton.type = "button";
+    testButton.addEventListener("click", () => void this.linktestNow(name, testButton));
+    const callButton = el("button", `Call ${far}`);
+    callButton.type = "button";
+    callButton.disabled = this.calling;
+    callButton.addEventListener("click", () => void this.call(name, far));
+    actions.append(standbyButton, testButton, callButton);
+    card.append(actions);
+    const status = this.standby.get(name);
+    if (status !== undefined) card.append(el("p", status.connected ? "This browser stands by: link tests are answered automatically; calls ring here." : "Standing by: connecting…", "standby-state"));
+    return card;
+  }
+
+  private async linktestNow(name: string, b: HTMLButtonElement): Promise<void> {
+    const lobby = this.host.lobby();
+    if (lobby === null) return;
+    b.disabled = true;
+    this.notice(`Link test of ${name} running…`);
+    try {
+      const result = await lobby.ask({ type: "linktest_request", hotline: name }, ["linktest_result"], 60);
+      this.notice(`Link test of ${name}: ${result.outcome}${result.result["reason"] ? ` (${String(result.result["reason"])})` : ""}`);
+    } catch (error) {
+      this.notice(`Link test of ${name}: ${message(error)}`);
+    } finally {
+      b.disabled = false;
+    }
+    await this.refresh();
+  }
+
+  /** Ring the other side; the call starts when it answered. */
+  private async call(name: string, far: string): Promise<void> {
+    if (this.calling) return;
+    this.calling = true;
+    this.render();
+    const client = new SignalingClient(location.origin, this.identity.identity);
+    const panel = $("calling-panel");
+    const text = $("calling-text");
+    panel.hidden = false;
+    text.textContent = `Calling ${far} on ${name}…`;
+    state.hotlines.calling = { hotline: name, ack: null, answered: false, ended: null };
+    let callId = "";
+    let settle: (reason: string) => void = () => undefined;
+    const ended = new Promise<string>((resolve) => { settle = resolve; });
+    const hangUp = new AbortController();
+    button("calling-hangup").addEventListener("click", () => {
+      if (callId) tell(client, { type: "hangup", call_id: callId });
+      settle("you hung up");
+    }, { signal: hangUp.signal });
+    try {
+      await client.connect();
+      await client.authenticate();
+      const answered = new Promise<string>((resolve) => {
+        client.onHotline.add((m) => {
+          if (m.type === "call_acked") this.acked(m, far);
+          else if (m.type === "call_answered") resolve(m.room);
+          else if (m.type === "call_ended") settle(m.reason);
+        });
+      });
+      client.onEvent.add((e) => { if (e.kind === "closed") settle("connection lost"); });
+      const ringing = await client.ask({ type: "hotline_call", hotline: name }, ["call_ringing", "call_ended"]);
+      if (ringing.type === "call_ended") throw new Error(ringing.reason);
+      callId = ringing.call_id;
+      text.textContent = `Ringing ${far}: ${ringing.endpoints} standby endpoint${ringing.endpoints === 1 ? "" : "s"}…`;
+      const room = await Promise.race([answered, ended.then((reason) => { throw new Error(reason); })]);
+      state.hotlines.calling.answered = true;
+      panel.hidden = true;
+      hangUp.abort();
+      await this.host.startCall({ client, room, callId, ended, hangup: () => tell(client, { type: "hangup", call_id: callId }) });
+    } catch (error) {
+      state.hotlines.calling.ended = message(error);
+      this.notice(`Call on ${name} ended: ${message(error)}`);
+      client.close();
+    } finally {
+      hangUp.abort();
+      panel.hidden = true;
+      this.calling = false;
+      this.render();
+    }
+  }
+
+  private acked(m: CallAcked, far: string): void {
+    if (state.hotlines.calling !== null) state.hotlines.calling.ack = m.message;
+    $("calling-text").textContent = `Acknowledged by ${far} (${m.device})${m.message ? `: “${m.message}”` : ""}. Waiting for the answer…`;
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * The browser's end of a hotline link test (docs/SIGNALING.md "Link tests"): on its own
+ * signaling connection (same device key), join the test's room with `hotline_join`,
+ * send the synthetic pattern and tone (never the camera or microphone) end-to-end
+ * encrypted for the test's duration, measure, leave, and return the figures the standby
+ * connection reports with `linktest_report`. A failure is a result (the figures say
+ * what failed), never an exception.
+ */
+
+import type { Identity } from "../crypto/identity.js";
+import { MediaE2EE } from "../media/pipeline.js";
+import type { LinkTestFigures, LinkTestStart, SubscribeOffer } from "../protocol/messages.js";
+import { SignalingClient } from "../protocol/signaling.js";
+import { gathered } from "./call.js";
+import { mirrorKeys } from "./keys.js";
+import { statSum } from "./quality.js";
+import { syntheticMedia } from "./synthetic.js";
+import { message, sleep } from "./view.js";
+
+const WORKER_URL = "/app/transform-worker.js";
+const SETUP_TIMEOUT_MS = 15000;
+const POLL_MS = 100;
+
+function round(x: number, digits = 1): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+function statValues(report: RTCStatsReport, type: string, field: string): number[] {
+  const out: number[] = [];
+  report.forEach((s: Record<string, unknown>) => {
+    if (s["type"] === type && typeof s[field] === "number") out.push(s[field] as number);
+  });
+  return out;
+}
+
+export async function takePart(identity: Identity, start: LinkTestStart): Promise<LinkTestFigures> {
+  const started = performance.now();
+  const since = (): number => round(performance.now() - started);
+  const media = syntheticMedia();
+  const client = new SignalingClient(location.origin, identity);
+  let failure: string | null = null;
+  const e2ee = new MediaE2EE({ workerUrl: WORKER_URL, onFatal: (e) => { failure ??= `E2EE: ${e.message}`; } });
+  let setupMs: number | null = null;
+  let firstFrameMs: number | null = null;
+  let groupCode = "";
+  let publish: RTCPeerConnection | null = null;
+  let subscribe: RTCPeerConnection | null = null;
+  let offers = Promise.resolve();
+  const figures = async (error: string): Promise<LinkTestFigures> => {
+    let video = 0;
+    let audio = 0;
+    let failed = 0;
+    try {
+      const c = await e2ee.counters();
+      video = c.totals["recv/video"]?.framesOut ?? 0;
+      audio = c.totals["recv/audio"]?.framesOut ?? 0;
+      for (const key of ["recv/video", "recv/audio"]) {
+        for (const [reason, n] of Object.entries(c.totals[key]?.failures ?? {})) if (reason !== "empty") failed += n;
+      }
+    } catch {
+      // the worker is gone: no frames to count
+    }
+    let rtt: number | null = null;
+    let loss: number | null = null;
+    let jitter: number | null = null;
+    if (publish !== null) {
+      const rtts = statValues(await publish.getStats(), "remote-inbound-rtp", "roundTripTime");
+      if (rtts.length) rtt = round(Math.max(...rtts) * 1000, 2);
+    }
+    if (subscribe !== null) {
+      const report = await subscribe.getStats();
+      const got = statSum(report, "inbound-rtp", "packetsReceived");
+      const lost = Math.max(0, statSum(report, "inbound-rtp", "packetsLost"));
+      if (got + lost > 0) loss = round(lost / (got + lost), 4);
+      const jitters = statValues(report, "inbound-rtp", "jitter");
+      if (jitters.length) jitter = round(Math.max(...jitters) * 1000, 2);
+    }
+    return {
+      joined: client.participantId !== null || setupMs !== null, setup_ms: setupMs, first_frame_ms: firstFrameMs,
+      video_frames: video, audio_frames: audio, decrypt_failures: failed, rtt_ms: rtt, loss, jitter_ms: jitter,
+      group_code: groupCode, error: error.slice(0, 200),
+    };
+  };
+  try {
+    await client.connect();
+    await client.authenticate();
+    client.onKeyActions = (actions) => mirrorKeys(e2ee, actions, (e) => { failure ??= `key refused: ${message(e)}`; });
+    client.onSubscribeOffer = (offer: SubscribeOffer) => {
+      offers = offers.then(async () => {
+        if (subscribe === null) {
+          subscribe = new RTCPeerConnection({ iceServers: [] });
+          e2ee.watch(subscribe);
+        }
+        await subscribe.setRemoteDescription({ type: "offer", sdp: offer.sdp });
+        await subscribe.setLocalDescription(await subscribe.createAnswer());
+        await gathered(subscribe);
+        client.answerSubscription(subscribe.localDescription!.sdp);
+      }).catch((e: unknown) => { failure ??= `subscribe: ${message(e)}`; });
+    };
+    await client.join(start.room, SETUP_TIMEOUT_MS / 1000, { type: "hotline_join", call_id: start.test_id });
+    const pc = new RTCPeerConnection({ iceServers: [] });
+    publish = pc;
+    for (const track of [...media.stream.getAudioTracks(), ...media.stream.getVideoTracks()]) {
+      e2ee.addTransceiver(pc, track, { direction: "sendonly", streams: [media.stream] });
+    }
+    pc.addEventListener("connectionstatechange", () => {
+      if (pc.connectionState === "connected" && setupMs === null) setupMs = since();
+      if (pc.connectionState === "failed") failure ??= "the media connection to the server failed";
+    });
+    await pc.setLocalDescription(await pc.createOffer());
+    await gathered(pc);
+    await pc.setRemoteDescription({ type: "answer", sdp: await client.publish(pc.localDescription!.sdp) });
+    const end = started + start.duration_s * 1000;
+    while (performance.now() < end && failure === null) {
+      await sleep(POLL_MS);
+      if (firstFrameMs === null) {
+        const c = await e2ee.counters();
+        if ((c.totals["recv/video"]?.framesOut ?? 0) + (c.totals["recv/audio"]?.framesOut ?? 0) > 0) {
+          firstFrameMs = since();
+          groupCode = client.code?.digits ?? ""; // both ends in the call: the code of the pair
+        }
+      }
+    }
+    return await figures(failure ?? (firstFrameMs === null ? "no frame of the far end decrypted" : ""));
+  } catch (error) {
+    return await figures(failure ?? message(error));
+  } finally {
+    media.stop();
+    if (client.participantId !== null) await Promise.race([client.leave().catch(() => undefined), sleep(2000)]);
+    publish?.close();
+    (subscribe as RTCPeerConnection | null)?.close();
+    e2ee.close();
+    client.close();
+  }
+}
