@@ -16,14 +16,12 @@
  */
 
 import type { LoadedIdentity } from "../crypto/keystore.js";
-import type { CallAcked, ErrorMessage, HotlineMessage, Ring } from "../protocol/messages.js";
-import { ServerError, SignalingClient } from "../protocol/signaling.js";
-import { takePart } from "./linktest.js";
-import { $, button, message, sleep, state } from "./view.js";
+import type { CallAcked } from "../protocol/messages.js";
+import { SignalingClient } from "../protocol/signaling.js";
+import { StandbyEndpoint, tell } from "./standby.js";
+import { $, button, message, state } from "./view.js";
 
 const STORAGE_KEY = "hotline.standby";
-const RETRY_MIN_MS = 1000;
-const RETRY_MAX_MS = 30000;
 const CHART_W = 320;
 const CHART_H = 90;
 
@@ -61,16 +59,6 @@ function when(ms: unknown): string {
   return n === null ? "never" : new Date(n).toLocaleString();
 }
 
-/** Send a hotline request if the connection is still open (a closed one needs none:
- * the server hangs up a closed caller's or answerer's call itself). */
-function tell(client: SignalingClient | null, message: Parameters<SignalingClient["request"]>[0]): void {
-  try {
-    client?.request(message);
-  } catch {
-    // not connected any more
-  }
-}
-
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, cls?: string): HTMLElementTagNameMap[K] {
   const e = document.createElement(tag);
   if (text !== undefined) e.textContent = text;
@@ -106,199 +94,6 @@ function chart(tests: readonly Doc[]): SVGSVGElement {
     svg.append(dot);
   });
   return svg;
-}
-
-// ---------------------------------------------------------------- standby endpoints
-
-class StandbyEndpoint {
-  client: SignalingClient | null = null;
-  connected = false;
-  private stopped = false;
-  private ring: Ring | null = null;
-  private sound: { stop(): void } | null = null;
-  private activeCall: string | null = null;
-  private readonly callEnded = new Map<string, (reason: string) => void>();
-
-  constructor(readonly hotline: string, private readonly view: HotlinesView) {}
-
-  async run(): Promise<void> {
-    let delay = RETRY_MIN_MS;
-    while (!this.stopped) {
-      const client = new SignalingClient(location.origin, this.view.identity.identity);
-      this.client = client;
-      try {
-        await client.connect();
-        await client.authenticate();
-        const closed = new Promise<void>((resolve) => client.onEvent.add((e) => { if (e.kind === "closed") resolve(); }));
-        client.onHotline.add((m) => this.handle(m));
-        await client.ask({ type: "standby", hotline: this.hotline }, ["standby_ok"]);
-        this.connected = true;
-        delay = RETRY_MIN_MS;
-        this.view.render();
-        await closed;
-      } catch (error) {
-        if (error instanceof ServerError && error.code === "forbidden") { // not pinned: retrying will not help
-          this.view.notice(`Standby for ${this.hotline} refused: ${error.message}`);
-          this.stop();
-        }
-      }
-      client.close();
-      this.connected = false;
-      this.stopRinging();
-      this.view.render();
-      if (this.stopped) return;
-      this.view.notice(`Standby for ${this.hotline}: connection lost, reconnecting in ${Math.round(delay / 1000)} s…`);
-      await sleep(delay);
-      delay = Math.min(RETRY_MAX_MS, delay * 2);
-    }
-  }
-
-  stop(): void {
-    this.stopped = true;
-    this.stopRinging();
-    this.client?.close();
-  }
-
-  private handle(m: HotlineMessage | ErrorMessage): void {
-    switch (m.type) {
-      case "linktest_start":
-        if (m.hotline === this.hotline) void this.linktest(m.test_id, m);
-        break;
-      case "linktest_result":
-        this.view.lastResult = `${m.hotline}: ${m.outcome}`;
-        void this.view.refresh();
-        break;
-      case "ring":
-        if (m.hotline === this.hotline) this.ringing(m);
-        break;
-      case "ring_stop":
-        if (this.ring?.call_id === m.call_id) {
-          this.stopRinging();
-          this.view.notice(`The call on ${this.hotline} was taken elsewhere: ${m.reason}`);
-        }
-        break;
-      case "call_answered":
-        if (this.ring?.call_id === m.call_id || this.activeCall === m.call_id) void this.answered(m.call_id, m.room);
-        break;
-      case "call_ended":
-        this.callEnded.get(m.call_id)?.(m.reason);
-        if (this.ring?.call_id === m.call_id) {
-          this.stopRinging();
-          this.view.notice(`The call on ${this.hotline} ended: ${m.reason}`);
-        }
-        break;
-      default:
-        break;
-    }
-  }
-
-  private async linktest(testId: string, start: Parameters<typeof takePart>[1]): Promise<void> {
-    state.hotlines.linktests += 1;
-    const figures = await takePart(this.view.identity.identity, start);
-    tell(this.client, { type: "linktest_report", test_id: testId, figures });
-  }
-
-  // -- a real call rings here
-
-  private ringing(ring: Ring): void {
-    this.ring = ring;
-    state.hotlines.ringing = { hotline: ring.hotline, callId: ring.call_id, caller: ring.caller_party };
-    $("ring-title").textContent = `Hotline ${ring.hotline}: ${ring.caller_party} is calling`;
-    $("ring-detail").textContent = `from ${ring.caller_party}/${ring.caller_device}. Acknowledge to stop the ringing elsewhere (add a message such as "principal in 10 minutes"), then answer when ready.`;
-    ($("ring-message") as HTMLInputElement).value = "";
-    button("ring-ack").disabled = false;
-    $("ring-panel").hidden = false;
-    button("ring-ack").focus();
-    this.sound = ringSound();
-    if ("Notification" in window && Notification.permission === "granted") {
-      new Notification(`Hotline ${ring.hotline}`, { body: `${ring.caller_party} is calling`, requireInteraction: true });
-    }
-    const signal = new AbortController();
-    const done = (): void => signal.abort();
-    button("ring-ack").addEventListener("click", () => {
-      tell(this.client, { type: "ring_ack", call_id: ring.call_id, message: ($("ring-message") as HTMLInputElement).value.slice(0, 200) });
-      button("ring-ack").disabled = true;
-      this.sound?.stop();
-      $("ring-detail").textContent = "Acknowledged: the caller sees your message. Answer when ready.";
-    }, { signal: signal.signal });
-    button("ring-answer").addEventListener("click", () => {
-      done();
-      tell(this.client, { type: "call_answer", call_id: ring.call_id });
-      this.activeCall = ring.call_id;
-      this.sound?.stop();
-    }, { signal: signal.signal });
-    button("ring-decline").addEventListener("click", () => {
-      done();
-      tell(this.client, { type: "hangup", call_id: ring.call_id });
-      this.stopRinging();
-    }, { signal: signal.signal });
-    this.abortRing = done;
-  }
-
-  private abortRing: (() => void) | null = null;
-
-  private stopRinging(): void {
-    this.abortRing?.();
-    this.abortRing = null;
-    this.sound?.stop();
-    this.sound = null;
-    if (this.ring !== null) {
-      this.ring = null;
-      state.hotlines.ringing = null;
-      $("ring-panel").hidden = true;
-    }
-  }
-
-  private async answered(callId: string, room: string): Promise<void> {
-    this.stopRinging();
-    this.activeCall = callId;
-    const client = new SignalingClient(location.origin, this.view.identity.identity); // the call's own connection
-    try {
-      await client.connect();
-      await client.authenticate();
-    } catch (error) {
-      this.view.notice(`Could not join the call: ${message(error)}`);
-      tell(this.client, { type: "hangup", call_id: callId });
-      client.close();
-      return;
-    }
-    const ended = new Promise<string>((resolve) => this.callEnded.set(callId, resolve));
-    await this.view.host.startCall({
-      client, room, callId, ended,
-      hangup: () => tell(this.client, { type: "hangup", call_id: callId }),
-    });
-    this.callEnded.delete(callId);
-    this.activeCall = null;
-  }
-}
-
-/** A repeated two-tone ring until stopped (WebAudio; no sound file). */
-function ringSound(): { stop(): void } {
-  let context: AudioContext;
-  try {
-    context = new AudioContext();
-  } catch {
-    return { stop: () => undefined };
-  }
-  const gain = context.createGain();
-  gain.gain.value = 0;
-  gain.connect(context.destination);
-  const tone = context.createOscillator();
-  tone.frequency.value = 480;
-  tone.connect(gain);
-  tone.start();
-  const timer = setInterval(() => {
-    const t = context.currentTime;
-    gain.gain.setValueAtTime(0.2, t);
-    gain.gain.setValueAtTime(0, t + 0.8);
-  }, 2000);
-  return {
-    stop(): void {
-      clearInterval(timer);
-      tone.stop();
-      void context.close().catch(() => undefined);
-    },
-  };
 }
 
 // ---------------------------------------------------------------- the view
