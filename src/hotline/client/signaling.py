@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -41,6 +42,9 @@ from hotline.errors import CryptoError, HotlineError, ProtocolError, RemoteError
 from hotline.signaling import messages as m
 
 log = logging.getLogger("hotline.client")
+#: How long a broken connection is retried with ``resume`` (the server keeps the seat 15 s).
+RESUME_WINDOW = 12.0
+RESUME_BACKOFF = (0.1, 0.25, 0.5, 1.0, 2.0)
 HOTLINE_MESSAGES = (m.StandbyOk, m.LinkTestStart, m.LinkTestResult, m.Ring, m.RingStop,
                     m.CallRinging, m.CallAcked, m.CallAnswered, m.CallEnded, m.HotlineStatus)
 
@@ -60,7 +64,8 @@ class ConnectionFailed(RemoteError):
 @dataclass(frozen=True, slots=True)
 class ClientEvent:
     """Something the application may show: ``kind`` is one of joined, member_joined,
-    member_left, member_media, keys_rotated, group_code, key_rejected, error, closed."""
+    member_left, member_media, connection_lost, resumed, keys_rotated, group_code,
+    key_rejected, error, closed."""
 
     kind: str
     data: dict[str, object] = field(default_factory=dict)
@@ -115,6 +120,14 @@ class SignalingClient:
         self._reader: asyncio.Task[None] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._outbox: asyncio.Queue[str] = asyncio.Queue()
+        # After ``joined``: the seat's resume token, messages received since, and what we
+        # sent since (numbered), so that a broken connection can resume without a loss.
+        self._seat: tuple[str, int, bytes] | None = None
+        self._received = 0
+        self._sent: deque[tuple[int, str]] = deque(maxlen=1024)
+        self._sent_seq = 0
+        self._closing = False
+        self.resumes = 0  # connections resumed after a break
         self._timer: asyncio.Task[None] | None = None
         self._joined = asyncio.Event()
         #: Set when the connection to the server is gone.
@@ -133,6 +146,12 @@ class SignalingClient:
         return self._clock() if self._clock else asyncio.get_running_loop().time()
 
     async def connect(self) -> None:
+        await self._open()
+        self._reader = asyncio.create_task(self._read_loop())
+        self._writer = asyncio.create_task(self._write_loop())
+
+    async def _open(self) -> None:
+        """A WebSocket to the server and its hello (the challenge to sign)."""
         self._session = aiohttp.ClientSession()
         try:
             self._ws = await self._session.ws_connect(self.url, max_msg_size=m.MAX_MESSAGE_BYTES,
@@ -144,10 +163,9 @@ class SignalingClient:
         if not isinstance(hello, m.Hello):
             raise ProtocolError("server did not say hello")
         self._challenge = hello.challenge
-        self._reader = asyncio.create_task(self._read_loop())
-        self._writer = asyncio.create_task(self._write_loop())
 
     async def close(self) -> None:
+        self._closing = True
         for task in (self._timer, self._reader, self._writer):
             if task is not None:
                 task.cancel()
@@ -170,8 +188,13 @@ class SignalingClient:
         self._send(message)
 
     def _send(self, message: m._Message) -> None:
-        """Queue a message; one writer task sends them in order."""
-        self._outbox.put_nowait(m.encode(message))
+        """Queue a message; one writer task sends them in order. After ``joined`` it is
+        numbered and kept, to be sent again on a resumed connection if it got lost."""
+        text = m.encode(message)
+        if self._seat is not None:
+            self._sent_seq += 1
+            self._sent.append((self._sent_seq, text))
+        self._outbox.put_nowait(text)
 
     async def _write_loop(self) -> None:
         assert self._ws is not None
@@ -260,6 +283,7 @@ class SignalingClient:
         self._stop_schedule()
 
     def _stop_schedule(self) -> None:
+        self._seat = None  # nothing to resume after a leave
         if self._timer is not None:
             self._timer.cancel()
         self.schedule, self.participant_id = None, None
@@ -271,17 +295,84 @@ class SignalingClient:
     # -- the reader: roster events and key messages go to the key schedule ------------------
 
     async def _read_loop(self) -> None:
-        try:
-            while True:
-                message = await self._receive()
-                self._dispatch(message)
-        except (ConnectionFailed, ProtocolError, aiohttp.ClientError) as exc:
-            self.events.put_nowait(ClientEvent("closed", {"reason": str(exc)}))
+        while True:
+            try:
+                while True:
+                    message = await self._receive()
+                    if self._seat is not None and not isinstance(message, m.Resumed):
+                        self._received += 1
+                    self._dispatch(message)
+            except (ConnectionFailed, ProtocolError, aiohttp.ClientError, OSError) as exc:
+                reason = str(exc)
+            if self._seat is not None and not self._closing:
+                self._event("connection_lost", reason=reason)
+                if await self._resume():
+                    continue
+            self.events.put_nowait(ClientEvent("closed", {"reason": reason}))
             self.closed.set()
+            return
+
+    async def _resume(self) -> bool:
+        """After a break mid-call: a new connection takes the seat back (``resume``);
+        what either side missed is sent again. False if that failed within the window."""
+        assert self._seat is not None
+        room, pid, token = self._seat
+        if self._writer is not None:
+            self._writer.cancel()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + RESUME_WINDOW
+        for attempt in range(100):
+            await asyncio.sleep(RESUME_BACKOFF[min(attempt, len(RESUME_BACKOFF) - 1)])
+            if loop.time() > deadline or self._closing:
+                return False
+            with contextlib.suppress(Exception):
+                if self._ws is not None:
+                    await self._ws.close()
+                if self._session is not None:
+                    await self._session.close()
+            try:
+                await asyncio.wait_for(self._open(), 3.0)
+                assert self._ws is not None
+                await self._ws.send_str(m.encode(m.Auth(
+                    identity_key=self.identity.public_key,
+                    signature=prove(self.identity, Purpose.AUTH, self._challenge))))
+                await self._ws.send_str(m.encode(m.Resume(room=room, participant_id=pid,
+                                                          token=token, received=self._received)))
+                resumed = await asyncio.wait_for(self._until_resumed(), 5.0)
+            except ServerError as exc:
+                log.warning("resume refused: %s", exc)
+                return False
+            except (ConnectionFailed, ProtocolError, aiohttp.ClientError, OSError,
+                    TimeoutError):
+                continue
+            while not self._outbox.empty():  # all of it is in self._sent, in order
+                self._outbox.get_nowait()
+            for seq, text in list(self._sent):
+                if seq > resumed.received:
+                    self._outbox.put_nowait(text)
+            self._writer = asyncio.create_task(self._write_loop())
+            self.resumes += 1
+            self._event("resumed", attempts=attempt + 1)
+            log.info("resumed room=%s participant=%d after %d attempt(s)", room, pid,
+                     attempt + 1)
+            return True
+        return False
+
+    async def _until_resumed(self) -> m.Resumed:
+        """Read the new connection's answers to auth and resume."""
+        while True:
+            message = await self._receive()
+            if isinstance(message, m.Error):
+                raise ServerError(message.code, message.message)
+            if isinstance(message, m.Resumed):
+                return message
 
     def _dispatch(self, message: m.ServerMessage) -> None:
         match message:
             case m.Joined():
+                self._seat = (self.room, message.participant_id, message.resume_token)
+                self._received, self._sent_seq = 0, 0
+                self._sent.clear()
                 self.participant_id = message.participant_id
                 self.names = {i.participant_id: i.party for i in message.members}
                 self.names[message.participant_id] = self.party

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
@@ -30,6 +31,8 @@ class ServerState:
     rooms: RoomRegistry
     sfu: Sfu
     hotlines: HotlineService
+    #: Tasks that outlive the connection that started them (a broken seat's expiry).
+    background: set[asyncio.Task[object]] = field(default_factory=set)
 
 
 STATE = web.AppKey("state", ServerState)

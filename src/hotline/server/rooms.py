@@ -12,7 +12,9 @@ holds a key that opens anything.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,6 +49,7 @@ class _Seat:
     announcement: bytes
     role: m.Role
     media: m.MediaState
+    token: bytes = b""  # for ``resume`` (never logged)
 
     def info(self) -> m.MemberInfo:
         return m.MemberInfo(participant_id=self.participant_id, party=self.session.party,
@@ -56,6 +59,10 @@ class _Seat:
 
 class NotInRoom(RemoteError):
     """The request needs a joined participant."""
+
+
+class ResumeRefused(RemoteError):
+    """No seat of this device to take back (expired, or a wrong token)."""
 
 
 class LiveRoom:
@@ -113,12 +120,13 @@ class LiveRoom:
                 raise ProtocolError("announcement is for another epoch")
             others = list(self._seats.values())
             media = m.MediaState(audio=role not in m.LISTEN_ONLY, video=role not in m.LISTEN_ONLY)
-            seat = _Seat(session, pid, raw, role, media)
+            seat = _Seat(session, pid, raw, role, media, secrets.token_bytes(16))
             self._seats[pid] = seat
             self._by_conn[session.conn_id] = pid
             self.epoch = epoch
             session.send(m.Joined(room=self.name, participant_id=pid, epoch=epoch,
-                                  members=[o.info() for o in others], role=role))
+                                  members=[o.info() for o in others], role=role,
+                                  resume_token=seat.token))
             for other in others:
                 other.session.send(m.MemberJoined(epoch=epoch, member=seat.info()))
         log.info("join room=%s participant=%d conn=%s epoch=%d", self.name, pid,
@@ -139,6 +147,22 @@ class LiveRoom:
                  session.conn_id, self.epoch)
         self._audit("leave", room=self.name, party=session.party, participant=pid)
         return True
+
+    async def resume(self, session: Member, participant_id: int, token: bytes) -> Member:
+        """Give seat ``participant_id`` to ``session`` (a new connection of the same
+        device with the seat's token); returns the session that had it."""
+        async with self._lock:
+            seat = self._seats.get(participant_id)
+            if (seat is None or not hmac.compare_digest(seat.token, token)
+                    or seat.session.identity_key != session.identity_key):
+                raise ResumeRefused("no such seat to resume (it may have expired)")
+            old = seat.session
+            self._by_conn.pop(old.conn_id, None)
+            self._by_conn[session.conn_id] = participant_id
+            seat.session = session
+        log.info("resume room=%s participant=%d conn=%s (was %s)", self.name, participant_id,
+                 session.conn_id, old.conn_id)
+        return old
 
     def set_media(self, session: Member, state: m.MediaState) -> None:
         """Record what ``session`` sends now and tell the others (no epoch: not a roster
@@ -185,6 +209,10 @@ class RoomRegistry:
         self._rooms: dict[str, LiveRoom] = {}
         self._join_timeout = join_timeout
         self._audit = audit
+
+    def find(self, name: str) -> LiveRoom | None:
+        """The live room ``name``, without creating it."""
+        return self._rooms.get(name)
 
     def get(self, name: str) -> LiveRoom:
         room = self._rooms.get(name)

@@ -14,6 +14,7 @@ import asyncio
 import logging
 import os
 import secrets
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, cast
 
@@ -21,7 +22,7 @@ from aiohttp import WSMsgType, web
 
 from hotline.crypto.auth import Purpose, check_proof
 from hotline.errors import HotlineError, LocalError, ProtocolError, RemoteError, UsageError
-from hotline.server.rooms import LiveRoom, NotInRoom
+from hotline.server.rooms import LiveRoom, NotInRoom, ResumeRefused
 from hotline.server.standby import HotlineForbidden
 from hotline.signaling import messages as m
 
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("hotline.session")
 
 SEND_QUEUE = 1024  # messages waiting for a slow reader before we drop the connection
+REPLAY = 1024  # messages kept after ``joined`` for a ``resume`` to replay
 MAX_ERRORS = 20  # refused requests before the connection is closed
 CLOSE_POLICY = 4008  # WebSocket close code: policy violation (flood, errors, slow)
 
@@ -51,6 +53,8 @@ def error_for(exc: HotlineError) -> m.Error:
         code = "forbidden"
     elif isinstance(exc, NotInRoom):
         code = "not_in_room"
+    elif isinstance(exc, ResumeRefused):
+        code = "resume_refused"
     elif isinstance(exc, ProtocolError):
         code = "bad_request"
     elif isinstance(exc, UsageError):
@@ -73,6 +77,12 @@ class Session:
         self.device_id: int | None = None
         self.room: LiveRoom | None = None
         self._queue: asyncio.Queue[str] = asyncio.Queue(SEND_QUEUE)
+        # After ``joined``: what we sent, numbered (for a ``resume`` to replay), and how
+        # many messages we received; None before a join.
+        self._sent: deque[tuple[int, str]] | None = None
+        self._sent_seq = 0
+        self._received = 0
+        self._resumed = False  # another connection took this one's seat
         self._announce: asyncio.Future[bytes] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._errors = 0
@@ -89,6 +99,7 @@ class Session:
             m.Publish: self._on_publish,  # type: ignore[dict-item]
             m.SubscribeAnswer: self._on_subscribe_answer,  # type: ignore[dict-item]
             m.Ping: self._on_ping,  # type: ignore[dict-item]
+            m.Resume: self._on_resume,  # type: ignore[dict-item]
             m.SetMedia: self._on_media,  # type: ignore[dict-item]
         }
         self._handlers.update({  # hotlines: decided in hotline.server.hotlines
@@ -106,9 +117,18 @@ class Session:
     # -- sending ---------------------------------------------------------------------
 
     def send(self, message: m.ServerMessage) -> None:
-        """Queue a message; a client that does not read is disconnected, never waited on."""
+        """Queue a message; a client that does not read is disconnected, never waited on.
+        From ``joined`` on, every message is also numbered and kept for a ``resume``."""
+        text = m.encode(message)
+        if isinstance(message, m.Joined):
+            self._sent, self._sent_seq, self._received = deque(maxlen=REPLAY), 0, 0
+        elif self._sent is not None and not isinstance(message, m.Resumed):
+            self._sent_seq += 1
+            self._sent.append((self._sent_seq, text))
+        if self.ws.closed:
+            return  # kept above for a resume; nobody reads this connection any more
         try:
-            self._queue.put_nowait(m.encode(message))
+            self._queue.put_nowait(text)
         except asyncio.QueueFull:
             log.warning("conn=%s send queue full; closing", self.conn_id)
             self._spawn(self._close(CLOSE_POLICY, "too slow"))
@@ -150,6 +170,8 @@ class Session:
             log.info("close conn=%s party=%s", self.conn_id, self.party or "-")
 
     async def _receive(self, text: str) -> None:
+        if self._sent is not None:
+            self._received += 1
         if not self._take_token():
             await self._close(CLOSE_POLICY, "too many messages")
             return
@@ -191,7 +213,22 @@ class Session:
             self._announce.cancel()
         if self.device_id is not None:
             self.state.hotlines.disconnected(self)
+        if self._resumed:
+            return  # the seat lives on in another connection
+        grace = self.state.settings.resume_grace
+        if self.room is not None and self.room.participant_id(self) is not None and grace > 0:
+            # the connection broke mid-call: keep the seat (media flows on) for a resume
+            log.info("conn=%s broke in room=%s; seat kept %.0f s for a resume", self.conn_id,
+                     self.room.name, grace)
+            asyncio.get_running_loop().call_later(grace, self._expire_soon)
+            return
         await self._leave_room()
+
+    def _expire_soon(self) -> None:
+        if not self._resumed:
+            task = asyncio.ensure_future(self._leave_room())
+            self.state.background.add(task)
+            task.add_done_callback(self.state.background.discard)
 
     async def _leave_room(self) -> bool:
         """Leave the room (roster and media); False if we were not in one."""
@@ -318,6 +355,32 @@ class Session:
     async def _on_media(self, msg: m.SetMedia) -> None:
         room, _ = self._joined_seat()
         room.set_media(self, msg.state)
+
+    async def _on_resume(self, msg: m.Resume) -> None:
+        """Take back a seat whose connection broke: same device, the seat's token."""
+        self._require_auth()
+        if self.room is not None:
+            raise ProtocolError("already in a room")
+        live = self.state.rooms.find(msg.room)
+        if live is None:
+            raise ResumeRefused("no such seat to resume (it may have expired)")
+        old = await live.resume(self, msg.participant_id, msg.token)
+        if isinstance(old, Session):
+            old._resumed = True
+            self._sent, self._sent_seq = old._sent, old._sent_seq
+            self._received = old._received
+            old.room = None
+            if not old.ws.closed:
+                old._spawn(old._close(CLOSE_POLICY, "resumed on another connection"))
+        self.room = live
+        self.send(m.Resumed(room=live.name, participant_id=msg.participant_id, epoch=live.epoch,
+                            received=self._received))
+        try:
+            for seq, text in list(self._sent or ()):
+                if seq > msg.received:
+                    self._queue.put_nowait(text)
+        except asyncio.QueueFull:
+            await self._close(CLOSE_POLICY, "too much to replay")
 
     async def _on_ping(self, msg: m.Ping) -> None:
         self.send(m.Pong())

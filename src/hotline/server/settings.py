@@ -23,6 +23,9 @@ class Settings:
     media_host: str | None = None
     #: Seconds a joining client has to send its announcement after ``join_ack``.
     join_timeout: float = 10.0
+    #: How long a participant whose connection broke keeps its seat (media, keys) for a
+    #: ``resume`` on a new connection; 0 makes a broken connection a leave at once.
+    resume_grace: float = 15.0
     #: Per-connection flood limit: messages per second (burst = 2 s worth).
     max_messages_per_second: float = 200.0
     server_name: str = field(default="hotline/0.1")

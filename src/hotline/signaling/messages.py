@@ -223,6 +223,17 @@ HotlineClientMessage = (StandbyRegister | LinkTestRequest | LinkTestReport | Hot
                         | RingAck | CallAnswer | Hangup | HotlineJoin | HotlineStatusRequest)
 
 
+class Resume(_Message):
+    """After ``auth`` on a new connection: take my seat in ``room`` back (the connection
+    broke; the server keeps a seat for a few seconds, media and keys included)."""
+
+    type: Literal["resume"] = "resume"
+    room: Name
+    participant_id: U32
+    token: B64
+    received: U32  # messages received since ``joined`` (the server replays the rest)
+
+
 class Ping(_Message):
     type: Literal["ping"] = "ping"
 
@@ -245,7 +256,7 @@ class SetMedia(_Message):
 
 ClientMessage = Annotated[
     Enroll | Auth | Join | Announce | SendKey | Leave | Publish | SubscribeAnswer | Ping
-    | SetMedia | HotlineClientMessage,
+    | SetMedia | Resume | HotlineClientMessage,
     Field(discriminator="type"),
 ]
 
@@ -300,6 +311,18 @@ class Joined(_Message):
     epoch: U32
     members: list[MemberInfo]
     role: Role = "delegate"
+    #: Present with ``resume`` on a new connection if this one breaks (keep it secret).
+    resume_token: B64 = b""
+
+
+class Resumed(_Message):
+    """Your seat is yours again; what was sent to you meanwhile follows, in order."""
+
+    type: Literal["resumed"] = "resumed"
+    room: str
+    participant_id: U32
+    epoch: U32
+    received: U32  # messages the server got from you since ``joined`` (resend the rest)
 
 
 class MemberJoined(_Message):
@@ -455,8 +478,8 @@ HotlineServerMessage = (StandbyOk | LinkTestStart | LinkTestResult | Ring | Ring
 
 
 ServerMessage = Annotated[
-    Hello | Enrolled | Welcome | JoinAck | Joined | MemberJoined | MemberLeft | MemberMedia
-    | KeyFrom | Left | PublishAnswer | SubscribeOffer | Pong | Error
+    Hello | Enrolled | Welcome | JoinAck | Joined | Resumed | MemberJoined | MemberLeft
+    | MemberMedia | KeyFrom | Left | PublishAnswer | SubscribeOffer | Pong | Error
     | HotlineServerMessage,
     Field(discriminator="type"),
 ]
