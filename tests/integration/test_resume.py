@@ -102,7 +102,8 @@ async def test_a_seat_not_resumed_in_time_is_a_leave(tmp_path: Path) -> None:
         await bob.join("summit")
         await settle([alice, bob])
         code = bob.code
-        await alice.close()  # gone for good: after the grace, the others rekey without it
+        break_connection(alice)  # the network fails, and Alice never comes back:
+        await alice.close()  # after the grace, the others rekey without her
         await asyncio.sleep(0.2)
         assert bob.schedule is not None and len(bob.schedule.members) == 1  # kept a moment
         for _ in range(50):

@@ -35,6 +35,8 @@ SEND_QUEUE = 1024  # messages waiting for a slow reader before we drop the conne
 REPLAY = 1024  # messages kept after ``joined`` for a ``resume`` to replay
 MAX_ERRORS = 20  # refused requests before the connection is closed
 CLOSE_POLICY = 4008  # WebSocket close code: policy violation (flood, errors, slow)
+#: Close codes of a connection closed on purpose (normal, going away, ours): a leave.
+CLEAN_CLOSE = frozenset({1000, 1001, CLOSE_POLICY})
 
 
 class Unauthorized(RemoteError):
@@ -216,7 +218,9 @@ class Session:
         if self._resumed:
             return  # the seat lives on in another connection
         grace = self.state.settings.resume_grace
-        if self.room is not None and self.room.participant_id(self) is not None and grace > 0:
+        broken = self.ws.close_code not in CLEAN_CLOSE  # not closed on purpose by either side
+        if (broken and grace > 0 and self.room is not None
+                and self.room.participant_id(self) is not None):
             # the connection broke mid-call: keep the seat (media flows on) for a resume
             log.info("conn=%s broke in room=%s; seat kept %.0f s for a resume", self.conn_id,
                      self.room.name, grace)
