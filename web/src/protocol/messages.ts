@@ -98,6 +98,11 @@ export interface JoinAck {
 export interface Joined {
   readonly type: "joined"; readonly room: string; readonly participant_id: number; readonly epoch: number;
   readonly members: readonly MemberInfo[]; readonly role: Role;
+  /** Presented with `resume` on a new connection if this one breaks (keep it secret). */
+  readonly resume_token: Bytes;
+}
+export interface Resumed {
+  readonly type: "resumed"; readonly room: string; readonly participant_id: number; readonly epoch: number; readonly received: number;
 }
 export interface MemberJoined { readonly type: "member_joined"; readonly epoch: number; readonly member: MemberInfo }
 export interface MemberLeft { readonly type: "member_left"; readonly epoch: number; readonly participant_id: number }
@@ -144,7 +149,7 @@ export const HOTLINE_TYPES: ReadonlySet<string> = new Set([
 ]);
 
 export type ServerMessage =
-  | Hello | Enrolled | Welcome | JoinAck | Joined | MemberJoined | MemberLeft | MemberMedia | KeyFrom | Left | Pong
+  | Hello | Enrolled | Welcome | JoinAck | Joined | Resumed | MemberJoined | MemberLeft | MemberMedia | KeyFrom | Left | Pong
   | PublishAnswer | SubscribeOffer | ErrorMessage | HotlineMessage;
 
 // -- validation -------------------------------------------------------------------------
@@ -265,7 +270,8 @@ const SERVER: Record<ServerMessage["type"], Shape> = {
   enrolled: { party: str, device_id: int },
   welcome: { party: str, device_id: int, rooms: list(str), roles: dict(role) },
   join_ack: { room: str, participant_id: u32, epoch: u32 },
-  joined: { room: str, participant_id: u32, epoch: u32, members: list(memberInfo), role },
+  joined: { room: str, participant_id: u32, epoch: u32, members: list(memberInfo), role, resume_token: b64 },
+  resumed: { room: str, participant_id: u32, epoch: u32, received: u32 },
   member_joined: { epoch: u32, member: memberInfo },
   member_left: { epoch: u32, participant_id: u32 },
   member_media: { participant_id: u32, state: mediaState },
@@ -320,6 +326,7 @@ export type ClientMessage =
   | { readonly type: "subscribe_answer"; readonly sdp: string }
   | { readonly type: "ping" }
   | { readonly type: "media"; readonly state: MediaState }
+  | { readonly type: "resume"; readonly room: string; readonly participant_id: number; readonly token: Uint8Array; readonly received: number }
   | { readonly type: "standby"; readonly hotline: string }
   | { readonly type: "linktest_request"; readonly hotline: string }
   | { readonly type: "linktest_report"; readonly test_id: string; readonly figures: LinkTestFigures }
