@@ -372,3 +372,33 @@ async def test_listen_only_role(hotline: tuple[Server, dict[str, str]], browser:
     assert (await alice.remote("carol"))["framesReceived"] == 0
     counters = await carol.page.evaluate("() => window.hotlineAppCounters()")
     assert "send/video" not in counters["totals"] and "send/audio" not in counters["totals"]
+
+
+async def test_broken_signaling_is_resumed_and_media_goes_on(
+        hotline: tuple[Server, dict[str, str]], browser: Any) -> None:
+    """The server side of Alice's WebSocket is cut mid-call: her page reconnects and
+    takes her seat back; Bob decodes her all along, nobody appears twice, and signaling
+    works again afterwards (a mute reaches Bob)."""
+    from hotline.server.app import STATE
+    srv, codes = hotline
+    alice = await enrolled(browser, srv.url, "alice", codes["alice"])
+    bob = await enrolled(browser, srv.url, "bob", codes["bob"])
+    await join(alice)
+    await join(bob)
+    await decodes(bob, "alice")
+    await decodes(alice, "bob")
+    live = srv.app[STATE].rooms.find(ROOM)
+    assert live is not None
+    seat = next(s for s in live._seats.values() if s.session.party == "alice")
+    seat.session.ws._req.transport.abort()  # type: ignore[attr-defined]
+    await alice.until("() => window.hotlineApp.signaling === 'reconnecting'", 5)
+    assert await growth(bob, "alice", "framesDecoded", 1.0) > 10  # media goes on
+    await alice.until("() => window.hotlineApp.resumes === 1", 15)
+    st = await alice.state()
+    assert st["phase"] == "in-call" and st["error"] is None
+    assert "Reconnected" in await alice.page.locator("#call-notice").inner_text()
+    assert sorted(live.participants.values()) == ["alice", "bob"]
+    assert list((await bob.state())["remotes"]) == ["alice"]
+    await alice.page.get_by_role("button", name="Mute").click()
+    await bob.until("() => !window.hotlineApp.remotes.alice.audio")
+    assert await growth(bob, "alice", "framesDecoded", 1.0) > 10

@@ -168,6 +168,13 @@ export class Call {
         tile.setMedia(media);
         tile.render(state.activeSpeaker === tile.summary.name);
       }
+    } else if (e.kind === "connection_lost") {
+      state.signaling = "reconnecting";
+      this.notice("The connection to the server broke: reconnecting… (the call's media goes on)");
+    } else if (e.kind === "resumed") {
+      state.signaling = "connected";
+      state.resumes += 1;
+      this.notice("Reconnected to the server.");
     } else if (e.kind === "closed") {
       void this.end(`connection to the server lost: ${String(e.data["reason"] ?? "")}`);
     }

@@ -81,6 +81,9 @@ export interface AppState {
   calls: number;
   /** Reconnection attempts of the room list after the server went away. */
   reconnects: number;
+  /** The call's signaling connection, and how often it was resumed after a break. */
+  signaling: "connected" | "reconnecting";
+  resumes: number;
   /** connectionState of the publish and subscribe connections; offers answered. */
   media: { publish: string; subscribe: string; offers: number };
   hotlines: HotlinesSummary;
@@ -110,7 +113,7 @@ export const state: AppState = {
   remotes: {}, activeSpeaker: null, problems: [], path: null,
   quality: { grade: "unknown", rttMs: null, lossPercent: null, jitterMs: null },
   prejoin: { ready: false, level: 0, maxLevel: 0, problem: null, cameras: 0, microphones: 0 },
-  worker: null, calls: 0, reconnects: 0, media: { publish: "new", subscribe: "new", offers: 0 },
+  worker: null, calls: 0, reconnects: 0, signaling: "connected", resumes: 0, media: { publish: "new", subscribe: "new", offers: 0 },
   hotlines: { list: [], standby: {}, linktests: 0, ringing: null, calling: null },
 };
 window.hotlineApp = state;

@@ -27,6 +27,11 @@ import {
   type ClientMessage, type ErrorMessage, HOTLINE_TYPES, type HotlineMessage, type MediaState, type MemberInfo, type Role, type ServerMessage, type SubscribeOffer, encodeClient, parseServer,
 } from "./messages.js";
 
+/** How long a broken connection is retried with `resume` (the server keeps a seat 15 s). */
+const RESUME_WINDOW_MS = 12000;
+const RESUME_BACKOFF_MS = [100, 250, 500, 1000, 2000];
+const RESUME_KEEP = 1024;
+
 /** The server refused a request; `code` is the server's error code. */
 export class ServerError extends RemoteError {
   constructor(readonly code: string, message: string) {
@@ -38,7 +43,7 @@ export class ServerError extends RemoteError {
 export class ConnectionFailed extends RemoteError {}
 
 export type ClientEventKind =
-  | "joined" | "member_joined" | "member_left" | "member_media" | "keys_rotated" | "group_code" | "key_rejected" | "error" | "closed";
+  | "joined" | "member_joined" | "member_left" | "member_media" | "connection_lost" | "resumed" | "keys_rotated" | "group_code" | "key_rejected" | "error" | "closed";
 
 export interface ClientEvent {
   readonly kind: ClientEventKind;
@@ -151,6 +156,15 @@ export class SignalingClient {
   private timer: ReturnType<typeof setTimeout> | null = null;
   private timerArmed = false; // after joined, until leave or close
   private closing = false;
+  // After `joined`: the seat's resume token, messages received since, what we sent since
+  // (numbered): a connection that breaks mid-call is resumed without a loss.
+  private seat: { room: string; participantId: number; token: Bytes } | null = null;
+  private received = 0;
+  private sentLog: [number, string][] = [];
+  private sentSeq = 0;
+  private resuming = false;
+  /** Connections resumed after a break. */
+  resumes = 0;
 
   constructor(server: string, readonly identity: Identity, options: SignalingOptions = {}) {
     this.url = wsUrl(server);
@@ -217,7 +231,10 @@ export class SignalingClient {
           greeted = true;
           reject(new ConnectionFailed(`cannot reach ${this.url} (close ${ev.code})`));
         }
-        this.lost(`connection closed (${ev.code}${ev.reason ? ` ${ev.reason}` : ""})`);
+        if (ws !== this.ws) return; // an earlier connection, replaced by a resumed one
+        const reason = `connection closed (${ev.code}${ev.reason ? ` ${ev.reason}` : ""})`;
+        if (this.seat !== null && !this.closing && ev.code !== 1000 && ev.code !== 4008) void this.resume(reason);
+        else this.lost(reason);
       };
       ws.onerror = () => {
         // a close event follows and says the rest
@@ -269,8 +286,95 @@ export class SignalingClient {
   }
 
   private send(message: ClientMessage): void {
+    const text = encodeClient(message);
+    if (this.seat !== null) {
+      this.sentSeq += 1;
+      this.sentLog.push([this.sentSeq, text]);
+      if (this.sentLog.length > RESUME_KEEP) this.sentLog.shift();
+      if (this.resuming) return; // sent again once resumed, if the server did not get it
+    }
     if (this.ws === null || this.ws.readyState !== WebSocket.OPEN) throw new ConnectionFailed("not connected");
-    this.ws.send(encodeClient(message));
+    this.ws.send(text);
+  }
+
+  /** The connection broke mid-call: take the seat back on a new one (`resume`), with
+   * what either side missed sent again; else the connection is lost. */
+  private async resume(reason: string): Promise<void> {
+    if (this.resuming || this.seat === null) return;
+    this.resuming = true;
+    this.event("connection_lost", { reason });
+    const seat = this.seat;
+    const deadline = performance.now() + RESUME_WINDOW_MS;
+    for (let attempt = 0; performance.now() < deadline && !this.closing; attempt++) {
+      await new Promise((r) => setTimeout(r, RESUME_BACKOFF_MS[Math.min(attempt, RESUME_BACKOFF_MS.length - 1)]));
+      try {
+        const resumed = await this.resumeOnce(seat);
+        this.resuming = false;
+        for (const [seq, text] of this.sentLog) if (seq > resumed.received) this.ws?.send(text);
+        this.resumes += 1;
+        this.event("resumed", { attempts: attempt + 1 });
+        return;
+      } catch (error) {
+        if (error instanceof ServerError) break; // refused: the seat is gone
+      }
+    }
+    this.resuming = false;
+    this.lost(`${reason}; could not resume`);
+  }
+
+  /** One attempt: a new WebSocket, auth, resume; the messages of the handshake are not
+   * counted, the server's replays are. */
+  private resumeOnce(seat: { room: string; participantId: number; token: Bytes }): Promise<Extract<ServerMessage, { type: "resumed" }>> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(this.url);
+      let done = false;
+      const fail = (error: Error): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        ws.close();
+        reject(error);
+      };
+      const timer = setTimeout(() => fail(new ConnectionFailed("no answer to resume")), 5000);
+      ws.onmessage = (ev: MessageEvent) => {
+        if (done) {
+          if (typeof ev.data === "string") this.receive(ev.data);
+          return;
+        }
+        let message: ServerMessage;
+        try {
+          message = parseServer(String(ev.data));
+        } catch (error) {
+          fail(error instanceof Error ? error : new Error(String(error)));
+          return;
+        }
+        if (message.type === "hello") {
+          this.challenge = message.challenge;
+          void prove(this.identity, "auth", message.challenge).then((signature) => {
+            ws.send(encodeClient({ type: "auth", identity_key: this.identity.publicKey, signature }));
+            ws.send(encodeClient({
+              type: "resume", room: seat.room, participant_id: seat.participantId, token: seat.token, received: this.received,
+            }));
+          }, (error: unknown) => fail(error instanceof Error ? error : new Error(String(error))));
+        } else if (message.type === "error") {
+          fail(new ServerError(message.code, message.message));
+        } else if (message.type === "resumed") {
+          done = true;
+          clearTimeout(timer);
+          const old = this.ws;
+          this.ws = ws;
+          old?.close();
+          ws.onclose = (ev: CloseEvent) => {
+            if (ws !== this.ws) return;
+            const reason = `connection closed (${ev.code}${ev.reason ? ` ${ev.reason}` : ""})`;
+            if (this.seat !== null && !this.closing && ev.code !== 1000 && ev.code !== 4008) void this.resume(reason);
+            else this.lost(reason);
+          };
+          resolve(message);
+        } // welcome: nothing to do
+      };
+      ws.onclose = () => fail(new ConnectionFailed("closed while resuming"));
+    });
   }
 
   /** The next reply of one of `types`; a server error rejects with ServerError. */
@@ -341,6 +445,7 @@ export class SignalingClient {
   }
 
   private stopSchedule(): void {
+    this.seat = null; // nothing to resume after a leave
     this.stopTimer();
     this.timerArmed = false;
     this.schedule = null;
@@ -361,6 +466,7 @@ export class SignalingClient {
       this.lost(error instanceof Error ? error.message : String(error));
       return;
     }
+    if (this.seat !== null && message.type !== "resumed") this.received += 1;
     this.dispatch(message);
   }
 
@@ -368,6 +474,10 @@ export class SignalingClient {
     const now = this.now();
     switch (message.type) {
       case "joined": {
+        this.seat = { room: message.room, participantId: message.participant_id, token: message.resume_token };
+        this.received = 0;
+        this.sentSeq = 0;
+        this.sentLog = [];
         this.participantId = message.participant_id;
         this.names.clear();
         this.roles.clear();
