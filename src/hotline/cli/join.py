@@ -1,7 +1,9 @@
 """``hotline join``: take part in an E2EE call from the terminal.
 
 Shows the group verification code to compare aloud, who is in the call and how many
-frames of each party were decrypted; Ctrl-C (or ``--duration``) leaves the call.
+frames of each party were decrypted; Ctrl-C (or ``--duration``) leaves the call. A broken
+connection is resumed by the client; when the server is gone for longer (a restart), it
+joins the room again by itself, with a growing delay (1 s … 15 s), until it can.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -43,28 +46,66 @@ def _table(call: Call, stats: CallStats, elapsed: float) -> Table:
     return table
 
 
-async def _run(call: Call, duration: float | None, console: Console,
+REJOIN_MIN, REJOIN_MAX = 1.0, 15.0
+
+
+async def _rejoin(make_call: Callable[[], Call], stop: asyncio.Event,
+                  console: Console) -> Call | None:
+    """The server went away (a broken connection is resumed by the client itself; this is
+    for a server that restarted or stayed away longer): join again, with new keys, with a
+    growing delay, until it works or the user stops. None if stopped."""
+    delay = REJOIN_MIN
+    while not stop.is_set():
+        console.print(f"[yellow]connection to the server lost; joining again in {delay:.0f} s…[/]")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), delay)
+        if stop.is_set():
+            return None
+        call = make_call()
+        try:
+            await asyncio.wait_for(call.start(), 20)
+        except (HotlineError, OSError, TimeoutError) as exc:
+            console.print(f"[yellow]not yet: {exc}[/]")
+            await call.close()
+            delay = min(REJOIN_MAX, delay * 2)
+            continue
+        console.print("[green]joined again[/] (new keys: compare the new group code)")
+        return call
+    return None
+
+
+async def _run(make_call: Callable[[], Call], duration: float | None, console: Console,
                stats_json: Path | None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    first = make_call()
+    call: Call | None = first
+    final: CallStats | None = None
     try:
-        with console.status(f"joining {call.room!r} at {call.server} …"):
-            await call.start()
+        with console.status(f"joining {first.room!r} at {first.server} …"):
+            await first.start()
         start = loop.time()
         with Live(console=console, refresh_per_second=2, transient=False) as live:
-            while not stop.is_set():
+            while not stop.is_set() and call is not None:
+                if call.signaling.closed.is_set():
+                    final = call.stats()
+                    await call.close()
+                    call = await _rejoin(make_call, stop, live.console)
+                    continue
                 live.update(_table(call, call.stats(), loop.time() - start))
                 if duration is not None and loop.time() - start >= duration:
                     break
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), 0.5)
-            live.update(_table(call, call.stats(), loop.time() - start))
+            if call is not None:
+                live.update(_table(call, call.stats(), loop.time() - start))
     finally:
-        final = call.stats()
-        await call.close()
-        if stats_json is not None:
+        if call is not None:
+            final = call.stats()
+            await call.close()
+        if stats_json is not None and final is not None:
             stats_json.write_text(json.dumps(final.as_json(), indent=2) + "\n")
 
 
@@ -100,9 +141,12 @@ def join(
         ident = Identity.load(identity)
         if media is not None and not media.is_file():
             raise typer.BadParameter(f"no such media file: {media}")
-        call = Call(server, ident, room, record_dir=record, media_file=media, camera=camera,
-                    microphone=microphone, tls_ca=tls_ca)
-        asyncio.run(_run(call, duration, console, stats_json))
+
+        def make_call() -> Call:
+            return Call(server, ident, room, record_dir=record, media_file=media,
+                        camera=camera, microphone=microphone, tls_ca=tls_ca)
+
+        asyncio.run(_run(make_call, duration, console, stats_json))
     except HotlineError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=1) from None
