@@ -402,3 +402,31 @@ async def test_broken_signaling_is_resumed_and_media_goes_on(
     await alice.page.get_by_role("button", name="Mute").click()
     await bob.until("() => !window.hotlineApp.remotes.alice.audio")
     assert await growth(bob, "alice", "framesDecoded", 1.0) > 10
+
+
+async def test_pages_join_again_after_a_server_restart(
+        hotline: tuple[Server, dict[str, str]], browser: Any, tmp_path: Path) -> None:
+    """The server stops mid-call and starts again on the same port and data: both pages
+    say so, wait, and join the room again by themselves (same devices, new keys)."""
+    srv, codes = hotline
+    alice = await enrolled(browser, srv.url, "alice", codes["alice"])
+    bob = await enrolled(browser, srv.url, "bob", codes["bob"])
+    await join(alice)
+    await join(bob)
+    await decodes(bob, "alice")
+    old_code = (await alice.state())["code"]["digits"]
+    port = int(srv.url.rsplit(":", 1)[1])
+    await srv.runner.cleanup()
+    srv.store.close()
+    await alice.until("() => window.hotlineApp.phase !== 'in-call'", 20)
+    await asyncio.sleep(1.0)
+    again = await start_server(tmp_path / "data", port=port, join_timeout=5.0)
+    srv.store, srv.app, srv.runner = again.store, again.app, again.runner  # the fixture ends it
+    for p in (alice, bob):
+        await p.until("() => window.hotlineApp.phase === 'in-call'"
+                      " && window.hotlineApp.calls === 2", 40)
+    await decodes(bob, "alice", timeout=30)
+    await decodes(alice, "bob", timeout=30)
+    st = await alice.state()
+    assert st["error"] is None and st["code"]["digits"] != old_code
+    assert st["code"]["digits"] == (await bob.state())["code"]["digits"]

@@ -84,6 +84,8 @@ export class Call {
   private screen: MediaStreamTrack | null = null;
   private readonly microphone: MediaStreamTrack | null;
   private readonly cameraConstraints: MediaTrackConstraints;
+  /** What to join with again if the server goes away (the same devices and choices). */
+  readonly again: Omit<PrejoinChoice, "media"> | null;
   private readonly streams = new Map<string, StreamInfo>(); // by mid
   private readonly tiles = new Map<number, Tile>();
   private readonly failures = new Map<number, { out: number; failed: number }>(); // by participant, last poll
@@ -97,7 +99,7 @@ export class Call {
 
   constructor(
     readonly client: SignalingClient, readonly room: string, choice: PrejoinChoice | null,
-    private readonly onEnded: (error: string | null) => void,
+    private readonly onEnded: (error: string | null, connectionLost: boolean) => void,
     /** A hotline's test or call room is entered with `hotline_join`, not `join`. */
     private readonly joinRequest?: { readonly type: "hotline_join"; readonly call_id: string },
   ) {
@@ -109,6 +111,7 @@ export class Call {
       this.camera = null;
     }
     this.cameraConstraints = choice?.constraints.video ?? {};
+    this.again = choice === null ? null : { audio: choice.audio, video: choice.video, constraints: choice.constraints };
     state.local = { audio: this.microphone !== null && (choice?.audio ?? false), video: this.camera !== null, screen: false };
     this.e2ee = new MediaE2EE({ workerUrl: WORKER_URL, onFatal: (e) => void this.end(`E2EE failure, call ended: ${e.message}`) });
     client.onKeyActions = (actions) => this.mirror(actions);
@@ -176,7 +179,7 @@ export class Call {
       state.resumes += 1;
       this.notice("Reconnected to the server.");
     } else if (e.kind === "closed") {
-      void this.end(`connection to the server lost: ${String(e.data["reason"] ?? "")}`);
+      void this.end(`connection to the server lost: ${String(e.data["reason"] ?? "")}`, true);
     }
   }
 
@@ -480,7 +483,7 @@ export class Call {
   // ------------------------------------------------------------------ the end
 
   /** End the call: everything closed; `error` is shown. */
-  async end(error: string | null): Promise<void> {
+  async end(error: string | null, connectionLost = false): Promise<void> {
     if (this.ended) return;
     this.ended = true;
     this.abort.abort();
@@ -509,6 +512,6 @@ export class Call {
     $("code-digits").textContent = "";
     $("code-words").textContent = "";
     $("call-notice").textContent = "";
-    this.onEnded(error);
+    this.onEnded(error, connectionLost);
   }
 }

@@ -20,7 +20,7 @@ import { LISTEN_ONLY } from "../protocol/messages.js";
 import { ServerError, SignalingClient } from "../protocol/signaling.js";
 import { Call } from "./call.js";
 import { type HotlineCallStart, HotlinesView } from "./hotlines.js";
-import { Prejoin } from "./prejoin.js";
+import { Prejoin, type PrejoinChoice } from "./prejoin.js";
 import { roleLabel } from "./tiles.js";
 import { $, button, message, show, showError, sleep, state, status } from "./view.js";
 
@@ -32,6 +32,8 @@ let lobby: SignalingClient | null = null; // an authenticated connection, not in
 let call: Call | null = null;
 let reconnecting = false;
 let hotlines: HotlinesView | null = null;
+/** A call that ended because the server went away: joined again once it is back. */
+let rejoin: { room: string; again: Omit<PrejoinChoice, "media"> | null } | null = null;
 
 window.hotlineAppCounters = async () => (call === null || call.ended ? null : await call.e2ee.counters());
 
@@ -143,6 +145,14 @@ function listRooms(client: SignalingClient): void {
     hotlines ??= new HotlinesView(identity, { startCall: startHotlineCall, lobby: () => lobby });
     void hotlines.refresh();
   }
+  if (rejoin !== null && call === null) {
+    const r = rejoin;
+    rejoin = null;
+    if (client.rooms.includes(r.room)) {
+      status(`The server is back: joining ${r.room} again…`);
+      void joinRoom(r.room, r.again);
+    }
+  }
 }
 
 function showEnroll(): void {
@@ -178,12 +188,12 @@ async function enroll(event: SubmitEvent): Promise<void> {
   }
 }
 
-async function joinRoom(room: string): Promise<void> {
+async function joinRoom(room: string, again: Omit<PrejoinChoice, "media"> | null = null): Promise<void> {
   if (call !== null || lobby === null) return;
   const client = lobby;
   showError(null);
   const listenOnly = LISTEN_ONLY.has(client.roomRoles[room] ?? "delegate");
-  const choice = listenOnly ? null : await Prejoin.run(room);
+  const choice = listenOnly ? null : (again !== null ? await Prejoin.again(again) : null) ?? await Prejoin.run(room);
   if (!listenOnly && choice === null) { // cancelled
     listRooms(client);
     return;
@@ -200,7 +210,10 @@ async function joinRoom(room: string): Promise<void> {
   state.media = { publish: "new", subscribe: "new", offers: 0 };
   $("call-title").textContent = `Call: ${room}`;
   show("call");
-  const c = new Call(client, room, choice, (error) => void afterCall(c, error));
+  const c = new Call(client, room, choice, (error, lost) => {
+    if (lost) rejoin = { room, again: c.again }; // joined again once the server is back
+    void afterCall(c, error);
+  });
   call = c;
   try {
     await c.start();
@@ -212,11 +225,12 @@ async function joinRoom(room: string): Promise<void> {
 async function afterCall(c: Call, error: string | null): Promise<void> {
   if (call === c) call = null;
   try {
+    const rejoining = rejoin !== null;
     if (lobby !== null) listRooms(lobby); // a hotline call ran on its own connection
     else await showRooms();
-    if (error !== null) {
+    if (error !== null && call === null && !reconnecting) { // not already joining again
       showError(error);
-      status("Call ended with an error; you can join again.");
+      status(rejoining ? "The call was cut: it is joined again once the server is back." : "Call ended with an error; you can join again.");
     }
   } catch (e) {
     show(null);
@@ -251,7 +265,7 @@ async function startHotlineCall(h: HotlineCallStart): Promise<void> {
   $("call-title").textContent = `Hotline call: ${h.room.split(":")[1] ?? h.room}`;
   show("call");
   await new Promise<void>((resolve) => {
-    const c = new Call(h.client, h.room, choice, (error) => {
+    const c = new Call(h.client, h.room, choice, (error) => { // a hotline call is not rejoined: call again
       h.hangup();
       void afterCall(c, error).then(resolve);
     }, { type: "hotline_join", call_id: h.callId });

@@ -86,6 +86,22 @@ export class Prejoin {
     return new Prejoin().open(room);
   }
 
+  /** The same devices and choices again, without the check (rejoining after the server
+   * came back); null if the devices cannot be opened (then the check is shown). */
+  static async again(previous: Omit<PrejoinChoice, "media">): Promise<PrejoinChoice | null> {
+    try {
+      const c = previous.constraints;
+      const media = await navigator.mediaDevices.getUserMedia({ audio: c.audio, video: previous.video ? c.video : false });
+      if (media.getAudioTracks().length === 0) {
+        for (const t of media.getTracks()) t.stop();
+        return null;
+      }
+      return { ...previous, media };
+    } catch {
+      return null;
+    }
+  }
+
   private open(room: string): Promise<PrejoinChoice | null> {
     state.phase = "prejoin";
     state.prejoin = { ready: false, level: 0, maxLevel: 0, problem: null, cameras: 0, microphones: 0 };
