@@ -104,6 +104,9 @@ class SfuParticipant:
         media = [m for m in parsed.media if m.kind in MIME]
         if not media or len(media) > MAX_STREAMS_PER_PUBLISHER:
             raise ProtocolError("offer must have 1-4 audio/video m-lines")
+        mids = [m.rtp.muxId for m in parsed.media]
+        if not all(mids) or len(set(mids)) != len(mids):
+            raise ProtocolError("every m-line of the offer needs its own a=mid")
         pc = RTCPeerConnection(adapter.configuration())
         self.publish_pc = pc
         try:
@@ -116,6 +119,9 @@ class SfuParticipant:
         except Exception as exc:  # bad SDP, no common codec, ...
             log.info("room=%s participant=%d publish refused: %s", self.room,
                      self.participant_id, exc)
+            # Nothing of a refused offer stays: the participant may offer again.
+            self.publish_pc = None
+            await _close_quietly(pc)
             raise ProtocolError(f"cannot accept this offer: {exc}") from None
         by_mid = {t.mid: t for t in pc.getTransceivers()}
         for m in media:
@@ -227,7 +233,16 @@ class SfuParticipant:
             self._answer.cancel()
         for pc in (self.publish_pc, self.subscribe_pc):
             if pc is not None:
-                await pc.close()
+                await _close_quietly(pc)
+
+
+async def _close_quietly(pc: RTCPeerConnection) -> None:
+    """Close ``pc``; aiortc can fail half-way on a connection set up from odd SDP, and
+    that must not stop a leave or a server shutdown."""
+    try:
+        await pc.close()
+    except Exception as exc:
+        log.info("closing a peer connection failed: %r", exc)
 
 
 class Sfu:

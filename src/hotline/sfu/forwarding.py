@@ -21,6 +21,12 @@ PLI_INTERVAL = 0.5  # seconds between keyframe requests to one publisher stream
 REMB_INTERVAL = 1.0
 SFU_SSRC = 0x5F0F0001  # the SFU's own SSRC in the RTCP it generates
 SPARE_EXT_ID = 14  # an extension id never negotiated: what receivers must ignore
+#: Largest plain RTP packet forwarded: anything bigger cannot have come in one Ethernet
+#: frame from a WebRTC sender and would not leave in one either; dropped and counted.
+MAX_RTP_BYTES = 1500
+#: Packets one NACK may get resent: a feedback packet naming the whole cache must not
+#: make the SFU send a thousand packets for one small datagram.
+MAX_NACK_RESEND = 64
 MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
 
 SendRtp = Callable[[bytes], None]  # takes plain RTP/RTCP; the edge protects and sends
@@ -181,9 +187,10 @@ class ForwardedCopy:
             self.send(report)
 
     def resend(self, sequences: list[int]) -> int:
-        """Answer a NACK from the cache; returns how many packets were resent."""
+        """Answer a NACK from the cache; returns how many packets were resent. Only the
+        first :data:`MAX_NACK_RESEND` distinct sequences asked for are looked at."""
         sent = 0
-        for seq in sequences:
+        for seq in list(dict.fromkeys(sequences))[:MAX_NACK_RESEND]:
             packet = self.stream.cached((seq - self.seq_offset) & 0xFFFF)
             if packet is not None:
                 self.forward(packet)
@@ -202,8 +209,14 @@ class Router:
         self.published: dict[int, PublishedStream] = {}
         self.copies: dict[int, ForwardedCopy] = {}
         self.dropped = 0  # malformed or unknown packets
+        self.oversized = 0  # RTP packets over MAX_RTP_BYTES (also counted in dropped)
+        self.rtcp_malformed = 0  # compound RTCP with a bad version or length
 
     def on_rtp(self, packet: bytes) -> None:
+        if len(packet) > MAX_RTP_BYTES:
+            self.oversized += 1
+            self.dropped += 1
+            return
         header = rtp.parse_rtp(packet)
         stream = self.published.get(header.ssrc) if header else None
         if stream is None or header is None:
@@ -213,8 +226,11 @@ class Router:
 
     def on_rtcp(self, compound: bytes, now: float) -> None:
         """RTCP from this participant: SRs of what it publishes, feedback about what it
-        receives. RR, SDES and BYE end here."""
+        receives. RR, SDES and BYE end here. A compound that is not well-formed to its
+        last byte is counted in ``rtcp_malformed`` (its well-formed head is still used)."""
+        walked = 0
         for p in rtp.iter_rtcp(compound):
+            walked += len(p.data)
             if p.packet_type == rtp.SR and len(p.data) >= 8:
                 stream = self.published.get(int.from_bytes(p.data[4:8], "big"))
                 if stream is not None:
@@ -234,6 +250,8 @@ class Router:
                 copy.stream.request_keyframe(now)
             elif p.packet_type == rtp.RTPFB and p.fmt == rtp.FMT_NACK:
                 copy.resend(rtp.nack_sequences(p))
+        if walked != len(compound):
+            self.rtcp_malformed += 1
 
     def _on_remb(self, p: rtp.RtcpPacket, now: float) -> None:
         parsed = rtp.remb_bitrate(p)
