@@ -3,9 +3,9 @@ cap"). Each scenario runs :mod:`tests.support.impaired_call` in a network namesp
 its own (``unshare -n``), so its impairment and its ``tc`` qdisc touch nothing else.
 
 ``make test`` runs one representative scenario (5 % loss each way for 10 s, then a 1 s
-blackout); ``make soak`` runs the sweep (``-m soak``). The assertions are what the
-product achieves today, which is short of the targets in docs/DESIGN.md: the figures and
-the reasons are in docs/reliability.md.
+blackout); ``make soak`` runs the sweep (``-m soak``), whose figures are in
+docs/reliability.md. The sweep asserts only that every call survives and recovers; the
+figures say how well.
 """
 
 from __future__ import annotations
@@ -47,12 +47,15 @@ def test_five_percent_loss_then_a_blackout() -> None:
     r = run_scenario("loss=0.05", seconds=10, burst=1.0)
     print(r)
     assert r["audio_sent"] > 400
-    # Today (stock aiortc jitter buffers in the Python client): about half the audio and
-    # a few video frames a second get through; see docs/reliability.md.
-    assert r["audio_decrypted"] >= 0.3 * r["audio_sent"], r
-    assert r["video_fps"] >= 1.0, r
+    # About 10 % of the datagrams are lost end to end (5 % on each client's link): audio
+    # loses no more than that (one Opus frame per lost packet), video is recovered by
+    # NACK (from the SFU's cache, or relayed to the publisher and answered with RTX).
+    assert r["audio_decrypted"] >= 0.8 * r["audio_sent"], r
+    assert r["video_fps"] >= 15, r
+    assert r["video_longest_gap_s"] < 1.0, r
     assert r["recovery_audio_s"] is not None and r["recovery_audio_s"] <= 1.0, r
-    assert r["recovery_video_s"] is not None, r  # within the 12 s window
+    assert r["recovery_video_s"] is not None and r["recovery_video_s"] <= 1.0, r
+    assert r["decrypt_failures"] == 0, r
 
 
 SWEEP = [

@@ -49,7 +49,7 @@ from aiohttp import web
 
 from hotline.client.call import Call, RemoteStream
 from hotline.crypto.identity import Identity
-from hotline.server.app import make_app
+from hotline.server.app import STATE, make_app
 from hotline.server.settings import Settings
 from hotline.server.store import SqliteStore
 
@@ -237,6 +237,16 @@ async def measure(imp: Impairment, tbf: str | None, seconds: float,
             result["decrypt_failures"] = counts(alice, bob)[2] - fail0
             result["datagrams_dropped_pct"] = round(100 * imp.dropped / max(
                 1, imp.dropped + imp.passed), 2)
+            sfu = app[STATE].sfu
+            result["sfu"] = {f"{s.kind}_{k}": v for p in sfu.participants("link").values()
+                             for s in p.router.published.values()
+                             for k, v in vars(s.stats).items() if k != "bytes_in"}
+            if bob.subscribe_pc is not None:
+                buffers = {t.kind: getattr(t.receiver, "_RTCRtpReceiver__jitter_buffer", None)
+                           for t in bob.subscribe_pc.getTransceivers()}
+                result["jitter_buffer"] = {k: type(b).__name__ for k, b in buffers.items()}
+                result["holes_skipped"] = {k: getattr(b, "skipped", None)
+                                           for k, b in buffers.items()}
             return result
         finally:
             imp.on = False

@@ -173,6 +173,16 @@ def negotiated_payload_type(transceiver: RTCRtpTransceiver) -> int:
     return payload_type
 
 
+def negotiated_rtx_payload_type(transceiver: RTCRtpTransceiver, payload_type: int
+                                ) -> int | None:
+    """The RTX payload type negotiated for ``payload_type`` (``apt``), if any."""
+    for codec in transceiver._codecs:
+        if codec.mimeType.lower().endswith("/rtx") and codec.parameters.get(
+                "apt") == payload_type and codec.payloadType is not None:
+            return int(codec.payloadType)
+    return None
+
+
 def dtls_transport(pc: RTCPeerConnection) -> RTCDtlsTransport:
     """The one DTLS transport of a MAX_BUNDLE connection."""
     transport: RTCDtlsTransport = pc.getTransceivers()[0].receiver.transport

@@ -22,8 +22,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
-from aiortc.sdp import SessionDescription
+from aiortc import RTCPeerConnection, RTCRtpSender, RTCRtpTransceiver, RTCSessionDescription
+from aiortc.sdp import MediaDescription, SessionDescription
 
 from hotline.errors import ProtocolError
 from hotline.rtc import aiortc_adapter as adapter
@@ -58,6 +58,18 @@ def _extensions(sdp: str, mid: str) -> dict[str, int]:
         if m.rtp.muxId == mid:
             return {e.uri: e.id for e in m.rtp.headerExtensions if 0 < e.id < 15}
     return {}
+
+
+def _rtx(media: MediaDescription, transceiver: RTCRtpTransceiver, ssrc: int,
+         payload_type: int) -> tuple[int | None, int | None]:
+    """The RTX SSRC (``a=ssrc-group:FID``) and negotiated RTX payload type of a published
+    m-line, or (None, None) if it has no RTX stream."""
+    rtx_ssrc = next((int(g.items[1]) for g in media.ssrc_group if g.semantic == "FID"
+                     and len(g.items) == 2 and int(g.items[0]) == ssrc), None)
+    rtx_pt = adapter.negotiated_rtx_payload_type(transceiver, payload_type)
+    if rtx_ssrc is None or rtx_pt is None or rtx_ssrc == ssrc:
+        return None, None
+    return rtx_ssrc, rtx_pt
 
 
 def _codecs(kind: str) -> list[object]:
@@ -132,11 +144,12 @@ class SfuParticipant:
             # Only the extensions our answer accepted may appear in the publisher's packets.
             accepted = _extensions(pc.localDescription.sdp if pc.localDescription else "",
                                    str(t.mid))
+            payload_type = adapter.negotiated_payload_type(t)
             stream = PublishedStream(self.participant_id, m.kind, m.ssrc[0].ssrc,
-                                     adapter.negotiated_payload_type(t),
-                                     {i: u for u, i in accepted.items()},
+                                     payload_type, {i: u for u, i in accepted.items()},
                                      self.publish_path.send_rtcp)
-            self.router.published[stream.ssrc] = stream
+            stream.rtx_ssrc, stream.rtx_payload_type = _rtx(m, t, stream.ssrc, payload_type)
+            self.router.publish(stream)
         self.publish_path.watch(pc, lambda: self.sfu.publisher_ready(self))
         log.info("room=%s participant=%d publishes %s", self.room, self.participant_id,
                  [s.kind for s in self.router.published.values()])
