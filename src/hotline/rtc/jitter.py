@@ -11,7 +11,7 @@ the audio frames and 8 s video freezes (docs/reliability.md).
 :class:`SkippingJitterBuffer` keeps aiortc's behaviour while nothing is missing; when
 a packet is missing and enough newer media waits behind it, it gives the hole up. Audio
 (one Opus frame per packet) plays the oldest buffered packet as soon as ``prefetch``
-packets wait behind it, skipping holes before it. Video waits ``VIDEO_WAIT`` seconds of
+packets wait behind it, skipping holes before it. Video waits ``VIDEO_WAIT`` (0.5 s) of
 RTP time (time for a NACK to be answered through the SFU), then skips the hole and the
 frame it broke, and asks for a keyframe (the decoder needs one after a lost frame). A
 frame that is still incomplete after a skip fails SFrame authentication and is dropped
@@ -24,7 +24,7 @@ from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.rtp import RtpPacket
 
 VIDEO_CLOCK = 90_000
-VIDEO_WAIT = 0.25  # seconds of media buffered behind a hole before the hole is given up
+VIDEO_WAIT = 0.5  # seconds of media buffered behind a hole before the hole is given up
 
 
 class SkippingJitterBuffer(JitterBuffer):
