@@ -12,7 +12,7 @@ WEB_BUILD := $(WEB)/dist/.built-stamp
 WEB_SOURCES := $(shell find $(WEB)/src $(WEB)/test $(WEB)/scripts -type f) $(WEB)/tsconfig.json \
 	src/hotline/crypto/wordlist.py
 
-.PHONY: run test setup selfcheck lint typecheck unit web clean \
+.PHONY: run test setup selfcheck lint typecheck unit web clean soak \
 	bench bench-setup bench-sfu bench-crypto bench-call
 
 # The server with SQLite in ./hotline-data on http://127.0.0.1:8080/ (HOTLINE_HOST,
@@ -63,6 +63,20 @@ unit: $(STAMP) $(WEB_BUILD)
 	@set +e; scripts/in-loopback-netns.sh $(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; \
 	exit $$rc
+
+# The long and heavy reliability runs (docs/reliability.md), not part of `make test`: the
+# impaired-network sweep, a 30-minute three-party call (HOTLINE_SOAK_SECONDS), 20 kill -9
+# rounds, and every fuzz test with ten times the examples. About 45 minutes on 2 cores.
+# SOAK_RESULTS collects the figures as JSON lines.
+HOTLINE_SOAK_SECONDS ?= 1800
+SOAK_RESULTS ?= soak-results.jsonl
+soak: $(STAMP)
+	HOTLINE_SOAK_SECONDS=$(HOTLINE_SOAK_SECONDS) HOTLINE_KILL9_ROUNDS=20 \
+	HOTLINE_HYPOTHESIS_PROFILE=soak HOTLINE_RELIABILITY_RESULTS=$(abspath $(SOAK_RESULTS)) \
+	scripts/in-loopback-netns.sh $(BIN)/python -m pytest -m "soak or not soak" -s \
+		tests/unit/test_fuzz_untrusted.py tests/integration/test_fuzz_sdp.py \
+		tests/integration/test_kill9.py tests/integration/test_impaired_network.py \
+		tests/integration/test_long_call.py $(PYTEST_ARGS)
 
 # Benchmarks (not tests; docs/benchmarks.md). Root is needed: the SFU benchmark runs in a
 # private network namespace and starts Janus from the peer folder (JANUS_PEER) for the

@@ -18,7 +18,12 @@ settings.register_profile(
     "ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow],
     derandomize=True,
 )
-settings.load_profile("ci" if os.environ.get("CI") else "default")
+# `make soak`: ten times the examples of CI for every fuzz test (see docs/reliability.md).
+settings.register_profile(
+    "soak", max_examples=2000, deadline=None, suppress_health_check=list(HealthCheck),
+)
+settings.load_profile(os.environ.get("HOTLINE_HYPOTHESIS_PROFILE")
+                      or ("ci" if os.environ.get("CI") else "default"))
 
 
 @pytest.fixture(scope="session")

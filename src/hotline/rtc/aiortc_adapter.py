@@ -194,6 +194,16 @@ def negotiated_payload_type(transceiver: RTCRtpTransceiver) -> int:
     return payload_type
 
 
+def negotiated_rtx_payload_type(transceiver: RTCRtpTransceiver, payload_type: int
+                                ) -> int | None:
+    """The RTX payload type negotiated for ``payload_type`` (``apt``), if any."""
+    for codec in transceiver._codecs:
+        if codec.mimeType.lower().endswith("/rtx") and codec.parameters.get(
+                "apt") == payload_type and codec.payloadType is not None:
+            return int(codec.payloadType)
+    return None
+
+
 def dtls_transport(pc: RTCPeerConnection) -> RTCDtlsTransport:
     """The one DTLS transport of a MAX_BUNDLE connection."""
     transport: RTCDtlsTransport = pc.getTransceivers()[0].receiver.transport
@@ -281,11 +291,22 @@ def _own_socket(transport: Any) -> socket.socket | None:
     return own
 
 
+STUN_MAGIC_COOKIE = b"\x21\x12\xa4\x42"
+
+
+def _is_stun(data: bytes) -> bool:
+    """RFC 7983 / RFC 5389: first byte 0-3, a 20-byte header with the magic cookie."""
+    return len(data) >= 20 and data[0] < 4 and data[4:8] == STUN_MAGIC_COOKIE
+
+
 class RawMediaPath:
     """SRTP straight from and to the ICE sockets of one connection.
 
-    ``on_rtp`` / ``on_rtcp`` get decrypted packets. Datagrams from any address other
-    than the ICE-validated remote address are dropped before decryption.
+    ``on_rtp`` / ``on_rtcp`` get decrypted packets. Once DTLS is up, every datagram
+    from an address other than the ICE-validated remote address is dropped (and counted
+    in ``foreign_datagrams``) before decryption or DTLS, except STUN (RFC 7983: first
+    byte 0-3 and the magic cookie), which aioice authenticates itself
+    (MESSAGE-INTEGRITY).
     """
 
     def __init__(self, on_rtp: Callable[[bytes], None], on_rtcp: Callable[[bytes], None]
@@ -335,7 +356,13 @@ class RawMediaPath:
 
         def datagram_received(data: bytes, addr: Any) -> None:
             if not data or not 127 < data[0] < 192:
-                original(data, addr)  # STUN (consent) and DTLS stay with aioice/aiortc
+                # STUN (consent, checks) from anywhere stays with aioice, which checks
+                # its integrity; DTLS (and anything else) only from the validated
+                # address: a forged ClientHello or alert never reaches OpenSSL.
+                if addr[:2] != self._addr[:2] and not _is_stun(data):
+                    self.foreign_datagrams += 1
+                    return
+                original(data, addr)
                 return
             if addr != self._addr:
                 self.foreign_datagrams += 1

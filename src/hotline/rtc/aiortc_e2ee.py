@@ -72,7 +72,7 @@ from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCSessionDe
 from aiortc.codecs import get_capabilities, get_encoder
 from aiortc.codecs.base import Decoder, Encoder
 from aiortc.codecs.vpx import Vp8Encoder
-from aiortc.jitterbuffer import JitterFrame
+from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability, RTCRtpCodecParameters
 from aiortc.rtcrtpsender import RTCEncodedFrame
 from av.frame import Frame
@@ -82,6 +82,7 @@ from hotline.crypto.frames import Codec, FrameReceiver, clear_length, frame_kid,
 from hotline.crypto.kid import Slot
 from hotline.crypto.sframe import SFrameContext, SFrameHeader, SFrameSender
 from hotline.errors import ConfigError, Reason, SFrameError, UsageError
+from hotline.rtc import jitter
 
 __all__ = [
     "AIORTC_INTERNALS",
@@ -144,6 +145,18 @@ AIORTC_INTERNALS: tuple[Internal, ...] = (
     Internal("aiortc.jitterbuffer", "JitterFrame", ("data", "timestamp"),
              ("aiortc.jitterbuffer.JitterBuffer._remove_frame",),
              "a reassembled frame, as queued for the decoder; we build decrypted ones"),
+    Internal("aiortc.rtcrtpreceiver.RTCRtpReceiver", "_RTCRtpReceiver__jitter_buffer", None,
+             ("aiortc.rtcrtpreceiver.RTCRtpReceiver._handle_rtp_packet",),
+             "the receiver's JitterBuffer: replaced by hotline.rtc.jitter's"),
+    Internal("aiortc.jitterbuffer.JitterBuffer", "_remove_frame", ("self", "sequence_number"),
+             ("aiortc.jitterbuffer.JitterBuffer.add",),
+             "hands out the frame at the origin; SkippingJitterBuffer calls it after a skip"),
+    Internal("aiortc.jitterbuffer.JitterBuffer", "_origin", None,
+             ("aiortc.jitterbuffer.JitterBuffer.add", "aiortc.jitterbuffer.JitterBuffer.remove"),
+             "sequence number of the oldest slot: SkippingJitterBuffer moves it past a hole"),
+    Internal("aiortc.jitterbuffer.JitterBuffer", "_packets", None,
+             ("aiortc.jitterbuffer.JitterBuffer.add", "aiortc.jitterbuffer.JitterBuffer.remove"),
+             "the ring of buffered packets, read by SkippingJitterBuffer"),
     Internal("aiortc.rtcicetransport.RTCIceGatherer", "_connection", None,
              ("aiortc.rtcicetransport.RTCIceGatherer.gather",),
              "its aioice Connection (use_loopback_ice only)"),
@@ -157,6 +170,7 @@ _SENDER_ENCODER = "_RTCRtpSender__encoder"
 _RECEIVER_QUEUE = "_RTCRtpReceiver__decoder_queue"
 _RECEIVER_THREAD = "_RTCRtpReceiver__decoder_thread"
 _RECEIVER_DECODE_ERROR = "_RTCRtpReceiver__decoder_error"
+_RECEIVER_JITTER = "_RTCRtpReceiver__jitter_buffer"
 
 log = logging.getLogger("hotline.e2ee")
 
@@ -763,6 +777,9 @@ class MediaE2ee:
         replacement = _DecryptingQueue(stream)
         stream.sink = replacement.put_clear
         setattr(receiver, _RECEIVER_QUEUE, replacement)
+        # A lost packet must not freeze the stream until hundreds more arrive.
+        if type(getattr(receiver, _RECEIVER_JITTER, None)) is JitterBuffer:
+            setattr(receiver, _RECEIVER_JITTER, jitter.for_receiver(kind))
         return stream
 
     def _protect_transceivers(self, pc: RTCPeerConnection) -> None:

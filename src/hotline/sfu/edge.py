@@ -22,8 +22,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
-from aiortc.sdp import SessionDescription
+from aiortc import RTCPeerConnection, RTCRtpSender, RTCRtpTransceiver, RTCSessionDescription
+from aiortc.sdp import MediaDescription, SessionDescription
 
 from hotline.errors import ProtocolError
 from hotline.rtc import aiortc_adapter as adapter
@@ -58,6 +58,18 @@ def _extensions(sdp: str, mid: str) -> dict[str, int]:
         if m.rtp.muxId == mid:
             return {e.uri: e.id for e in m.rtp.headerExtensions if 0 < e.id < 15}
     return {}
+
+
+def _rtx(media: MediaDescription, transceiver: RTCRtpTransceiver, ssrc: int,
+         payload_type: int) -> tuple[int | None, int | None]:
+    """The RTX SSRC (``a=ssrc-group:FID``) and negotiated RTX payload type of a published
+    m-line, or (None, None) if it has no RTX stream."""
+    rtx_ssrc = next((int(g.items[1]) for g in media.ssrc_group if g.semantic == "FID"
+                     and len(g.items) == 2 and int(g.items[0]) == ssrc), None)
+    rtx_pt = adapter.negotiated_rtx_payload_type(transceiver, payload_type)
+    if rtx_ssrc is None or rtx_pt is None or rtx_ssrc == ssrc:
+        return None, None
+    return rtx_ssrc, rtx_pt
 
 
 def _codecs(kind: str) -> list[object]:
@@ -104,6 +116,9 @@ class SfuParticipant:
         media = [m for m in parsed.media if m.kind in MIME]
         if not media or len(media) > MAX_STREAMS_PER_PUBLISHER:
             raise ProtocolError("offer must have 1-4 audio/video m-lines")
+        mids = [m.rtp.muxId for m in parsed.media]
+        if not all(mids) or len(set(mids)) != len(mids):
+            raise ProtocolError("every m-line of the offer needs its own a=mid")
         pc = RTCPeerConnection(adapter.configuration())
         self.publish_pc = pc
         try:
@@ -116,6 +131,9 @@ class SfuParticipant:
         except Exception as exc:  # bad SDP, no common codec, ...
             log.info("room=%s participant=%d publish refused: %s", self.room,
                      self.participant_id, exc)
+            # Nothing of a refused offer stays: the participant may offer again.
+            self.publish_pc = None
+            await _close_quietly(pc)
             raise ProtocolError(f"cannot accept this offer: {exc}") from None
         by_mid = {t.mid: t for t in pc.getTransceivers()}
         for m in media:
@@ -126,11 +144,12 @@ class SfuParticipant:
             # Only the extensions our answer accepted may appear in the publisher's packets.
             accepted = _extensions(pc.localDescription.sdp if pc.localDescription else "",
                                    str(t.mid))
+            payload_type = adapter.negotiated_payload_type(t)
             stream = PublishedStream(self.participant_id, m.kind, m.ssrc[0].ssrc,
-                                     adapter.negotiated_payload_type(t),
-                                     {i: u for u, i in accepted.items()},
+                                     payload_type, {i: u for u, i in accepted.items()},
                                      self.publish_path.send_rtcp)
-            self.router.published[stream.ssrc] = stream
+            stream.rtx_ssrc, stream.rtx_payload_type = _rtx(m, t, stream.ssrc, payload_type)
+            self.router.publish(stream)
         self.publish_path.watch(pc, lambda: self.sfu.publisher_ready(self))
         log.info("room=%s participant=%d publishes %s", self.room, self.participant_id,
                  [s.kind for s in self.router.published.values()])
@@ -227,7 +246,16 @@ class SfuParticipant:
             self._answer.cancel()
         for pc in (self.publish_pc, self.subscribe_pc):
             if pc is not None:
-                await pc.close()
+                await _close_quietly(pc)
+
+
+async def _close_quietly(pc: RTCPeerConnection) -> None:
+    """Close ``pc``; aiortc can fail half-way on a connection set up from odd SDP, and
+    that must not stop a leave or a server shutdown."""
+    try:
+        await pc.close()
+    except Exception as exc:
+        log.info("closing a peer connection failed: %r", exc)
 
 
 class Sfu:

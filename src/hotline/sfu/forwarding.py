@@ -21,6 +21,12 @@ PLI_INTERVAL = 0.5  # seconds between keyframe requests to one publisher stream
 REMB_INTERVAL = 1.0
 SFU_SSRC = 0x5F0F0001  # the SFU's own SSRC in the RTCP it generates
 SPARE_EXT_ID = 14  # an extension id never negotiated: what receivers must ignore
+#: Largest plain RTP packet forwarded: anything bigger cannot have come in one Ethernet
+#: frame from a WebRTC sender and would not leave in one either; dropped and counted.
+MAX_RTP_BYTES = 1500
+#: Packets one NACK may get resent: a feedback packet naming the whole cache must not
+#: make the SFU send a thousand packets for one small datagram.
+MAX_NACK_RESEND = 64
 MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
 
 SendRtp = Callable[[bytes], None]  # takes plain RTP/RTCP; the edge protects and sends
@@ -32,6 +38,8 @@ class StreamStats:
     bytes_in: int = 0
     keyframe_requests: int = 0
     nack_resent: int = 0
+    nack_relayed: int = 0  # sequences asked of the publisher (not in the cache)
+    rtx_in: int = 0  # retransmissions received from the publisher, unwrapped
 
 
 @dataclass
@@ -85,6 +93,10 @@ class PublishedStream:
     ext_uris: dict[int, str]  # the publisher's one-byte extension ids -> URIs
     send_rtcp_to_publisher: SendRtp
     copies: list[ForwardedCopy] = field(default_factory=list)
+    #: The publisher's RTX stream (RFC 4588) for this one, if it negotiated one: the
+    #: SFU unwraps retransmissions and forwards the original packets.
+    rtx_ssrc: int | None = None
+    rtx_payload_type: int | None = None
     cache: list[bytes | None] = field(default_factory=lambda: [None] * CACHE_SIZE)
     stats: StreamStats = field(default_factory=StreamStats)
     reception: ReceptionStats = field(default_factory=ReceptionStats)
@@ -127,6 +139,11 @@ class PublishedStream:
         report = self.reception.report(SFU_SSRC, self.ssrc, now)
         if report is not None:
             self.send_rtcp_to_publisher(report)
+
+    def request_resend(self, sequences: list[int]) -> None:
+        """Relay a NACK to the publisher for packets the SFU never received."""
+        self.stats.nack_relayed += len(sequences)
+        self.send_rtcp_to_publisher(rtp.nack(SFU_SSRC, self.ssrc, sequences))
 
     def request_keyframe(self, now: float) -> bool:
         """Ask the publisher for a keyframe, at most once per PLI_INTERVAL."""
@@ -181,14 +198,20 @@ class ForwardedCopy:
             self.send(report)
 
     def resend(self, sequences: list[int]) -> int:
-        """Answer a NACK from the cache; returns how many packets were resent."""
+        """Answer a NACK from the cache; returns how many packets were resent. Only the
+        first :data:`MAX_NACK_RESEND` distinct sequences asked for are looked at."""
         sent = 0
-        for seq in sequences:
+        missing = []
+        for seq in list(dict.fromkeys(sequences))[:MAX_NACK_RESEND]:
             packet = self.stream.cached((seq - self.seq_offset) & 0xFFFF)
             if packet is not None:
                 self.forward(packet)
                 sent += 1
+            else:
+                missing.append((seq - self.seq_offset) & 0xFFFF)
         self.stream.stats.nack_resent += sent
+        if missing:  # lost on the way in: ask the publisher, its resend reaches every copy
+            self.stream.request_resend(missing)
         return sent
 
 
@@ -200,21 +223,48 @@ class Router:
     def __init__(self, participant_id: int) -> None:
         self.participant_id = participant_id
         self.published: dict[int, PublishedStream] = {}
+        self.rtx: dict[int, PublishedStream] = {}  # by the RTX SSRC
         self.copies: dict[int, ForwardedCopy] = {}
         self.dropped = 0  # malformed or unknown packets
+        self.oversized = 0  # RTP packets over MAX_RTP_BYTES (also counted in dropped)
+        self.rtcp_malformed = 0  # compound RTCP with a bad version or length
 
     def on_rtp(self, packet: bytes) -> None:
-        header = rtp.parse_rtp(packet)
-        stream = self.published.get(header.ssrc) if header else None
-        if stream is None or header is None:
+        if len(packet) > MAX_RTP_BYTES:
+            self.oversized += 1
             self.dropped += 1
             return
+        header = rtp.parse_rtp(packet)
+        if header is None:
+            self.dropped += 1
+            return
+        stream = self.published.get(header.ssrc)
+        if stream is None:
+            stream = self.rtx.get(header.ssrc)
+            if stream is None or header.payload_type != stream.rtx_payload_type:
+                self.dropped += 1
+                return
+            original = rtp.unwrap_rtx(packet, header, stream.payload_type, stream.ssrc)
+            header = rtp.parse_rtp(original) if original is not None else None
+            if original is None or header is None:
+                self.dropped += 1  # padding only (bandwidth probing), or malformed
+                return
+            stream.stats.rtx_in += 1
+            packet = original
         stream.on_rtp(packet, header)
+
+    def publish(self, stream: PublishedStream) -> None:
+        self.published[stream.ssrc] = stream
+        if stream.rtx_ssrc is not None and stream.rtx_ssrc not in self.published:
+            self.rtx[stream.rtx_ssrc] = stream
 
     def on_rtcp(self, compound: bytes, now: float) -> None:
         """RTCP from this participant: SRs of what it publishes, feedback about what it
-        receives. RR, SDES and BYE end here."""
+        receives. RR, SDES and BYE end here. A compound that is not well-formed to its
+        last byte is counted in ``rtcp_malformed`` (its well-formed head is still used)."""
+        walked = 0
         for p in rtp.iter_rtcp(compound):
+            walked += len(p.data)
             if p.packet_type == rtp.SR and len(p.data) >= 8:
                 stream = self.published.get(int.from_bytes(p.data[4:8], "big"))
                 if stream is not None:
@@ -234,6 +284,8 @@ class Router:
                 copy.stream.request_keyframe(now)
             elif p.packet_type == rtp.RTPFB and p.fmt == rtp.FMT_NACK:
                 copy.resend(rtp.nack_sequences(p))
+        if walked != len(compound):
+            self.rtcp_malformed += 1
 
     def _on_remb(self, p: rtp.RtcpPacket, now: float) -> None:
         parsed = rtp.remb_bitrate(p)

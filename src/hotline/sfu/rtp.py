@@ -56,6 +56,22 @@ def parse_rtp(packet: bytes) -> RtpHeader | None:
     return RtpHeader(pt_byte & 0x7F, seq, ts, ssrc, size)
 
 
+def unwrap_rtx(packet: bytes, header: RtpHeader, payload_type: int, ssrc: int) -> bytes | None:
+    """The original packet inside an RTX retransmission (RFC 4588 §4): the first two
+    payload bytes are its sequence number; padding of the RTX packet is dropped. None if
+    there is no original payload (an RTX packet that is only padding, for probing)."""
+    end = len(packet)
+    if packet[0] & 0x20:
+        end -= packet[-1]
+    if end - header.header_size < 3:
+        return None
+    osn = packet[header.header_size : header.header_size + 2]
+    b0 = packet[0] & ~0x20 & 0xFF  # no padding any more
+    return (bytes([b0, (packet[1] & 0x80) | payload_type]) + osn + packet[4:8]
+            + ssrc.to_bytes(4, "big") + packet[RTP_HEADER : header.header_size]
+            + packet[header.header_size + 2 : end])
+
+
 FIRST_WORDS = struct.Struct("!BBHI")  # V/P/X/CC, M/PT, sequence, timestamp
 FIXED_HEADER = struct.Struct("!BBHII")  # ... and SSRC
 
@@ -148,6 +164,24 @@ def nack_sequences(p: RtcpPacket) -> list[int]:
         out.append(pid)
         out.extend((pid + k + 1) & 0xFFFF for k in range(16) if blp >> k & 1)
     return out
+
+
+def nack(sender_ssrc: int, media_ssrc: int, sequences: list[int]) -> bytes:
+    """A generic NACK (RFC 4585 §6.2.1) asking for ``sequences``."""
+    fci = b""
+    todo = sorted({s & 0xFFFF for s in sequences})
+    while todo:
+        pid, blp, rest = todo[0], 0, []
+        for s in todo[1:]:
+            d = (s - pid) & 0xFFFF
+            if 1 <= d <= 16:
+                blp |= 1 << (d - 1)
+            else:
+                rest.append(s)
+        fci += struct.pack("!HH", pid, blp)
+        todo = rest
+    return struct.pack("!BBHII", 0x80 | FMT_NACK, RTPFB, 2 + len(fci) // 4, sender_ssrc,
+                       media_ssrc) + fci
 
 
 def pli(sender_ssrc: int, media_ssrc: int) -> bytes:

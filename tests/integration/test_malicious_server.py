@@ -1,0 +1,290 @@
+"""A malicious server attacks the end-to-end encryption; the clients must notice
+(REQUIREMENTS E4, E5; issue #7 "server insertion" and "replay").
+
+The malicious server is the real server behind a tampering WebSocket proxy written here
+with aiohttp: every message the server sends to a client passes through a function that
+may change, drop or add messages, and the proxy can inject messages of its own. Three
+real :class:`SignalingClient` s connect through it.
+
+What the clients achieve today, and what they do not:
+
+* an inserted member (a roster entry the server made up, with a valid announcement of an
+  identity the server holds) changes the group code on every client and is listed by
+  every client; the clients DO seal their sender keys to it, because a client has no
+  list of the room's members of its own to check against. Verification of the group code
+  (aloud, or pinned keys in a hotline) is what defeats it;
+* an insertion shown to one client only makes that client's code differ from the others';
+* a swapped call-key announcement is refused by its signature, and no key is sealed to it;
+  a swapped identity *and* announcement (a full man in the middle) changes that client's
+  code only: the codes no longer match;
+* a replayed (old) key message is refused and changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import pytest
+import pytest_asyncio
+from aiohttp import web
+
+from hotline.client.signaling import SignalingClient
+from hotline.crypto.callkey import CallKeyAnnouncement, CallKeyPair
+from hotline.crypto.identity import Identity
+from hotline.crypto.keymessage import KeyMessage
+from hotline.signaling import messages as m
+
+from .conftest import Server
+
+pytestmark = pytest.mark.asyncio
+NAMES = ("alice", "bob", "carol")
+Tamper = Callable[[int, dict[str, Any]], list[dict[str, Any]]]
+
+
+@dataclass
+class EvilProxy:
+    """Stands between clients and the real server; connection i is the i-th client."""
+
+    upstream: str
+    url: str = ""
+    runner: web.AppRunner | None = None
+    to_clients: list[web.WebSocketResponse] = field(default_factory=list)
+    from_clients: list[list[dict[str, Any]]] = field(default_factory=list)
+    seen: list[list[dict[str, Any]]] = field(default_factory=list)
+    tamper: Tamper = lambda i, doc: [doc]
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/ws", self._handle)
+        self.runner = web.AppRunner(app)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}"
+
+    async def _handle(self, request: web.Request) -> web.WebSocketResponse:
+        client = web.WebSocketResponse(max_msg_size=m.MAX_MESSAGE_BYTES)
+        await client.prepare(request)
+        index = len(self.to_clients)
+        self.to_clients.append(client)
+        self.from_clients.append([])
+        self.seen.append([])
+        async with aiohttp.ClientSession() as session, session.ws_connect(
+                self.upstream.replace("http", "ws") + "/ws") as server:
+            async def down() -> None:
+                async for msg in server:
+                    if msg.type is not aiohttp.WSMsgType.TEXT:
+                        break
+                    doc = json.loads(msg.data)
+                    self.seen[index].append(doc)
+                    for out in self.tamper(index, doc):
+                        await client.send_str(json.dumps(out))
+
+            pump = asyncio.create_task(down())
+            async for msg in client:
+                if msg.type is not aiohttp.WSMsgType.TEXT:
+                    break
+                self.from_clients[index].append(json.loads(msg.data))
+                await server.send_str(msg.data)
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pump
+        return client
+
+    async def inject(self, index: int, doc: dict[str, Any]) -> None:
+        await self.to_clients[index].send_str(json.dumps(doc))
+
+    async def close(self) -> None:
+        for ws in self.to_clients:
+            await ws.close()
+        if self.runner is not None:
+            await self.runner.cleanup()
+
+
+@pytest_asyncio.fixture
+async def proxy(server: Server) -> AsyncIterator[EvilProxy]:
+    evil = EvilProxy(server.url)
+    await evil.start()
+    yield evil
+    await evil.close()
+
+
+async def connect(server: Server, proxy: EvilProxy, name: str) -> SignalingClient:
+    server.store.add_party(name)
+    client = SignalingClient(proxy.url, Identity.generate(), grace=0.3)
+    await client.connect()
+    await client.enroll(server.store.new_enrollment_code(name))
+    return client
+
+
+async def until(check: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("condition not reached in time")
+
+
+def codes(clients: list[SignalingClient]) -> list[str]:
+    return [c.code.digits if c.code else "" for c in clients]
+
+
+def settled(clients: list[SignalingClient]) -> bool:
+    return all(c.schedule is not None and len(c.schedule.members) == len(clients) - 1
+               for c in clients) and len(set(codes(clients))) == 1 and all(codes(clients))
+
+
+async def three(server: Server, proxy: EvilProxy) -> list[SignalingClient]:
+    clients = [await connect(server, proxy, n) for n in NAMES]
+    server.store.add_room("summit", list(NAMES))
+    for c in clients:
+        await c.join("summit")
+    await until(lambda: settled(clients))
+    return clients
+
+
+async def close_all(clients: list[SignalingClient]) -> None:
+    for c in clients:
+        await c.close()
+
+
+def made_up_member(epoch: int, pid: int, party: str) -> tuple[dict[str, Any], CallKeyPair]:
+    """A roster entry the server invents: its own identity, a valid announcement."""
+    mallory, call_key = Identity.generate(), CallKeyPair.generate()
+    ann = CallKeyAnnouncement.create(mallory, "summit", pid, epoch, call_key.public)
+    return {"participant_id": pid, "party": party, "identity_key": m.b64encode(
+        mallory.public_key), "announcement": m.b64encode(ann.encode())}, call_key
+
+
+async def test_an_inserted_member_changes_every_code_and_is_listed(
+        server: Server, proxy: EvilProxy) -> None:
+    clients = await three(server, proxy)
+    try:
+        before = codes(clients)[0]
+        epoch = max(c.schedule.epoch for c in clients if c.schedule) + 1
+        member, mallory_call = made_up_member(epoch, 77, "alice")  # "alice's 2nd device"
+        for i in range(3):
+            await proxy.inject(i, {"v": 1, "type": "member_joined", "epoch": epoch,
+                                   "member": member})
+        await until(lambda: all(c.schedule and 77 in c.schedule.members for c in clients))
+        after = codes(clients)
+        assert before not in after  # every client shows a new code ...
+        assert all(c.names.get(77) == "alice" for c in clients)  # ... and the new member
+        # What is not prevented: the clients sealed their keys to the inserted member.
+        await until(lambda: all(any(d.get("type") == "key" and d.get("to") == 77
+                                    for d in sent) for sent in proxy.from_clients[:3]))
+        sealed = next(d for d in proxy.from_clients[0] if d.get("type") == "key"
+                      and d.get("to") == 77)
+        msg = KeyMessage.decode(m.b64decode(sealed["data"]))
+        assert msg.recipient == 77 and mallory_call is not None
+    finally:
+        await close_all(clients)
+
+
+async def test_an_insertion_shown_to_one_client_makes_the_codes_differ(
+        server: Server, proxy: EvilProxy) -> None:
+    clients = await three(server, proxy)
+    try:
+        epoch = clients[0].schedule.epoch + 1 if clients[0].schedule else 0
+        member, _ = made_up_member(epoch, 78, "bob")
+        await proxy.inject(0, {"v": 1, "type": "member_joined", "epoch": epoch,
+                               "member": member})
+        await until(lambda: bool(clients[0].schedule and 78 in clients[0].schedule.members))
+        alice, bob, carol = codes(clients)
+        assert alice != bob and bob == carol  # compared aloud, the codes do not match
+    finally:
+        await close_all(clients)
+
+
+def swap_for(target: int, party: str, *, identity_too: bool) -> Tamper:
+    """Replace ``party``'s announcement (and identity key) in what ``target`` receives."""
+    mallory = Identity.generate()
+
+    def tamper(i: int, doc: dict[str, Any]) -> list[dict[str, Any]]:
+        if i != target or doc.get("type") != "member_joined" or doc["member"][
+                "party"] != party:
+            return [doc]
+        member = doc["member"]
+        ann = CallKeyAnnouncement.create(mallory, "summit", member["participant_id"],
+                                         doc["epoch"], CallKeyPair.generate().public)
+        member["announcement"] = m.b64encode(ann.encode())
+        if identity_too:
+            member["identity_key"] = m.b64encode(mallory.public_key)
+        return [doc]
+
+    return tamper
+
+
+async def two_then_carol(server: Server, proxy: EvilProxy) -> list[SignalingClient]:
+    clients = [await connect(server, proxy, n) for n in NAMES]
+    server.store.add_room("summit", list(NAMES))
+    for c in clients[:2]:
+        await c.join("summit")
+    await until(lambda: settled(clients[:2]))
+    await clients[2].join("summit")
+    return clients
+
+
+async def test_a_swapped_call_key_is_refused_by_its_signature(
+        server: Server, proxy: EvilProxy) -> None:
+    proxy.tamper = swap_for(0, "carol", identity_too=False)
+    clients = await two_then_carol(server, proxy)
+    alice, bob, carol = clients
+    try:
+        await until(lambda: bool(bob.schedule and len(bob.schedule.members) == 2
+                                 and alice.keys.rejected))
+        assert [r.participant_id for r in alice.keys.rejected] == [carol.participant_id]
+        assert alice.schedule is not None and carol.participant_id not in alice.schedule.members
+        assert not any(d.get("type") == "key" and d.get("to") == carol.participant_id
+                       for d in proxy.from_clients[0])  # no key sealed to the swapped key
+        await until(lambda: codes(clients)[1] == codes(clients)[2])
+        assert codes(clients)[0] != codes(clients)[1]
+    finally:
+        await close_all(clients)
+
+
+async def test_a_swapped_identity_and_call_key_make_the_codes_differ(
+        server: Server, proxy: EvilProxy) -> None:
+    proxy.tamper = swap_for(0, "carol", identity_too=True)
+    clients = await two_then_carol(server, proxy)
+    try:
+        await until(lambda: all(c.schedule and len(c.schedule.members) == 2 for c in clients))
+        await until(lambda: codes(clients)[1] == codes(clients)[2])
+        alice, bob, _ = codes(clients)
+        assert alice != bob  # the man in the middle shows as a code mismatch
+    finally:
+        await close_all(clients)
+
+
+async def test_a_replayed_key_message_is_refused_and_changes_nothing(
+        server: Server, proxy: EvilProxy) -> None:
+    clients = await three(server, proxy)
+    alice = clients[0]
+    try:
+        old = [d for d in proxy.seen[0] if d.get("type") == "key_from"]
+        assert old
+        # A rekey (carol leaves): every old key message is now stale.
+        await clients[2].leave()
+        await until(lambda: bool(alice.schedule and len(alice.schedule.members) == 1
+                                 and alice.keys.context.decryption_kids()))
+        await asyncio.sleep(0.5)
+        assert alice.schedule is not None
+        state = (codes(clients)[0], alice.schedule.epoch, alice.keys.context.decryption_kids(),
+                 alice.schedule.members)
+        rejected = alice.rejected_key_messages
+        for doc in old:
+            await proxy.inject(0, doc)
+        await until(lambda: alice.rejected_key_messages >= rejected + len(old))
+        assert (codes(clients)[0], alice.schedule.epoch, alice.keys.context.decryption_kids(),
+                alice.schedule.members) == state
+    finally:
+        await close_all(clients)
