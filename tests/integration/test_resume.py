@@ -154,3 +154,28 @@ async def test_media_flows_on_while_signaling_is_broken(server: Server) -> None:
     finally:
         for c in calls.values():
             await c.close()
+
+
+async def test_no_resume_when_what_was_missed_is_no_longer_kept(
+        server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """More was sent to a broken seat than the server keeps: the resume is refused (the
+    client then has to join again) rather than carrying on with messages lost."""
+    from hotline.server import session
+    monkeypatch.setattr(session, "REPLAY", 4)
+    alice, bob = [await enrolled(server, n) for n in ("alice", "bob")]
+    server.store.add_room("summit", ["alice", "bob"])
+    try:
+        await alice.join("summit")
+        await bob.join("summit")
+        await settle([alice, bob])
+        while not alice.events.empty():
+            alice.events.get_nowait()
+        break_connection(alice)
+        await next_event(alice, "connection_lost", 5)
+        for i in range(10):  # ten member_media messages to Alice's seat while she is away
+            bob.set_media(audio=i % 2 == 0, video=True)
+        await next_event(alice, "closed", 15)
+        assert alice.resumes == 0
+    finally:
+        await alice.close()
+        await bob.close()

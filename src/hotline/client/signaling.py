@@ -345,6 +345,9 @@ class SignalingClient:
             except (ConnectionFailed, ProtocolError, aiohttp.ClientError, OSError,
                     TimeoutError):
                 continue
+            if self._sent and self._sent[0][0] > resumed.received + 1:
+                log.warning("resume: what the server missed is no longer kept; join again")
+                return False
             while not self._outbox.empty():  # all of it is in self._sent, in order
                 self._outbox.get_nowait()
             for seq, text in list(self._sent):

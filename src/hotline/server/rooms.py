@@ -40,6 +40,7 @@ class Member(Protocol):
 
     def send(self, message: m.ServerMessage) -> None: ...
     async def next_announcement(self, timeout: float) -> bytes: ...
+    def can_replay_after(self, received: int) -> bool: ...
 
 
 @dataclass
@@ -148,14 +149,18 @@ class LiveRoom:
         self._audit("leave", room=self.name, party=session.party, participant=pid)
         return True
 
-    async def resume(self, session: Member, participant_id: int, token: bytes) -> Member:
+    async def resume(self, session: Member, participant_id: int, token: bytes,
+                     received: int) -> Member:
         """Give seat ``participant_id`` to ``session`` (a new connection of the same
-        device with the seat's token); returns the session that had it."""
+        device with the seat's token); returns the session that had it. Refused too when
+        the messages the client missed are no longer all kept (it must join again)."""
         async with self._lock:
             seat = self._seats.get(participant_id)
             if (seat is None or not hmac.compare_digest(seat.token, token)
                     or seat.session.identity_key != session.identity_key):
                 raise ResumeRefused("no such seat to resume (it may have expired)")
+            if not seat.session.can_replay_after(received):
+                raise ResumeRefused("too much was missed to resume; join again")
             old = seat.session
             self._by_conn.pop(old.conn_id, None)
             self._by_conn[session.conn_id] = participant_id

@@ -143,6 +143,12 @@ class Session:
             except (ConnectionError, RuntimeError):
                 return
 
+    def can_replay_after(self, received: int) -> bool:
+        """Whether every message after the first ``received`` since ``joined`` is kept."""
+        if self._sent is None or received > self._sent_seq:
+            return False
+        return not self._sent or self._sent[0][0] <= received + 1
+
     async def next_announcement(self, timeout: float) -> bytes:
         self._announce = asyncio.get_running_loop().create_future()
         try:
@@ -368,7 +374,7 @@ class Session:
         live = self.state.rooms.find(msg.room)
         if live is None:
             raise ResumeRefused("no such seat to resume (it may have expired)")
-        old = await live.resume(self, msg.participant_id, msg.token)
+        old = await live.resume(self, msg.participant_id, msg.token, msg.received)
         if isinstance(old, Session):
             old._resumed = True
             self._sent, self._sent_seq = old._sent, old._sent_seq

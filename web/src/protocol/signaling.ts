@@ -310,6 +310,8 @@ export class SignalingClient {
       try {
         const resumed = await this.resumeOnce(seat);
         this.resuming = false;
+        const oldest = this.sentLog[0];
+        if (oldest !== undefined && oldest[0] > resumed.received + 1) break; // what the server missed is gone
         for (const [seq, text] of this.sentLog) if (seq > resumed.received) this.ws?.send(text);
         this.resumes += 1;
         this.event("resumed", { attempts: attempt + 1 });
