@@ -138,6 +138,30 @@ async def decodes(p: Page, name: str, minimum: int = 20, timeout: float = 30) ->
     await wait_until(ok, timeout, f"{p.name} decoding {name}")
 
 
+async def two_in_a_call(srv: Server, codes: dict[str, str], browser: Any) -> tuple[Page, Page]:
+    """Alice and Bob enrolled, joined, and decoding each other."""
+    alice = await enrolled(browser, srv.url, "alice", codes["alice"])
+    bob = await enrolled(browser, srv.url, "bob", codes["bob"])
+    await join(alice)
+    await join(bob)
+    await decodes(bob, "alice")
+    await decodes(alice, "bob")
+    return alice, bob
+
+
+async def restart(srv: Server, data: Path,
+                  while_down: Callable[[], Awaitable[None]] | None = None) -> None:
+    """Stop the server, run ``while_down``, and start it again on the same port and data
+    directory; ``srv`` then holds the new one (the fixture ends it)."""
+    port = int(srv.url.rsplit(":", 1)[1])
+    await srv.runner.cleanup()
+    srv.store.close()
+    if while_down is not None:
+        await while_down()
+    again = await start_server(data, port=port, join_timeout=5.0)
+    srv.store, srv.app, srv.runner = again.store, again.app, again.runner
+
+
 async def test_controls_roster_speaker_and_phone_width(
         hotline: tuple[Server, dict[str, str]], browser: Any, tmp_path: Path) -> None:
     srv, codes = hotline
@@ -293,13 +317,11 @@ async def test_failures_are_explained(hotline: tuple[Server, dict[str, str]], br
     srv.store.set_member(ROOM, "bob", "delegate")
 
     # -- the server goes away and comes back: the page says so and recovers by itself -----
-    port = int(srv.url.rsplit(":", 1)[1])
-    await srv.runner.cleanup()
-    await bob.until("() => (window.hotlineApp.error || '').includes('unreachable')")
-    assert "Trying again" in await bob.page.locator("#status").inner_text()
-    srv.store.close()
-    again = await start_server(tmp_path / "data", port=port, join_timeout=5.0)
-    srv.store, srv.app, srv.runner = again.store, again.app, again.runner  # the fixture ends it
+    async def says_unreachable() -> None:
+        await bob.until("() => (window.hotlineApp.error || '').includes('unreachable')")
+        assert "Trying again" in await bob.page.locator("#status").inner_text()
+
+    await restart(srv, tmp_path / "data", says_unreachable)
     await bob.until("() => window.hotlineApp.phase === 'rooms'"
                     " && window.hotlineApp.error === null", 30)
     st = await bob.state()
@@ -381,12 +403,7 @@ async def test_broken_signaling_is_resumed_and_media_goes_on(
     works again afterwards (a mute reaches Bob)."""
     from hotline.server.app import STATE
     srv, codes = hotline
-    alice = await enrolled(browser, srv.url, "alice", codes["alice"])
-    bob = await enrolled(browser, srv.url, "bob", codes["bob"])
-    await join(alice)
-    await join(bob)
-    await decodes(bob, "alice")
-    await decodes(alice, "bob")
+    alice, bob = await two_in_a_call(srv, codes, browser)
     live = srv.app[STATE].rooms.find(ROOM)
     assert live is not None
     seat = next(s for s in live._seats.values() if s.session.party == "alice")
@@ -409,19 +426,13 @@ async def test_pages_join_again_after_a_server_restart(
     """The server stops mid-call and starts again on the same port and data: both pages
     say so, wait, and join the room again by themselves (same devices, new keys)."""
     srv, codes = hotline
-    alice = await enrolled(browser, srv.url, "alice", codes["alice"])
-    bob = await enrolled(browser, srv.url, "bob", codes["bob"])
-    await join(alice)
-    await join(bob)
-    await decodes(bob, "alice")
+    alice, bob = await two_in_a_call(srv, codes, browser)
     old_code = (await alice.state())["code"]["digits"]
-    port = int(srv.url.rsplit(":", 1)[1])
-    await srv.runner.cleanup()
-    srv.store.close()
-    await alice.until("() => window.hotlineApp.phase !== 'in-call'", 20)
-    await asyncio.sleep(1.0)
-    again = await start_server(tmp_path / "data", port=port, join_timeout=5.0)
-    srv.store, srv.app, srv.runner = again.store, again.app, again.runner  # the fixture ends it
+    async def call_cut() -> None:
+        await alice.until("() => window.hotlineApp.phase !== 'in-call'", 20)
+        await asyncio.sleep(1.0)
+
+    await restart(srv, tmp_path / "data", call_cut)
     for p in (alice, bob):
         await p.until("() => window.hotlineApp.phase === 'in-call'"
                       " && window.hotlineApp.calls === 2", 40)

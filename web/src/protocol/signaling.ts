@@ -231,10 +231,7 @@ export class SignalingClient {
           greeted = true;
           reject(new ConnectionFailed(`cannot reach ${this.url} (close ${ev.code})`));
         }
-        if (ws !== this.ws) return; // an earlier connection, replaced by a resumed one
-        const reason = `connection closed (${ev.code}${ev.reason ? ` ${ev.reason}` : ""})`;
-        if (this.seat !== null && !this.closing && ev.code !== 1000 && ev.code !== 4008) void this.resume(reason);
-        else this.lost(reason);
+        this.closed(ws, ev);
       };
       ws.onerror = () => {
         // a close event follows and says the rest
@@ -248,6 +245,14 @@ export class SignalingClient {
     this.timerArmed = false;
     this.replies.fail(new ConnectionFailed("client closed"));
     this.ws?.close();
+  }
+
+  /** The current connection closed: resumed if it broke mid-call, else lost. */
+  private closed(ws: WebSocket, ev: CloseEvent): void {
+    if (ws !== this.ws) return; // an earlier connection, replaced by a resumed one
+    const reason = `connection closed (${ev.code}${ev.reason ? ` ${ev.reason}` : ""})`;
+    if (this.seat !== null && !this.closing && ev.code !== 1000 && ev.code !== 4008) void this.resume(reason);
+    else this.lost(reason);
   }
 
   private lost(reason: string): void {
@@ -366,12 +371,7 @@ export class SignalingClient {
           const old = this.ws;
           this.ws = ws;
           old?.close();
-          ws.onclose = (ev: CloseEvent) => {
-            if (ws !== this.ws) return;
-            const reason = `connection closed (${ev.code}${ev.reason ? ` ${ev.reason}` : ""})`;
-            if (this.seat !== null && !this.closing && ev.code !== 1000 && ev.code !== 4008) void this.resume(reason);
-            else this.lost(reason);
-          };
+          ws.onclose = (ev: CloseEvent) => this.closed(ws, ev);
           resolve(message);
         } // welcome: nothing to do
       };
