@@ -21,27 +21,13 @@ from hotline.crypto.kid import Slot
 from hotline.crypto.sframe import SFrameContext
 from hotline.errors import SFrameError
 from hotline.sfu import rtp
-from hotline.sfu.forwarding import ForwardedCopy
 from hotline.signaling import messages as m
 
+from ..support.sfu_tap import Tap
 from .conftest import Server, start_server
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
 NAMES = ("alice", "bob", "carol")
-
-
-class Tap:
-    """Records every RTP packet the SFU forwards, with the kind of its stream."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.packets: list[tuple[float, str, bytes]] = []
-        original = ForwardedCopy.forward
-
-        def forward(copy: ForwardedCopy, packet: bytes) -> None:
-            self.packets.append((time.monotonic(), copy.stream.kind, packet))
-            original(copy, packet)
-
-        monkeypatch.setattr(ForwardedCopy, "forward", forward)
 
 
 @pytest_asyncio.fixture
@@ -194,7 +180,7 @@ async def test_leave_rotates_keys_and_the_leaver_decrypts_nothing_after(
         for action in held:
             for kid in action.kids:
                 leaver.add_decryption_key(kid, action.base_key)
-        opus = [p for t, kind, p in tap.packets if t > rotated_at and kind == "audio"]
+        opus = [p for t, s, p in tap.packets if t > rotated_at and s.kind == "audio"]
         assert len(opus) > 100
         opened = 0
         for packet in opus:

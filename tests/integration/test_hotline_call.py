@@ -13,9 +13,9 @@ import pytest
 from hotline.client.hotline_call import CallNotConnected, HotlineCaller
 from hotline.client.signaling import ServerError, SignalingClient
 from hotline.client.standby import Standby, StandbyRefused
-from hotline.sfu.forwarding import ForwardedCopy
 from hotline.signaling import messages as m
 
+from ..support.sfu_tap import Tap
 from .hotline_support import (
     HOTLINE,
     SPARE_BOBS,
@@ -27,20 +27,6 @@ from .hotline_support import (
 )
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
-
-
-class Tap:
-    """Every RTP packet the SFU forwards: (monotonic time, publisher participant id)."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.packets: list[tuple[float, int]] = []
-        original = ForwardedCopy.forward
-
-        def forward(copy: ForwardedCopy, packet: bytes) -> None:
-            self.packets.append((time.monotonic(), copy.stream.publisher))
-            original(copy, packet)
-
-        monkeypatch.setattr(ForwardedCopy, "forward", forward)
 
 
 async def test_call_rings_both_is_acknowledged_with_eta_and_media_follows_the_answer(
@@ -90,10 +76,10 @@ async def test_call_rings_both_is_acknowledged_with_eta_and_media_follows_the_an
                 await asyncio.sleep(0.05)
             else:
                 pytest.fail("the caller decrypted no video of the callee after the answer")
-            from_callee = [t for t, pid in tap.packets if pid == callee_pid]
+            from_callee = [t for t, s, _ in tap.packets if s.publisher == callee_pid]
             assert from_callee, "no packet of the callee was forwarded at all"
             assert min(from_callee) > answered_at
-            assert min(t for t, _ in tap.packets) > answered_at
+            assert min(t for t, _, _ in tap.packets) > answered_at
             await caller.close()
             ended = await b1.next("call_ended")
             assert ended.data["call_id"] == call_id

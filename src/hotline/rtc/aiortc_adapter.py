@@ -33,6 +33,7 @@ import ipaddress
 import logging
 import os
 import socket
+import struct
 from collections.abc import Callable
 from typing import Any
 
@@ -216,6 +217,7 @@ def dtls_transport(pc: RTCPeerConnection) -> RTCDtlsTransport:
 #: Socket buffer size for media sockets: the default (~200 KiB) drops packets at a
 #: few thousand packets per second.
 SOCKET_BUFFER = 4 * 1024 * 1024
+_FIXED = struct.Struct("!BBHII")  # the RTP fixed header (RFC 3550 §5.1)
 
 
 def _raise_buffers(sock: socket.socket | None) -> None:
@@ -251,6 +253,8 @@ class FastProtect:
     the result is copied out once. Same bytes, same errors (:class:`pylibsrtp.Error`)."""
 
     def __init__(self, session: Any) -> None:
+        # The session owns the libsrtp context (freed when it is collected): keep it.
+        self._session = session
         self._srtp = session._srtp[0]
         self._cdata = session._cdata
         self._buffer = session._buffer
@@ -317,6 +321,8 @@ class RawMediaPath:
         self._tx: Any = None
         self._sendto: Callable[[Any, Any], Any] | None = None
         self._protect: FastProtect | None = None
+        #: What :meth:`send_parts` needs, once attached with a socket of our own.
+        self._direct: tuple[Any, ...] | None = None
         self._sock: socket.socket | None = None
         self._addr: Any = None
         self.attached = False
@@ -337,19 +343,28 @@ class RawMediaPath:
                 on_attached()
 
     def _attach(self, dtls: RTCDtlsTransport) -> None:
-        self._rx, self._tx = dtls._rx_srtp, dtls._tx_srtp
         conn = dtls.transport._connection
         pair = conn._nominated[1]
-        self._addr = pair.remote_addr
-        self._protect = FastProtect(self._tx)
-        self._sock = _own_socket(pair.protocol.transport)
-        self._sendto = (self._sock.sendto if self._sock is not None
-                        else pair.protocol.transport.sendto)
+        sock = _own_socket(pair.protocol.transport)
+        self.attach_session(dtls._tx_srtp, dtls._rx_srtp, sock, pair.remote_addr,
+                            fallback=pair.protocol.transport.sendto)
         for proto in conn._protocols:
             proto.datagram_received = self._hook(proto.datagram_received)  # type: ignore[method-assign, assignment]
             if proto.transport is not None:
                 _raise_buffers(proto.transport.get_extra_info("socket"))
         self.attached = True
+
+    def attach_session(self, tx: Any, rx: Any, sock: socket.socket | None, addr: Any,
+                       fallback: Callable[[Any, Any], Any] | None = None) -> None:
+        """Send with SRTP session ``tx`` on ``sock`` to ``addr`` (``fallback``, a
+        transport's ``sendto``, if there is no socket of our own) and decrypt with ``rx``.
+        Called once DTLS is up; benchmarks call it with sessions of their own."""
+        self._rx, self._tx, self._addr, self._sock = rx, tx, addr, sock
+        protect = self._protect = FastProtect(tx)
+        self._sendto = sock.sendto if sock is not None else fallback
+        if sock is not None:
+            self._direct = (protect._buffer, protect._len, protect._protect, protect._srtp,
+                            protect._cdata, protect.view, protect._limit, sock.sendto, addr)
 
     def _hook(self, original: Callable[[bytes, Any], None]) -> Callable[[bytes, Any], None]:
         rtcp, rtp_, rx = self._on_rtcp, self._on_rtp, self._rx
@@ -385,6 +400,7 @@ class RawMediaPath:
     def detach(self) -> None:
         """Stop sending (the connection is closing)."""
         self._sendto = None
+        self._direct = None
         if self._sock is not None:
             self._sock.close()
             self._sock = None
@@ -401,6 +417,32 @@ class RawMediaPath:
         except BlockingIOError:  # the kernel's buffer is full: dropped, as UDP would
             self.send_dropped += 1
         except Exception:  # a closing transport or a bad packet: this copy only
+            self.send_errors += 1
+
+    def send_parts(self, b0: int, b1: int, seq: int, ts: int, ssrc: int, tail: bytes) -> None:
+        """One RTP packet given as its fixed-header fields and the rest: written straight
+        into libsrtp's buffer, protected in place and sent from there. This runs once per
+        forwarded packet and copy (the SFU's hot path): no packet is assembled or copied
+        in Python, and everything it needs is in one tuple made at attach time."""
+        direct = self._direct
+        if direct is None:  # not attached, detached, or no socket of our own
+            if self._sendto is not None and self._protect is not None:
+                self.send_rtp(_FIXED.pack(b0, b1, seq, ts, ssrc) + tail)
+            return
+        buffer, length, srtp_protect, srtp, cdata, view, limit, sendto, addr = direct
+        n = 12 + len(tail)
+        try:
+            if n > limit:
+                raise ValueError("packet is too long")
+            _FIXED.pack_into(buffer, 0, b0, b1, seq, ts, ssrc)
+            buffer[12:n] = tail
+            length[0] = n
+            if srtp_protect(srtp, cdata, length):
+                raise pylibsrtp.Error("srtp_protect failed")
+            sendto(view[:length[0]], addr)
+        except BlockingIOError:  # the kernel's buffer is full: dropped, as UDP would
+            self.send_dropped += 1
+        except Exception:  # a closing socket or a bad packet: this copy only
             self.send_errors += 1
 
     def send_rtcp(self, packet: bytes) -> None:

@@ -209,7 +209,8 @@ class SfuParticipant:
                 continue  # left while we negotiated
             copy = ForwardedCopy(s, self.participant_id, adapter.sender_ssrc(t),
                                  adapter.negotiated_payload_type(t), self.subscribe_path.send,
-                                 subscriber_exts=_extensions(answer, str(t.mid)))
+                                 subscriber_exts=_extensions(answer, str(t.mid)),
+                                 send_parts=self.subscribe_path.send_parts)
             self.router.copies[copy.ssrc] = copy
             self.subscribed[s] = copy
             if self.subscribe_path.attached:

@@ -30,6 +30,10 @@ MAX_NACK_RESEND = 64
 MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
 
 SendRtp = Callable[[bytes], None]  # takes plain RTP/RTCP; the edge protects and sends
+#: Takes one plain RTP packet as its fixed-header fields (first byte, marker|payload type,
+#: sequence, timestamp, SSRC) and the rest of the packet; the edge writes them straight
+#: into its SRTP buffer, protects and sends (no packet is assembled in Python).
+SendRtpParts = Callable[[int, int, int, int, int, bytes], None]
 
 
 @dataclass
@@ -101,10 +105,6 @@ class PublishedStream:
     stats: StreamStats = field(default_factory=StreamStats)
     reception: ReceptionStats = field(default_factory=ReceptionStats)
     last_pli: float = -1e9
-    #: The packet being forwarded, and its rewritten tails by extension map: copies
-    #: with the same map share one (only the 12-byte fixed header differs per copy).
-    _current: bytes | None = None
-    _tails: dict[object, bytes] = field(default_factory=dict)
 
     def on_rtp(self, packet: bytes, header: rtp.RtpHeader) -> None:
         """A decrypted RTP packet of this stream: cache it and send every copy."""
@@ -112,20 +112,19 @@ class PublishedStream:
         self.stats.bytes_in += len(packet)
         self.cache[header.sequence % CACHE_SIZE] = packet
         self.reception.update(header.sequence)
-        self._current = packet
-        self._tails.clear()
+        # The hot loop, once per packet and copy: only the fixed header differs per copy;
+        # the rest (extensions renumbered) is made once per extension map.
+        b0, b1, seq, ts = rtp.FIRST_WORDS.unpack_from(packet)
+        marker = b1 & 0x80
+        tails: dict[object, bytes] = {}
         for copy in self.copies:
-            copy.forward(packet)
-        self._current = None
-
-    def tail(self, packet: bytes, key: object, ext_map: dict[int, int]) -> bytes:
-        """``packet`` after its fixed header, extensions renumbered with ``ext_map``."""
-        if packet is self._current:
-            found = self._tails.get(key)
-            if found is None:
-                found = self._tails[key] = rtp.rewritten_tail(packet, ext_map, SPARE_EXT_ID)
-            return found
-        return rtp.rewritten_tail(packet, ext_map, SPARE_EXT_ID)  # a NACK resend
+            copy.packets_out += 1
+            tail = tails.get(copy.ext_key)
+            if tail is None:
+                tail = tails[copy.ext_key] = rtp.rewritten_tail(packet, copy.ext_map,
+                                                                SPARE_EXT_ID)
+            copy.out(b0, marker | copy.payload_type, (seq + copy.seq_offset) & 0xFFFF,
+                            (ts + copy.ts_offset) & 0xFFFFFFFF, copy.ssrc, tail)
 
     def on_sender_report(self, sr: bytes, now: float) -> None:
         if len(sr) >= 16:
@@ -176,21 +175,31 @@ class ForwardedCopy:
     packets_out: int = 0
     #: URIs -> ids the subscriber negotiated on this m-line (None: forward ids as they are)
     subscriber_exts: dict[str, int] | None = None
+    #: How RTP goes out in parts (the edge's fast path); None: assembled and given to send.
+    send_parts: SendRtpParts | None = None
 
     def __post_init__(self) -> None:
         self._ssrc_bytes = self.ssrc.to_bytes(4, "big")
         exts = self.subscriber_exts or {}
-        self._ext_map = {pub_id: exts[uri] for pub_id, uri in self.stream.ext_uris.items()
-                         if uri != MID_URI and uri in exts}
-        self._ext_key = tuple(sorted(self._ext_map.items()))
+        #: The publisher's extension ids -> this subscriber's, and that map as a key:
+        #: copies with equal keys share one rewritten packet tail.
+        self.ext_map = {pub_id: exts[uri] for pub_id, uri in self.stream.ext_uris.items()
+                        if uri != MID_URI and uri in exts}
+        self.ext_key = tuple(sorted(self.ext_map.items()))
+        #: Where this copy's RTP goes, in parts.
+        self.out: SendRtpParts = self.send_parts or self._assemble_and_send
+
+    def _assemble_and_send(self, b0: int, b1: int, seq: int, ts: int, ssrc: int,
+                           tail: bytes) -> None:
+        self.send(rtp.FIXED_HEADER.pack(b0, b1, seq, ts, ssrc) + tail)
 
     def forward(self, packet: bytes) -> None:
         """Send ``packet`` (plain RTP of the stream) rewritten for this subscriber."""
         self.packets_out += 1
-        self.send(rtp.rewrite_header(
-            packet, self.stream.tail(packet, self._ext_key, self._ext_map),
-            payload_type=self.payload_type, ssrc=self.ssrc, seq_offset=self.seq_offset,
-            ts_offset=self.ts_offset))
+        b0, b1, seq, ts = rtp.FIRST_WORDS.unpack_from(packet)
+        self.out(b0, (b1 & 0x80) | self.payload_type,
+                        (seq + self.seq_offset) & 0xFFFF, (ts + self.ts_offset) & 0xFFFFFFFF,
+                        self.ssrc, rtp.rewritten_tail(packet, self.ext_map, SPARE_EXT_ID))
 
     def forward_sender_report(self, sr: bytes) -> None:
         report = rtp.sender_report_for(sr, self._ssrc_bytes, self.ts_offset)
