@@ -107,3 +107,67 @@ def test_set_up_a_hotline_from_nothing(tmp_path: Path) -> None:
         verified = hotline("log", "verify", "red", cwd=tmp_path)
         assert verified.returncode == 0 and verified.stdout.startswith("ok:"), verified.stderr
         assert server.poll() is None
+
+
+#: A link test whose media flowed (on a loaded machine its round trip can grade it
+#: "degraded"); what matters below is that it ran and was recorded.
+MEDIA_FLOWED = ("red: OK", "red: DEGRADED")
+
+
+def _record(cwd: Path) -> list[dict[str, object]]:
+    shown = hotline("log", "show", "red", "--json", cwd=cwd)
+    assert shown.returncode == 0, shown.stderr
+    return [json.loads(line) for line in shown.stdout.splitlines()]
+
+
+def test_a_server_killed_mid_standby_keeps_the_hotline_and_its_record(tmp_path: Path) -> None:
+    """Issue #7 "Faults": `hotline serve` is killed -9 with both ends standing by and two
+    link tests on record, then started again on the same data. Both standbys come back by
+    themselves, the hotline (pins, ends) is the same, the record keeps every entry once
+    (same sequence numbers and contents), goes on from there, and verifies."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with background(tmp_path, "serve", "serve", "--port", str(port)) as (server, serve_log):
+        wait_for(lambda: "serving at" in serve_log.read_text(), "the server")
+        for party in ("alice", "bob"):
+            code = json.loads(hotline("admin", "party", "add", party, "--json",
+                                      cwd=tmp_path).stdout)["enrollment_code"]
+            assert hotline("enroll", "--server", url, "--code", code, "--identity",
+                           f"{party}.key", cwd=tmp_path).returncode == 0
+        assert hotline("admin", "hotline", "add", "red", "--between", "alice", "bob",
+                       cwd=tmp_path).returncode == 0
+        listed = hotline("admin", "hotline", "list", cwd=tmp_path).stdout
+        with background(tmp_path, "alice", "standby", "--server", url, "--identity",
+                        "alice.key", "--hotline", "red") as (_, alice_log), \
+                background(tmp_path, "bob", "standby", "--server", url, "--identity",
+                           "bob.key", "--hotline", "red") as (_, bob_log):
+            logs = (alice_log, bob_log)
+            for log in logs:
+                wait_for(lambda log=log: "standing by" in log.read_text(), "standby")
+            for caller in ("alice", "bob"):
+                test = hotline("linktest", "red", "--server", url, "--identity",
+                               f"{caller}.key", cwd=tmp_path)
+                assert test.stdout.startswith(MEDIA_FLOWED), test.stdout + test.stderr
+            before = _record(tmp_path)
+            assert [e["kind"] for e in before].count("linktest") == 2, before
+            seen = [log.read_text().count("standing by") for log in logs]
+
+            server.kill()  # SIGKILL: no chance to clean up
+            server.wait(10)
+            with background(tmp_path, "serve2", "serve", "--port", str(port)) as (
+                    again, serve_log2):
+                wait_for(lambda: "serving at" in serve_log2.read_text(), "the restart")
+                for log, n in zip(logs, seen, strict=True):
+                    wait_for(lambda log=log, n=n: log.read_text().count("standing by") > n,
+                             "the standby to come back", timeout=60)
+                test = hotline("linktest", "red", "--server", url, "--identity",
+                               "alice.key", cwd=tmp_path)
+                assert test.stdout.startswith(MEDIA_FLOWED), test.stdout + test.stderr
+                assert again.poll() is None
+        after = _record(tmp_path)
+        assert after[:len(before)] == before  # nothing lost, changed or written twice
+        assert [e["seq"] for e in after] == list(range(len(after)))
+        assert [e["kind"] for e in after[len(before):]].count("linktest") == 1, after
+        assert hotline("admin", "hotline", "list", cwd=tmp_path).stdout == listed
+        verified = hotline("log", "verify", "red", cwd=tmp_path)
+        assert verified.returncode == 0 and verified.stdout.startswith("ok:"), verified.stderr
