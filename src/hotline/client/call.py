@@ -271,7 +271,7 @@ class Call:
                                     "connected_at": None})
         self._media_since, self._connected_at = now, None
         self._restart_queued = True
-        self.path_state = "restarting"
+        self.path_state = "reconnecting media"
         self.signaling.events.put_nowait(ClientEvent("media_restart", {"reason": reason}))
         self._offers.put_nowait(_RESTART)  # after the offers already queued
 
