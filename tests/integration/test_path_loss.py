@@ -181,6 +181,51 @@ async def test_media_resumes_after_the_path_dies_and_comes_back(
             await c.close()
 
 
+async def test_a_listener_alone_waits_and_a_listener_path_loss_is_restarted(
+        server: Server, path_killer: PathKiller) -> None:
+    """An aide (listen-only: no publish connection) alone in the room has nothing to
+    watch and does not restart; once Alice publishes, losing the aide's path for 5 s is
+    noticed on its subscribe connection and its media comes back."""
+    idents = {n: Identity.generate() for n in ("alice", "bob")}
+    for n in idents:
+        server.store.add_party(n)
+    server.store.add_room("summit", list(idents), {"bob": "aide"})
+    bob = Call(server.url, idents["bob"], "summit", video_size=(160, 120),
+               host_addresses=[VICTIM])
+    alice = Call(server.url, idents["alice"], "summit", video_size=(160, 120))
+    calls = {"alice": alice, "bob": bob}
+    try:
+        await bob.start(enroll_code=server.store.new_enrollment_code("bob"))
+        await asyncio.sleep(7.0)  # longer than SETUP_TIMEOUT: nothing to connect, no restart
+        assert bob.media_restarts == [] and bob.publish_pc is None
+        await alice.start(enroll_code=server.store.new_enrollment_code("alice"))
+
+        def got() -> int:
+            return frames(calls, "bob", "alice") + frames(calls, "bob", "alice", "audio")
+
+        for _ in range(200):
+            if frames(calls, "bob", "alice") > 10:
+                break
+            await asyncio.sleep(0.05)
+        assert frames(calls, "bob", "alice") > 10
+        path_killer.kill(VICTIM)
+        await asyncio.sleep(OUTAGE + 2)  # a listener waits 6 s of silence
+        assert bob.media_restarts, "the listener's dead path was not noticed"
+        path_killer.restore(VICTIM)
+        before = (frames(calls, "bob", "alice"), frames(calls, "bob", "alice", "audio"))
+        start = time.monotonic()
+        while (frames(calls, "bob", "alice") < before[0] + 10
+               or frames(calls, "bob", "alice", "audio") < before[1] + 10):
+            assert time.monotonic() - start < RECOVERY_LIMIT, "no media to the listener"
+            await asyncio.sleep(0.05)
+        assert bob.publish_pc is None and got() > 0
+        print(f"\nlistener: media again {time.monotonic() - start:.2f} s after the path "
+              f"came back ({bob.media_restarts[0]['reason']})")
+    finally:
+        for c in calls.values():
+            await c.close()
+
+
 def drop_consent_requests(call: Call) -> list[int]:
     """From now on, ``call``'s current connections do not answer STUN requests (ICE
     consent checks): they are dropped as they arrive. Media and everything else pass."""

@@ -238,6 +238,8 @@ class Call:
             return ("no media_restarted from the server" if now - self._media_since
                     > SETUP_TIMEOUT else None)
         pcs = [pc for pc in (self.publish_pc, self.subscribe_pc) if pc is not None]
+        if not pcs:
+            return None  # listening only, and nobody publishes yet: nothing to watch
         for pc in pcs:
             if pc.connectionState in ("failed", "closed"):
                 return f"media connection {pc.connectionState}"

@@ -324,6 +324,7 @@ export class Call {
   /** Called by the stats poll: replace connections that stay disconnected or never connect. */
   private watchPath(): void {
     if (this.ended || this.restartQueued) return;
+    if (this.restartsPending === 0 && this.publishPc === null && this.subscribePc === null) return; // listening, nobody publishes
     const now = performance.now();
     if (this.restartsPending > 0 || !this.mediaConnected) {
       if (now - this.mediaSince > SETUP_TIMEOUT_MS) this.restartMedia("media connections did not come up");
