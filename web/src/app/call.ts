@@ -527,9 +527,18 @@ export class Call {
 
   // ------------------------------------------------------------------ what we see
 
+  /** Every STATS_INTERVAL_MS: what we see, then the path watch (after the receive
+   * counters were read, so that a slow poll is not taken for a silent path). */
   private async poll(): Promise<void> {
+    try {
+      await this.pollOnce();
+    } finally {
+      this.watchPath();
+    }
+  }
+
+  private async pollOnce(): Promise<void> {
     if (this.ended) return;
-    this.watchPath();
     let counters = null;
     try {
       counters = await this.e2ee.counters();
