@@ -480,6 +480,11 @@ async def test_lost_media_path_is_restarted_in_the_same_seat(
     st = await alice.state()
     assert st["media"]["restarts"] >= 1 and not st["media"]["restarting"]
     assert "Media reconnected" in await alice.page.locator("#call-notice").inner_text()
+    # the new connection's path is shown as a path change (the SFU's port is new)
+    await alice.until("() => window.hotlineApp.path.changes >= 1"
+                      " && document.getElementById('call-notice').textContent"
+                      ".includes('network path changed')", 10)
+    assert "Media reconnected" in await alice.page.locator("#call-notice").inner_text()
 
     async def flowing(p: Page, name: str) -> bool:
         return await growth(p, name, "framesDecoded", 1.0) > 10

@@ -118,6 +118,10 @@ export class Call {
   private mediaConnected = false;
   private restartAt: number | null = null;
   private restartReason = "";
+  /** "Media reconnected after N s", kept in the notice when the new path shows up. */
+  private reconnected: string | null = null;
+  /** A path change seen while reconnecting: shown with "Media reconnected". */
+  private pathNotice: string | null = null;
   private disconnectedSince: number | null = null;
   private rxBytes = -1;
   private rxAt: number | null = null;
@@ -314,7 +318,10 @@ export class Call {
         state.media.lastRestartMs = ms;
         state.media.restarting = false;
         this.restartAt = null;
-        this.notice(`Media reconnected after ${(ms / 1000).toFixed(1)} s (new network path).`);
+        this.reconnected = `Media reconnected after ${(ms / 1000).toFixed(1)} s.`;
+        this.notice(this.pathNotice === null ? this.reconnected : `${this.reconnected} ${this.pathNotice}`);
+        if (this.pathNotice !== null) this.reconnected = null;
+        this.pathNotice = null;
       }
     }
     this.disconnectedSince = s === "disconnected" ? (this.disconnectedSince ?? performance.now()) : null;
@@ -351,6 +358,8 @@ export class Call {
     this.rxBytes = -1;
     this.restartAt ??= performance.now();
     this.restartReason = reason;
+    this.reconnected = null;
+    this.pathNotice = null;
     state.media.restarts += 1;
     state.media.restarting = true;
     this.notice("Network changed: reconnecting media…");
@@ -606,7 +615,15 @@ export class Call {
       this.rxAt = performance.now();
     }
     const path = describePath(pathReport, state.path);
-    if (path !== null && state.path !== null && path.changes > state.path.changes) this.notice(`The network path changed: now ${path.remoteAddress}.`);
+    if (path !== null && state.path !== null && path.changes > state.path.changes) {
+      const text = `The network path changed: now ${path.remoteAddress}.`;
+      if (state.media.restarting) {
+        this.pathNotice = text; // shown with "Media reconnected" in a moment
+      } else {
+        this.notice(this.reconnected === null ? text : `${this.reconnected} ${text}`);
+        this.reconnected = null;
+      }
+    }
     state.path = path;
     $("protection").textContent = `encrypted · ${path?.label ?? "via SFU"}`;
     $("protection").title = path === null ? "" : `${path.localType} candidate, ${path.protocol} to ${path.remoteAddress}`;
