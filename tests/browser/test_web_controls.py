@@ -441,3 +441,68 @@ async def test_pages_join_again_after_a_server_restart(
     st = await alice.state()
     assert st["error"] is None and st["code"]["digits"] != old_code
     assert st["code"]["digits"] == (await bob.state())["code"]["digits"]
+
+
+def cut_media_path(participant: Any) -> None:
+    """The SFU side of a participant's media path goes dead, as if its network had: every
+    datagram from it is dropped and nothing is sent to it, on both of its connections."""
+    from hotline.rtc import aiortc_adapter as adapter
+    for pc in (participant.publish_pc, participant.subscribe_pc):
+        conn = adapter.dtls_transport(pc).transport._connection
+        for proto in conn._protocols:
+            proto.datagram_received = lambda data, addr: None
+            if proto.transport is not None:
+                proto.transport.sendto = lambda *args, **kwargs: None
+    for path in (participant.publish_path, participant.subscribe_path):
+        path._sendto = lambda *args: None
+
+
+async def test_lost_media_path_is_restarted_in_the_same_seat(
+        hotline: tuple[Server, dict[str, str]], browser: Any) -> None:
+    """Alice's media path dies mid-call: her page notices (its connections go
+    disconnected), says "Network changed: reconnecting media…", asks for a media restart
+    and gets new connections; both decode each other again, in the same seat (same
+    participant id, nobody twice) and with the same keys (same group code, no rekey)."""
+    from hotline.server.app import STATE
+    srv, codes = hotline
+    alice, bob = await two_in_a_call(srv, codes, browser)
+    sfu = srv.app[STATE].sfu
+    before = await alice.state()
+    pid, code = before["participantId"], before["code"]["digits"]
+    old = sfu.participants(ROOM)[pid]
+    start = time.monotonic()
+    cut_media_path(old)
+    await alice.until("() => document.getElementById('call-notice').textContent"
+                      ".includes('reconnecting media')", 15)
+    noticed = time.monotonic() - start
+    assert "reconnecting media" in await alice.page.locator("#protection").inner_text()
+    await alice.until("() => window.hotlineApp.media.lastRestartMs !== null", 15)
+    st = await alice.state()
+    assert st["media"]["restarts"] >= 1 and not st["media"]["restarting"]
+    assert "Media reconnected" in await alice.page.locator("#call-notice").inner_text()
+    # the new connection's path is shown as a path change (the SFU's port is new)
+    await alice.until("() => window.hotlineApp.path.changes >= 1"
+                      " && document.getElementById('call-notice').textContent"
+                      ".includes('network path changed')", 10)
+    assert "Media reconnected" in await alice.page.locator("#call-notice").inner_text()
+
+    async def flowing(p: Page, name: str) -> bool:
+        return await growth(p, name, "framesDecoded", 1.0) > 10
+
+    await wait_until(lambda: flowing(bob, "alice"), 10, "Bob decoding Alice again")
+    await wait_until(lambda: flowing(alice, "bob"), 10, "Alice decoding Bob again")
+    took = time.monotonic() - start
+    await alice.until("() => document.getElementById('protection').textContent"
+                      ".includes('via SFU')", 5)
+    st = await alice.state()
+    assert st["phase"] == "in-call" and st["error"] is None and st["participantId"] == pid
+    assert st["code"]["digits"] == code == (await bob.state())["code"]["digits"]
+    assert (await bob.remote("alice"))["keys"] == "ok"
+    live = srv.app[STATE].rooms.find(ROOM)
+    assert live is not None and sorted(live.participants.values()) == ["alice", "bob"]
+    assert list((await bob.state())["remotes"]) == ["alice"]
+    assert sfu.participants(ROOM)[pid] is not old and old.closed
+    assert not alice.problems and not bob.problems
+    print(f"\nbrowser: path loss noticed after {noticed:.1f} s; media restarted in "
+          f"{st['media']['lastRestartMs'] / 1000:.2f} s; both decoding again "
+          f"{took:.1f} s after the cut")

@@ -78,6 +78,7 @@ VALID_CLIENT: list[dict[str, Any]] = [
     {"v": 1, "type": "subscribe_answer", "sdp": "v=0\r\n"},
     {"v": 1, "type": "ping"},
     {"v": 1, "type": "media", "state": {"audio": True, "video": False, "screen": False}},
+    {"v": 1, "type": "media_restart", "reason": "nothing received for 3.1 s"},
 ]
 MEMBER = {"participant_id": 2, "party": "bob", "identity_key": B(b"k" * 32),
           "announcement": B(b"a" * 140), "role": "delegate",
@@ -99,6 +100,7 @@ VALID_SERVER: list[dict[str, Any]] = [
     {"v": 1, "type": "publish_answer", "sdp": "v=0\r\n"},
     {"v": 1, "type": "subscribe_offer", "sdp": "v=0\r\n",
      "streams": [{"mid": "0", "participant_id": 2, "kind": "video"}]},
+    {"v": 1, "type": "media_restarted"},
     {"v": 1, "type": "pong"},
     {"v": 1, "type": "error", "code": "bad_request", "message": "no"},
 ]

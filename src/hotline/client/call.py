@@ -37,6 +37,17 @@ from hotline.signaling import messages as m
 
 log = logging.getLogger("hotline.call")
 
+#: The SFU sends a receiver report every second on the publish connection: nothing at
+#: all received on it for this long means the path is dead.
+DEAD_AFTER = 3.0
+#: Listening only (no publish connection): media, or at least the SFU's consent checks
+#: (every 1.6-2.4 s), arrive on the subscribe connection.
+DEAD_AFTER_LISTENING = 6.0
+#: New connections not up this long after a media restart are restarted again.
+SETUP_TIMEOUT = 6.0
+WATCH_INTERVAL = 0.25
+_RESTART = "restart"  # in the offers queue: drop the connections, ask for new ones
+
 
 class CountingSendKeys(SendKeys):
     """Counts frames per slot after they were encrypted."""
@@ -93,7 +104,9 @@ class Call:
                  microphone: str | None = None, tls_ca: str | None = None,
                  video_size: tuple[int, int] = (320, 240),
                  join_request: m.HotlineJoin | None = None,
-                 signaling: SignalingClient | None = None) -> None:
+                 signaling: SignalingClient | None = None,
+                 host_addresses: list[str] | None = None,
+                 media_restart: bool = True) -> None:
         self.server, self.room = server, room
         self.signaling = signaling if signaling is not None else SignalingClient(
             server, identity, kem=kem, ssl_context=trust(tls_ca))
@@ -114,12 +127,26 @@ class Call:
         self._recorders: dict[int, MediaRecorder] = {}
         self._record_tracks: dict[int, list[MediaStreamTrack]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._offers: asyncio.Queue[m.SubscribeOffer] = asyncio.Queue()
+        self._offers: asyncio.Queue[m.SubscribeOffer | m.MediaRestarted | str] = asyncio.Queue()
         self.joined_at = 0.0
         self.path_state = "new"  # of the connection that carries our media (via the SFU)
         self.setup_at: float | None = None  # loop time it first connected
+        #: Addresses to gather ICE candidates on (None: the server's loopback address, or
+        #: every interface); :meth:`set_host_addresses` changes them for later connections.
+        self.host_addresses = host_addresses
+        #: Media restarts (path loss): restart the connections when the path dies.
+        self.auto_restart = media_restart
+        self.media_restarts: list[dict[str, Any]] = []  # reason, requested_at, connected_at
+        self.old_streams: list[RemoteStream] = []  # of connections dropped by a restart
+        self._sending: list[MediaStreamTrack] = []
+        self._publish_clock: adapter.ReceiveClock | None = None
+        self._subscribe_clock: adapter.ReceiveClock | None = None
+        self._media_since: float | None = None  # loop time the current connections started
+        self._connected_at: float | None = None  # ... and when they connected
+        self._restart_queued = False
+        self._restarts_pending = 0  # media_restart sent, media_restarted not yet back
         loopback = _loopback_server(server)
-        if loopback is not None:
+        if loopback is not None and host_addresses is None:
             adapter.use_host_addresses([loopback])
 
     # -- life cycle ------------------------------------------------------------------------
@@ -146,32 +173,131 @@ class Call:
         self.joined_at = loop.time()
         await sig.join(self.room, request=self.join_request)
         self.send_keys.replace(sig.keys.senders)
+        self._media_since = loop.time()
+        self._spawn(self._watch_path())
         if sig.role in m.LISTEN_ONLY:
             log.info("role %s listens only: nothing published", sig.role)
             return
         await self._publish()
 
+    def set_host_addresses(self, addresses: list[str] | None) -> None:
+        """Our addresses changed (the network moved us): gather on ``addresses`` from now
+        on, and restart the media at once if they differ (the old path may be gone)."""
+        new = None if addresses is None else list(addresses)
+        changed = new != self.host_addresses
+        self.host_addresses = new
+        if changed and self._media_since is not None and self.auto_restart:
+            self.restart_media("address change")
+
     async def _publish(self) -> None:
         assert self.e2ee is not None
         pc = self.publish_pc = RTCPeerConnection(adapter.configuration())
         self.e2ee.attach(pc)
-        for track in self._media_tracks():
+        if not self._sending:
+            self._sending = self._media_tracks()
+        for track in self._sending:  # the same tracks after a media restart
             pc.addTransceiver(track, direction="sendonly")
 
         @pc.on("connectionstatechange")
         def _path() -> None:
+            if pc is not self.publish_pc:
+                return  # dropped by a media restart
             self.path_state = pc.connectionState
             if pc.connectionState == "connected":
                 adapter.raise_buffers(pc)
-                if self.setup_at is None:
-                    self.setup_at = asyncio.get_running_loop().time()
+                self._media_connected()
             self.signaling.events.put_nowait(ClientEvent("path", {"via": "sfu",
                                                                   "state": pc.connectionState}))
 
-        await pc.setLocalDescription(await pc.createOffer())
+        with adapter.gathering_on(self.host_addresses):
+            await pc.setLocalDescription(await pc.createOffer())
+        if pc is self.publish_pc:
+            self._publish_clock = adapter.watch_received(pc)
         assert pc.localDescription is not None
         answer = await self.signaling.publish(pc.localDescription.sdp)
         await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+
+    def _media_connected(self) -> None:
+        now = asyncio.get_running_loop().time()
+        if self.setup_at is None:
+            self.setup_at = now
+        if self._connected_at is None:
+            self._connected_at = now
+            if self.media_restarts and self.media_restarts[-1]["connected_at"] is None:
+                self.media_restarts[-1]["connected_at"] = now
+                self.signaling.events.put_nowait(ClientEvent("media_restored", {
+                    "after_s": round(now - self.media_restarts[-1]["requested_at"], 2)}))
+
+    # -- path loss: media restart ------------------------------------------------------------
+
+    def _path_dead(self, now: float) -> str | None:
+        """Why the current media connections are to be replaced, or None."""
+        if self._media_since is None or self._restart_queued:
+            return None
+        if self._restarts_pending:
+            return ("no media_restarted from the server" if now - self._media_since
+                    > SETUP_TIMEOUT else None)
+        pcs = [pc for pc in (self.publish_pc, self.subscribe_pc) if pc is not None]
+        if not pcs:
+            return None  # listening only, and nobody publishes yet: nothing to watch
+        for pc in pcs:
+            if pc.connectionState in ("failed", "closed"):
+                return f"media connection {pc.connectionState}"
+        if self._connected_at is None:
+            return ("media connections not up" if now - self._media_since > SETUP_TIMEOUT
+                    else None)
+        if self.publish_pc is not None and self._publish_clock is not None:
+            quiet, limit = now - self._publish_clock.last, DEAD_AFTER
+        elif self.subscribe_pc is not None and self._subscribe_clock is not None:
+            quiet, limit = now - self._subscribe_clock.last, DEAD_AFTER_LISTENING
+        else:
+            return None
+        return f"nothing received for {quiet:.1f} s" if quiet > limit else None
+
+    async def _watch_path(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(WATCH_INTERVAL)
+            reason = self._path_dead(loop.time()) if self.auto_restart else None
+            if reason is not None:
+                self.restart_media(reason)
+
+    def restart_media(self, reason: str = "requested") -> None:
+        """Replace our media connections with the SFU (publish and subscribe) by new
+        ones, in the same seat and with the same keys: ``media_restart``."""
+        if self._restart_queued:
+            return  # one is on its way (and will use the current addresses)
+        now = asyncio.get_running_loop().time()
+        log.warning("media path lost (%s): restarting media", reason)
+        self.media_restarts.append({"reason": reason, "requested_at": now,
+                                    "connected_at": None})
+        self._media_since, self._connected_at = now, None
+        self._restart_queued = True
+        self.path_state = "reconnecting media"
+        self.signaling.events.put_nowait(ClientEvent("media_restart", {"reason": reason}))
+        self._offers.put_nowait(_RESTART)  # after the offers already queued
+
+    async def _send_restart(self) -> None:
+        old = [pc for pc in (self.publish_pc, self.subscribe_pc) if pc is not None]
+        self.publish_pc = self.subscribe_pc = None
+        self._publish_clock = self._subscribe_clock = None
+        self.old_streams.extend(self.streams.values())
+        self.streams.clear()
+        self._restarts_pending += 1
+        self._restart_queued = False
+        self._media_since = asyncio.get_running_loop().time()
+        self.signaling.request_media_restart(self.media_restarts[-1]["reason"]
+                                             if self.media_restarts else "")
+        for pc in old:
+            self._spawn(_close_quietly(pc))
+
+    async def _republish(self) -> None:
+        if self.signaling.role in m.LISTEN_ONLY:
+            return  # the SFU's new subscribe offer is all
+        try:
+            await self._publish()
+        except Exception as exc:  # the watchdog tries again
+            log.warning("publishing after a media restart failed: %s", exc)
 
     def _media_tracks(self) -> list[MediaStreamTrack]:
         """What we send: a camera (v4l2) and/or microphone (ALSA), a media file (looped),
@@ -207,8 +333,21 @@ class Call:
             self.e2ee.keys_changed()
 
     async def _answer_offers(self) -> None:
+        """Subscribe offers, media restarts and their answers, strictly in order: an
+        offer of a connection we dropped is never answered after ``media_restart``."""
         while True:
             offer = await self._offers.get()
+            if offer == _RESTART:
+                await self._send_restart()
+                continue
+            if isinstance(offer, m.MediaRestarted):
+                self._restarts_pending = max(0, self._restarts_pending - 1)
+                if not self._restarts_pending:
+                    self._media_since = asyncio.get_running_loop().time()
+                    self._spawn(self._republish())
+                continue
+            if self._restarts_pending or not isinstance(offer, m.SubscribeOffer):
+                continue  # for the connection the restart dropped
             try:
                 await self._answer(offer)
             except Exception as exc:  # a bad offer must not end the call
@@ -224,9 +363,13 @@ class Call:
 
             @sub.on("connectionstatechange")
             def _connected() -> None:
-                if sub.connectionState == "connected":
+                if sub.connectionState == "connected" and sub is self.subscribe_pc:
                     adapter.raise_buffers(sub)
+                    if self.publish_pc is None:  # listening only: this is our path
+                        self.path_state = "connected"
+                        self._media_connected()
         pc = self.subscribe_pc
+        first = pc.localDescription is None
         await pc.setRemoteDescription(RTCSessionDescription(offer.sdp, "offer"))
         infos = {s.mid: s for s in offer.streams}
         for t in pc.getTransceivers():
@@ -235,7 +378,10 @@ class Call:
                 self.streams[str(t.mid)] = RemoteStream(
                     info.participant_id, info.kind,
                     self.e2ee.protect_receiver(t.receiver, t.kind))
-        await pc.setLocalDescription(await pc.createAnswer())
+        with adapter.gathering_on(self.host_addresses):
+            await pc.setLocalDescription(await pc.createAnswer())
+        if first and pc is self.subscribe_pc:
+            self._subscribe_clock = adapter.watch_received(pc)
         assert pc.localDescription is not None
         self.signaling.answer_subscription(pc.localDescription.sdp)
 
@@ -295,7 +441,7 @@ class Call:
             task.cancel()
         for pc in (self.publish_pc, self.subscribe_pc):
             if pc is not None:
-                await pc.close()
+                await _close_quietly(pc)
         with contextlib.suppress(Exception):
             if self.signaling.participant_id is not None:
                 await asyncio.wait_for(self.signaling.leave(), 2)
@@ -306,7 +452,7 @@ class Call:
     def stats(self) -> CallStats:
         names = self.signaling.names
         remote: dict[str, dict[str, Any]] = {}
-        for s in self.streams.values():
+        for s in [*self.old_streams, *self.streams.values()]:
             name = names.get(s.participant_id, f"participant-{s.participant_id}")
             r = remote.setdefault(name, {"participant_id": s.participant_id,
                                          "video_frames_decrypted": 0,
@@ -324,4 +470,13 @@ class Call:
             group_code=code.digits if code else "", group_words=code.words if code else "",
             participants=sorted(set(names.values())), remote=remote,
             sent={"video_frames": enc.get(Slot.VIDEO, 0), "audio_frames": enc.get(Slot.AUDIO, 0)},
-            key_messages_rejected=self.signaling.rejected_key_messages)
+            key_messages_rejected=self.signaling.rejected_key_messages,
+            extra={"media_restarts": len(self.media_restarts)} if self.media_restarts else {})
+
+
+async def _close_quietly(pc: RTCPeerConnection) -> None:
+    """Close a connection whose path may be dead; never raises."""
+    try:
+        await asyncio.wait_for(pc.close(), 5.0)
+    except Exception as exc:
+        log.info("closing a media connection failed: %r", exc)

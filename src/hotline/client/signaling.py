@@ -134,8 +134,9 @@ class SignalingClient:
         self.closed = asyncio.Event()
         #: Called after key actions were applied (the media layer re-checks held frames).
         self.on_keys_changed: Callable[[], None] | None = None
-        #: Called with each subscribe offer from the SFU (the media layer answers it).
-        self.on_subscribe_offer: Callable[[m.SubscribeOffer], None] | None = None
+        #: Called with each subscribe offer from the SFU (the media layer answers it),
+        #: and with ``media_restarted``, in the order they came.
+        self.on_subscribe_offer: Callable[[m.SubscribeOffer | m.MediaRestarted], None] | None = None
         #: Hotline messages (standby, link tests, ringing, calls) and errors, in order,
         #: for :mod:`hotline.client.standby` and :mod:`hotline.client.hotline_call`.
         self.hotline: asyncio.Queue[m.ServerMessage] = asyncio.Queue()
@@ -274,6 +275,11 @@ class SignalingClient:
             self.media[self.participant_id] = state
         self._send(m.SetMedia(state=state))
 
+    def request_media_restart(self, reason: str = "") -> None:
+        """Ask the SFU for new media connections (``media_restarted`` comes back through
+        :attr:`on_subscribe_offer`)."""
+        self._send(m.MediaRestart(reason=reason[:200]))
+
     def answer_subscription(self, answer_sdp: str) -> None:
         self._send(m.SubscribeAnswer(sdp=answer_sdp))
 
@@ -409,7 +415,7 @@ class SignalingClient:
                                 screen=message.state.screen)
             case m.KeyFrom():
                 self._feed(KeyMessageReceived(self._now(), message.data))
-            case m.SubscribeOffer():
+            case m.SubscribeOffer() | m.MediaRestarted():
                 if self.on_subscribe_offer is not None:
                     self.on_subscribe_offer(message)
             case _ if isinstance(message, HOTLINE_MESSAGES):

@@ -26,6 +26,8 @@ check, so an upgrade that moves anything fails loudly instead of silently.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import contextvars
 import importlib.metadata
 import inspect
@@ -34,7 +36,7 @@ import logging
 import os
 import socket
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import aioice.ice
@@ -55,6 +57,8 @@ VERSIONS = {"aiortc": "1.16.0", "aioice": "0.13.0", "pylibsrtp": "1.0.0"}
 #: (object, attribute) pairs we rely on that are not public API.
 HOOKED: tuple[tuple[str, str], ...] = (
     ("aioice.ice", "get_host_addresses"),
+    ("aioice.ice", "CONSENT_INTERVAL"),
+    ("aioice.ice", "CONSENT_FAILURES"),
     ("aioice.ice.Connection", "_protocols"),
     ("aioice.ice.Connection", "_nominated"),
     ("aioice.ice.StunProtocol", "datagram_received"),
@@ -90,6 +94,9 @@ def check_internals() -> None:
         raise AdapterError("aioice.ice.get_host_addresses changed its signature")
     if not hasattr(pylibsrtp._binding.lib, "srtp_protect"):
         raise AdapterError("pylibsrtp's binding has no srtp_protect")
+    for constant in ("CONSENT_INTERVAL", "CONSENT_FAILURES"):
+        if not isinstance(getattr(aioice.ice, constant, None), int | float):
+            raise AdapterError(f"aioice.ice.{constant} is gone (consent freshness timing)")
     if "datagram_received" not in vars(aioice.ice.StunProtocol):
         raise AdapterError("aioice StunProtocol.datagram_received moved")
     init_sources = {
@@ -147,11 +154,71 @@ def use_host_addresses_here(addresses: list[str]) -> None:
     aioice.ice.get_host_addresses = _get_host_addresses
 
 
+@contextlib.contextmanager
+def gathering_on(addresses: list[str] | None) -> Iterator[None]:
+    """Within the block (and tasks started in it), gather ICE host candidates on
+    ``addresses`` (None: whatever applies outside)."""
+    if addresses is None:
+        yield
+        return
+    for a in addresses:
+        ipaddress.ip_address(a)
+    aioice.ice.get_host_addresses = _get_host_addresses
+    token = _task_addresses.set(list(addresses))
+    try:
+        yield
+    finally:
+        _task_addresses.reset(token)
+
+
 def host_addresses_for(bind: str) -> list[str] | None:
     """What to gather for a configured address: a loopback or a specific address is
     used as is; an unspecified one (0.0.0.0, ::) means aioice's default."""
     ip = ipaddress.ip_address(bind)
     return None if ip.is_unspecified else [bind]
+
+
+def use_consent_timing(interval: float, failures: int) -> None:
+    """ICE consent freshness (RFC 7675) of every connection of this process: a check
+    every ``interval`` seconds (aioice randomizes it by ±20 %), consent lost after
+    ``failures`` checks in a row without an answer (then the connection fails).
+    aioice reads both module constants at each check."""
+    if interval <= 0 or failures < 1:
+        raise ValueError("consent interval must be > 0 and failures >= 1")
+    aioice.ice.CONSENT_INTERVAL = interval  # type: ignore[assignment]
+    aioice.ice.CONSENT_FAILURES = failures
+
+
+class ReceiveClock:
+    """When a connection last received a datagram (any: media, RTCP, STUN, DTLS), in
+    event loop time; see :func:`watch_received`."""
+
+    def __init__(self, now: float) -> None:
+        self.last = now
+        self.count = 0
+
+
+def watch_received(pc: RTCPeerConnection) -> ReceiveClock:
+    """Note every datagram arriving on ``pc``'s ICE sockets (call after
+    ``setLocalDescription``: the sockets exist once candidates are gathered). The client
+    tells a dead path by it: the SFU sends receiver reports every second."""
+    loop = asyncio.get_running_loop()
+    clock = ReceiveClock(loop.time())
+    try:
+        conn = dtls_transport(pc).transport._connection
+    except (IndexError, AttributeError):
+        return clock
+    for proto in conn._protocols:
+        original = proto.datagram_received
+
+        def datagram_received(data: bytes, addr: Any,
+                              original: Callable[[bytes, Any], None] = original) -> None:
+            clock.last = loop.time()
+            clock.count += 1
+            original(data, addr)
+
+        proto.datagram_received = datagram_received  # type: ignore[method-assign, assignment]
+    return clock
 
 
 def configuration() -> RTCConfiguration:
@@ -399,6 +466,7 @@ class RawMediaPath:
 
     def detach(self) -> None:
         """Stop sending (the connection is closing)."""
+        self.attached = False
         self._sendto = None
         self._direct = None
         if self._sock is not None:

@@ -103,6 +103,7 @@ class Session:
             m.Ping: self._on_ping,  # type: ignore[dict-item]
             m.Resume: self._on_resume,  # type: ignore[dict-item]
             m.SetMedia: self._on_media,  # type: ignore[dict-item]
+            m.MediaRestart: self._on_media_restart,  # type: ignore[dict-item]
         }
         self._handlers.update({  # hotlines: decided in hotline.server.hotlines
             m.StandbyRegister: self._on_standby,  # type: ignore[dict-item]
@@ -365,6 +366,17 @@ class Session:
     async def _on_media(self, msg: m.SetMedia) -> None:
         room, _ = self._joined_seat()
         room.set_media(self, msg.state)
+
+    async def _on_media_restart(self, msg: m.MediaRestart) -> None:
+        """The client's media path died: new connections in the same seat (no roster
+        change, no rekey). ``media_restarted`` comes before any offer of the new
+        subscribe connection; what the client sent before it is for the old ones."""
+        room, pid = self._joined_seat()
+        log.info("conn=%s room=%s participant=%d media restart: %s", self.conn_id, room.name,
+                 pid, msg.reason or "-")
+        await self.state.sfu.restart(room.name, pid)
+        self.send(m.MediaRestarted())
+        self.state.sfu.sync_room(room.name)  # the others' streams, on a new connection
 
     async def _on_resume(self, msg: m.Resume) -> None:
         """Take back a seat whose connection broke: same device, the seat's token."""

@@ -35,6 +35,11 @@ MIME = {"audio": "audio/opus", "video": "video/vp8"}
 ANSWER_TIMEOUT = 10.0
 MAX_STREAMS_PER_PUBLISHER = 4
 REPORT_INTERVAL = 1.0  # seconds between the SFU's receiver reports to publishers
+#: ICE consent freshness (RFC 7675) of the SFU's connections: a check every 2 s (±20 %),
+#: consent lost after 5 checks in a row without an answer, so a participant that stopped
+#: answering is found and freed in 8-12 s (aioice's default is about 30 s).
+CONSENT_INTERVAL = 2.0
+CONSENT_FAILURES = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +95,9 @@ class SfuParticipant:
         self._answer: asyncio.Future[str] | None = None
         self._remb_due = 0.0
         self.closed = False
+        #: Why this participant's media was freed without a request (consent lost, ICE
+        #: failed); it gets media again with ``media_restart``.
+        self.lost: str | None = None
 
     def _now(self) -> float:
         return asyncio.get_running_loop().time()
@@ -106,7 +114,21 @@ class SfuParticipant:
 
     # -- publishing --------------------------------------------------------------------
 
+    def _watch_state(self, pc: RTCPeerConnection) -> None:
+        """A connection that fails (ICE checks failed, consent expired) frees this
+        participant's media: nothing is sent to a path that is gone."""
+
+        @pc.on("connectionstatechange")
+        def _state() -> None:
+            if pc.connectionState in ("failed", "closed") and not self.closed and pc in (
+                    self.publish_pc, self.subscribe_pc):
+                which = "publish" if pc is self.publish_pc else "subscribe"
+                self.sfu.media_lost(self, f"{which} connection {pc.connectionState}")
+
     async def publish(self, offer_sdp: str) -> str:
+        if self.closed:
+            raise ProtocolError("this media session was restarted or freed; "
+                                "send media_restart first")
         if self.publish_pc is not None:
             raise ProtocolError("already publishing; renegotiation is not supported yet")
         try:
@@ -128,6 +150,8 @@ class SfuParticipant:
                 t.setCodecPreferences(_codecs(t.kind))  # type: ignore[arg-type]
             await pc.setLocalDescription(await pc.createAnswer())
             adapter.detach_media(pc)
+            if self.closed:
+                raise ProtocolError("the media session was restarted meanwhile")
         except Exception as exc:  # bad SDP, no common codec, ...
             log.info("room=%s participant=%d publish refused: %s", self.room,
                      self.participant_id, exc)
@@ -151,6 +175,7 @@ class SfuParticipant:
             stream.rtx_ssrc, stream.rtx_payload_type = _rtx(m, t, stream.ssrc, payload_type)
             self.router.publish(stream)
         self.publish_path.watch(pc, lambda: self.sfu.publisher_ready(self))
+        self._watch_state(pc)
         log.info("room=%s participant=%d publishes %s", self.room, self.participant_id,
                  [s.kind for s in self.router.published.values()])
         assert pc.localDescription is not None
@@ -188,6 +213,7 @@ class SfuParticipant:
         adapter.detach_media(pc)
         if first:
             self.subscribe_path.watch(pc, self._subscriber_ready)
+            self._watch_state(pc)
         await pc.setLocalDescription(await pc.createOffer())
         adapter.detach_media(pc)
         assert pc.localDescription is not None
@@ -205,8 +231,9 @@ class SfuParticipant:
             adapter.detach_media(pc)
             self._answer = None
         for t, s in added:
-            if s.publisher not in self.sfu.participants(self.room):
-                continue  # left while we negotiated
+            owner = self.sfu.participants(self.room).get(s.publisher)
+            if owner is None or s not in owner.router.published.values() or owner.closed:
+                continue  # left, restarted or lost its media while we negotiated
             copy = ForwardedCopy(s, self.participant_id, adapter.sender_ssrc(t),
                                  adapter.negotiated_payload_type(t), self.subscribe_path.send,
                                  subscriber_exts=_extensions(answer, str(t.mid)),
@@ -265,6 +292,7 @@ class Sfu:
     def __init__(self, media_host: str, send_offer: OfferSink) -> None:
         adapter.check_internals()
         adapter.use_host_addresses(adapter.host_addresses_for(media_host))
+        adapter.use_consent_timing(CONSENT_INTERVAL, CONSENT_FAILURES)
         self.send_offer = send_offer
         self._rooms: dict[str, dict[int, SfuParticipant]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -332,6 +360,43 @@ class Sfu:
             packet = aggregate_remb(video)
             if packet is not None:
                 p.publish_path.send_rtcp(packet)
+
+    def _drop_media(self, p: SfuParticipant) -> None:
+        """Nothing of ``p`` is forwarded any more, and nothing to it."""
+        for other in self.participants(p.room).values():
+            if other is not p:
+                other.drop_publisher(p.participant_id)
+        p.drop_all_subscriptions()
+
+    async def restart(self, room: str, participant_id: int) -> SfuParticipant:
+        """``media_restart``: drop the participant's connections (publish and subscribe)
+        and give it a fresh media session in the same seat; the others stop getting its
+        old streams and subscribe to its new ones once it publishes again."""
+        members = self._rooms.setdefault(room, {})
+        old = members.get(participant_id)
+        fresh = SfuParticipant(self, room, participant_id)
+        members[participant_id] = fresh
+        if self._reporter is None:
+            self._reporter = asyncio.ensure_future(self._reports())
+        if old is not None:
+            self._drop_media(old)
+            await old.close()
+        log.info("room=%s participant=%d media restarted%s", room, participant_id,
+                 f" (was lost: {old.lost})" if old is not None and old.lost else "")
+        return fresh
+
+    def media_lost(self, p: SfuParticipant, reason: str) -> None:
+        """One of ``p``'s connections failed (ICE consent expired, checks failed): free
+        its media at once; its seat stays, and ``media_restart`` brings media back."""
+        if p.closed or self.participants(p.room).get(p.participant_id) is not p:
+            return
+        p.lost = reason
+        log.info("room=%s participant=%d media lost (%s); connections freed", p.room,
+                 p.participant_id, reason)
+        self._drop_media(p)
+        task = asyncio.ensure_future(p.close())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def remove(self, room: str, participant_id: int) -> None:
         members = self._rooms.get(room, {})

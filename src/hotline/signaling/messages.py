@@ -238,6 +238,15 @@ class Ping(_Message):
     type: Literal["ping"] = "ping"
 
 
+class MediaRestart(_Message):
+    """My media path to the SFU died (ICE failed, consent lost, nothing received for too
+    long): drop my publish and subscribe connections; I publish and subscribe again on new
+    ones. Seat, participant id and keys stay (no roster change, no rekey)."""
+
+    type: Literal["media_restart"] = "media_restart"
+    reason: Annotated[str, Field(max_length=200)] = ""
+
+
 class MediaState(BaseModel):
     """What a participant sends now (metadata the server relays; it cannot check it)."""
 
@@ -256,7 +265,7 @@ class SetMedia(_Message):
 
 ClientMessage = Annotated[
     Enroll | Auth | Join | Announce | SendKey | Leave | Publish | SubscribeAnswer | Ping
-    | SetMedia | Resume | HotlineClientMessage,
+    | SetMedia | Resume | MediaRestart | HotlineClientMessage,
     Field(discriminator="type"),
 ]
 
@@ -380,6 +389,13 @@ class SubscribeOffer(_Message):
     streams: list[StreamInfo]
 
 
+class MediaRestarted(_Message):
+    """Your old media connections are gone: publish again; a new ``subscribe_offer``
+    (for a new connection) follows."""
+
+    type: Literal["media_restarted"] = "media_restarted"
+
+
 class Error(_Message):
     """A request was refused. ``code`` is stable; ``message`` is for people."""
 
@@ -479,7 +495,8 @@ HotlineServerMessage = (StandbyOk | LinkTestStart | LinkTestResult | Ring | Ring
 
 ServerMessage = Annotated[
     Hello | Enrolled | Welcome | JoinAck | Joined | Resumed | MemberJoined | MemberLeft
-    | MemberMedia | KeyFrom | Left | PublishAnswer | SubscribeOffer | Pong | Error
+    | MemberMedia | KeyFrom | Left | PublishAnswer | SubscribeOffer | MediaRestarted | Pong
+    | Error
     | HotlineServerMessage,
     Field(discriminator="type"),
 ]

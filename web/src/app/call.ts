@@ -10,18 +10,26 @@
  * slot, receiving keys installed and retired. Mute keeps sending (silence, encrypted);
  * camera off and screen share swap the video sender's track (replaceTrack keeps the
  * sender, so its transform stays). A fatal error of MediaE2EE (a bypass, a dead worker)
- * or a lost connection ends the call and shows the error.
+ * or a lost signaling connection that cannot be resumed ends the call and shows the error.
+ *
+ * Path loss: a media connection that fails, stays `disconnected` for DISCONNECTED_MS,
+ * receives nothing for SILENT_MS (bytes on the selected candidate pair, polled), or is not
+ * up SETUP_TIMEOUT_MS after it was made is replaced (`media_restart`: the SFU
+ * drops both connections, we publish and subscribe again on new ones, in the same seat
+ * and with the same keys); the page says "Network changed: reconnecting media…", then
+ * how long it took. Restarts, the offers of a dropped connection and the answers go
+ * through one queue, in order.
  */
 
 import type { KeyScheduleAction } from "../crypto/keyschedule.js";
 import { MediaE2EE } from "../media/pipeline.js";
-import { LISTEN_ONLY, type StreamInfo, type SubscribeOffer } from "../protocol/messages.js";
+import { LISTEN_ONLY, type MediaRestarted, type StreamInfo, type SubscribeOffer } from "../protocol/messages.js";
 import type { ClientEvent, SignalingClient } from "../protocol/signaling.js";
 import { mirrorKeys } from "./keys.js";
 import type { PrejoinChoice } from "./prejoin.js";
 import { LevelMeter } from "./prejoin.js";
 import {
-  SpeakerPicker, describePath, grade, qualityText, received, statMax, statSum, type Received,
+  SpeakerPicker, describePath, grade, qualityText, received, selectedPath, statMax, statSum, type Received,
 } from "./quality.js";
 import { SelfLine, Tile, clearRoster, roleLabel } from "./tiles.js";
 import { $, button, message, setToggle, showError, sleep, state, status } from "./view.js";
@@ -30,6 +38,14 @@ const WORKER_URL = "/app/transform-worker.js";
 const STATS_INTERVAL_MS = 500;
 const GATHER_TIMEOUT_MS = 5000;
 const MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid";
+/** A media connection `disconnected` this long is replaced (media restart). */
+const DISCONNECTED_MS = 2000;
+/** Nothing received this long on the connection that carries our media (the SFU sends
+ * receiver reports every second) is a dead path too; listening only, media or nothing. */
+const SILENT_MS = 3000;
+const SILENT_LISTENING_MS = 6000;
+/** New media connections not connected this long after a restart are replaced again. */
+const SETUP_TIMEOUT_MS = 8000;
 /** Failure reasons that do not mean "cannot decrypt" (an empty Opus payload). */
 const BENIGN = new Set(["empty"]);
 
@@ -94,6 +110,21 @@ export class Call {
   private selfMeter: LevelMeter | null = null;
   private lastReceived: Received | null = null;
   private offers: Promise<void> = Promise.resolve();
+  /** Media restart: one queued, how many media_restarted are still to come, when the
+   * current connections were made and connected, when a connection went disconnected. */
+  private restartQueued = false;
+  private restartsPending = 0;
+  private mediaSince = 0;
+  private mediaConnected = false;
+  private restartAt: number | null = null;
+  private restartReason = "";
+  /** "Media reconnected after N s", kept in the notice when the new path shows up. */
+  private reconnected: string | null = null;
+  /** A path change seen while reconnecting: shown with "Media reconnected". */
+  private pathNotice: string | null = null;
+  private disconnectedSince: number | null = null;
+  private rxBytes = -1;
+  private rxAt: number | null = null;
   private timer: ReturnType<typeof setInterval> | null = null;
   private readonly abort = new AbortController();
 
@@ -116,7 +147,7 @@ export class Call {
     this.e2ee = new MediaE2EE({ workerUrl: WORKER_URL, onFatal: (e) => void this.end(`E2EE failure, call ended: ${e.message}`) });
     client.onKeyActions = (actions) => this.mirror(actions);
     client.onSubscribeOffer = (offer) => {
-      this.offers = this.offers.then(() => this.answer(offer)).catch((error: unknown) => {
+      this.offers = this.offers.then(() => this.onOffer(offer)).catch((error: unknown) => {
         void this.end(`subscribe offer failed: ${message(error)}`);
       });
     };
@@ -228,6 +259,7 @@ export class Call {
       if (this.microphone !== null) this.selfMeter = new LevelMeter(this.microphone);
     }
     this.showSelf();
+    this.mediaSince = performance.now();
     this.timer = setInterval(() => void this.poll(), STATS_INTERVAL_MS);
     if (this.ended) return;
     state.phase = "in-call";
@@ -239,33 +271,138 @@ export class Call {
     this.publishPc = pc;
     const stream = new MediaStream();
     // audio first, then video: slots 0 and 1; each transform attached in this same task
+    // (after a media restart: the same tracks, and the same SFrame senders in the worker)
     const audio = this.e2ee.addTransceiver(pc, this.microphone ?? "audio", { direction: "sendonly", streams: [stream] });
-    const video = this.e2ee.addTransceiver(pc, this.camera ?? "video", { direction: "sendonly", streams: [stream] });
+    const video = this.e2ee.addTransceiver(pc, this.screen ?? this.camera ?? "video", { direction: "sendonly", streams: [stream] });
     onlyMidExtension(audio);
     onlyMidExtension(video);
     this.videoSender = video.sender;
     pc.addEventListener("connectionstatechange", () => {
+      if (pc !== this.publishPc) return; // dropped by a media restart
       state.media.publish = pc.connectionState;
-      if (pc.connectionState === "failed") void this.end("the media connection to the server failed");
+      this.mediaState(pc);
     });
     await pc.setLocalDescription(await pc.createOffer());
     await gathered(pc);
     const answer = await this.client.publish(pc.localDescription!.sdp);
-    if (this.ended) return;
+    if (this.ended || pc !== this.publishPc) return;
     await pc.setRemoteDescription({ type: "answer", sdp: answer });
+  }
+
+  /** The queue of subscribe offers and media restarts (one at a time, in order). */
+  private async onOffer(item: SubscribeOffer | MediaRestarted | "restart"): Promise<void> {
+    if (this.ended) return;
+    if (item === "restart") {
+      this.sendRestart();
+    } else if (item.type === "media_restarted") {
+      this.restartsPending = Math.max(0, this.restartsPending - 1);
+      if (this.restartsPending === 0) {
+        this.mediaSince = performance.now();
+        if (!LISTEN_ONLY.has(this.client.role)) {
+          this.publish().catch((error: unknown) => this.notice(`Reconnecting media: ${message(error)}`)); // tried again
+        }
+      }
+    } else if (this.restartsPending === 0) {
+      await this.answer(item);
+    } // else: an offer for a connection the restart dropped
+  }
+
+  /** A connection's state changed: connected (after a restart: say so), or dead. */
+  private mediaState(pc: RTCPeerConnection): void {
+    const s = pc.connectionState;
+    const ours = pc === (this.publishPc ?? this.subscribePc);
+    if (s === "connected" && ours && !this.mediaConnected) {
+      this.mediaConnected = true;
+      if (this.restartAt !== null) {
+        const ms = Math.round(performance.now() - this.restartAt);
+        state.media.lastRestartMs = ms;
+        state.media.restarting = false;
+        this.restartAt = null;
+        this.reconnected = `Media reconnected after ${(ms / 1000).toFixed(1)} s.`;
+        this.notice(this.pathNotice === null ? this.reconnected : `${this.reconnected} ${this.pathNotice}`);
+        if (this.pathNotice !== null) this.reconnected = null;
+        this.pathNotice = null;
+      }
+    }
+    this.disconnectedSince = s === "disconnected" ? (this.disconnectedSince ?? performance.now()) : null;
+    if (s === "failed") this.restartMedia("media connection failed");
+  }
+
+  /** Called by the stats poll: replace connections that stay disconnected or never connect. */
+  private watchPath(): void {
+    if (this.ended || this.restartQueued) return;
+    if (this.restartsPending === 0 && this.publishPc === null && this.subscribePc === null) return; // listening, nobody publishes
+    const now = performance.now();
+    if (this.restartsPending > 0 || !this.mediaConnected) {
+      if (now - this.mediaSince > SETUP_TIMEOUT_MS) this.restartMedia("media connections did not come up");
+      return;
+    }
+    if (this.disconnectedSince !== null && now - this.disconnectedSince > DISCONNECTED_MS) {
+      this.restartMedia("media connection disconnected");
+      return;
+    }
+    const silent = this.publishPc === null ? SILENT_LISTENING_MS : SILENT_MS;
+    if (this.rxAt !== null && now - this.rxAt > silent) {
+      this.restartMedia(`nothing received for ${((now - this.rxAt) / 1000).toFixed(1)} s`);
+    }
+  }
+
+  /** Replace the media connections (publish and subscribe) with new ones: same seat, same keys. */
+  private restartMedia(reason: string): void {
+    if (this.ended || this.restartQueued) return;
+    this.restartQueued = true;
+    this.mediaSince = performance.now();
+    this.mediaConnected = false;
+    this.disconnectedSince = null;
+    this.rxAt = null;
+    this.rxBytes = -1;
+    this.restartAt ??= performance.now();
+    this.restartReason = reason;
+    this.reconnected = null;
+    this.pathNotice = null;
+    state.media.restarts += 1;
+    state.media.restarting = true;
+    this.notice("Network changed: reconnecting media…");
+    $("protection").textContent = "encrypted · reconnecting media…";
+    this.offers = this.offers.then(() => this.onOffer("restart")).catch((error: unknown) => {
+      void this.end(`media restart failed: ${message(error)}`);
+    });
+  }
+
+  private sendRestart(): void {
+    this.restartQueued = false;
+    for (const pc of [this.publishPc, this.subscribePc]) {
+      if (pc === null) continue;
+      this.e2ee.release(pc);
+      pc.close();
+    }
+    this.publishPc = null;
+    this.subscribePc = null;
+    this.videoSender = null;
+    state.media.publish = state.media.subscribe = "new";
+    for (const tile of this.tiles.values()) {
+      tile.videoReceiver = null; // their connection is closed; new ones come with the new offer
+      tile.audioReceiver = null;
+    }
+    this.lastReceived = null;
+    this.restartsPending += 1;
+    this.mediaSince = performance.now();
+    this.client.requestMediaRestart(this.restartReason);
   }
 
   private async answer(offer: SubscribeOffer): Promise<void> {
     if (this.ended) return;
     let pc = this.subscribePc;
     if (pc === null) {
-      pc = new RTCPeerConnection({ iceServers: [] });
-      this.subscribePc = pc;
-      this.e2ee.watch(pc); // its 'track' listener comes first: the transform is attached before anything else
-      pc.addEventListener("track", (event) => this.onTrack(event));
-      pc.addEventListener("connectionstatechange", () => {
-        state.media.subscribe = pc!.connectionState;
-        if (pc!.connectionState === "failed") void this.end("the media connection from the server failed");
+      const sub = new RTCPeerConnection({ iceServers: [] });
+      pc = sub;
+      this.subscribePc = sub;
+      this.e2ee.watch(sub); // its 'track' listener comes first: the transform is attached before anything else
+      sub.addEventListener("track", (event) => this.onTrack(event));
+      sub.addEventListener("connectionstatechange", () => {
+        if (sub !== this.subscribePc) return; // dropped by a media restart
+        state.media.subscribe = sub.connectionState;
+        this.mediaState(sub);
       });
     }
     for (const s of offer.streams) this.streams.set(s.mid, s);
@@ -278,6 +415,7 @@ export class Call {
   }
 
   private onTrack(event: RTCTrackEvent): void {
+    if (event.target !== this.subscribePc) return;
     const mid = event.transceiver.mid;
     const info = mid === null ? undefined : this.streams.get(mid);
     if (info === undefined) return; // not announced: it is guarded and never shown
@@ -398,7 +536,17 @@ export class Call {
 
   // ------------------------------------------------------------------ what we see
 
+  /** Every STATS_INTERVAL_MS: what we see, then the path watch (after the receive
+   * counters were read, so that a slow poll is not taken for a silent path). */
   private async poll(): Promise<void> {
+    try {
+      await this.pollOnce();
+    } finally {
+      this.watchPath();
+    }
+  }
+
+  private async pollOnce(): Promise<void> {
     if (this.ended) return;
     let counters = null;
     try {
@@ -458,8 +606,24 @@ export class Call {
     // what we receive
     const pathPc = this.publishPc ?? this.subscribePc;
     if (pathPc === null || this.ended) return;
-    const path = describePath(await pathPc.getStats(), state.path);
-    if (path !== null && state.path !== null && path.changes > state.path.changes) this.notice(`The network path changed: now ${path.remoteAddress}.`);
+    const pathReport = await pathPc.getStats();
+    if (pathPc !== (this.publishPc ?? this.subscribePc) || this.ended) return; // restarted meanwhile
+    const pair = selectedPath(pathReport)?.pair;
+    const rx = typeof pair?.["bytesReceived"] === "number" ? pair["bytesReceived"] : null;
+    if (rx !== null && this.mediaConnected && rx !== this.rxBytes) {
+      this.rxBytes = rx;
+      this.rxAt = performance.now();
+    }
+    const path = describePath(pathReport, state.path);
+    if (path !== null && state.path !== null && path.changes > state.path.changes) {
+      const text = `The network path changed: now ${path.remoteAddress}.`;
+      if (state.media.restarting) {
+        this.pathNotice = text; // shown with "Media reconnected" in a moment
+      } else {
+        this.notice(this.reconnected === null ? text : `${this.reconnected} ${text}`);
+        this.reconnected = null;
+      }
+    }
     state.path = path;
     $("protection").textContent = `encrypted · ${path?.label ?? "via SFU"}`;
     $("protection").title = path === null ? "" : `${path.localType} candidate, ${path.protocol} to ${path.remoteAddress}`;

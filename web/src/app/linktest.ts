@@ -9,7 +9,7 @@
 
 import type { Identity } from "../crypto/identity.js";
 import { MediaE2EE } from "../media/pipeline.js";
-import type { LinkTestFigures, LinkTestStart, SubscribeOffer } from "../protocol/messages.js";
+import type { LinkTestFigures, LinkTestStart, MediaRestarted, SubscribeOffer } from "../protocol/messages.js";
 import { SignalingClient } from "../protocol/signaling.js";
 import { gathered } from "./call.js";
 import { mirrorKeys } from "./keys.js";
@@ -86,7 +86,8 @@ export async function takePart(identity: Identity, start: LinkTestStart): Promis
     await client.connect();
     await client.authenticate();
     client.onKeyActions = (actions) => mirrorKeys(e2ee, actions, (e) => { failure ??= `key refused: ${message(e)}`; });
-    client.onSubscribeOffer = (offer: SubscribeOffer) => {
+    client.onSubscribeOffer = (offer: SubscribeOffer | MediaRestarted) => {
+      if (offer.type === "media_restarted") return; // a link test never asks for one
       offers = offers.then(async () => {
         if (subscribe === null) {
           subscribe = new RTCPeerConnection({ iceServers: [] });

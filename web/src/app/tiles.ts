@@ -62,6 +62,8 @@ export class Tile {
   }
 
   addTrack(receiver: RTCRtpReceiver, kind: "audio" | "video"): void {
+    // after a media restart the participant's streams come again on new m-lines
+    for (const old of this.stream.getTracks()) if (old.kind === kind) this.stream.removeTrack(old);
     this.stream.addTrack(receiver.track);
     if (kind === "video") this.videoReceiver = receiver;
     else this.audioReceiver = receiver;

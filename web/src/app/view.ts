@@ -84,8 +84,9 @@ export interface AppState {
   /** The call's signaling connection, and how often it was resumed after a break. */
   signaling: "connected" | "reconnecting";
   resumes: number;
-  /** connectionState of the publish and subscribe connections; offers answered. */
-  media: { publish: string; subscribe: string; offers: number };
+  /** connectionState of the publish and subscribe connections; offers answered; media
+   * restarts after a path loss (and whether one is under way; the last took ms). */
+  media: { publish: string; subscribe: string; offers: number; restarts: number; restarting: boolean; lastRestartMs: number | null };
   hotlines: HotlinesSummary;
 }
 
@@ -113,7 +114,7 @@ export const state: AppState = {
   remotes: {}, activeSpeaker: null, problems: [], path: null,
   quality: { grade: "unknown", rttMs: null, lossPercent: null, jitterMs: null },
   prejoin: { ready: false, level: 0, maxLevel: 0, problem: null, cameras: 0, microphones: 0 },
-  worker: null, calls: 0, reconnects: 0, signaling: "connected", resumes: 0, media: { publish: "new", subscribe: "new", offers: 0 },
+  worker: null, calls: 0, reconnects: 0, signaling: "connected", resumes: 0, media: { publish: "new", subscribe: "new", offers: 0, restarts: 0, restarting: false, lastRestartMs: null },
   hotlines: { list: [], standby: {}, linktests: 0, ringing: null, calling: null },
 };
 window.hotlineApp = state;

@@ -187,6 +187,21 @@ export class MediaE2EE extends EventTarget {
     this.start();
   }
 
+  /** Stop checking a connection about to be closed (a media restart drops it): its
+   * senders and receivers leave the check, which would otherwise fail on a closed
+   * connection's getStats. Call before `pc.close()`. */
+  release(pc: RTCPeerConnection): void {
+    const i = this.guarded.indexOf(pc);
+    if (i >= 0) this.guarded.splice(i, 1);
+    const ends = new Set<RTCRtpSender | RTCRtpReceiver>([...pc.getSenders(), ...pc.getReceivers()]);
+    for (let k = this.tracked.length - 1; k >= 0; k--) {
+      const t = this.tracked[k]!;
+      if ((t.sender !== undefined && ends.has(t.sender)) || (t.receiver !== undefined && ends.has(t.receiver))) {
+        this.tracked.splice(k, 1);
+      }
+    }
+  }
+
   /** Attach a sender transform. Must run in the same task that created the sender
    * (no await, no timer in between); a late one is caught by the check, fatally. */
   attachSender(sender: RTCRtpSender, kind: MediaKind, slot?: number): string {

@@ -112,6 +112,8 @@ export interface Left { readonly type: "left"; readonly room: string }
 export interface Pong { readonly type: "pong" }
 export interface PublishAnswer { readonly type: "publish_answer"; readonly sdp: string }
 export interface SubscribeOffer { readonly type: "subscribe_offer"; readonly sdp: string; readonly streams: readonly StreamInfo[] }
+/** Our old media connections are gone: publish again; a new subscribe offer follows. */
+export interface MediaRestarted { readonly type: "media_restarted" }
 export interface ErrorMessage { readonly type: "error"; readonly code: string; readonly message: string }
 
 // hotlines (docs/SIGNALING.md "Hotlines"): standby, link tests, calls, dashboard data
@@ -150,7 +152,7 @@ export const HOTLINE_TYPES: ReadonlySet<string> = new Set([
 
 export type ServerMessage =
   | Hello | Enrolled | Welcome | JoinAck | Joined | Resumed | MemberJoined | MemberLeft | MemberMedia | KeyFrom | Left | Pong
-  | PublishAnswer | SubscribeOffer | ErrorMessage | HotlineMessage;
+  | PublishAnswer | SubscribeOffer | MediaRestarted | ErrorMessage | HotlineMessage;
 
 // -- validation -------------------------------------------------------------------------
 
@@ -280,6 +282,7 @@ const SERVER: Record<ServerMessage["type"], Shape> = {
   pong: {},
   publish_answer: { sdp: str },
   subscribe_offer: { sdp: str, streams: list(streamInfo) },
+  media_restarted: {},
   error: { code: str, message: str },
   standby_ok: { hotline: str, party: str, far_party: str, interval_s: num },
   linktest_start: { hotline: str, test_id: str, room: str, role: literal("originator", "responder"), duration_s: num },
@@ -326,6 +329,7 @@ export type ClientMessage =
   | { readonly type: "subscribe_answer"; readonly sdp: string }
   | { readonly type: "ping" }
   | { readonly type: "media"; readonly state: MediaState }
+  | { readonly type: "media_restart"; readonly reason: string }
   | { readonly type: "resume"; readonly room: string; readonly participant_id: number; readonly token: Uint8Array; readonly received: number }
   | { readonly type: "standby"; readonly hotline: string }
   | { readonly type: "linktest_request"; readonly hotline: string }

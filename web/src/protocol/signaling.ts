@@ -24,7 +24,7 @@ import {
 import { MediaKeys } from "../crypto/mediakeys.js";
 import { HotlineError, ProtocolError, RemoteError } from "../errors.js";
 import {
-  type ClientMessage, type ErrorMessage, HOTLINE_TYPES, type HotlineMessage, type MediaState, type MemberInfo, type Role, type ServerMessage, type SubscribeOffer, encodeClient, parseServer,
+  type ClientMessage, type ErrorMessage, HOTLINE_TYPES, type HotlineMessage, type MediaRestarted, type MediaState, type MemberInfo, type Role, type ServerMessage, type SubscribeOffer, encodeClient, parseServer,
 } from "./messages.js";
 
 /** How long a broken connection is retried with `resume` (the server keeps a seat 15 s). */
@@ -140,7 +140,8 @@ export class SignalingClient {
    * keys into a media worker). The actions carry base keys: keep them in memory only. */
   onKeyActions: ((actions: readonly KeyScheduleAction[]) => void) | null = null;
   /** Called with each subscribe offer from the SFU (the media layer answers it). */
-  onSubscribeOffer: ((offer: SubscribeOffer) => void) | null = null;
+  /** Subscribe offers and `media_restarted`, in the order they came. */
+  onSubscribeOffer: ((offer: SubscribeOffer | MediaRestarted) => void) | null = null;
   /** Hotline messages (standby, link tests, ringing, calls, dashboard data) and every
    * error, in order, for the hotline views. */
   readonly onHotline = new Set<(message: HotlineMessage | ErrorMessage) => void>();
@@ -436,6 +437,12 @@ export class SignalingClient {
     this.send({ type: "media", state });
   }
 
+  /** Ask the SFU for new media connections (the path died); `media_restarted` comes
+   * back through onSubscribeOffer. Seat and keys stay. */
+  requestMediaRestart(reason: string): void {
+    this.send({ type: "media_restart", reason: reason.slice(0, 200) });
+  }
+
   answerSubscription(answerSdp: string): void {
     this.send({ type: "subscribe_answer", sdp: answerSdp });
   }
@@ -525,6 +532,7 @@ export class SignalingClient {
         this.feed({ type: "key_message_received", now, data: message.data });
         break;
       case "subscribe_offer":
+      case "media_restarted":
         this.onSubscribeOffer?.(message);
         break;
       default:
