@@ -24,8 +24,8 @@ from hotline.crypto.identity import Identity
 from hotline.server.app import STATE
 from hotline.signaling import messages as m
 
+from ..support.sfu_tap import Tap
 from .hotline_support import HOTLINE, hotline_server, standby
-from .test_hotline_call import Tap
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
 
@@ -121,7 +121,7 @@ async def test_no_media_before_the_answer_whatever_the_caller_sends(
                 await asyncio.sleep(0.05)
             else:
                 pytest.fail("no media after the answer")
-            assert tap.packets and min(t for t, _ in tap.packets) > answered_at
+            assert tap.packets and min(t for t, _, _ in tap.packets) > answered_at
             await caller.close()
             await callee.next("call_ended")
             hung_up = time.monotonic()
@@ -129,7 +129,7 @@ async def test_no_media_before_the_answer_whatever_the_caller_sends(
             await sneak(srv.url, alice, orders(call_id)[:12], after)
             assert set(after) <= {"bad_request", "refused", "not_in_room", "forbidden"}, after
             await asyncio.sleep(1.0)
-            late = [t for t, _ in tap.packets if t > hung_up + 0.5]
+            late = [t for t, _, _ in tap.packets if t > hung_up + 0.5]
             assert not late, f"{len(late)} packets forwarded after the hang-up"
             assert not state.sfu.participants(room)
             print(f"\n{sent} messages in {len(orders(call_id)) + 1} orders before the answer, "
