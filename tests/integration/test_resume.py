@@ -67,6 +67,51 @@ async def test_a_broken_connection_resumes_without_losing_a_key(server: Server) 
             await c.close()
 
 
+async def test_a_break_during_the_resume_and_another_after_it(server: Server) -> None:
+    """The connection that carries the resume breaks too (at once, while resuming): the
+    next attempt resumes the seat; then a second break later is resumed again. Nothing
+    is lost either time, and nobody appears twice."""
+    alice, bob, carol = [await enrolled(server, n) for n in ("alice", "bob", "carol")]
+    server.store.add_room("summit", ["alice", "bob", "carol"])
+    try:
+        for c in (alice, bob, carol):
+            await c.join("summit")
+        await settle([alice, bob, carol])
+        pid = alice.participant_id
+        opened = alice._open
+        broken_while_resuming = 0
+
+        async def open_then_break() -> None:
+            nonlocal broken_while_resuming
+            await opened()
+            if broken_while_resuming == 0:  # the first new connection dies at once
+                broken_while_resuming += 1
+                asyncio.get_running_loop().call_soon(break_connection, alice)
+
+        alice._open = open_then_break  # type: ignore[method-assign]
+        while not alice.events.empty():
+            alice.events.get_nowait()
+        break_connection(alice)
+        await next_event(alice, "connection_lost", 5)
+        await carol.leave()  # a roster change and new keys while Alice is away
+        await next_event(alice, "resumed", 15)
+        assert broken_while_resuming == 1 and alice.resumes == 1
+        await settle([alice, bob], timeout=5)
+        all_talk([alice, bob])
+        break_connection(alice)  # and once more, later
+        await next_event(alice, "connection_lost", 5)
+        await next_event(alice, "resumed", 15)
+        await settle([alice, bob], timeout=5)
+        all_talk([alice, bob])
+        assert alice.code == bob.code and alice.participant_id == pid and alice.resumes == 2
+        live = server.app[STATE].rooms.find("summit")
+        assert live is not None and sorted(live.participants.values()) == ["alice", "bob"]
+        assert list(alice.schedule.members) == [bob.participant_id]  # type: ignore[union-attr]
+    finally:
+        for c in (alice, bob, carol):
+            await c.close()
+
+
 async def test_a_stolen_token_or_an_expired_seat_is_refused(server: Server) -> None:
     alice, bob = [await enrolled(server, n) for n in ("alice", "bob")]
     server.store.add_room("summit", ["alice", "bob"])
