@@ -27,6 +27,7 @@ from hotline.server.app import STATE
 from hotline.sfu.edge import SfuParticipant
 
 from .conftest import Server
+from .test_resume import break_connection
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
 
@@ -307,3 +308,35 @@ async def test_media_restart_out_of_place_gets_a_clear_error(server: Server) -> 
         assert "reason" in error.message
     finally:
         await alice.close()
+
+
+async def test_path_loss_and_a_signaling_break_at_once(
+        server: Server, path_killer: PathKiller) -> None:
+    """The media path dies and the signaling connection breaks at the same moment: the
+    client resumes its seat, restarts its media over the resumed connection, and media
+    flows both ways again once the path is back, in the same seat with the same keys."""
+    calls = await two_calls(server, host_addresses=[VICTIM])
+    alice, bob = calls["alice"], calls["bob"]
+    try:
+        await flowing(calls, (0, 0, 0, 0), 20)
+        pid, code = alice.signaling.participant_id, alice.signaling.code
+        drain(calls)
+        path_killer.kill(VICTIM)
+        break_connection(alice.signaling)
+        await asyncio.sleep(OUTAGE)
+        assert alice.signaling.resumes == 1, "the signaling connection was not resumed"
+        assert alice.media_restarts, "the dead path was not noticed"
+        path_killer.restore(VICTIM)
+        took = await flowing(calls, both_ways(calls), RECOVERY_LIMIT)
+        assert alice.signaling.participant_id == pid
+        assert alice.signaling.code == code and bob.signaling.code == code
+        events = drain(calls)
+        assert not ROSTER_OR_KEYS & set(events["alice"] + events["bob"]), events
+        assert {"connection_lost", "resumed", "media_restart"} <= set(events["alice"]), events
+        live = server.app[STATE].rooms.find("summit")
+        assert live is not None and sorted(live.participants.values()) == ["alice", "bob"]
+        print(f"\npath loss + signaling break: resumed, {len(alice.media_restarts)} media "
+              f"restart(s); media both ways {took:.2f} s after the path came back")
+    finally:
+        for c in calls.values():
+            await c.close()
