@@ -16,17 +16,20 @@ import asyncio
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from hotline.client.call import Call
+from hotline.client.hotline_call import HotlineCaller
 from hotline.crypto.identity import Identity
 from hotline.rtc import aiortc_adapter as adapter
 from hotline.server.app import STATE
 from hotline.sfu.edge import SfuParticipant
 
 from .conftest import Server
+from .hotline_support import HOTLINE, hotline_server, standby
 from .test_resume import break_connection
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
@@ -340,3 +343,37 @@ async def test_path_loss_and_a_signaling_break_at_once(
     finally:
         for c in calls.values():
             await c.close()
+
+
+async def test_a_hotline_call_survives_a_path_loss(tmp_path: Path,
+                                                   path_killer: PathKiller) -> None:
+    """A hotline call (caller and answering standby): the caller's media path dies for
+    5 s; its media restarts and flows both ways again within 10 s of the path coming
+    back, in the same call with the same code."""
+    async with hotline_server(tmp_path / "data") as (srv, alice, bob):
+        callee = await standby(srv, bob)
+        caller = HotlineCaller(srv.url, alice, HOTLINE)
+        caller.call.set_host_addresses([VICTIM])  # before the call: nothing to restart
+        try:
+            await caller.connect()
+            call_id = await caller.ring()
+            await callee.next("ring", where=lambda e: e.data["call_id"] == call_id)
+            callee.standby.answer(call_id)
+            await asyncio.wait_for(caller.wait_answer(lambda ack: None, timeout=30), 30)
+            await callee.next("call_started")
+            far = callee.standby.call
+            assert far is not None
+            calls = {"alice": caller.call, "bob": far}
+            await flowing(calls, (0, 0, 0, 0), 20)
+            code = caller.call.signaling.code
+            path_killer.kill(VICTIM)
+            await asyncio.sleep(OUTAGE)
+            assert caller.call.media_restarts, "the dead path was not noticed"
+            path_killer.restore(VICTIM)
+            took = await flowing(calls, both_ways(calls), RECOVERY_LIMIT)
+            assert caller.call.signaling.code == code and far.signaling.code == code
+            assert srv.app[STATE].hotlines.calls.active() == 1
+            print(f"\nhotline call: media both ways {took:.2f} s after the path came back")
+        finally:
+            await caller.close()
+            await callee.stop()
