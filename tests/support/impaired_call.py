@@ -19,7 +19,12 @@ that long, the impairment is restored, and the script measures how long until Bo
 audio and video again. It prints one JSON object:
 
 * ``audio_loss_pct``: Alice's audio frames that Bob did not decrypt, during the impaired
-  period (the burst excluded);
+  period (the burst excluded): lost before any recovery;
+* what Bob's Opus decoder made of them: ``audio_fec_recovered`` (lost frames rebuilt
+  from the next packet's in-band FEC), ``audio_plc_concealed`` (concealed by PLC),
+  ``audio_lost_before_fec_pct`` / ``audio_lost_after_fec_pct`` (of the frames on the
+  decoder's timeline: not decoded from their own packet / neither decoded nor rebuilt
+  by FEC, so concealed or silent) and ``audio_longest_plc_ms`` (longest run of PLC);
 * ``video_fps``, ``video_freeze_s`` (sum of gaps between decoded video frames over
   200 ms) and ``video_longest_gap_s``;
 * ``recovery_video_s`` / ``recovery_audio_s``: from the end of the burst to the next
@@ -40,7 +45,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +54,7 @@ from aiohttp import web
 
 from hotline.client.call import Call, RemoteStream
 from hotline.crypto.identity import Identity
+from hotline.rtc.opus_fec import AudioRecovery
 from hotline.server.app import STATE, make_app
 from hotline.server.settings import Settings
 from hotline.server.store import SqliteStore
@@ -168,6 +174,34 @@ def counts(alice: Call, bob: Call) -> tuple[int, int, int]:
     return sent, (a.decryptor.decrypted if a else 0), fails
 
 
+def recovery(bob: Call) -> AudioRecovery:
+    """A copy of the counters of Bob's Opus decoder (FEC, PLC) for Alice's audio."""
+    a = stream_of(bob, "audio")
+    return replace(a.decryptor.audio) if a is not None and a.decryptor.audio else (
+        AudioRecovery())
+
+
+def audio_figures(before: AudioRecovery, after: AudioRecovery) -> dict[str, Any]:
+    """What became of Alice's audio frames at Bob's decoder: decoded from their own
+    packet, rebuilt by FEC, concealed by PLC, or left out (a gap too long to conceal)."""
+    d = {k: getattr(after, k) - getattr(before, k) for k in (
+        "decoded", "fec_recovered", "plc_concealed", "not_concealed", "plc_runs")}
+    # Shares of the frames that reached the decoder's timeline (a frame still in the
+    # jitter buffer at either end of the period is then counted consistently).
+    timeline = d["decoded"] + d["fec_recovered"] + d["plc_concealed"] + d["not_concealed"]
+    lost_before = timeline - d["decoded"]
+    lost_after = d["plc_concealed"] + d["not_concealed"]
+    return {
+        "audio_timeline_frames": timeline,
+        "audio_lost_before_fec_pct": round(100 * lost_before / max(1, timeline), 2),
+        "audio_decoded": d["decoded"], "audio_fec_recovered": d["fec_recovered"],
+        "audio_plc_concealed": d["plc_concealed"],
+        "audio_not_concealed": d["not_concealed"], "audio_plc_runs": d["plc_runs"],
+        "audio_lost_after_fec_pct": round(100 * lost_after / max(1, timeline), 2),
+        "audio_longest_plc_ms": 20 * after.longest_plc_run,
+    }
+
+
 async def measure(imp: Impairment, tbf: str | None, seconds: float,
                   burst: float) -> dict[str, Any]:
     install(imp)
@@ -203,8 +237,15 @@ async def measure(imp: Impairment, tbf: str | None, seconds: float,
             sampler = Sampler(bob)
             start = loop.time()
             sent0, got0, fail0 = counts(alice, bob)
+            rec0 = recovery(bob)
+            rec0.longest_plc_run = 0
+            stream = stream_of(bob, "audio")
+            if stream is not None and stream.decryptor.audio is not None:
+                stream.decryptor.audio.longest_plc_run = 0  # count this period's only
             await sampler.run(seconds)
             sent1, got1, _ = counts(alice, bob)
+            await asyncio.sleep(0.2)  # the frames in Bob's jitter buffer reach his decoder
+            rec1 = recovery(bob)
             end = loop.time()
             video_gaps = gaps(sampler.video, start, end)
             result: dict[str, Any] = {
@@ -214,6 +255,7 @@ async def measure(imp: Impairment, tbf: str | None, seconds: float,
                 "audio_sent": sent1 - sent0, "audio_decrypted": got1 - got0,
                 "audio_loss_pct": round(100 * max(0, (sent1 - sent0) - (got1 - got0))
                                         / max(1, sent1 - sent0), 2),
+                **audio_figures(rec0, rec1),
                 "video_fps": round(len([t for t in sampler.video if start <= t <= end])
                                    / seconds, 1),
                 "video_freeze_s": round(sum(g for g in video_gaps if g > FREEZE), 2),

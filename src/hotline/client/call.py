@@ -33,6 +33,7 @@ from hotline.crypto.kid import Slot
 from hotline.errors import ConfigError
 from hotline.rtc import aiortc_adapter as adapter
 from hotline.rtc.aiortc_e2ee import MediaE2ee, SendKeys, StreamDecryptor
+from hotline.rtc.opus_fec import with_inband_fec
 from hotline.signaling import messages as m
 
 log = logging.getLogger("hotline.call")
@@ -168,7 +169,9 @@ class Call:
             self.signaling.events.put_nowait(ClientEvent("path", {"via": "sfu",
                                                                   "state": pc.connectionState}))
 
-        await pc.setLocalDescription(await pc.createOffer())
+        offer = await pc.createOffer()
+        await pc.setLocalDescription(RTCSessionDescription(with_inband_fec(offer.sdp),
+                                                           offer.type))
         assert pc.localDescription is not None
         answer = await self.signaling.publish(pc.localDescription.sdp)
         await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
@@ -235,7 +238,9 @@ class Call:
                 self.streams[str(t.mid)] = RemoteStream(
                     info.participant_id, info.kind,
                     self.e2ee.protect_receiver(t.receiver, t.kind))
-        await pc.setLocalDescription(await pc.createAnswer())
+        answer = await pc.createAnswer()  # useinbandfec=1: we decode Opus FEC
+        await pc.setLocalDescription(RTCSessionDescription(with_inband_fec(answer.sdp),
+                                                           answer.type))
         assert pc.localDescription is not None
         self.signaling.answer_subscription(pc.localDescription.sdp)
 

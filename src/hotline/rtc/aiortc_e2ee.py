@@ -28,6 +28,12 @@ packetization and unprotects them just after reassembly, at these seams::
   :meth:`MediaE2ee.keys_changed`; failures are counted and dropped, never decoded. After
   a dropped video frame the next delta frame asks the sender for a key frame (PLI) via
   the private ``RTCRtpReceiver.__decoder_error`` event, at most once a second.
+* Opus FEC and PLC (:mod:`hotline.rtc.opus_fec`): the Opus encoder is created with
+  in-band FEC on; decrypted Opus frames go to the decoder thread tagged so that the
+  thread's ``get_decoder`` (the module global of ``aiortc.rtcrtpreceiver``, replaced
+  once) makes an :class:`~hotline.rtc.opus_fec.OpusFecDecoder` for them, which rebuilds
+  a lost frame from the next packet's FEC data or conceals it, and counts both in
+  :attr:`StreamDecryptor.audio`.
 
 Every private aiortc/aioice name relied on is in :data:`AIORTC_INTERNALS`;
 :func:`check_aiortc_internals` (run by :class:`MediaE2ee`) checks each one still exists,
@@ -71,6 +77,7 @@ import aiortc
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCSessionDescription
 from aiortc.codecs import get_capabilities, get_encoder
 from aiortc.codecs.base import Decoder, Encoder
+from aiortc.codecs.opus import OpusEncoder
 from aiortc.codecs.vpx import Vp8Encoder
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability, RTCRtpCodecParameters
@@ -82,7 +89,7 @@ from hotline.crypto.frames import Codec, FrameReceiver, clear_length, frame_kid,
 from hotline.crypto.kid import Slot
 from hotline.crypto.sframe import SFrameContext, SFrameHeader, SFrameSender
 from hotline.errors import ConfigError, Reason, SFrameError, UsageError
-from hotline.rtc import jitter
+from hotline.rtc import jitter, opus_fec
 
 __all__ = [
     "AIORTC_INTERNALS",
@@ -142,6 +149,10 @@ AIORTC_INTERNALS: tuple[Internal, ...] = (
              ("loop", "input_q", "output_q", "decode_error"),
              ("aiortc.rtcrtpreceiver.RTCRtpReceiver.receive",),
              "the decoder thread: reads the queue we replace"),
+    Internal("aiortc.rtcrtpreceiver", "get_decoder", ("codec",),
+             ("aiortc.rtcrtpreceiver.decoder_worker",),
+             "looked up by the decoder thread for each codec: replaced by one that makes "
+             "an OpusFecDecoder for the Opus frames of a protected receiver"),
     Internal("aiortc.jitterbuffer", "JitterFrame", ("data", "timestamp"),
              ("aiortc.jitterbuffer.JitterBuffer._remove_frame",),
              "a reassembled frame, as queued for the decoder; we build decrypted ones"),
@@ -362,6 +373,9 @@ class E2eeEncoder(Encoder):
         self._vp8_output: list[bytes] | None = None
         #: The payload list of the last encode/pack call (the sender checks it is ours).
         self.last_payloads: list[bytes] | None = None
+        if self.codec is Codec.OPUS and isinstance(inner, OpusEncoder) and (
+                not inner.codec.is_open):
+            opus_fec.enable_inband_fec(inner)
         if self.codec is Codec.VP8:
             if not isinstance(inner, Vp8Encoder):
                 raise UsageError("VP8 needs aiortc's Vp8Encoder")
@@ -479,6 +493,9 @@ class StreamDecryptor:
         self._receivers: dict[Codec, FrameReceiver] = {}
         self._held: dict[Codec, deque[_Held]] = {}
         self._dropped: dict[str, int] = {}
+        #: What became of this audio stream's frames at its decoder (FEC, PLC).
+        self.audio: opus_fec.AudioRecovery | None = (
+            opus_fec.AudioRecovery() if kind == "audio" else None)
         self._gap = False  # frames were lost since the last VP8 key frame
         self._last_request = -KEYFRAME_REQUEST_INTERVAL
         #: Where :meth:`MediaE2ee.keys_changed` delivers released frames.
@@ -654,12 +671,54 @@ class E2eeDecoder(Decoder):
         return frames
 
 
+@dataclass
+class _FecOpus(RTCRtpCodecParameters):
+    """The negotiated Opus codec of one protected audio stream, as the decoder thread
+    sees it: :func:`_get_decoder` makes an :class:`~hotline.rtc.opus_fec.OpusFecDecoder`
+    for it that counts into ``recovery``."""
+
+    recovery: opus_fec.AudioRecovery | None = field(default=None, compare=False)
+
+
+_original_get_decoder = None
+
+
+def _get_decoder(codec: RTCRtpCodecParameters) -> Decoder:
+    if isinstance(codec, _FecOpus):
+        return opus_fec.OpusFecDecoder(codec.recovery)
+    assert _original_get_decoder is not None
+    decoder: Decoder = _original_get_decoder(codec)
+    return decoder
+
+
+def _install_decoder_hook() -> None:
+    """aiortc's decoder threads make their decoders with our :func:`_get_decoder`."""
+    global _original_get_decoder
+    module: Any = importlib.import_module("aiortc.rtcrtpreceiver")
+    if module.get_decoder is not _get_decoder:
+        _original_get_decoder = module.get_decoder
+        module.get_decoder = _get_decoder
+
+
 class _DecryptingQueue(queue.Queue[_Item | None]):
-    """Stands in for RTCRtpReceiver's decoder queue: only authenticated frames get in."""
+    """Stands in for RTCRtpReceiver's decoder queue: only authenticated frames get in.
+    Opus frames go to the decoder thread tagged for an OpusFecDecoder."""
 
     def __init__(self, decryptor: StreamDecryptor) -> None:
         super().__init__()
         self.decryptor = decryptor
+        self._fec: tuple[RTCRtpCodecParameters, _FecOpus] | None = None
+
+    def _tag(self, item: _Item) -> _Item:
+        params, frame = item
+        if self.decryptor.audio is None or params.mimeType.lower() != "audio/opus":
+            return item
+        if self._fec is None or self._fec[0] is not params:
+            tagged = _FecOpus(params.mimeType, params.clockRate, params.channels,
+                              params.payloadType, list(params.rtcpFeedback),
+                              dict(params.parameters), recovery=self.decryptor.audio)
+            self._fec = (params, tagged)
+        return self._fec[1], frame
 
     def put(self, item: _Item | None, block: bool = True, timeout: float | None = None,
             ) -> None:
@@ -668,11 +727,11 @@ class _DecryptingQueue(queue.Queue[_Item | None]):
             return
         params, frame = item
         for out in self.decryptor.decrypt(params, frame):
-            super().put(out, block, timeout)
+            super().put(self._tag(out), block, timeout)
 
     def put_clear(self, items: list[_Item]) -> None:
         for item in items:
-            super().put(item)
+            super().put(self._tag(item))
 
 
 # --------------------------------------------------------------------------- wiring
@@ -699,6 +758,7 @@ class MediaE2ee:
                  clock: Callable[[], float] = time.monotonic, hold_seconds: float = 0.5,
                  max_held: int = 64) -> None:
         _ensure_checked()
+        _install_decoder_hook()
         self.context = context
         self.send_keys = send_keys if send_keys is not None else SendKeys()
         self._clock = clock

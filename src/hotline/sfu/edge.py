@@ -27,6 +27,7 @@ from aiortc.sdp import MediaDescription, SessionDescription
 
 from hotline.errors import ProtocolError
 from hotline.rtc import aiortc_adapter as adapter
+from hotline.rtc.opus_fec import with_inband_fec
 from hotline.sfu.forwarding import ForwardedCopy, PublishedStream, Router, aggregate_remb
 
 log = logging.getLogger("hotline.sfu")
@@ -126,7 +127,10 @@ class SfuParticipant:
             adapter.detach_media(pc)
             for t in pc.getTransceivers():
                 t.setCodecPreferences(_codecs(t.kind))  # type: ignore[arg-type]
-            await pc.setLocalDescription(await pc.createAnswer())
+            answer = await pc.createAnswer()
+            # useinbandfec=1: the publisher's Opus encoder adds FEC (browsers do only then).
+            await pc.setLocalDescription(RTCSessionDescription(with_inband_fec(answer.sdp),
+                                                               answer.type))
             adapter.detach_media(pc)
         except Exception as exc:  # bad SDP, no common codec, ...
             log.info("room=%s participant=%d publish refused: %s", self.room,
@@ -188,7 +192,9 @@ class SfuParticipant:
         adapter.detach_media(pc)
         if first:
             self.subscribe_path.watch(pc, self._subscriber_ready)
-        await pc.setLocalDescription(await pc.createOffer())
+        offer = await pc.createOffer()
+        await pc.setLocalDescription(RTCSessionDescription(with_inband_fec(offer.sdp),
+                                                           offer.type))
         adapter.detach_media(pc)
         assert pc.localDescription is not None
         infos = [StreamInfo(str(t.mid), s.publisher, s.kind) for t, s in added]
