@@ -87,6 +87,40 @@ def test_ten_percent_loss_audio_stays_continuous() -> None:
     assert r["decrypt_failures"] == 0, r
 
 
+def run_cap(kbit: float, seconds: float, after: float) -> dict[str, Any]:
+    cmd = ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$@"', "_",
+           sys.executable, "-m", "tests.support.impaired_call", "--cap-kbit", str(kbit),
+           "--seconds", str(seconds), "--after", str(after)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,
+                          timeout=seconds + after + 90)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    if RESULTS:
+        with open(RESULTS, "a") as f:
+            f.write(json.dumps(result) + "\n")
+    return result
+
+
+def test_bandwidth_cap_video_adapts_audio_survives_and_it_recovers() -> None:
+    """REQUIREMENTS "bandwidth cap": Alice's uplink (everything her ICE sockets send)
+    capped at 300 kbit/s, then lifted. Her video (320x240, about 500 kbit/s before)
+    comes down to fit beside her audio, following the SFU's loss-based REMB below
+    aiortc's 250 kbit/s floor; audio keeps flowing (FEC and PLC cover what the overflows
+    cost); after the cap, the video is back to 90 % of its rate within 10 s."""
+    r = run_cap(300, seconds=20, after=12)
+    series = r.pop("series")
+    print(r)
+    print(series)
+    assert r["pre_video_kbps"] > 350, r  # the cap binds
+    targets = [x["target_kbps"] for x in series if x["phase"] == "cap" and x["target_kbps"]]
+    assert targets and min(targets) < 250, series  # below aiortc's own floor
+    assert r["cap_video_kbps"] < 250, r
+    assert r["cap_audio_decrypted"] >= 0.7 * r["cap_audio_sent"], r
+    assert r["cap_audio_lost_after_fec_pct"] < 25, r
+    assert r["cap_audio_longest_gap_s"] < 1.0, r
+    assert r["recovery_s"] is not None and r["recovery_s"] <= 10, (r, series)
+
+
 SWEEP = [
     ("loss=0.02", ""), ("loss=0.05", ""), ("loss=0.10", ""), ("loss=0.20", ""),
     ("burst_p=0.01,burst_r=0.25", ""),  # Gilbert-Elliott: mean burst of 4 datagrams

@@ -52,7 +52,7 @@ CHANNELS = 2
 TIME_BASE = fractions.Fraction(1, SAMPLE_RATE)
 MAX_FRAME_SAMPLES = 5760  # 120 ms, the longest Opus packet
 #: The loss the encoder is told to expect (OPUS_SET_PACKET_LOSS_PERC): enough for
-#: libopus to code speech with FEC in SILK/hybrid mode at aiortc's bitrate.
+#: libopus to code speech with FEC in SILK/hybrid mode.
 FEC_LOSS_PERCENT = 10
 #: Longest gap (in frames, 20 ms each) that is concealed; longer ones are left silent.
 MAX_CONCEALED = 10

@@ -36,6 +36,7 @@ MIME = {"audio": "audio/opus", "video": "video/vp8"}
 ANSWER_TIMEOUT = 10.0
 MAX_STREAMS_PER_PUBLISHER = 4
 REPORT_INTERVAL = 1.0  # seconds between the SFU's receiver reports to publishers
+ESTIMATE_TICK = 0.25  # seconds between two looks at the publishers' uplink estimates
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,18 +90,13 @@ class SfuParticipant:
         self.subscribed: dict[PublishedStream, ForwardedCopy] = {}
         self._negotiation = asyncio.Lock()
         self._answer: asyncio.Future[str] | None = None
-        self._remb_due = 0.0
         self.closed = False
 
     def _now(self) -> float:
         return asyncio.get_running_loop().time()
 
     def _rtcp(self, compound: bytes) -> None:
-        now = self._now()
-        self.router.on_rtcp(compound, now)
-        if now >= self._remb_due:
-            self._remb_due = now + 1.0
-            self.sfu.relay_remb(self.room)
+        self.router.on_rtcp(compound, self._now())
 
     def _unexpected_rtp(self, packet: bytes) -> None:
         self.router.dropped += 1  # clients do not send media on the subscribe connection
@@ -320,11 +316,18 @@ class Sfu:
         task.add_done_callback(self._tasks.discard)
 
     async def _reports(self) -> None:
-        """Once a second, a receiver report to every publisher for each of its streams."""
+        """Once a second, a receiver report to every publisher for each of its streams;
+        every ESTIMATE_TICK, its uplink estimate and REMB."""
         loop = asyncio.get_running_loop()
+        next_report = loop.time() + REPORT_INTERVAL
         while True:
-            await asyncio.sleep(REPORT_INTERVAL)
+            await asyncio.sleep(ESTIMATE_TICK)
+            for room in list(self._rooms):
+                self.relay_remb(room)
             now = loop.time()
+            if now < next_report:
+                continue
+            next_report = now + REPORT_INTERVAL
             for members in list(self._rooms.values()):
                 for p in list(members.values()):
                     if p.publish_path.attached:
@@ -332,9 +335,15 @@ class Sfu:
                             stream.send_receiver_report(now)
 
     def relay_remb(self, room: str) -> None:
+        """To each publisher, a REMB for its video: the SFU's own loss-based estimate of
+        its uplink, once it has one (see :func:`aggregate_remb`). Sent at every tick while
+        the estimate holds; aiortc and browsers take it as their video target."""
+        now = asyncio.get_running_loop().time()
         for p in self.participants(room).values():
-            video = [s for s in p.router.published.values() if s.kind == "video"]
-            packet = aggregate_remb(video)
+            published = list(p.router.published.values())
+            limit = p.router.uplink.update(published, now)
+            video = [s for s in published if s.kind == "video"]
+            packet = aggregate_remb(video, limit)
             if packet is not None:
                 p.publish_path.send_rtcp(packet)
 

@@ -28,6 +28,28 @@ MAX_RTP_BYTES = 1500
 #: make the SFU send a thousand packets for one small datagram.
 MAX_NACK_RESEND = 64
 MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
+#: A sequence asked of the publisher again only after this long: every subscriber NACKs
+#: every missing packet, again and again, and on a congested uplink relaying them all
+#: made the publisher retransmit more than it could send (a retransmission storm).
+NACK_RELAY_INTERVAL = 0.3
+#: Loss-based uplink estimate (after GCC's loss-based controller,
+#: draft-ietf-rmcat-gcc-02 §6): over each interval of at least ESTIMATE_INTERVAL, loss
+#: above LOSS_HIGH cuts the estimate to the video rate received times (1 - loss / 2);
+#: loss below LOSS_LOW raises it by ESTIMATE_GROWTH a second (GCC: 1.05; faster here, so
+#: that video is back within 10 s after congestion ends); in between it holds.
+ESTIMATE_INTERVAL = 0.5
+LOSS_HIGH = 0.10
+LOSS_LOW = 0.02
+ESTIMATE_GROWTH = 1.25
+#: After a cut, the video rate that overflowed the uplink is remembered as its ceiling
+#: for CEILING_MEMORY seconds without loss; near it (above CEILING_NEAR of it) the
+#: estimate grows by CEILING_GROWTH only, so that it does not probe into loss (and cost
+#: audio) every other second. (GCC does the same with its "near max" additive increase.)
+CEILING_MEMORY = 3.0
+CEILING_NEAR = 0.7
+CEILING_GROWTH = 1.02
+MIN_VIDEO_BITRATE = 50_000
+MAX_VIDEO_BITRATE = 1_500_000  # above this the estimate no longer limits anything
 
 SendRtp = Callable[[bytes], None]  # takes plain RTP/RTCP; the edge protects and sends
 
@@ -39,7 +61,9 @@ class StreamStats:
     keyframe_requests: int = 0
     nack_resent: int = 0
     nack_relayed: int = 0  # sequences asked of the publisher (not in the cache)
+    nack_relay_skipped: int = 0  # asked again within NACK_RELAY_INTERVAL: not relayed
     rtx_in: int = 0  # retransmissions received from the publisher, unwrapped
+    first_in: int = 0  # packets received the first time (not retransmissions)
 
 
 @dataclass
@@ -101,6 +125,11 @@ class PublishedStream:
     stats: StreamStats = field(default_factory=StreamStats)
     reception: ReceptionStats = field(default_factory=ReceptionStats)
     last_pli: float = -1e9
+    #: The publisher's uplink lost many packets in the last estimate interval: its
+    #: retransmissions would only compete with its media there, so none are asked for.
+    uplink_congested: bool = False
+    #: sequence -> when it was last asked of the publisher
+    _relayed: dict[int, float] = field(default_factory=dict)
     #: The packet being forwarded, and its rewritten tails by extension map: copies
     #: with the same map share one (only the 12-byte fixed header differs per copy).
     _current: bytes | None = None
@@ -140,8 +169,24 @@ class PublishedStream:
         if report is not None:
             self.send_rtcp_to_publisher(report)
 
-    def request_resend(self, sequences: list[int]) -> None:
-        """Relay a NACK to the publisher for packets the SFU never received."""
+    def request_resend(self, sequences: list[int], now: float | None = None) -> None:
+        """Relay a NACK to the publisher for packets the SFU never received; with
+        ``now``, a sequence relayed less than NACK_RELAY_INTERVAL ago is not asked again."""
+        if self.uplink_congested:
+            self.stats.nack_relay_skipped += len(sequences)
+            return
+        if now is not None:
+            if len(self._relayed) > CACHE_SIZE:
+                self._relayed = {q: t for q, t in self._relayed.items()
+                                 if now - t < NACK_RELAY_INTERVAL}
+            fresh = [q for q in sequences
+                     if now - self._relayed.get(q, -1e9) >= NACK_RELAY_INTERVAL]
+            self.stats.nack_relay_skipped += len(sequences) - len(fresh)
+            for q in fresh:
+                self._relayed[q] = now
+            sequences = fresh
+        if not sequences:
+            return
         self.stats.nack_relayed += len(sequences)
         self.send_rtcp_to_publisher(rtp.nack(SFU_SSRC, self.ssrc, sequences))
 
@@ -197,7 +242,7 @@ class ForwardedCopy:
         if report is not None:
             self.send(report)
 
-    def resend(self, sequences: list[int]) -> int:
+    def resend(self, sequences: list[int], now: float | None = None) -> int:
         """Answer a NACK from the cache; returns how many packets were resent. Only the
         first :data:`MAX_NACK_RESEND` distinct sequences asked for are looked at."""
         sent = 0
@@ -211,7 +256,7 @@ class ForwardedCopy:
                 missing.append((seq - self.seq_offset) & 0xFFFF)
         self.stream.stats.nack_resent += sent
         if missing:  # lost on the way in: ask the publisher, its resend reaches every copy
-            self.stream.request_resend(missing)
+            self.stream.request_resend(missing, now)
         return sent
 
 
@@ -222,6 +267,7 @@ class Router:
 
     def __init__(self, participant_id: int) -> None:
         self.participant_id = participant_id
+        self.uplink = UplinkEstimate()
         self.published: dict[int, PublishedStream] = {}
         self.rtx: dict[int, PublishedStream] = {}  # by the RTX SSRC
         self.copies: dict[int, ForwardedCopy] = {}
@@ -251,6 +297,8 @@ class Router:
                 return
             stream.stats.rtx_in += 1
             packet = original
+        else:
+            stream.stats.first_in += 1
         stream.on_rtp(packet, header)
 
     def publish(self, stream: PublishedStream) -> None:
@@ -283,7 +331,7 @@ class Router:
             if p.packet_type == rtp.PSFB and p.fmt in (rtp.FMT_PLI, rtp.FMT_FIR):
                 copy.stream.request_keyframe(now)
             elif p.packet_type == rtp.RTPFB and p.fmt == rtp.FMT_NACK:
-                copy.resend(rtp.nack_sequences(p))
+                copy.resend(rtp.nack_sequences(p), now)
         if walked != len(compound):
             self.rtcp_malformed += 1
 
@@ -298,10 +346,71 @@ class Router:
                 copy.remb = bitrate
 
 
-def aggregate_remb(streams: list[PublishedStream]) -> bytes | None:
-    """The smallest bitrate any subscriber of these video streams asked for, as one REMB
-    for the publisher, or None if no subscriber said anything."""
-    rates = [c.remb for s in streams for c in s.copies if c.remb]
-    if not rates:
+class UplinkEstimate:
+    """What a publisher's uplink carries, estimated by the SFU from the loss it sees on
+    the publisher's streams (all of them: audio and video share the uplink) and the video
+    bitrate it receives. ``bitrate`` (for the video) is None while loss has never been
+    high, or once it grew past MAX_VIDEO_BITRATE: no limit."""
+
+    def __init__(self) -> None:
+        self.bitrate: float | None = None
+        self.loss = 0.0  # over the last interval
+        self.video_rate = 0.0  # bit/s received, over the last interval
+        self.ceiling: float | None = None  # the video rate at the last overflow
+        self._quiet = 0.0  # seconds since the loss was last high
+        self._at: float | None = None
+        self._expected = 0
+        self._received = 0
+        self._video_bytes = 0
+
+    def update(self, streams: list[PublishedStream], now: float) -> float | None:
+        """Call often; the estimate moves once per ESTIMATE_INTERVAL."""
+        expected = sum(s.reception.cycles + s.reception.highest - s.reception.base + 1
+                       for s in streams if s.reception.base >= 0)
+        received = sum(s.stats.first_in for s in streams)
+        video_bytes = sum(s.stats.bytes_in for s in streams if s.kind == "video")
+        if self._at is None:
+            self._at, self._expected, self._received = now, expected, received
+            self._video_bytes = video_bytes
+            return self.bitrate
+        elapsed = now - self._at
+        if elapsed < ESTIMATE_INTERVAL:
+            return self.bitrate
+        n_expected = expected - self._expected
+        n_lost = n_expected - (received - self._received)
+        self.loss = max(0.0, n_lost / n_expected) if n_expected > 0 else 0.0
+        self.video_rate = (video_bytes - self._video_bytes) * 8 / elapsed
+        self._at, self._expected, self._received = now, expected, received
+        self._video_bytes = video_bytes
+        for s in streams:
+            s.uplink_congested = self.loss > LOSS_HIGH
+        if self.loss > LOSS_HIGH:
+            cut = max(MIN_VIDEO_BITRATE, self.video_rate * (1 - self.loss / 2))
+            self.bitrate = cut if self.bitrate is None else min(self.bitrate, cut)
+            self.ceiling = self.video_rate
+            self._quiet = 0.0
+            return self.bitrate
+        self._quiet += elapsed
+        if self.ceiling is not None and self._quiet >= CEILING_MEMORY:
+            self.ceiling = None
+        if self.loss < LOSS_LOW and self.bitrate is not None:
+            near = self.ceiling is not None and self.bitrate >= CEILING_NEAR * self.ceiling
+            self.bitrate *= (CEILING_GROWTH if near else ESTIMATE_GROWTH) ** elapsed
+            if self.bitrate > MAX_VIDEO_BITRATE:
+                self.bitrate = None
+        return self.bitrate
+
+
+def aggregate_remb(streams: list[PublishedStream], limit: float | None) -> bytes | None:
+    """The REMB for a publisher of these video streams: ``limit``, the SFU's own estimate
+    of the publisher's uplink (None: no REMB).
+
+    Subscribers' REMBs are kept (``ForwardedCopy.remb``) but no longer passed on. An
+    aiortc subscriber estimates the whole path from the publisher (abs-send-time is the
+    publisher's), so its REMB also fell when the publisher's uplink was congested, and
+    after the congestion it grew back additively (about 28 kbit/s per second): relayed,
+    it held the publisher's video down for 20 s and more. The SFU estimates the uplink
+    itself and raises its estimate by 25 % a second once loss is gone."""
+    if limit is None or not streams:
         return None
-    return rtp.remb(SFU_SSRC, min(rates), [s.ssrc for s in streams])
+    return rtp.remb(SFU_SSRC, int(limit), [s.ssrc for s in streams])
