@@ -4,6 +4,7 @@ SR relay, REMB, and random payloads passed through untouched (the SFU never read
 from __future__ import annotations
 
 import os
+import random
 
 import pytest
 from hypothesis import given
@@ -144,6 +145,23 @@ def test_uplink_estimate_cuts_on_loss_then_grows_back() -> None:
     assert rates[2] == pytest.approx(rates[1] * ESTIMATE_GROWTH)
     assert rates[-1] is None  # past MAX_VIDEO_BITRATE: no limit any more
     assert MIN_VIDEO_BITRATE <= cut
+
+
+def test_random_loss_is_not_taken_for_congestion() -> None:
+    """A link that loses 10 % at random is lossy, not full: the estimate must not drive
+    the video down, nor stop NACKs from being relayed."""
+    pub, _, stream, _, _ = setup()
+    rng = random.Random(1)
+    est = pub.uplink
+    congested = 0
+    for i in range(60):  # 30 s, 150 packets a second
+        _feed(pub, range(i * 75, i * 75 + 75), {q for q in range(i * 75, i * 75 + 75)
+                                                 if rng.random() < 0.10})
+        est.update([stream], i * 0.5)
+        congested += stream.uplink_congested
+    assert est.baseline == pytest.approx(0.10, abs=0.04)
+    assert congested <= 6, congested  # at most while the usual loss is being learnt
+    assert est.bitrate is None or est.bitrate > 500_000  # video at its rate (~600 kbit/s)
 
 
 def test_nacks_are_not_relayed_while_the_uplink_is_congested() -> None:

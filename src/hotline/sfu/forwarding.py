@@ -41,6 +41,10 @@ ESTIMATE_INTERVAL = 0.5
 LOSS_HIGH = 0.10
 LOSS_LOW = 0.02
 ESTIMATE_GROWTH = 1.25
+#: Random loss (a lossy link, not a full one) is told apart from congestion: the loss
+#: of intervals that were not congested is averaged (this weight per interval), and
+#: LOSS_HIGH and LOSS_LOW count above that average.
+BASELINE_WEIGHT = 0.2
 #: After a cut, the video rate that overflowed the uplink is remembered as its ceiling
 #: for CEILING_MEMORY seconds without loss; near it (above CEILING_NEAR of it) the
 #: estimate grows by CEILING_GROWTH only, so that it does not probe into loss (and cost
@@ -356,6 +360,7 @@ class UplinkEstimate:
         self.bitrate: float | None = None
         self.loss = 0.0  # over the last interval
         self.video_rate = 0.0  # bit/s received, over the last interval
+        self.baseline = 0.0  # average loss of the intervals without congestion
         self.ceiling: float | None = None  # the video rate at the last overflow
         self._quiet = 0.0  # seconds since the loss was last high
         self._at: float | None = None
@@ -382,18 +387,22 @@ class UplinkEstimate:
         self.video_rate = (video_bytes - self._video_bytes) * 8 / elapsed
         self._at, self._expected, self._received = now, expected, received
         self._video_bytes = video_bytes
+        # Loss well above the link's usual (random) loss is congestion; the usual loss
+        # itself is not: a lossy radio link must not drive the video down to nothing.
+        congested = self.loss > LOSS_HIGH + self.baseline
         for s in streams:
-            s.uplink_congested = self.loss > LOSS_HIGH
-        if self.loss > LOSS_HIGH:
+            s.uplink_congested = congested
+        if congested:
             cut = max(MIN_VIDEO_BITRATE, self.video_rate * (1 - self.loss / 2))
             self.bitrate = cut if self.bitrate is None else min(self.bitrate, cut)
             self.ceiling = self.video_rate
             self._quiet = 0.0
             return self.bitrate
+        self.baseline += BASELINE_WEIGHT * (self.loss - self.baseline)
         self._quiet += elapsed
         if self.ceiling is not None and self._quiet >= CEILING_MEMORY:
             self.ceiling = None
-        if self.loss < LOSS_LOW and self.bitrate is not None:
+        if self.loss < LOSS_LOW + self.baseline and self.bitrate is not None:
             near = self.ceiling is not None and self.bitrate >= CEILING_NEAR * self.ceiling
             self.bitrate *= (CEILING_GROWTH if near else ESTIMATE_GROWTH) ** elapsed
             if self.bitrate > MAX_VIDEO_BITRATE:
