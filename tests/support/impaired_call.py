@@ -42,6 +42,7 @@ import json
 import random
 import shlex
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -429,7 +430,7 @@ async def measure_cap(kbit: float, cap_seconds: float, after_seconds: float,
         pre = [x["video_kbps"] for x in series if x["phase"] == "pre"][1:]
         capped = [x for x in series if x["phase"] == "cap"]
         after = [x for x in series if x["phase"] == "after"]
-        pre_kbps = sum(pre) / max(1, len(pre))
+        pre_kbps = statistics.median(pre) if pre else 0.0  # a CPU stall makes spikes
         back = next((i + 1 for i, x in enumerate(after) if x["video_kbps"] >= 0.9 * pre_kbps),
                     None)
         sent0, got0, rec0 = marks["cap"]
