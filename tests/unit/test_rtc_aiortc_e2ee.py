@@ -653,6 +653,42 @@ def test_encoder_passes_bitrate_changes_to_vp8_only() -> None:
     vp8 = e2ee.wrap_encoder(get_encoder(VP8), VP8.mimeType, Slot.VIDEO)
     opus = e2ee.wrap_encoder(get_encoder(OPUS), OPUS.mimeType, Slot.AUDIO)
     vp8.target_bitrate = 800_000  # what RTCRtpSender does on REMB
-    assert vp8.inner.target_bitrate == 800_000  # type: ignore[attr-defined]
-    assert hasattr(vp8, "target_bitrate")
+    assert vp8.target_bitrate == 800_000
+    vp8.target_bitrate = 100_000  # below aiortc's floor (250 kbit/s): kept
+    assert vp8.target_bitrate == 100_000
+    vp8.target_bitrate = 1
+    assert vp8.target_bitrate == aiortc_e2ee.VP8_MIN_BITRATE
     assert not hasattr(opus, "target_bitrate")
+
+
+def test_vp8_rate_follows_a_low_target_and_keeps_its_context() -> None:
+    from hotline.client.synthetic import PatternTrack
+
+    async def frames(n: int) -> list[Any]:
+        track = PatternTrack("video", (320, 240))
+        track._start = -1e9  # not paced
+        return [await track.recv() for _ in range(n)]
+
+    video = asyncio.run(frames(90))
+    e2ee, _ = sender_side()
+
+    def kbps(target: int, changes: list[int] | None = None) -> tuple[float, int]:
+        vp8 = e2ee.wrap_encoder(get_encoder(VP8), VP8.mimeType, Slot.VIDEO)
+        vp8.target_bitrate = target
+        size = 0
+        for i, frame in enumerate(video):
+            if changes and i % 10 == 5:
+                vp8.target_bitrate = changes[i // 10 % len(changes)]
+            payloads, _ = vp8.encode(frame)
+            size += sum(len(p) for p in payloads)
+        return size * 8 / 3 / 1000, vp8.vp8_contexts
+
+    # The test pattern needs about 450 kbit/s at 30 fps: aiortc's encoder gives that
+    # whatever the target; ours drops frames to follow it.
+    high, _ = kbps(500_000)
+    low, contexts = kbps(150_000)
+    assert high > 400 and low < 0.5 * high, (high, low)
+    assert contexts == 1
+    # Small changes (within -10 % / +20 %) do not make a new context (a key frame).
+    _, contexts = kbps(300_000, [310_000, 290_000, 320_000])
+    assert contexts == 1

@@ -4,13 +4,19 @@ SR relay, REMB, and random payloads passed through untouched (the SFU never read
 from __future__ import annotations
 
 import os
+import random
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from hotline.sfu import rtp
 from hotline.sfu.forwarding import (
     CACHE_SIZE,
+    CEILING_GROWTH,
+    ESTIMATE_GROWTH,
+    MIN_VIDEO_BITRATE,
+    NACK_RELAY_INTERVAL,
     ForwardedCopy,
     PublishedStream,
     Router,
@@ -92,18 +98,93 @@ def test_sender_reports_are_relayed_per_copy() -> None:
     assert len(out) == 1 and int.from_bytes(out[0][4:8], "big") == 0x55667788
 
 
-def test_remb_is_aggregated_as_the_minimum() -> None:
+def test_remb_is_the_sfu_estimate_and_subscriber_rembs_are_only_kept() -> None:
     _, sub, stream, _, _ = setup()
     sub.on_rtcp(rtp.remb(2, 800_000, [0x55667788]), now=0.0)
-    other = ForwardedCopy(stream, 3, 0x99, 100, lambda b: None)
-    other.remb = 300_000
-    stream.copies.append(other)
-    data = aggregate_remb([stream])
+    copy = sub.copies[0x55667788]
+    assert copy.remb is not None and abs(copy.remb - 800_000) < 1000
+    assert aggregate_remb([stream], None) is None  # no estimate: no REMB
+    data = aggregate_remb([stream], 300_000)
     assert data is not None
     (p,) = rtp.iter_rtcp(data)
     parsed = rtp.remb_bitrate(p)
     assert parsed is not None and abs(parsed[0] - 300_000) < 1000 and parsed[1] == [0x11223344]
-    assert aggregate_remb([]) is None
+    assert aggregate_remb([], 300_000) is None
+
+
+def _feed(pub: Router, seqs: range, lost: set[int], size: int = 1000) -> None:
+    for seq in seqs:
+        if seq not in lost:
+            pub.on_rtp(packet(seq=seq, payload=bytes(size)))
+
+
+def test_uplink_estimate_cuts_on_loss_then_grows_back() -> None:
+    pub, _, stream, _, _ = setup()
+    est = pub.uplink
+    streams = [stream]
+    _feed(pub, range(0, 100), set())
+    assert est.update(streams, 0.0) is None
+    _feed(pub, range(100, 200), set())
+    assert est.update(streams, 1.0) is None  # no loss: no limit
+    _feed(pub, range(200, 300), set(range(200, 300, 3)))  # a third lost
+    cut = est.update(streams, 2.0)
+    assert est.loss == pytest.approx(0.33, abs=0.01)
+    # video received: 67 packets of about 1,012 bytes in 1 s; times (1 - loss / 2)
+    assert cut is not None and cut == pytest.approx(67 * 1012 * 8 * (1 - est.loss / 2), rel=0.02)
+    assert stream.uplink_congested  # no NACK is relayed to the publisher meanwhile
+    _feed(pub, range(300, 400), set(range(300, 400, 20)))  # 5 %: hold
+    assert est.update(streams, 3.0) == cut
+    assert not stream.uplink_congested
+    assert est.update(streams, 3.2) == cut  # under ESTIMATE_INTERVAL: unchanged
+    rates = []
+    for i in range(4, 30):
+        _feed(pub, range(i * 100, i * 100 + 100), set())
+        rates.append(est.update(streams, float(i)))
+    # Near the rate that overflowed (for CEILING_MEMORY seconds): slow growth; then fast.
+    assert rates[0] == pytest.approx(cut * CEILING_GROWTH ** 1.0)
+    assert rates[2] == pytest.approx(rates[1] * ESTIMATE_GROWTH)
+    assert rates[-1] is None  # past MAX_VIDEO_BITRATE: no limit any more
+    assert MIN_VIDEO_BITRATE <= cut
+
+
+def test_random_loss_is_not_taken_for_congestion() -> None:
+    """A link that loses 10 % at random is lossy, not full: the estimate must not drive
+    the video down, nor stop NACKs from being relayed."""
+    pub, _, stream, _, _ = setup()
+    rng = random.Random(1)
+    est = pub.uplink
+    congested = 0
+    for i in range(60):  # 30 s, 150 packets a second
+        _feed(pub, range(i * 75, i * 75 + 75), {q for q in range(i * 75, i * 75 + 75)
+                                                 if rng.random() < 0.10})
+        est.update([stream], i * 0.5)
+        congested += stream.uplink_congested
+    assert est.baseline == pytest.approx(0.10, abs=0.04)
+    assert congested <= 6, congested  # at most while the usual loss is being learnt
+    assert est.bitrate is None or est.bitrate > 500_000  # video at its rate (~600 kbit/s)
+
+
+def test_nacks_are_not_relayed_while_the_uplink_is_congested() -> None:
+    pub, sub, stream, to_publisher, _ = setup()
+    _feed(pub, range(0, 5), {3})
+    stream.uplink_congested = True
+    nack = bytes([0x81, rtp.RTPFB, 0, 3]) + (2).to_bytes(4, "big") + \
+        (0x55667788).to_bytes(4, "big") + (3).to_bytes(2, "big") + (0).to_bytes(2, "big")
+    sub.on_rtcp(nack, now=1.0)
+    assert to_publisher == [] and stream.stats.nack_relay_skipped == 1
+
+
+def test_a_sequence_is_asked_of_the_publisher_once_per_interval() -> None:
+    pub, sub, stream, to_publisher, _ = setup()
+    _feed(pub, range(0, 5), {3})
+    nack = bytes([0x81, rtp.RTPFB, 0, 3]) + (2).to_bytes(4, "big") + \
+        (0x55667788).to_bytes(4, "big") + (3).to_bytes(2, "big") + (0).to_bytes(2, "big")
+    sub.on_rtcp(nack, now=10.0)
+    sub.on_rtcp(nack, now=10.1)  # every subscriber NACKs again and again
+    assert stream.stats.nack_relayed == 1 and stream.stats.nack_relay_skipped == 1
+    assert len(to_publisher) == 1
+    sub.on_rtcp(nack, now=10.0 + NACK_RELAY_INTERVAL)
+    assert stream.stats.nack_relayed == 2 and len(to_publisher) == 2
 
 
 @given(st.binary(max_size=300))

@@ -33,6 +33,7 @@ from hotline.crypto.kid import Slot
 from hotline.errors import ConfigError
 from hotline.rtc import aiortc_adapter as adapter
 from hotline.rtc.aiortc_e2ee import MediaE2ee, SendKeys, StreamDecryptor
+from hotline.rtc.opus_fec import with_inband_fec
 from hotline.signaling import messages as m
 
 log = logging.getLogger("hotline.call")
@@ -210,7 +211,9 @@ class Call:
                                                                   "state": pc.connectionState}))
 
         with adapter.gathering_on(self.host_addresses):
-            await pc.setLocalDescription(await pc.createOffer())
+            offer = await pc.createOffer()
+            await pc.setLocalDescription(RTCSessionDescription(with_inband_fec(offer.sdp),
+                                                               offer.type))
         if pc is self.publish_pc:
             self._publish_clock = adapter.watch_received(pc)
         assert pc.localDescription is not None
@@ -379,7 +382,9 @@ class Call:
                     info.participant_id, info.kind,
                     self.e2ee.protect_receiver(t.receiver, t.kind))
         with adapter.gathering_on(self.host_addresses):
-            await pc.setLocalDescription(await pc.createAnswer())
+            answer = await pc.createAnswer()  # useinbandfec=1: we decode Opus FEC
+            await pc.setLocalDescription(RTCSessionDescription(with_inband_fec(answer.sdp),
+                                                               answer.type))
         if first and pc is self.subscribe_pc:
             self._subscribe_clock = adapter.watch_received(pc)
         assert pc.localDescription is not None

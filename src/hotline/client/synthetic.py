@@ -1,5 +1,9 @@
 """Synthetic test media: a moving test pattern (30 fps) and a 440 Hz tone (20 ms frames).
 
+The tone's loudness rises and falls three times a second, like syllables: Opus's voice
+detector takes a steady tone for background noise and sends no in-band FEC for it, so
+a steady tone would not exercise the FEC path that speech gets.
+
 Used by ``hotline join --synthetic`` and by link tests: never a camera or microphone.
 Each video frame carries its frame number in its first luma row, so a receiver can
 tell frames apart after decoding.
@@ -20,6 +24,7 @@ AUDIO_SAMPLES = 960  # 20 ms
 AUDIO_TIME_BASE = fractions.Fraction(1, AUDIO_RATE)
 WIDTH, HEIGHT, FPS = 320, 240, 30
 _PATTERNS = 8
+SYLLABLES = 3  # Hz: the tone's amplitude modulation (50 frames = 1 s hold whole cycles)
 
 
 def _planes(i: int, width: int, height: int) -> list[bytes]:
@@ -49,8 +54,10 @@ class PatternTrack(MediaStreamTrack):
         else:
             self._audio = [
                 b"".join(struct.pack("<hh", v, v) for v in (
-                    int(6000 * math.sin(2 * math.pi * 440 * (i * AUDIO_SAMPLES + n) / AUDIO_RATE))
-                    for n in range(AUDIO_SAMPLES)))
+                    int(6000 * 0.5 * (1 + math.sin(2 * math.pi * SYLLABLES * t))
+                        * math.sin(2 * math.pi * 440 * t))
+                    for t in ((i * AUDIO_SAMPLES + n) / AUDIO_RATE
+                              for n in range(AUDIO_SAMPLES))))
                 for i in range(50)]
 
     async def recv(self) -> av.VideoFrame | av.AudioFrame:

@@ -5,6 +5,8 @@ This package is the only place that touches aiortc's or aioice's private parts:
 * :mod:`.aiortc_adapter`: ICE host candidates, MAX_BUNDLE, and the SFU's raw media
   path (SRTP straight from and to the ICE sockets);
 * :mod:`.aiortc_e2ee`: the Python client's frame encryption around aiortc's codecs.
+* :mod:`.opus_fec`: Opus in-band FEC (SDP, encoder) and a libopus decoder that uses it
+  and conceals losses (no aiortc internals of its own; hooked in by ``aiortc_e2ee``).
 
 Each module lists what it hooks and checks it; :func:`check_internals` runs both checks.
 """

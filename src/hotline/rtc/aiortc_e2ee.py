@@ -28,6 +28,17 @@ packetization and unprotects them just after reassembly, at these seams::
   :meth:`MediaE2ee.keys_changed`; failures are counted and dropped, never decoded. After
   a dropped video frame the next delta frame asks the sender for a key frame (PLI) via
   the private ``RTCRtpReceiver.__decoder_error`` event, at most once a second.
+* Bitrate: aiortc's sender hands REMB to ``E2eeEncoder.target_bitrate``. For VP8 the
+  E2EE encoder keeps its own target (below aiortc's 250 kbit/s floor) and gives
+  aiortc's encoder a libvpx context that may drop frames to hold it (made again only
+  for a real change: each new context starts with a key frame). Opus runs at
+  :data:`OPUS_BITRATE`.
+* Opus FEC and PLC (:mod:`hotline.rtc.opus_fec`): the Opus encoder is created with
+  in-band FEC on; decrypted Opus frames go to the decoder thread tagged so that the
+  thread's ``get_decoder`` (the module global of ``aiortc.rtcrtpreceiver``, replaced
+  once) makes an :class:`~hotline.rtc.opus_fec.OpusFecDecoder` for them, which rebuilds
+  a lost frame from the next packet's FEC data or conceals it, and counts both in
+  :attr:`StreamDecryptor.audio`.
 
 Every private aiortc/aioice name relied on is in :data:`AIORTC_INTERNALS`;
 :func:`check_aiortc_internals` (run by :class:`MediaE2ee`) checks each one still exists,
@@ -57,6 +68,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import logging
+import multiprocessing
 import queue
 import threading
 import time
@@ -68,21 +80,24 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import aiortc
+import av
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCSessionDescription
 from aiortc.codecs import get_capabilities, get_encoder
 from aiortc.codecs.base import Decoder, Encoder
-from aiortc.codecs.vpx import Vp8Encoder
+from aiortc.codecs.opus import OpusEncoder
+from aiortc.codecs.vpx import Vp8Encoder, number_of_threads
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability, RTCRtpCodecParameters
 from aiortc.rtcrtpsender import RTCEncodedFrame
 from av.frame import Frame
 from av.packet import Packet
+from av.video.codeccontext import VideoCodecContext
 
 from hotline.crypto.frames import Codec, FrameReceiver, clear_length, frame_kid, protect
 from hotline.crypto.kid import Slot
 from hotline.crypto.sframe import SFrameContext, SFrameHeader, SFrameSender
 from hotline.errors import ConfigError, Reason, SFrameError, UsageError
-from hotline.rtc import jitter
+from hotline.rtc import jitter, opus_fec
 
 __all__ = [
     "AIORTC_INTERNALS",
@@ -118,6 +133,13 @@ AIORTC_INTERNALS: tuple[Internal, ...] = (
     Internal("aiortc.codecs.vpx.Vp8Encoder", "_packetize", ("buffer", "picture_id"),
              ("aiortc.codecs.vpx.Vp8Encoder.encode", "aiortc.codecs.vpx.Vp8Encoder.pack"),
              "gets each whole VP8 frame, returns its RTP payloads; overridden per encoder"),
+    Internal("aiortc.codecs.vpx.Vp8Encoder", "_Vp8Encoder__target_bitrate", None,
+             ("aiortc.codecs.vpx.Vp8Encoder.__init__", "aiortc.codecs.vpx.Vp8Encoder.encode"),
+             "compared with the open context's bitrate: set to ours so that aiortc keeps "
+             "the libvpx context E2eeEncoder made"),
+    Internal("aiortc.codecs.vpx", "number_of_threads", ("pixels", "cpus"),
+             ("aiortc.codecs.vpx.Vp8Encoder.encode",),
+             "libvpx threads for a picture size, as aiortc chooses them"),
     Internal("aiortc.rtcrtpsender.RTCRtpSender", "_next_encoded_frame", ("self", "codec"),
              ("aiortc.rtcrtpsender.RTCRtpSender._run_rtp",),
              "called by the RTP loop once per frame; wrapped per sender instance"),
@@ -142,6 +164,10 @@ AIORTC_INTERNALS: tuple[Internal, ...] = (
              ("loop", "input_q", "output_q", "decode_error"),
              ("aiortc.rtcrtpreceiver.RTCRtpReceiver.receive",),
              "the decoder thread: reads the queue we replace"),
+    Internal("aiortc.rtcrtpreceiver", "get_decoder", ("codec",),
+             ("aiortc.rtcrtpreceiver.decoder_worker",),
+             "looked up by the decoder thread for each codec: replaced by one that makes "
+             "an OpusFecDecoder for the Opus frames of a protected receiver"),
     Internal("aiortc.jitterbuffer", "JitterFrame", ("data", "timestamp"),
              ("aiortc.jitterbuffer.JitterBuffer._remove_frame",),
              "a reassembled frame, as queued for the decoder; we build decrypted ones"),
@@ -184,6 +210,28 @@ NOT_PROTECTED = "not_protected"
 INTERNAL_ERROR = "internal_error"
 
 KEYFRAME_REQUEST_INTERVAL = 1.0  # seconds between two PLIs asked for by one stream
+
+#: VP8 bitrates (bit/s) the sender follows REMB between; aiortc's floor is 250 kbit/s,
+#: which with the audio does not fit a 300 kbit/s uplink.
+VP8_MIN_BITRATE = 50_000
+VP8_MAX_BITRATE = 1_500_000
+VP8_START_BITRATE = 500_000  # aiortc's default
+VP8_RETARGET_INTERVAL = 1.0  # seconds between two raises of the VP8 bitrate
+#: libvpx options: aiortc 1.16.0's (CBR, real time), plus frame dropping and a bound on
+#: key frames.
+VP8_OPTIONS = {
+    "cpu-used": "-6", "deadline": "realtime", "lag-in-frames": "0",
+    "noise-sensitivity": "4", "overshoot-pct": "15", "partitions": "0",
+    "static-thresh": "1", "undershoot-pct": "100",
+    "drop-threshold": "30",  # drop a frame rather than overshoot the rate
+    # A key frame at most 3 frames' worth of the rate: an unbounded one (about 20 kB at
+    # 320x240) overflows a narrow uplink's queue for half a second, audio with it.
+    "max-intra-rate": "300",
+}
+#: Opus bitrate (aiortc: 96 kbit/s); speech with in-band FEC needs far less, and audio
+#: must still fit beside video on a narrow uplink.
+OPUS_BITRATE = 32_000
+_VP8_TARGET = "_Vp8Encoder__target_bitrate"
 
 
 # --------------------------------------------------------------------------- checks
@@ -360,8 +408,15 @@ class E2eeEncoder(Encoder):
         self._counters = counters or _SendCounters()
         self._force_keyframe = False
         self._vp8_output: list[bytes] | None = None
+        self._vp8_target = VP8_START_BITRATE
+        self._vp8_retargeted = -VP8_RETARGET_INTERVAL
+        self.vp8_contexts = 0  # libvpx contexts made (one per bitrate change)
         #: The payload list of the last encode/pack call (the sender checks it is ours).
         self.last_payloads: list[bytes] | None = None
+        if self.codec is Codec.OPUS and isinstance(inner, OpusEncoder) and (
+                not inner.codec.is_open):
+            opus_fec.enable_inband_fec(inner)
+            inner.codec.bit_rate = OPUS_BITRATE
         if self.codec is Codec.VP8:
             if not isinstance(inner, Vp8Encoder):
                 raise UsageError("VP8 needs aiortc's Vp8Encoder")
@@ -371,6 +426,8 @@ class E2eeEncoder(Encoder):
     # aiortc's sender adapts VP8's bitrate to REMB through this (if the encoder has it).
     @property
     def target_bitrate(self) -> int:
+        if self.codec is Codec.VP8:
+            return self._vp8_target
         value = getattr(self.inner, "target_bitrate", None)
         if not isinstance(value, int):
             raise AttributeError("target_bitrate")
@@ -378,9 +435,50 @@ class E2eeEncoder(Encoder):
 
     @target_bitrate.setter
     def target_bitrate(self, bitrate: int) -> None:
+        if self.codec is Codec.VP8:
+            self._vp8_target = max(VP8_MIN_BITRATE, min(int(bitrate), VP8_MAX_BITRATE))
+            return
         if not hasattr(self.inner, "target_bitrate"):
             raise AttributeError("target_bitrate")
         setattr(self.inner, "target_bitrate", bitrate)  # noqa: B010
+
+    def _vp8_context(self, frame: Frame) -> None:
+        """Give aiortc's VP8 encoder a libvpx context for the current target, made here:
+        aiortc's own floor is 250 kbit/s, and its libvpx never drops a frame, so with
+        hard content (the test pattern at 320x240 needs about 450 kbit/s at 30 fps) it
+        ignores any lower target. Ours may drop frames to keep the rate (the frame rate
+        falls before the uplink overflows). A new context starts with a key frame, so
+        it is made again only for a real change: down by 10 %, up by 20 %, at most once
+        per VP8_RETARGET_INTERVAL (a cut is applied at once)."""
+        inner = self.inner
+        assert isinstance(inner, Vp8Encoder)
+        current = inner.codec
+        wanted = self._vp8_target
+        now = time.monotonic()
+        if current is not None and (current.width, current.height) == (
+                frame.width, frame.height):  # type: ignore[attr-defined]
+            rate = current.bit_rate or 1
+            ratio = wanted / rate
+            due = now - self._vp8_retargeted >= VP8_RETARGET_INTERVAL
+            if not (ratio < 0.9 or (ratio > 1.2 and due)):
+                # keep it; aiortc re-creates its context when its target differs by 10 %
+                setattr(inner, _VP8_TARGET, rate)
+                return
+        codec = av.CodecContext.create("libvpx", "w")
+        assert isinstance(codec, VideoCodecContext)
+        codec.width, codec.height = frame.width, frame.height  # type: ignore[attr-defined]
+        codec.bit_rate = wanted
+        codec.pix_fmt = "yuv420p"
+        codec.gop_size = 3000
+        codec.qmin, codec.qmax = 2, 56
+        codec.options = {**VP8_OPTIONS, "bufsize": str(wanted), "minrate": str(wanted),
+                         "maxrate": str(wanted)}
+        codec.thread_count = number_of_threads(codec.width * codec.height,
+                                               multiprocessing.cpu_count())
+        inner.codec = codec
+        setattr(inner, _VP8_TARGET, wanted)
+        self._vp8_retargeted = now
+        self.vp8_contexts += 1
 
     def _protect(self, frame: bytes) -> bytes | None:
         assert self.codec is not None
@@ -429,6 +527,8 @@ class E2eeEncoder(Encoder):
             return [], 0
         force = force_keyframe or (self._force_keyframe and self.codec is Codec.VP8)
         self._force_keyframe = False
+        if self.codec is Codec.VP8 and isinstance(self.inner, Vp8Encoder):
+            self._vp8_context(frame)
         payloads, timestamp = self.inner.encode(frame, force)
         return self._finish(payloads), timestamp
 
@@ -479,6 +579,9 @@ class StreamDecryptor:
         self._receivers: dict[Codec, FrameReceiver] = {}
         self._held: dict[Codec, deque[_Held]] = {}
         self._dropped: dict[str, int] = {}
+        #: What became of this audio stream's frames at its decoder (FEC, PLC).
+        self.audio: opus_fec.AudioRecovery | None = (
+            opus_fec.AudioRecovery() if kind == "audio" else None)
         self._gap = False  # frames were lost since the last VP8 key frame
         self._last_request = -KEYFRAME_REQUEST_INTERVAL
         #: Where :meth:`MediaE2ee.keys_changed` delivers released frames.
@@ -654,12 +757,54 @@ class E2eeDecoder(Decoder):
         return frames
 
 
+@dataclass
+class _FecOpus(RTCRtpCodecParameters):
+    """The negotiated Opus codec of one protected audio stream, as the decoder thread
+    sees it: :func:`_get_decoder` makes an :class:`~hotline.rtc.opus_fec.OpusFecDecoder`
+    for it that counts into ``recovery``."""
+
+    recovery: opus_fec.AudioRecovery | None = field(default=None, compare=False)
+
+
+_original_get_decoder = None
+
+
+def _get_decoder(codec: RTCRtpCodecParameters) -> Decoder:
+    if isinstance(codec, _FecOpus):
+        return opus_fec.OpusFecDecoder(codec.recovery)
+    assert _original_get_decoder is not None
+    decoder: Decoder = _original_get_decoder(codec)
+    return decoder
+
+
+def _install_decoder_hook() -> None:
+    """aiortc's decoder threads make their decoders with our :func:`_get_decoder`."""
+    global _original_get_decoder
+    module: Any = importlib.import_module("aiortc.rtcrtpreceiver")
+    if module.get_decoder is not _get_decoder:
+        _original_get_decoder = module.get_decoder
+        module.get_decoder = _get_decoder
+
+
 class _DecryptingQueue(queue.Queue[_Item | None]):
-    """Stands in for RTCRtpReceiver's decoder queue: only authenticated frames get in."""
+    """Stands in for RTCRtpReceiver's decoder queue: only authenticated frames get in.
+    Opus frames go to the decoder thread tagged for an OpusFecDecoder."""
 
     def __init__(self, decryptor: StreamDecryptor) -> None:
         super().__init__()
         self.decryptor = decryptor
+        self._fec: tuple[RTCRtpCodecParameters, _FecOpus] | None = None
+
+    def _tag(self, item: _Item) -> _Item:
+        params, frame = item
+        if self.decryptor.audio is None or params.mimeType.lower() != "audio/opus":
+            return item
+        if self._fec is None or self._fec[0] is not params:
+            tagged = _FecOpus(params.mimeType, params.clockRate, params.channels,
+                              params.payloadType, list(params.rtcpFeedback),
+                              dict(params.parameters), recovery=self.decryptor.audio)
+            self._fec = (params, tagged)
+        return self._fec[1], frame
 
     def put(self, item: _Item | None, block: bool = True, timeout: float | None = None,
             ) -> None:
@@ -668,11 +813,11 @@ class _DecryptingQueue(queue.Queue[_Item | None]):
             return
         params, frame = item
         for out in self.decryptor.decrypt(params, frame):
-            super().put(out, block, timeout)
+            super().put(self._tag(out), block, timeout)
 
     def put_clear(self, items: list[_Item]) -> None:
         for item in items:
-            super().put(item)
+            super().put(self._tag(item))
 
 
 # --------------------------------------------------------------------------- wiring
@@ -699,6 +844,7 @@ class MediaE2ee:
                  clock: Callable[[], float] = time.monotonic, hold_seconds: float = 0.5,
                  max_held: int = 64) -> None:
         _ensure_checked()
+        _install_decoder_hook()
         self.context = context
         self.send_keys = send_keys if send_keys is not None else SendKeys()
         self._clock = clock

@@ -27,6 +27,7 @@ from aiortc.sdp import MediaDescription, SessionDescription
 
 from hotline.errors import ProtocolError
 from hotline.rtc import aiortc_adapter as adapter
+from hotline.rtc.opus_fec import with_inband_fec
 from hotline.sfu.forwarding import ForwardedCopy, PublishedStream, Router, aggregate_remb
 
 log = logging.getLogger("hotline.sfu")
@@ -40,6 +41,7 @@ REPORT_INTERVAL = 1.0  # seconds between the SFU's receiver reports to publisher
 #: answering is found and freed in 8-12 s (aioice's default is about 30 s).
 CONSENT_INTERVAL = 2.0
 CONSENT_FAILURES = 5
+ESTIMATE_TICK = 0.25  # seconds between two looks at the publishers' uplink estimates
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +95,6 @@ class SfuParticipant:
         self.subscribed: dict[PublishedStream, ForwardedCopy] = {}
         self._negotiation = asyncio.Lock()
         self._answer: asyncio.Future[str] | None = None
-        self._remb_due = 0.0
         self.closed = False
         #: Why this participant's media was freed without a request (consent lost, ICE
         #: failed); it gets media again with ``media_restart``.
@@ -103,11 +104,7 @@ class SfuParticipant:
         return asyncio.get_running_loop().time()
 
     def _rtcp(self, compound: bytes) -> None:
-        now = self._now()
-        self.router.on_rtcp(compound, now)
-        if now >= self._remb_due:
-            self._remb_due = now + 1.0
-            self.sfu.relay_remb(self.room)
+        self.router.on_rtcp(compound, self._now())
 
     def _unexpected_rtp(self, packet: bytes) -> None:
         self.router.dropped += 1  # clients do not send media on the subscribe connection
@@ -148,7 +145,10 @@ class SfuParticipant:
             adapter.detach_media(pc)
             for t in pc.getTransceivers():
                 t.setCodecPreferences(_codecs(t.kind))  # type: ignore[arg-type]
-            await pc.setLocalDescription(await pc.createAnswer())
+            answer = await pc.createAnswer()
+            # useinbandfec=1: the publisher's Opus encoder adds FEC (browsers do only then).
+            await pc.setLocalDescription(RTCSessionDescription(with_inband_fec(answer.sdp),
+                                                               answer.type))
             adapter.detach_media(pc)
             if self.closed:
                 raise ProtocolError("the media session was restarted meanwhile")
@@ -214,7 +214,9 @@ class SfuParticipant:
         if first:
             self.subscribe_path.watch(pc, self._subscriber_ready)
             self._watch_state(pc)
-        await pc.setLocalDescription(await pc.createOffer())
+        offer = await pc.createOffer()
+        await pc.setLocalDescription(RTCSessionDescription(with_inband_fec(offer.sdp),
+                                                           offer.type))
         adapter.detach_media(pc)
         assert pc.localDescription is not None
         infos = [StreamInfo(str(t.mid), s.publisher, s.kind) for t, s in added]
@@ -343,11 +345,18 @@ class Sfu:
         task.add_done_callback(self._tasks.discard)
 
     async def _reports(self) -> None:
-        """Once a second, a receiver report to every publisher for each of its streams."""
+        """Once a second, a receiver report to every publisher for each of its streams;
+        every ESTIMATE_TICK, its uplink estimate and REMB."""
         loop = asyncio.get_running_loop()
+        next_report = loop.time() + REPORT_INTERVAL
         while True:
-            await asyncio.sleep(REPORT_INTERVAL)
+            await asyncio.sleep(ESTIMATE_TICK)
+            for room in list(self._rooms):
+                self.relay_remb(room)
             now = loop.time()
+            if now < next_report:
+                continue
+            next_report = now + REPORT_INTERVAL
             for members in list(self._rooms.values()):
                 for p in list(members.values()):
                     if p.publish_path.attached:
@@ -355,9 +364,15 @@ class Sfu:
                             stream.send_receiver_report(now)
 
     def relay_remb(self, room: str) -> None:
+        """To each publisher, a REMB for its video: the SFU's own loss-based estimate of
+        its uplink, once it has one (see :func:`aggregate_remb`). Sent at every tick while
+        the estimate holds; aiortc and browsers take it as their video target."""
+        now = asyncio.get_running_loop().time()
         for p in self.participants(room).values():
-            video = [s for s in p.router.published.values() if s.kind == "video"]
-            packet = aggregate_remb(video)
+            published = list(p.router.published.values())
+            limit = p.router.uplink.update(published, now)
+            video = [s for s in published if s.kind == "video"]
+            packet = aggregate_remb(video, limit)
             if packet is not None:
                 p.publish_path.send_rtcp(packet)
 

@@ -28,6 +28,32 @@ MAX_RTP_BYTES = 1500
 #: make the SFU send a thousand packets for one small datagram.
 MAX_NACK_RESEND = 64
 MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
+#: A sequence asked of the publisher again only after this long: every subscriber NACKs
+#: every missing packet, again and again, and on a congested uplink relaying them all
+#: made the publisher retransmit more than it could send (a retransmission storm).
+NACK_RELAY_INTERVAL = 0.3
+#: Loss-based uplink estimate (after GCC's loss-based controller,
+#: draft-ietf-rmcat-gcc-02 §6): over each interval of at least ESTIMATE_INTERVAL, loss
+#: above LOSS_HIGH cuts the estimate to the video rate received times (1 - loss / 2);
+#: loss below LOSS_LOW raises it by ESTIMATE_GROWTH a second (GCC: 1.05; faster here, so
+#: that video is back within 10 s after congestion ends); in between it holds.
+ESTIMATE_INTERVAL = 0.5
+LOSS_HIGH = 0.10
+LOSS_LOW = 0.02
+ESTIMATE_GROWTH = 1.25
+#: Random loss (a lossy link, not a full one) is told apart from congestion: the loss
+#: of intervals that were not congested is averaged (this weight per interval), and
+#: LOSS_HIGH and LOSS_LOW count above that average.
+BASELINE_WEIGHT = 0.2
+#: After a cut, the video rate that overflowed the uplink is remembered as its ceiling
+#: for CEILING_MEMORY seconds without loss; near it (above CEILING_NEAR of it) the
+#: estimate grows by CEILING_GROWTH only, so that it does not probe into loss (and cost
+#: audio) every other second. (GCC does the same with its "near max" additive increase.)
+CEILING_MEMORY = 3.0
+CEILING_NEAR = 0.7
+CEILING_GROWTH = 1.02
+MIN_VIDEO_BITRATE = 50_000
+MAX_VIDEO_BITRATE = 1_500_000  # above this the estimate no longer limits anything
 
 SendRtp = Callable[[bytes], None]  # takes plain RTP/RTCP; the edge protects and sends
 #: Takes one plain RTP packet as its fixed-header fields (first byte, marker|payload type,
@@ -43,7 +69,9 @@ class StreamStats:
     keyframe_requests: int = 0
     nack_resent: int = 0
     nack_relayed: int = 0  # sequences asked of the publisher (not in the cache)
+    nack_relay_skipped: int = 0  # asked again within NACK_RELAY_INTERVAL: not relayed
     rtx_in: int = 0  # retransmissions received from the publisher, unwrapped
+    first_in: int = 0  # packets received the first time (not retransmissions)
 
 
 @dataclass
@@ -105,6 +133,11 @@ class PublishedStream:
     stats: StreamStats = field(default_factory=StreamStats)
     reception: ReceptionStats = field(default_factory=ReceptionStats)
     last_pli: float = -1e9
+    #: The publisher's uplink lost many packets in the last estimate interval: its
+    #: retransmissions would only compete with its media there, so none are asked for.
+    uplink_congested: bool = False
+    #: sequence -> when it was last asked of the publisher
+    _relayed: dict[int, float] = field(default_factory=dict)
 
     def on_rtp(self, packet: bytes, header: rtp.RtpHeader) -> None:
         """A decrypted RTP packet of this stream: cache it and send every copy."""
@@ -124,7 +157,7 @@ class PublishedStream:
                 tail = tails[copy.ext_key] = rtp.rewritten_tail(packet, copy.ext_map,
                                                                 SPARE_EXT_ID)
             copy.out(b0, marker | copy.payload_type, (seq + copy.seq_offset) & 0xFFFF,
-                            (ts + copy.ts_offset) & 0xFFFFFFFF, copy.ssrc, tail)
+                     (ts + copy.ts_offset) & 0xFFFFFFFF, copy.ssrc, tail)
 
     def on_sender_report(self, sr: bytes, now: float) -> None:
         if len(sr) >= 16:
@@ -139,8 +172,24 @@ class PublishedStream:
         if report is not None:
             self.send_rtcp_to_publisher(report)
 
-    def request_resend(self, sequences: list[int]) -> None:
-        """Relay a NACK to the publisher for packets the SFU never received."""
+    def request_resend(self, sequences: list[int], now: float | None = None) -> None:
+        """Relay a NACK to the publisher for packets the SFU never received; with
+        ``now``, a sequence relayed less than NACK_RELAY_INTERVAL ago is not asked again."""
+        if self.uplink_congested:
+            self.stats.nack_relay_skipped += len(sequences)
+            return
+        if now is not None:
+            if len(self._relayed) > CACHE_SIZE:
+                self._relayed = {q: t for q, t in self._relayed.items()
+                                 if now - t < NACK_RELAY_INTERVAL}
+            fresh = [q for q in sequences
+                     if now - self._relayed.get(q, -1e9) >= NACK_RELAY_INTERVAL]
+            self.stats.nack_relay_skipped += len(sequences) - len(fresh)
+            for q in fresh:
+                self._relayed[q] = now
+            sequences = fresh
+        if not sequences:
+            return
         self.stats.nack_relayed += len(sequences)
         self.send_rtcp_to_publisher(rtp.nack(SFU_SSRC, self.ssrc, sequences))
 
@@ -206,7 +255,7 @@ class ForwardedCopy:
         if report is not None:
             self.send(report)
 
-    def resend(self, sequences: list[int]) -> int:
+    def resend(self, sequences: list[int], now: float | None = None) -> int:
         """Answer a NACK from the cache; returns how many packets were resent. Only the
         first :data:`MAX_NACK_RESEND` distinct sequences asked for are looked at."""
         sent = 0
@@ -220,7 +269,7 @@ class ForwardedCopy:
                 missing.append((seq - self.seq_offset) & 0xFFFF)
         self.stream.stats.nack_resent += sent
         if missing:  # lost on the way in: ask the publisher, its resend reaches every copy
-            self.stream.request_resend(missing)
+            self.stream.request_resend(missing, now)
         return sent
 
 
@@ -231,6 +280,7 @@ class Router:
 
     def __init__(self, participant_id: int) -> None:
         self.participant_id = participant_id
+        self.uplink = UplinkEstimate()
         self.published: dict[int, PublishedStream] = {}
         self.rtx: dict[int, PublishedStream] = {}  # by the RTX SSRC
         self.copies: dict[int, ForwardedCopy] = {}
@@ -260,6 +310,8 @@ class Router:
                 return
             stream.stats.rtx_in += 1
             packet = original
+        else:
+            stream.stats.first_in += 1
         stream.on_rtp(packet, header)
 
     def publish(self, stream: PublishedStream) -> None:
@@ -292,7 +344,7 @@ class Router:
             if p.packet_type == rtp.PSFB and p.fmt in (rtp.FMT_PLI, rtp.FMT_FIR):
                 copy.stream.request_keyframe(now)
             elif p.packet_type == rtp.RTPFB and p.fmt == rtp.FMT_NACK:
-                copy.resend(rtp.nack_sequences(p))
+                copy.resend(rtp.nack_sequences(p), now)
         if walked != len(compound):
             self.rtcp_malformed += 1
 
@@ -307,10 +359,76 @@ class Router:
                 copy.remb = bitrate
 
 
-def aggregate_remb(streams: list[PublishedStream]) -> bytes | None:
-    """The smallest bitrate any subscriber of these video streams asked for, as one REMB
-    for the publisher, or None if no subscriber said anything."""
-    rates = [c.remb for s in streams for c in s.copies if c.remb]
-    if not rates:
+class UplinkEstimate:
+    """What a publisher's uplink carries, estimated by the SFU from the loss it sees on
+    the publisher's streams (all of them: audio and video share the uplink) and the video
+    bitrate it receives. ``bitrate`` (for the video) is None while loss has never been
+    high, or once it grew past MAX_VIDEO_BITRATE: no limit."""
+
+    def __init__(self) -> None:
+        self.bitrate: float | None = None
+        self.loss = 0.0  # over the last interval
+        self.video_rate = 0.0  # bit/s received, over the last interval
+        self.baseline = 0.0  # average loss of the intervals without congestion
+        self.ceiling: float | None = None  # the video rate at the last overflow
+        self._quiet = 0.0  # seconds since the loss was last high
+        self._at: float | None = None
+        self._expected = 0
+        self._received = 0
+        self._video_bytes = 0
+
+    def update(self, streams: list[PublishedStream], now: float) -> float | None:
+        """Call often; the estimate moves once per ESTIMATE_INTERVAL."""
+        expected = sum(s.reception.cycles + s.reception.highest - s.reception.base + 1
+                       for s in streams if s.reception.base >= 0)
+        received = sum(s.stats.first_in for s in streams)
+        video_bytes = sum(s.stats.bytes_in for s in streams if s.kind == "video")
+        if self._at is None:
+            self._at, self._expected, self._received = now, expected, received
+            self._video_bytes = video_bytes
+            return self.bitrate
+        elapsed = now - self._at
+        if elapsed < ESTIMATE_INTERVAL:
+            return self.bitrate
+        n_expected = expected - self._expected
+        n_lost = n_expected - (received - self._received)
+        self.loss = max(0.0, n_lost / n_expected) if n_expected > 0 else 0.0
+        self.video_rate = (video_bytes - self._video_bytes) * 8 / elapsed
+        self._at, self._expected, self._received = now, expected, received
+        self._video_bytes = video_bytes
+        # Loss well above the link's usual (random) loss is congestion; the usual loss
+        # itself is not: a lossy radio link must not drive the video down to nothing.
+        congested = self.loss > LOSS_HIGH + self.baseline
+        for s in streams:
+            s.uplink_congested = congested
+        if congested:
+            cut = max(MIN_VIDEO_BITRATE, self.video_rate * (1 - self.loss / 2))
+            self.bitrate = cut if self.bitrate is None else min(self.bitrate, cut)
+            self.ceiling = self.video_rate
+            self._quiet = 0.0
+            return self.bitrate
+        self.baseline += BASELINE_WEIGHT * (self.loss - self.baseline)
+        self._quiet += elapsed
+        if self.ceiling is not None and self._quiet >= CEILING_MEMORY:
+            self.ceiling = None
+        if self.loss < LOSS_LOW + self.baseline and self.bitrate is not None:
+            near = self.ceiling is not None and self.bitrate >= CEILING_NEAR * self.ceiling
+            self.bitrate *= (CEILING_GROWTH if near else ESTIMATE_GROWTH) ** elapsed
+            if self.bitrate > MAX_VIDEO_BITRATE:
+                self.bitrate = None
+        return self.bitrate
+
+
+def aggregate_remb(streams: list[PublishedStream], limit: float | None) -> bytes | None:
+    """The REMB for a publisher of these video streams: ``limit``, the SFU's own estimate
+    of the publisher's uplink (None: no REMB).
+
+    Subscribers' REMBs are kept (``ForwardedCopy.remb``) but no longer passed on. An
+    aiortc subscriber estimates the whole path from the publisher (abs-send-time is the
+    publisher's), so its REMB also fell when the publisher's uplink was congested, and
+    after the congestion it grew back additively (about 28 kbit/s per second): relayed,
+    it held the publisher's video down for 20 s and more. The SFU estimates the uplink
+    itself and raises its estimate by 25 % a second once loss is gone."""
+    if limit is None or not streams:
         return None
-    return rtp.remb(SFU_SSRC, min(rates), [s.ssrc for s in streams])
+    return rtp.remb(SFU_SSRC, int(limit), [s.ssrc for s in streams])
