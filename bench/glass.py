@@ -126,7 +126,7 @@ class Receiver(Call):
                 frame = await track.recv()
                 t = now_ms()
                 stream.frames_decoded += 1
-                if self.latencies is None:
+                if self.latencies is None or not isinstance(frame, av.VideoFrame):
                     continue
                 code = read(frame)
                 if code is None:

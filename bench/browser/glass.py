@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import time
 from typing import Any
 
 from bench.browser.support import (
@@ -126,28 +127,34 @@ async def run(secs: float, warmup: float) -> dict[str, Any]:
             await rx.wait_for_function("() => hotlineBench.reading.samples.length > 0",
                                        timeout=30_000)
             await asyncio.sleep(warmup)
+            offset, uncertainty = await clock_offset(tx, rx)
+            stats0 = [await p.evaluate("() => hotlineBench.rtpStats()") for p in (tx, rx)]
+            stats_from = time.monotonic()
+            painted0 = await tx.evaluate("() => [hotlineBench.painted, hotlineBench.now()]")
             await rx.evaluate("() => { const r = hotlineBench.reading;"
                               " r.samples = []; r.unreadable = 0; }")
-            painted0 = await tx.evaluate("() => hotlineBench.painted")
-            stats0 = [await p.evaluate("() => hotlineBench.rtpStats()") for p in (tx, rx)]
-            offset, uncertainty = await clock_offset(tx, rx)
+            started = time.monotonic()
             await asyncio.sleep(secs)
             reading: dict[str, Any] = await rx.evaluate("() => hotlineBench.stopReading()")
-            painted = await tx.evaluate("() => hotlineBench.painted") - painted0
+            elapsed = time.monotonic() - started
+            painted1 = await tx.evaluate("() => [hotlineBench.painted, hotlineBench.now()]")
             stats1 = [await p.evaluate("() => hotlineBench.rtpStats()") for p in (tx, rx)]
+            stats_secs = time.monotonic() - stats_from
             offset2, uncertainty2 = await clock_offset(tx, rx)
             version = browser.version
     lat = latencies(reading["samples"], (offset + offset2) / 2)
     return {"chromium": version, "secs": secs, "warmup": warmup, "size": f"{WIDTH}x{HEIGHT}",
-            "fps_asked": FPS, "fps_painted": round(painted / secs, 1),
+            "fps_asked": FPS,
+            "fps_painted": round((painted1[0] - painted0[0]) * 1000 / (painted1[1] - painted0[1]),
+                                 1),
             "frames_read": len(reading["samples"]),
-            "fps_received": round(len(reading["samples"]) / secs, 1),
+            "fps_received": round(len(reading["samples"]) / elapsed, 1),
             "unreadable": reading["unreadable"],
             "received_size": f"{reading['width']}x{reading['height']}",
             "clock_offset_ms": [round(offset, 3), round(offset2, 3)],
             "clock_uncertainty_ms": [round(uncertainty, 3), round(uncertainty2, 3)],
             "latency_ms": {k: percentiles(v) for k, v in lat.items()},
-            "webrtc": breakdown(stats0, stats1, secs),
+            "webrtc": breakdown(stats0, stats1, stats_secs),
             "page_problems": problems[:20]}
 
 
