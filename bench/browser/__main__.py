@@ -24,15 +24,17 @@ def main() -> None:
     if "sframe" in only:
         sframe.run()
     if "join" in only:
+        m = machine()  # the load average at the start
         res = asyncio.run(join.run(a.joins, a.reloads))
         print("\nBrowser join -> first decrypted and decoded frame:\n")
         print(table(join.HEADERS, join.table_rows(res)))
-        print(f"\nwrote {write_json('browser_join', {'machine': machine(), **res})}")
+        print(f"\nwrote {write_json('browser_join', {'machine': m, **res})}")
     if "glass" in only:
+        m = machine()
         g = asyncio.run(glass.run(a.secs, 3.0))
         print("\nGlass-to-glass, browser -> SFU -> browser:\n")
         print(table(glass.HEADERS, glass.table_rows(g)))
-        print(f"\nwrote {write_json('browser_glass', {'machine': machine(), **g})}")
+        print(f"\nwrote {write_json('browser_glass', {'machine': m, **g})}")
 
 
 if __name__ == "__main__":

@@ -180,6 +180,7 @@ def main() -> None:
     ap.add_argument("--secs", type=float, default=15.0)
     ap.add_argument("--warmup", type=float, default=3.0)
     a = ap.parse_args()
+    m = machine()  # the load average at the start
     res = asyncio.run(run(a.secs, a.warmup))
     print(f"\nGlass-to-glass, Chromium -> SFU -> Chromium, {res['size']}, "
           f"{res['fps_painted']} fps painted, {res['fps_received']} fps read "
@@ -189,7 +190,7 @@ def main() -> None:
     print(table(HEADERS, table_rows(res)))
     print("\nChromium's figures over the window (getStats): " + ", ".join(
         f"{k} {v}" for k, v in res["webrtc"].items()))
-    path = write_json("browser_glass", {"machine": machine(), **res})
+    path = write_json("browser_glass", {"machine": m, **res})
     print(f"\nwrote {path}")
 
 

@@ -172,11 +172,12 @@ def main() -> None:
     ap.add_argument("--joins", type=int, default=20)
     ap.add_argument("--reloads", type=int, default=20)
     a = ap.parse_args()
+    m = machine()  # the load average at the start
     res = asyncio.run(run(a.joins, a.reloads))
     print("\nBrowser (Chromium) join -> first decrypted and decoded frame of a Python "
           "participant, loopback:\n")
     print(table(HEADERS, table_rows(res)))
-    path = write_json("browser_join", {"machine": machine(), **res})
+    path = write_json("browser_join", {"machine": m, **res})
     print(f"\nwrote {path}")
 
 

@@ -77,6 +77,7 @@ def table_rows(rows: list[dict[str, Any]]) -> list[list[Any]]:
 def run(rounds: int = 15, batch: int = 100) -> dict[str, Any]:
     from bench import crypto
 
+    m = machine()  # the load average at the start
     frames = crypto.frames()
     python, _ = crypto.sframe_costs()
     browser = asyncio.run(browser_costs(frames, rounds, batch))
@@ -84,7 +85,7 @@ def run(rounds: int = 15, batch: int = 100) -> dict[str, Any]:
     print("SFrame per frame: Python (median per call) and Chromium (median over "
           f"{rounds} rounds of {batch} awaited calls), µs:\n")
     print(table(HEADERS, table_rows(rows)))
-    out = {"machine": machine(), "chromium": browser["chromium"],
+    out = {"machine": m, "chromium": browser["chromium"],
            "user_agent": browser["userAgent"], "options": browser["options"], "rows": rows}
     path = write_json("browser_sframe", out)
     print(f"\nwrote {path}")
