@@ -104,8 +104,9 @@ def browser_sections() -> list[str]:
         out.append(f"### SFrame per frame (browser, {sf['chromium']}, next to Python; "
                    f"{_when(sf['machine'])})\n\nµs per frame: Python median per call; page "
                    f"(main thread) and worker: median over {o['rounds']} rounds of the mean of "
-                   f"{o['batch']} awaited calls. Overhead with the counter below 256 (a "
-                   "1-byte header).\n\n" + table(sframe.HEADERS, sframe.table_rows(sf["rows"])))
+                   f"{o['batch']} awaited calls, and the worker's best round. Overhead with "
+                   "the counter below 256 (a 1-byte header).\n\n"
+                   + table(sframe.HEADERS, sframe.table_rows(sf["rows"])))
     return out
 
 

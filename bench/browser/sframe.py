@@ -6,8 +6,8 @@ worker calls per frame) for every cipher suite on the frames bench/crypto.py use
 Opus packet and a VP8 delta and key frame of bench/media.py), on the page's main thread
 and in a dedicated worker. Each figure is the median over rounds of the mean time per
 call of ``batch`` sequential, awaited calls (a page's clock is coarsened to 100 µs, so a
-single call cannot be timed). The Python column is bench/crypto.py's median per call,
-measured in this run.
+single call cannot be timed), and the best round (what a busy machine disturbs least).
+The Python column is bench/crypto.py's median per call, measured in this run.
 
     .venv/bin/python -m bench.browser.sframe
 """
@@ -57,21 +57,24 @@ def merge(python: list[dict[str, Any]], browser: dict[str, Any]) -> list[dict[st
         rows.append({"suite": r["suite"], "frame": r["frame"], "bytes": r["bytes"],
                      "python_encrypt_us": r["encrypt_us"], "page_encrypt_us": page[k]["encrypt_us"],
                      "worker_encrypt_us": worker[k]["encrypt_us"],
+                     "worker_encrypt_best_us": worker[k]["encrypt_best_us"],
                      "python_decrypt_us": r["decrypt_us"], "page_decrypt_us": page[k]["decrypt_us"],
                      "worker_decrypt_us": worker[k]["decrypt_us"],
+                     "worker_decrypt_best_us": worker[k]["decrypt_best_us"],
                      "overhead_bytes": worker[k]["overhead_bytes"]})
     return rows
 
 
-HEADERS = ["suite", "frame", "bytes", "encrypt µs Python", "encrypt µs page",
-           "encrypt µs worker", "decrypt µs Python", "decrypt µs page", "decrypt µs worker",
-           "overhead B"]
+HEADERS = ["suite", "frame", "bytes", "encrypt µs Python", "encrypt µs worker",
+           "encrypt µs worker, best round", "encrypt µs page", "decrypt µs Python",
+           "decrypt µs worker", "decrypt µs worker, best round", "decrypt µs page", "overhead B"]
 
 
 def table_rows(rows: list[dict[str, Any]]) -> list[list[Any]]:
-    return [[r["suite"], r["frame"], r["bytes"], r["python_encrypt_us"], r["page_encrypt_us"],
-             r["worker_encrypt_us"], r["python_decrypt_us"], r["page_decrypt_us"],
-             r["worker_decrypt_us"], r["overhead_bytes"]] for r in rows]
+    return [[r["suite"], r["frame"], r["bytes"], r["python_encrypt_us"], r["worker_encrypt_us"],
+             r.get("worker_encrypt_best_us"), r["page_encrypt_us"], r["python_decrypt_us"],
+             r["worker_decrypt_us"], r.get("worker_decrypt_best_us"), r["page_decrypt_us"],
+             r["overhead_bytes"]] for r in rows]
 
 
 def run(rounds: int = 15, batch: int = 100) -> dict[str, Any]:
