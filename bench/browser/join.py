@@ -18,7 +18,7 @@ the anchor's remote video track as soon as the page has it: a probe video elemen
 the first frame presented for composition (``requestVideoFrameCallback``'s
 ``presentationTime``) and a ``MediaStreamTrackProcessor`` on a clone of the track notes
 when the first decoded frame reaches the page's script. The first frame is the earlier of
-the two (the presented one, every time so far); the transform worker passes only
+the two (the presented one, nearly every time); the transform worker passes only
 decrypted frames to the decoder, so that frame was decrypted and decoded. Between the
 click and that frame: the join request, the call-key announcement, the key agreement (the
 anchor's sender key HPKE-sealed to this page, opened in the worker), ICE, DTLS, the SFU's
