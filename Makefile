@@ -9,11 +9,11 @@ STAMP := $(VENV)/.installed-stamp
 WEB := web
 WEB_DEPS := $(WEB)/node_modules/.installed-stamp
 WEB_BUILD := $(WEB)/dist/.built-stamp
-WEB_SOURCES := $(shell find $(WEB)/src $(WEB)/test $(WEB)/scripts -type f) $(WEB)/tsconfig.json \
+WEB_SOURCES := $(shell find $(WEB)/src $(WEB)/test $(WEB)/bench $(WEB)/scripts -type f) $(WEB)/tsconfig.json \
 	src/hotline/crypto/wordlist.py
 
 .PHONY: run test setup selfcheck lint typecheck unit web clean soak \
-	bench bench-setup bench-sfu bench-crypto bench-call
+	bench bench-setup bench-sfu bench-crypto bench-call bench-glass bench-browser
 
 # The server with SQLite in ./hotline-data on http://127.0.0.1:8080/ (HOTLINE_HOST,
 # HOTLINE_PORT, HOTLINE_DATA change that). Ctrl-C stops it.
@@ -104,7 +104,17 @@ bench-crypto: $(BENCH_STAMP)
 bench-call: $(BENCH_STAMP) $(WEB_BUILD)
 	scripts/in-loopback-netns.sh $(BIN)/python -m bench.call
 
-bench: bench-crypto bench-call bench-sfu
+# Glass-to-glass latency Python -> SFU -> Python (a time code painted into the video).
+bench-glass: $(BENCH_STAMP)
+	scripts/in-loopback-netns.sh $(BIN)/python -m bench.glass
+
+# The browser client in headless Chromium (docs/benchmarks.md): SFrame per frame, join ->
+# first decrypted frame (20 joins each way), glass-to-glass latency through the SFU.
+# BROWSER_BENCH_ARGS go to each module, e.g. BROWSER_BENCH_ARGS="--quick".
+bench-browser: $(BENCH_STAMP) $(WEB_BUILD)
+	scripts/in-loopback-netns.sh $(BIN)/python -m bench.browser $(BROWSER_BENCH_ARGS)
+
+bench: bench-crypto bench-call bench-glass bench-browser bench-sfu
 	$(BIN)/python -m bench.report
 
 clean:

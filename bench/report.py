@@ -58,7 +58,56 @@ def markdown() -> str:
             ["joins", "failed", "p50 ms", "p95 ms", "max ms"],
             [[call["python"]["joins"], call["python"]["failed"], p.get("p50"), p.get("p95"),
               p.get("max")]]))
+    glass = _load("glass")
+    if glass:
+        from bench.glass import HEADERS, table_rows
+
+        g = glass["python"]
+        out.append(f"### Glass-to-glass latency (Python client -> SFU -> Python client, one "
+                   f"process; {_when(glass['machine'])})\n\n{g['size']} at {g['fps']} fps, "
+                   f"over {g['secs']:.0f} s after a {g['warmup']:.0f} s warm-up:\n\n"
+                   + table(HEADERS, table_rows(g)))
+    out += browser_sections()
     return "\n\n".join(out)
+
+
+def _when(m: dict[str, Any]) -> str:
+    return (f"run of {m['time']}, commit {m['commit']}, load average at start "
+            f"{' '.join(m['loadavg'])}")
+
+
+def browser_sections() -> list[str]:
+    from bench.browser import glass, join, sframe
+
+    out = []
+    js = _load("browser_join")
+    if js:
+        out.append(f"### Call set-up (browser, {js['chromium']}, loopback; {_when(js['machine'])})"
+                   "\n\nJoin -> first decrypted and decoded frame of a Python participant, "
+                   f"video {js['video']}; one enrollment, then every join without it:\n\n"
+                   + table(join.HEADERS, join.table_rows(js)))
+    g = _load("browser_glass")
+    if g:
+        out.append(f"### Glass-to-glass latency (browser -> SFU -> browser, {g['chromium']}; "
+                   f"{_when(g['machine'])})\n\n{g['size']}, {g['fps_painted']} fps painted, "
+                   f"{g['fps_received']} fps presented and read ({g['received_size']}), "
+                   f"{g['unreadable']} frames unreadable, over {g['secs']:.0f} s after a "
+                   f"{g['warmup']:.0f} s warm-up; clock offset between the pages "
+                   f"{g['clock_offset_ms']} ms (± {g['clock_uncertainty_ms']} ms), corrected:"
+                   "\n\n" + table(glass.HEADERS, glass.table_rows(g))
+                   + "\n\nChromium's own figures over the window (getStats): "
+                   + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in g["webrtc"].items())
+                   + ".")
+    sf = _load("browser_sframe")
+    if sf:
+        o = sf["options"]
+        out.append(f"### SFrame per frame (browser, {sf['chromium']}, next to Python; "
+                   f"{_when(sf['machine'])})\n\nµs per frame: Python median per call; page "
+                   f"(main thread) and worker: median over {o['rounds']} rounds of the mean of "
+                   f"{o['batch']} awaited calls, and the worker's best round. Overhead with "
+                   "the counter below 256 (a 1-byte header).\n\n"
+                   + table(sframe.HEADERS, sframe.table_rows(sf["rows"])))
+    return out
 
 
 def main() -> None:
