@@ -112,13 +112,19 @@ class SfuParticipant:
     # -- publishing --------------------------------------------------------------------
 
     def _watch_state(self, pc: RTCPeerConnection) -> None:
-        """A connection that fails (ICE checks failed, consent expired) frees this
-        participant's media: nothing is sent to a path that is gone."""
+        """A connection that was up and fails (consent expired, ICE failed) frees this
+        participant's media: nothing is sent to a path that is gone. One that never came
+        up frees nothing: the client sees that and restarts its media itself (and a
+        participant may leave one of its connections unused on purpose)."""
+        was_up = False
 
         @pc.on("connectionstatechange")
         def _state() -> None:
-            if pc.connectionState in ("failed", "closed") and not self.closed and pc in (
-                    self.publish_pc, self.subscribe_pc):
+            nonlocal was_up
+            if pc.connectionState == "connected":
+                was_up = True
+            elif was_up and pc.connectionState in ("failed", "closed") and not self.closed \
+                    and pc in (self.publish_pc, self.subscribe_pc):
                 which = "publish" if pc is self.publish_pc else "subscribe"
                 self.sfu.media_lost(self, f"{which} connection {pc.connectionState}")
 
