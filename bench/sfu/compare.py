@@ -8,6 +8,8 @@ both, the ratio Hotline/Janus per row, writes ``bench/results/sfu.json`` and
 
     python -m bench.sfu.compare                       # 2x2 ... 20x20, 20 s each
     python -m bench.sfu.compare --configs 2x2,5x5 --secs 8   # a quick look
+    python -m bench.sfu.compare --configs 10x10,20x20 --repeats 3 --name sfu_repeats
+        # each configuration 3 times, the SFUs taking turns; tables from the median runs
 """
 
 from __future__ import annotations
@@ -123,26 +125,44 @@ def main() -> None:
     ap.add_argument("--warmup", type=float, default=4)
     ap.add_argument("--name", default="sfu", help="results file name (bench/results/NAME.*)")
     ap.add_argument("--no-plot", action="store_true")
+    ap.add_argument("--repeats", type=int, default=1,
+                    help="measure each configuration this many times, the SFUs taking turns; "
+                         "the tables use each SFU's median run (odd counts are best)")
     a = ap.parse_args()
     rows: list[dict[str, Any]] = []
+    runs: list[dict[str, Any]] = []
     started = machine()
     for cfg in a.configs.split(","):
         pubs, subs = (int(x) for x in cfg.lower().split("x"))
-        for sfu in a.sfus.split(","):
-            t = time.monotonic()
-            r = measure(sfu, pubs, subs, secs=a.secs, warmup=a.warmup,
-                        mode=mode_for(pubs, subs))
-            rows.append(r)
-            print(f"{sfu:8} {pubs:2}x{subs:<2} {r['mode']:5} fwd {r['egress_pps']:6} pkt/s  "
-                  f"loss {r['loss'] or 0:.4f}  CPU {r['cpu_pct']:5.1f} %  "
-                  f"{r.get('us_per_pkt', 0):6.1f} µs/pkt  {r.get('pps_per_core', 0):6} pkt/s/core"
-                  f"  RSS {r['rss_mb']} MB  probe p50 {_lat(r, 'p50')} ms "
-                  f"({time.monotonic() - t:.0f} s)", flush=True)
+        by_sfu: dict[str, list[dict[str, Any]]] = {}
+        for repeat in range(a.repeats):
+            for sfu in a.sfus.split(","):
+                t = time.monotonic()
+                r = measure(sfu, pubs, subs, secs=a.secs, warmup=a.warmup,
+                            mode=mode_for(pubs, subs))
+                r["repeat"] = repeat
+                by_sfu.setdefault(sfu, []).append(r)
+                runs.append(r)
+                print(f"{sfu:8} {pubs:2}x{subs:<2} {r['mode']:5} fwd {r['egress_pps']:6} pkt/s  "
+                      f"loss {r['loss'] or 0:.4f}  CPU {r['cpu_pct']:5.1f} %  "
+                      f"{r.get('us_per_pkt', 0):6.1f} µs/pkt  "
+                      f"{r.get('pps_per_core', 0):6} pkt/s/core  RSS {r['rss_mb']} MB  "
+                      f"probe p50 {_lat(r, 'p50')} ms ({time.monotonic() - t:.0f} s)", flush=True)
+        for measured in by_sfu.values():
+            ordered = sorted(measured, key=lambda r: r.get("pps_per_core") or 0)
+            rows.append(ordered[(len(ordered) - 1) // 2])
+        if a.repeats > 1 and len(by_sfu) == 2:
+            h, j = (by_sfu[s] for s in a.sfus.split(","))
+            pairs = [round(x["pps_per_core"] / y["pps_per_core"], 2)
+                     for x, y in zip(h, j, strict=True)
+                     if x.get("pps_per_core") and y.get("pps_per_core")]
+            print(f"{cfg}: ratio per core in each turn {pairs}", flush=True)
     text = tables(rows)
     print()
     print(text)
     out = {"machine": started, "finished": time.strftime("%Y-%m-%d %H:%M:%S %z"),
-           "secs": a.secs, "warmup": a.warmup, "rows": rows}
+           "secs": a.secs, "warmup": a.warmup, "repeats": a.repeats, "rows": rows,
+           "runs": runs}
     path = write_json(a.name, out)
     (RESULTS / f"{a.name}.md").write_text(text + "\n")
     print(f"\nwrote {path} and {RESULTS / (a.name + '.md')}")

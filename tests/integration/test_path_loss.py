@@ -28,7 +28,7 @@ from hotline.rtc import aiortc_adapter as adapter
 from hotline.server.app import STATE
 from hotline.sfu.edge import SfuParticipant
 
-from .conftest import Server
+from .conftest import Server, start_server
 from .hotline_support import HOTLINE, hotline_server, standby
 from .test_resume import break_connection
 
@@ -252,7 +252,18 @@ def drop_consent_requests(call: Call) -> list[int]:
     return dropped
 
 
-async def test_consent_loss_is_detected_and_the_connection_freed(server: Server) -> None:
+async def test_consent_loss_is_detected_and_the_connection_freed(tmp_path: Path) -> None:
+    # Consent checked every 2 s, lost after 5 misses (the default is about 30 s).
+    server = await start_server(tmp_path / "data", join_timeout=2.0, consent_interval=2.0,
+                                consent_failures=5)
+    try:
+        await consent_loss(server)
+    finally:
+        await server.runner.cleanup()
+        server.store.close()
+
+
+async def consent_loss(server: Server) -> None:
     calls = await two_calls(server)
     alice, bob = calls["alice"], calls["bob"]
     try:

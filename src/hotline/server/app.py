@@ -102,7 +102,8 @@ def make_app(settings: Settings, store: Store | None = None,
             m.StreamInfo(mid=s.mid, participant_id=s.participant_id, kind=s.kind)  # type: ignore[arg-type]
             for s in streams]))
 
-    sfu = Sfu(settings.media_address, send_offer)
+    sfu = Sfu(settings.media_address, send_offer, consent_interval=settings.consent_interval,
+              consent_failures=settings.consent_failures)
     record = UptimeRecord(store, node_identity(settings.data_dir))
     hotlines = HotlineService(settings, store, record, discard_room=rooms.discard)
     app[STATE] = ServerState(settings, store, rooms, sfu, hotlines)

@@ -26,6 +26,10 @@ class Settings:
     #: How long a participant whose connection broke keeps its seat (media, keys) for a
     #: ``resume`` on a new connection; 0 makes a broken connection a leave at once.
     resume_grace: float = 15.0
+    #: ICE consent freshness of the SFU's connections (RFC 7675): seconds between checks
+    #: and checks missed in a row before a connection's consent is lost (about 30 s).
+    consent_interval: float = 5.0
+    consent_failures: int = 6
     #: Per-connection flood limit: messages per second (burst = 2 s worth).
     max_messages_per_second: float = 200.0
     server_name: str = field(default="hotline/0.1")
@@ -55,6 +59,8 @@ class Settings:
                 ipaddress.ip_address(value)
             except ValueError:
                 raise ConfigError(f"{name} must be an IP address, not {value!r}") from None
+        if self.consent_interval <= 0 or self.consent_failures < 1:
+            raise ConfigError("consent interval must be positive and failures at least 1")
         if self.join_timeout <= 0 or self.max_messages_per_second <= 0:
             raise ConfigError("timeouts and rates must be positive")
         if self.linktest_interval < self.linktest_min_interval:
