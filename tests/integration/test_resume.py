@@ -40,13 +40,19 @@ async def next_event(client: SignalingClient, kind: str, timeout: float = 10.0) 
             return time.monotonic() - start
 
 
-async def test_a_broken_connection_resumes_without_losing_a_key(server: Server) -> None:
-    alice, bob, carol = [await enrolled(server, n) for n in ("alice", "bob", "carol")]
+async def three_in_a_room(server: Server) -> list[SignalingClient]:
+    """alice, bob and carol enrolled, joined to "summit", keys settled."""
+    clients = [await enrolled(server, n) for n in ("alice", "bob", "carol")]
     server.store.add_room("summit", ["alice", "bob", "carol"])
+    for c in clients:
+        await c.join("summit")
+    await settle(clients)
+    return clients
+
+
+async def test_a_broken_connection_resumes_without_losing_a_key(server: Server) -> None:
+    alice, bob, carol = await three_in_a_room(server)
     try:
-        for c in (alice, bob, carol):
-            await c.join("summit")
-        await settle([alice, bob, carol])
         pid = alice.participant_id
         while not alice.events.empty():
             alice.events.get_nowait()
@@ -71,12 +77,8 @@ async def test_a_break_during_the_resume_and_another_after_it(server: Server) ->
     """The connection that carries the resume breaks too (at once, while resuming): the
     next attempt resumes the seat; then a second break later is resumed again. Nothing
     is lost either time, and nobody appears twice."""
-    alice, bob, carol = [await enrolled(server, n) for n in ("alice", "bob", "carol")]
-    server.store.add_room("summit", ["alice", "bob", "carol"])
+    alice, bob, carol = await three_in_a_room(server)
     try:
-        for c in (alice, bob, carol):
-            await c.join("summit")
-        await settle([alice, bob, carol])
         pid = alice.participant_id
         opened = alice._open
         broken_while_resuming = 0
