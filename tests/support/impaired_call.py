@@ -29,7 +29,11 @@ audio and video again. It prints one JSON object:
   200 ms) and ``video_longest_gap_s``;
 * ``recovery_video_s`` / ``recovery_audio_s``: from the end of the burst to the next
   decoded video / decrypted audio frame;
-* ``decrypt_failures``: frames that failed authentication or had no key (must stay 0).
+* ``decrypt_failures``: frames that failed authentication or had no key, audio and
+  video; ``audio_decrypt_failures``: of those, audio. A video frame still incomplete
+  after the jitter buffer gave up on a lost packet fails authentication and is dropped,
+  never shown (fail-closed), so a few can happen under heavy loss; an audio frame (one
+  packet) never should.
 """
 
 from __future__ import annotations
@@ -219,6 +223,13 @@ def counts(alice: Call, bob: Call) -> tuple[int, int, int]:
     return sent, (a.decryptor.decrypted if a else 0), fails
 
 
+def audio_failures(bob: Call) -> int:
+    """Audio frames of Alice's that Bob could not authenticate (an Opus frame is one
+    packet: unlike a video frame, it is never left incomplete by a loss)."""
+    a = stream_of(bob, "audio")
+    return sum(a.decryptor.dropped().values()) if a is not None else 0
+
+
 def recovery(bob: Call) -> AudioRecovery:
     """A copy of the counters of Bob's Opus decoder (FEC, PLC) for Alice's audio."""
     a = stream_of(bob, "audio")
@@ -296,6 +307,7 @@ async def measure(imp: Impairment, tbf: str | None, seconds: float,
             sampler = Sampler(bob)
             start = loop.time()
             sent0, got0, fail0 = counts(alice, bob)
+            audio_fail0 = audio_failures(bob)
             rec0 = recovery(bob)
             rec0.longest_plc_run = 0
             stream = stream_of(bob, "audio")
@@ -336,6 +348,7 @@ async def measure(imp: Impairment, tbf: str | None, seconds: float,
                 result["recovery_audio_s"] = (round(after.audio[0] - cut, 2) if after.audio
                                               else None)
             result["decrypt_failures"] = counts(alice, bob)[2] - fail0
+            result["audio_decrypt_failures"] = audio_failures(bob) - audio_fail0
             result["datagrams_dropped_pct"] = round(100 * imp.dropped / max(
                 1, imp.dropped + imp.passed), 2)
             sfu = app[STATE].sfu
