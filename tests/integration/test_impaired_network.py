@@ -26,15 +26,20 @@ RESULTS = os.environ.get("HOTLINE_RELIABILITY_RESULTS")  # append each result (J
 
 def run_scenario(impair: str = "", tbf: str = "", seconds: float = 10.0,
                  burst: float = 0.0) -> dict[str, Any]:
-    cmd = ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$@"', "_",
-           sys.executable, "-m", "tests.support.impaired_call", "--seconds", str(seconds),
-           "--burst", str(burst)]
+    args = ["--seconds", str(seconds), "--burst", str(burst)]
     if impair:
-        cmd += ["--impair", impair]
+        args += ["--impair", impair]
     if tbf:
-        cmd += ["--tbf", tbf]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,
-                          timeout=seconds + burst + 90)
+        args += ["--tbf", tbf]
+    return impaired_call(args, timeout=seconds + burst + 90)
+
+
+def impaired_call(args: list[str], timeout: float) -> dict[str, Any]:
+    """Run :mod:`tests.support.impaired_call` with ``args`` in a namespace of its own;
+    its JSON figures (also appended to HOTLINE_RELIABILITY_RESULTS if set)."""
+    cmd = ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$@"', "_",
+           sys.executable, "-m", "tests.support.impaired_call", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=timeout)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     if RESULTS:
@@ -101,17 +106,8 @@ def assert_fail_closed_only(r: dict[str, Any]) -> None:
 
 
 def run_cap(kbit: float, seconds: float, after: float) -> dict[str, Any]:
-    cmd = ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$@"', "_",
-           sys.executable, "-m", "tests.support.impaired_call", "--cap-kbit", str(kbit),
-           "--seconds", str(seconds), "--after", str(after)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,
-                          timeout=seconds + after + 90)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    if RESULTS:
-        with open(RESULTS, "a") as f:
-            f.write(json.dumps(result) + "\n")
-    return result
+    return impaired_call(["--cap-kbit", str(kbit), "--seconds", str(seconds),
+                          "--after", str(after)], timeout=seconds + after + 90)
 
 
 def test_bandwidth_cap_video_adapts_audio_survives_and_it_recovers() -> None:
