@@ -14,6 +14,8 @@ from hotline.server.app import STATE, make_app
 from hotline.server.settings import Settings
 from hotline.server.store import SqliteStore
 
+from ..support.evil_proxy import EvilProxy
+
 
 @dataclass
 class Server:
@@ -47,3 +49,12 @@ async def server(tmp_path: Path) -> AsyncIterator[Server]:
     await srv.runner.cleanup()
     srv.store.close()
     assert STATE in srv.app
+
+
+@pytest_asyncio.fixture
+async def proxy(server: Server) -> AsyncIterator[EvilProxy]:
+    """A malicious server: the real one behind a tampering proxy (tests/support/evil_proxy.py)."""
+    evil = EvilProxy(server.url)
+    await evil.start()
+    yield evil
+    await evil.close()

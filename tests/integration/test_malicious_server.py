@@ -23,17 +23,11 @@ What the clients achieve today, and what they do not:
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
-import aiohttp
 import pytest
-import pytest_asyncio
-from aiohttp import web
 
 from hotline.client.signaling import SignalingClient
 from hotline.crypto.callkey import CallKeyAnnouncement, CallKeyPair
@@ -41,80 +35,11 @@ from hotline.crypto.identity import Identity
 from hotline.crypto.keymessage import KeyMessage
 from hotline.signaling import messages as m
 
+from ..support.evil_proxy import EvilProxy, Tamper
 from .conftest import Server
 
 pytestmark = pytest.mark.asyncio
 NAMES = ("alice", "bob", "carol")
-Tamper = Callable[[int, dict[str, Any]], list[dict[str, Any]]]
-
-
-@dataclass
-class EvilProxy:
-    """Stands between clients and the real server; connection i is the i-th client."""
-
-    upstream: str
-    url: str = ""
-    runner: web.AppRunner | None = None
-    to_clients: list[web.WebSocketResponse] = field(default_factory=list)
-    from_clients: list[list[dict[str, Any]]] = field(default_factory=list)
-    seen: list[list[dict[str, Any]]] = field(default_factory=list)
-    tamper: Tamper = lambda i, doc: [doc]
-
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_get("/ws", self._handle)
-        self.runner = web.AppRunner(app)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
-
-    async def _handle(self, request: web.Request) -> web.WebSocketResponse:
-        client = web.WebSocketResponse(max_msg_size=m.MAX_MESSAGE_BYTES)
-        await client.prepare(request)
-        index = len(self.to_clients)
-        self.to_clients.append(client)
-        self.from_clients.append([])
-        self.seen.append([])
-        async with aiohttp.ClientSession() as session, session.ws_connect(
-                self.upstream.replace("http", "ws") + "/ws") as server:
-            async def down() -> None:
-                async for msg in server:
-                    if msg.type is not aiohttp.WSMsgType.TEXT:
-                        break
-                    doc = json.loads(msg.data)
-                    self.seen[index].append(doc)
-                    for out in self.tamper(index, doc):
-                        await client.send_str(json.dumps(out))
-
-            pump = asyncio.create_task(down())
-            async for msg in client:
-                if msg.type is not aiohttp.WSMsgType.TEXT:
-                    break
-                self.from_clients[index].append(json.loads(msg.data))
-                await server.send_str(msg.data)
-            pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pump
-        return client
-
-    async def inject(self, index: int, doc: dict[str, Any]) -> None:
-        await self.to_clients[index].send_str(json.dumps(doc))
-
-    async def close(self) -> None:
-        for ws in self.to_clients:
-            await ws.close()
-        if self.runner is not None:
-            await self.runner.cleanup()
-
-
-@pytest_asyncio.fixture
-async def proxy(server: Server) -> AsyncIterator[EvilProxy]:
-    evil = EvilProxy(server.url)
-    await evil.start()
-    yield evil
-    await evil.close()
 
 
 async def connect(server: Server, proxy: EvilProxy, name: str) -> SignalingClient:
