@@ -15,6 +15,7 @@ from hotline.cli import (
     selfcheck,
     serve,
     standby,
+    web,
 )
 
 app = typer.Typer(
@@ -36,6 +37,7 @@ app.command("standby")(standby.standby)
 app.command("call")(hotline_call.call)
 app.command("linktest")(hotline_call.linktest)
 app.command("status")(hotlines.status)
+app.command("web")(web.web_command)
 
 
 @app.command()

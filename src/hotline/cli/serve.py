@@ -84,6 +84,10 @@ def serve(host: Host = DEFAULT_HOST, port: Port = DEFAULT_PORT, data: Data = DEF
               help="... above this packet loss (fraction).")] = 0.05,
           degraded_jitter_ms: Annotated[float, typer.Option(
               help="... above this jitter.")] = 50.0,
+          allow_origin: Annotated[list[str] | None, typer.Option(
+              "--allow-origin", help="Allow only these browser origins besides the server's "
+              "own to open the signaling WebSocket (repeat; e.g. a `hotline web` page, "
+              "http://127.0.0.1:8765). Default: any origin.")] = None,
           verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     """Run the Hotline server: signaling, storage and the embedded SFU."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
@@ -103,7 +107,8 @@ def serve(host: Host = DEFAULT_HOST, port: Port = DEFAULT_PORT, data: Data = DEF
         settings = Settings(host=host, port=port, data_dir=data, media_host=media_host,
                             tls_cert=tls_cert, tls_key=tls_key,
                             linktest_interval=linktest_interval, alarm_webhook=alarm_webhook,
-                            ring_timeout=ring_timeout, linktest_thresholds=thresholds)
+                            ring_timeout=ring_timeout, linktest_thresholds=thresholds,
+                            allowed_origins=tuple(allow_origin) if allow_origin else None)
         with contextlib.suppress(KeyboardInterrupt):
             uvloop.run(_serve(settings, console))  # the SFU's hot path wants uvloop
     except HotlineError as exc:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from hotline.server.session import Session
 from hotline.server.settings import Settings
 from hotline.server.store import SqliteStore, Store
 from hotline.server.uptime import UptimeRecord, node_identity
+from hotline.server.webpage import WEB_APP, add_page_routes
 from hotline.sfu.edge import Sfu, StreamInfo
 from hotline.signaling import messages as m
 from hotline.signaling.messages import MAX_MESSAGE_BYTES
@@ -45,34 +45,7 @@ _INDEX = """<!doctype html><html lang="en"><meta charset="utf-8">
 (see the README).</p></body></html>"""
 
 
-#: The built browser client (``make web``): web/dist/app in a source checkout.
-WEB_APP = Path(__file__).resolve().parents[3] / "web" / "dist" / "app"
 WEB_APP_KEY = web.AppKey("web_app", Path)
-_ASSET = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.(js|css|map)")
-_TYPES = {"js": "text/javascript", "css": "text/css", "map": "application/json"}
-# The page needs only its own origin (scripts, worker, signaling WebSocket) and local media.
-_CSP = ("default-src 'none'; script-src 'self'; worker-src 'self'; style-src 'self'; "
-        "connect-src 'self'; media-src 'self' blob: mediastream:; img-src 'self' data:; "
-        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
-_HEADERS = {"Content-Security-Policy": _CSP, "X-Content-Type-Options": "nosniff",
-            "Referrer-Policy": "no-referrer", "Cache-Control": "no-cache"}
-
-
-async def _index(request: web.Request) -> web.StreamResponse:
-    page = request.app[WEB_APP_KEY] / "index.html"
-    if page.is_file():
-        return web.FileResponse(page, headers={**_HEADERS, "Content-Type": "text/html"})
-    return web.Response(text=_INDEX.format(version=__version__), content_type="text/html")
-
-
-async def _asset(request: web.Request) -> web.StreamResponse:
-    """A file of the built client, by plain name only (no paths, no listing)."""
-    name = request.match_info["name"]
-    match = _ASSET.fullmatch(name)
-    path = request.app[WEB_APP_KEY] / name
-    if match is None or not path.is_file():
-        raise web.HTTPNotFound()
-    return web.FileResponse(path, headers={**_HEADERS, "Content-Type": _TYPES[match.group(2)]})
 
 
 async def _health(request: web.Request) -> web.Response:
@@ -81,7 +54,18 @@ async def _health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "version": __version__, "live_rooms": rooms})
 
 
+def origin_allowed(request: web.Request, allowed: tuple[str, ...] | None) -> bool:
+    """A WebSocket upgrade from a browser page of another origin is refused unless that
+    origin is allowed (clients that are not browsers send no Origin)."""
+    origin = request.headers.get("Origin")
+    if allowed is None or origin is None:
+        return True
+    return origin in allowed or origin == f"{request.scheme}://{request.host}"
+
+
 async def _signaling(request: web.Request) -> web.StreamResponse:
+    if not origin_allowed(request, request.app[STATE].settings.allowed_origins):
+        raise web.HTTPForbidden(text="this origin may not use this server's signaling\n")
     ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, heartbeat=20.0)
     await ws.prepare(request)
     await Session(request.app[STATE], ws).run()
@@ -108,8 +92,9 @@ def make_app(settings: Settings, store: Store | None = None,
     hotlines = HotlineService(settings, store, record, discard_room=rooms.discard)
     app[STATE] = ServerState(settings, store, rooms, sfu, hotlines)
     app[WEB_APP_KEY] = web_app
-    app.router.add_get("/", _index)
-    app.router.add_get("/app/{name}", _asset)
+    # Served by the server: the page talks to its own origin only.
+    add_page_routes(app, web_app, connect=["'self'"],
+                    fallback=_INDEX.format(version=__version__))
     app.router.add_get("/healthz", _health)
     app.router.add_get("/ws", _signaling)
 

@@ -47,6 +47,12 @@ class Settings:
     linktest_thresholds: Thresholds = field(default_factory=Thresholds)
     ring_timeout: float = 120.0
     alarm_webhook: str | None = None
+    #: Browser origins allowed to open the signaling WebSocket besides the server's own
+    #: (e.g. a `hotline web` page, "http://127.0.0.1:8765"); None allows any origin. The
+    #: check protects no secret (a connection carries no ambient credential: every login is
+    #: a signature by a device key kept in the browser's own origin) and nothing against
+    #: this server itself; it lets an operator keep other web pages off the server.
+    allowed_origins: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -71,6 +77,9 @@ class Settings:
         if self.alarm_webhook is not None and not self.alarm_webhook.startswith(
                 ("http://", "https://")):
             raise ConfigError("--alarm-webhook must be an http:// or https:// URL")
+        for origin in self.allowed_origins or ():
+            if not origin.startswith(("http://", "https://")) or origin.count("/") != 2:
+                raise ConfigError(f"an allowed origin is scheme://host[:port], not {origin!r}")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ConfigError("--tls-cert and --tls-key go together")
 

@@ -28,13 +28,13 @@ import type { ClientEvent, SignalingClient } from "../protocol/signaling.js";
 import { mirrorKeys } from "./keys.js";
 import type { PrejoinChoice } from "./prejoin.js";
 import { LevelMeter } from "./prejoin.js";
+import { workerUrl } from "./provenance.js";
 import {
   SpeakerPicker, describePath, grade, qualityText, received, selectedPath, statMax, statSum, type Received,
 } from "./quality.js";
 import { SelfLine, Tile, clearRoster, roleLabel } from "./tiles.js";
 import { $, button, message, setToggle, showError, sleep, state, status } from "./view.js";
 
-const WORKER_URL = "/app/transform-worker.js";
 const STATS_INTERVAL_MS = 500;
 const GATHER_TIMEOUT_MS = 5000;
 const MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid";
@@ -144,7 +144,7 @@ export class Call {
     this.cameraConstraints = choice?.constraints.video ?? {};
     this.again = choice === null ? null : { audio: choice.audio, video: choice.video, constraints: choice.constraints };
     state.local = { audio: this.microphone !== null && (choice?.audio ?? false), video: this.camera !== null, screen: false };
-    this.e2ee = new MediaE2EE({ workerUrl: WORKER_URL, onFatal: (e) => void this.end(`E2EE failure, call ended: ${e.message}`) });
+    this.e2ee = new MediaE2EE({ workerUrl: workerUrl(), onFatal: (e) => void this.end(`E2EE failure, call ended: ${e.message}`) });
     client.onKeyActions = (actions) => this.mirror(actions);
     client.onSubscribeOffer = (offer) => {
       this.offers = this.offers.then(() => this.onOffer(offer)).catch((error: unknown) => {

@@ -18,6 +18,7 @@
 import type { LoadedIdentity } from "../crypto/keystore.js";
 import type { CallAcked } from "../protocol/messages.js";
 import { SignalingClient } from "../protocol/signaling.js";
+import { serverUrl } from "./provenance.js";
 import { StandbyEndpoint, tell } from "./standby.js";
 import { $, button, message, state } from "./view.js";
 
@@ -230,7 +231,7 @@ export class HotlinesView {
     if (this.calling) return;
     this.calling = true;
     this.render();
-    const client = new SignalingClient(location.origin, this.identity.identity);
+    const client = new SignalingClient(serverUrl(), this.identity.identity);
     const panel = $("calling-panel");
     const text = $("calling-text");
     panel.hidden = false;

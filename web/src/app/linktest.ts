@@ -13,11 +13,11 @@ import type { LinkTestFigures, LinkTestStart, MediaRestarted, SubscribeOffer } f
 import { SignalingClient } from "../protocol/signaling.js";
 import { gathered } from "./call.js";
 import { mirrorKeys } from "./keys.js";
+import { serverUrl, workerUrl } from "./provenance.js";
 import { statSum } from "./quality.js";
 import { syntheticMedia } from "./synthetic.js";
 import { message, sleep } from "./view.js";
 
-const WORKER_URL = "/app/transform-worker.js";
 const SETUP_TIMEOUT_MS = 15000;
 const POLL_MS = 100;
 
@@ -38,9 +38,9 @@ export async function takePart(identity: Identity, start: LinkTestStart): Promis
   const started = performance.now();
   const since = (): number => round(performance.now() - started);
   const media = syntheticMedia();
-  const client = new SignalingClient(location.origin, identity);
+  const client = new SignalingClient(serverUrl(), identity);
   let failure: string | null = null;
-  const e2ee = new MediaE2EE({ workerUrl: WORKER_URL, onFatal: (e) => { failure ??= `E2EE: ${e.message}`; } });
+  const e2ee = new MediaE2EE({ workerUrl: workerUrl(), onFatal: (e) => { failure ??= `E2EE: ${e.message}`; } });
   let setupMs: number | null = null;
   let firstFrameMs: number | null = null;
   let groupCode = "";

@@ -1,6 +1,10 @@
 /**
- * The browser call page (served by `hotline serve` at "/"; bundle dist/app/main.js).
+ * The browser call page (served by `hotline serve` at "/", or by `hotline web` on the user's
+ * own machine, pointed at a server; bundle dist/app/main.js).
  *
+ * 0. Provenance (provenance.ts): the server to talk to (the page's origin, or the one
+ *    `hotline web` names), the bundle hash shown in the footer, the E2EE worker fetched
+ *    with its integrity value.
  * 1. Identity: a non-extractable Ed25519 key in IndexedDB (keystore.ts), made on the first
  *    visit. If the server does not know it, the page asks for a one-time enrollment code
  *    (also taken from the URL fragment `#code=...`, which never reaches the server).
@@ -21,6 +25,7 @@ import { ServerError, SignalingClient } from "../protocol/signaling.js";
 import { Call } from "./call.js";
 import { type HotlineCallStart, HotlinesView } from "./hotlines.js";
 import { Prejoin, type PrejoinChoice } from "./prejoin.js";
+import { describe, loadProvenance, loadWorker, serverUrl } from "./provenance.js";
 import { roleLabel } from "./tiles.js";
 import { $, button, message, show, showError, sleep, state, status } from "./view.js";
 
@@ -50,7 +55,7 @@ function explain(error: unknown, room?: string): string {
 
 async function authenticated(): Promise<SignalingClient> {
   if (identity === null) throw new Error("no identity");
-  const client = new SignalingClient(location.origin, identity.identity);
+  const client = new SignalingClient(serverUrl(), identity.identity);
   await client.connect();
   try {
     await client.authenticate();
@@ -172,7 +177,7 @@ async function enroll(event: SubmitEvent): Promise<void> {
   b.disabled = true;
   showError(null);
   status("Enrolling…");
-  const client = new SignalingClient(location.origin, identity.identity);
+  const client = new SignalingClient(serverUrl(), identity.identity);
   try {
     await client.connect();
     await client.enroll(code, label);
@@ -290,6 +295,11 @@ async function main(): Promise<void> {
   if (!("RTCRtpScriptTransform" in window)) {
     throw new Error("This browser has no RTCRtpScriptTransform, so end-to-end encrypted calls are not possible in it. Use a current Chromium, Chrome, Edge or Safari.");
   }
+  status("Loading the page's configuration…");
+  const provenance = await loadProvenance();
+  state.provenance = provenance;
+  $("provenance").textContent = describe(provenance);
+  await loadWorker();
   status("Loading the device key…");
   identity = await loadOrCreateIdentity();
   state.fingerprint = identity.fingerprint;

@@ -11,6 +11,7 @@ import type { ErrorMessage, HotlineMessage, Ring } from "../protocol/messages.js
 import { ServerError, SignalingClient } from "../protocol/signaling.js";
 import type { HotlinesView } from "./hotlines.js";
 import { takePart } from "./linktest.js";
+import { serverUrl } from "./provenance.js";
 import { $, button, message, sleep, state } from "./view.js";
 
 const RETRY_MIN_MS = 1000;
@@ -40,7 +41,7 @@ export class StandbyEndpoint {
   async run(): Promise<void> {
     let delay = RETRY_MIN_MS;
     while (!this.stopped) {
-      const client = new SignalingClient(location.origin, this.view.identity.identity);
+      const client = new SignalingClient(serverUrl(), this.view.identity.identity);
       this.client = client;
       try {
         await client.connect();
@@ -168,7 +169,7 @@ export class StandbyEndpoint {
   private async answered(callId: string, room: string): Promise<void> {
     this.stopRinging();
     this.activeCall = callId;
-    const client = new SignalingClient(location.origin, this.view.identity.identity); // the call's own connection
+    const client = new SignalingClient(serverUrl(), this.view.identity.identity); // the call's own connection
     try {
       await client.connect();
       await client.authenticate();

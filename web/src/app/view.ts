@@ -6,6 +6,7 @@
  */
 
 import type { CounterReport } from "../media/messages.js";
+import type { Provenance } from "./provenance.js";
 
 export type Phase = "loading" | "enroll" | "rooms" | "prejoin" | "joining" | "in-call" | "ended";
 export type KeyState = "waiting" | "ok" | "failing";
@@ -88,6 +89,8 @@ export interface AppState {
    * restarts after a path loss (and whether one is under way; the last took ms). */
   media: { publish: string; subscribe: string; offers: number; restarts: number; restarting: boolean; lastRestartMs: number | null };
   hotlines: HotlinesSummary;
+  /** Where the page's code came from and which server it talks to (provenance.ts). */
+  provenance: Provenance | null;
 }
 
 export interface HotlinesSummary {
@@ -116,6 +119,7 @@ export const state: AppState = {
   prejoin: { ready: false, level: 0, maxLevel: 0, problem: null, cameras: 0, microphones: 0 },
   worker: null, calls: 0, reconnects: 0, signaling: "connected", resumes: 0, media: { publish: "new", subscribe: "new", offers: 0, restarts: 0, restarting: false, lastRestartMs: null },
   hotlines: { list: [], standby: {}, linktests: 0, ringing: null, calling: null },
+  provenance: null,
 };
 window.hotlineApp = state;
 
