@@ -92,8 +92,9 @@ def make_app(settings: Settings, store: Store | None = None,
     hotlines = HotlineService(settings, store, record, discard_room=rooms.discard)
     app[STATE] = ServerState(settings, store, rooms, sfu, hotlines)
     app[WEB_APP_KEY] = web_app
-    # Served by the server: the page talks to its own origin only.
-    add_page_routes(app, web_app, connect=["'self'"],
+    # Served by the server: the page talks to its own origin only (its config names no
+    # other server).
+    add_page_routes(app, web_app, connect=["'self'"], config={},
                     fallback=_INDEX.format(version=__version__))
     app.router.add_get("/healthz", _health)
     app.router.add_get("/ws", _signaling)

@@ -96,10 +96,10 @@ def websocket_origin(server: str) -> str:
 
 
 def add_page_routes(app: web.Application, bundle: Path, connect: Sequence[str],
-                    config: dict[str, str] | None = None,
-                    fallback: str | None = None) -> None:
+                    config: dict[str, str], fallback: str | None = None) -> None:
     """``/`` (index.html, else ``fallback``), ``/app/NAME`` (the bundle's files by plain
-    name: no paths, no listing) and, when ``config`` is given, ``/app/config.json``."""
+    name: no paths, no listing) and ``/app/config.json`` (``config``: ``{"server": URL}``
+    for a page that talks to another origin than its own, else ``{}``)."""
     headers = _headers(policy(connect))
 
     async def index(request: web.Request) -> web.StreamResponse:
@@ -119,12 +119,11 @@ def add_page_routes(app: web.Application, bundle: Path, connect: Sequence[str],
         kind = match.group(2) or match.group(3)
         return web.FileResponse(path, headers={**headers, "Content-Type": _TYPES[kind]})
 
+    body = json.dumps(config)
+
+    async def served_config(request: web.Request) -> web.Response:
+        return web.Response(text=body, content_type="application/json", headers=headers)
+
     app.router.add_get("/", index)
-    if config is not None:
-        body = json.dumps(config)
-
-        async def served_config(request: web.Request) -> web.Response:
-            return web.Response(text=body, content_type="application/json", headers=headers)
-
-        app.router.add_get("/app/config.json", served_config)
+    app.router.add_get("/app/config.json", served_config)
     app.router.add_get("/app/{name}", asset)

@@ -3,8 +3,8 @@
  * checked against the page's own (Subresource Integrity).
  *
  * Two modes (README "Whose code runs in the page"):
- * - served by the server (`hotline serve`): no `/app/config.json`; the page talks to its own
- *   origin. The server chose every byte of this code; nothing here can check that.
+ * - served by the server (`hotline serve`): `/app/config.json` is `{}`; the page talks to
+ *   its own origin. The server chose every byte of this code; nothing here can check that.
  * - served by this machine (`hotline web --server URL`): the local command answers
  *   `/app/config.json` with `{"server": URL}`; the page talks signaling to that server only
  *   (its Content-Security-Policy allows no other connection), and no code of the server's
@@ -45,13 +45,14 @@ export function workerUrl(): string {
   return workerBlob;
 }
 
-/** The server named by `hotline web` (an http(s) origin), else the page's own origin. */
+/** The server named by `hotline web` (an http(s) origin), else the page's own origin
+ * (`hotline serve` answers `{}`). */
 async function loadConfig(): Promise<{ server: string; local: boolean }> {
   const res = await fetch("/app/config.json", { cache: "no-store" });
-  if (res.status === 404) return { server: location.origin, local: false };
   if (!res.ok) throw new ProtocolError(`/app/config.json: HTTP ${res.status}`);
   const config: unknown = await res.json();
   const value = typeof config === "object" && config !== null ? (config as Record<string, unknown>)["server"] : undefined;
+  if (value === undefined) return { server: location.origin, local: false };
   let url: URL;
   try {
     url = new URL(typeof value === "string" ? value : "");
@@ -61,7 +62,7 @@ async function loadConfig(): Promise<{ server: string; local: boolean }> {
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     throw new ProtocolError(`/app/config.json: the server must be http(s), not ${url.protocol}`);
   }
-  return { server: url.origin, local: true };
+  return { server: url.origin, local: url.origin !== location.origin };
 }
 
 const hex = (bytes: ArrayBuffer): string => Array.from(new Uint8Array(bytes), (b) => b.toString(16).padStart(2, "0")).join("");
