@@ -43,7 +43,8 @@ $(WEB_DEPS): $(WEB)/package.json $(WEB)/package-lock.json | $(STAMP)
 	@touch $(WEB_DEPS)
 
 # The word list must be the Python one; tsc --noEmit (strict) must pass; esbuild bundles
-# the test pages (tests/browser/) and the call page web/dist/app/ that `hotline serve` serves.
+# the test pages (tests/browser/) and the call page web/dist/app/ that `hotline serve` and
+# `hotline web` serve: reproducible and sealed (web/scripts/build-app.mjs prints its hash).
 $(WEB_BUILD): $(WEB_DEPS) $(WEB_SOURCES)
 	$(PYTHON) $(WEB)/scripts/gen_wordlist.py --check
 	cd $(WEB) && npm run --silent build

@@ -66,6 +66,10 @@ async def test_serves_the_page_pointed_at_the_server(local: TestClient) -> None:
     for name in ("main.js", "transform-worker.js", "app.css"):
         assert (await local.get(f"/app/{name}")).status == 200
     assert (await local.get("/ws")).status == 404  # no signaling here: only the page
+    for host in ("evil.example", "evil.example:8765", "10.0.0.1:8765"):  # a rebound name
+        assert (await local.get("/", headers={"Host": host})).status == 421, host
+    for host in ("localhost:8765", "[::1]:8765", "127.0.0.2"):
+        assert (await local.get("/", headers={"Host": host})).status == 200, host
 
 
 async def test_the_server_names_no_other_server(server: Server) -> None:

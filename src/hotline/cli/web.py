@@ -19,6 +19,7 @@ from typing import Annotated
 
 import typer
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from rich.console import Console
 
 from hotline.errors import HotlineError
@@ -31,14 +32,30 @@ from hotline.server.webpage import (
 )
 
 
-def make_web_app(server: str, bundle: Path = WEB_APP) -> web.Application:
+def make_web_app(server: str, bundle: Path = WEB_APP, loopback: bool = True) -> web.Application:
     """The page of ``bundle`` (checked against its manifest), told to use ``server``, whose
-    WebSocket is the only connection it may open besides its own origin."""
+    WebSocket is the only connection it may open besides its own origin. ``loopback``: only
+    requests that name a loopback host are answered (a DNS-rebound name is not: its origin
+    could have stored data for the page beforehand)."""
     ws = websocket_origin(server)
     check_bundle(bundle)
-    app = web.Application()
+
+    @web.middleware
+    async def loopback_host(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if loopback and not _loopback(_hostname(request.host)):
+            raise web.HTTPMisdirectedRequest(text="this page is served for loopback names only\n")
+        return await handler(request)
+
+    app = web.Application(middlewares=[loopback_host])
     add_page_routes(app, bundle, connect=["'self'", ws], config={"server": server.rstrip("/")})
     return app
+
+
+def _hostname(host: str) -> str:
+    """The name in a Host header or URL authority, without port and brackets."""
+    if host.startswith("["):
+        return host[1:].split("]", 1)[0]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
 def _loopback(host: str) -> bool:
@@ -80,13 +97,13 @@ def web_command(
     """Serve the browser call page from this machine's own copy, pointed at --server."""
     console = Console()
     try:
-        app = make_web_app(server, bundle)
+        app = make_web_app(server, bundle, loopback=_loopback(host))
         digest = bundle_hash(bundle)
         console.print(f"Hotline page from [bold]{bundle}[/]\n  code: [bold]{digest}[/] "
                       "(compare it with the hash your own `make web` prints)\n"
                       f"  server: {server.rstrip('/')} (the page connects to nothing else)")
-        if server.startswith("http://") and not _loopback(server.split("//", 1)[1]
-                                                           .rsplit(":", 1)[0].strip("[]")):
+        if server.startswith("http://") and not _loopback(_hostname(server.split("//", 1)[1]
+                                                                    .rstrip("/"))):
             console.print("[yellow]warning:[/] the server is plain http beyond this machine: "
                           "anyone on the path sees and can change the signaling. Use https.")
         if not _loopback(host):
