@@ -292,13 +292,13 @@ async function main(): Promise<void> {
     call?.client.close();
     lobby?.close();
   });
-  if (!("RTCRtpScriptTransform" in window)) {
-    throw new Error("This browser has no RTCRtpScriptTransform, so end-to-end encrypted calls are not possible in it. Use a current Chromium, Chrome, Edge or Safari.");
-  }
   status("Loading the page's configuration…");
   const provenance = await loadProvenance();
   state.provenance = provenance;
   $("provenance").textContent = describe(provenance);
+  if (!("RTCRtpScriptTransform" in window)) {
+    throw new Error("This browser has no RTCRtpScriptTransform, so end-to-end encrypted calls are not possible in it. Use a current Chromium, Chrome, Edge or Safari.");
+  }
   await loadWorker();
   status("Loading the device key…");
   identity = await loadOrCreateIdentity();
