@@ -12,7 +12,7 @@ WEB_BUILD := $(WEB)/dist/.built-stamp
 WEB_SOURCES := $(shell find $(WEB)/src $(WEB)/test $(WEB)/bench $(WEB)/scripts -type f) $(WEB)/tsconfig.json \
 	src/hotline/crypto/wordlist.py
 
-.PHONY: run test setup selfcheck lint typecheck unit web clean soak \
+.PHONY: run test setup selfcheck lint typecheck unit web web-hash clean soak \
 	bench bench-setup bench-sfu bench-crypto bench-call bench-glass bench-browser
 
 # The server with SQLite in ./hotline-data on http://127.0.0.1:8080/ (HOTLINE_HOST,
@@ -49,6 +49,11 @@ $(WEB_BUILD): $(WEB_DEPS) $(WEB_SOURCES)
 	$(PYTHON) $(WEB)/scripts/gen_wordlist.py --check
 	cd $(WEB) && npm run --silent build
 	@touch $(WEB_BUILD)
+
+# The installed page's bundle hash, recomputed from its files (README "Whose code runs in
+# the page"): compare it with the hash the page shows and with your own build's.
+web-hash: $(WEB_BUILD)
+	@cd $(WEB)/dist/app && echo "web/dist/app bundle sha256:$$(sha256sum $$(LC_ALL=C ls | grep -vx manifest.txt) | sha256sum | cut -d' ' -f1)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests web/scripts bench

@@ -13,6 +13,8 @@ wants its own code in users' browsers would. What is proved:
   the local build, "served by this machine";
 - the page served by the server runs the server's modified script, and shows a bundle hash
   that differs from the user's own build: the comparison the README describes catches it;
+  served with the honest manifest instead, the page says the manifest does not name the
+  code it runs;
 - a script, worker or stylesheet with one byte changed (index.html unchanged) is refused by
   the browser: the page does not start, or stops before it connects;
 - the policy blocks a fetch and a WebSocket to any origin but the configured server, in
@@ -280,4 +282,23 @@ async def test_the_policy_blocks_other_origins(tmp_path: Path, mode: str) -> Non
         assert result["script"] == "refused", result  # scripts run only by hash
         assert any(v.startswith("script-src") for v in result["violations"]), result
         print(f"\n{mode}: other origin reached 0 times; {result}")
+        await context.close()
+
+
+async def test_a_manifest_that_does_not_name_the_running_code_is_flagged(tmp_path: Path) -> None:
+    """A server that runs its own script but serves the honest manifest (to show the
+    honest hash): the page sees that the manifest does not name its script and says so.
+    (A server that also changes the page's code can make it say anything: README.)"""
+    evil = evil_bundle(tmp_path)
+    shutil.copy2(WEB_APP / "manifest.txt", evil / "manifest.txt")
+    async with (hotline_server(tmp_path, evil) as (server, _, _requests),
+                chromium(MEDIA_ARGS, _check_bundle) as browser):
+        context = await browser.new_context()
+        page = await context.new_page()
+        await page.goto(server + "/")
+        await page.wait_for_function("() => window.hotlineApp && window.hotlineApp.provenance")
+        provenance = await page.evaluate("() => window.hotlineApp.provenance")
+        assert provenance["bundle"] == bundle_hash(WEB_APP) and not provenance["consistent"]
+        footer = await page.locator("#provenance").inner_text()
+        assert "does NOT match the code running" in footer, footer
         await context.close()
