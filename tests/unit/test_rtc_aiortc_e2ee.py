@@ -385,8 +385,8 @@ def test_tampered_frame_is_dropped_not_decoded() -> None:
     assert decoder.decode(JitterFrame(bytes(wire), timestamp)) == []  # replayed
     stats = receiver.stats()
     # The flipped frame names some other KID; its slot (2) is not video's: dropped at
-    # once as wrong_slot (before KIDs were bound to their stream, it waited as unknown).
-    assert stats.decrypt_failures == {"auth_failed": 2, "replayed": 1, "wrong_slot": 1}
+    # once (before KIDs were bound to their stream, it waited), as unknown_kid (no key).
+    assert stats.decrypt_failures == {"auth_failed": 2, "replayed": 1, "unknown_kid": 1}
     assert stats.frames_decrypted == 1
     assert stats.frames_held == 0
 

@@ -26,9 +26,10 @@ packetization and unprotects them just after reassembly, at these seams::
   with a :class:`~hotline.crypto.frames.FrameReceiver` and passes on only frames that
   authenticated. A stream bound to its participant (:meth:`StreamDecryptor.bind`, from
   the subscribe offer) drops, before anything else, every frame whose KID is another
-  participant's or whose slot is not the stream's kind (``wrong_participant``,
-  ``wrong_slot``; hotline.crypto.kid.stream_kid_verdict); an unbound stream checks the
-  slot only. Frames under an unknown KID are held (0.5 s, 64 per stream) until
+  participant's or whose slot is not the stream's kind (counted as ``wrong_participant``
+  or ``wrong_slot`` when the KID is a member's, as ``unknown_kid`` when no key has it;
+  hotline.crypto.kid.stream_kid_verdict); an unbound stream checks the slot only.
+  Frames under an unknown KID are held (0.5 s, 64 per stream) until
   :meth:`MediaE2ee.keys_changed`; failures are counted and dropped, never decoded. After
   a dropped video frame the next delta frame asks the sender for a key frame (PLI) via
   the private ``RTCRtpReceiver.__decoder_error`` event, at most once a second.
@@ -606,7 +607,13 @@ class StreamDecryptor:
                 kid, kid >> (GENERATION_BITS + SLOT_BITS), self.kind)
         else:
             verdict = stream_kid_verdict(kid, self.participant_id, self.kind)
-        if verdict is not None and verdict not in self._dropped:
+        if verdict is None:
+            return None
+        if not self._ctx.has_decryption_key(kid):
+            # No member's key: garbage (a damaged frame) or a key not here yet; dropped
+            # all the same, counted apart from the swaps that a known KID proves.
+            return str(Reason.UNKNOWN_KID)
+        if verdict not in self._dropped:
             log.warning("a %s stream of participant %s carries frames under KID %d: dropped "
                         "(%s; the server swapped or relabelled streams)", self.kind,
                         self.participant_id, kid, verdict)

@@ -1,0 +1,165 @@
+"""Malicious server: the SFU swaps whose media appears under which name (issue #12, item
+4), against real Python clients (hotline.client.call.Call) through the real server.
+
+Alice and Bob publish; Carol subscribes. The attacking server is the real one with its
+SFU modified inside the test process, two ways:
+
+- ``relabel``: the subscribe offers to Carol attribute Alice's streams to Bob and Bob's to
+  Alice (the signalled mid -> participant mapping lies);
+- ``reroute``: the offers are honest, but the SFU forwards Bob's packets on the m-lines
+  announced as Alice's and Alice's on Bob's.
+
+Either way Carol's tile "alice" would show Bob. Carol binds every stream to the
+participant the offer names and to its m-line's kind, and drops every frame whose KID
+names someone else (docs/PROTOCOL.md "Frames bound to their stream"). Figures asserted:
+frames decrypted or decoded under the wrong name 0, frames dropped and counted as
+wrong_participant > 0 for both swapped names; Alice and Bob, not attacked, decode each other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from hotline.client.call import Call
+from hotline.crypto.identity import Identity
+from hotline.server import app as server_app
+from hotline.sfu import edge
+from hotline.sfu.forwarding import ForwardedCopy
+
+from .conftest import Server, start_server
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
+NAMES = ("alice", "bob", "carol")
+
+
+class Attack:
+    """Which participant ids the SFU swaps, for which subscriber (filled in as they join)."""
+
+    def __init__(self) -> None:
+        self.victim: int | None = None
+        self.swap: dict[int, int] = {}
+
+    def other(self, pid: int) -> int:
+        return self.swap.get(pid, pid)
+
+
+def relabelling_sfu(attack: Attack) -> type[edge.Sfu]:
+    class RelabellingSfu(edge.Sfu):
+        def __init__(self, media_host: str, send_offer: edge.OfferSink,
+                     **kwargs: Any) -> None:
+            def lying(room: str, pid: int, sdp: str, streams: list[edge.StreamInfo]) -> None:
+                if pid == attack.victim:
+                    streams = [edge.StreamInfo(s.mid, attack.other(s.participant_id), s.kind)
+                               for s in streams]
+                send_offer(room, pid, sdp, streams)
+
+            super().__init__(media_host, lying, **kwargs)
+
+    return RelabellingSfu
+
+
+def rerouting_start(attack: Attack) -> Callable[[edge.SfuParticipant, ForwardedCopy], None]:
+    def start(self: edge.SfuParticipant, copy: ForwardedCopy) -> None:
+        stream = copy.stream
+        if self.participant_id == attack.victim and stream.publisher in attack.swap:
+            owner = self.sfu.participants(self.room).get(attack.other(stream.publisher))
+            if owner is not None:  # the other publisher's stream of the same kind
+                stream = next(s for s in owner.router.published.values()
+                              if s.kind == copy.stream.kind)
+        if copy not in stream.copies:
+            stream.copies.append(copy)
+            stream.request_keyframe(self._now())
+
+    return start
+
+
+@pytest_asyncio.fixture
+async def attacked(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
+                   tmp_path: Path) -> AsyncIterator[tuple[Server, Attack]]:
+    attack = Attack()
+    if request.param == "relabel":
+        monkeypatch.setattr(server_app, "Sfu", relabelling_sfu(attack))
+    else:
+        monkeypatch.setattr(edge.SfuParticipant, "_start", rerouting_start(attack))
+    srv = await start_server(tmp_path / "data", join_timeout=5.0)
+    for name in NAMES:
+        srv.store.add_party(name)
+    srv.store.add_room("summit", list(NAMES))
+    yield srv, attack
+    await srv.runner.cleanup()
+    srv.store.close()
+
+
+async def _join(srv: Server, name: str) -> Call:
+    call = Call(srv.url, Identity.generate(), "summit", video_size=(160, 120))
+    await call.start(enroll_code=srv.store.new_enrollment_code(name))
+    return call
+
+
+async def _until(check: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.1)
+
+
+@pytest.mark.parametrize("attacked", ["relabel", "reroute"], indirect=True)
+async def test_swapped_streams_show_nothing_under_the_wrong_name(
+        attacked: tuple[Server, Attack]) -> None:
+    srv, attack = attacked
+    alice = await _join(srv, "alice")
+    bob = await _join(srv, "bob")
+    a_id, b_id = alice.signaling.participant_id, bob.signaling.participant_id
+    assert a_id is not None and b_id is not None
+    attack.swap = {a_id: b_id, b_id: a_id}
+    carol = Call(srv.url, Identity.generate(), "summit", video_size=(160, 120))
+    carol.signaling.participant_id = None
+    original_join = carol.signaling.join
+
+    async def join(*args: Any, **kwargs: Any) -> Any:  # the victim is known once seated
+        result = await original_join(*args, **kwargs)
+        attack.victim = carol.signaling.participant_id
+        return result
+
+    carol.signaling.join = join  # type: ignore[method-assign]
+    await carol.start(enroll_code=srv.store.new_enrollment_code("carol"))
+    calls = [alice, bob, carol]
+    try:
+        def wrong(name: str) -> int:
+            r: dict[str, int] = carol.stats().remote.get(name, {})
+            return r.get("wrong_stream_frames", 0)
+
+        await _until(lambda: wrong("alice") > 60 and wrong("bob") > 60, 20,
+                     "carol's drops of swapped frames")
+        # Carol was offered a stream under each name (the attack reached her) ...
+        labels = {(s.participant_id, s.kind) for s in carol.streams.values()}
+        assert labels == {(a_id, "audio"), (a_id, "video"), (b_id, "audio"), (b_id, "video")}
+        # ... and showed nothing under the wrong name: not one frame decrypted or decoded
+        stats = carol.stats().remote
+        for name in ("alice", "bob"):
+            r = stats[name]
+            assert r["video_frames_decrypted"] == 0 and r["audio_frames_decrypted"] == 0, r
+            assert r["first_frame_ms"] is None, r
+        assert all(s.frames_decoded == 0 for s in carol.streams.values())
+        for s in carol.streams.values():  # every drop was a swapped frame, counted
+            dropped = s.decryptor.dropped()
+            assert set(dropped) <= {"wrong_participant", "unknown_kid", "malformed"}, dropped
+            assert dropped.get("wrong_participant", 0) > 0, dropped
+        # The attack is only on Carol's view: Alice and Bob decode each other.
+        await _until(lambda: alice.stats().remote.get("bob", {}).get(
+            "video_frames_decrypted", 0) > 30 and bob.stats().remote.get("alice", {}).get(
+            "video_frames_decrypted", 0) > 30, 20, "alice and bob decoding each other")
+        for c in (alice, bob):
+            for r in c.stats().remote.values():
+                assert r["wrong_stream_frames"] == 0, r
+        print({name: stats[name] for name in ("alice", "bob")})
+    finally:
+        for c in calls:
+            await c.close()
