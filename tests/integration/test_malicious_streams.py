@@ -2,7 +2,7 @@
 4), against real Python clients (hotline.client.call.Call) through the real server.
 
 Alice and Bob publish; Carol subscribes. The attacking server is the real one with its
-SFU modified inside the test process, two ways:
+SFU modified inside the test process (tests/support/evil_sfu.py), two ways:
 
 - ``relabel``: the subscribe offers to Carol attribute Alice's streams to Bob and Bob's to
   Alice (the signalled mid -> participant mapping lies);
@@ -22,72 +22,24 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 import pytest_asyncio
 
 from hotline.client.call import Call
 from hotline.crypto.identity import Identity
-from hotline.server import app as server_app
-from hotline.sfu import edge
-from hotline.sfu.forwarding import ForwardedCopy
 
+from ..support.evil_sfu import Attack, install
 from .conftest import Server, start_server
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
 NAMES = ("alice", "bob", "carol")
 
 
-class Attack:
-    """Which participant ids the SFU swaps, for which subscriber (filled in as they join)."""
-
-    def __init__(self) -> None:
-        self.victim: int | None = None
-        self.swap: dict[int, int] = {}
-
-    def other(self, pid: int) -> int:
-        return self.swap.get(pid, pid)
-
-
-def relabelling_sfu(attack: Attack) -> type[edge.Sfu]:
-    class RelabellingSfu(edge.Sfu):
-        def __init__(self, media_host: str, send_offer: edge.OfferSink,
-                     **kwargs: Any) -> None:
-            def lying(room: str, pid: int, sdp: str, streams: list[edge.StreamInfo]) -> None:
-                if pid == attack.victim:
-                    streams = [edge.StreamInfo(s.mid, attack.other(s.participant_id), s.kind)
-                               for s in streams]
-                send_offer(room, pid, sdp, streams)
-
-            super().__init__(media_host, lying, **kwargs)
-
-    return RelabellingSfu
-
-
-def rerouting_start(attack: Attack) -> Callable[[edge.SfuParticipant, ForwardedCopy], None]:
-    def start(self: edge.SfuParticipant, copy: ForwardedCopy) -> None:
-        stream = copy.stream
-        if self.participant_id == attack.victim and stream.publisher in attack.swap:
-            owner = self.sfu.participants(self.room).get(attack.other(stream.publisher))
-            if owner is not None:  # the other publisher's stream of the same kind
-                stream = next(s for s in owner.router.published.values()
-                              if s.kind == copy.stream.kind)
-        if copy not in stream.copies:
-            stream.copies.append(copy)
-            stream.request_keyframe(self._now())
-
-    return start
-
-
 @pytest_asyncio.fixture
 async def attacked(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
                    tmp_path: Path) -> AsyncIterator[tuple[Server, Attack]]:
-    attack = Attack()
-    if request.param == "relabel":
-        monkeypatch.setattr(server_app, "Sfu", relabelling_sfu(attack))
-    else:
-        monkeypatch.setattr(edge.SfuParticipant, "_start", rerouting_start(attack))
+    attack = install(request.param, monkeypatch)
     srv = await start_server(tmp_path / "data", join_timeout=5.0)
     for name in NAMES:
         srv.store.add_party(name)
@@ -119,17 +71,7 @@ async def test_swapped_streams_show_nothing_under_the_wrong_name(
     a_id, b_id = alice.signaling.participant_id, bob.signaling.participant_id
     assert a_id is not None and b_id is not None
     attack.swap = {a_id: b_id, b_id: a_id}
-    carol = Call(srv.url, Identity.generate(), "summit", video_size=(160, 120))
-    carol.signaling.participant_id = None
-    original_join = carol.signaling.join
-
-    async def join(*args: Any, **kwargs: Any) -> Any:  # the victim is known once seated
-        result = await original_join(*args, **kwargs)
-        attack.victim = carol.signaling.participant_id
-        return result
-
-    carol.signaling.join = join  # type: ignore[method-assign]
-    await carol.start(enroll_code=srv.store.new_enrollment_code("carol"))
+    carol = await _join(srv, "carol")
     calls = [alice, bob, carol]
     try:
         def wrong(name: str) -> int:
@@ -152,6 +94,7 @@ async def test_swapped_streams_show_nothing_under_the_wrong_name(
             dropped = s.decryptor.dropped()
             assert set(dropped) <= {"wrong_participant", "unknown_kid", "malformed"}, dropped
             assert dropped.get("wrong_participant", 0) > 0, dropped
+        assert attack.offers_tampered + attack.copies_rerouted > 0
         # The attack is only on Carol's view: Alice and Bob decode each other.
         await _until(lambda: alice.stats().remote.get("bob", {}).get(
             "video_frames_decrypted", 0) > 30 and bob.stats().remote.get("alice", {}).get(
