@@ -116,3 +116,22 @@ def test_a_swapped_frame_is_not_held_for_a_key_either() -> None:
     receive.add_decryption_key(make_kid(BOB, 0, Slot.VIDEO), KEY)
     assert e2ee.keys_changed() == 0
     assert alice_video.dropped() == {"unknown_kid": 3}
+
+
+def test_the_cli_table_says_when_streams_were_swapped() -> None:
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from hotline.cli.join import _table
+    from hotline.client.call import CallStats
+
+    remote = {"alice": {"participant_id": 3, "video_frames_decrypted": 0,
+                        "audio_frames_decrypted": 0, "decrypt_failures": 65,
+                        "first_frame_ms": None, "wrong_stream_frames": 65}}
+    stats = CallStats("123", "words", ["alice", "carol"], remote, {"video_frames": 1,
+                                                                   "audio_frames": 2})
+    console = Console(width=200, record=True)
+    console.print(_table(SimpleNamespace(room="summit", path_state="connected"),  # type: ignore[arg-type]
+                         stats, 3.0))
+    assert "65 not alice's: streams swapped" in console.export_text()
