@@ -80,6 +80,7 @@ async def test_swapped_streams_show_nothing_under_the_wrong_name(
 
         await _until(lambda: wrong("alice") > 60 and wrong("bob") > 60, 20,
                      "carol's drops of swapped frames")
+        await asyncio.sleep(3.0)  # a few more seconds of swapped media
         # Carol was offered a stream under each name (the attack reached her) ...
         labels = {(s.participant_id, s.kind) for s in carol.streams.values()}
         assert labels == {(a_id, "audio"), (a_id, "video"), (b_id, "audio"), (b_id, "video")}
