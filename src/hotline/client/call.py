@@ -4,8 +4,11 @@
 publishes its audio and video on one connection to the SFU and receives everyone
 else's on another. Every frame is SFrame-encrypted before packetization and
 decrypted after reassembly (:mod:`hotline.rtc.aiortc_e2ee`), with the keys the key
-schedule installs. Per remote party it counts decrypted frames, failures and the
-time from join to the first decrypted frame; it can record what it receives.
+schedule installs. Each received stream is bound to the participant the subscribe offer
+attributes it to: frames of anyone else in it are dropped and counted
+(``wrong_stream_frames``), never decoded. Per remote party it counts decrypted frames,
+failures and the time from join to the first decrypted frame; it can record what it
+receives.
 """
 
 from __future__ import annotations
