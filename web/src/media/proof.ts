@@ -25,7 +25,10 @@ const PROOF_INTERVAL_MS = 100;
 /** A sender not proved this long after its connection came up: the call ends. */
 export const PROOF_TIMEOUT_MS = 15_000;
 
-/** Placeholder tracks: a dark, slowly changing canvas (160x120, ~15 fps) and silence. */
+/** Placeholder tracks: a dark, slowly changing canvas (160x120, ~15 fps) and silence.
+ * The silence comes from an AudioContext, which Chromium lets run once the page had a user
+ * gesture (the call page publishes after "Join now" or "Answer"); one that stays suspended
+ * makes no frames, so the audio sender is never proved and the call ends (fail closed). */
 export class Placeholders {
   private readonly tracks: MediaStreamTrack[] = [];
   private timer: ReturnType<typeof setInterval> | null = null;
