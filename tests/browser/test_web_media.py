@@ -13,6 +13,8 @@ MediaE2EE (transform worker + getStats cross-check) and fixed test keys. What is
   clear) is caught by the getStats cross-check as a fatal error; so is a receiver that has
   no transform at all; a receiver transform attached right after setRemoteDescription
   resolves is applied (Chromium 156);
+- the receive path drops frames whose KID is not the bound stream's participant and kind
+  (tests/vectors/kid-binding.json through the worker);
 - interop: Python (hotline.crypto.frames.unprotect) opens the wire frames the browser
   sent, and the browser's receive path opens Python's (held while the key is missing,
   released when it comes, dropped after 0.5 s, tampered frames counted and dropped).
@@ -25,6 +27,7 @@ browser binary.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import socket
 from collections.abc import Iterator
@@ -325,3 +328,39 @@ class _Rng:
             out += self._state
         return out[:n]
 
+
+
+def test_worker_binds_frames_to_their_stream(media_page: MediaPage) -> None:
+    """The conformance cases of tests/vectors/kid-binding.json through the worker's receive
+    path (kid.ts streamKidVerdict in transform-worker.ts): for each case, a frame sealed by
+    Python under the case's KID (its key installed) goes into a transform bound to the
+    case's participant and kind. Accepted: it comes out; else it is counted under the
+    case's verdict and nothing comes out."""
+    cases = [c for c in json.loads((ROOT / "tests" / "vectors" / "kid-binding.json")
+                                   .read_text())["cases"]
+             if c["stream_kind"] in ("audio", "video")]
+    ctx = SFrameContext(SUITE)
+    senders: dict[int, SFrameSender] = {}
+    steps = []
+    for i, c in enumerate(cases):
+        kid = int(c["kid"])
+        if kid not in senders:
+            ctx.add_encryption_key(kid, BASE_KEY)
+            senders[kid] = SFrameSender(ctx, kid)
+        codec = Codec.OPUS if c["stream_kind"] == "audio" else Codec.VP8
+        frame = bytes([0x78 if codec is Codec.OPUS else 0x10]) + bytes([i]) * 40
+        steps.append({"kind": c["stream_kind"], "participant": c["stream_participant"],
+                      "install": {"kid": str(kid), "baseKey": BASE_KEY.hex()},
+                      "wires": [protect(senders[kid], codec, frame).hex()]})
+    results = media_page.run("inject", {"cipherSuite": SUITE, "steps": steps})
+    expected: dict[tuple[str, int], tuple[int, dict[str, int]]] = {}
+    for c, r in zip(cases, results, strict=True):
+        key = (c["stream_kind"], c["stream_participant"])
+        out, failures = expected.get(key, (0, {}))
+        if c["verdict"] == "accept":
+            out += 1
+        else:
+            failures = {**failures, c["verdict"]: failures.get(c["verdict"], 0) + 1}
+        expected[key] = (out, failures)
+        assert (len(r["outputs"]), r["counters"]["failures"]) == (out, failures), c["note"]
+    assert sum(o for o, _ in expected.values()) == sum(c["verdict"] == "accept" for c in cases)

@@ -201,6 +201,8 @@ interface InjectStep {
   readonly wires?: string[];
   readonly install?: { readonly kid: string; readonly baseKey: string }; // kid as decimal
   readonly sleepMs?: number;
+  /** Run the frames through a receive path bound to this participant. */
+  readonly participant?: number;
 }
 
 /** Wire frames (made by Python) through a worker's receive path, step by step. */
@@ -211,7 +213,7 @@ async function inject(p: { cipherSuite: number; steps: InjectStep[] }): Promise<
     for (const step of p.steps) {
       if (step.install) await e2ee.installKey(BigInt(step.install.kid), fromHex(step.install.baseKey));
       if (step.sleepMs) await sleep(step.sleepMs);
-      results.push((await e2ee.testDecrypt(step.kind, (step.wires ?? []).map(fromHex))) as TestDecryptResult);
+      results.push((await e2ee.testDecrypt(step.kind, (step.wires ?? []).map(fromHex), step.participant)) as TestDecryptResult);
     }
   } finally {
     e2ee.close();

@@ -39,8 +39,11 @@ def _table(call: Call, stats: CallStats, elapsed: float) -> Table:
     table.add_column("first frame", justify="right")
     for party, r in sorted(stats.remote.items()):
         first = f"{r['first_frame_ms']:.0f} ms" if r["first_frame_ms"] is not None else "waiting"
+        failed = str(r["decrypt_failures"])
+        if r.get("wrong_stream_frames"):  # frames of someone else in this party's streams
+            failed += f" [red]({r['wrong_stream_frames']} not {party}'s: streams swapped)[/]"
         table.add_row(party, str(r["video_frames_decrypted"]), str(r["audio_frames_decrypted"]),
-                      str(r["decrypt_failures"]), first)
+                      failed, first)
     table.add_row("[dim]sent by me[/]", str(stats.sent["video_frames"]),
                   str(stats.sent["audio_frames"]), "", "")
     return table

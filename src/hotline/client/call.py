@@ -4,8 +4,11 @@
 publishes its audio and video on one connection to the SFU and receives everyone
 else's on another. Every frame is SFrame-encrypted before packetization and
 decrypted after reassembly (:mod:`hotline.rtc.aiortc_e2ee`), with the keys the key
-schedule installs. Per remote party it counts decrypted frames, failures and the
-time from join to the first decrypted frame; it can record what it receives.
+schedule installs. Each received stream is bound to the participant the subscribe offer
+attributes it to: frames of anyone else in it are dropped and counted
+(``wrong_stream_frames``), never decoded. Per remote party it counts decrypted frames,
+failures and the time from join to the first decrypted frame; it can record what it
+receives.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from hotline.client.synthetic import PatternTrack
 from hotline.crypto.callkey import Kem
 from hotline.crypto.frames import Codec
 from hotline.crypto.identity import Identity
-from hotline.crypto.kid import Slot
+from hotline.crypto.kid import WRONG_PARTICIPANT, WRONG_SLOT, Slot
 from hotline.errors import ConfigError
 from hotline.rtc import aiortc_adapter as adapter
 from hotline.rtc.aiortc_e2ee import MediaE2ee, SendKeys, StreamDecryptor
@@ -376,11 +379,17 @@ class Call:
         await pc.setRemoteDescription(RTCSessionDescription(offer.sdp, "offer"))
         infos = {s.mid: s for s in offer.streams}
         for t in pc.getTransceivers():
+            # Each stream is bound to the participant the offer attributes it to: only
+            # that participant's frames of the m-line's kind are decrypted (the rest are
+            # dropped and counted); one the offer does not attribute is bound to nobody.
+            # No await since setRemoteDescription: bound before any of its media.
             info = infos.get(str(t.mid))
-            if info is not None and t.mid not in self.streams:
-                self.streams[str(t.mid)] = RemoteStream(
-                    info.participant_id, info.kind,
-                    self.e2ee.protect_receiver(t.receiver, t.kind))
+            decryptor = self.e2ee.protect_receiver(t.receiver, t.kind)
+            if t.mid in self.streams:
+                continue  # bound when it came (a later offer cannot relabel it)
+            decryptor.bind(info.participant_id if info is not None else -1)
+            if info is not None:
+                self.streams[str(t.mid)] = RemoteStream(info.participant_id, t.kind, decryptor)
         with adapter.gathering_on(self.host_addresses):
             answer = await pc.createAnswer()  # useinbandfec=1: we decode Opus FEC
             await pc.setLocalDescription(RTCSessionDescription(with_inband_fec(answer.sdp),
@@ -462,9 +471,14 @@ class Call:
             r = remote.setdefault(name, {"participant_id": s.participant_id,
                                          "video_frames_decrypted": 0,
                                          "audio_frames_decrypted": 0,
-                                         "decrypt_failures": 0, "first_frame_ms": None})
+                                         "decrypt_failures": 0, "first_frame_ms": None,
+                                         "wrong_stream_frames": 0})
             r[f"{s.kind}_frames_decrypted"] += s.decryptor.decrypted
-            r["decrypt_failures"] += sum(s.decryptor.dropped().values())
+            dropped = s.decryptor.dropped()
+            r["decrypt_failures"] += sum(dropped.values())
+            # frames of another participant (or kind) in this participant's stream
+            r["wrong_stream_frames"] += (dropped.get(WRONG_PARTICIPANT, 0)
+                                         + dropped.get(WRONG_SLOT, 0))
             if s.first_frame_at is not None:
                 ms = round((s.first_frame_at - self.joined_at) * 1000, 1)
                 r["first_frame_ms"] = ms if r["first_frame_ms"] is None else min(

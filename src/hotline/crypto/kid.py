@@ -14,6 +14,11 @@
 
 A KID therefore names the sender and its key epoch. Small rooms get short headers:
 participants 0-1023 give KIDs below 2**16 (2 bytes in the SFrame header).
+
+A receiver binds each incoming stream to the participant the subscribe offer attributes
+it to and to its media kind: :func:`stream_kid_verdict` says whether a frame's KID may be
+shown in that stream (docs/PROTOCOL.md "Frames bound to their stream"; the conformance
+cases are tests/vectors/kid-binding.json, run by Python and by web/src/crypto/kid.ts).
 """
 
 from __future__ import annotations
@@ -62,3 +67,29 @@ def parse_kid(kid: int) -> KidParts:
 def kids_for(participant_id: int, generation: int) -> tuple[int, ...]:
     """The KIDs of every slot of one sender key."""
     return tuple(make_kid(participant_id, generation, s) for s in Slot)
+
+
+#: The slot each media kind must carry: audio frames only under audio keys, video
+#: frames only under video keys (no slot carries a screen share or data yet).
+KIND_SLOTS: dict[str, Slot] = {"audio": Slot.AUDIO, "video": Slot.VIDEO}
+
+#: Drop reasons of :func:`stream_kid_verdict` (also the names of their counters).
+WRONG_PARTICIPANT = "wrong_participant"
+WRONG_SLOT = "wrong_slot"
+
+
+def stream_kid_verdict(kid: int, participant_id: int, kind: str) -> str | None:
+    """None if a frame under ``kid`` may be shown in a stream of ``kind`` ("audio" or
+    "video") attributed to ``participant_id``; else why it is dropped:
+    :data:`WRONG_PARTICIPANT` (the KID is another sender's: the server swapped or
+    relabelled streams, or a member sent under another's id) or :data:`WRONG_SLOT` (the
+    KID's slot is not the kind's). The participant is checked first. Never raises for a
+    KID in [0, 2**64); a participant id no member can have (e.g. -1) matches nothing."""
+    if not 0 <= kid < 1 << 64:
+        raise ValueError("a KID is a 64-bit unsigned integer")
+    if kid >> (GENERATION_BITS + SLOT_BITS) != participant_id:
+        return WRONG_PARTICIPANT
+    wanted = KIND_SLOTS.get(kind)
+    if wanted is None or kid & ((1 << SLOT_BITS) - 1) != wanted:
+        return WRONG_SLOT
+    return None

@@ -24,7 +24,12 @@ packetization and unprotects them just after reassembly, at these seams::
   decoder thread. :meth:`MediaE2ee.protect_receiver` replaces that queue, before
   ``receive()`` starts the thread, by one that decrypts in ``put`` (on the event loop)
   with a :class:`~hotline.crypto.frames.FrameReceiver` and passes on only frames that
-  authenticated. Frames under an unknown KID are held (0.5 s, 64 per stream) until
+  authenticated. A stream bound to its participant (:meth:`StreamDecryptor.bind`, from
+  the subscribe offer) drops, before anything else, every frame whose KID is another
+  participant's or whose slot is not the stream's kind (counted as ``wrong_participant``
+  or ``wrong_slot`` when the KID is a member's, as ``unknown_kid`` when no key has it;
+  hotline.crypto.kid.stream_kid_verdict); an unbound stream checks the slot only.
+  Frames under an unknown KID are held (0.5 s, 64 per stream) until
   :meth:`MediaE2ee.keys_changed`; failures are counted and dropped, never decoded. After
   a dropped video frame the next delta frame asks the sender for a key frame (PLI) via
   the private ``RTCRtpReceiver.__decoder_error`` event, at most once a second.
@@ -94,7 +99,7 @@ from av.packet import Packet
 from av.video.codeccontext import VideoCodecContext
 
 from hotline.crypto.frames import Codec, FrameReceiver, clear_length, frame_kid, protect
-from hotline.crypto.kid import Slot
+from hotline.crypto.kid import GENERATION_BITS, SLOT_BITS, Slot, stream_kid_verdict
 from hotline.crypto.sframe import SFrameContext, SFrameHeader, SFrameSender
 from hotline.errors import ConfigError, Reason, SFrameError, UsageError
 from hotline.rtc import jitter, opus_fec
@@ -586,6 +591,33 @@ class StreamDecryptor:
         self._last_request = -KEYFRAME_REQUEST_INTERVAL
         #: Where :meth:`MediaE2ee.keys_changed` delivers released frames.
         self.sink: Callable[[list[_Item]], None] = lambda items: None
+        #: The participant this stream is attributed to (:meth:`bind`); None: unbound,
+        #: only the KID's slot is checked.
+        self.participant_id: int | None = None
+
+    def bind(self, participant_id: int) -> None:
+        """Show only ``participant_id``'s frames of this stream's kind: every other KID is
+        dropped (and counted) before decryption. -1 binds to nobody: all are dropped."""
+        with self._lock:
+            self.participant_id = participant_id
+
+    def _misattributed(self, kid: int) -> str | None:
+        if self.participant_id is None:
+            verdict = stream_kid_verdict(  # the slot only
+                kid, kid >> (GENERATION_BITS + SLOT_BITS), self.kind)
+        else:
+            verdict = stream_kid_verdict(kid, self.participant_id, self.kind)
+        if verdict is None:
+            return None
+        if not self._ctx.has_decryption_key(kid):
+            # No member's key: garbage (a damaged frame) or a key not here yet; dropped
+            # all the same, counted apart from the swaps that a known KID proves.
+            return str(Reason.UNKNOWN_KID)
+        if verdict not in self._dropped:
+            log.warning("a %s stream of participant %s carries frames under KID %d: dropped "
+                        "(%s; the server swapped or relabelled streams)", self.kind,
+                        self.participant_id, kid, verdict)
+        return verdict
 
     # counters
     @property
@@ -637,6 +669,9 @@ class StreamDecryptor:
             kid: int | None = frame_kid(codec, frame.data)
         except SFrameError:
             kid = None
+        if kid is not None and (verdict := self._misattributed(kid)) is not None:
+            _add(self._dropped, verdict)  # never decrypted, held or decoded
+            return []
         will_hold = kid is not None and not self._ctx.has_decryption_key(kid)
         plain = receiver.receive(frame.data, now)
         if will_hold and kid is not None:

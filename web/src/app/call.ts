@@ -23,6 +23,7 @@
 
 import type { KeyScheduleAction } from "../crypto/keyschedule.js";
 import { MediaE2EE } from "../media/pipeline.js";
+import { Placeholders, proveSender } from "../media/proof.js";
 import { LISTEN_ONLY, type MediaRestarted, type StreamInfo, type SubscribeOffer } from "../protocol/messages.js";
 import type { ClientEvent, SignalingClient } from "../protocol/signaling.js";
 import { mirrorKeys } from "./keys.js";
@@ -48,6 +49,8 @@ const SILENT_LISTENING_MS = 6000;
 const SETUP_TIMEOUT_MS = 8000;
 /** Failure reasons that do not mean "cannot decrypt" (an empty Opus payload). */
 const BENIGN = new Set(["empty"]);
+/** Frames of another participant (or kind) in a participant's stream: a swap, not a key problem. */
+const WRONG_STREAM = new Set(["wrong_participant", "wrong_slot"]);
 
 interface HeaderExtensionCapability {
   readonly uri: string;
@@ -96,6 +99,9 @@ export class Call {
   private publishPc: RTCPeerConnection | null = null;
   private subscribePc: RTCPeerConnection | null = null;
   private videoSender: RTCRtpSender | null = null;
+  /** What each sender of the current publish connection sends until proved (proof.ts). */
+  private placeholders: Placeholders | null = null;
+  private proven = { audio: false, video: false };
   private camera: MediaStreamTrack | null;
   private screen: MediaStreamTrack | null = null;
   private readonly microphone: MediaStreamTrack | null;
@@ -103,6 +109,7 @@ export class Call {
   /** What to join with again if the server goes away (the same devices and choices). */
   readonly again: Omit<PrejoinChoice, "media"> | null;
   private readonly streams = new Map<string, StreamInfo>(); // by mid
+  private readonly boundTo = new WeakMap<RTCRtpReceiver, number>(); // participant of each receiver's transform
   private readonly tiles = new Map<number, Tile>();
   private readonly failures = new Map<number, { out: number; failed: number }>(); // by participant, last poll
   private readonly speaker = new SpeakerPicker();
@@ -271,12 +278,28 @@ export class Call {
     this.publishPc = pc;
     const stream = new MediaStream();
     // audio first, then video: slots 0 and 1; each transform attached in this same task
-    // (after a media restart: the same tracks, and the same SFrame senders in the worker)
-    const audio = this.e2ee.addTransceiver(pc, this.microphone ?? "audio", { direction: "sendonly", streams: [stream] });
-    const video = this.e2ee.addTransceiver(pc, this.screen ?? this.camera ?? "video", { direction: "sendonly", streams: [stream] });
+    // (after a media restart: the same SFrame senders in the worker). Each sender starts
+    // on a placeholder (silence, a dark canvas): the real microphone and camera are
+    // attached only once the worker proved it encrypts that sender's frames (proof.ts).
+    this.placeholders?.stop();
+    const placeholders = new Placeholders();
+    this.placeholders = placeholders;
+    this.proven = { audio: false, video: false };
+    const audio = this.e2ee.addTransceiver(pc, placeholders.track("audio"), { direction: "sendonly", streams: [stream] });
+    const video = this.e2ee.addTransceiver(pc, placeholders.track("video"), { direction: "sendonly", streams: [stream] });
     onlyMidExtension(audio);
     onlyMidExtension(video);
     this.videoSender = video.sender;
+    const proofStarted = performance.now();
+    for (const [kind, sender] of [["audio", audio.sender], ["video", video.sender]] as const) {
+      proveSender(this.e2ee, sender, kind, () => pc.connectionState === "connected",
+        () => this.ended || pc !== this.publishPc)
+        .then(() => this.attachReal(pc, kind, sender, proofStarted))
+        .catch((error: unknown) => {
+          if (this.ended || pc !== this.publishPc) return; // the call ended or the media restarted
+          void this.end(`E2EE failure, call ended: ${message(error)}`);
+        });
+    }
     pc.addEventListener("connectionstatechange", () => {
       if (pc !== this.publishPc) return; // dropped by a media restart
       state.media.publish = pc.connectionState;
@@ -287,6 +310,15 @@ export class Call {
     const answer = await this.client.publish(pc.localDescription!.sdp);
     if (this.ended || pc !== this.publishPc) return;
     await pc.setRemoteDescription({ type: "answer", sdp: answer });
+  }
+
+  /** A sender was proved to go through the worker: its real track goes on it now. */
+  private async attachReal(pc: RTCPeerConnection, kind: "audio" | "video", sender: RTCRtpSender, since: number): Promise<void> {
+    if (this.ended || pc !== this.publishPc) return;
+    this.proven[kind] = true;
+    state.media.proofMs[kind] = Math.round(performance.now() - since);
+    await sender.replaceTrack(kind === "audio" ? this.microphone : this.screen ?? this.camera);
+    if (this.proven.audio && this.proven.video) this.placeholders?.stop();
   }
 
   /** The queue of subscribe offers and media restarts (one at a time, in order). */
@@ -397,7 +429,9 @@ export class Call {
       const sub = new RTCPeerConnection({ iceServers: [] });
       pc = sub;
       this.subscribePc = sub;
-      this.e2ee.watch(sub); // its 'track' listener comes first: the transform is attached before anything else
+      // its 'track' listener comes first: the transform is attached before anything else,
+      // bound to the participant the offer attributes the stream to
+      this.e2ee.watch(sub, (event) => this.attribute(event));
       sub.addEventListener("track", (event) => this.onTrack(event));
       sub.addEventListener("connectionstatechange", () => {
         if (sub !== this.subscribePc) return; // dropped by a media restart
@@ -414,12 +448,22 @@ export class Call {
     state.media.offers += 1;
   }
 
+  /** The participant a new stream is attributed to, when its transform is attached (in
+   * 'track'): its frames are shown in that participant's tile only, and the transform
+   * drops every frame of anyone else. -1 (nobody): a stream the offer did not announce. */
+  private attribute(event: RTCTrackEvent): number {
+    const mid = event.transceiver.mid;
+    const pid = (mid === null ? undefined : this.streams.get(mid))?.participant_id ?? -1;
+    this.boundTo.set(event.receiver, pid);
+    return pid;
+  }
+
   private onTrack(event: RTCTrackEvent): void {
     if (event.target !== this.subscribePc) return;
-    const mid = event.transceiver.mid;
-    const info = mid === null ? undefined : this.streams.get(mid);
-    if (info === undefined) return; // not announced: it is guarded and never shown
-    this.tile(info.participant_id)?.addTrack(event.receiver, info.kind);
+    // the participant its transform is bound to (a later offer cannot relabel it)
+    const pid = this.boundTo.get(event.receiver);
+    if (pid === undefined || pid < 0) return; // not announced: it is guarded and never shown
+    this.tile(pid)?.addTrack(event.receiver, event.track.kind === "audio" ? "audio" : "video");
   }
 
   // ------------------------------------------------------------------ controls
@@ -464,7 +508,7 @@ export class Call {
       if (this.camera !== null) {
         this.camera.stop();
         this.camera = null;
-        if (this.screen === null) await this.videoSender.replaceTrack(null);
+        if (this.screen === null && this.proven.video) await this.videoSender.replaceTrack(null);
         state.local.video = false;
       } else {
         const media = await navigator.mediaDevices.getUserMedia({ video: this.cameraConstraints });
@@ -475,7 +519,7 @@ export class Call {
           return;
         }
         this.camera = track;
-        if (this.screen === null) await this.videoSender.replaceTrack(track);
+        if (this.screen === null && this.proven.video) await this.videoSender.replaceTrack(track); // else at the proof
         state.local.video = true;
       }
       this.changed();
@@ -503,7 +547,7 @@ export class Call {
       track.contentHint = "detail";
       this.screen = track;
       track.addEventListener("ended", () => void this.stopScreen(), { signal: this.abort.signal }); // the browser's own "Stop sharing"
-      await this.videoSender.replaceTrack(track);
+      if (this.proven.video) await this.videoSender.replaceTrack(track); // else at the proof
       state.local.screen = true;
       this.changed();
     } catch (error) {
@@ -517,7 +561,7 @@ export class Call {
     if (screen === null) return;
     this.screen = null;
     screen.stop();
-    if (!this.ended && this.videoSender !== null) await this.videoSender.replaceTrack(this.camera);
+    if (!this.ended && this.videoSender !== null && this.proven.video) await this.videoSender.replaceTrack(this.camera);
     state.local.screen = false;
     this.changed();
   }
@@ -556,6 +600,13 @@ export class Call {
     } catch {
       // the pipeline's periodic check reports a silent worker as fatal
     }
+    // A stream is shown or played only after a check passed with its media moving.
+    const tiles = [...this.tiles.values()];
+    if (tiles.some((t) => t.waiting("video") || t.waiting("audio")) && !(await this.e2ee.check())) return;
+    for (const tile of tiles) {
+      if (tile.videoReceiver !== null && this.e2ee.passedCheck(tile.videoReceiver)) tile.admit("video");
+      if (tile.audioReceiver !== null && this.e2ee.passedCheck(tile.audioReceiver)) tile.admit("audio");
+    }
     const byTransform = new Map((counters?.transforms ?? []).map((t) => [t.id, t]));
     const levels = new Map<string, number>();
     const problems: string[] = [];
@@ -578,16 +629,22 @@ export class Call {
       // what the worker decrypted (out) and failed to decrypt, for this participant
       let out = 0;
       let failed = 0;
+      let wrongStream = 0;
       for (const receiver of [tile.videoReceiver, tile.audioReceiver]) {
         const id = receiver === null ? undefined : this.e2ee.transformOf(receiver);
         const c = id === undefined ? undefined : byTransform.get(id);
         if (c === undefined) continue;
         out += c.framesOut;
-        for (const [reason, n] of Object.entries(c.failures)) if (!BENIGN.has(reason)) failed += n;
+        for (const [reason, n] of Object.entries(c.failures)) {
+          if (WRONG_STREAM.has(reason)) wrongStream += n;
+          else if (!BENIGN.has(reason)) failed += n;
+        }
       }
       const before = this.failures.get(pid) ?? { out: 0, failed: 0 };
       this.failures.set(pid, { out, failed });
       s.decryptFailures = failed;
+      s.wrongStream = wrongStream;
+      if (wrongStream > 0) problems.push(`${wrongStream} frames of someone else arrived as ${s.name}'s and were dropped (never shown): the server swapped or relabelled streams.`);
       if (failed > before.failed && out === before.out) s.keys = "failing";
       else if (out > before.out) s.keys = "ok"; // the worker decrypted (never trust the decoder alone)
       if (s.keys === "failing") problems.push(`Frames from ${s.name} fail to decrypt: wrong keys, or the media was altered on the way. Nothing undecrypted is shown.`);
@@ -656,6 +713,7 @@ export class Call {
     if (error !== null) showError(error);
     status(error === null ? "Leaving…" : "Call ended.");
     for (const t of [this.microphone, this.camera, this.screen]) t?.stop();
+    this.placeholders?.stop();
     this.selfMeter?.close();
     this.publishPc?.close();
     this.subscribePc?.close();

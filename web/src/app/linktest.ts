@@ -86,12 +86,15 @@ export async function takePart(identity: Identity, start: LinkTestStart): Promis
     await client.connect();
     await client.authenticate();
     client.onKeyActions = (actions) => mirrorKeys(e2ee, actions, (e) => { failure ??= `key refused: ${message(e)}`; });
+    const attributed = new Map<string, number>(); // mid -> participant, from the offers
     client.onSubscribeOffer = (offer: SubscribeOffer | MediaRestarted) => {
       if (offer.type === "media_restarted") return; // a link test never asks for one
       offers = offers.then(async () => {
+        for (const s of offer.streams) attributed.set(s.mid, s.participant_id);
         if (subscribe === null) {
           subscribe = new RTCPeerConnection({ iceServers: [] });
-          e2ee.watch(subscribe);
+          // each stream bound to the participant the offer names (frames of anyone else dropped)
+          e2ee.watch(subscribe, (event) => attributed.get(event.transceiver.mid ?? "") ?? -1);
         }
         await subscribe.setRemoteDescription({ type: "offer", sdp: offer.sdp });
         await subscribe.setLocalDescription(await subscribe.createAnswer());

@@ -212,7 +212,7 @@ async function joinRoom(room: string, again: Omit<PrejoinChoice, "media"> | null
   state.calls += 1;
   state.remotes = {};
   state.problems = [];
-  state.media = { publish: "new", subscribe: "new", offers: 0, restarts: 0, restarting: false, lastRestartMs: null };
+  state.media = { publish: "new", subscribe: "new", offers: 0, restarts: 0, restarting: false, lastRestartMs: null, proofMs: { audio: null, video: null } };
   $("call-title").textContent = `Call: ${room}`;
   show("call");
   const c = new Call(client, room, choice, (error, lost) => {
@@ -266,7 +266,7 @@ async function startHotlineCall(h: HotlineCallStart): Promise<void> {
   state.calls += 1;
   state.remotes = {};
   state.problems = [];
-  state.media = { publish: "new", subscribe: "new", offers: 0, restarts: 0, restarting: false, lastRestartMs: null };
+  state.media = { publish: "new", subscribe: "new", offers: 0, restarts: 0, restarting: false, lastRestartMs: null, proofMs: { audio: null, video: null } };
   $("call-title").textContent = `Hotline call: ${h.room.split(":")[1] ?? h.room}`;
   show("call");
   await new Promise<void>((resolve) => {

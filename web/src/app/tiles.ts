@@ -5,7 +5,9 @@
  * A tile shows video only once frames from that participant were decrypted and decoded
  * (Chromium decodes only what the transform worker let out, and the worker lets out only
  * what it decrypted); until then it says "waiting for keys", or "cannot decrypt" when that
- * participant's frames fail to decrypt.
+ * participant's frames fail to decrypt. A stream's track is not even put into the tile
+ * (neither shown nor played) before the pipeline's getStats check passed for its receiver
+ * with media moving (`admit`).
  */
 
 import { LISTEN_ONLY, type Role } from "../protocol/messages.js";
@@ -27,6 +29,7 @@ export class Tile {
   readonly summary: RemoteSummary;
   videoReceiver: RTCRtpReceiver | null = null;
   audioReceiver: RTCRtpReceiver | null = null;
+  private readonly pending: Record<"audio" | "video", MediaStreamTrack | null> = { audio: null, video: null };
   private readonly overlay: HTMLElement;
   private readonly badges: HTMLElement;
   private readonly rosterLine: HTMLElement;
@@ -56,17 +59,33 @@ export class Tile {
       participantId, name, role, audio: media.audio, video: media.video, screen: media.screen,
       keys: "waiting", waitingForKeys: true, framesDecoded: 0, framesReceived: 0, frameWidth: 0,
       audioPacketsReceived: 0, audioSamplesReceived: 0, audioEnergy: 0, audioLevel: 0, decryptFailures: 0,
+      wrongStream: 0, checked: false,
     };
     state.remotes[name] = this.summary;
     this.render(false);
   }
 
+  /** A stream of this participant: kept back (neither shown nor played) until `admit`. */
   addTrack(receiver: RTCRtpReceiver, kind: "audio" | "video"): void {
-    // after a media restart the participant's streams come again on new m-lines
-    for (const old of this.stream.getTracks()) if (old.kind === kind) this.stream.removeTrack(old);
-    this.stream.addTrack(receiver.track);
     if (kind === "video") this.videoReceiver = receiver;
     else this.audioReceiver = receiver;
+    this.pending[kind] = receiver.track;
+  }
+
+  /** Whether a stream of this kind waits for its first passed E2EE check. */
+  waiting(kind: "audio" | "video"): boolean {
+    return this.pending[kind] !== null;
+  }
+
+  /** The first E2EE check passed for this kind's receiver: its track goes into the tile. */
+  admit(kind: "audio" | "video"): void {
+    const track = this.pending[kind];
+    if (track === null) return;
+    this.pending[kind] = null;
+    this.summary.checked = true;
+    // after a media restart the participant's streams come again on new m-lines
+    for (const old of this.stream.getTracks()) if (old.kind === kind) this.stream.removeTrack(old);
+    this.stream.addTrack(track);
     if (this.video.srcObject !== this.stream) this.video.srcObject = this.stream;
     void this.video.play().catch(() => undefined);
   }
@@ -82,7 +101,8 @@ export class Tile {
     s.waitingForKeys = keys !== "ok";
     const listener = LISTEN_ONLY.has(s.role as Role);
     let overlay: string | null = null;
-    if (keys === "failing") overlay = `cannot decrypt ${s.name}'s media: wrong keys`;
+    if (keys !== "ok" && s.wrongStream > 0) overlay = `someone else's media arrives as ${s.name}'s: not shown`;
+    else if (keys === "failing") overlay = `cannot decrypt ${s.name}'s media: wrong keys`;
     else if (keys === "waiting") overlay = listener ? "listens only" : "waiting for keys";
     else if (!s.video && !s.screen) overlay = "camera off";
     this.overlay.textContent = overlay ?? "";

@@ -29,6 +29,12 @@ export interface RemoteSummary {
   audioEnergy: number;
   audioLevel: number;
   decryptFailures: number;
+  /** Frames of another participant (or kind) that arrived in this participant's stream:
+   * dropped, never shown (the server swapped or relabelled streams). */
+  wrongStream: number;
+  /** The E2EE check (getStats against the worker) passed for a stream of this
+   * participant: only then is anything of it shown or played. */
+  checked: boolean;
 }
 
 export interface PathSummary {
@@ -87,7 +93,10 @@ export interface AppState {
   resumes: number;
   /** connectionState of the publish and subscribe connections; offers answered; media
    * restarts after a path loss (and whether one is under way; the last took ms). */
-  media: { publish: string; subscribe: string; offers: number; restarts: number; restarting: boolean; lastRestartMs: number | null };
+  media: { publish: string; subscribe: string; offers: number; restarts: number; restarting: boolean; lastRestartMs: number | null;
+    /** ms from publishing to the proof that the worker encrypts each sender's frames
+     * (its real track is attached then; proof.ts); null until proved. */
+    proofMs: { audio: number | null; video: number | null } };
   hotlines: HotlinesSummary;
   /** Where the page's code came from and which server it talks to (provenance.ts). */
   provenance: Provenance | null;
@@ -117,7 +126,7 @@ export const state: AppState = {
   remotes: {}, activeSpeaker: null, problems: [], path: null,
   quality: { grade: "unknown", rttMs: null, lossPercent: null, jitterMs: null },
   prejoin: { ready: false, level: 0, maxLevel: 0, problem: null, cameras: 0, microphones: 0 },
-  worker: null, calls: 0, reconnects: 0, signaling: "connected", resumes: 0, media: { publish: "new", subscribe: "new", offers: 0, restarts: 0, restarting: false, lastRestartMs: null },
+  worker: null, calls: 0, reconnects: 0, signaling: "connected", resumes: 0, media: { publish: "new", subscribe: "new", offers: 0, restarts: 0, restarting: false, lastRestartMs: null, proofMs: { audio: null, video: null } },
   hotlines: { list: [], standby: {}, linktests: 0, ringing: null, calling: null },
   provenance: null,
 };

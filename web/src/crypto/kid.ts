@@ -51,3 +51,28 @@ export function parseKid(kid: bigint): KidParts {
 export function kidsFor(participantId: number, generation: number): bigint[] {
   return SLOTS.map((s) => makeKid(participantId, generation, s));
 }
+
+/** The slot each media kind must carry (kid.py KIND_SLOTS). */
+export const KIND_SLOTS: Readonly<Record<string, Slot>> = { audio: Slot.AUDIO, video: Slot.VIDEO };
+
+export const WRONG_PARTICIPANT = "wrong_participant";
+export const WRONG_SLOT = "wrong_slot";
+export type StreamKidVerdict = typeof WRONG_PARTICIPANT | typeof WRONG_SLOT | null;
+
+/**
+ * null if a frame under `kid` may be shown in a stream of `kind` ("audio" or "video")
+ * attributed to `participantId`; else why it is dropped: "wrong_participant" (another
+ * sender's KID: the server swapped or relabelled streams, or a member sent under
+ * another's id) or "wrong_slot" (the KID's slot is not the kind's). The participant is
+ * checked first. Same rule as kid.py stream_kid_verdict (tests/vectors/kid-binding.json);
+ * a participant id no member can have (e.g. -1) matches nothing.
+ */
+export function streamKidVerdict(kid: bigint, participantId: number, kind: string): StreamKidVerdict {
+  if (kid < 0n || kid >= 1n << 64n) throw new RangeError("a KID is a 64-bit unsigned integer");
+  if (!Number.isInteger(participantId) || kid >> BigInt(GENERATION_BITS + SLOT_BITS) !== BigInt(participantId)) {
+    return WRONG_PARTICIPANT;
+  }
+  const wanted = Object.prototype.hasOwnProperty.call(KIND_SLOTS, kind) ? KIND_SLOTS[kind] : undefined;
+  if (wanted === undefined || Number(kid & BigInt((1 << SLOT_BITS) - 1)) !== wanted) return WRONG_SLOT;
+  return null;
+}

@@ -15,8 +15,9 @@
  *     send-key    {slot, kid, baseKey}          new sending key of a slot (used at once)
  *     counters    {}                            -> reply.counters (CounterReport)
  *     lockdown    {}                            drop every frame from now on (fatal error)
- *     test-decrypt{kind, wires}                 test builds only: feed wire frames to a
- *                                               receive path without RTP ("test/<kind>");
+ *     test-decrypt{kind, wires, participant?}   test builds only: feed wire frames to a
+ *                                               receive path without RTP ("test/<kind>",
+ *                                               or "test/<kind>/<participant>" if bound);
  *                                               -> SHA-256 of everything it let out so far
  *
  * Worker -> main thread:
@@ -26,7 +27,7 @@
  *                                                      (ciphertext) as sent
  *
  * RTCRtpScriptTransform options (what each transform is; see TransformOptions):
- * `{hotline: 1, id, direction: "send" | "recv", kind: "audio" | "video", slot?, capture?}`.
+ * `{hotline: 1, id, direction: "send" | "recv", kind: "audio" | "video", slot?, participant?, capture?}`.
  */
 
 export type Direction = "send" | "recv";
@@ -41,6 +42,11 @@ export interface TransformOptions {
   readonly kind: MediaKind;
   /** Sending slot (kid.ts Slot); default audio -> 0, video -> 1. */
   readonly slot?: number;
+  /** Receivers: the participant the stream is attributed to (the subscribe offer's
+   * streams). Every frame whose KID is another participant's, or whose slot is not the
+   * kind's, is dropped before decryption (kid.ts streamKidVerdict); -1: attributed to
+   * nobody, every frame dropped. Absent: only the slot is checked (test pages). */
+  readonly participant?: number;
   /** Test builds only, sender only: post the first `capture` wire frames back. */
   readonly capture?: number;
 }
@@ -52,7 +58,7 @@ export type ToWorker =
   | { readonly type: "send-key"; readonly id: number; readonly slot: number; readonly kid: bigint; readonly baseKey: Uint8Array }
   | { readonly type: "counters"; readonly id: number }
   | { readonly type: "lockdown"; readonly id: number }
-  | { readonly type: "test-decrypt"; readonly id: number; readonly kind: MediaKind; readonly wires: readonly Uint8Array[]; readonly installAfter?: number };
+  | { readonly type: "test-decrypt"; readonly id: number; readonly kind: MediaKind; readonly wires: readonly Uint8Array[]; readonly installAfter?: number; readonly participant?: number };
 
 /** Frames seen by one transform. `framesIn` counts every frame read from the encoder or
  * depacketizer; `framesOut` every frame passed on (encrypted, or decrypted); `failures`
@@ -92,6 +98,10 @@ export const FailureReason = {
    * could mean an attack. */
   EMPTY: "empty",
   ERROR: "error",
+  /** Receivers: a member's KID of another participant than the stream's (a swapped or
+   * relabelled stream), or of another kind's slot. A KID no key has is unknown_kid. */
+  WRONG_PARTICIPANT: "wrong_participant",
+  WRONG_SLOT: "wrong_slot",
 } as const;
 
 export type FromWorker =

@@ -36,6 +36,11 @@
  * sends (replaceTrack(null)), stops checking, and reports a fatal error through
  * `onFatal` and a "fatal" event. The caller must end the call. A dead or silent worker is
  * fatal too.
+ *
+ * A check sees a bypass only after frames went out; so the call page starts every sender
+ * on a placeholder track and attaches the real camera or microphone only once that
+ * sender's frames were proved to go through the worker (proof.ts), and shows or plays a
+ * remote stream only once a check passed with its media moving (`passedCheck`).
  */
 
 import { Slot } from "../crypto/kid.js";
@@ -128,7 +133,8 @@ export class MediaE2EE extends EventTarget {
   private nextId = 1;
   private nextTransform = 1;
   private timer: ReturnType<typeof setInterval> | null = null;
-  private checking = false;
+  private running: Promise<boolean> | null = null;
+  private readonly passed = new WeakSet<RTCRtpSender | RTCRtpReceiver>();
   private failure: FatalMediaError | null = null;
   private closed = false;
 
@@ -171,11 +177,13 @@ export class MediaE2EE extends EventTarget {
 
   /** Receivers that setRemoteDescription creates get their transform in the 'track'
    * event, synchronously; and the connection is guarded. Call before the first
-   * setRemoteDescription. */
-  watch(pc: RTCPeerConnection): void {
+   * setRemoteDescription. `attribute` names the participant each new stream is
+   * attributed to (-1: nobody): its transform then drops every frame of anyone else
+   * (docs/PROTOCOL.md "Frames bound to their stream"). */
+  watch(pc: RTCPeerConnection, attribute?: (event: RTCTrackEvent) => number): void {
     this.guard(pc);
     pc.addEventListener("track", (event) => {
-      if (!this.attached.has(event.receiver)) this.attachReceiver(event.receiver);
+      if (!this.attached.has(event.receiver)) this.attachReceiver(event.receiver, undefined, attribute?.(event));
     });
   }
 
@@ -211,17 +219,19 @@ export class MediaE2EE extends EventTarget {
     }, { sender });
   }
 
-  /** Attach a receiver transform: in the 'track' event, or in the task that created it. */
-  attachReceiver(receiver: RTCRtpReceiver, kind?: MediaKind): string {
+  /** Attach a receiver transform: in the 'track' event, or in the task that created it.
+   * With `participant`, only that participant's frames pass (see watch). */
+  attachReceiver(receiver: RTCRtpReceiver, kind?: MediaKind, participant?: number): string {
     const k = (kind ?? receiver.track.kind) as MediaKind;
-    return this.attach(receiver, { direction: "recv", kind: k }, (t) => {
+    const bound = participant === undefined ? {} : { participant };
+    return this.attach(receiver, { direction: "recv", kind: k, ...bound }, (t) => {
       receiver.transform = t;
     }, { receiver });
   }
 
   private attach(
     target: RTCRtpSender | RTCRtpReceiver,
-    base: { direction: Direction; kind: MediaKind; slot?: number },
+    base: { direction: Direction; kind: MediaKind; slot?: number; participant?: number },
     assign: (t: RTCRtpScriptTransform) => void,
     ends: { sender?: RTCRtpSender; receiver?: RTCRtpReceiver },
   ): string {
@@ -268,8 +278,9 @@ export class MediaE2EE extends EventTarget {
   }
 
   /** Test builds of the worker only. */
-  async testDecrypt(kind: MediaKind, wires: readonly Uint8Array[]): Promise<unknown> {
-    return (await this.request({ type: "test-decrypt", id: 0, kind, wires })).result;
+  async testDecrypt(kind: MediaKind, wires: readonly Uint8Array[], participant?: number): Promise<unknown> {
+    const bound = participant === undefined ? {} : { participant };
+    return (await this.request({ type: "test-decrypt", id: 0, kind, wires, ...bound })).result;
   }
 
   // ---------------------------------------------------------------- the check
@@ -282,40 +293,65 @@ export class MediaE2EE extends EventTarget {
   /** One comparison of getStats with the worker's counters; true if all is well. Runs
    * by itself every checkIntervalMs; callable directly (tests, before showing media). */
   async check(): Promise<boolean> {
+    // One at a time; a caller that comes during a check gets a check of its own after it.
+    while (this.running !== null) await this.running.catch(() => false);
     if (this.failure !== null) return false;
-    if (this.checking || this.closed) return true;
-    this.checking = true;
+    if (this.closed) return true;
+    const run = this.checkOnce();
+    this.running = run;
     try {
-      // getStats first, the worker after: its counts only grow, so a frame counted by
-      // the browser was counted by the worker by then unless it went around it (or is
-      // still in flight, which the slack covers).
-      const entries = [...this.tracked];
-      const stats = await Promise.all(entries.map((t) => (t.sender ?? t.receiver)!.getStats()));
-      const unprotected = await this.unprotected();
-      if (unprotected !== null) {
-        this.fatal(unprotected);
-        return false;
-      }
-      let report: CounterReport;
-      try {
-        report = await this.counters();
-      } catch (error) {
-        this.fatal({ reason: "worker", message: `no counters from the E2EE worker: ${String(error)}` });
-        return false;
-      }
-      const byId = new Map(report.transforms.map((c) => [c.id, c]));
-      for (let i = 0; i < entries.length; i++) {
-        const t = entries[i]!;
-        const problem = this.compare(t, stats[i]!, byId.get(t.id));
-        if (problem !== null) {
-          this.fatal(problem);
-          return false;
-        }
-      }
-      return true;
+      return await run;
     } finally {
-      this.checking = false;
+      this.running = null;
     }
+  }
+
+  /** Whether a check has compared this sender's or receiver's moving media with the
+   * worker and found it all through the transform (the call page shows or plays a
+   * remote stream only after this). */
+  passedCheck(end: RTCRtpSender | RTCRtpReceiver): boolean {
+    return this.passed.has(end);
+  }
+
+  private async checkOnce(): Promise<boolean> {
+    // getStats first, the worker after: its counts only grow, so a frame counted by
+    // the browser was counted by the worker by then unless it went around it (or is
+    // still in flight, which the slack covers).
+    const entries = [...this.tracked];
+    const stats = await Promise.all(entries.map((t) => (t.sender ?? t.receiver)!.getStats()));
+    const unprotected = await this.unprotected();
+    if (unprotected !== null) {
+      this.fatal(unprotected);
+      return false;
+    }
+    let report: CounterReport;
+    try {
+      report = await this.counters();
+    } catch (error) {
+      this.fatal({ reason: "worker", message: `no counters from the E2EE worker: ${String(error)}` });
+      return false;
+    }
+    const byId = new Map(report.transforms.map((c) => [c.id, c]));
+    for (let i = 0; i < entries.length; i++) {
+      const t = entries[i]!;
+      const problem = this.compare(t, stats[i]!, byId.get(t.id));
+      if (problem !== null) {
+        this.fatal(problem);
+        return false;
+      }
+    }
+    for (let i = 0; i < entries.length; i++) {
+      const t = entries[i]!;
+      if (this.measured(t, stats[i]!)) this.passed.add((t.sender ?? t.receiver)!);
+    }
+    return true;
+  }
+
+  /** The getStats figure of a sender or receiver has moved (the check compared media). */
+  private measured(t: Tracked, report: RTCStatsReport): boolean {
+    const stat = t.direction === "send" ? (t.kind === "video" ? "framesEncoded" : "packetsSent")
+      : (t.kind === "video" ? "framesDecoded" : "packetsReceived");
+    return (statNumber(report, t.direction === "send" ? "outbound-rtp" : "inbound-rtp", stat) ?? 0) > 0;
   }
 
   /** A sender or receiver of a guarded connection that moves media without our transform. */

@@ -8,7 +8,11 @@
  * Sender transform: each frame is encrypted with the current SFrameSender of its slot
  * (frames.protect: Opus keeps 1 clear byte, VP8 10 on key frames and 3 otherwise). No
  * sending key yet, wrong codec, any failure: the frame is dropped and counted.
- * Receiver transform: frames.unprotect with the worker's one SFrameContext. A frame whose
+ * Receiver transform: first the KID is bound to the stream (docs/PROTOCOL.md "Frames bound
+ * to their stream"): a frame whose KID is not the attributed participant's (option
+ * `participant`), or whose slot is not the kind's, is dropped before decryption, counted
+ * as wrong_participant / wrong_slot when a key has that KID, else as unknown_kid. Then
+ * frames.unprotect with the worker's one SFrameContext. A frame whose
  * KID has no key yet is held, up to 0.5 s and 64 frames per transform, and released when
  * its key is installed; then it is dropped (counted as unknown_kid, or held_overflow when
  * pushed out). Any failure: dropped and counted. A frame is never passed on undecrypted.
@@ -22,7 +26,7 @@
 import { type Bytes, toHex } from "../crypto/bytes.js";
 import { CryptoError, Reason } from "../crypto/errors.js";
 import { Codec, frameKid, protect, unprotect } from "../crypto/frames.js";
-import { parseKid } from "../crypto/kid.js";
+import { GENERATION_BITS, SLOT_BITS, parseKid, streamKidVerdict } from "../crypto/kid.js";
 import { SFrameContext, SFrameSender } from "../crypto/sframe.js";
 import { DEFAULT_SUITE } from "../crypto/suites.js";
 import {
@@ -78,6 +82,8 @@ class TransformState {
     readonly kind: MediaKind,
     readonly slot: number,
     readonly capture: number,
+    /** Receivers: the stream's participant (null: only the slot is checked). */
+    readonly participant: number | null = null,
   ) {}
 
   get codec(): Codec {
@@ -210,6 +216,12 @@ async function receiveFrame(state: TransformState, frame: EncodedFrame): Promise
   } catch (error) {
     return state.fail(reasonOf(error));
   }
+  const owner = state.participant ?? Number(kid >> BigInt(GENERATION_BITS + SLOT_BITS));
+  const verdict = streamKidVerdict(kid, owner, state.kind);
+  if (verdict !== null) {
+    // never decrypted, held or passed on; a KID no key has may be a damaged frame
+    return state.fail(receiving.hasDecryptionKey(kid) ? verdict : Reason.UNKNOWN_KID);
+  }
   if (!receiving.hasDecryptionKey(kid)) {
     if (state.held.length >= MAX_HELD) {
       state.held.shift();
@@ -259,7 +271,9 @@ scope.onrtctransform = (event) => {
   }
   const slot = options.slot ?? (options.kind === "audio" ? 0 : 1);
   const capture = TEST_HOOKS && options.direction === "send" ? Math.max(0, options.capture ?? 0) : 0;
-  const state = new TransformState(options.id, options.direction, options.kind, slot, capture);
+  const participant = options.direction === "recv" && options.participant !== undefined
+    ? (Number.isInteger(options.participant) ? options.participant : -1) : null;
+  const state = new TransformState(options.id, options.direction, options.kind, slot, capture, participant);
   transforms.set(state.id, state);
   const handle = state.direction === "send" ? sendFrame : receiveFrame;
   const stream = new TransformStream<EncodedFrame, EncodedFrame>({
@@ -328,11 +342,11 @@ async function setSendingKey(slot: number, kid: bigint, baseKey: Uint8Array): Pr
 /** Test builds: what each `test/<kind>` receive path let out, as SHA-256 (hex). */
 const testOutputs = new Map<string, string[]>();
 
-async function testDecrypt(kind: MediaKind, wires: readonly Uint8Array[]): Promise<TestDecryptResult> {
-  const id = `test/${kind}`;
+async function testDecrypt(kind: MediaKind, wires: readonly Uint8Array[], participant?: number): Promise<TestDecryptResult> {
+  const id = participant === undefined ? `test/${kind}` : `test/${kind}/${participant}`;
   let state = transforms.get(id);
   if (state === undefined) {
-    state = new TransformState(id, "recv", kind, 0, 0);
+    state = new TransformState(id, "recv", kind, 0, 0, participant ?? null);
     transforms.set(id, state);
     testOutputs.set(id, []);
   }
@@ -395,7 +409,7 @@ async function handle(message: ToWorker): Promise<Omit<FromWorker & { type: "rep
       return { counters: report() };
     case "test-decrypt":
       if (!TEST_HOOKS) throw new RangeError("not a test build");
-      return { result: await testDecrypt(message.kind, message.wires) };
+      return { result: await testDecrypt(message.kind, message.wires, message.participant) };
     default:
       throw new RangeError("unknown message");
   }
