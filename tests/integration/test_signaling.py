@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from hotline.client.signaling import ServerError, SignalingClient
-from hotline.crypto.auth import Purpose, prove
+from hotline.crypto.auth import Purpose, origin_of, prove
 from hotline.crypto.frames import Codec, protect, unprotect
 from hotline.crypto.identity import Identity
 from hotline.crypto.kid import Slot
@@ -200,7 +200,9 @@ async def test_replayed_challenge_signature_is_refused(server: Server) -> None:
     async with SignalingClient(server.url, ident) as c:
         await c.enroll(code)
     s1, ws1, ch1 = await raw(server)
-    signed = m.Auth(identity_key=ident.public_key, signature=prove(ident, Purpose.AUTH, ch1))
+    origin = origin_of(server.url)
+    signed = m.Auth(identity_key=ident.public_key, origin=origin,
+                    signature=prove(ident, Purpose.AUTH, ch1, origin=origin))
     await ws1.send_str(m.encode(signed))
     assert isinstance(await next_reply(ws1), m.Welcome)
     s2, ws2, _ = await raw(server)

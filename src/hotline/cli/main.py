@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from typing import Annotated
+
 import typer
 
 from hotline import __version__
@@ -16,6 +19,7 @@ from hotline.cli import (
     serve,
     standby,
 )
+from hotline.client.signaling import INSECURE_ENV
 
 app = typer.Typer(
     name="hotline",
@@ -36,6 +40,19 @@ app.command("standby")(standby.standby)
 app.command("call")(hotline_call.call)
 app.command("linktest")(hotline_call.linktest)
 app.command("status")(hotlines.status)
+
+
+@app.callback()
+def options(insecure_http: Annotated[bool, typer.Option(
+        "--insecure-http", help="Allow plain http:// to a server beyond this machine "
+        "(the enrollment code and signaling cross the network readable; not for real use)."
+        )] = False) -> None:
+    """Hotline: self-hosted, end-to-end encrypted video hotlines and conferences."""
+    if insecure_http:
+        os.environ[INSECURE_ENV] = "1"  # read by every SignalingClient of this command
+        typer.echo("WARNING: --insecure-http: plain http beyond loopback is allowed; anyone "
+                   "on the path can read the enrollment code and impersonate the server.",
+                   err=True)
 
 
 @app.command()

@@ -84,6 +84,11 @@ def serve(host: Host = DEFAULT_HOST, port: Port = DEFAULT_PORT, data: Data = DEF
               help="... above this packet loss (fraction).")] = 0.05,
           degraded_jitter_ms: Annotated[float, typer.Option(
               help="... above this jitter.")] = 50.0,
+          public_url: Annotated[list[str] | None, typer.Option(
+              "--public-url", envvar="HOTLINE_PUBLIC_URL",
+              help="A URL clients reach this server by (a DNS name, a reverse proxy); "
+              "repeatable. Login and enrollment proofs must name the server they are for: "
+              "the address a connection arrives at is always accepted.")] = None,
           verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     """Run the Hotline server: signaling, storage and the embedded SFU."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
@@ -103,7 +108,8 @@ def serve(host: Host = DEFAULT_HOST, port: Port = DEFAULT_PORT, data: Data = DEF
         settings = Settings(host=host, port=port, data_dir=data, media_host=media_host,
                             tls_cert=tls_cert, tls_key=tls_key,
                             linktest_interval=linktest_interval, alarm_webhook=alarm_webhook,
-                            ring_timeout=ring_timeout, linktest_thresholds=thresholds)
+                            ring_timeout=ring_timeout, linktest_thresholds=thresholds,
+                            public_urls=tuple(public_url or ()))
         with contextlib.suppress(KeyboardInterrupt):
             uvloop.run(_serve(settings, console))  # the SFU's hot path wants uvloop
     except HotlineError as exc:

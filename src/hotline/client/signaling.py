@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
+import os
 import ssl
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import aiohttp
 
-from hotline.crypto.auth import Purpose, prove
+from hotline.crypto.auth import TLS_UNIQUE, Purpose, origin_of, prove
 from hotline.crypto.callkey import CallKeyPair, Kem
 from hotline.crypto.groupcode import GroupCode
 from hotline.crypto.identity import Identity
@@ -81,6 +84,41 @@ def trust(ca_file: str | None) -> ssl.SSLContext | None:
         raise ConnectionFailed(f"cannot use {ca_file} as a CA certificate: {exc}") from None
 
 
+class InsecureServer(ConnectionFailed):
+    """Plain http(ws) to a server that is not on this machine, without the override."""
+
+
+#: Set to 1 (or ``hotline --insecure-http``) to allow plain http beyond loopback.
+INSECURE_ENV = "HOTLINE_INSECURE_HTTP"
+
+
+def is_loopback_host(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_transport(url: str, allow_insecure: bool) -> None:
+    """Refuse plain ws:// to a host beyond loopback: the enrollment code and every message
+    would cross the network in clear, and nothing proves which server answers. With
+    ``allow_insecure`` it is only warned about, loudly."""
+    parts = urlsplit(url)
+    if parts.scheme != "ws" or is_loopback_host(parts.hostname or ""):
+        return
+    if not allow_insecure:
+        raise InsecureServer(
+            f"refusing plain http to {parts.hostname}: the enrollment code, the login and "
+            "the call's signaling would be readable and changeable by anyone on the path. "
+            "Use https:// (hotline serve --tls-cert/--tls-key, or --tls-self-signed with "
+            f"--tls-ca), or accept the risk with --insecure-http ({INSECURE_ENV}=1)")
+    log.warning("INSECURE: plain http to %s (not loopback): anyone on the path can read "
+                "the enrollment code and the signaling and impersonate the server",
+                parts.hostname)
+
+
 def _ws_url(server: str) -> str:
     url = server.rstrip("/")
     if url.startswith("http://"):
@@ -94,8 +132,14 @@ class SignalingClient:
     def __init__(self, server: str, identity: Identity, *, kem: Kem = Kem.X25519,
                  rekey_interval: float = 600.0, grace: float = 1.0,
                  clock: Callable[[], float] | None = None,
-                 ssl_context: ssl.SSLContext | None = None) -> None:
+                 ssl_context: ssl.SSLContext | None = None,
+                 allow_insecure: bool | None = None) -> None:
         self.url = _ws_url(server)
+        #: What our login and enrollment proofs name: the server as *we* know it (the
+        #: URL we connect to), never what the server says it is (``hello.server``).
+        self.origin = origin_of(self.url)
+        self._allow_insecure = (os.environ.get(INSECURE_ENV) == "1" if allow_insecure is None
+                                else allow_insecure)
         self._ssl: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
         self.identity = identity
         self.kem = kem
@@ -116,6 +160,7 @@ class SignalingClient:
         self._session: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._challenge = b""
+        self._binding = b""  # this connection's tls-unique, when it has one
         self._replies: asyncio.Queue[m.ServerMessage] = asyncio.Queue()
         self._reader: asyncio.Task[None] | None = None
         self._writer: asyncio.Task[None] | None = None
@@ -153,6 +198,7 @@ class SignalingClient:
 
     async def _open(self) -> None:
         """A WebSocket to the server and its hello (the challenge to sign)."""
+        check_transport(self.url, self._allow_insecure)
         self._session = aiohttp.ClientSession()
         try:
             self._ws = await self._session.ws_connect(self.url, max_msg_size=m.MAX_MESSAGE_BYTES,
@@ -164,6 +210,25 @@ class SignalingClient:
         if not isinstance(hello, m.Hello):
             raise ProtocolError("server did not say hello")
         self._challenge = hello.challenge
+        self._binding = self._tls_unique()
+
+    def _tls_unique(self) -> bytes:
+        """RFC 5929 tls-unique of this connection (TLS <= 1.2 only), else b""."""
+        ssl_object = self._ws.get_extra_info("ssl_object") if self._ws is not None else None
+        if not isinstance(ssl_object, ssl.SSLObject | ssl.SSLSocket):
+            return b""
+        try:
+            value = ssl_object.get_channel_binding("tls-unique")
+        except (ValueError, ssl.SSLError):
+            return b""
+        return TLS_UNIQUE + value if value else b""
+
+    def _auth(self) -> m.Auth:
+        """``auth`` for this connection: the challenge, our origin, the TLS binding."""
+        return m.Auth(identity_key=self.identity.public_key, origin=self.origin,
+                      channel_binding="tls-unique" if self._binding else "",
+                      signature=prove(self.identity, Purpose.AUTH, self._challenge,
+                                      origin=self.origin, channel_binding=self._binding))
 
     async def close(self) -> None:
         self._closing = True
@@ -227,8 +292,11 @@ class SignalingClient:
     async def enroll(self, code: str, label: str = "") -> str:
         """Register this identity with a one-time code; returns the party name."""
         self._send(m.Enroll(code=code, identity_key=self.identity.public_key, label=label,
+                            origin=self.origin,
+                            channel_binding="tls-unique" if self._binding else "",
                             signature=prove(self.identity, Purpose.ENROLL, self._challenge,
-                                            code)))
+                                            code, origin=self.origin,
+                                            channel_binding=self._binding)))
         reply = await self._reply(m.Enrolled)
         assert isinstance(reply, m.Enrolled)
         self.party = reply.party
@@ -236,8 +304,7 @@ class SignalingClient:
 
     async def authenticate(self) -> list[str]:
         """Sign this connection's challenge; returns the rooms of our party."""
-        self._send(m.Auth(identity_key=self.identity.public_key,
-                          signature=prove(self.identity, Purpose.AUTH, self._challenge)))
+        self._send(self._auth())
         reply = await self._reply(m.Welcome)
         assert isinstance(reply, m.Welcome)
         self.party, self.rooms = reply.party, reply.rooms
@@ -339,9 +406,7 @@ class SignalingClient:
             try:
                 await asyncio.wait_for(self._open(), 3.0)
                 assert self._ws is not None
-                await self._ws.send_str(m.encode(m.Auth(
-                    identity_key=self.identity.public_key,
-                    signature=prove(self.identity, Purpose.AUTH, self._challenge))))
+                await self._ws.send_str(m.encode(self._auth()))
                 await self._ws.send_str(m.encode(m.Resume(room=room, participant_id=pid,
                                                           token=token, received=self._received)))
                 resumed = await asyncio.wait_for(self._until_resumed(), 5.0)

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from hotline import __version__
 from hotline.server.hotlines import HotlineService
+from hotline.server.origin import connection_origins, tls_unique
 from hotline.server.rooms import RoomRegistry
 from hotline.server.session import Session
 from hotline.server.settings import Settings
@@ -33,6 +34,9 @@ class ServerState:
     hotlines: HotlineService
     #: Tasks that outlive the connection that started them (a broken seat's expiry).
     background: set[asyncio.Task[object]] = field(default_factory=set)
+    #: Origins a login/enrollment proof may name besides the connection's own address
+    #: (``Settings.public_urls``; hotline.server.origin).
+    public_origins: set[str] = field(default_factory=set)
 
 
 STATE = web.AppKey("state", ServerState)
@@ -82,9 +86,10 @@ async def _health(request: web.Request) -> web.Response:
 
 
 async def _signaling(request: web.Request) -> web.StreamResponse:
+    origins, binding = connection_origins(request), tls_unique(request)
     ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, heartbeat=20.0)
     await ws.prepare(request)
-    await Session(request.app[STATE], ws).run()
+    await Session(request.app[STATE], ws, origins=origins, channel_binding=binding).run()
     return ws
 
 
@@ -106,7 +111,8 @@ def make_app(settings: Settings, store: Store | None = None,
               consent_failures=settings.consent_failures)
     record = UptimeRecord(store, node_identity(settings.data_dir))
     hotlines = HotlineService(settings, store, record, discard_room=rooms.discard)
-    app[STATE] = ServerState(settings, store, rooms, sfu, hotlines)
+    app[STATE] = ServerState(settings, store, rooms, sfu, hotlines,
+                             public_origins=set(settings.public_origins))
     app[WEB_APP_KEY] = web_app
     app.router.add_get("/", _index)
     app.router.add_get("/app/{name}", _asset)

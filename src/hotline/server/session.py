@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, cast
 from aiohttp import WSMsgType, web
 
 from hotline.crypto.auth import Purpose, check_proof
+from hotline.crypto.ed25519_checks import public_key_problem
 from hotline.errors import HotlineError, LocalError, ProtocolError, RemoteError, UsageError
 from hotline.server.rooms import LiveRoom, NotInRoom, ResumeRefused
 from hotline.server.standby import HotlineForbidden
@@ -69,9 +70,13 @@ def error_for(exc: HotlineError) -> m.Error:
 class Session:
     """A client connection (implements :class:`hotline.server.rooms.Member`)."""
 
-    def __init__(self, state: ServerState, ws: web.WebSocketResponse) -> None:
+    def __init__(self, state: ServerState, ws: web.WebSocketResponse, *,
+                 origins: frozenset[str] = frozenset(),
+                 channel_binding: bytes | None = None) -> None:
         self.state = state
         self.ws = ws
+        #: Where this connection arrived (hotline.server.origin), and its tls-unique.
+        self.origins, self.channel_binding = origins, channel_binding
         self.conn_id = secrets.token_hex(4)
         self.challenge = os.urandom(32)
         self.party = ""
@@ -258,11 +263,31 @@ class Session:
         if self.device_id is None:
             raise Unauthorized("authenticate first")
 
+    def _binding(self, msg: m.Enroll | m.Auth) -> bytes:
+        """The origin and channel binding a proof must be for, checked against ours: a
+        proof made for another server (relayed by it) is refused here."""
+        accepted = self.origins | self.state.public_origins
+        if msg.origin not in accepted:
+            raise Unauthorized(
+                f"this proof is for the server {msg.origin}, not for this server "
+                f"({', '.join(sorted(accepted)) or 'no origin known'}); an operator behind a "
+                f"proxy or a DNS name sets hotline serve --public-url")
+        if msg.channel_binding == "tls-unique":
+            if self.channel_binding is None:
+                raise Unauthorized("this connection has no tls-unique channel binding")
+            return self.channel_binding
+        return b""
+
     async def _on_enroll(self, msg: m.Enroll) -> None:
         if self.device_id is not None:
             raise ProtocolError("already authenticated")
+        problem = public_key_problem(msg.identity_key)
+        if problem is not None:
+            raise Unauthorized(f"identity key refused: not a usable Ed25519 public key "
+                               f"({problem}); make a new identity")
+        binding = self._binding(msg)
         if not check_proof(msg.identity_key, msg.signature, Purpose.ENROLL, self.challenge,
-                           msg.code):
+                           msg.code, origin=msg.origin, channel_binding=binding):
             raise Unauthorized("enrollment proof does not verify")
         try:
             device = self.state.store.enroll(msg.code, msg.identity_key, msg.label)
@@ -274,7 +299,9 @@ class Session:
     async def _on_auth(self, msg: m.Auth) -> None:
         if self.device_id is not None:
             raise ProtocolError("already authenticated")
-        if not check_proof(msg.identity_key, msg.signature, Purpose.AUTH, self.challenge):
+        binding = self._binding(msg)
+        if not check_proof(msg.identity_key, msg.signature, Purpose.AUTH, self.challenge,
+                           origin=msg.origin, channel_binding=binding):
             raise Unauthorized("signature does not verify")
         device = self.state.store.device_by_key(msg.identity_key)
         if device is None:

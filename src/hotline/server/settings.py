@@ -6,6 +6,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hotline.crypto.auth import origin_of
 from hotline.errors import ConfigError
 from hotline.server.outcomes import Thresholds
 
@@ -47,6 +48,9 @@ class Settings:
     linktest_thresholds: Thresholds = field(default_factory=Thresholds)
     ring_timeout: float = 120.0
     alarm_webhook: str | None = None
+    #: URLs clients reach this server by, besides the address a connection arrives at
+    #: (a DNS name, a reverse proxy): login and enrollment proofs must name one of them.
+    public_urls: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -73,6 +77,16 @@ class Settings:
             raise ConfigError("--alarm-webhook must be an http:// or https:// URL")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ConfigError("--tls-cert and --tls-key go together")
+        for url in self.public_urls:
+            try:
+                origin_of(url)
+            except ValueError:
+                raise ConfigError(f"--public-url {url!r} is not an http(s):// URL") from None
+
+    @property
+    def public_origins(self) -> frozenset[str]:
+        """The configured public URLs as origins (hotline.crypto.auth.origin_of)."""
+        return frozenset(origin_of(url) for url in self.public_urls)
 
     @property
     def media_address(self) -> str:
