@@ -42,6 +42,7 @@ from hotline.crypto.keyschedule import MemberJoined as KsMemberJoined
 from hotline.crypto.keyschedule import MemberLeft as KsMemberLeft
 from hotline.crypto.mediakeys import MediaKeys
 from hotline.errors import CryptoError, HotlineError, ProtocolError, RemoteError
+from hotline.logtext import safe
 from hotline.signaling import messages as m
 
 log = logging.getLogger("hotline.client")
@@ -411,7 +412,7 @@ class SignalingClient:
                                                           token=token, received=self._received)))
                 resumed = await asyncio.wait_for(self._until_resumed(), 5.0)
             except ServerError as exc:
-                log.warning("resume refused: %s", exc)
+                log.warning("resume refused: %s", safe(exc))
                 return False
             except (ConnectionFailed, ProtocolError, aiohttp.ClientError, OSError,
                     TimeoutError):
@@ -506,7 +507,7 @@ class SignalingClient:
             self._event("key_rejected", reason=exc.reason.value)
             return
         except HotlineError as exc:
-            log.warning("roster event refused: %s", exc)
+            log.warning("roster event refused: %s", safe(exc))
             self._event("error", code="roster", message=str(exc))
             return
         for out in self.keys.apply(actions):

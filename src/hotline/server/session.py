@@ -23,6 +23,7 @@ from aiohttp import WSMsgType, web
 from hotline.crypto.auth import Purpose, check_proof
 from hotline.crypto.ed25519_checks import public_key_problem
 from hotline.errors import HotlineError, LocalError, ProtocolError, RemoteError, UsageError
+from hotline.logtext import safe
 from hotline.server.rooms import LiveRoom, NotInRoom, ResumeRefused
 from hotline.server.standby import HotlineForbidden
 from hotline.signaling import messages as m
@@ -181,7 +182,7 @@ class Session:
         finally:
             await self._cleanup()
             writer.cancel()
-            log.info("close conn=%s party=%s", self.conn_id, self.party or "-")
+            log.info("close conn=%s party=%s", self.conn_id, safe(self.party or "-"))
 
     async def _receive(self, text: str) -> None:
         if self._sent is not None:
@@ -206,7 +207,7 @@ class Session:
 
     async def _refuse(self, exc: HotlineError) -> None:
         self._errors += 1
-        log.info("refused conn=%s: %s", self.conn_id, exc)
+        log.info("refused conn=%s: %s", self.conn_id, safe(exc))
         self.send(error_for(exc))
         if self._errors >= MAX_ERRORS:
             await self._close(CLOSE_POLICY, "too many errors")
@@ -399,8 +400,8 @@ class Session:
         change, no rekey). ``media_restarted`` comes before any offer of the new
         subscribe connection; what the client sent before it is for the old ones."""
         room, pid = self._joined_seat()
-        log.info("conn=%s room=%s participant=%d media restart: %s", self.conn_id, room.name,
-                 pid, msg.reason or "-")
+        log.info("conn=%s room=%s participant=%d media restart: %s", self.conn_id,
+                 safe(room.name), pid, safe(msg.reason or "-"))
         await self.state.sfu.restart(room.name, pid)
         self.send(m.MediaRestarted())
         self.state.sfu.sync_room(room.name)  # the others' streams, on a new connection
