@@ -45,7 +45,7 @@ async def test_client_strings_cannot_forge_server_log_lines(
         await asyncio.sleep(0.3)
     formatter = logging.Formatter(FORMAT)
     records = [r for r in caplog.records if r.name.startswith("hotline")]
-    restart = [r for r in records if "media restart" in r.getMessage()]
+    restart = [r for r in records if "media restart:" in r.getMessage()]
     assert len(restart) == 1 and "\\x0a" in restart[0].getMessage()
     lines = [line for r in records for line in formatter.format(r).splitlines()]
     assert len(lines) == len(records), "a log record spans several lines"
