@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest_asyncio
 from aiohttp import web
 
-from hotline.crypto.auth import origin_of
 from hotline.crypto.identity import Identity
 from hotline.server.app import STATE, make_app
 from hotline.server.settings import Settings
 from hotline.server.store import SqliteStore
+from hotline.signaling.origin import origin_of
 
 from ..support.evil_proxy import EvilProxy
 

@@ -28,12 +28,13 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from hotline.client.signaling import ServerError, SignalingClient
-from hotline.crypto.auth import Purpose, origin_of, proof_message
+from hotline.crypto.auth import Purpose, proof_message
 from hotline.crypto.callkey import _ANNOUNCEMENT_LABEL, CallKeyAnnouncement, CallKeyPair
 from hotline.crypto.ed25519_checks import P
 from hotline.crypto.identity import Identity
 from hotline.server.app import STATE
 from hotline.signaling import messages as m
+from hotline.signaling.origin import origin_of
 
 from ..support.evil_proxy import EvilProxy
 from .conftest import Server

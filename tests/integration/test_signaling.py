@@ -11,12 +11,13 @@ import aiohttp
 import pytest
 
 from hotline.client.signaling import ServerError, SignalingClient
-from hotline.crypto.auth import Purpose, origin_of, prove
+from hotline.crypto.auth import Purpose, prove
 from hotline.crypto.frames import Codec, protect, unprotect
 from hotline.crypto.identity import Identity
 from hotline.crypto.kid import Slot
 from hotline.errors import SFrameError
 from hotline.signaling import messages as m
+from hotline.signaling.origin import origin_of
 
 from .conftest import Server
 

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from hotline.crypto.auth import Purpose, check_proof, origin_of, proof_message, prove
+from hotline.crypto.auth import Purpose, check_proof, proof_message, prove
 from hotline.crypto.identity import Identity
+from hotline.signaling.origin import origin_of
 
 ME, OTHER = Identity.generate(), Identity.generate()
 CH = b"\x07" * 32

@@ -17,8 +17,9 @@ import hashlib
 import json
 from pathlib import Path
 
-from hotline.crypto.auth import Purpose, origin_of, proof_message, prove
+from hotline.crypto.auth import Purpose, proof_message, prove
 from hotline.crypto.identity import Identity
+from hotline.signaling.origin import origin_of
 
 ORIGINS = [
     "http://127.0.0.1:8080", "http://127.0.0.1:8080/", "ws://127.0.0.1:8080/ws",

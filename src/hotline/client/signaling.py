@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from hotline.crypto.auth import TLS_UNIQUE, Purpose, origin_of, prove
+from hotline.crypto.auth import Purpose, prove, tls_unique_of
 from hotline.crypto.callkey import CallKeyPair, Kem
 from hotline.crypto.groupcode import GroupCode
 from hotline.crypto.identity import Identity
@@ -44,6 +44,7 @@ from hotline.crypto.mediakeys import MediaKeys
 from hotline.errors import CryptoError, HotlineError, ProtocolError, RemoteError
 from hotline.logtext import safe
 from hotline.signaling import messages as m
+from hotline.signaling.origin import origin_of
 
 log = logging.getLogger("hotline.client")
 #: How long a broken connection is retried with ``resume`` (the server keeps the seat 15 s).
@@ -215,14 +216,7 @@ class SignalingClient:
 
     def _tls_unique(self) -> bytes:
         """RFC 5929 tls-unique of this connection (TLS <= 1.2 only), else b""."""
-        ssl_object = self._ws.get_extra_info("ssl_object") if self._ws is not None else None
-        if not isinstance(ssl_object, ssl.SSLObject | ssl.SSLSocket):
-            return b""
-        try:
-            value = ssl_object.get_channel_binding("tls-unique")
-        except (ValueError, ssl.SSLError):
-            return b""
-        return TLS_UNIQUE + value if value else b""
+        return tls_unique_of(self._ws.get_extra_info("ssl_object") if self._ws else None)
 
     def _auth(self) -> m.Auth:
         """``auth`` for this connection: the challenge, our origin, the TLS binding."""

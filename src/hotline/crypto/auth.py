@@ -7,7 +7,8 @@ binding where it has one, and, to enroll, the hash of the one-time code. So a si
 is good for one connection, one purpose and one server: a malicious server A that
 relays a device's proof to server B is refused by B, whose origin is not A's.
 
-Origin: ``scheme://host:port`` (:func:`origin_of`), scheme ``http`` or ``https`` (a
+Origin: ``scheme://host:port`` (:func:`hotline.signaling.origin.origin_of`; URL parsing
+is not crypto and this package does no network-library imports), scheme ``http`` or ``https`` (a
 ``ws``/``wss`` URL gives the same origin as its page), host in lower case (IPv6 in
 brackets, RFC 5952 form), the port always written (80/443 by default). The browser signs
 the origin of the URL it opens its WebSocket to, computed the same way
@@ -23,16 +24,12 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import ipaddress
-from urllib.parse import urlsplit
 
 from hotline.crypto.identity import Identity, verify
 
 CHALLENGE_SIZE = 32
 MAX_ORIGIN = 255
 TLS_UNIQUE = b"tls-unique:"
-_SCHEMES = {"http": "http", "ws": "http", "https": "https", "wss": "https"}
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class Purpose(enum.StrEnum):
@@ -40,33 +37,21 @@ class Purpose(enum.StrEnum):
     ENROLL = "enroll"
 
 
-def format_origin(scheme: str, host: str, port: int) -> str:
-    """``scheme://host:port`` in the canonical form (lower case, IPv6 bracketed)."""
-    host = host.lower().strip("[]")
+def tls_unique_of(ssl_object: object) -> bytes:
+    """``tls-unique:`` || RFC 5929's value for an ``ssl.SSLObject``/``SSLSocket`` on TLS 1.2
+    or older, else b"" (no TLS, TLS 1.3, or unreadable). Python's ssl returns a value on
+    TLS 1.3 too, but RFC 8446 §C.5 leaves tls-unique undefined there: not used."""
+    version = getattr(ssl_object, "version", None)
+    binding = getattr(ssl_object, "get_channel_binding", None)
+    if not callable(version) or not callable(binding):
+        return b""
     try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        pass
-    else:
-        host = f"[{address.compressed}]" if address.version == 6 else address.compressed
-    return f"{scheme}://{host}:{port}"
-
-
-def origin_of(url: str) -> str:
-    """The origin a proof names for ``url`` (http/https/ws/wss); ValueError otherwise."""
-    parts = urlsplit(url.strip())
-    scheme = _SCHEMES.get(parts.scheme.lower())
-    host = parts.hostname
-    if scheme is None or not host:
-        raise ValueError(f"not an http(s) or ws(s) URL: {url!r}")
-    try:
-        port = parts.port
-    except ValueError:
-        raise ValueError(f"bad port in {url!r}") from None
-    origin = format_origin(scheme, host, port if port is not None else _DEFAULT_PORTS[scheme])
-    if len(origin.encode()) > MAX_ORIGIN:
-        raise ValueError("origin too long")
-    return origin
+        if version() not in ("TLSv1.2", "TLSv1.1", "TLSv1"):
+            return b""
+        value = binding("tls-unique")
+    except (ValueError, OSError):  # ssl.SSLError is an OSError
+        return b""
+    return TLS_UNIQUE + value if isinstance(value, bytes) and value else b""
 
 
 def _message(purpose: Purpose, challenge: bytes, identity_key: bytes, origin: str,

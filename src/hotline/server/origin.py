@@ -16,11 +16,11 @@ to server B names A, which is none of B's origins: B refuses it.
 from __future__ import annotations
 
 import ipaddress
-import ssl
 
 from aiohttp import web
 
-from hotline.crypto.auth import TLS_UNIQUE, format_origin
+from hotline.crypto.auth import tls_unique_of
+from hotline.signaling.origin import format_origin
 
 
 def connection_origins(request: web.Request) -> frozenset[str]:
@@ -47,10 +47,4 @@ def tls_unique(request: web.Request) -> bytes | None:
     plain HTTP, or TLS 1.3, which has none."""
     transport = request.transport
     ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
-    if not isinstance(ssl_object, ssl.SSLObject | ssl.SSLSocket):
-        return None
-    try:
-        value = ssl_object.get_channel_binding("tls-unique")
-    except (ValueError, ssl.SSLError):
-        return None
-    return TLS_UNIQUE + value if value else None
+    return tls_unique_of(ssl_object) or None

@@ -6,9 +6,9 @@ import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hotline.crypto.auth import origin_of
 from hotline.errors import ConfigError
 from hotline.server.outcomes import Thresholds
+from hotline.signaling.origin import origin_of
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
