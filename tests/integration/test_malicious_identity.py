@@ -32,6 +32,7 @@ from hotline.crypto.auth import Purpose, proof_message
 from hotline.crypto.callkey import _ANNOUNCEMENT_LABEL, CallKeyAnnouncement, CallKeyPair
 from hotline.crypto.ed25519_checks import P
 from hotline.crypto.identity import Identity
+from hotline.errors import Reason
 from hotline.server.app import STATE
 from hotline.signaling import messages as m
 from hotline.signaling.origin import origin_of
@@ -115,6 +116,9 @@ async def test_a_small_order_member_key_gets_no_key_from_any_client(
             await asyncio.sleep(0.3)  # any key message a client would send is out by now
             assert not [c for c in clients if c.schedule and pid in c.schedule.members], label
             assert keys_sealed_to(proxy, pid) == 0, label
+            # each client says why: a weak key, before any signature is looked at
+            assert all(any(r.participant_id == pid and r.reason is Reason.WEAK_KEY
+                           for r in c.keys.rejected) for c in clients), label
         # the honest members still get keys: the clients kept going
         assert all(keys_sealed_to(proxy, c.participant_id or -1) > 0 for c in clients)
         print(f"small-order member keys tried: {len(SMALL_KEYS)}; keys sealed to them: 0")
@@ -228,8 +232,10 @@ async def test_control_without_the_strict_checks_the_attack_gets_keys(
         server: Server, proxy: EvilProxy, monkeypatch: pytest.MonkeyPatch) -> None:
     """What the test above prevents: with the checks switched off (the library alone),
     every client seals its sender key to the server's small-order 'member'."""
+    import hotline.crypto.callkey as callkey_module
     import hotline.crypto.identity as identity_module
     monkeypatch.setattr(identity_module, "public_key_problem", lambda key: None)
+    monkeypatch.setattr(callkey_module, "public_key_problem", lambda key: None)
     monkeypatch.setattr(identity_module, "signature_problem", lambda sig: None)
     clients = await three(server, proxy)
     try:

@@ -52,6 +52,9 @@ async def _serve(settings: Settings, console: Console) -> None:
                            f"{exc.strerror}") from None
     console.print(f"[bold]Hotline {__version__}[/] serving at [bold cyan]{settings.url}[/]"
                   f"  (data: {settings.data_dir.resolve()})")
+    if settings.public_urls:
+        console.print("Logins are accepted for this address and: "
+                      + ", ".join(sorted(settings.public_origins)))
     console.print("Press Ctrl-C to stop.")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
