@@ -252,3 +252,33 @@ async def test_control_without_the_strict_checks_the_attack_gets_keys(
     finally:
         for c in clients:
             await c.close()
+
+
+async def test_the_servers_own_names_are_accepted(tmp_path: Path) -> None:
+    """What is accepted: the address the connection arrived at, ``localhost`` on loopback
+    (the README's second tab), and a configured public URL (a reverse proxy's name)."""
+    from .conftest import start_server
+    srv = await start_server(tmp_path / "d", public_urls=("https://Hotline.Example.org/",))
+    try:
+        port = srv.url.rsplit(":", 1)[1]
+        alice = Identity.generate()
+        srv.store.add_party("alice")
+        async with SignalingClient(f"http://localhost:{port}", alice) as client:
+            assert await client.enroll(srv.store.new_enrollment_code("alice")) == "alice"
+        async with SignalingClient(srv.url, alice) as client:
+            await client.authenticate()
+        session, ws, challenge = await _raw_hello(srv.url)
+        try:
+            from hotline.crypto.auth import prove
+            origin = "https://hotline.example.org:443"
+            await ws.send_str(m.encode(m.Auth(identity_key=alice.public_key, origin=origin,
+                                              signature=prove(alice, Purpose.AUTH, challenge,
+                                                              origin=origin))))
+            reply = m.parse_server((await asyncio.wait_for(ws.receive(), 3)).data)
+            assert isinstance(reply, m.Welcome), reply
+        finally:
+            await ws.close()
+            await session.close()
+    finally:
+        await srv.runner.cleanup()
+        srv.store.close()

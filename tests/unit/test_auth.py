@@ -78,3 +78,13 @@ def test_proof_vectors_field_by_field() -> None:
                      channel_binding=binding) == signature  # Ed25519 is deterministic
         assert check_proof(identity.public_key, signature, purpose, challenge, case["code"],
                            origin=case["origin"], channel_binding=binding)
+
+
+def test_public_urls_are_checked_and_made_origins() -> None:
+    from hotline.errors import ConfigError
+    from hotline.server.settings import Settings
+    settings = Settings(public_urls=("https://Hotline.Example.org/", "http://10.0.0.5:8080"))
+    assert settings.public_origins == {"https://hotline.example.org:443",
+                                       "http://10.0.0.5:8080"}
+    with pytest.raises(ConfigError, match="--public-url"):
+        Settings(public_urls=("ftp://hotline.example.org",))
