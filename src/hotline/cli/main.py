@@ -19,7 +19,7 @@ from hotline.cli import (
     serve,
     standby,
 )
-from hotline.client.signaling import INSECURE_ENV
+from hotline.client.transport import INSECURE_ENV
 
 app = typer.Typer(
     name="hotline",

@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
-import os
 import ssl
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 import aiohttp
 
+from hotline.client.transport import check_transport, insecure_allowed
 from hotline.crypto.auth import Purpose, prove, tls_unique_of
 from hotline.crypto.callkey import CallKeyPair, Kem
 from hotline.crypto.groupcode import GroupCode
@@ -86,41 +84,6 @@ def trust(ca_file: str | None) -> ssl.SSLContext | None:
         raise ConnectionFailed(f"cannot use {ca_file} as a CA certificate: {exc}") from None
 
 
-class InsecureServer(ConnectionFailed):
-    """Plain http(ws) to a server that is not on this machine, without the override."""
-
-
-#: Set to 1 (or ``hotline --insecure-http``) to allow plain http beyond loopback.
-INSECURE_ENV = "HOTLINE_INSECURE_HTTP"
-
-
-def is_loopback_host(host: str) -> bool:
-    if host.lower() in ("localhost", "localhost."):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def check_transport(url: str, allow_insecure: bool) -> None:
-    """Refuse plain ws:// to a host beyond loopback: the enrollment code and every message
-    would cross the network in clear, and nothing proves which server answers. With
-    ``allow_insecure`` it is only warned about, loudly."""
-    parts = urlsplit(url)
-    if parts.scheme != "ws" or is_loopback_host(parts.hostname or ""):
-        return
-    if not allow_insecure:
-        raise InsecureServer(
-            f"refusing plain http to {parts.hostname}: the enrollment code, the login and "
-            "the call's signaling would be readable and changeable by anyone on the path. "
-            "Use https:// (hotline serve --tls-cert/--tls-key, or --tls-self-signed with "
-            f"--tls-ca), or accept the risk with --insecure-http ({INSECURE_ENV}=1)")
-    log.warning("INSECURE: plain http to %s (not loopback): anyone on the path can read "
-                "the enrollment code and the signaling and impersonate the server",
-                parts.hostname)
-
-
 def _ws_url(server: str) -> str:
     url = server.rstrip("/")
     if url.startswith("http://"):
@@ -140,8 +103,7 @@ class SignalingClient:
         #: What our login and enrollment proofs name: the server as *we* know it (the
         #: URL we connect to), never what the server says it is (``hello.server``).
         self.origin = origin_of(self.url)
-        self._allow_insecure = (os.environ.get(INSECURE_ENV) == "1" if allow_insecure is None
-                                else allow_insecure)
+        self._allow_insecure = insecure_allowed(allow_insecure)
         self._ssl: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
         self.identity = identity
         self.kem = kem
