@@ -269,10 +269,11 @@ class Session:
         proof made for another server (relayed by it) is refused here."""
         accepted = self.origins | self.state.public_origins
         if msg.origin not in accepted:
-            raise Unauthorized(
-                f"this proof is for the server {msg.origin}, not for this server "
-                f"({', '.join(sorted(accepted)) or 'no origin known'}); an operator behind a "
-                f"proxy or a DNS name sets hotline serve --public-url")
+            public = ", ".join(sorted(self.state.public_origins)) or "none"
+            raise Unauthorized(  # (the arrival address is not echoed: it may be internal)
+                f"this proof is for the server {msg.origin}, not for this server: it "
+                f"accepts the address a connection arrives at and its public URLs "
+                f"({public}; an operator sets them with hotline serve --public-url)")
         if msg.channel_binding == "tls-unique":
             if self.channel_binding is None:
                 raise Unauthorized("this connection has no tls-unique channel binding")
