@@ -77,6 +77,7 @@ class Reason(enum.StrEnum):
     FILE = "file"
     PERMISSIONS = "permissions"
     PASSPHRASE = "passphrase"  # noqa: S105 - a reason code, not a secret
+    WEAK_KEY = "weak_key"  # a non-canonical or small-order Ed25519 key
 
 
 class CryptoError(HotlineError):

@@ -85,7 +85,14 @@ def expected_counts() -> dict[str, int]:
     """Cases per group, straight from the JSON files."""
     rfc = json.loads((VECTORS / "sframe-rfc9605.json").read_text())
     hot = json.loads((VECTORS / "hotline-v1.json").read_text())
+    strict = json.loads((VECTORS / "ed25519-strict.json").read_text())
+    auth = json.loads((VECTORS / "auth-v1.json").read_text())
     return {
+        "ed25519/public_keys": len(strict["public_keys"]),
+        "ed25519/signatures": len(strict["signatures"]),
+        "auth/origins": len(auth["origins"]),
+        "auth/bad_urls": len(auth["bad_urls"]),
+        "auth/proofs": len(auth["proofs"]) + 1,
         "sframe/header": len(rfc["header"]),
         "sframe/aes_ctr_hmac": len(rfc["aes_ctr_hmac"]),
         "sframe/sframe": len(rfc["sframe"]),
@@ -112,6 +119,19 @@ def test_vectors_in_chromium(loopback_netns: None, served_repo: str) -> None:
     assert expected_counts()["sframe/header"] == 289  # RFC 9605 C.1, nothing dropped
     assert checks == summary["planned_checks"] >= 40
     assert summary["passed"] == sum(expected_counts().values()) + checks
+
+    # What WebCrypto (Chromium's BoringSSL) says alone about the strict cases: recorded,
+    # and compared with OpenSSL's verdict (docs/PROTOCOL.md reports both).
+    strict = json.loads((VECTORS / "ed25519-strict.json").read_text())
+    library = summary["library"]
+    assert set(library) == {c["name"] for c in strict["signatures"]}
+    differs = {c["name"]: library[c["name"]] for c in strict["signatures"]
+               if library[c["name"]] != c["openssl_accepts"]}
+    print(f"WebCrypto alone accepts: {sorted(n for n, ok in library.items() if ok)}; "
+          f"differs from OpenSSL on: {differs}")
+    universal = [c["name"] for c in strict["signatures"] if c["name"].startswith("universal")]
+    print(f"universal forgeries WebCrypto alone accepts: {sum(library[n] for n in universal)}"
+          f" of {len(universal)}; Hotline's verify accepts: 0 (checked above)")
 
     # The word list the bundle carries is Python's.
     assert summary["words"] == list(WORDS)

@@ -13,6 +13,7 @@ from hotline.crypto.identity import Identity
 from hotline.server.app import STATE, make_app
 from hotline.server.settings import Settings
 from hotline.server.store import SqliteStore
+from hotline.signaling.origin import origin_of
 
 from ..support.evil_proxy import EvilProxy
 
@@ -53,8 +54,12 @@ async def server(tmp_path: Path) -> AsyncIterator[Server]:
 
 @pytest_asyncio.fixture
 async def proxy(server: Server) -> AsyncIterator[EvilProxy]:
-    """A malicious server: the real one behind a tampering proxy (tests/support/evil_proxy.py)."""
+    """A malicious server: the real one behind a tampering proxy (tests/support/evil_proxy.py).
+    The proxy is the server's public face here (as a reverse proxy would be, set with
+    ``hotline serve --public-url``): proofs name its origin and the server accepts them.
+    A relay the server does not know is refused (test_malicious_identity.py)."""
     evil = EvilProxy(server.url)
     await evil.start()
+    server.app[STATE].public_origins.add(origin_of(evil.url))
     yield evil
     await evil.close()

@@ -88,8 +88,8 @@ async def test_no_secret_in_logs_or_database(tmp_path: Path, caplog: pytest.LogC
     monkeypatch.setattr(sframe, "derive_key_salt", derive)
     original_prove = client_signaling.prove
 
-    def prove(identity: Identity, *args: Any) -> bytes:
-        sig = original_prove(identity, *args)
+    def prove(identity: Identity, *args: Any, **kwargs: Any) -> bytes:
+        sig = original_prove(identity, *args, **kwargs)
         secrets.add("auth signature", sig)
         return sig
 

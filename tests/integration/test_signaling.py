@@ -17,6 +17,7 @@ from hotline.crypto.identity import Identity
 from hotline.crypto.kid import Slot
 from hotline.errors import SFrameError
 from hotline.signaling import messages as m
+from hotline.signaling.origin import origin_of
 
 from .conftest import Server
 
@@ -200,7 +201,9 @@ async def test_replayed_challenge_signature_is_refused(server: Server) -> None:
     async with SignalingClient(server.url, ident) as c:
         await c.enroll(code)
     s1, ws1, ch1 = await raw(server)
-    signed = m.Auth(identity_key=ident.public_key, signature=prove(ident, Purpose.AUTH, ch1))
+    origin = origin_of(server.url)
+    signed = m.Auth(identity_key=ident.public_key, origin=origin,
+                    signature=prove(ident, Purpose.AUTH, ch1, origin=origin))
     await ws1.send_str(m.encode(signed))
     assert isinstance(await next_reply(ws1), m.Welcome)
     s2, ws2, _ = await raw(server)

@@ -68,8 +68,9 @@ class Deadline:
 B = m.b64encode
 VALID_CLIENT: list[dict[str, Any]] = [
     {"v": 1, "type": "enroll", "code": "ABCD-EFGH", "identity_key": B(b"k" * 32),
-     "label": "laptop", "signature": B(b"s" * 64)},
-    {"v": 1, "type": "auth", "identity_key": B(b"k" * 32), "signature": B(b"s" * 64)},
+     "label": "laptop", "signature": B(b"s" * 64), "origin": "https://example.org:443"},
+    {"v": 1, "type": "auth", "identity_key": B(b"k" * 32), "signature": B(b"s" * 64),
+     "origin": "http://127.0.0.1:8080", "channel_binding": "tls-unique"},
     {"v": 1, "type": "join", "room": "summit"},
     {"v": 1, "type": "announce", "announcement": B(b"a" * 140)},
     {"v": 1, "type": "key", "to": 3, "data": B(b"d" * 200)},
@@ -486,12 +487,15 @@ def test_check_proof_of_junk_is_false_never_an_exception(key: bytes, sig: bytes,
                                                          challenge: bytes, code: str,
                                                          purpose: Purpose) -> None:
     with Deadline():
-        assert check_proof(key, sig, purpose, challenge, code) is False
+        assert check_proof(key, sig, purpose, challenge, code,
+                           origin="http://127.0.0.1:8080") is False
 
 
 @given(st.data())
 def test_a_proof_with_any_byte_changed_fails(data: st.DataObject) -> None:
     challenge = data.draw(st.binary(min_size=32, max_size=32))
-    sig = bytearray(prove(ALICE, Purpose.ENROLL, challenge, "CODE-1"))
+    origin = "http://127.0.0.1:8080"
+    sig = bytearray(prove(ALICE, Purpose.ENROLL, challenge, "CODE-1", origin=origin))
     sig[data.draw(st.integers(0, len(sig) - 1))] ^= data.draw(st.integers(1, 255))
-    assert not check_proof(ALICE.public_key, bytes(sig), Purpose.ENROLL, challenge, "CODE-1")
+    assert not check_proof(ALICE.public_key, bytes(sig), Purpose.ENROLL, challenge, "CODE-1",
+                           origin=origin)

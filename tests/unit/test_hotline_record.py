@@ -10,16 +10,19 @@ import pytest
 from typer.testing import CliRunner
 
 from hotline.cli.main import app
+from hotline.crypto.identity import Identity
 from hotline.errors import UsageError
 from hotline.server.store import DB_NAME, SqliteStore
 from hotline.server.uptime import UptimeRecord, node_identity
 
 runner = CliRunner()
+# real Ed25519 public keys: the store refuses what is not one (non-canonical, small order)
+K1, K2, K3 = (Identity.from_seed(bytes([n]) * 32).public_key for n in (1, 2, 3))
 
 
 def setup_hotline(data: Path) -> SqliteStore:
     store = SqliteStore(data)
-    for party, key in (("washington", b"\x01" * 32), ("moscow", b"\x02" * 32)):
+    for party, key in (("washington", K1), ("moscow", K2)):
         store.add_party(party)
         store.enroll(store.new_enrollment_code(party), key)
     return store
@@ -28,7 +31,7 @@ def setup_hotline(data: Path) -> SqliteStore:
 def test_pins_and_repin(tmp_path: Path) -> None:
     store = setup_hotline(tmp_path)
     h = store.add_hotline("wm", "washington", "moscow")
-    assert h.pins == {"washington": frozenset({b"\x01" * 32}), "moscow": frozenset({b"\x02" * 32})}
+    assert h.pins == {"washington": frozenset({K1}), "moscow": frozenset({K2})}
     with pytest.raises(UsageError):
         store.add_hotline("wm", "washington", "moscow")
     with pytest.raises(UsageError):
@@ -36,10 +39,10 @@ def test_pins_and_repin(tmp_path: Path) -> None:
     store.add_party("nobody")
     with pytest.raises(UsageError, match="no enrolled device"):
         store.add_hotline("x", "washington", "nobody")
-    store.enroll(store.new_enrollment_code("moscow"), b"\x03" * 32)  # a second terminal
-    assert store.get_hotline("wm").pins["moscow"] == frozenset({b"\x02" * 32})  # type: ignore[union-attr]
+    store.enroll(store.new_enrollment_code("moscow"), K3)  # a second terminal
+    assert store.get_hotline("wm").pins["moscow"] == frozenset({K2})  # type: ignore[union-attr]
     repinned = store.repin("wm", "moscow")
-    assert repinned.pins["moscow"] == frozenset({b"\x02" * 32, b"\x03" * 32})
+    assert repinned.pins["moscow"] == frozenset({K2, K3})
     assert [e.kind for e in store.audit_log()][-1] == "repin"
     store.close()
 

@@ -76,3 +76,11 @@ def test_media_socket_buffers_are_raised() -> None:
         before = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
         adapter._raise_buffers(sock)
         assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) > before
+
+
+def test_the_clear_audio_level_is_taken_out_of_an_offer() -> None:
+    sdp = ("v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
+           "a=extmap:1 urn:ietf:params:rtp-hdrext:sdes:mid\r\n"
+           f"a=extmap:2 {adapter.AUDIO_LEVEL}\r\na=sendonly\r\n")
+    out = adapter.without_extension(sdp, adapter.AUDIO_LEVEL)
+    assert adapter.AUDIO_LEVEL not in out and "sdes:mid" in out and out.endswith("sendonly\r\n")

@@ -13,8 +13,10 @@ from hotline.signaling import messages as m
 
 CLIENT = [
     m.Enroll(code="ABCDE-FGHJK", identity_key=b"\x01" * 32, label="laptop",
-             signature=b"\x02" * 64),
-    m.Auth(identity_key=b"\x01" * 32, signature=b"\x02" * 64),
+             signature=b"\x02" * 64, origin="https://hotline.example.org:443"),
+    m.Auth(identity_key=b"\x01" * 32, signature=b"\x02" * 64, origin="http://127.0.0.1:8080"),
+    m.Auth(identity_key=b"\x01" * 32, signature=b"\x02" * 64, origin="https://[::1]:443",
+           channel_binding="tls-unique"),
     m.Join(room="summit"), m.Announce(announcement=b"\x00\xff" * 50),
     m.SendKey(to=7, data=b"\x02\x01abc"), m.Leave(), m.Ping(),
 ]

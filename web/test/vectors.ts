@@ -12,6 +12,9 @@
  */
 
 import {
+  ED25519_L, insecureTransport, libraryVerify, originOf, proofMessage, prove, publicKeyProblem, signatureProblem,
+} from "../src/crypto/index.js";
+import {
   AnnouncementError, type Bytes, CallKeyAnnouncement, CallKeyPair, CallPublicKey, Codec,
   CryptoError, GroupCode, Identity, Kem, KeyMessage, KeyMessageError, POST_QUANTUM, Reader,
   ReplayWindow, SFrameContext, SFrameError, SFrameSender, Slot, WORDS, Writer, ascii,
@@ -79,13 +82,16 @@ interface Summary {
   planned_checks: number;
   words: readonly string[];
   interop: Record<string, string | number>;
+  /** WebCrypto's own verdict on each ed25519-strict.json signature case, without the
+   * strict checks (what docs/PROTOCOL.md reports about Chromium). */
+  library: Record<string, boolean>;
   user_agent: string;
   seconds: number;
 }
 
 const summary: Summary = {
   done: false, passed: 0, failed: 0, failures: [], counts: {}, planned_checks: 0,
-  words: WORDS, interop: {}, user_agent: navigator.userAgent, seconds: 0,
+  words: WORDS, interop: {}, library: {}, user_agent: navigator.userAgent, seconds: 0,
 };
 
 class CheckFailed extends Error {}
@@ -742,6 +748,67 @@ function checks(rfc: RfcVectors, v: HotlineVectors, actors: Actors): Check[] {
   return list;
 }
 
+// ---------------------------------------------------------------- strict Ed25519, proofs
+
+interface StrictVectors {
+  public_keys: { name: string; key: string; problem: string | null }[];
+  signatures: {
+    name: string; public_key: string; message: string; signature: string; key_problem: string | null;
+    signature_problem: string | null; valid: boolean; openssl_accepts: boolean;
+  }[];
+}
+
+interface AuthVectors {
+  seed: string; public_key: string; challenge: string;
+  origins: { url: string; origin: string }[];
+  bad_urls: string[];
+  proofs: { purpose: "auth" | "enroll"; origin: string; code: string; channel_binding: string; message: string; signature: string }[];
+}
+
+async function strictVectors(v: StrictVectors): Promise<void> {
+  for (const c of v.public_keys) {
+    await run("ed25519/public_keys", c.name, () => {
+      same(publicKeyProblem(h(c.key)), c.problem, "problem");
+    });
+  }
+  for (const c of v.signatures) {
+    await run("ed25519/signatures", c.name, async () => {
+      const key = h(c.public_key);
+      const sig = h(c.signature);
+      const msg = h(c.message);
+      same(publicKeyProblem(key), c.key_problem, "key problem");
+      same(signatureProblem(sig), c.signature_problem, "signature problem");
+      same(await verify(key, sig, msg), c.valid, "verify");
+      summary.library[c.name] = await libraryVerify(key, sig, msg);
+    });
+  }
+}
+
+async function authVectors(v: AuthVectors): Promise<void> {
+  for (const c of v.origins) {
+    await run("auth/origins", c.url, () => same(originOf(c.url), c.origin, "origin"));
+  }
+  for (const url of v.bad_urls) {
+    await run("auth/bad_urls", url, async () => { await fails(() => originOf(url), RangeError, null, url); });
+  }
+  const identity = await Identity.fromSeed(h(v.seed));
+  for (const c of v.proofs) {
+    await run("auth/proofs", `${c.purpose} ${c.origin} ${c.channel_binding}`, async () => {
+      sameHex(identity.publicKey, v.public_key, "public key");
+      const message = await proofMessage(c.purpose, h(v.challenge), identity.publicKey, c.origin, h(c.channel_binding), c.code);
+      sameHex(message, c.message, "signed bytes");
+      expect(await verify(identity.publicKey, h(c.signature), message), "the vector's signature verifies");
+      if (c.channel_binding === "") sameHex(await prove(identity, c.purpose, h(v.challenge), c.origin, c.code), c.signature, "signature");
+    });
+  }
+  await run("auth/proofs", "plain http beyond loopback is flagged", () => {
+    expect(insecureTransport("ws://192.0.2.7:8080/ws") && insecureTransport("http://hotline.example.org/"), "remote http");
+    expect(!insecureTransport("ws://127.0.0.1:8080/ws") && !insecureTransport("http://localhost:1/") &&
+      !insecureTransport("http://[::1]:8080/") && !insecureTransport("wss://192.0.2.7/ws"), "loopback or TLS");
+    same(ED25519_L.toString(16).length, 64, "L");
+  });
+}
+
 // ---------------------------------------------------------------- main
 
 async function main(): Promise<void> {
@@ -750,6 +817,8 @@ async function main(): Promise<void> {
     const rfc = (await fetchJson("/tests/vectors/sframe-rfc9605.json")) as RfcVectors;
     const hotline = (await fetchJson("/tests/vectors/hotline-v1.json")) as HotlineVectors;
     await rfcVectors(rfc);
+    await strictVectors((await fetchJson("/tests/vectors/ed25519-strict.json")) as StrictVectors);
+    await authVectors((await fetchJson("/tests/vectors/auth-v1.json")) as AuthVectors);
     const actors = await hotlineVectors(hotline);
     const list = checks(rfc, hotline, actors);
     summary.planned_checks = list.length;

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from typing import Annotated
+
 import typer
 
 from hotline import __version__
@@ -17,6 +20,7 @@ from hotline.cli import (
     standby,
     web,
 )
+from hotline.client.transport import INSECURE_ENV
 
 app = typer.Typer(
     name="hotline",
@@ -38,6 +42,19 @@ app.command("call")(hotline_call.call)
 app.command("linktest")(hotline_call.linktest)
 app.command("status")(hotlines.status)
 app.command("web")(web.web_command)
+
+
+@app.callback()
+def options(insecure_http: Annotated[bool, typer.Option(
+        "--insecure-http", help="Allow plain http:// to a server beyond this machine "
+        "(the enrollment code and signaling cross the network readable; not for real use)."
+        )] = False) -> None:
+    """Hotline: self-hosted, end-to-end encrypted video hotlines and conferences."""
+    if insecure_http:
+        os.environ[INSECURE_ENV] = "1"  # read by every SignalingClient of this command
+        typer.echo("WARNING: --insecure-http: plain http beyond loopback is allowed; anyone "
+                   "on the path can read the enrollment code and impersonate the server.",
+                   err=True)
 
 
 @app.command()

@@ -52,6 +52,9 @@ async def _serve(settings: Settings, console: Console) -> None:
                            f"{exc.strerror}") from None
     console.print(f"[bold]Hotline {__version__}[/] serving at [bold cyan]{settings.url}[/]"
                   f"  (data: {settings.data_dir.resolve()})")
+    if settings.public_urls:
+        console.print("Logins are accepted for this address and: "
+                      + ", ".join(sorted(settings.public_origins)))
     console.print("Press Ctrl-C to stop.")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -88,6 +91,11 @@ def serve(host: Host = DEFAULT_HOST, port: Port = DEFAULT_PORT, data: Data = DEF
               "--allow-origin", help="Allow only these browser origins besides the server's "
               "own to open the signaling WebSocket (repeat; e.g. a `hotline web` page, "
               "http://127.0.0.1:8765). Default: any origin.")] = None,
+          public_url: Annotated[list[str] | None, typer.Option(
+              "--public-url", envvar="HOTLINE_PUBLIC_URL",
+              help="A URL clients reach this server by (a DNS name, a reverse proxy); "
+              "repeatable. Login and enrollment proofs must name the server they are for: "
+              "the address a connection arrives at is always accepted.")] = None,
           verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     """Run the Hotline server: signaling, storage and the embedded SFU."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
@@ -108,7 +116,8 @@ def serve(host: Host = DEFAULT_HOST, port: Port = DEFAULT_PORT, data: Data = DEF
                             tls_cert=tls_cert, tls_key=tls_key,
                             linktest_interval=linktest_interval, alarm_webhook=alarm_webhook,
                             ring_timeout=ring_timeout, linktest_thresholds=thresholds,
-                            allowed_origins=tuple(allow_origin) if allow_origin else None)
+                            allowed_origins=tuple(allow_origin) if allow_origin else None,
+                            public_urls=tuple(public_url or ()))
         with contextlib.suppress(KeyboardInterrupt):
             uvloop.run(_serve(settings, console))  # the SFU's hot path wants uvloop
     except HotlineError as exc:

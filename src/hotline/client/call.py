@@ -34,6 +34,7 @@ from hotline.crypto.frames import Codec
 from hotline.crypto.identity import Identity
 from hotline.crypto.kid import WRONG_PARTICIPANT, WRONG_SLOT, Slot
 from hotline.errors import ConfigError
+from hotline.logtext import safe
 from hotline.rtc import aiortc_adapter as adapter
 from hotline.rtc.aiortc_e2ee import MediaE2ee, SendKeys, StreamDecryptor
 from hotline.rtc.opus_fec import with_inband_fec
@@ -303,7 +304,7 @@ class Call:
         try:
             await self._publish()
         except Exception as exc:  # the watchdog tries again
-            log.warning("publishing after a media restart failed: %s", exc)
+            log.warning("publishing after a media restart failed: %s", safe(exc))
 
     def _media_tracks(self) -> list[MediaStreamTrack]:
         """What we send: a camera (v4l2) and/or microphone (ALSA), a media file (looped),
@@ -357,7 +358,7 @@ class Call:
             try:
                 await self._answer(offer)
             except Exception as exc:  # a bad offer must not end the call
-                log.warning("subscribe offer failed: %s", exc)
+                log.warning("subscribe offer failed: %s", safe(exc))
 
     async def _answer(self, offer: m.SubscribeOffer) -> None:
         assert self.e2ee is not None
@@ -411,7 +412,7 @@ class Call:
                     if t.receiver.track is track), None)
         stream = self.streams.get(mid) if mid is not None else None
         if stream is None:
-            log.warning("track on an unknown m-line %s", mid)
+            log.warning("track on an unknown m-line %s", safe(mid))
             return
         if self.record_dir is not None:
             self._record(stream, track)

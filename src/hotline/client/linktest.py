@@ -25,6 +25,7 @@ from aiortc import RTCPeerConnection
 
 from hotline.client.call import Call
 from hotline.crypto.identity import Identity
+from hotline.logtext import safe
 from hotline.rtc import aiortc_adapter as adapter
 from hotline.signaling import messages as m
 
@@ -106,7 +107,7 @@ async def take_part(server: str, identity: Identity, start: m.LinkTestStart, *,
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # any failure is a result of the test, reported as such
-        log.info("link test %s failed here: %s", start.test_id, exc)
+        log.info("link test %s failed here: %s", safe(start.test_id), safe(exc))
         figures = await _failed(call, started, exc)
     finally:
         with contextlib.suppress(Exception):

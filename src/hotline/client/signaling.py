@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
-from hotline.crypto.auth import Purpose, prove
+from hotline.client.transport import check_transport, insecure_allowed
+from hotline.crypto.auth import Purpose, prove, tls_unique_of
 from hotline.crypto.callkey import CallKeyPair, Kem
 from hotline.crypto.groupcode import GroupCode
 from hotline.crypto.identity import Identity
@@ -39,7 +40,9 @@ from hotline.crypto.keyschedule import MemberJoined as KsMemberJoined
 from hotline.crypto.keyschedule import MemberLeft as KsMemberLeft
 from hotline.crypto.mediakeys import MediaKeys
 from hotline.errors import CryptoError, HotlineError, ProtocolError, RemoteError
+from hotline.logtext import safe
 from hotline.signaling import messages as m
+from hotline.signaling.origin import origin_of
 
 log = logging.getLogger("hotline.client")
 #: How long a broken connection is retried with ``resume`` (the server keeps the seat 15 s).
@@ -94,8 +97,13 @@ class SignalingClient:
     def __init__(self, server: str, identity: Identity, *, kem: Kem = Kem.X25519,
                  rekey_interval: float = 600.0, grace: float = 1.0,
                  clock: Callable[[], float] | None = None,
-                 ssl_context: ssl.SSLContext | None = None) -> None:
+                 ssl_context: ssl.SSLContext | None = None,
+                 allow_insecure: bool | None = None) -> None:
         self.url = _ws_url(server)
+        #: What our login and enrollment proofs name: the server as *we* know it (the
+        #: URL we connect to), never what the server says it is (``hello.server``).
+        self.origin = origin_of(self.url)
+        self._allow_insecure = insecure_allowed(allow_insecure)
         self._ssl: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
         self.identity = identity
         self.kem = kem
@@ -116,6 +124,7 @@ class SignalingClient:
         self._session: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._challenge = b""
+        self._binding = b""  # this connection's tls-unique, when it has one
         self._replies: asyncio.Queue[m.ServerMessage] = asyncio.Queue()
         self._reader: asyncio.Task[None] | None = None
         self._writer: asyncio.Task[None] | None = None
@@ -153,6 +162,7 @@ class SignalingClient:
 
     async def _open(self) -> None:
         """A WebSocket to the server and its hello (the challenge to sign)."""
+        check_transport(self.url, self._allow_insecure)
         self._session = aiohttp.ClientSession()
         try:
             self._ws = await self._session.ws_connect(self.url, max_msg_size=m.MAX_MESSAGE_BYTES,
@@ -164,6 +174,18 @@ class SignalingClient:
         if not isinstance(hello, m.Hello):
             raise ProtocolError("server did not say hello")
         self._challenge = hello.challenge
+        self._binding = self._tls_unique()
+
+    def _tls_unique(self) -> bytes:
+        """RFC 5929 tls-unique of this connection (TLS <= 1.2 only), else b""."""
+        return tls_unique_of(self._ws.get_extra_info("ssl_object") if self._ws else None)
+
+    def _auth(self) -> m.Auth:
+        """``auth`` for this connection: the challenge, our origin, the TLS binding."""
+        return m.Auth(identity_key=self.identity.public_key, origin=self.origin,
+                      channel_binding="tls-unique" if self._binding else "",
+                      signature=prove(self.identity, Purpose.AUTH, self._challenge,
+                                      origin=self.origin, channel_binding=self._binding))
 
     async def close(self) -> None:
         self._closing = True
@@ -227,8 +249,11 @@ class SignalingClient:
     async def enroll(self, code: str, label: str = "") -> str:
         """Register this identity with a one-time code; returns the party name."""
         self._send(m.Enroll(code=code, identity_key=self.identity.public_key, label=label,
+                            origin=self.origin,
+                            channel_binding="tls-unique" if self._binding else "",
                             signature=prove(self.identity, Purpose.ENROLL, self._challenge,
-                                            code)))
+                                            code, origin=self.origin,
+                                            channel_binding=self._binding)))
         reply = await self._reply(m.Enrolled)
         assert isinstance(reply, m.Enrolled)
         self.party = reply.party
@@ -236,8 +261,7 @@ class SignalingClient:
 
     async def authenticate(self) -> list[str]:
         """Sign this connection's challenge; returns the rooms of our party."""
-        self._send(m.Auth(identity_key=self.identity.public_key,
-                          signature=prove(self.identity, Purpose.AUTH, self._challenge)))
+        self._send(self._auth())
         reply = await self._reply(m.Welcome)
         assert isinstance(reply, m.Welcome)
         self.party, self.rooms = reply.party, reply.rooms
@@ -339,14 +363,12 @@ class SignalingClient:
             try:
                 await asyncio.wait_for(self._open(), 3.0)
                 assert self._ws is not None
-                await self._ws.send_str(m.encode(m.Auth(
-                    identity_key=self.identity.public_key,
-                    signature=prove(self.identity, Purpose.AUTH, self._challenge))))
+                await self._ws.send_str(m.encode(self._auth()))
                 await self._ws.send_str(m.encode(m.Resume(room=room, participant_id=pid,
                                                           token=token, received=self._received)))
                 resumed = await asyncio.wait_for(self._until_resumed(), 5.0)
             except ServerError as exc:
-                log.warning("resume refused: %s", exc)
+                log.warning("resume refused: %s", safe(exc))
                 return False
             except (ConnectionFailed, ProtocolError, aiohttp.ClientError, OSError,
                     TimeoutError):
@@ -441,7 +463,7 @@ class SignalingClient:
             self._event("key_rejected", reason=exc.reason.value)
             return
         except HotlineError as exc:
-            log.warning("roster event refused: %s", exc)
+            log.warning("roster event refused: %s", safe(exc))
             self._event("error", code="roster", message=str(exc))
             return
         for out in self.keys.apply(actions):

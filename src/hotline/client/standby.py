@@ -24,6 +24,7 @@ from hotline.client.linktest import take_part
 from hotline.client.signaling import ServerError, SignalingClient, trust
 from hotline.crypto.identity import Identity
 from hotline.errors import HotlineError, RemoteError
+from hotline.logtext import safe
 from hotline.signaling import messages as m
 
 log = logging.getLogger("hotline.standby")
@@ -87,7 +88,8 @@ class Standby:
                 raise
             except (HotlineError, OSError, TimeoutError) as exc:
                 self._event("disconnected", reason=str(exc))
-                log.info("standby %s: %s; retrying in %.1f s", self.hotline, exc, backoff)
+                log.info("standby %s: %s; retrying in %.1f s", safe(self.hotline), safe(exc),
+                         backoff)
             self.connected.clear()
             await asyncio.sleep(backoff * random.uniform(0.8, 1.2))  # noqa: S311 (jitter)
             backoff = min(self._max_backoff, backoff * 2)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
 
+from hotline.crypto.ed25519_checks import public_key_problem
 from hotline.crypto.identity import PUBLIC_KEY_SIZE, SIGNATURE_SIZE, Identity, verify
 from hotline.crypto.wire import Reader, Writer
 from hotline.errors import AnnouncementError, CryptoError, KeyMessageError, Reason
@@ -199,6 +200,9 @@ class CallKeyAnnouncement:
                           self.identity_key)
         if self.identity_key != identity_key:
             raise AnnouncementError(Reason.BINDING, "identity key differs from the roster")
+        problem = public_key_problem(identity_key)
+        if problem is not None:  # small order: one signature would verify for any message
+            raise AnnouncementError(Reason.WEAK_KEY, problem)
         if not verify(identity_key, self.signature, _ANNOUNCEMENT_LABEL + body):
             raise AnnouncementError(Reason.BAD_SIGNATURE)
         if self.room_id != room_id:

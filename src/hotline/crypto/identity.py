@@ -18,6 +18,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from hotline.crypto.ed25519_checks import public_key_problem, signature_problem
 from hotline.errors import IdentityError, Reason
 
 PUBLIC_KEY_SIZE = 32
@@ -37,14 +38,27 @@ def fingerprint(public_key: bytes) -> str:
 
 
 def verify(public_key: bytes, signature: bytes, message: bytes) -> bool:
-    """True if ``signature`` is a valid Ed25519 signature of ``message``."""
+    """True if ``signature`` is a valid Ed25519 signature of ``message``.
+
+    Strict (:mod:`hotline.crypto.ed25519_checks`): a non-canonical or small-order key or
+    R, or S >= L, never verifies, whatever the library would say."""
     if len(public_key) != PUBLIC_KEY_SIZE or len(signature) != SIGNATURE_SIZE:
+        return False
+    if public_key_problem(public_key) is not None or signature_problem(signature) is not None:
         return False
     try:
         Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+def check_public_key(public_key: bytes) -> None:
+    """Raise :class:`IdentityError` (reason ``weak_key``) for a key :func:`verify` would
+    never accept: wrong length, non-canonical, not a point, small order."""
+    problem = public_key_problem(public_key)
+    if problem is not None:
+        raise IdentityError(Reason.WEAK_KEY, f"not a usable Ed25519 public key ({problem})")
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -69,6 +69,7 @@ HOOKED: tuple[tuple[str, str], ...] = (
     ("aiortc.RTCRtpSender", "_stream_id"),
     ("aiortc.RTCRtpSender", "_track_id"),
     ("aiortc.RTCRtpTransceiver", "_codecs"),
+    ("aiortc.RTCRtpTransceiver", "_headerExtensions"),
     ("pylibsrtp.Session", "_srtp"),
     ("pylibsrtp.Session", "_cdata"),
     ("pylibsrtp.Session", "_buffer"),
@@ -242,6 +243,27 @@ def detach_media(pc: RTCPeerConnection) -> None:
     for t in pc.getTransceivers():
         t.sender.send = _not_started  # type: ignore[method-assign]
         t.receiver.receive = _not_started  # type: ignore[method-assign]
+
+
+#: RFC 6464 audio level: a clear-text loudness per packet (who speaks, and when), which
+#: end-to-end encryption of the payload does not hide. Hotline's clients never negotiate it.
+AUDIO_LEVEL = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
+
+
+def drop_header_extension(transceiver: RTCRtpTransceiver, uri: str) -> None:
+    """Neither offer nor answer ``uri`` on this m-line: aiortc negotiates, and its sender
+    writes, only the extensions listed in the transceiver's ``_headerExtensions`` (copied
+    from its global table at ``addTransceiver``, recomputed by ``setRemoteDescription`` of
+    an offer). ``createOffer`` copies the table again: use :func:`without_extension` on
+    the offer it returns, and call this after it and before ``createAnswer``."""
+    transceiver._headerExtensions = [e for e in transceiver._headerExtensions if e.uri != uri]
+
+
+def without_extension(sdp: str, uri: str) -> str:
+    """``sdp`` without its ``a=extmap`` lines for ``uri`` (an offer aiortc made)."""
+    lines = sdp.split("\r\n")
+    return "\r\n".join(line for line in lines
+                        if not (line.startswith("a=extmap:") and line.split(" ")[1:2] == [uri]))
 
 
 def sender_ssrc(transceiver: RTCRtpTransceiver) -> int:

@@ -102,6 +102,7 @@ from hotline.crypto.frames import Codec, FrameReceiver, clear_length, frame_kid,
 from hotline.crypto.kid import GENERATION_BITS, SLOT_BITS, Slot, stream_kid_verdict
 from hotline.crypto.sframe import SFrameContext, SFrameHeader, SFrameSender
 from hotline.errors import ConfigError, Reason, SFrameError, UsageError
+from hotline.rtc import aiortc_adapter as adapter
 from hotline.rtc import jitter, opus_fec
 
 __all__ = [
@@ -965,6 +966,8 @@ class MediaE2ee:
 
     def _protect_transceivers(self, pc: RTCPeerConnection) -> None:
         for transceiver in pc.getTransceivers():
+            # the clear audio level would tell the SFU who speaks when (RFC 6464): never
+            adapter.drop_header_extension(transceiver, adapter.AUDIO_LEVEL)
             if _HOOKED.get(transceiver) is self:
                 continue
             self._claim(transceiver)
@@ -992,7 +995,10 @@ class MediaE2ee:
 
         async def createOffer() -> RTCSessionDescription:
             self._protect_transceivers(pc)
-            return await create_offer()
+            offer = await create_offer()
+            self._protect_transceivers(pc)  # createOffer copied aiortc's extension table
+            return RTCSessionDescription(adapter.without_extension(offer.sdp, adapter.AUDIO_LEVEL),
+                                         offer.type)
 
         async def setLocalDescription(
             sessionDescription: RTCSessionDescription | None = None,

@@ -25,6 +25,7 @@ from typing import Any
 import aiohttp
 
 from hotline.errors import UsageError
+from hotline.logtext import safe
 from hotline.server.outcomes import open_alarms
 from hotline.server.uptime import UptimeRecord
 
@@ -56,8 +57,8 @@ class Alarms:
 
     def raise_alarm(self, hotline: str, reason: str, *, outcome: str | None = None,
                     test_id: str | None = None) -> None:
-        log.warning("ALARM hotline=%s reason=%s outcome=%s test=%s", hotline, reason,
-                    outcome or "-", test_id or "-")
+        log.warning("ALARM hotline=%s reason=%s outcome=%s test=%s", safe(hotline),
+                    safe(reason), outcome or "-", test_id or "-")  # reason may quote an end
         self._open[hotline] = True
         self._emit("alarm", hotline, reason, outcome, test_id)
 

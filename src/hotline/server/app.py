@@ -11,6 +11,7 @@ from aiohttp import web
 
 from hotline import __version__
 from hotline.server.hotlines import HotlineService
+from hotline.server.origin import connection_origins, tls_unique
 from hotline.server.rooms import RoomRegistry
 from hotline.server.session import Session
 from hotline.server.settings import Settings
@@ -33,6 +34,9 @@ class ServerState:
     hotlines: HotlineService
     #: Tasks that outlive the connection that started them (a broken seat's expiry).
     background: set[asyncio.Task[object]] = field(default_factory=set)
+    #: Origins a login/enrollment proof may name besides the connection's own address
+    #: (``Settings.public_urls``; hotline.server.origin).
+    public_origins: set[str] = field(default_factory=set)
 
 
 STATE = web.AppKey("state", ServerState)
@@ -66,9 +70,10 @@ def origin_allowed(request: web.Request, allowed: tuple[str, ...] | None) -> boo
 async def _signaling(request: web.Request) -> web.StreamResponse:
     if not origin_allowed(request, request.app[STATE].settings.allowed_origins):
         raise web.HTTPForbidden(text="this origin may not use this server's signaling\n")
+    origins, binding = connection_origins(request), tls_unique(request)
     ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, heartbeat=20.0)
     await ws.prepare(request)
-    await Session(request.app[STATE], ws).run()
+    await Session(request.app[STATE], ws, origins=origins, channel_binding=binding).run()
     return ws
 
 
@@ -90,7 +95,8 @@ def make_app(settings: Settings, store: Store | None = None,
               consent_failures=settings.consent_failures)
     record = UptimeRecord(store, node_identity(settings.data_dir))
     hotlines = HotlineService(settings, store, record, discard_room=rooms.discard)
-    app[STATE] = ServerState(settings, store, rooms, sfu, hotlines)
+    app[STATE] = ServerState(settings, store, rooms, sfu, hotlines,
+                             public_origins=set(settings.public_origins))
     app[WEB_APP_KEY] = web_app
     # Served by the server: the page talks to its own origin only (its config names no
     # other server).

@@ -28,6 +28,7 @@ from typing import Any
 
 from hotline.crypto.identity import fingerprint
 from hotline.errors import ProtocolError, UsageError
+from hotline.logtext import safe
 from hotline.server.alarms import Alarms
 from hotline.server.outcomes import UNREACHABLE, UP, evaluate
 from hotline.server.settings import Settings
@@ -197,7 +198,8 @@ class LinkTests:
             self._record.append(name, "linktest", data, time_ms=int(started * 1000))
         except UsageError as exc:
             log.error("cannot record link test of hotline=%s: %s", name, exc)
-        log.info("link test hotline=%s outcome=%s %s", name, outcome, data.get("reason", ""))
+        log.info("link test hotline=%s outcome=%s %s", safe(name), outcome,
+                 safe(data.get("reason", "")))
         if outcome in UP:
             self._alarms.clear(name, outcome=outcome, test_id=data.get("test_id"))
         else:

@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING, cast
 from aiohttp import WSMsgType, web
 
 from hotline.crypto.auth import Purpose, check_proof
+from hotline.crypto.ed25519_checks import public_key_problem
 from hotline.errors import HotlineError, LocalError, ProtocolError, RemoteError, UsageError
+from hotline.logtext import safe
 from hotline.server.rooms import LiveRoom, NotInRoom, ResumeRefused
 from hotline.server.standby import HotlineForbidden
 from hotline.signaling import messages as m
@@ -69,9 +71,13 @@ def error_for(exc: HotlineError) -> m.Error:
 class Session:
     """A client connection (implements :class:`hotline.server.rooms.Member`)."""
 
-    def __init__(self, state: ServerState, ws: web.WebSocketResponse) -> None:
+    def __init__(self, state: ServerState, ws: web.WebSocketResponse, *,
+                 origins: frozenset[str] = frozenset(),
+                 channel_binding: bytes | None = None) -> None:
         self.state = state
         self.ws = ws
+        #: Where this connection arrived (hotline.server.origin), and its tls-unique.
+        self.origins, self.channel_binding = origins, channel_binding
         self.conn_id = secrets.token_hex(4)
         self.challenge = os.urandom(32)
         self.party = ""
@@ -176,7 +182,7 @@ class Session:
         finally:
             await self._cleanup()
             writer.cancel()
-            log.info("close conn=%s party=%s", self.conn_id, self.party or "-")
+            log.info("close conn=%s party=%s", self.conn_id, safe(self.party or "-"))
 
     async def _receive(self, text: str) -> None:
         if self._sent is not None:
@@ -201,7 +207,7 @@ class Session:
 
     async def _refuse(self, exc: HotlineError) -> None:
         self._errors += 1
-        log.info("refused conn=%s: %s", self.conn_id, exc)
+        log.info("refused conn=%s: %s", self.conn_id, safe(exc))
         self.send(error_for(exc))
         if self._errors >= MAX_ERRORS:
             await self._close(CLOSE_POLICY, "too many errors")
@@ -258,11 +264,32 @@ class Session:
         if self.device_id is None:
             raise Unauthorized("authenticate first")
 
+    def _binding(self, msg: m.Enroll | m.Auth) -> bytes:
+        """The origin and channel binding a proof must be for, checked against ours: a
+        proof made for another server (relayed by it) is refused here."""
+        accepted = self.origins | self.state.public_origins
+        if msg.origin not in accepted:
+            public = ", ".join(sorted(self.state.public_origins)) or "none"
+            raise Unauthorized(  # (the arrival address is not echoed: it may be internal)
+                f"this proof is for the server {msg.origin}, not for this server: it "
+                f"accepts the address a connection arrives at and its public URLs "
+                f"({public}; an operator sets them with hotline serve --public-url)")
+        if msg.channel_binding == "tls-unique":
+            if self.channel_binding is None:
+                raise Unauthorized("this connection has no tls-unique channel binding")
+            return self.channel_binding
+        return b""
+
     async def _on_enroll(self, msg: m.Enroll) -> None:
         if self.device_id is not None:
             raise ProtocolError("already authenticated")
+        problem = public_key_problem(msg.identity_key)
+        if problem is not None:
+            raise Unauthorized(f"identity key refused: not a usable Ed25519 public key "
+                               f"({problem}); make a new identity")
+        binding = self._binding(msg)
         if not check_proof(msg.identity_key, msg.signature, Purpose.ENROLL, self.challenge,
-                           msg.code):
+                           msg.code, origin=msg.origin, channel_binding=binding):
             raise Unauthorized("enrollment proof does not verify")
         try:
             device = self.state.store.enroll(msg.code, msg.identity_key, msg.label)
@@ -274,7 +301,9 @@ class Session:
     async def _on_auth(self, msg: m.Auth) -> None:
         if self.device_id is not None:
             raise ProtocolError("already authenticated")
-        if not check_proof(msg.identity_key, msg.signature, Purpose.AUTH, self.challenge):
+        binding = self._binding(msg)
+        if not check_proof(msg.identity_key, msg.signature, Purpose.AUTH, self.challenge,
+                           origin=msg.origin, channel_binding=binding):
             raise Unauthorized("signature does not verify")
         device = self.state.store.device_by_key(msg.identity_key)
         if device is None:
@@ -372,8 +401,8 @@ class Session:
         change, no rekey). ``media_restarted`` comes before any offer of the new
         subscribe connection; what the client sent before it is for the old ones."""
         room, pid = self._joined_seat()
-        log.info("conn=%s room=%s participant=%d media restart: %s", self.conn_id, room.name,
-                 pid, msg.reason or "-")
+        log.info("conn=%s room=%s participant=%d media restart: %s", self.conn_id,
+                 safe(room.name), pid, safe(msg.reason or "-"))
         await self.state.sfu.restart(room.name, pid)
         self.send(m.MediaRestarted())
         self.state.sfu.sync_room(room.name)  # the others' streams, on a new connection

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from hotline.errors import ConfigError
 from hotline.server.outcomes import Thresholds
+from hotline.signaling.origin import origin_of
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
@@ -53,6 +54,9 @@ class Settings:
     #: a signature by a device key kept in the browser's own origin) and nothing against
     #: this server itself; it lets an operator keep other web pages off the server.
     allowed_origins: tuple[str, ...] | None = None
+    #: URLs clients reach this server by, besides the address a connection arrives at
+    #: (a DNS name, a reverse proxy): login and enrollment proofs must name one of them.
+    public_urls: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -82,6 +86,16 @@ class Settings:
                 raise ConfigError(f"an allowed origin is scheme://host[:port], not {origin!r}")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ConfigError("--tls-cert and --tls-key go together")
+        for url in self.public_urls:
+            try:
+                origin_of(url)
+            except ValueError:
+                raise ConfigError(f"--public-url {url!r} is not an http(s):// URL") from None
+
+    @property
+    def public_origins(self) -> frozenset[str]:
+        """The configured public URLs as origins (hotline.crypto.auth.origin_of)."""
+        return frozenset(origin_of(url) for url in self.public_urls)
 
     @property
     def media_address(self) -> str:

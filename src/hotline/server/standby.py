@@ -14,6 +14,7 @@ from typing import Protocol
 
 from hotline.crypto.identity import fingerprint
 from hotline.errors import RemoteError
+from hotline.logtext import safe
 from hotline.server.store import Hotline, Store
 from hotline.signaling import messages as m
 
@@ -69,7 +70,7 @@ def check_pinned(store: Store, name: str, endpoint: Endpoint, audit: Callable[..
     presented = fingerprint(endpoint.identity_key)
     pinned_fps = sorted(fingerprint(k) for k in pinned)
     log.warning("PIN MISMATCH hotline=%s party=%s conn=%s action=%s presented=%s pinned=%s",
-                name, endpoint.party, endpoint.conn_id, action, presented,
+                safe(name), safe(endpoint.party), endpoint.conn_id, action, presented,
                 ",".join(pinned_fps))
     audit("pin_mismatch", party=endpoint.party, device_id=endpoint.device_id, hotline=name,
           action=action, presented=presented, pinned=pinned_fps)

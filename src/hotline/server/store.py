@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from hotline.crypto.ed25519_checks import public_key_problem
 from hotline.errors import ConfigError, UsageError
 from hotline.signaling.messages import DEFAULT_ROLE, ROLES
 
@@ -269,8 +270,9 @@ class SqliteStore:
 
         The caller has already checked that the device holds the private key.
         """
-        if len(identity_key) != 32:
-            raise UsageError("identity key must be 32 bytes")
+        problem = public_key_problem(identity_key)
+        if problem is not None:  # small order, non-canonical: such a key proves nothing
+            raise UsageError(f"not a usable Ed25519 identity key ({problem})")
         now = self._now()
         with self._tx() as db:
             row = db.execute(

@@ -26,6 +26,7 @@ from aiortc import RTCPeerConnection, RTCRtpSender, RTCRtpTransceiver, RTCSessio
 from aiortc.sdp import MediaDescription, SessionDescription
 
 from hotline.errors import ProtocolError
+from hotline.logtext import safe
 from hotline.rtc import aiortc_adapter as adapter
 from hotline.rtc.opus_fec import with_inband_fec
 from hotline.sfu.forwarding import ForwardedCopy, PublishedStream, Router, aggregate_remb
@@ -161,8 +162,8 @@ class SfuParticipant:
             if self.closed:
                 raise ProtocolError("the media session was restarted meanwhile")
         except Exception as exc:  # bad SDP, no common codec, ...
-            log.info("room=%s participant=%d publish refused: %s", self.room,
-                     self.participant_id, exc)
+            log.info("room=%s participant=%d publish refused: %s", safe(self.room),
+                     self.participant_id, safe(exc))
             # Nothing of a refused offer stays: the participant may offer again.
             self.publish_pc = None
             await _close_quietly(pc)
@@ -348,7 +349,7 @@ class Sfu:
             try:
                 await coro  # type: ignore[misc]
             except ProtocolError as exc:
-                log.info("room=%s participant=%d: %s", p.room, p.participant_id, exc)
+                log.info("room=%s participant=%d: %s", safe(p.room), p.participant_id, safe(exc))
 
         task = asyncio.ensure_future(run())
         self._tasks.add(task)

@@ -57,6 +57,13 @@ def _b64_validate(value: object, handler: object) -> bytes:
 B64 = Annotated[bytes, WrapValidator(_b64_validate), PlainSerializer(b64encode, return_type=str)]
 Name = Annotated[str, Field(min_length=1, max_length=64)]
 U32 = Annotated[int, Field(ge=0, le=2**32 - 1)]
+#: The server's origin as the client knows it (hotline.crypto.auth.origin_of): what a
+#: login or enrollment proof is bound to. A plain ASCII form, so it is safe to log.
+Origin = Annotated[str, Field(max_length=255,
+                              pattern=r"^https?://[a-z0-9.\-]+:[0-9]{1,5}$|"
+                                      r"^https?://\[[0-9a-f:.]+\]:[0-9]{1,5}$")]
+#: The TLS channel binding a proof includes: none, or RFC 5929 tls-unique (TLS <= 1.2).
+ChannelBinding = Literal["", "tls-unique"]
 
 #: A party's role in a room (REQUIREMENTS L1). Shown on every tile and roster line.
 Role = Literal["principal", "delegate", "interpreter", "aide", "note_taker", "operator", "press"]
@@ -83,14 +90,19 @@ class Enroll(_Message):
     identity_key: B64
     label: Annotated[str, Field(max_length=64)] = ""
     signature: B64
+    origin: Origin
+    channel_binding: ChannelBinding = ""
 
 
 class Auth(_Message):
-    """Prove possession of an enrolled identity key (signs the connection's challenge)."""
+    """Prove possession of an enrolled identity key (signs the connection's challenge,
+    the server's origin as the client knows it and, where it has one, the TLS channel)."""
 
     type: Literal["auth"] = "auth"
     identity_key: B64
     signature: B64
+    origin: Origin
+    channel_binding: ChannelBinding = ""
 
 
 class Join(_Message):

@@ -19,6 +19,7 @@
  * For tests and diagnostics the page keeps a summary on `window.hotlineApp` (view.ts; no keys).
  */
 
+import { insecureTransport } from "../crypto/auth.js";
 import { type LoadedIdentity, loadOrCreateIdentity } from "../crypto/keystore.js";
 import { LISTEN_ONLY } from "../protocol/messages.js";
 import { ServerError, SignalingClient } from "../protocol/signaling.js";
@@ -284,6 +285,19 @@ async function startHotlineCall(h: HotlineCallStart): Promise<void> {
 
 // ------------------------------------------------------------------- start
 
+/** Plain http to a server beyond this machine: say so, loudly and for good (the Python
+ * client refuses it without --insecure-http; a page can only warn). */
+function warnIfInsecure(server: string): void {
+  if (!insecureTransport(server)) return;
+  const note = document.createElement("p");
+  note.id = "insecure-warning";
+  note.setAttribute("role", "alert");
+  note.textContent = `WARNING: this page talks to ${new URL(server).host} over plain http. Anyone on the ` +
+    "network path can read your enrollment code and the signaling, and pose as the server. " +
+    "Do not enroll or join over this connection; ask your operator for an https:// address.";
+  document.body.prepend(note);
+}
+
 async function main(): Promise<void> {
   ($("enroll-form") as HTMLFormElement).addEventListener("submit", (e) => void enroll(e));
   button("leave-button").addEventListener("click", () => void call?.end(null));
@@ -296,6 +310,7 @@ async function main(): Promise<void> {
   const provenance = await loadProvenance();
   state.provenance = provenance;
   $("provenance").textContent = describe(provenance);
+  warnIfInsecure(serverUrl());  // the server this page talks to (hotline web: a remote one)
   if (!("RTCRtpScriptTransform" in window)) {
     throw new Error("This browser has no RTCRtpScriptTransform, so end-to-end encrypted calls are not possible in it. Use a current Chromium, Chrome, Edge or Safari.");
   }

@@ -18,6 +18,7 @@ import { Aes128Gcm, CipherSuite as HpkeSuite, HkdfSha256 } from "@hpke/core";
 import { DhkemX25519HkdfSha256, X25519 } from "@hpke/dhkem-x25519";
 
 import { type Bytes, ascii, concat, copy, equal, fromUtf8, utf8 } from "./bytes.js";
+import { publicKeyProblem } from "./ed25519_checks.js";
 import { AnnouncementError, type CryptoErrorClass, KeyMessageError, Reason } from "./errors.js";
 import { type Identity, PUBLIC_KEY_SIZE, SIGNATURE_SIZE, verify } from "./identity.js";
 import { Reader, Writer } from "./wire.js";
@@ -222,6 +223,8 @@ export class CallKeyAnnouncement {
     if (!equal(this.identityKey, binding.identityKey)) {
       throw new AnnouncementError(Reason.BINDING, "identity key differs from the roster");
     }
+    const problem = publicKeyProblem(binding.identityKey);
+    if (problem !== null) throw new AnnouncementError(Reason.WEAK_KEY, problem); // one signature would fit any message
     if (!(await verify(binding.identityKey, this.signature, concat(ANNOUNCEMENT_LABEL, body)))) {
       throw new AnnouncementError(Reason.BAD_SIGNATURE);
     }

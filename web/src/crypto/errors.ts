@@ -39,6 +39,7 @@ export const Reason = {
   FILE: "file",
   PERMISSIONS: "permissions",
   PASSPHRASE: "passphrase",
+  WEAK_KEY: "weak_key",
 } as const;
 
 export type Reason = (typeof Reason)[keyof typeof Reason];

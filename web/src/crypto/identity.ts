@@ -7,6 +7,7 @@
  */
 
 import { type Bytes, ascii, concat, copy, toHex } from "./bytes.js";
+import { publicKeyProblem, signatureProblem } from "./ed25519_checks.js";
 import { IdentityError, Reason } from "./errors.js";
 
 export const PUBLIC_KEY_SIZE = 32;
@@ -26,15 +27,29 @@ export async function fingerprint(publicKey: Uint8Array): Promise<string> {
   return hexed.match(/.{4}/g)!.join(" ");
 }
 
-/** True if `signature` is a valid Ed25519 signature of `message` by `publicKey`. */
+/** True if `signature` is a valid Ed25519 signature of `message` by `publicKey`. Strict
+ * (ed25519_checks.ts): a non-canonical or small-order key or R, or S >= L, never verifies. */
 export async function verify(publicKey: Uint8Array, signature: Uint8Array, message: Uint8Array): Promise<boolean> {
   if (publicKey.length !== PUBLIC_KEY_SIZE || signature.length !== SIGNATURE_SIZE) return false;
+  if (publicKeyProblem(publicKey) !== null || signatureProblem(signature) !== null) return false;
+  return await libraryVerify(publicKey, signature, message);
+}
+
+/** WebCrypto's verdict alone, without the strict checks (for web/test/vectors.ts, which
+ * records what the library does; never use it to decide anything). */
+export async function libraryVerify(publicKey: Uint8Array, signature: Uint8Array, message: Uint8Array): Promise<boolean> {
   try {
     const key = await crypto.subtle.importKey("raw", copy(publicKey), "Ed25519", false, ["verify"]);
     return await crypto.subtle.verify("Ed25519", key, copy(signature), copy(message));
   } catch {
     return false; // not a valid point, ...
   }
+}
+
+/** Throws IdentityError (reason weak_key) for a key `verify` would never accept. */
+export function checkPublicKey(publicKey: Uint8Array): void {
+  const problem = publicKeyProblem(publicKey);
+  if (problem !== null) throw new IdentityError(Reason.WEAK_KEY, `not a usable Ed25519 public key (${problem})`);
 }
 
 function base64UrlDecode(text: string): Bytes {

@@ -5,6 +5,8 @@
 
 export * from "./bytes.js";
 export * from "./callkey.js";
+export * from "./auth.js";
+export * from "./ed25519_checks.js";
 export * from "./errors.js";
 export * from "./frames.js";
 export * from "./groupcode.js";

@@ -319,8 +319,8 @@ export function parseServer(text: string): ServerMessage {
 // -- client -> server -------------------------------------------------------------------
 
 export type ClientMessage =
-  | { readonly type: "enroll"; readonly code: string; readonly identity_key: Uint8Array; readonly label: string; readonly signature: Uint8Array }
-  | { readonly type: "auth"; readonly identity_key: Uint8Array; readonly signature: Uint8Array }
+  | { readonly type: "enroll"; readonly code: string; readonly identity_key: Uint8Array; readonly label: string; readonly signature: Uint8Array; readonly origin: string }
+  | { readonly type: "auth"; readonly identity_key: Uint8Array; readonly signature: Uint8Array; readonly origin: string }
   | { readonly type: "join"; readonly room: string }
   | { readonly type: "announce"; readonly announcement: Uint8Array }
   | { readonly type: "key"; readonly to: number; readonly data: Uint8Array }

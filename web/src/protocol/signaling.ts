@@ -13,7 +13,8 @@
  * to be); the key messages an event produces are sent before the next event is looked at.
  */
 
-import { type Bytes, concat, ascii } from "../crypto/bytes.js";
+import { originOf, prove } from "../crypto/auth.js";
+import type { Bytes } from "../crypto/bytes.js";
 import { CallKeyPair, Kem } from "../crypto/callkey.js";
 import { CryptoError } from "../crypto/errors.js";
 import type { GroupCode } from "../crypto/groupcode.js";
@@ -50,13 +51,8 @@ export interface ClientEvent {
   readonly data: Readonly<Record<string, unknown>>;
 }
 
-/** Proof of identity-key possession (src/hotline/crypto/auth.py):
- * Ed25519 over "hotline/v1 {purpose}" 0x00 || challenge || identity_key [|| SHA-256(code)]. */
-export async function prove(identity: Identity, purpose: "auth" | "enroll", challenge: Uint8Array,
-                            code = ""): Promise<Bytes> {
-  const codeHash = code ? new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(code))) : new Uint8Array(0);
-  return identity.sign(concat(ascii(`hotline/v1 ${purpose}\0`), challenge, identity.publicKey, codeHash));
-}
+/** Proofs (crypto/auth.ts) are bound to the server's origin as this page knows it. */
+export { prove } from "../crypto/auth.js";
 
 export function wsUrl(server: string): string {
   let url = server.replace(/\/+$/, "");
@@ -119,6 +115,9 @@ type Reply = ServerMessage["type"];
 
 export class SignalingClient {
   readonly url: string;
+  /** What our proofs name: the server as we know it (the URL we connect to), never what
+   * the server says it is (`hello.server` is only its software name). */
+  readonly origin: string;
   readonly events = new AsyncQueue<ClientEvent>();
   readonly onEvent = new Set<(event: ClientEvent) => void>();
   party = "";
@@ -169,6 +168,7 @@ export class SignalingClient {
 
   constructor(server: string, readonly identity: Identity, options: SignalingOptions = {}) {
     this.url = wsUrl(server);
+    this.origin = originOf(this.url);
     this.kem = options.kem ?? Kem.X25519;
     this.rekeyInterval = options.rekeyInterval ?? 600.0;
     this.grace = options.grace ?? 1.0;
@@ -358,8 +358,8 @@ export class SignalingClient {
         }
         if (message.type === "hello") {
           this.challenge = message.challenge;
-          void prove(this.identity, "auth", message.challenge).then((signature) => {
-            ws.send(encodeClient({ type: "auth", identity_key: this.identity.publicKey, signature }));
+          void prove(this.identity, "auth", message.challenge, this.origin).then((signature) => {
+            ws.send(encodeClient({ type: "auth", identity_key: this.identity.publicKey, signature, origin: this.origin }));
             ws.send(encodeClient({
               type: "resume", room: seat.room, participant_id: seat.participantId, token: seat.token, received: this.received,
             }));
@@ -393,8 +393,8 @@ export class SignalingClient {
 
   /** Register this identity with a one-time code; resolves to the party name. */
   async enroll(code: string, label = ""): Promise<string> {
-    const signature = await prove(this.identity, "enroll", this.challenge, code);
-    this.send({ type: "enroll", code, identity_key: this.identity.publicKey, label, signature });
+    const signature = await prove(this.identity, "enroll", this.challenge, this.origin, code);
+    this.send({ type: "enroll", code, identity_key: this.identity.publicKey, label, signature, origin: this.origin });
     const reply = await this.reply(["enrolled"]);
     this.party = reply.party;
     return reply.party;
@@ -402,8 +402,8 @@ export class SignalingClient {
 
   /** Sign this connection's challenge; resolves to the rooms of our party. */
   async authenticate(): Promise<readonly string[]> {
-    const signature = await prove(this.identity, "auth", this.challenge);
-    this.send({ type: "auth", identity_key: this.identity.publicKey, signature });
+    const signature = await prove(this.identity, "auth", this.challenge, this.origin);
+    this.send({ type: "auth", identity_key: this.identity.publicKey, signature, origin: this.origin });
     const reply = await this.reply(["welcome"]);
     this.party = reply.party;
     this.rooms = reply.rooms;
