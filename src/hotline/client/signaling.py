@@ -27,6 +27,7 @@ from hotline.crypto.identity import Identity
 from hotline.crypto.keyschedule import (
     Event,
     GroupCodeChanged,
+    GroupCodePending,
     InstallDecryptionKey,
     KeyMessageReceived,
     KeySchedule,
@@ -65,6 +66,7 @@ class ConnectionFailed(RemoteError):
 class ClientEvent:
     """Something the application may show: ``kind`` is one of joined, member_joined,
     member_left, member_media, connection_lost, resumed, keys_rotated, group_code,
+    group_code_pending,
     key_rejected, error, closed."""
 
     kind: str
@@ -452,6 +454,8 @@ class SignalingClient:
             if isinstance(action, GroupCodeChanged):
                 self._event("group_code", digits=action.code.digits, words=action.code.words,
                             epoch=action.epoch)
+            elif isinstance(action, GroupCodePending):
+                self._event("group_code_pending", epoch=action.epoch)
             elif isinstance(action, InstallDecryptionKey):
                 self._event("keys_rotated", sender=action.sender, generation=action.generation)
         if self._timer is not None and not self._timer.done():

@@ -119,9 +119,10 @@ export async function takePart(identity: Identity, start: LinkTestStart): Promis
         const c = await e2ee.counters();
         if ((c.totals["recv/video"]?.framesOut ?? 0) + (c.totals["recv/audio"]?.framesOut ?? 0) > 0) {
           firstFrameMs = since();
-          groupCode = client.code?.digits ?? ""; // both ends in the call: the code of the pair
         }
       }
+      // Both ends in the call: the code of the pair, once its reveals are in (not pending).
+      if (firstFrameMs !== null && groupCode === "") groupCode = client.code?.digits ?? "";
     }
     return await figures(failure ?? (firstFrameMs === null ? "no frame of the far end decrypted" : ""));
   } catch (error) {

@@ -43,7 +43,7 @@ export class ServerError extends RemoteError {
 export class ConnectionFailed extends RemoteError {}
 
 export type ClientEventKind =
-  | "joined" | "member_joined" | "member_left" | "member_media" | "connection_lost" | "resumed" | "keys_rotated" | "group_code" | "key_rejected" | "error" | "closed";
+  | "joined" | "member_joined" | "member_left" | "member_media" | "connection_lost" | "resumed" | "keys_rotated" | "group_code" | "group_code_pending" | "key_rejected" | "error" | "closed";
 
 export interface ClientEvent {
   readonly kind: ClientEventKind;
@@ -590,6 +590,8 @@ export class SignalingClient {
     for (const action of actions) {
       if (action.type === "group_code_changed") {
         this.event("group_code", { digits: action.code.digits, words: action.code.words, epoch: action.epoch });
+      } else if (action.type === "group_code_pending") {
+        this.event("group_code_pending", { epoch: action.epoch });
       } else if (action.type === "install_decryption_key") {
         this.event("keys_rotated", { sender: action.sender, generation: action.generation });
       }
