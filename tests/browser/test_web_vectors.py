@@ -85,6 +85,7 @@ def expected_counts() -> dict[str, int]:
     """Cases per group, straight from the JSON files."""
     rfc = json.loads((VECTORS / "sframe-rfc9605.json").read_text())
     hot = json.loads((VECTORS / "hotline-v1.json").read_text())
+    group = json.loads((VECTORS / "group-code-v1.json").read_text())
     return {
         "sframe/header": len(rfc["header"]),
         "sframe/aes_ctr_hmac": len(rfc["aes_ctr_hmac"]),
@@ -96,6 +97,9 @@ def expected_counts() -> dict[str, int]:
         "hotline/key_message": 1,
         "hotline/group_code": 1,
         "hotline/frames": len(hot["frames"]),
+        "group/code_messages": len(group["code_messages"]),
+        "group/epoch_code": 1,
+        "group/traces": len(group["traces"]),
     }
 
 
