@@ -147,9 +147,10 @@ def test_member_with_a_kem_outside_the_policy_is_rejected() -> None:
     assert (a.participant_id, Reason.UNKNOWN_SENDER) in r.rejected
     assert MemberRejected(weak.participant_id, Reason.POLICY) in a.log
     assert weak.participant_id not in a.schedule.members
-    # no key of a's was sealed to the rejected member
+    # no key of a's was sealed to the rejected member (only its code commitment and
+    # reveal went there, type 0x03/0x04: the rejected member's code covers a)
     assert not any(isinstance(x, SendKeyMessage) and x.recipient == weak.participant_id
-                   for x in a.log)
+                   and x.data[0] == 0x02 for x in a.log)
 
 
 # -- key messages that must be refused ----------------------------------------------------

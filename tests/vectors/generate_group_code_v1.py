@@ -161,10 +161,16 @@ def traces() -> list[dict[str, Any]]:
                     {"type": "phase_changed", "epoch": e},
                     {"type": "member_left", "epoch": e + 1, "participant_id": 77},
                     {"type": "member_left", "epoch": e + 1, "participant_id": 1}]),
-        "a message for the next epoch waits; one for a past epoch is dropped": (
+        "a message for the next epoch waits; one for a past epoch is refused": (
             "bob", [join_bob, commit("alice", "bob", e + 1), commit("alice", "bob", e),
                     {"type": "phase_changed", "epoch": e + 1}, reveal("alice", "bob", e),
                     reveal("alice", "bob", e + 1)]),
+        "a member I refused still gets my commitment and reveal (its code covers me)": (
+            "bob", [join_bob, {"type": "member_joined", "epoch": e + 1,
+                               "member": member("carol", e - 5)},  # stale: refused
+                    commit("carol", "bob", e + 1), commit("alice", "bob", e + 1),
+                    reveal("alice", "bob", e + 1),
+                    {"type": "member_left", "epoch": e + 2, "participant_id": 3}]),
         "three members: the reveal waits for every commitment": (
             "carol", [{"type": "joined", "epoch": e, "participant_id": 3,
                        "members": [member("alice", e - 2), member("bob", e - 1)]},

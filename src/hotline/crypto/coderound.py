@@ -57,13 +57,14 @@ class CodeRound:
             raise KeyMessageError(Reason.BINDING, "code reveal does not match its commitment")
         self.reveals[pid] = msg.value
 
-    def reveals_due(self, peers: Iterable[int]) -> list[tuple[int, bytes]]:
-        """My reveal for each peer, once (and only once) every peer has committed."""
-        ids = sorted(peers)
-        if self.revealed or any(pid not in self.commits for pid in ids):
+    def reveals_due(self, peers: Iterable[int], recipients: Iterable[int]
+                    ) -> list[tuple[int, bytes]]:
+        """My reveal for each of ``recipients``, once (and only once) every one of
+        ``peers`` (my view) has committed."""
+        if self.revealed or any(pid not in self.commits for pid in peers):
             return []
         self.revealed = True
-        return [(pid, self._message(MSG_REVEAL, pid, self.nonce)) for pid in ids]
+        return [(pid, self._message(MSG_REVEAL, pid, self.nonce)) for pid in sorted(recipients)]
 
     def nonces(self, peers: Mapping[int, bytes], my_identity: bytes
                ) -> list[tuple[bytes, bytes]] | None:

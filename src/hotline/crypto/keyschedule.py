@@ -380,14 +380,14 @@ class KeySchedule:
     # -- the group code: commit, reveal, then the code ---------------------------------
 
     def _start_code_round(self) -> list[Action]:
-        """A fresh nonce for the new epoch; my commitment to it goes to every peer
-        (trusted or not: the code covers the whole view)."""
+        """A fresh nonce for the new epoch; my commitment to it goes to every member the
+        roster lists (trusted or not, and also those I rejected: their code covers me)."""
         self._round = CodeRound(self.identity, self.config.room_id, self._require_joined(),
                                 self.epoch, self._random(NONCE_SIZE))
         self.code, self._code_ids = None, None
         actions: list[Action] = [GroupCodePending(self.epoch)]
         actions += [SendKeyMessage(pid, data)
-                    for pid, data in self._round.commitments(self._peers)]
+                    for pid, data in self._round.commitments(self._roster)]
         return actions
 
     def _code_progress(self) -> list[Action]:
@@ -396,7 +396,7 @@ class KeySchedule:
         if r is None:
             return []
         actions: list[Action] = [SendKeyMessage(pid, data)
-                                 for pid, data in r.reveals_due(self._peers)]
+                                 for pid, data in r.reveals_due(self._peers, self._roster)]
         nonces = r.nonces({pid: p.identity_key for pid, p in self._peers.items()},
                           self.identity.public_key)
         ids = tuple(sorted([self._require_joined(), *self._peers]))
@@ -422,7 +422,7 @@ class KeySchedule:
         if msg.epoch > self.epoch:
             return self._hold(msg.epoch, data)
         if msg.epoch < self.epoch or self._round is None:
-            return []  # an epoch that is over: its code no longer matters
+            raise KeyMessageError(Reason.STALE, "code message of an earlier epoch")
         peer = self._peers.get(msg.sender)
         if peer is None:
             raise KeyMessageError(Reason.UNKNOWN_SENDER)

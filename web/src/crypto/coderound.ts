@@ -65,12 +65,12 @@ export class CodeRound {
     this.reveals.set(pid, msg.value);
   }
 
-  /** My reveal for each peer, once (and only once) every peer has committed. */
-  async revealsDue(peers: Iterable<number>): Promise<[number, Bytes][]> {
-    const ids = [...peers].sort((a, b) => a - b);
-    if (this.revealed || ids.some((pid) => !this.commits.has(pid))) return [];
+  /** My reveal for each of `recipients`, once (and only once) every one of `peers` (my
+   * view) has committed. */
+  async revealsDue(peers: Iterable<number>, recipients: Iterable<number>): Promise<[number, Bytes][]> {
+    if (this.revealed || [...peers].some((pid) => !this.commits.has(pid))) return [];
     this.revealed = true;
-    return Promise.all(ids.map((pid) => this.message(MSG_REVEAL, pid, this.nonce)));
+    return Promise.all([...recipients].sort((a, b) => a - b).map((pid) => this.message(MSG_REVEAL, pid, this.nonce)));
   }
 
   /** [identity key, nonce] of me and every peer (`peers`: id -> identity key), or null

@@ -436,12 +436,12 @@ export class KeySchedule {
 
   // -- the group code: commit, reveal, then the code -------------------------------------
 
-  /** A fresh nonce for the new epoch; my commitment to it goes to every peer (trusted or
-   * not: the code covers the whole view). */
+  /** A fresh nonce for the new epoch; my commitment to it goes to every member the roster
+   * lists (trusted or not, and also those I rejected: their code covers me). */
   private async startCodeRound(): Promise<KeyScheduleAction[]> {
     const round = await CodeRound.start(this.identity, this.config.roomId, this.requireJoined(), this.epoch,
       this.random(NONCE_SIZE));
-    const commits = await round.commitments(this.peers.keys());
+    const commits = await round.commitments(this.roster);
     this.round = round;
     this.code = null;
     this.codeIds = null;
@@ -453,7 +453,7 @@ export class KeySchedule {
   private async codeProgress(): Promise<KeyScheduleAction[]> {
     const round = this.round;
     if (round === null) return [];
-    const actions: KeyScheduleAction[] = (await round.revealsDue(this.peers.keys()))
+    const actions: KeyScheduleAction[] = (await round.revealsDue(this.peers.keys(), this.roster))
       .map(([recipient, data]): SendKeyMessage => ({ type: "send_key_message", recipient, data }));
     const keys = new Map([...this.peers].map(([pid, p]) => [pid, p.identityKey]));
     const nonces = round.nonces(keys, this.identity.publicKey);
@@ -469,7 +469,7 @@ export class KeySchedule {
     if (msg.roomId !== this.config.roomId) throw new KeyMessageError(Reason.WRONG_ROOM);
     if (msg.recipient !== me) throw new KeyMessageError(Reason.WRONG_RECIPIENT);
     if (msg.epoch > this.epoch) return this.hold(msg.epoch, data);
-    if (msg.epoch < this.epoch || this.round === null) return []; // an epoch that is over
+    if (msg.epoch < this.epoch || this.round === null) throw new KeyMessageError(Reason.STALE, "code message of an earlier epoch");
     const peer = this.peers.get(msg.sender);
     if (peer === undefined) throw new KeyMessageError(Reason.UNKNOWN_SENDER);
     await this.round.receive(msg, peer.identityKey);
