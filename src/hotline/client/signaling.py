@@ -258,6 +258,9 @@ class SignalingClient:
         self._send(request if request is not None else m.Join(room=room))
         ack = await self._reply(m.JoinAck, timeout=timeout)
         assert isinstance(ack, m.JoinAck)
+        if ack.room != room:  # our announcement is for the room we asked for, no other
+            self._stop_schedule()
+            raise ProtocolError(f"the server answered a join of {room!r} with another room")
         ann = self.schedule.announcement(ack.participant_id, ack.epoch)
         self._send(m.Announce(announcement=ann.encode()))
         await self._reply(m.Joined, timeout=timeout)
@@ -380,6 +383,9 @@ class SignalingClient:
 
     def _dispatch(self, message: m.ServerMessage) -> None:
         match message:
+            case m.Joined() if message.room != self.room:  # refused: join() fails at once
+                self._replies.put_nowait(m.Error(code="protocol",
+                                                 message="joined another room than asked"))
             case m.Joined():
                 self._seat = (self.room, message.participant_id, message.resume_token)
                 self._received, self._sent_seq = 0, 0

@@ -420,6 +420,7 @@ export class SignalingClient {
     }));
     this.send(request ?? { type: "join", room }); // a hotline's test or call room: hotline_join
     const ack = await this.reply(["join_ack"], timeoutSeconds);
+    if (ack.room !== room) throw new ProtocolError(`the server answered a join of ${JSON.stringify(room)} with another room`);
     const ann = await this.schedule.announcement(ack.participant_id, ack.epoch);
     this.send({ type: "announce", announcement: ann.encode() });
     await this.reply(["joined"], timeoutSeconds); // delivered once the roster was fed
@@ -483,6 +484,10 @@ export class SignalingClient {
     const now = this.now();
     switch (message.type) {
       case "joined": {
+        if (message.room !== this.room) { // not the room we asked for: join() fails at once
+          this.replies.put({ type: "error", code: "protocol", message: "joined another room than asked" } as ServerMessage);
+          break;
+        }
         this.seat = { room: message.room, participantId: message.participant_id, token: message.resume_token };
         this.received = 0;
         this.sentSeq = 0;
