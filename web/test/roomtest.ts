@@ -87,7 +87,8 @@ async function room(): Promise<void> {
     state.rooms = client.rooms;
     state.participantId = client.participantId;
     state.epoch = client.schedule?.epoch ?? -1;
-    state.code = keys.code && client.schedule ? { digits: keys.code.digits, words: keys.code.words, epoch: client.schedule.epoch } : state.code;
+    // null while the epoch's code is pending (its reveals are not all in): never an old code
+    state.code = keys.code && client.schedule ? { digits: keys.code.digits, words: keys.code.words, epoch: client.schedule.epoch } : null;
     state.generation = keys.generation;
     state.rotations = keys.rotations;
     state.senderKids = [...keys.senders.values()].map((s) => s.kid.toString());
