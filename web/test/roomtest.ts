@@ -27,6 +27,7 @@ import { loadOrCreateIdentity } from "../src/crypto/keystore.js";
 import { Slot, kidsFor } from "../src/crypto/kid.js";
 import { MediaKeys } from "../src/crypto/mediakeys.js";
 import { ProtocolError, UsageError } from "../src/errors.js";
+import { checkHotlineRoom } from "../src/protocol/hotlinerooms.js";
 import { b64decode, b64encode, parseServer } from "../src/protocol/messages.js";
 import { type ClientEvent, SignalingClient } from "../src/protocol/signaling.js";
 
@@ -493,6 +494,25 @@ async function unit(): Promise<void> {
     const [codeA, codeB] = [ka, kb].map((k) => k.code?.digits ?? null);
     assert(codeA !== null && codeA !== undefined, "codes known after the reveals");
     same(codeB, codeA, "codes");
+  });
+
+  await check("hotline rooms: derived from the hotline and the call id; any other is refused", () => {
+    const id = "0123456789abcdef";
+    same(checkHotlineRoom(`hotline:red:${id}`, "red", id), `hotline:red:${id}`, "the derived room");
+    const bad: [string, string, string][] = [
+      ["hotline:red:x", "red", id], [`hotline:blue:${id}`, "red", id], ["summit", "red", id],
+      ["hotline:red:0123456789ABCDEF", "red", "0123456789ABCDEF"], ["hotline:red:", "red", ""],
+      [`hotline:red:${id}:x`, "red", id],
+    ];
+    for (const [room, hotline, callId] of bad) {
+      let threw = false;
+      try {
+        checkHotlineRoom(room, hotline, callId);
+      } catch (error) {
+        threw = error instanceof ProtocolError;
+      }
+      assert(threw, `refused: ${room}`);
+    }
   });
 
   await check("messages: strict validation of server messages and base64url", () => {
