@@ -31,6 +31,7 @@ from hotline.client.signaling import SignalingClient
 from hotline.crypto.codecommit import MSG_COMMIT
 from hotline.crypto.identity import Identity
 from hotline.errors import ProtocolError
+from hotline.signaling import messages as m
 
 from ..support.evil_proxy import EvilProxy
 from ..support.fork import ROOM, Fork
@@ -142,3 +143,27 @@ async def test_a_join_answered_for_another_room_is_refused(server: Server,
         assert not any(d.get("type") in ("announce", "key") for d in proxy.from_clients[0])
     finally:
         await alice.close()
+
+
+async def test_a_server_chosen_room_for_a_link_test_is_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, loopback_netns: None) -> None:
+    """The same for a link test: both standbys refuse the room, join nothing, and the test
+    does not pass."""
+    import hotline.server.linktests as linktests
+    monkeypatch.setattr(linktests, "hotline_room", lambda hotline, test_id: "summit")
+    async with hotline_server(tmp_path / "data") as (srv, alice, bob):
+        a, b = await standby(srv, alice), await standby(srv, bob)
+        try:
+            async with SignalingClient(srv.url, alice) as client:
+                await client.authenticate()
+                client.send(m.LinkTestRequest(hotline=HOTLINE))
+                for end in (a, b):
+                    refused = await end.next("error", where=lambda e: e.data.get("code") == "room")
+                    assert "summit" in str(refused.data["message"])
+                reply = await asyncio.wait_for(client.hotline.get(), 60)
+            assert isinstance(reply, m.LinkTestResult)
+            assert reply.outcome != "ok"
+            assert not any(e.kind == "linktest" for e in a.seen + b.seen)  # never took part
+        finally:
+            await a.stop()
+            await b.stop()
