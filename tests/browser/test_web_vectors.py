@@ -87,6 +87,7 @@ def expected_counts() -> dict[str, int]:
     hot = json.loads((VECTORS / "hotline-v1.json").read_text())
     strict = json.loads((VECTORS / "ed25519-strict.json").read_text())
     auth = json.loads((VECTORS / "auth-v1.json").read_text())
+    group = json.loads((VECTORS / "group-code-v1.json").read_text())
     return {
         "ed25519/public_keys": len(strict["public_keys"]),
         "ed25519/signatures": len(strict["signatures"]),
@@ -103,6 +104,9 @@ def expected_counts() -> dict[str, int]:
         "hotline/key_message": 1,
         "hotline/group_code": 1,
         "hotline/frames": len(hot["frames"]),
+        "group/code_messages": len(group["code_messages"]),
+        "group/epoch_code": 1,
+        "group/traces": len(group["traces"]),
     }
 
 

@@ -147,9 +147,10 @@ def test_member_with_a_kem_outside_the_policy_is_rejected() -> None:
     assert (a.participant_id, Reason.UNKNOWN_SENDER) in r.rejected
     assert MemberRejected(weak.participant_id, Reason.POLICY) in a.log
     assert weak.participant_id not in a.schedule.members
-    # no key of a's was sealed to the rejected member
+    # no key of a's was sealed to the rejected member (only its code commitment and
+    # reveal went there, type 0x03/0x04: the rejected member's code covers a)
     assert not any(isinstance(x, SendKeyMessage) and x.recipient == weak.participant_id
-                   for x in a.log)
+                   and x.data[0] == 0x02 for x in a.log)
 
 
 # -- key messages that must be refused ----------------------------------------------------
@@ -161,7 +162,9 @@ def three() -> tuple[LocalRoom, LocalParticipant, LocalParticipant, LocalPartici
 
 
 def last_message(p: LocalParticipant, to: int) -> bytes:
-    return [x for x in p.log if isinstance(x, SendKeyMessage) and x.recipient == to][-1].data
+    """The last key message (type 0x02; not a code commitment or reveal) ``p`` sent ``to``."""
+    return [x for x in p.log if isinstance(x, SendKeyMessage) and x.recipient == to
+            and x.data[0] == 0x02][-1].data
 
 
 def refused(p: LocalParticipant, data: bytes, now: float = 0.0) -> Reason:
@@ -219,7 +222,10 @@ def test_key_message_for_a_later_epoch_waits_for_that_epoch() -> None:
     assert [x.sender for x in installed] == [2]
 
 
-def test_waiting_key_message_is_dropped_when_its_epoch_is_skipped() -> None:
+def test_an_epoch_cannot_be_skipped_and_the_waiting_key_message_stays() -> None:
+    """Epochs are strictly sequential (issue 12, item 3): a server cannot skip epoch 2,
+    so a key message waiting for it is used when epoch 2 comes (before the change an
+    epoch could be skipped and the waiting message was dropped)."""
     cfg = KeyScheduleConfig(room_id="r")
     ids = [Identity.generate() for _ in range(2)]
     ks = [KeySchedule(i, CallKeyPair.generate(), cfg) for i in ids]
@@ -227,10 +233,12 @@ def test_waiting_key_message_is_dropped_when_its_epoch_is_skipped() -> None:
     ks[0].handle(Joined(0, 1, 1, ()))
     out = ks[1].handle(Joined(0, 2, 2, (a,)))
     ks[0].handle(KeyMessageReceived(0, next(x for x in out if isinstance(x, SendKeyMessage)).data))
-    ks[0].handle(PhaseChanged(0, 3, "closed"))  # a never sees epoch 2: the message is dropped
-    b = Member(2, ids[1].public_key, ks[1].announcement(2, 4).encode())
-    actions = ks[0].handle(MemberJoined(0, 4, b))
-    assert not any(isinstance(x, InstallDecryptionKey) for x in actions)
+    with pytest.raises(ProtocolError):
+        ks[0].handle(PhaseChanged(0, 3, "closed"))  # epoch 2 skipped: refused
+    assert ks[0].epoch == 1
+    b = Member(2, ids[1].public_key, ks[1].announcement(2, 2).encode())
+    actions = ks[0].handle(MemberJoined(0, 2, b))
+    assert [x.sender for x in actions if isinstance(x, InstallDecryptionKey)] == [2]
 
 
 def test_announcement_replayed_into_a_later_join_is_rejected() -> None:

@@ -27,6 +27,7 @@ import { loadOrCreateIdentity } from "../src/crypto/keystore.js";
 import { Slot, kidsFor } from "../src/crypto/kid.js";
 import { MediaKeys } from "../src/crypto/mediakeys.js";
 import { ProtocolError, UsageError } from "../src/errors.js";
+import { checkHotlineRoom } from "../src/protocol/hotlinerooms.js";
 import { b64decode, b64encode, parseServer } from "../src/protocol/messages.js";
 import { type ClientEvent, SignalingClient } from "../src/protocol/signaling.js";
 
@@ -87,7 +88,8 @@ async function room(): Promise<void> {
     state.rooms = client.rooms;
     state.participantId = client.participantId;
     state.epoch = client.schedule?.epoch ?? -1;
-    state.code = keys.code && client.schedule ? { digits: keys.code.digits, words: keys.code.words, epoch: client.schedule.epoch } : state.code;
+    // null while the epoch's code is pending (its reveals are not all in): never an old code
+    state.code = keys.code && client.schedule ? { digits: keys.code.digits, words: keys.code.words, epoch: client.schedule.epoch } : null;
     state.generation = keys.generation;
     state.rotations = keys.rotations;
     state.senderKids = [...keys.senders.values()].map((s) => s.kid.toString());
@@ -384,7 +386,8 @@ async function unit(): Promise<void> {
     assert(first.length === 1 && first[0]!.generation === 0, "generation 0 on join");
     same(toHex(first[0]!.baseKey), toHex(new Uint8Array(32).fill(1)), "base key from the random function");
     actions = await p.ks.handle({ type: "phase_changed", now: t0 + 1, epoch: 6, phase: "talk" });
-    same(actions.map((x) => x.type), ["install_encryption_key", "retire_keys", "group_code_changed"], "phase change actions");
+    same(actions.map((x) => x.type), ["install_encryption_key", "retire_keys", "group_code_pending", "group_code_changed"],
+      "phase change actions (alone: no commitment to wait for, the code follows at once)");
     const retire = ofType(actions, "retire_keys")[0]!;
     assert(retire.sending, "retires the sending key");
     same(retire.kids.map(String), kidsFor(1, 0).map(String), "old kids");
@@ -414,7 +417,8 @@ async function unit(): Promise<void> {
     await b.ks.handle({ type: "timer_fired", now: t0 + 1 }); // earlier rotations' old keys go first
     const now = t0 + 20;
     const actions = await b.ks.handle({ type: "member_left", now, epoch: 13, participantId: c.id });
-    same(ofType(actions, "send_key_message").map((x) => x.recipient), [a.id], "B rekeys to A only");
+    same(ofType(actions, "send_key_message").filter((x) => x.data[0] === 0x02).map((x) => x.recipient), [a.id],
+      "B rekeys to A only");
     same(b.ks.members, [a.id], "C gone");
     const retired = ofType(await b.ks.handle({ type: "timer_fired", now: now + 0.5 }), "retire_keys");
     same(retired.map((r) => r.kids.map(String)), [cKids], "leaver's keys after grace");
@@ -431,7 +435,7 @@ async function unit(): Promise<void> {
     // A sees epoch 12 (phase change) first and rekeys; B gets A's key before the roster event
     const early = sent(a, await a.ks.handle({ type: "phase_changed", now, epoch: 12, phase: "x" }));
     same(await deliver([a, b], early, now), [], "held, no action yet");
-    same(b.ks.snapshot().pending, [12], "pending for epoch 12");
+    same(b.ks.snapshot().pending, [12, 12], "pending for epoch 12 (A's key message and code commitment)");
     const actions = await b.ks.handle({ type: "phase_changed", now, epoch: 12, phase: "x" });
     same(ofType(actions, "install_decryption_key").map((x) => [x.sender, x.generation]), [[a.id, a.ks.generation]],
       "installed when the epoch arrives");
@@ -441,7 +445,7 @@ async function unit(): Promise<void> {
     const p1 = b.ks.handle({ type: "phase_changed", now, epoch: 13, phase: "y" });
     const p2 = b.ks.handle({ type: "key_message_received", now, data: next[0]!.data });
     const [r1, r2] = await Promise.all([p1, p2]);
-    assert(ofType(r1, "group_code_changed").length === 1, "roster first");
+    assert(ofType(r1, "group_code_pending").length === 1, "roster first");
     same(ofType(r2, "install_decryption_key").map((x) => x.generation), [a.ks.generation], "then the key, directly");
   });
 
@@ -465,16 +469,50 @@ async function unit(): Promise<void> {
     let seen = 0;
     ka.onSenders = (s) => { seen = s.size; };
     // replay a fresh rekey through MediaKeys on both sides
-    const aActions = await a.ks.handle({ type: "phase_changed", now: t0, epoch: 20, phase: "m" });
-    const bActions = await b.ks.handle({ type: "phase_changed", now: t0, epoch: 20, phase: "m" });
-    const toB = await ka.apply(aActions);
-    await kb.apply(bActions);
+    const epoch = a.ks.epoch + 1; // epochs are sequential
+    const aActions = await a.ks.handle({ type: "phase_changed", now: t0, epoch, phase: "m" });
+    const bActions = await b.ks.handle({ type: "phase_changed", now: t0, epoch, phase: "m" });
+    let toB = await ka.apply(aActions);
+    let toA = await kb.apply(bActions);
     assert(seen === 4 && ka.generation === a.ks.generation && ka.rotations === 1, "senders installed");
-    for (const m of toB) await kb.apply(await b.ks.handle({ type: "key_message_received", now: t0, data: m.data }));
+    assert([ka, kb].every((k) => k.code === null), "the code is pending until the reveals are in");
     const frame = fromHex("78" + "11".repeat(60));
-    const wire = await protect(ka.senders.get(Slot.AUDIO)!, Codec.OPUS, frame);
-    same(toHex(await unprotect(kb.context, Codec.OPUS, wire)), toHex(frame), "B decrypts A");
-    same(kb.code?.digits, ka.code?.digits, "codes");
+    let checked = false;
+    while (toB.length || toA.length) { // relay keys, commitments and reveals both ways
+      const nextA: typeof toA = [];
+      const nextB: typeof toB = [];
+      for (const m of toB) nextA.push(...await kb.apply(await b.ks.handle({ type: "key_message_received", now: t0, data: m.data })));
+      for (const m of toA) nextB.push(...await ka.apply(await a.ks.handle({ type: "key_message_received", now: t0, data: m.data })));
+      if (!checked) { // media keys do not wait for the code
+        const wire = await protect(ka.senders.get(Slot.AUDIO)!, Codec.OPUS, frame);
+        same(toHex(await unprotect(kb.context, Codec.OPUS, wire)), toHex(frame), "B decrypts A");
+        checked = true;
+      }
+      toA = nextA;
+      toB = nextB;
+    }
+    const [codeA, codeB] = [ka, kb].map((k) => k.code?.digits ?? null);
+    assert(codeA !== null && codeA !== undefined, "codes known after the reveals");
+    same(codeB, codeA, "codes");
+  });
+
+  await check("hotline rooms: derived from the hotline and the call id; any other is refused", () => {
+    const id = "0123456789abcdef";
+    same(checkHotlineRoom(`hotline:red:${id}`, "red", id), `hotline:red:${id}`, "the derived room");
+    const bad: [string, string, string][] = [
+      ["hotline:red:x", "red", id], [`hotline:blue:${id}`, "red", id], ["summit", "red", id],
+      ["hotline:red:0123456789ABCDEF", "red", "0123456789ABCDEF"], ["hotline:red:", "red", ""],
+      [`hotline:red:${id}:x`, "red", id],
+    ];
+    for (const [room, hotline, callId] of bad) {
+      let threw = false;
+      try {
+        checkHotlineRoom(room, hotline, callId);
+      } catch (error) {
+        threw = error instanceof ProtocolError;
+      }
+      assert(threw, `refused: ${room}`);
+    }
   });
 
   await check("messages: strict validation of server messages and base64url", () => {

@@ -1,5 +1,6 @@
 /**
- * Runs every case of tests/vectors/sframe-rfc9605.json and tests/vectors/hotline-v1.json
+ * Runs every case of tests/vectors/sframe-rfc9605.json, tests/vectors/hotline-v1.json and
+ * tests/vectors/group-code-v1.json (web/test/groupcode_vectors.ts)
  * against web/src/crypto in the browser, plus negative and behaviour checks, and puts a
  * summary on `window.hotlineVectors`:
  *
@@ -22,6 +23,7 @@ import {
   fingerprint, frameKid, fromHex, groupCode, kidsFor, makeAead, makeKid, params, parseKid,
   protect, randomBytes, toHex, uintBytes, unprotect, verify,
 } from "../src/crypto/index.js";
+import { type GroupCodeVectors, groupCodeVectors } from "./groupcode_vectors.js";
 
 // ---------------------------------------------------------------- vector file types
 
@@ -819,6 +821,8 @@ async function main(): Promise<void> {
     await rfcVectors(rfc);
     await strictVectors((await fetchJson("/tests/vectors/ed25519-strict.json")) as StrictVectors);
     await authVectors((await fetchJson("/tests/vectors/auth-v1.json")) as AuthVectors);
+    const group = (await fetchJson("/tests/vectors/group-code-v1.json")) as GroupCodeVectors;
+    await groupCodeVectors(group, run, expect);
     const actors = await hotlineVectors(hotline);
     const list = checks(rfc, hotline, actors);
     summary.planned_checks = list.length;

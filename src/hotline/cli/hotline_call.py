@@ -57,7 +57,7 @@ async def _call(caller: HotlineCaller, duration: float | None, ring_timeout: flo
             frames = ", ".join(f"{p}: {r['video_frames_decrypted']} video / "
                                f"{r['audio_frames_decrypted']} audio frames"
                                for p, r in stats.remote.items())
-            _say(f"group code {stats.group_code or '…'} · {frames or 'waiting for media'}")
+            _say(f"group code {stats.group_code or 'verifying…'} · {frames or 'waiting for media'}")
         if caller.ended:
             _say(f"call ended: {caller.ended}")
     finally:

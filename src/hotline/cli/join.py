@@ -30,7 +30,7 @@ from hotline.errors import HotlineError
 def _table(call: Call, stats: CallStats, elapsed: float) -> Table:
     table = Table(title=f"room {call.room!r} · {elapsed:.0f} s · encrypted end to end · "
                         f"via SFU ({call.path_state})",
-                  caption=f"group code [bold]{stats.group_code or '…'}[/]  "
+                  caption=f"group code [bold]{stats.group_code or 'verifying…'}[/]  "
                           f"({stats.group_words})")
     table.add_column("party")
     table.add_column("video frames", justify="right")

@@ -17,6 +17,7 @@ from hotline.client.standby import CallMedia
 from hotline.crypto.identity import Identity
 from hotline.errors import RemoteError
 from hotline.signaling import messages as m
+from hotline.signaling.hotline_rooms import check_hotline_room
 
 
 class CallNotConnected(RemoteError):
@@ -57,6 +58,8 @@ class HotlineCaller:
             if isinstance(msg, m.CallEnded):
                 raise CallNotConnected(msg.reason)
             if isinstance(msg, m.CallRinging):
+                if msg.hotline != self.hotline:
+                    raise CallNotConnected("the server rang another hotline")
                 self.call_id, self.endpoints = msg.call_id, msg.endpoints
                 return msg.call_id
 
@@ -73,7 +76,8 @@ class HotlineCaller:
                 self.ended = msg.reason
                 raise CallNotConnected(msg.reason)
             elif isinstance(msg, m.CallAnswered) and msg.call_id == self.call_id:
-                self.call.room = msg.room
+                # The room is ours to derive (hotline + call id), not the server's to pick.
+                self.call.room = check_hotline_room(msg.room, self.hotline, msg.call_id)
                 self.call.join_request = m.HotlineJoin(call_id=msg.call_id)
                 await self.call.enter()
                 return

@@ -25,9 +25,11 @@ from aiortc import RTCPeerConnection
 
 from hotline.client.call import Call
 from hotline.crypto.identity import Identity
+from hotline.errors import ProtocolError
 from hotline.logtext import safe
 from hotline.rtc import aiortc_adapter as adapter
 from hotline.signaling import messages as m
+from hotline.signaling.hotline_rooms import check_hotline_room
 
 log = logging.getLogger("hotline.linktest")
 CLOCK_RATE = {"audio": 48000, "video": 90000}
@@ -95,7 +97,11 @@ async def take_part(server: str, identity: Identity, start: m.LinkTestStart, *,
     started = loop.time()
     if media_host is not None:
         adapter.use_host_addresses_here([media_host])
-    call = Call(server, identity, start.room, tls_ca=tls_ca, video_size=VIDEO_SIZE,
+    try:  # the room is derived from hotline + test id, not the server's pick
+        room = check_hotline_room(start.room, start.hotline, start.test_id)
+    except ProtocolError as exc:
+        return m.LinkTestFigures(joined=False, error=_describe(exc))
+    call = Call(server, identity, room, tls_ca=tls_ca, video_size=VIDEO_SIZE,
                 join_request=m.HotlineJoin(call_id=start.test_id))
     figures: m.LinkTestFigures | None = None
     try:

@@ -28,6 +28,7 @@ from hotline.crypto.identity import Identity
 from hotline.crypto.keyschedule import (
     Event,
     GroupCodeChanged,
+    GroupCodePending,
     InstallDecryptionKey,
     KeyMessageReceived,
     KeySchedule,
@@ -68,6 +69,7 @@ class ConnectionFailed(RemoteError):
 class ClientEvent:
     """Something the application may show: ``kind`` is one of joined, member_joined,
     member_left, member_media, connection_lost, resumed, keys_rotated, group_code,
+    group_code_pending,
     key_rejected, error, closed."""
 
     kind: str
@@ -280,6 +282,9 @@ class SignalingClient:
         self._send(request if request is not None else m.Join(room=room))
         ack = await self._reply(m.JoinAck, timeout=timeout)
         assert isinstance(ack, m.JoinAck)
+        if ack.room != room:  # our announcement is for the room we asked for, no other
+            self._stop_schedule()
+            raise ProtocolError(f"the server answered a join of {room!r} with another room")
         ann = self.schedule.announcement(ack.participant_id, ack.epoch)
         self._send(m.Announce(announcement=ann.encode()))
         await self._reply(m.Joined, timeout=timeout)
@@ -400,6 +405,9 @@ class SignalingClient:
 
     def _dispatch(self, message: m.ServerMessage) -> None:
         match message:
+            case m.Joined() if message.room != self.room:  # refused: join() fails at once
+                self._replies.put_nowait(m.Error(code="protocol",
+                                                 message="joined another room than asked"))
             case m.Joined():
                 self._seat = (self.room, message.participant_id, message.resume_token)
                 self._received, self._sent_seq = 0, 0
@@ -474,6 +482,8 @@ class SignalingClient:
             if isinstance(action, GroupCodeChanged):
                 self._event("group_code", digits=action.code.digits, words=action.code.words,
                             epoch=action.epoch)
+            elif isinstance(action, GroupCodePending):
+                self._event("group_code_pending", epoch=action.epoch)
             elif isinstance(action, InstallDecryptionKey):
                 self._event("keys_rotated", sender=action.sender, generation=action.generation)
         if self._timer is not None and not self._timer.done():

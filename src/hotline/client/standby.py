@@ -23,9 +23,10 @@ from hotline.client.call import Call
 from hotline.client.linktest import take_part
 from hotline.client.signaling import ServerError, SignalingClient, trust
 from hotline.crypto.identity import Identity
-from hotline.errors import HotlineError, RemoteError
+from hotline.errors import HotlineError, ProtocolError, RemoteError
 from hotline.logtext import safe
 from hotline.signaling import messages as m
+from hotline.signaling.hotline_rooms import check_hotline_room
 
 log = logging.getLogger("hotline.standby")
 
@@ -134,11 +135,15 @@ class Standby:
 
     def _handle(self, msg: m.ServerMessage) -> None:
         match msg:
+            case m.LinkTestStart() if not self._room_ok(msg.room, msg.hotline, msg.test_id):
+                pass
             case m.LinkTestStart():
                 self._event("linktest", test_id=msg.test_id, role=msg.role)
                 self._spawn(self._linktest(msg))
             case m.LinkTestResult():
                 self._event("linktest_result", outcome=msg.outcome, result=msg.result)
+            case m.Ring() if msg.hotline != self.hotline:
+                self._event("error", code="ring", message="a ring for another hotline: ignored")
             case m.Ring():
                 self.ringing[msg.call_id] = msg
                 self._event("ring", call_id=msg.call_id, caller_party=msg.caller_party,
@@ -147,7 +152,10 @@ class Standby:
                 self.ringing.pop(msg.call_id, None)
                 self._event("ring_stop", call_id=msg.call_id, reason=msg.reason)
             case m.CallAnswered() if msg.call_id == self.call_id:
-                self._spawn(self._start_call(msg))
+                if self._room_ok(msg.room, self.hotline, msg.call_id):
+                    self._spawn(self._start_call(msg))
+                else:
+                    self.hangup(msg.call_id)
             case m.CallEnded():
                 self.ringing.pop(msg.call_id, None)
                 if msg.call_id == self.call_id:
@@ -156,6 +164,19 @@ class Standby:
                 self._event("error", code=msg.code, message=msg.message)
             case _:
                 pass
+
+    def _room_ok(self, room: str, hotline: str, call_id: str) -> bool:
+        """The room a call or test must take place in is derived here (issue 12): one the
+        server named otherwise, or for another hotline, is refused with an error event."""
+        try:
+            if hotline != self.hotline:
+                raise ProtocolError("the server named another hotline")
+            check_hotline_room(room, self.hotline, call_id)
+        except ProtocolError as exc:
+            log.warning("standby %s: %s", self.hotline, exc)
+            self._event("error", code="room", message=str(exc))
+            return False
+        return True
 
     # -- link tests: automatic, synthetic media only ------------------------------------------
 

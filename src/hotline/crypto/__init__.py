@@ -8,5 +8,6 @@ This package is the only place that imports ``cryptography``.
 * :mod:`.callkey`: per-call HPKE keys and signed announcements
 * :mod:`.keymessage`: sender keys sealed to each recipient
 * :mod:`.kid`: KID layout; :mod:`.groupcode`: the group verification code
-* :mod:`.keyschedule`: the sans-I/O group key schedule
+* :mod:`.keyschedule`: the sans-I/O group key schedule; :mod:`.codecommit` and
+  :mod:`.coderound`: the commit-then-reveal nonces of the group code
 """

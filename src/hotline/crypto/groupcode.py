@@ -13,6 +13,16 @@ whatever order the roster arrived in. Any change of membership, of anyone's
 identity or call key, of the epoch, or of the call's cipher suite or allowed KEMs
 (a downgrade) changes the code.
 
+That digest covers the roster only; a server could grind it (ghost call keys chosen after
+it saw the honest ones). The code shown is :func:`epoch_code`: it binds the roster digest
+to one fresh nonce per member, committed to before any is revealed
+(:mod:`hotline.crypto.codecommit`)::
+
+    code = SHA-256( "hotline/v1 group code nonces" || 0x00 || roster_digest (32)
+                    || u16 n || pair_1 || ... || pair_n )      pair = identity_key || nonce
+
+pairs sorted by their bytes.
+
 Shown two ways, from the same digest:
 
 * digits: 4 groups of 5 (group i = bytes [5i, 5i+5) as a u40, mod 100000);
@@ -73,3 +83,19 @@ def group_code(room_id: str, epoch: int, members: Iterable[tuple[bytes, CallPubl
     for e in entries:
         w.raw(e)
     return GroupCode(hashlib.sha256(_LABEL + bytes(w)).digest())
+
+
+_NONCES_LABEL = b"hotline/v1 group code nonces\x00"
+
+
+def epoch_code(roster: GroupCode, nonces: Iterable[tuple[bytes, bytes]]) -> GroupCode:
+    """The code shown for an epoch: the roster's code (:func:`group_code`) bound to every
+    member's revealed nonce, given as (identity public key, nonce) pairs
+    (:mod:`hotline.crypto.codecommit`)."""
+    pairs = sorted(i + n for i, n in nonces)
+    if any(len(p) != PUBLIC_KEY_SIZE + 32 for p in pairs):
+        raise ValueError("identity keys and nonces must be 32 bytes")
+    w = Writer().raw(roster.digest).u16(len(pairs))
+    for p in pairs:
+        w.raw(p)
+    return GroupCode(hashlib.sha256(_NONCES_LABEL + bytes(w)).digest())

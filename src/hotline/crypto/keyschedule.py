@@ -10,8 +10,9 @@ Time (``now``, seconds) and randomness are passed in; there is no I/O.
 
 Rules (docs/PROTOCOL.md, "Key schedule"):
 
-* The server orders roster events and numbers them with the group ``epoch``; every
-  event must carry a higher epoch than the last one.
+* The server orders roster events and numbers them with the group ``epoch``; after my
+  join every event must carry exactly the current epoch + 1, and a leave must name a
+  member of my view (anything else is refused: a server cannot skip or invent epochs).
 * A new sender key (next ``generation``, fresh random base key) on my join, every
   join, every leave, every phase change, and every ``rekey_interval`` seconds. It is
   sealed to each other verified member and used for sending at once; the previous
@@ -26,8 +27,12 @@ Rules (docs/PROTOCOL.md, "Key schedule"):
 * Key messages are accepted once, in the current epoch, with a generation above the
   last one accepted from that sender; messages for a later epoch wait (bounded) until
   that epoch arrives; anything else is rejected with :class:`KeyMessageError`.
-* The group code covers the room, the epoch and every verified member's identity and
-  call key; it is recomputed at every epoch.
+* The group code covers the room, the epoch, every verified member's identity and call
+  key, and one fresh nonce per member (:mod:`hotline.crypto.coderound`): at every epoch
+  each member sends the others a signed commitment to its nonce, reveals the nonce once
+  it holds everyone's commitment, and the code is known (:class:`GroupCodeChanged`) once
+  all reveals match; until then it is pending (:class:`GroupCodePending`). Media keys
+  never wait for this.
 """
 
 from __future__ import annotations
@@ -37,7 +42,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from hotline.crypto.callkey import CallKeyAnnouncement, CallKeyPair, Kem
-from hotline.crypto.groupcode import GroupCode, group_code
+from hotline.crypto.codecommit import MSG_COMMIT, MSG_REVEAL, NONCE_SIZE, CodeMessage
+from hotline.crypto.coderound import CodeRound
+from hotline.crypto.groupcode import GroupCode, epoch_code, group_code
 from hotline.crypto.identity import Identity
 from hotline.crypto.keymessage import BASE_KEY_SIZE, KeyMessage
 from hotline.crypto.kid import kids_for
@@ -178,13 +185,20 @@ class GroupCodeChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class GroupCodePending:
+    """A new epoch: its code is not known yet (show "verifying", never the old code)."""
+
+    epoch: int
+
+
+@dataclass(frozen=True, slots=True)
 class MemberRejected:
     participant_id: int
     reason: Reason
 
 
 Action = (SendKeyMessage | InstallEncryptionKey | InstallDecryptionKey | RetireKeys
-          | GroupCodeChanged | MemberRejected)
+          | GroupCodeChanged | GroupCodePending | MemberRejected)
 
 # -- state -----------------------------------------------------------------------------
 
@@ -232,6 +246,9 @@ class KeySchedule:
         # or its current keys are retired (so a leaver cannot keep using them).
         self._owed: dict[int, tuple[float, int]] = {}  # pid -> (deadline, generation)
         self.code: GroupCode | None = None
+        self._roster: set[int] = set()  # every id the server listed, rejected ones too
+        self._round: CodeRound | None = None  # this epoch's code commit/reveal
+        self._code_ids: tuple[int, ...] | None = None  # whom self.code covers
 
     # -- public API --------------------------------------------------------------------
 
@@ -279,8 +296,8 @@ class KeySchedule:
     def _check_epoch(self, epoch: int) -> None:
         if not 0 <= epoch <= _U32:
             raise ProtocolError("roster epoch out of range")
-        if epoch <= self.epoch:
-            raise ProtocolError(f"roster epoch {epoch} not above current epoch {self.epoch}")
+        if self.epoch >= 0 and epoch != self.epoch + 1:
+            raise ProtocolError(f"roster epoch {epoch} does not follow epoch {self.epoch}")
 
     def _verify(self, m: Member, joined_epoch: int | None, epoch: int) -> _Peer:
         """Parse and verify a roster entry's announcement (raises AnnouncementError).
@@ -302,8 +319,9 @@ class KeySchedule:
         ids = [m.participant_id for m in members]
         if not all(0 <= i <= _U32 for i in [*ids, me]):
             raise ProtocolError("participant id out of range")
-        if len(set(ids)) != len(ids) or me in ids or any(i in self._peers for i in ids):
+        if len(set(ids)) != len(ids) or me in ids or any(i in self._roster for i in ids):
             raise ProtocolError("roster has duplicate participant ids")
+        self._roster.update(ids)
         actions: list[Action] = []
         for m in members:
             try:
@@ -329,6 +347,9 @@ class KeySchedule:
     def _member_left(self, ev: MemberLeft) -> list[Action]:
         self._require_joined()
         self._check_epoch(ev.epoch)
+        if ev.participant_id not in self._roster:
+            raise ProtocolError(f"participant {ev.participant_id} left but was never here")
+        self._roster.discard(ev.participant_id)
         peer = self._peers.pop(ev.participant_id, None)
         self._owed.pop(ev.participant_id, None)
         if peer is not None and peer.kids:
@@ -340,7 +361,7 @@ class KeySchedule:
         self._check_epoch(epoch)
         self.epoch = epoch
         actions = self._rekey(now)  # may reject members whose call key fails
-        actions.append(self._code_action())
+        actions += self._start_code_round()
         due = now + self.config.rekey_deadline
         # A peer already owing a key keeps its earlier deadline: a stream of roster
         # events cannot keep an old key alive.
@@ -354,18 +375,68 @@ class KeySchedule:
                 actions += self._key_message(now, data)
             except KeyMessageError:
                 continue
+        return actions + self._code_progress()
+
+    # -- the group code: commit, reveal, then the code ---------------------------------
+
+    def _start_code_round(self) -> list[Action]:
+        """A fresh nonce for the new epoch; my commitment to it goes to every member the
+        roster lists (trusted or not, and also those I rejected: their code covers me)."""
+        self._round = CodeRound(self.identity, self.config.room_id, self._require_joined(),
+                                self.epoch, self._random(NONCE_SIZE))
+        self.code, self._code_ids = None, None
+        actions: list[Action] = [GroupCodePending(self.epoch)]
+        actions += [SendKeyMessage(pid, data)
+                    for pid, data in self._round.commitments(self._roster)]
         return actions
 
-    def _code_action(self) -> GroupCodeChanged:
-        me = self.call_key.public
-        entries = [(self.identity.public_key, me)] + [
+    def _code_progress(self) -> list[Action]:
+        """My reveal once every peer committed; the code once every reveal matched."""
+        r = self._round
+        if r is None:
+            return []
+        actions: list[Action] = [SendKeyMessage(pid, data)
+                                 for pid, data in r.reveals_due(self._peers, self._roster)]
+        nonces = r.nonces({pid: p.identity_key for pid, p in self._peers.items()},
+                          self.identity.public_key)
+        ids = tuple(sorted([self._require_joined(), *self._peers]))
+        if nonces is None or ids == self._code_ids:
+            return actions
+        entries = [(self.identity.public_key, self.call_key.public)] + [
             (p.identity_key, p.announcement.call_key) for p in self._peers.values()
         ]
-        self.code = group_code(self.config.room_id, self.epoch, entries,
-                               cipher_suite=self.config.cipher_suite,
-                               kems=self.config.allowed_kems)
-        ids = tuple(sorted([self._require_joined(), *self._peers]))
-        return GroupCodeChanged(self.epoch, self.code, ids)
+        roster = group_code(self.config.room_id, self.epoch, entries,
+                            cipher_suite=self.config.cipher_suite,
+                            kems=self.config.allowed_kems)
+        self.code, self._code_ids = epoch_code(roster, nonces), ids
+        actions.append(GroupCodeChanged(self.epoch, self.code, ids))
+        return actions
+
+    def _code_message(self, data: bytes) -> list[Action]:
+        me = self._require_joined()
+        msg = CodeMessage.decode(data)
+        if msg.room_id != self.config.room_id:
+            raise KeyMessageError(Reason.WRONG_ROOM)
+        if msg.recipient != me:
+            raise KeyMessageError(Reason.WRONG_RECIPIENT)
+        if msg.epoch > self.epoch:
+            return self._hold(msg.epoch, data)
+        if msg.epoch < self.epoch or self._round is None:
+            raise KeyMessageError(Reason.STALE, "code message of an earlier epoch")
+        peer = self._peers.get(msg.sender)
+        if peer is None:
+            raise KeyMessageError(Reason.UNKNOWN_SENDER)
+        self._round.receive(msg, peer.identity_key)
+        return self._code_progress()
+
+    def _hold(self, epoch: int, data: bytes) -> list[Action]:
+        """Keep a message for a later epoch (bounded) until that epoch arrives."""
+        if epoch > self.epoch + MAX_EPOCHS_AHEAD:
+            raise KeyMessageError(Reason.STALE, "message too far ahead")
+        if len(self._pending) >= self.config.max_pending:
+            self._pending.pop(0)  # the oldest goes; unsigned junk cannot block it
+        self._pending.append((epoch, data))
+        return []
 
     # -- my sending key ----------------------------------------------------------------
 
@@ -429,12 +500,14 @@ class KeySchedule:
         if self._next_rekey is not None and now >= self._next_rekey:
             actions += self._rekey(now)
             if any(isinstance(a, MemberRejected) for a in actions):
-                actions.append(self._code_action())
+                actions += self._code_progress()  # the code over those left
         return actions
 
     # -- incoming key messages ---------------------------------------------------------
 
     def _key_message(self, now: float, data: bytes) -> list[Action]:
+        if data[:1] in (bytes([MSG_COMMIT]), bytes([MSG_REVEAL])):
+            return self._code_message(data)
         me = self._require_joined()
         msg = KeyMessage.decode(data)
         if msg.room_id != self.config.room_id:
@@ -442,12 +515,7 @@ class KeySchedule:
         if msg.recipient != me:
             raise KeyMessageError(Reason.WRONG_RECIPIENT)
         if msg.epoch > self.epoch:
-            if msg.epoch > self.epoch + MAX_EPOCHS_AHEAD:
-                raise KeyMessageError(Reason.STALE, "key message too far ahead")
-            if len(self._pending) >= self.config.max_pending:
-                self._pending.pop(0)  # the oldest goes; unsigned junk cannot block it
-            self._pending.append((msg.epoch, data))
-            return []
+            return self._hold(msg.epoch, data)
         peer = self._peers.get(msg.sender)
         if peer is None:
             raise KeyMessageError(Reason.UNKNOWN_SENDER)

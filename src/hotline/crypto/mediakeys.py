@@ -14,6 +14,7 @@ from hotline.crypto.groupcode import GroupCode
 from hotline.crypto.keyschedule import (
     Action,
     GroupCodeChanged,
+    GroupCodePending,
     InstallDecryptionKey,
     InstallEncryptionKey,
     MemberRejected,
@@ -65,6 +66,8 @@ class MediaKeys:
                         self.context.remove_decryption_key(kid)
                 case GroupCodeChanged(code=code):
                     self.code = code
+                case GroupCodePending():
+                    self.code = None  # never show the last epoch's code as current
                 case MemberRejected():
                     self.rejected.append(action)
         return out

@@ -25,6 +25,7 @@ from hotline.server.standby import Endpoint, Registered, StandbyRegistry, far_pa
 from hotline.server.store import Hotline
 from hotline.server.uptime import UptimeRecord
 from hotline.signaling import messages as m
+from hotline.signaling.hotline_rooms import hotline_room
 
 log = logging.getLogger("hotline.calls")
 
@@ -74,7 +75,7 @@ class HotlineCalls:
                       rang_at=self._clock())
             caller.send(m.CallEnded(call_id=call_id, reason=UNREACHABLE))
             return
-        call = LiveCall(call_id, hotline.name, f"hotline:{hotline.name}:{call_id}", caller,
+        call = LiveCall(call_id, hotline.name, hotline_room(hotline.name, call_id), caller,
                         caller_device, callee, {e.endpoint.conn_id: e for e in endpoints},
                         self._clock())
         self._calls[call_id] = call

@@ -36,6 +36,7 @@ from hotline.server.standby import Endpoint, Registered, StandbyRegistry, far_pa
 from hotline.server.store import Hotline, Store
 from hotline.server.uptime import UptimeRecord
 from hotline.signaling import messages as m
+from hotline.signaling.hotline_rooms import hotline_room
 
 log = logging.getLogger("hotline.linktest")
 TICK = 1.0  # seconds between scheduler checks
@@ -163,7 +164,7 @@ class LinkTests:
             self._turn[(hotline.name, party)] = turn + 1
             ends[party] = endpoints[turn % len(endpoints)]  # every terminal gets tested
         test_id = secrets.token_hex(8)
-        test = PendingTest(test_id, hotline.name, f"hotline:{hotline.name}:{test_id}", ends)
+        test = PendingTest(test_id, hotline.name, hotline_room(hotline.name, test_id), ends)
         loop = asyncio.get_running_loop()
         test.reports = {p: loop.create_future() for p in ends}
         self._pending[test_id] = test

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from hotline.crypto.callkey import CallKeyAnnouncement
-from hotline.crypto.keymessage import KeyMessage
+from hotline.crypto.codecommit import relayed_header
 from hotline.errors import CryptoError, ProtocolError, RemoteError
 from hotline.signaling import messages as m
 
@@ -195,11 +195,11 @@ class LiveRoom:
         pid = self._by_conn.get(session.conn_id)
         if pid is None:
             raise NotInRoom("join the room first")
-        try:
-            msg = KeyMessage.decode(data)
+        try:  # a key message, or a group-code commitment or reveal
+            room_id, sender, recipient = relayed_header(data)
         except CryptoError as exc:
             raise ProtocolError(f"key message refused: {exc.reason}") from None
-        if msg.sender != pid or msg.recipient != to or msg.room_id != self.name:
+        if sender != pid or recipient != to or room_id != self.name:
             raise ProtocolError("key message header does not match its sender or recipient")
         target = self._seats.get(to)
         if target is None:

@@ -168,15 +168,16 @@ export class Call {
     if (this.ended) return;
     mirrorKeys(this.e2ee, actions, (error: unknown) => {
       if (!this.ended) void this.end(`E2EE worker refused a key: ${message(error)}`);
-    }, (digits, words) => this.showCode(digits, words));
+    }, (code) => this.showCode(code));
   }
 
-  private showCode(digits: string, words: string): void {
-    const changed = state.code !== null && state.code.digits !== digits;
-    state.code = { digits, words };
-    $("code-digits").textContent = digits;
-    $("code-words").textContent = words;
-    if (changed) this.setVerified(false, state.verified); // a new code must be checked again
+  /** The code, or null while the epoch's code is pending ("verifying…"). */
+  private showCode(code: { digits: string; words: string } | null): void {
+    const wasVerified = state.verified;
+    state.code = code;
+    $("code-digits").textContent = code?.digits ?? "verifying…";
+    $("code-words").textContent = code?.words ?? "";
+    if (wasVerified) this.setVerified(false, true); // a new epoch's code must be checked again
   }
 
   /** The "verified" mark: set by the user after reading the code aloud; reset when the
@@ -253,7 +254,7 @@ export class Call {
       if (pid !== this.client.participantId) this.tile(pid);
     }
     const code = this.client.code;
-    if (code !== null) this.showCode(code.digits, code.words);
+    this.showCode(code === null ? null : { digits: code.digits, words: code.words });
     this.setVerified(false);
     const listenOnly = LISTEN_ONLY.has(this.client.role);
     if (listenOnly) {

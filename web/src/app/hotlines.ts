@@ -17,6 +17,7 @@
 
 import type { LoadedIdentity } from "../crypto/keystore.js";
 import type { CallAcked } from "../protocol/messages.js";
+import { checkHotlineRoom } from "../protocol/hotlinerooms.js";
 import { SignalingClient } from "../protocol/signaling.js";
 import { serverUrl } from "./provenance.js";
 import { StandbyEndpoint, tell } from "./standby.js";
@@ -260,7 +261,8 @@ export class HotlinesView {
       if (ringing.type === "call_ended") throw new Error(ringing.reason);
       callId = ringing.call_id;
       text.textContent = `Ringing ${far}: ${ringing.endpoints} standby endpoint${ringing.endpoints === 1 ? "" : "s"}…`;
-      const room = await Promise.race([answered, ended.then((reason) => { throw new Error(reason); })]);
+      // The room is ours to derive (hotline + call id), not the server's to pick.
+      const room = checkHotlineRoom(await Promise.race([answered, ended.then((reason) => { throw new Error(reason); })]), name, callId);
       state.hotlines.calling.answered = true;
       panel.hidden = true;
       hangUp.abort();

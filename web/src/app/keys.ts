@@ -10,7 +10,7 @@ import type { MediaE2EE } from "../media/pipeline.js";
 
 export function mirrorKeys(
   e2ee: MediaE2EE, actions: readonly KeyScheduleAction[], failed: (error: unknown) => void,
-  onCode?: (digits: string, words: string) => void,
+  onCode?: (code: { digits: string; words: string } | null) => void,
 ): void {
   for (const action of actions) {
     if (action.type === "install_encryption_key") {
@@ -20,7 +20,9 @@ export function mirrorKeys(
     } else if (action.type === "retire_keys" && !action.sending) {
       for (const kid of action.kids) e2ee.retireKey(kid).catch(failed);
     } else if (action.type === "group_code_changed") {
-      onCode?.(action.code.digits, action.code.words);
+      onCode?.({ digits: action.code.digits, words: action.code.words });
+    } else if (action.type === "group_code_pending") {
+      onCode?.(null); // the new epoch's reveals are not all in: never the old code
     }
   }
 }

@@ -10,6 +10,7 @@
 import type { Identity } from "../crypto/identity.js";
 import { MediaE2EE } from "../media/pipeline.js";
 import type { LinkTestFigures, LinkTestStart, MediaRestarted, SubscribeOffer } from "../protocol/messages.js";
+import { checkHotlineRoom } from "../protocol/hotlinerooms.js";
 import { SignalingClient } from "../protocol/signaling.js";
 import { gathered } from "./call.js";
 import { mirrorKeys } from "./keys.js";
@@ -102,7 +103,8 @@ export async function takePart(identity: Identity, start: LinkTestStart): Promis
         client.answerSubscription(subscribe.localDescription!.sdp);
       }).catch((e: unknown) => { failure ??= `subscribe: ${message(e)}`; });
     };
-    await client.join(start.room, SETUP_TIMEOUT_MS / 1000, { type: "hotline_join", call_id: start.test_id });
+    const room = checkHotlineRoom(start.room, start.hotline, start.test_id); // derived, not the server's pick
+    await client.join(room, SETUP_TIMEOUT_MS / 1000, { type: "hotline_join", call_id: start.test_id });
     const pc = new RTCPeerConnection({ iceServers: [] });
     publish = pc;
     for (const track of [...media.stream.getAudioTracks(), ...media.stream.getVideoTracks()]) {
@@ -122,9 +124,10 @@ export async function takePart(identity: Identity, start: LinkTestStart): Promis
         const c = await e2ee.counters();
         if ((c.totals["recv/video"]?.framesOut ?? 0) + (c.totals["recv/audio"]?.framesOut ?? 0) > 0) {
           firstFrameMs = since();
-          groupCode = client.code?.digits ?? ""; // both ends in the call: the code of the pair
         }
       }
+      // Both ends in the call: the code of the pair, once its reveals are in (not pending).
+      if (firstFrameMs !== null && groupCode === "") groupCode = client.code?.digits ?? "";
     }
     return await figures(failure ?? (firstFrameMs === null ? "no frame of the far end decrypted" : ""));
   } catch (error) {

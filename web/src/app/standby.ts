@@ -8,6 +8,7 @@
  */
 
 import type { ErrorMessage, HotlineMessage, Ring } from "../protocol/messages.js";
+import { checkHotlineRoom } from "../protocol/hotlinerooms.js";
 import { ServerError, SignalingClient } from "../protocol/signaling.js";
 import type { HotlinesView } from "./hotlines.js";
 import { takePart } from "./linktest.js";
@@ -166,8 +167,16 @@ export class StandbyEndpoint {
     }
   }
 
-  private async answered(callId: string, room: string): Promise<void> {
+  private async answered(callId: string, named: string): Promise<void> {
     this.stopRinging();
+    let room: string;
+    try {
+      room = checkHotlineRoom(named, this.hotline, callId); // derived here, not the server's pick
+    } catch (error) {
+      this.view.notice(`Call on ${this.hotline} refused: ${message(error)}`);
+      tell(this.client, { type: "hangup", call_id: callId });
+      return;
+    }
     this.activeCall = callId;
     const client = new SignalingClient(serverUrl(), this.view.identity.identity); // the call's own connection
     try {

@@ -69,3 +69,21 @@ export async function groupCode(roomId: string, epoch: number,
   const digest = await crypto.subtle.digest("SHA-256", concat(LABEL, w.bytes()));
   return new GroupCode(new Uint8Array(digest));
 }
+
+const NONCES_LABEL = ascii("hotline/v1 group code nonces\0");
+
+/** The code shown for an epoch: the roster's code (`groupCode`) bound to every member's
+ * revealed nonce, given as [identity public key, nonce] pairs (src/hotline/crypto/
+ * groupcode.py `epoch_code`; the nonces come from codecommit.ts):
+ *
+ *     code = SHA-256("hotline/v1 group code nonces" 0x00 || roster_digest (32)
+ *                    || u16 n || (identity_key || nonce) * n, sorted by their bytes) */
+export async function epochCode(roster: GroupCode, nonces: Iterable<readonly [Uint8Array, Uint8Array]>,
+): Promise<GroupCode> {
+  const pairs = Array.from(nonces, ([i, n]) => concat(i, n)).sort(compare);
+  if (pairs.some((p) => p.length !== PUBLIC_KEY_SIZE + 32)) throw new RangeError("identity keys and nonces must be 32 bytes");
+  const w = new Writer().raw(roster.digest).u16(pairs.length);
+  for (const p of pairs) w.raw(p);
+  const digest = await crypto.subtle.digest("SHA-256", concat(NONCES_LABEL, w.bytes()));
+  return new GroupCode(new Uint8Array(digest));
+}

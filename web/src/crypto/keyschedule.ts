@@ -11,8 +11,9 @@
  *
  * Rules:
  *
- * - The server orders roster events and numbers them with the group `epoch`; every event
- *   must carry a higher epoch than the last one.
+ * - The server orders roster events and numbers them with the group `epoch`; after my join
+ *   every event must carry exactly the current epoch + 1, and a leave must name a member of
+ *   my view (anything else is refused: a server cannot skip or invent epochs).
  * - A new sender key (next `generation`, fresh random base key) on my join, every join,
  *   every leave, every phase change, and every `rekeyInterval` seconds. It is sealed to
  *   each other verified member and used for sending at once; the previous sending key is
@@ -27,8 +28,11 @@
  *   one accepted from that sender; messages for a later epoch (at most MAX_EPOCHS_AHEAD
  *   ahead) wait, bounded by `maxPending` with the oldest dropped, until that epoch arrives;
  *   anything else is refused with `KeyMessageError`.
- * - The group code covers the room, the epoch and every verified member's identity and
- *   call key; it is recomputed at every epoch.
+ * - The group code covers the room, the epoch, every verified member's identity and call
+ *   key, and one fresh nonce per member (coderound.ts): at every epoch each member sends
+ *   the others a signed commitment to its nonce, reveals the nonce once it holds everyone's
+ *   commitment, and the code is known (`group_code_changed`) once all reveals match; until
+ *   then it is pending (`group_code_pending`). Media keys never wait for this.
  *
  * WebCrypto is asynchronous, so `handle` returns a Promise; events are processed strictly
  * one at a time, in the order `handle` was called (an internal queue), so the next event
@@ -41,7 +45,9 @@ import { ProtocolError, UsageError } from "../errors.js";
 import { type Bytes, randomBytes } from "./bytes.js";
 import { ALL_KEMS, CallKeyAnnouncement, type CallKeyPair, type Kem } from "./callkey.js";
 import { AnnouncementError, CryptoError, KeyMessageError, Reason } from "./errors.js";
-import { type GroupCode, groupCode } from "./groupcode.js";
+import { CodeMessage, MSG_COMMIT, MSG_REVEAL, NONCE_SIZE } from "./codecommit.js";
+import { CodeRound } from "./coderound.js";
+import { type GroupCode, epochCode, groupCode } from "./groupcode.js";
 import type { Identity } from "./identity.js";
 import { BASE_KEY_SIZE, KeyMessage } from "./keymessage.js";
 import { kidsFor } from "./kid.js";
@@ -170,6 +176,12 @@ export interface GroupCodeChanged {
   readonly members: readonly number[];
 }
 
+/** A new epoch: its code is not known yet (show "verifying", never the old code). */
+export interface GroupCodePending {
+  readonly type: "group_code_pending";
+  readonly epoch: number;
+}
+
 export interface MemberRejected {
   readonly type: "member_rejected";
   readonly participantId: number;
@@ -177,7 +189,8 @@ export interface MemberRejected {
 }
 
 export type KeyScheduleAction =
-  | SendKeyMessage | InstallEncryptionKey | InstallDecryptionKey | RetireKeys | GroupCodeChanged | MemberRejected;
+  | SendKeyMessage | InstallEncryptionKey | InstallDecryptionKey | RetireKeys | GroupCodeChanged | GroupCodePending
+  | MemberRejected;
 
 // -- state ------------------------------------------------------------------------------
 
@@ -234,6 +247,9 @@ export class KeySchedule {
   private owed = new Map<number, [number, number]>(); // pid -> [deadline, generation]
   private tail: Promise<unknown> = Promise.resolve();
   private readonly random: (size: number) => Bytes;
+  private readonly roster = new Set<number>(); // every id the server listed, rejected ones too
+  private round: CodeRound | null = null; // this epoch's code commit/reveal
+  private codeIds: string | null = null; // whom this.code covers
 
   constructor(
     readonly identity: Identity,
@@ -317,7 +333,9 @@ export class KeySchedule {
 
   private checkEpoch(epoch: number): void {
     if (!isU32(epoch)) throw new ProtocolError("roster epoch out of range");
-    if (epoch <= this.epoch) throw new ProtocolError(`roster epoch ${epoch} not above current epoch ${this.epoch}`);
+    if (this.epoch >= 0 && epoch !== this.epoch + 1) {
+      throw new ProtocolError(`roster epoch ${epoch} does not follow epoch ${this.epoch}`);
+    }
   }
 
   /** Parse and verify a roster entry's announcement (rejects with AnnouncementError).
@@ -341,7 +359,7 @@ export class KeySchedule {
   ): Promise<[Peer[], KeyScheduleAction[]]> {
     const ids = members.map((m) => m.participantId);
     if (![...ids, me].every(isU32)) throw new ProtocolError("participant id out of range");
-    if (new Set(ids).size !== ids.length || ids.includes(me) || ids.some((i) => this.peers.has(i))) {
+    if (new Set(ids).size !== ids.length || ids.includes(me) || ids.some((i) => this.roster.has(i))) {
       throw new ProtocolError("roster has duplicate participant ids");
     }
     const verified: Peer[] = [];
@@ -361,6 +379,7 @@ export class KeySchedule {
     if (this.participantId !== null) throw new UsageError("already joined");
     this.checkEpoch(ev.epoch);
     const [peers, actions] = await this.admit(ev.members, ev.participantId, null, ev.epoch);
+    for (const m of ev.members) this.roster.add(m.participantId);
     for (const p of peers) this.peers.set(p.participantId, p);
     this.participantId = ev.participantId;
     return [...actions, ...(await this.newEpoch(ev.now, ev.epoch))];
@@ -370,6 +389,7 @@ export class KeySchedule {
     const me = this.requireJoined();
     this.checkEpoch(ev.epoch);
     const [peers, actions] = await this.admit([ev.member], me, ev.epoch, 0);
+    this.roster.add(ev.member.participantId);
     for (const p of peers) this.peers.set(p.participantId, p);
     return [...actions, ...(await this.newEpoch(ev.now, ev.epoch))];
   }
@@ -377,6 +397,8 @@ export class KeySchedule {
   private async memberLeft(ev: MemberLeft): Promise<KeyScheduleAction[]> {
     this.requireJoined();
     this.checkEpoch(ev.epoch);
+    if (!this.roster.has(ev.participantId)) throw new ProtocolError(`participant ${ev.participantId} left but was never here`);
+    this.roster.delete(ev.participantId);
     const peer = this.peers.get(ev.participantId);
     this.peers.delete(ev.participantId);
     this.owed.delete(ev.participantId);
@@ -389,7 +411,7 @@ export class KeySchedule {
     this.checkEpoch(epoch);
     this.epoch = epoch;
     const actions = await this.rekey(now); // may reject members whose call key fails
-    actions.push(await this.codeAction());
+    actions.push(...(await this.startCodeRound()));
     const due = now + this.config.rekeyDeadline;
     // A peer already owing a key keeps its earlier deadline: a stream of roster events
     // cannot keep an old key alive.
@@ -408,19 +430,71 @@ export class KeySchedule {
         if (!(error instanceof KeyMessageError)) throw error;
       }
     }
+    actions.push(...(await this.codeProgress()));
     return actions;
   }
 
-  private async codeAction(): Promise<GroupCodeChanged> {
+  // -- the group code: commit, reveal, then the code -------------------------------------
+
+  /** A fresh nonce for the new epoch; my commitment to it goes to every member the roster
+   * lists (trusted or not, and also those I rejected: their code covers me). */
+  private async startCodeRound(): Promise<KeyScheduleAction[]> {
+    const round = await CodeRound.start(this.identity, this.config.roomId, this.requireJoined(), this.epoch,
+      this.random(NONCE_SIZE));
+    const commits = await round.commitments(this.roster);
+    this.round = round;
+    this.code = null;
+    this.codeIds = null;
+    return [{ type: "group_code_pending", epoch: this.epoch },
+      ...commits.map(([recipient, data]): SendKeyMessage => ({ type: "send_key_message", recipient, data }))];
+  }
+
+  /** My reveal once every peer committed; the code once every reveal matched. */
+  private async codeProgress(): Promise<KeyScheduleAction[]> {
+    const round = this.round;
+    if (round === null) return [];
+    const actions: KeyScheduleAction[] = (await round.revealsDue(this.peers.keys(), this.roster))
+      .map(([recipient, data]): SendKeyMessage => ({ type: "send_key_message", recipient, data }));
+    const keys = new Map([...this.peers].map(([pid, p]) => [pid, p.identityKey]));
+    const nonces = round.nonces(keys, this.identity.publicKey);
+    const ids = [this.requireJoined(), ...this.peers.keys()].sort(byNumber);
+    if (nonces === null || ids.join(",") === this.codeIds) return actions;
+    actions.push(await this.codeAction(nonces, ids));
+    return actions;
+  }
+
+  private async codeMessage(data: Uint8Array): Promise<KeyScheduleAction[]> {
+    const me = this.requireJoined();
+    const msg = CodeMessage.decode(data);
+    if (msg.roomId !== this.config.roomId) throw new KeyMessageError(Reason.WRONG_ROOM);
+    if (msg.recipient !== me) throw new KeyMessageError(Reason.WRONG_RECIPIENT);
+    if (msg.epoch > this.epoch) return this.hold(msg.epoch, data);
+    if (msg.epoch < this.epoch || this.round === null) throw new KeyMessageError(Reason.STALE, "code message of an earlier epoch");
+    const peer = this.peers.get(msg.sender);
+    if (peer === undefined) throw new KeyMessageError(Reason.UNKNOWN_SENDER);
+    await this.round.receive(msg, peer.identityKey);
+    return this.codeProgress();
+  }
+
+  /** Keep a message for a later epoch (bounded) until that epoch arrives. */
+  private hold(epoch: number, data: Uint8Array): KeyScheduleAction[] {
+    if (epoch > this.epoch + MAX_EPOCHS_AHEAD) throw new KeyMessageError(Reason.STALE, "message too far ahead");
+    if (this.pending.length >= this.config.maxPending) this.pending.shift(); // the oldest goes
+    this.pending.push([epoch, data]);
+    return [];
+  }
+
+  private async codeAction(nonces: [Uint8Array, Uint8Array][], ids: number[]): Promise<GroupCodeChanged> {
     const entries: [Uint8Array, CallKeyAnnouncement["callKey"]][] = [
       [this.identity.publicKey, this.callKey.publicKey],
       ...[...this.peers.values()].map((p): [Uint8Array, CallKeyAnnouncement["callKey"]] =>
         [p.identityKey, p.announcement.callKey]),
     ];
-    const code = await groupCode(this.config.roomId, this.epoch, entries,
+    const roster = await groupCode(this.config.roomId, this.epoch, entries,
       { cipherSuite: this.config.cipherSuite, kems: this.config.allowedKems });
+    const code = await epochCode(roster, nonces);
     this.code = code;
-    const ids = [this.requireJoined(), ...this.peers.keys()].sort(byNumber);
+    this.codeIds = ids.join(",");
     return { type: "group_code_changed", epoch: this.epoch, code, members: ids };
   }
 
@@ -495,7 +569,7 @@ export class KeySchedule {
     }
     if (this.nextRekey !== null && now >= this.nextRekey) {
       actions.push(...(await this.rekey(now)));
-      if (actions.some((a) => a.type === "member_rejected")) actions.push(await this.codeAction());
+      if (actions.some((a) => a.type === "member_rejected")) actions.push(...(await this.codeProgress()));
     }
     return actions;
   }
@@ -503,16 +577,12 @@ export class KeySchedule {
   // -- incoming key messages -------------------------------------------------------------
 
   private async keyMessage(now: number, data: Uint8Array): Promise<KeyScheduleAction[]> {
+    if (data[0] === MSG_COMMIT || data[0] === MSG_REVEAL) return this.codeMessage(data);
     const me = this.requireJoined();
     const msg = KeyMessage.decode(data);
     if (msg.roomId !== this.config.roomId) throw new KeyMessageError(Reason.WRONG_ROOM);
     if (msg.recipient !== me) throw new KeyMessageError(Reason.WRONG_RECIPIENT);
-    if (msg.epoch > this.epoch) {
-      if (msg.epoch > this.epoch + MAX_EPOCHS_AHEAD) throw new KeyMessageError(Reason.STALE, "key message too far ahead");
-      if (this.pending.length >= this.config.maxPending) this.pending.shift(); // the oldest goes
-      this.pending.push([msg.epoch, data]);
-      return [];
-    }
+    if (msg.epoch > this.epoch) return this.hold(msg.epoch, data);
     const peer = this.peers.get(msg.sender);
     if (peer === undefined) throw new KeyMessageError(Reason.UNKNOWN_SENDER);
     if (msg.epoch < this.epoch || msg.generation <= peer.generation) {

@@ -71,6 +71,9 @@ export class MediaKeys {
         case "group_code_changed":
           this.code = action.code;
           break;
+        case "group_code_pending":
+          this.code = null; // never show the last epoch's code as current
+          break;
         case "member_rejected":
           this.rejected.push(action);
           break;

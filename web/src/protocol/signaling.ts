@@ -44,7 +44,7 @@ export class ServerError extends RemoteError {
 export class ConnectionFailed extends RemoteError {}
 
 export type ClientEventKind =
-  | "joined" | "member_joined" | "member_left" | "member_media" | "connection_lost" | "resumed" | "keys_rotated" | "group_code" | "key_rejected" | "error" | "closed";
+  | "joined" | "member_joined" | "member_left" | "member_media" | "connection_lost" | "resumed" | "keys_rotated" | "group_code" | "group_code_pending" | "key_rejected" | "error" | "closed";
 
 export interface ClientEvent {
   readonly kind: ClientEventKind;
@@ -420,6 +420,7 @@ export class SignalingClient {
     }));
     this.send(request ?? { type: "join", room }); // a hotline's test or call room: hotline_join
     const ack = await this.reply(["join_ack"], timeoutSeconds);
+    if (ack.room !== room) throw new ProtocolError(`the server answered a join of ${JSON.stringify(room)} with another room`);
     const ann = await this.schedule.announcement(ack.participant_id, ack.epoch);
     this.send({ type: "announce", announcement: ann.encode() });
     await this.reply(["joined"], timeoutSeconds); // delivered once the roster was fed
@@ -483,6 +484,10 @@ export class SignalingClient {
     const now = this.now();
     switch (message.type) {
       case "joined": {
+        if (message.room !== this.room) { // not the room we asked for: join() fails at once
+          this.replies.put({ type: "error", code: "protocol", message: "joined another room than asked" } as ServerMessage);
+          break;
+        }
         this.seat = { room: message.room, participantId: message.participant_id, token: message.resume_token };
         this.received = 0;
         this.sentSeq = 0;
@@ -590,6 +595,8 @@ export class SignalingClient {
     for (const action of actions) {
       if (action.type === "group_code_changed") {
         this.event("group_code", { digits: action.code.digits, words: action.code.words, epoch: action.epoch });
+      } else if (action.type === "group_code_pending") {
+        this.event("group_code_pending", { epoch: action.epoch });
       } else if (action.type === "install_decryption_key") {
         this.event("keys_rotated", { sender: action.sender, generation: action.generation });
       }
