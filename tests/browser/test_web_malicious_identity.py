@@ -23,7 +23,7 @@ from hotline.signaling import messages as m
 from hotline.signaling.origin import origin_of
 
 from ..integration.conftest import Server, start_server
-from ..support.evil_proxy import EvilProxy
+from ..support.evil_proxy import EvilProxy, is_sealed_key
 from .test_web_room import PAGE, SETTLED, _page, browser, served, state, wait_until
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
@@ -92,8 +92,8 @@ async def test_the_page_seals_nothing_to_a_small_order_member(
         assert 91 not in s["members"] and len(s["members"]) == 2
         page_conn = proxy.from_clients[2]
         assert any(d.get("type") == "enroll" for d in page_conn)  # it is the page's
-        sealed = [d for d in page_conn if d.get("type") == "key" and d.get("to") == 91]
-        honest = [d for d in page_conn if d.get("type") == "key" and d.get("to") != 91]
+        sealed = [d for d in page_conn if is_sealed_key(d, 91)]
+        honest = [d for d in page_conn if is_sealed_key(d) and d.get("to") != 91]
         assert sealed == [] and honest  # 0 to the forged member; the page still rekeys
         assert not [c for c in clients if c.schedule and 91 in c.schedule.members]
         print(f"keys the page sealed to the small-order member: {len(sealed)}; "

@@ -85,8 +85,7 @@ async def three(server: Server, proxy: EvilProxy) -> list[SignalingClient]:
 
 
 def keys_sealed_to(proxy: EvilProxy, pid: int) -> int:
-    return sum(1 for sent in proxy.from_clients for d in sent
-               if d.get("type") == "key" and d.get("to") == pid)
+    return proxy.keys_sealed_to(pid)
 
 
 async def test_a_small_order_member_key_gets_no_key_from_any_client(

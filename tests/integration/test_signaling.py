@@ -35,10 +35,11 @@ async def enrolled(server: Server, name: str, room_members: list[str] | None = N
 
 
 async def settle(clients: list[SignalingClient], timeout: float = 3.0) -> None:
-    """Wait until every client has a decryption key for every other's current key."""
+    """Wait until every client has a decryption key for every other's current key and
+    shows a group code (the code comes one commit/reveal round after the keys)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if all_talk(clients, check_only=True):
+        if all_talk(clients, check_only=True) and all(c.code for c in clients):
             return
         await asyncio.sleep(0.01)
     raise AssertionError("keys did not settle")

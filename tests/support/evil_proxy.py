@@ -17,9 +17,20 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from hotline.crypto.keymessage import MSG_KEY
 from hotline.signaling import messages as m
 
 Tamper = Callable[[int, dict[str, Any]], list[dict[str, Any]]]
+
+
+def is_sealed_key(doc: dict[str, Any], to: int | None = None) -> bool:
+    """A client's ``key`` message carrying a sealed sender key (type 0x02), to ``to`` if
+    given. The same relay also carries code commitments and reveals (0x03, 0x04), which
+    hold no secret and go to every listed member."""
+    if doc.get("type") != "key" or (to is not None and doc.get("to") != to):
+        return False
+    data = m.b64decode(doc.get("data", ""))
+    return bool(data) and data[0] == MSG_KEY
 
 
 @dataclass
@@ -81,3 +92,7 @@ class EvilProxy:
             await ws.close()
         if self.runner is not None:
             await self.runner.cleanup()
+
+    def keys_sealed_to(self, pid: int) -> int:
+        """Sealed sender keys any client sent to participant ``pid``."""
+        return sum(is_sealed_key(d, pid) for sent in self.from_clients for d in sent)
