@@ -139,10 +139,12 @@ def follow(known: KnownChain, hotline: str, start: int, raw_entries: Sequence[by
         prev = hash_at[seq] = e.hash
     if problems:
         return problems
+    pending = dict(known.pending)
     for e in entries:
         if e.kind == "linktest":
             problems += _check_test(known, e, hash_at, me)
     if problems:
+        known.pending = pending
         return problems
     known.length = max(known.length, end)
     known.hashes = {k: v for k, v in hash_at.items() if k >= known.length - KEEP}
