@@ -85,9 +85,10 @@ class LinkTests:
         self.sync(end)
 
     def sync(self, end: Registered) -> None:
-        """Send ``end`` the entries of its hotline's record after those it knows."""
+        """Send ``end`` its hotline's record from the last entry it knows to the end."""
         raws = self._store.log_entries(end.hotline)
-        start = min(self._known.get(end.endpoint.conn_id, 0), len(raws))
+        # From the last entry it knows on: it checks that one is unchanged, then the links.
+        start = max(0, min(self._known.get(end.endpoint.conn_id, 0), len(raws)) - 1)
         chunk: list[bytes] = []
         size = 0
         for raw in raws[start:]:
