@@ -118,7 +118,7 @@ def main() -> None:
                     role="originator", far_key=BOB.public_key, head_length=3,
                     head_hash=seed("head"), group_code="123456789012",
                     figures=Figures(True, 812.3, 950.0, 61, 148, 1, 12.34, 0.0123, 1e-05, "")),
-        report_case("responder, nothing measured", BOB, hotline="hot–line ☎", test_id=t2,
+        report_case("responder, nothing measured", BOB, hotline="hot\u2013line \u260e", test_id=t2,
                     role="responder", far_key=NO_KEY, head_length=0, head_hash=bytes(32),
                     group_code="", figures=Figures(False, None, None, 0, 0, 0, None, None,
                                                    None, "échec: ☂ 200 ms")),
