@@ -16,6 +16,7 @@ from rich.table import Table
 
 from hotline.cli.admin import DEFAULT_DATA, DataDir, opened_store
 from hotline.cli.standby import figures_line
+from hotline.crypto.chainwatch import fields_of
 from hotline.crypto.identity import fingerprint
 from hotline.crypto.recordaudit import ENDPOINT_SIGNED, ONE_END, SERVER_ONLY, audit
 from hotline.crypto.uptimelog import LogEntry, LogError
@@ -153,8 +154,8 @@ def _store_pins(store: SqliteStore, name: str, entries: list[LogEntry]) -> dict[
     for party, keys in (hotline.pins.items() if hotline is not None else ()):
         pins.setdefault(party, set()).update(fingerprint(k) for k in keys)
     for e in entries:
-        with contextlib.suppress(ValueError):
-            fields = e.fields
+        with contextlib.suppress(ValueError, TypeError, AttributeError):
+            fields = fields_of(e)
             if e.kind == "created" and isinstance(fields.get("pins"), dict):
                 for party, fps in fields["pins"].items():
                     pins.setdefault(str(party), set()).update(map(str, fps))

@@ -36,12 +36,18 @@ def b64d(text: object) -> bytes | None:
         return None
 
 
+def fields_of(entry: LogEntry) -> dict[str, Any]:
+    """The entry's metadata object ({} if it is not a JSON object: untrusted input)."""
+    try:
+        fields = entry.fields
+    except (ValueError, RecursionError):
+        return {}
+    return fields if isinstance(fields, dict) else {}
+
+
 def entry_reports(entry: LogEntry) -> dict[str, bytes]:
     """party -> encoded report, for the ends of a ``linktest`` entry that hold one."""
-    try:
-        ends = entry.fields.get("ends")
-    except ValueError:
-        return {}
+    ends = fields_of(entry).get("ends")
     out: dict[str, bytes] = {}
     if isinstance(ends, dict):
         for party, end in ends.items():
@@ -154,7 +160,7 @@ def follow(known: KnownChain, hotline: str, start: int, raw_entries: Sequence[by
 def _check_test(known: KnownChain, e: LogEntry, hash_at: dict[int, bytes],
                 me: bytes) -> list[str]:
     problems: list[str] = []
-    test_id = str(e.fields.get("test_id", ""))
+    test_id = str(fields_of(e).get("test_id", ""))
     reports: dict[str, LinkReport] = {}
     for party, raw in entry_reports(e).items():
         try:

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from hotline.crypto.chainwatch import entry_reports, head_problem
+from hotline.crypto.chainwatch import entry_reports, fields_of, head_problem
 from hotline.crypto.identity import fingerprint
 from hotline.crypto.linkreport import LinkReport, figures_from, same_figures
 from hotline.crypto.uptimelog import ChainReport, LogEntry, verify_chain
@@ -79,13 +79,13 @@ def audit(entries: Sequence[LogEntry], writers: Iterable[bytes],
 
 def _linktest(e: LogEntry, hash_at: dict[int, bytes], pins: dict[str, set[str]],
               signed_seen: bool) -> Finding:
-    data = e.fields
+    data = fields_of(e)
     outcome = str(data.get("outcome", ""))
     test_id = str(data.get("test_id", ""))
     roles = {str(data.get("originator", "")): "originator",
              str(data.get("responder", "")): "responder"}
-    ends = data.get("ends") if isinstance(data.get("ends"), dict) else {}
-    assert isinstance(ends, dict)
+    ends = data.get("ends")
+    ends = ends if isinstance(ends, dict) else {}
     raw = entry_reports(e)
     finding = Finding(e.seq, e.kind, SERVER_ONLY)
     bad = finding.reasons
