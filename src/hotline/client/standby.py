@@ -204,12 +204,13 @@ class Standby:
         report = LinkReport(start.hotline, start.test_id, start.role, self.identity.public_key,
                             far, length, head, figures.group_code,
                             figures_from(figures.model_dump())).signed_by(self.identity)
+        if self._sig is None:  # the connection broke meanwhile: no report, no entry
+            return
         known.pending[start.test_id] = Pending(report.digest, far, figures.group_code)
         known.pending = dict(list(known.pending.items())[-16:])
         self.heads.save()
-        if self._sig is not None:
-            self._sig.send(m.LinkTestReport(test_id=start.test_id, figures=figures,
-                                            report=report.encode()))
+        self._sig.send(m.LinkTestReport(test_id=start.test_id, figures=figures,
+                                        report=report.encode()))
 
     # -- real calls: ring, acknowledge, answer ----------------------------------------------
 

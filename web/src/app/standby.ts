@@ -177,6 +177,7 @@ export class StandbyEndpoint {
     const report = await signReport(this.view.identity.identity, {
       hotline: start.hotline, testId: start.test_id, role: start.role, farKey, headLength, headHash, groupCode, figures: measured,
     });
+    if (!this.connected) return; // the connection broke meanwhile: no report, no entry
     known.pending.set(start.test_id, { digest: await reportDigest(report), farKey, groupCode });
     while (known.pending.size > 16) known.pending.delete(known.pending.keys().next().value!);
     await saveHead(this.hotline, known);
