@@ -105,7 +105,8 @@ def test_audit_accepts_an_honest_test_and_names_each_lie() -> None:
     nothing = dataclasses.replace(GOOD, video_frames=0)
     blind = _report(BOB, ALICE, "responder", head, figures=nothing)
     assert "0 video" in _status(_chain(reports={"bob": blind}))[1]
-    tampered = dataclasses.replace(_report(BOB, ALICE, "responder", head), group_code="111122223334")
+    tampered = dataclasses.replace(_report(BOB, ALICE, "responder", head),
+                                   group_code="111122223334")
     assert "does not verify" in _status(_chain(reports={"bob": tampered}))[1]
 
 
