@@ -183,12 +183,12 @@ def verify(name: str, data: DataDir = DEFAULT_DATA,
                 break  # record.verify names it
         pinned = _pins_file(pins) if pins is not None else _store_pins(store, name, entries)
         found = audit(entries[:report.entries], [record.node.public_key], pinned)
-    for f in found.findings:
-        if f.kind == "linktest" and f.status == SERVER_ONLY:
-            typer.echo(f"entry {f.seq} (linktest): server-signed only, not endpoint evidence")
     bad = found.failed
     if report.ok:
         typer.echo(f"ok: {report.entries} entries, chain and signatures intact")
+    for f in found.findings:
+        if f.kind == "linktest" and f.status == SERVER_ONLY:
+            typer.echo(f"entry {f.seq} (linktest): server-signed only, not endpoint evidence")
     tests = sum(1 for f in found.findings if f.kind == "linktest")
     typer.echo(f"endpoint evidence (pins: {pins or 'the store'}): "
                f"{found.count(ENDPOINT_SIGNED)} of {tests} link tests signed by both ends, "
