@@ -184,8 +184,11 @@ def verify(name: str, data: DataDir = DEFAULT_DATA,
         pinned = _pins_file(pins) if pins is not None else _store_pins(store, name, entries)
         found = audit(entries[:report.entries], [record.node.public_key], pinned)
     bad = found.failed
-    if report.ok:
+    if report.ok and not bad:
         typer.echo(f"ok: {report.entries} entries, chain and signatures intact")
+    elif report.ok:
+        typer.echo(f"{report.entries} entries: the chain and the server's signatures are "
+                   "intact, but the endpoints' evidence is not (below)")
     for f in found.findings:
         if f.kind == "linktest" and f.status == SERVER_ONLY:
             typer.echo(f"entry {f.seq} (linktest): server-signed only, not endpoint evidence")
