@@ -11,11 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hotline.client.recordhead import RecordHeads, path_for
-from hotline.crypto.chainwatch import KnownChain, Pending
+from hotline.crypto.chainwatch import KnownChain, Pending, follow
 from hotline.crypto.identity import Identity, fingerprint
-from hotline.crypto.linkreport import Figures, LinkReport
+from hotline.crypto.linkreport import Figures, LinkReport, ReportError
 from hotline.crypto.recordaudit import ENDPOINT_SIGNED, FAILED, ONE_END, SERVER_ONLY, audit
 from hotline.crypto.uptimelog import LogEntry, append
 from hotline.errors import ProtocolError
@@ -177,3 +179,47 @@ def test_the_server_stores_only_the_ends_own_report_of_this_test() -> None:
 def test_known_chain_json_rejects_bad_hashes() -> None:
     with pytest.raises(ValueError):
         KnownChain.from_json({"length": 1, "hashes": {"0": "00"}, "pending": {}})
+
+
+@given(st.binary(max_size=600))
+@settings(max_examples=300, deadline=None)
+def test_untrusted_report_bytes_never_crash(raw: bytes) -> None:
+    try:
+        LinkReport.decode(raw)
+    except ReportError:
+        pass
+
+
+@given(st.lists(st.binary(max_size=300), max_size=4), st.integers(0, 5),
+       st.integers(0, 5))
+@settings(max_examples=300, deadline=None)
+def test_untrusted_record_entries_never_crash_a_standby(raws: list[bytes], start: int,
+                                                         length: int) -> None:
+    known = KnownChain(length, {length - 1: b"\x01" * 32} if length else {})
+    follow(known, "red", start, raws, ALICE.public_key)
+
+
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+                    lambda inner: st.lists(inner, max_size=3)
+                    | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=12))
+@settings(max_examples=200, deadline=None)
+def test_any_json_in_an_entry_never_crashes_follow_or_audit(data: object) -> None:
+    entry = append(NODE, None, kind="linktest", hotline="red", time_ms=0, data={"x": 0})
+    odd = LogEntry(entry.seq, entry.time_ms, entry.kind, entry.hotline,
+                   json.dumps(data).encode(), entry.prev_hash, entry.writer_key, b"")
+    signed = dataclasses.replace(odd, signature=NODE.sign(odd.body()))
+    for doc in (data, {"outcome": "ok", "ends": data}, {"ends": {"bob": data}}):
+        e = dataclasses.replace(signed, data=json.dumps(doc).encode())
+        e = dataclasses.replace(e, signature=NODE.sign(e.body()))
+        follow(KnownChain(), "red", 0, [e.encode()], ALICE.public_key)
+        audit([e], [NODE.public_key], PINS)
+
+
+def test_stated_figures_of_any_json_type_compare_without_crashing() -> None:
+    from hotline.crypto.linkreport import figures_from, same_figures
+    assert same_figures(figures_from({"rtt_ms": -0.0, "joined": True}),
+                        Figures(joined=True, rtt_ms=0.0))
+    assert same_figures(figures_from({"setup_ms": 100}), Figures(setup_ms=100.0))
+    assert not same_figures(figures_from({"rtt_ms": 10**400}), Figures(rtt_ms=1.0))
+    assert not same_figures(figures_from({"joined": 1}), Figures(joined=True))
+    assert not same_figures(figures_from({"video_frames": True}), Figures(video_frames=1))

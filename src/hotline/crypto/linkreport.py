@@ -181,20 +181,28 @@ class LinkReport:
                    head_hash, code.decode("ascii"), figures, signature)
 
 
+def _as_float(value: object) -> object:
+    """A JSON number as the float it encodes (0.0 for -0.0); anything else unchanged."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            return float(value) + 0.0
+        except OverflowError:
+            return value
+    return value
+
+
 def figures_from(values: dict[str, object]) -> Figures:
-    """The :class:`Figures` of a dict with the same field names (unknown names ignored)."""
-    out: dict[str, object] = {}
-    for name in FIGURE_NAMES:
-        if name in values:
-            value = values[name]
-            out[name] = float(value) if name in _FLOATS and isinstance(
-                value, int | float) and not isinstance(value, bool) else value
+    """The :class:`Figures` of a dict with the same field names (unknown names ignored;
+    values are not checked: compare with :func:`same_figures`)."""
+    out = {n: (_as_float(values[n]) if n in _FLOATS else values[n])
+           for n in FIGURE_NAMES if n in values}
     return Figures(**out)  # type: ignore[arg-type]
 
 
 def same_figures(a: Figures, b: Figures) -> bool:
-    """Equal as encoded (so -0 equals +0)."""
+    """Equal as encoded (so -0 equals +0; a boolean is not a number)."""
     def norm(f: Figures) -> tuple[object, ...]:
-        return tuple(None if v is None else (float(v) + 0.0 if n in _FLOATS else v)
-                     for n, v in ((n, getattr(f, n)) for n in FIGURE_NAMES))
+        return tuple((type(v).__name__ if isinstance(v, bool) else "", _as_float(v)
+                      if n in _FLOATS else v) for n, v in ((n, getattr(f, n))
+                                                            for n in FIGURE_NAMES))
     return norm(a) == norm(b)
