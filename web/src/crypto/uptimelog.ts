@@ -45,7 +45,8 @@ export async function decodeEntry(raw: Uint8Array): Promise<LogEntry> {
   } catch {
     throw new LogError(Reason.MALFORMED, "metadata is not JSON");
   }
-  if (typeof fields !== "object" || fields === null || Array.isArray(fields)) throw new LogError(Reason.MALFORMED, "metadata is not an object");
+  // Like Python's chainwatch.fields_of: metadata that is not an object has no fields.
+  if (typeof fields !== "object" || fields === null || Array.isArray(fields)) fields = {};
   if (seq > BigInt(Number.MAX_SAFE_INTEGER)) throw new LogError(Reason.MALFORMED, "sequence out of range");
   const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", concat(LABEL, raw)));
   return { seq: Number(seq), timeMs: Number(timeMs), kind, hotline, fields: fields as Record<string, unknown>, prevHash, hash };
