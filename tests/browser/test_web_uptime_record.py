@@ -84,6 +84,7 @@ async def test_page_and_python_standby_detect_a_rewritten_record(server: Server,
             await page.wait_for_function(done, timeout=40_000)
             second = await notice.inner_text()
             alarm = await page.evaluate("() => window.hotlineApp.hotlines.record.red.alarm")
+            shown = await card.locator(".record-alarm").inner_text()
             python_alarm = await far.next("alarm", timeout=10)
         finally:
             await far.stop()
@@ -94,6 +95,7 @@ async def test_page_and_python_standby_detect_a_rewritten_record(server: Server,
     found = audit(entries, [node_identity(data).public_key], pins)
     assert "responder_failed" in second and "rewritten" in second, second
     assert "changed since this endpoint saw it" in alarm, alarm
+    assert shown.startswith("ALARM (this browser): uptime record of") and alarm in shown
     assert "rewritten or forked" in str(python_alarm.data["message"])
     assert any("ALARM standby hotline=red" in e for e in errors), errors
     assert found.findings[0].status == FAILED

@@ -166,6 +166,13 @@ async def test_a_rewritten_record_is_found_by_verify_and_by_both_standbys(
         finally:
             await a.stop()
             await b.stop()
+        # The alarm is kept beside the identity: a restarted standby raises it again.
+        again = await standby(srv, alice, record_file=tmp_path / "alice.key.record.json")
+        try:
+            reraised = await again.next("alarm", timeout=10)
+        finally:
+            await again.stop()
+    assert "rewritten or forked" in str(reraised.data["message"])
     assert [r.outcome for r in before] == ["ok", "ok"]
     assert code == 1 and "FAILED entry" in output and verify_says in output, output
     assert after.outcome == "responder_failed"

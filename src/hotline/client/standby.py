@@ -123,6 +123,8 @@ class Standby:
             self.connected.set()
             self._event("connected", party=first.party, far_party=first.far_party,
                         interval_s=first.interval_s)
+            if self.heads.of(self.hotline).alarm:  # raised before and not looked into yet
+                self._event("alarm", message=self.heads.of(self.hotline).alarm)
             await self._serve(sig)
         finally:
             self._sig = None
@@ -175,10 +177,11 @@ class Standby:
     def _alarm(self, problems: list[str]) -> None:
         known = self.heads.of(self.hotline)
         text = "; ".join(problems)
-        known.alarm = known.alarm or \
-            f"uptime record of {self.hotline!r} rewritten or forked: {text}"
-        self.heads.save()
         log.error("ALARM standby hotline=%s: %s", self.hotline, text)
+        if known.alarm:  # already raised; it stays until someone looks into it
+            return
+        known.alarm = f"uptime record of {self.hotline!r} rewritten or forked: {text}"
+        self.heads.save()
         self._event("alarm", message=known.alarm)
 
     def _record_entries(self, msg: m.RecordEntries) -> None:

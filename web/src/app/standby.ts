@@ -62,6 +62,7 @@ export class StandbyEndpoint {
         client.onHotline.add((m) => this.handle(m));
         this.known ??= await loadHead(this.hotline);
         this.showRecord();
+        if (this.known.alarm) this.view.notice(`ALARM: ${this.known.alarm}`); // raised before, still open
         await client.ask({ type: "standby", hotline: this.hotline, record_length: this.known.length }, ["standby_ok"]);
         this.connected = true;
         delay = RETRY_MIN_MS;
@@ -139,11 +140,13 @@ export class StandbyEndpoint {
 
   private async alarm(problems: string[]): Promise<void> {
     const known = this.known!;
-    known.alarm ||= `uptime record of ${JSON.stringify(this.hotline)} rewritten or forked: ${problems.join("; ")}`;
-    await saveHead(this.hotline, known);
     console.error(`ALARM standby hotline=${this.hotline}: ${problems.join("; ")}`);
-    this.view.notice(`ALARM: ${known.alarm}`);
+    if (known.alarm) return; // already raised (and shown); it stays until looked into
+    known.alarm = `uptime record of ${JSON.stringify(this.hotline)} rewritten or forked: ${problems.join("; ")}`;
+    await saveHead(this.hotline, known);
     this.showRecord();
+    this.view.render();
+    this.view.notice(`ALARM: ${known.alarm}`);
   }
 
   private async recordEntries(m: RecordEntries): Promise<void> {
