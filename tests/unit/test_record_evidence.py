@@ -223,3 +223,12 @@ def test_stated_figures_of_any_json_type_compare_without_crashing() -> None:
     assert not same_figures(figures_from({"rtt_ms": 10**400}), Figures(rtt_ms=1.0))
     assert not same_figures(figures_from({"joined": 1}), Figures(joined=True))
     assert not same_figures(figures_from({"video_frames": True}), Figures(video_frames=1))
+
+
+def test_a_signed_test_whose_entry_never_came_is_named() -> None:
+    from hotline.crypto.chainwatch import missing_reports
+    known = KnownChain()
+    assert missing_reports(known) == []
+    known.pending["00112233445566aa"] = Pending(b"\x01" * 32, b"\x02" * 32, "1")
+    (why,) = missing_reports(known)
+    assert "test 00112233445566aa" in why and "missing from the record" in why

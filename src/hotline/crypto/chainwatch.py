@@ -198,5 +198,6 @@ def _check_test(known: KnownChain, e: LogEntry, hash_at: dict[int, bytes],
 def missing_reports(known: KnownChain) -> list[str]:
     """At a new test, every earlier test's entry must have come (tests of a hotline run
     one after another, and each entry is written before the next test starts)."""
-    return [f"the entry of test {t}, which this endpoint signed, is missing from the record"
+    return [f"the entry of test {t}, which this endpoint signed, is missing from the record "
+            "(hidden by the server, or the server stopped during that test)"
             for t in sorted(known.pending)]

@@ -175,5 +175,5 @@ async function checkTest(known: KnownChain, e: LogEntry, hashAt: Map<number, Byt
 
 /** At a new test, every earlier test's entry must have come. */
 export function missingReports(known: KnownChain): string[] {
-  return [...known.pending.keys()].sort().map((t) => `the entry of test ${t}, which this endpoint signed, is missing from the record`);
+  return [...known.pending.keys()].sort().map((t) => `the entry of test ${t}, which this endpoint signed, is missing from the record (hidden by the server, or the server stopped during that test)`);
 }
