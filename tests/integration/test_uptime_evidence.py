@@ -262,3 +262,38 @@ async def test_a_report_forged_by_the_server_is_found(tmp_path: Path) -> None:
     assert code == 1 and "FAILED entry 0" in output, output
     assert f"signed by {fingerprint(node.public_key)}, which is not pinned for bob" in output
     assert any("forged" in x for x in alarms(a)), alarms(a)
+
+
+async def test_a_test_the_server_leaves_out_of_the_record_is_found(tmp_path: Path) -> None:
+    """The server runs a test but does not record it (e.g. to hide an outage): at the
+    next test both ends say the entry of a test they signed is missing, and it fails."""
+    data = tmp_path / "data"
+    async with hotline_server(data) as (srv, alice, bob):
+        a, b = await two_standbys(srv, alice, bob, tmp_path)
+        uptime = service(srv).linktests._record
+        honest_append = uptime.append
+        hidden: list[str] = []
+
+        def hiding_append(hotline: str, kind: str, data: Any, time_ms: int | None = None
+                          ) -> LogEntry:
+            if kind == "linktest" and not hidden:
+                hidden.append(str(data.get("test_id")))
+                return LogEntry(0, 0, kind, hotline, b"{}", bytes(32), bytes(32), b"")
+            return honest_append(hotline, kind, data, time_ms)
+
+        uptime.append = hiding_append  # type: ignore[method-assign]
+        try:
+            first = await linktest(srv.url, alice)
+            second = await linktest(srv.url, alice)
+            await asyncio.sleep(0.5)
+        finally:
+            await a.stop()
+            await b.stop()
+        chain = entries(srv, data)
+    assert first.outcome == "ok" and hidden == [first.result["test_id"]]
+    assert [e.fields.get("test_id") for e in chain if e.kind == "linktest"] == \
+        [second.result["test_id"]]
+    assert second.outcome == "responder_failed"
+    for s in (a, b):
+        found = alarms(s)
+        assert found and f"test {hidden[0]}" in found[0] and "missing" in found[0], found
