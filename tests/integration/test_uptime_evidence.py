@@ -117,6 +117,11 @@ async def test_link_tests_carry_both_endpoints_signatures(tmp_path: Path) -> Non
     code, output = verify_cli(data)
     assert code == 0, output
     assert "2 of 2 link tests signed by both ends" in output
+    shown = runner.invoke(app, ["log", "show", HOTLINE, "--data", str(data), "--json"])
+    lines = [json.loads(line) for line in shown.output.splitlines()]
+    assert [(x["kind"], x["evidence"]) for x in lines] == [
+        ("created", "server-signed only"), ("linktest", "endpoint-signed"),
+        ("linktest", "endpoint-signed")]
     other = tmp_path / "pins.json"
     other.write_text(json.dumps({"alice": [fingerprint(Identity.generate().public_key)],
                                  "bob": sorted(pinned["bob"])}))

@@ -110,7 +110,9 @@ def _when(ms: int) -> str:
 def show(name: str, data: DataDir = DEFAULT_DATA,
          since: Annotated[str | None, typer.Option(help="ISO date or time, UTC.")] = None,
          as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Print the uptime record of hotline NAME."""
+    """Print the uptime record of hotline NAME, with each entry's evidence: a link test
+    both ends signed, one end, server-signed only, or FAILED (`hotline log verify NAME`
+    says why)."""
     cutoff = 0
     if since is not None:
         try:
@@ -120,16 +122,21 @@ def show(name: str, data: DataDir = DEFAULT_DATA,
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=datetime.UTC)
         cutoff = int(moment.timestamp() * 1000)
-    with opened_record(data) as (record, _):
-        entries = [e for e in record.entries(name) if e.time_ms >= cutoff]
+    with opened_record(data) as (record, store):
+        every = record.entries(name)
+        found = audit(every, [record.node.public_key], _store_pins(store, name, every))
+        evidence = {f.seq: f.status for f in found.findings}
+        entries = [e for e in every if e.time_ms >= cutoff]
     if as_json:
         for e in entries:
             typer.echo(json.dumps({"seq": e.seq, "time": _when(e.time_ms), "kind": e.kind,
-                                   **e.fields}))
+                                   **e.fields, "evidence": evidence.get(e.seq, "unchecked")}))
         return
-    table = Table("seq", "time (UTC)", "kind", "details", title=f"uptime record: {name}")
+    table = Table("seq", "time (UTC)", "kind", "evidence", "details",
+                  title=f"uptime record: {name}")
     for e in entries:
-        table.add_row(str(e.seq), _when(e.time_ms), e.kind, json.dumps(e.fields))
+        table.add_row(str(e.seq), _when(e.time_ms), e.kind, evidence.get(e.seq, "unchecked"),
+                      json.dumps(e.fields))
     Console().print(table)
 
 
