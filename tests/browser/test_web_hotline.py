@@ -4,7 +4,9 @@
 - a link test requested from the page runs between the browser's standby (synthetic
   pattern, never the camera: the page's getUserMedia is never called) and the Python one,
   comes out `ok` with both directions decrypted, and shows on the dashboard with its
-  figures and a dot on the chart;
+  figures and a dot on the chart; its record entry holds both ends' signed reports (the
+  browser's made with its non-extractable WebCrypto key), which verify against the pins,
+  and the page keeps the record head it saw (IndexedDB);
 - the Python end calls: the page rings, acknowledges with an ETA that the caller
   receives, answers, and the call carries media both ways (the browser decodes the
   caller's video; the caller decrypts the browser's);
@@ -23,6 +25,9 @@ import pytest_asyncio
 
 from hotline.client.hotline_call import HotlineCaller
 from hotline.client.standby import Standby
+from hotline.crypto.identity import fingerprint
+from hotline.crypto.recordaudit import ENDPOINT_SIGNED, audit
+from hotline.server.uptime import UptimeRecord, node_identity
 
 from ..integration.conftest import Server, start_server
 from ..integration.hotline_support import RunningStandby, enroll
@@ -92,6 +97,19 @@ async def test_browser_standby_linktest_and_calls_both_ways(server: Server) -> N
             last = await card.locator(".last-test").inner_text()
             assert ": ok · set-up " in last and "round trip" in last, last
             assert await card.locator("svg.chart circle.dot.ok").count() == 1
+            data_dir = Path(srv.store.data_dir)
+            entries = UptimeRecord(srv.store, node_identity(data_dir)).entries(HOTLINE)
+            hotline = srv.store.get_hotline(HOTLINE)
+            assert hotline is not None
+            pins = {p: {fingerprint(k) for k in ks} for p, ks in hotline.pins.items()}
+            found = audit(entries, [node_identity(data_dir).public_key], pins)
+            assert found.ok and found.count(ENDPOINT_SIGNED) == 1, found.findings
+            ends = next(e for e in entries if e.kind == "linktest").fields["ends"]
+            assert {p: bool(ends[p].get("report")) for p in ends} == \
+                {"washington": True, "moscow": True}
+            await page.wait_for_function(
+                f"() => window.hotlineApp.hotlines.record.red?.length === {len(entries)}")
+            assert await page.evaluate("() => window.hotlineApp.hotlines.record.red.alarm") == ""
             await page.screenshot(path=str(Path(srv.store.data_dir) / "dashboard.png"),
                                   full_page=True)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 from collections.abc import Iterator
@@ -15,7 +16,10 @@ from rich.table import Table
 
 from hotline.cli.admin import DEFAULT_DATA, DataDir, opened_store
 from hotline.cli.standby import figures_line
+from hotline.crypto.chainwatch import fields_of
 from hotline.crypto.identity import fingerprint
+from hotline.crypto.recordaudit import ENDPOINT_SIGNED, ONE_END, SERVER_ONLY, audit
+from hotline.crypto.uptimelog import LogEntry, LogError
 from hotline.server.outcomes import hotline_status
 from hotline.server.store import SqliteStore
 from hotline.server.uptime import UptimeRecord, node_identity
@@ -106,7 +110,9 @@ def _when(ms: int) -> str:
 def show(name: str, data: DataDir = DEFAULT_DATA,
          since: Annotated[str | None, typer.Option(help="ISO date or time, UTC.")] = None,
          as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Print the uptime record of hotline NAME."""
+    """Print the uptime record of hotline NAME, with each entry's evidence: a link test
+    both ends signed, one end, server-signed only, or FAILED (`hotline log verify NAME`
+    says why)."""
     cutoff = 0
     if since is not None:
         try:
@@ -116,29 +122,94 @@ def show(name: str, data: DataDir = DEFAULT_DATA,
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=datetime.UTC)
         cutoff = int(moment.timestamp() * 1000)
-    with opened_record(data) as (record, _):
-        entries = [e for e in record.entries(name) if e.time_ms >= cutoff]
+    with opened_record(data) as (record, store):
+        every = record.entries(name)
+        found = audit(every, [record.node.public_key], _store_pins(store, name, every))
+        evidence = {f.seq: f.status for f in found.findings}
+        entries = [e for e in every if e.time_ms >= cutoff]
     if as_json:
         for e in entries:
             typer.echo(json.dumps({"seq": e.seq, "time": _when(e.time_ms), "kind": e.kind,
-                                   **e.fields}))
+                                   **e.fields, "evidence": evidence.get(e.seq, "unchecked")}))
         return
-    table = Table("seq", "time (UTC)", "kind", "details", title=f"uptime record: {name}")
+    table = Table("seq", "time (UTC)", "kind", "evidence", "details",
+                  title=f"uptime record: {name}")
     for e in entries:
-        table.add_row(str(e.seq), _when(e.time_ms), e.kind, json.dumps(e.fields))
+        table.add_row(str(e.seq), _when(e.time_ms), e.kind, evidence.get(e.seq, "unchecked"),
+                      json.dumps(e.fields))
     Console().print(table)
 
 
+def _pins_file(path: Path) -> dict[str, set[str]]:
+    """``{"PARTY": ["FINGERPRINT", ...], ...}`` (or the same under ``"pins"``)."""
+    try:
+        doc = json.loads(path.read_text())
+        doc = doc.get("pins", doc) if isinstance(doc, dict) else None
+        if not isinstance(doc, dict):
+            raise ValueError("not a JSON object of party -> fingerprints")
+        return {str(p): {str(fp) for fp in fps} for p, fps in doc.items()
+                if isinstance(fps, list)}
+    except (OSError, ValueError) as exc:
+        raise typer.BadParameter(f"--pins {path}: {exc}") from None
+
+
+def _store_pins(store: SqliteStore, name: str, entries: list[LogEntry]) -> dict[str, set[str]]:
+    """The store's pins now, and those the record says were pinned before (``created``
+    and ``repin`` entries): older tests were signed by the keys pinned then."""
+    hotline = store.get_hotline(name)
+    pins: dict[str, set[str]] = {}
+    for party, keys in (hotline.pins.items() if hotline is not None else ()):
+        pins.setdefault(party, set()).update(fingerprint(k) for k in keys)
+    for e in entries:
+        with contextlib.suppress(ValueError, TypeError, AttributeError):
+            fields = fields_of(e)
+            if e.kind == "created" and isinstance(fields.get("pins"), dict):
+                for party, fps in fields["pins"].items():
+                    pins.setdefault(str(party), set()).update(map(str, fps))
+            elif e.kind == "repin" and isinstance(fields.get("pins"), list):
+                pins.setdefault(str(fields.get("party")), set()).update(
+                    map(str, fields["pins"]))
+    return pins
+
+
 @log_app.command("verify")
-def verify(name: str, data: DataDir = DEFAULT_DATA) -> None:
-    """Check the hash chain and signatures of NAME's record; name the first bad entry."""
-    with opened_record(data) as (record, _):
+def verify(name: str, data: DataDir = DEFAULT_DATA,
+           pins: Annotated[Path | None, typer.Option(
+               "--pins", help="Check the endpoints' signatures against these pins (JSON: "
+               "party -> fingerprints) instead of the store's.")] = None) -> None:
+    """Check NAME's record: hash chain, the writer's signatures, and each link test's
+    two endpoint reports against the pinned keys (docs/PROTOCOL.md); name every bad
+    entry and why."""
+    with opened_record(data) as (record, store):
         report = record.verify(name)
-    if report.ok:
+        entries = []
+        for raw in store.log_entries(name):
+            try:
+                entries.append(LogEntry.decode(raw))
+            except LogError:
+                break  # record.verify names it
+        pinned = _pins_file(pins) if pins is not None else _store_pins(store, name, entries)
+        found = audit(entries[:report.entries], [record.node.public_key], pinned)
+    bad = found.failed
+    if report.ok and not bad:
         typer.echo(f"ok: {report.entries} entries, chain and signatures intact")
-        return
-    typer.echo(f"BROKEN at entry {report.first_bad}: {report.reason}", err=True)
-    raise typer.Exit(code=1)
+    elif report.ok:
+        typer.echo(f"{report.entries} entries: the chain and the server's signatures are "
+                   "intact, but the endpoints' evidence is not (below)")
+    for f in found.findings:
+        if f.kind == "linktest" and f.status == SERVER_ONLY:
+            typer.echo(f"entry {f.seq} (linktest): server-signed only, not endpoint evidence")
+    tests = sum(1 for f in found.findings if f.kind == "linktest")
+    typer.echo(f"endpoint evidence (pins: {pins or 'the store'}): "
+               f"{found.count(ENDPOINT_SIGNED)} of {tests} link tests signed by both ends, "
+               f"{found.count(ONE_END)} by one end, "
+               f"{found.count(SERVER_ONLY, 'linktest')} server-signed only")
+    for f in bad:
+        typer.echo(f"FAILED entry {f.seq} ({f.kind}): {'; '.join(f.reasons)}", err=True)
+    if not report.ok:
+        typer.echo(f"BROKEN at entry {report.first_bad}: {report.reason}", err=True)
+    if bad or not report.ok:
+        raise typer.Exit(code=1)
 
 
 def _pct(window: dict[str, object]) -> str:

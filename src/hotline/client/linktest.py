@@ -12,6 +12,10 @@ the test's duration, leaves, and returns the figures for ``linktest_report``:
   the sum of both ends' figures);
 * ``loss`` and ``jitter_ms``: of the far end's packets as we received them (RTP);
 * ``group_code``: the code we computed; the server checks both ends show the same.
+
+:func:`take_part` also returns the identity key of the far end it saw (the one other
+verified member of the call), which the end's signed report names
+(:mod:`hotline.crypto.linkreport`).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from aiortc import RTCPeerConnection
 
 from hotline.client.call import Call
 from hotline.crypto.identity import Identity
+from hotline.crypto.linkreport import NO_KEY
 from hotline.errors import ProtocolError
 from hotline.logtext import safe
 from hotline.rtc import aiortc_adapter as adapter
@@ -88,11 +93,20 @@ async def measure(call: Call, started: float, group_code: str) -> m.LinkTestFigu
         group_code=group_code)
 
 
+def far_key(call: Call) -> bytes:
+    """The identity key of the one other verified member (NO_KEY if there is not one)."""
+    sig = call.signaling
+    peers = sig.schedule.members if sig.schedule is not None else ()
+    keys = {sig.identity_keys[p] for p in peers if p in sig.identity_keys}
+    return keys.pop() if len(keys) == 1 else NO_KEY
+
+
 async def take_part(server: str, identity: Identity, start: m.LinkTestStart, *,
                     tls_ca: str | None = None, media_host: str | None = None
-                    ) -> m.LinkTestFigures:
-    """Run our end of link test ``start``; never raises for a failed test (the figures
-    say what failed), only for cancellation."""
+                    ) -> tuple[m.LinkTestFigures, bytes]:
+    """Run our end of link test ``start``: its figures and the far end's identity key
+    (NO_KEY if none); never raises for a failed test (the figures say what failed),
+    only for cancellation."""
     loop = asyncio.get_running_loop()
     started = loop.time()
     if media_host is not None:
@@ -100,14 +114,16 @@ async def take_part(server: str, identity: Identity, start: m.LinkTestStart, *,
     try:  # the room is derived from hotline + test id, not the server's pick
         room = check_hotline_room(start.room, start.hotline, start.test_id)
     except ProtocolError as exc:
-        return m.LinkTestFigures(joined=False, error=_describe(exc))
+        return m.LinkTestFigures(joined=False, error=_describe(exc)), NO_KEY
     call = Call(server, identity, room, tls_ca=tls_ca, video_size=VIDEO_SIZE,
                 join_request=m.HotlineJoin(call_id=start.test_id))
     figures: m.LinkTestFigures | None = None
+    seen = NO_KEY
     try:
         await asyncio.wait_for(call.start(), SETUP_TIMEOUT)
         end = loop.time() + start.duration_s
         code = await _code_with_far_end(call, end)
+        seen = far_key(call)
         await asyncio.sleep(max(0.0, end - loop.time()))
         figures = await measure(call, started, code)
     except asyncio.CancelledError:
@@ -118,7 +134,7 @@ async def take_part(server: str, identity: Identity, start: m.LinkTestStart, *,
     finally:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(call.close(), 5)
-    return figures
+    return figures, seen
 
 
 async def _failed(call: Call, started: float, exc: Exception) -> m.LinkTestFigures:

@@ -50,7 +50,8 @@ log = logging.getLogger("hotline.client")
 RESUME_WINDOW = 12.0
 RESUME_BACKOFF = (0.1, 0.25, 0.5, 1.0, 2.0)
 HOTLINE_MESSAGES = (m.StandbyOk, m.LinkTestStart, m.LinkTestResult, m.Ring, m.RingStop,
-                    m.CallRinging, m.CallAcked, m.CallAnswered, m.CallEnded, m.HotlineStatus)
+                    m.CallRinging, m.CallAcked, m.CallAnswered, m.CallEnded, m.HotlineStatus,
+                    m.RecordEntries)
 
 
 class ServerError(RemoteError):
@@ -119,6 +120,7 @@ class SignalingClient:
         self.schedule: KeySchedule | None = None
         self.keys = MediaKeys()
         self.names: dict[int, str] = {}  # participant id -> party name
+        self.identity_keys: dict[int, bytes] = {}  # participant id -> identity key listed
         self.roles: dict[int, str] = {}  # participant id -> role in the room
         self.media: dict[int, m.MediaState] = {}  # participant id -> what it sends
         self.role = ""  # ours, in the room joined
@@ -414,6 +416,7 @@ class SignalingClient:
                 self._sent.clear()
                 self.participant_id = message.participant_id
                 self.names = {i.participant_id: i.party for i in message.members}
+                self.identity_keys = {i.participant_id: i.identity_key for i in message.members}
                 self.names[message.participant_id] = self.party
                 self.roles = {i.participant_id: i.role for i in message.members}
                 self.roles[message.participant_id] = self.role = message.role
@@ -427,6 +430,7 @@ class SignalingClient:
                 self._replies.put_nowait(message)
             case m.MemberJoined():
                 self.names[message.member.participant_id] = message.member.party
+                self.identity_keys[message.member.participant_id] = message.member.identity_key
                 self.roles[message.member.participant_id] = message.member.role
                 self.media[message.member.participant_id] = message.member.media
                 self._feed(KsMemberJoined(self._now(), message.epoch,

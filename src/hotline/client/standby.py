@@ -6,6 +6,13 @@ synthetic pattern (:mod:`hotline.client.linktest`); a real call only rings: the
 application shows it (:attr:`Standby.events`) and calls :meth:`Standby.acknowledge`
 (optionally with a message such as an ETA) and :meth:`Standby.answer`. No media
 connection exists, and no camera or microphone is opened, before the answer.
+
+Each link-test report is signed with the device identity
+(:mod:`hotline.crypto.linkreport`) and co-signs the head of the hotline's uptime record
+this standby knows; the server sends the entries after that head (``record_entries``)
+and :func:`hotline.crypto.chainwatch.follow` checks they extend it. A rewritten or
+forked history raises an ``alarm`` event (and a log line); link tests then fail with
+that reason until the operator looks into it (:mod:`hotline.client.recordhead`).
 """
 
 from __future__ import annotations
@@ -21,8 +28,11 @@ from typing import Any
 
 from hotline.client.call import Call
 from hotline.client.linktest import take_part
+from hotline.client.recordhead import RecordHeads
 from hotline.client.signaling import ServerError, SignalingClient, trust
+from hotline.crypto.chainwatch import Pending, follow, missing_reports
 from hotline.crypto.identity import Identity
+from hotline.crypto.linkreport import NO_KEY, LinkReport, figures_from
 from hotline.errors import HotlineError, ProtocolError, RemoteError
 from hotline.logtext import safe
 from hotline.signaling import messages as m
@@ -38,7 +48,7 @@ class StandbyRefused(RemoteError):
 @dataclass(frozen=True, slots=True)
 class StandbyEvent:
     """``kind``: connected, disconnected, ring, ring_stop, acked, linktest, linktest_result,
-    call_started, call_ended, error."""
+    call_started, call_ended, error, alarm (the uptime record was rewritten or forked)."""
 
     kind: str
     data: dict[str, object] = field(default_factory=dict)
@@ -57,7 +67,7 @@ class Standby:
     def __init__(self, server: str, identity: Identity, hotline: str, *,
                  tls_ca: str | None = None, media_host: str | None = None,
                  media: CallMedia | None = None, min_backoff: float = 1.0,
-                 max_backoff: float = 30.0) -> None:
+                 max_backoff: float = 30.0, record_file: Path | None = None) -> None:
         self.server, self.identity, self.hotline = server, identity, hotline
         self.tls_ca, self.media_host = tls_ca, media_host
         self.media = media or CallMedia()
@@ -71,6 +81,8 @@ class Standby:
         self.tests_done = 0
         self._sig: SignalingClient | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        #: The uptime-record heads this device knows (a file beside the identity, or memory).
+        self.heads = RecordHeads(record_file)
 
     def _event(self, kind: str, **data: object) -> None:
         self.events.put_nowait(StandbyEvent(kind, data))
@@ -101,7 +113,8 @@ class Standby:
         try:
             await sig.connect()
             await sig.authenticate()
-            sig.send(m.StandbyRegister(hotline=self.hotline))
+            sig.send(m.StandbyRegister(hotline=self.hotline,
+                                       record_length=self.heads.of(self.hotline).length))
             first = await asyncio.wait_for(sig.hotline.get(), 10)
             if isinstance(first, m.Error):
                 if first.code in ("forbidden", "unauthorized"):
@@ -113,6 +126,8 @@ class Standby:
             self.connected.set()
             self._event("connected", party=first.party, far_party=first.far_party,
                         interval_s=first.interval_s)
+            if self.heads.of(self.hotline).alarm:  # raised before and not looked into yet
+                self._event("alarm", message=self.heads.of(self.hotline).alarm)
             await self._serve(sig)
         finally:
             self._sig = None
@@ -144,6 +159,8 @@ class Standby:
                 self._event("linktest_result", outcome=msg.outcome, result=msg.result)
             case m.Ring() if msg.hotline != self.hotline:
                 self._event("error", code="ring", message="a ring for another hotline: ignored")
+            case m.RecordEntries() if msg.hotline == self.hotline:
+                self._record_entries(msg)
             case m.Ring():
                 self.ringing[msg.call_id] = msg
                 self._event("ring", call_id=msg.call_id, caller_party=msg.caller_party,
@@ -180,12 +197,46 @@ class Standby:
 
     # -- link tests: automatic, synthetic media only ------------------------------------------
 
+    def _alarm(self, problems: list[str]) -> None:
+        known = self.heads.of(self.hotline)
+        text = "; ".join(problems)
+        log.error("ALARM standby hotline=%s: %s", self.hotline, text)
+        if known.alarm:  # already raised; it stays until someone looks into it
+            return
+        known.alarm = f"uptime record of {self.hotline!r} rewritten or forked: {text}"
+        self.heads.save()
+        self._event("alarm", message=known.alarm)
+
+    def _record_entries(self, msg: m.RecordEntries) -> None:
+        problems = follow(self.heads.of(self.hotline), self.hotline, msg.start, msg.entries,
+                          self.identity.public_key)
+        if problems:
+            self._alarm(problems)
+        else:
+            self.heads.save()
+
     async def _linktest(self, start: m.LinkTestStart) -> None:
-        figures = await take_part(self.server, self.identity, start, tls_ca=self.tls_ca,
-                                  media_host=self.media_host)
+        known = self.heads.of(self.hotline)
+        missing = missing_reports(known)
+        if missing:
+            self._alarm(missing)
+        if known.alarm:  # a rewritten history: this test fails, and says why
+            figures, far = m.LinkTestFigures(joined=False, error=known.alarm[:200]), NO_KEY
+        else:
+            figures, far = await take_part(self.server, self.identity, start,
+                                           tls_ca=self.tls_ca, media_host=self.media_host)
         self.tests_done += 1
-        if self._sig is not None:
-            self._sig.send(m.LinkTestReport(test_id=start.test_id, figures=figures))
+        length, head = known.head()
+        report = LinkReport(start.hotline, start.test_id, start.role, self.identity.public_key,
+                            far, length, head, figures.group_code,
+                            figures_from(figures.model_dump())).signed_by(self.identity)
+        if self._sig is None:  # the connection broke meanwhile: no report, no entry
+            return
+        known.pending[start.test_id] = Pending(report.digest, far, figures.group_code)
+        known.pending = dict(list(known.pending.items())[-16:])
+        self.heads.save()
+        self._sig.send(m.LinkTestReport(test_id=start.test_id, figures=figures,
+                                        report=report.encode()))
 
     # -- real calls: ring, acknowledge, answer ----------------------------------------------
 

@@ -59,13 +59,14 @@ class HotlineService:
 
     # -- from a session -------------------------------------------------------------------
 
-    def register_standby(self, endpoint: Endpoint, name: str) -> None:
+    def register_standby(self, endpoint: Endpoint, name: str, record_length: int = 0) -> None:
         hotline = self._pinned(endpoint, name, "standby")
-        self.standby.add(Registered(endpoint, name, endpoint.party,
-                                    device_name(self.store, endpoint)))
+        registered = Registered(endpoint, name, endpoint.party, device_name(self.store, endpoint))
+        self.standby.add(registered)
         endpoint.send(m.StandbyOk(hotline=name, party=endpoint.party,
                                   far_party=far_party(hotline, endpoint.party),
                                   interval_s=self.linktests.interval(name)))
+        self.linktests.registered(registered, record_length)
 
     async def linktest_now(self, endpoint: Endpoint, name: str) -> None:
         self._pinned(endpoint, name, "linktest")

@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hotline.crypto.identity import fingerprint
-from hotline.errors import ProtocolError, UsageError
+from hotline.crypto.linkreport import LinkReport, figures_from, same_figures
+from hotline.errors import CryptoError, ProtocolError, UsageError
 from hotline.logtext import safe
 from hotline.server.alarms import Alarms
 from hotline.server.outcomes import UNREACHABLE, UP, evaluate
@@ -42,6 +43,7 @@ log = logging.getLogger("hotline.linktest")
 TICK = 1.0  # seconds between scheduler checks
 MISSING_GRACE = 60.0  # seconds past the interval before a missing result alarms
 JOIN_MARGIN = 20.0  # seconds for both ends to join and report, on top of the duration
+CHUNK_BYTES = 150_000  # record entries per ``record_entries`` message, at most
 
 
 @dataclass
@@ -51,6 +53,7 @@ class PendingTest:
     room: str
     ends: dict[str, Registered]  # party -> chosen endpoint
     reports: dict[str, asyncio.Future[m.LinkTestFigures]] = field(default_factory=dict)
+    signed: dict[str, bytes] = field(default_factory=dict)  # party -> its signed report
     joined: set[bytes] = field(default_factory=set)
 
 
@@ -75,6 +78,30 @@ class LinkTests:
         self._running: set[asyncio.Task[Any]] = set()
         self._loop_task: asyncio.Task[None] | None = None
         self._started = 0.0
+        self._known: dict[str, int] = {}  # conn id -> record entries the endpoint knows
+
+    # -- record heads: each standby gets the entries after the head it knows ---------------
+
+    def registered(self, end: Registered, known: int) -> None:
+        self._known[end.endpoint.conn_id] = known
+        self.sync(end)
+
+    def sync(self, end: Registered) -> None:
+        """Send ``end`` its hotline's record from the last entry it knows to the end."""
+        raws = self._store.log_entries(end.hotline)
+        # From the last entry it knows on: it checks that one is unchanged, then the links.
+        start = max(0, min(self._known.get(end.endpoint.conn_id, 0), len(raws)) - 1)
+        chunk: list[bytes] = []
+        size = 0
+        for raw in raws[start:]:
+            if chunk and size + len(raw) > CHUNK_BYTES:
+                end.endpoint.send(m.RecordEntries(hotline=end.hotline, start=start,
+                                                  entries=chunk, more=True))
+                start, chunk, size = start + len(chunk), [], 0
+            chunk.append(raw)
+            size += len(raw) * 4 // 3 + 4
+        end.endpoint.send(m.RecordEntries(hotline=end.hotline, start=start, entries=chunk))
+        self._known[end.endpoint.conn_id] = len(raws)
 
     # -- the schedule ---------------------------------------------------------------------
 
@@ -172,6 +199,7 @@ class LinkTests:
         log.info("link test %s hotline=%s originator=%s", test_id, hotline.name, originator)
         try:
             for party, end in ends.items():
+                self.sync(end)
                 end.endpoint.send(m.LinkTestStart(
                     hotline=hotline.name, test_id=test_id, room=test.room, duration_s=duration,
                     role="originator" if party == originator else "responder"))
@@ -187,7 +215,9 @@ class LinkTests:
             "path": "sfu", **verdict.figures,
             "ends": {p: {"device": ends[p].device,
                          "fingerprint": fingerprint(ends[p].endpoint.identity_key),
-                         **(f.model_dump() if f is not None else {"reported": False})}
+                         **(f.model_dump() if f is not None else {"reported": False}),
+                         **({"report": m.b64encode(test.signed[p])} if p in test.signed
+                            else {})}
                      for p, f in figures.items()},
         }
 
@@ -210,6 +240,7 @@ class LinkTests:
         hotline = self._store.get_hotline(name)
         for party in hotline.parties if hotline is not None else ():
             for end in self._standby.of(name, party):
+                self.sync(end)  # the new entry first: each end checks its report in it
                 end.endpoint.send(result)
 
     # -- messages from the ends -----------------------------------------------------------
@@ -229,7 +260,26 @@ class LinkTests:
         future = test.reports[party]
         if future.done():
             raise ProtocolError("this end reported already")
+        if msg.report:
+            self._check_signed(test, party, endpoint, msg)
+            test.signed[party] = msg.report
         future.set_result(msg.figures)
+
+    @staticmethod
+    def _check_signed(test: PendingTest, party: str, endpoint: Endpoint,
+                      msg: m.LinkTestReport) -> None:
+        """Only a report this end signed for this test, with the figures it sent, goes
+        into the record (the record's readers check it again: docs/PROTOCOL.md)."""
+        try:
+            report = LinkReport.decode(msg.report)
+        except CryptoError:
+            raise ProtocolError("the signed report cannot be parsed") from None
+        role = "originator" if party == next(iter(test.ends)) else "responder"
+        if report.signer_key != endpoint.identity_key or not report.valid() or \
+                report.hotline != test.hotline or report.test_id != test.test_id or \
+                report.role != role or \
+                not same_figures(report.figures, figures_from(msg.figures.model_dump())):
+            raise ProtocolError("the signed report is not this end's report of this test")
 
     def media_room(self, endpoint: Endpoint, test_id: str) -> tuple[str, str] | None:
         """(hotline, room) if ``test_id`` is a running test and ``endpoint`` one of its
@@ -244,6 +294,7 @@ class LinkTests:
 
     def endpoint_gone(self, registered: Registered) -> None:
         """A chosen end closed its connection: its report will never come."""
+        self._known.pop(registered.endpoint.conn_id, None)
         for test in self._pending.values():
             end = test.ends.get(registered.party)
             future = test.reports.get(registered.party)

@@ -440,7 +440,7 @@ class Session:
 
     async def _on_standby(self, msg: m.StandbyRegister) -> None:
         self._require_auth()
-        self.state.hotlines.register_standby(self, msg.hotline)
+        self.state.hotlines.register_standby(self, msg.hotline, msg.record_length)
 
     async def _on_linktest_request(self, msg: m.LinkTestRequest) -> None:
         self._require_auth()

@@ -158,6 +158,9 @@ class StandbyRegister(_Message):
 
     type: Literal["standby"] = "standby"
     hotline: Name
+    #: Entries of the hotline's uptime record this endpoint knows (its chain head): the
+    #: server sends the rest with ``record_entries``.
+    record_length: Annotated[int, Field(ge=0, le=2**53)] = 0
 
 
 class LinkTestRequest(_Message):
@@ -188,6 +191,8 @@ class LinkTestReport(_Message):
     type: Literal["linktest_report"] = "linktest_report"
     test_id: CallId
     figures: LinkTestFigures
+    #: The same figures, signed by this end (hotline.crypto.linkreport; docs/PROTOCOL.md).
+    report: Annotated[B64, Field(max_length=2048)] = b""
 
 
 class HotlineCall(_Message):
@@ -449,6 +454,18 @@ class LinkTestResult(_Message):
     result: dict[str, object]
 
 
+class RecordEntries(_Message):
+    """Entries ``start``.. of the hotline's uptime record (each as stored, base64url), up
+    to the server's last one if ``more`` is false; the standby checks they extend the
+    chain head it knows (docs/SIGNALING.md "Record heads")."""
+
+    type: Literal["record_entries"] = "record_entries"
+    hotline: str
+    start: Annotated[int, Field(ge=0, le=2**53)]
+    entries: list[B64]
+    more: bool = False
+
+
 class Ring(_Message):
     type: Literal["ring"] = "ring"
     hotline: str
@@ -502,7 +519,8 @@ class HotlineStatus(_Message):
 
 
 HotlineServerMessage = (StandbyOk | LinkTestStart | LinkTestResult | Ring | RingStop
-                        | CallRinging | CallAcked | CallAnswered | CallEnded | HotlineStatus)
+                        | CallRinging | CallAcked | CallAnswered | CallEnded | HotlineStatus
+                        | RecordEntries)
 
 
 ServerMessage = Annotated[

@@ -182,6 +182,8 @@ export class HotlinesView {
     card.append(el("p", `Uptime: 24 h ${pct(uptime["24h"])} · 30 days ${pct(uptime["30d"])}`));
     const alarms = (h["alarms_open"] as Doc[] | undefined) ?? [];
     if (alarms.length) card.append(el("p", `Alarm: ${alarms.map((a) => `${String(a["reason"])} since ${when(a["time_ms"])}`).join("; ")}`, "alarm"));
+    const record = state.hotlines.record[name]; // what this browser's standby saw (standby.ts)
+    if (record?.alarm) card.append(el("p", `ALARM (this browser): ${record.alarm}`, "alarm record-alarm"));
     const tests = (h["tests"] as Doc[] | undefined) ?? [];
     if (tests.length) {
       const figure = el("figure", undefined, "chart-figure");

@@ -4,10 +4,13 @@
  * send the synthetic pattern and tone (never the camera or microphone) end-to-end
  * encrypted for the test's duration, measure, leave, and return the figures the standby
  * connection reports with `linktest_report`. A failure is a result (the figures say
- * what failed), never an exception.
+ * what failed), never an exception. Also returns the far end's identity key as seen in
+ * the call (the one other verified member; NO_KEY if not exactly one), which the signed
+ * report names (crypto/linkreport.ts).
  */
 
 import type { Identity } from "../crypto/identity.js";
+import { NO_KEY } from "../crypto/linkreport.js";
 import { MediaE2EE } from "../media/pipeline.js";
 import type { LinkTestFigures, LinkTestStart, MediaRestarted, SubscribeOffer } from "../protocol/messages.js";
 import { checkHotlineRoom } from "../protocol/hotlinerooms.js";
@@ -35,7 +38,13 @@ function statValues(report: RTCStatsReport, type: string, field: string): number
   return out;
 }
 
-export async function takePart(identity: Identity, start: LinkTestStart): Promise<LinkTestFigures> {
+/** The identity key of the one other verified member, NO_KEY if there is not one. */
+function farKey(client: SignalingClient): Uint8Array {
+  const keys = (client.schedule?.members ?? []).map((p) => client.identityKeys.get(p)).filter((k) => k !== undefined);
+  return keys.length === 1 ? keys[0]! : NO_KEY;
+}
+
+export async function takePart(identity: Identity, start: LinkTestStart): Promise<{ figures: LinkTestFigures; farKey: Uint8Array }> {
   const started = performance.now();
   const since = (): number => round(performance.now() - started);
   const media = syntheticMedia();
@@ -45,6 +54,7 @@ export async function takePart(identity: Identity, start: LinkTestStart): Promis
   let setupMs: number | null = null;
   let firstFrameMs: number | null = null;
   let groupCode = "";
+  let seen: Uint8Array = NO_KEY;
   let publish: RTCPeerConnection | null = null;
   let subscribe: RTCPeerConnection | null = null;
   let offers = Promise.resolve();
@@ -124,14 +134,15 @@ export async function takePart(identity: Identity, start: LinkTestStart): Promis
         const c = await e2ee.counters();
         if ((c.totals["recv/video"]?.framesOut ?? 0) + (c.totals["recv/audio"]?.framesOut ?? 0) > 0) {
           firstFrameMs = since();
+          seen = farKey(client);
         }
       }
       // Both ends in the call: the code of the pair, once its reveals are in (not pending).
       if (firstFrameMs !== null && groupCode === "") groupCode = client.code?.digits ?? "";
     }
-    return await figures(failure ?? (firstFrameMs === null ? "no frame of the far end decrypted" : ""));
+    return { figures: await figures(failure ?? (firstFrameMs === null ? "no frame of the far end decrypted" : "")), farKey: seen };
   } catch (error) {
-    return await figures(failure ?? message(error));
+    return { figures: await figures(failure ?? message(error)), farKey: seen };
   } finally {
     media.stop();
     if (client.participantId !== null) await Promise.race([client.leave().catch(() => undefined), sleep(2000)]);

@@ -5,14 +5,24 @@
  * real call: a notification and a sound, with Acknowledge (and a message such as an
  * ETA), Answer and Decline. After the answer the call runs on a new connection of the
  * same device (`hotline_join`); the standby connection says `hangup` at its end.
+ *
+ * Each link-test report is signed with the device key (crypto/linkreport.ts) and
+ * co-signs the head of the hotline's uptime record this browser knows (kept in
+ * IndexedDB: recordheads.ts); the server sends the entries after it (`record_entries`)
+ * and crypto/chainwatch.ts checks they extend it. A rewritten or forked history is an
+ * alarm (console error, notice on the page, `state.hotlines.record`), and link tests
+ * fail with that reason from then on.
  */
 
-import type { ErrorMessage, HotlineMessage, Ring } from "../protocol/messages.js";
+import { type KnownChain, follow, head, missingReports } from "../crypto/chainwatch.js";
+import { NO_KEY, reportDigest, signReport } from "../crypto/linkreport.js";
+import type { ErrorMessage, HotlineMessage, LinkTestFigures, LinkTestStart, RecordEntries, Ring } from "../protocol/messages.js";
 import { checkHotlineRoom } from "../protocol/hotlinerooms.js";
 import { ServerError, SignalingClient } from "../protocol/signaling.js";
 import type { HotlinesView } from "./hotlines.js";
 import { takePart } from "./linktest.js";
 import { serverUrl } from "./provenance.js";
+import { loadHead, saveHead } from "./recordheads.js";
 import { $, button, message, sleep, state } from "./view.js";
 
 const RETRY_MIN_MS = 1000;
@@ -36,6 +46,9 @@ export class StandbyEndpoint {
   private sound: { stop(): void } | null = null;
   private activeCall: string | null = null;
   private readonly callEnded = new Map<string, (reason: string) => void>();
+  /** The record head this browser knows; record messages and link tests in order. */
+  private known: KnownChain | null = null;
+  private recordQueue: Promise<void> = Promise.resolve();
 
   constructor(readonly hotline: string, private readonly view: HotlinesView) {}
 
@@ -49,7 +62,10 @@ export class StandbyEndpoint {
         await client.authenticate();
         const closed = new Promise<void>((resolve) => client.onEvent.add((e) => { if (e.kind === "closed") resolve(); }));
         client.onHotline.add((m) => this.handle(m));
-        await client.ask({ type: "standby", hotline: this.hotline }, ["standby_ok"]);
+        this.known ??= await loadHead(this.hotline);
+        this.showRecord();
+        if (this.known.alarm) this.view.notice(`ALARM: ${this.known.alarm}`); // raised before, still open
+        await client.ask({ type: "standby", hotline: this.hotline, record_length: this.known.length }, ["standby_ok"]);
         this.connected = true;
         delay = RETRY_MIN_MS;
         this.view.render();
@@ -80,7 +96,10 @@ export class StandbyEndpoint {
   private handle(m: HotlineMessage | ErrorMessage): void {
     switch (m.type) {
       case "linktest_start":
-        if (m.hotline === this.hotline) void this.linktest(m.test_id, m);
+        if (m.hotline === this.hotline) this.inOrder(() => this.linktest(m));
+        break;
+      case "record_entries":
+        if (m.hotline === this.hotline) this.inOrder(() => this.recordEntries(m));
         break;
       case "linktest_result":
         this.view.lastResult = `${m.hotline}: ${m.outcome}`;
@@ -110,10 +129,64 @@ export class StandbyEndpoint {
     }
   }
 
-  private async linktest(testId: string, start: Parameters<typeof takePart>[1]): Promise<void> {
+  /** Record entries are checked, and a link test's head taken, in the order they came. */
+  private inOrder(task: () => Promise<void>): void {
+    this.recordQueue = this.recordQueue.then(task).catch((error: unknown) => {
+      this.view.notice(`Standby for ${this.hotline}: ${message(error)}`);
+    });
+  }
+
+  private showRecord(): void {
+    if (this.known !== null) state.hotlines.record[this.hotline] = { length: this.known.length, alarm: this.known.alarm };
+  }
+
+  private async alarm(problems: string[]): Promise<void> {
+    const known = this.known!;
+    console.error(`ALARM standby hotline=${this.hotline}: ${problems.join("; ")}`);
+    if (known.alarm) return; // already raised (and shown); it stays until looked into
+    known.alarm = `uptime record of ${JSON.stringify(this.hotline)} rewritten or forked: ${problems.join("; ")}`;
+    await saveHead(this.hotline, known);
+    this.showRecord();
+    this.view.render();
+    this.view.notice(`ALARM: ${known.alarm}`);
+  }
+
+  private async recordEntries(m: RecordEntries): Promise<void> {
+    const known = this.known!;
+    const problems = await follow(known, this.hotline, m.start, m.entries, this.view.identity.identity.publicKey);
+    if (problems.length) {
+      await this.alarm(problems);
+    } else {
+      await saveHead(this.hotline, known);
+      this.showRecord();
+    }
+  }
+
+  private async linktest(start: LinkTestStart): Promise<void> {
     state.hotlines.linktests += 1;
-    const figures = await takePart(this.view.identity.identity, start);
-    tell(this.client, { type: "linktest_report", test_id: testId, figures });
+    const known = this.known!;
+    const missing = missingReports(known);
+    if (missing.length) await this.alarm(missing);
+    let figures: LinkTestFigures;
+    let farKey: Uint8Array = NO_KEY;
+    if (known.alarm) { // a rewritten history: this test fails, and says why
+      figures = {
+        joined: false, setup_ms: null, first_frame_ms: null, video_frames: 0, audio_frames: 0, decrypt_failures: 0,
+        rtt_ms: null, loss: null, jitter_ms: null, group_code: "", error: known.alarm.slice(0, 200),
+      };
+    } else {
+      ({ figures, farKey } = await takePart(this.view.identity.identity, start));
+    }
+    const [headLength, headHash] = head(known);
+    const { group_code: groupCode, ...measured } = figures;
+    const report = await signReport(this.view.identity.identity, {
+      hotline: start.hotline, testId: start.test_id, role: start.role, farKey, headLength, headHash, groupCode, figures: measured,
+    });
+    if (!this.connected) return; // the connection broke meanwhile: no report, no entry
+    known.pending.set(start.test_id, { digest: await reportDigest(report), farKey, groupCode });
+    while (known.pending.size > 16) known.pending.delete(known.pending.keys().next().value!);
+    await saveHead(this.hotline, known);
+    tell(this.client, { type: "linktest_report", test_id: start.test_id, figures, report: report.encoded });
   }
 
   // -- a real call rings here

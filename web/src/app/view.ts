@@ -108,6 +108,9 @@ export interface HotlinesSummary {
   standby: Record<string, boolean>;
   /** Link tests this browser took part in. */
   linktests: number;
+  /** Per hotline: entries of the uptime record this standby knows, and an open alarm
+   * (the record was rewritten or forked; "" if none). */
+  record: Record<string, { length: number; alarm: string }>;
   ringing: { hotline: string; callId: string; caller: string } | null;
   calling: { hotline: string; ack: string | null; answered: boolean; ended: string | null } | null;
 }
@@ -127,7 +130,7 @@ export const state: AppState = {
   quality: { grade: "unknown", rttMs: null, lossPercent: null, jitterMs: null },
   prejoin: { ready: false, level: 0, maxLevel: 0, problem: null, cameras: 0, microphones: 0 },
   worker: null, calls: 0, reconnects: 0, signaling: "connected", resumes: 0, media: { publish: "new", subscribe: "new", offers: 0, restarts: 0, restarting: false, lastRestartMs: null, proofMs: { audio: null, video: null } },
-  hotlines: { list: [], standby: {}, linktests: 0, ringing: null, calling: null },
+  hotlines: { list: [], standby: {}, linktests: 0, record: {}, ringing: null, calling: null },
   provenance: null,
 };
 window.hotlineApp = state;

@@ -143,11 +143,16 @@ export interface CallAcked { readonly type: "call_acked"; readonly call_id: stri
 export interface CallAnswered { readonly type: "call_answered"; readonly call_id: string; readonly room: string }
 export interface CallEnded { readonly type: "call_ended"; readonly call_id: string; readonly reason: string }
 export interface HotlineStatus { readonly type: "hotline_status"; readonly hotlines: readonly Readonly<Record<string, unknown>>[] }
+/** Entries `start`.. of a hotline's uptime record, as stored (docs/SIGNALING.md "Record heads"). */
+export interface RecordEntries {
+  readonly type: "record_entries"; readonly hotline: string; readonly start: number; readonly entries: readonly Bytes[]; readonly more: boolean;
+}
 export type HotlineMessage =
-  | StandbyOk | LinkTestStart | LinkTestResult | Ring | RingStop | CallRinging | CallAcked | CallAnswered | CallEnded | HotlineStatus;
+  | StandbyOk | LinkTestStart | LinkTestResult | Ring | RingStop | CallRinging | CallAcked | CallAnswered | CallEnded | HotlineStatus
+  | RecordEntries;
 export const HOTLINE_TYPES: ReadonlySet<string> = new Set([
   "standby_ok", "linktest_start", "linktest_result", "ring", "ring_stop", "call_ringing", "call_acked", "call_answered",
-  "call_ended", "hotline_status",
+  "call_ended", "hotline_status", "record_entries",
 ]);
 
 export type ServerMessage =
@@ -294,6 +299,7 @@ const SERVER: Record<ServerMessage["type"], Shape> = {
   call_answered: { call_id: str, room: str },
   call_ended: { call_id: str, reason: str },
   hotline_status: { hotlines: list(anyObject) },
+  record_entries: { hotline: str, start: int, entries: list(b64), more: bool },
 };
 
 /** Validate one message from the server (ProtocolError if it is refused). */
@@ -331,9 +337,9 @@ export type ClientMessage =
   | { readonly type: "media"; readonly state: MediaState }
   | { readonly type: "media_restart"; readonly reason: string }
   | { readonly type: "resume"; readonly room: string; readonly participant_id: number; readonly token: Uint8Array; readonly received: number }
-  | { readonly type: "standby"; readonly hotline: string }
+  | { readonly type: "standby"; readonly hotline: string; readonly record_length: number }
   | { readonly type: "linktest_request"; readonly hotline: string }
-  | { readonly type: "linktest_report"; readonly test_id: string; readonly figures: LinkTestFigures }
+  | { readonly type: "linktest_report"; readonly test_id: string; readonly figures: LinkTestFigures; readonly report: Uint8Array }
   | { readonly type: "hotline_call"; readonly hotline: string }
   | { readonly type: "ring_ack"; readonly call_id: string; readonly message: string }
   | { readonly type: "call_answer"; readonly call_id: string }

@@ -129,6 +129,7 @@ export class SignalingClient {
   schedule: KeySchedule | null = null;
   readonly keys = new MediaKeys();
   readonly names = new Map<number, string>(); // participant id -> party name
+  readonly identityKeys = new Map<number, Uint8Array>(); // participant id -> identity key listed
   readonly roles = new Map<number, Role>(); // participant id -> role in the room
   readonly media = new Map<number, MediaState>(); // participant id -> what it sends
   role: Role = "delegate"; // ours, in the room joined
@@ -494,10 +495,12 @@ export class SignalingClient {
         this.sentLog = [];
         this.participantId = message.participant_id;
         this.names.clear();
+        this.identityKeys.clear();
         this.roles.clear();
         this.media.clear();
         for (const i of message.members) {
           this.names.set(i.participant_id, i.party);
+          this.identityKeys.set(i.participant_id, i.identity_key);
           this.roles.set(i.participant_id, i.role);
           this.media.set(i.participant_id, i.media);
         }
@@ -516,6 +519,7 @@ export class SignalingClient {
       }
       case "member_joined":
         this.names.set(message.member.participant_id, message.member.party);
+        this.identityKeys.set(message.member.participant_id, message.member.identity_key);
         this.roles.set(message.member.participant_id, message.member.role);
         this.media.set(message.member.participant_id, message.member.media);
         this.feed({ type: "member_joined", now, epoch: message.epoch, member: member(message.member) }, () =>

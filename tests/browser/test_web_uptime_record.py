@@ -1,0 +1,102 @@
+"""A malicious server rewrites the uptime record under a browser standby (Chromium) and a
+Python one: after an honest link test, the server changes that test's figures and signs
+the whole record again with its own node key. At the next link test, the page (which
+keeps the record head it saw in IndexedDB) and the Python standby both find that the
+history was rewritten, raise an alarm, and the test fails; `hotline log verify` names
+the entry whose figures are not the ones the ends signed."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from hotline.client.standby import Standby
+from hotline.crypto.identity import fingerprint
+from hotline.crypto.recordaudit import FAILED, audit
+from hotline.server.uptime import UptimeRecord, node_identity
+from tests.support.record_tamper import rewrite
+
+from ..integration.conftest import Server, start_server
+from ..integration.hotline_support import RunningStandby, enroll
+from .support import MEDIA_ARGS, chromium
+from .test_web_call import _check_bundle
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
+HOTLINE = "red"
+
+
+@pytest_asyncio.fixture
+async def server(tmp_path: Path) -> AsyncIterator[Server]:
+    srv = await start_server(tmp_path / "data", linktest_min_interval=1.0, linktest_duration=3.0,
+                             linktest_first_delay=3600.0, join_timeout=5.0)
+    yield srv
+    await srv.runner.cleanup()
+    srv.store.close()
+
+
+def _better_figures(view: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    test = next(r for r in view if r["kind"] == "linktest")
+    test["data"]["ends"]["moscow"]["rtt_ms"] = 1.0
+    return view
+
+
+async def test_page_and_python_standby_detect_a_rewritten_record(server: Server,
+                                                                 tmp_path: Path) -> None:
+    srv = server
+    data = Path(srv.store.data_dir)
+    srv.store.add_party("washington")
+    srv.store.add_party("moscow")
+    code = srv.store.new_enrollment_code("washington")
+    async with chromium(MEDIA_ARGS, _check_bundle) as browser:
+        page = await (await browser.new_context()).new_page()
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        await page.goto(f"{srv.url}/?video=320x240#code={code}")
+        await page.wait_for_function("() => document.getElementById('code').value !== ''")
+        await page.get_by_role("button", name="Enroll").click()
+        await page.wait_for_function("() => window.hotlineApp.phase === 'rooms'")
+        moscow = await enroll(srv, "moscow")
+        srv.store.add_hotline(HOTLINE, "washington", "moscow")
+        await page.reload()
+        card = page.locator(f'article.hotline[data-hotline="{HOTLINE}"]')
+        await card.wait_for(timeout=15_000)
+        await card.get_by_role("button", name="Stand by here").click()
+        await page.wait_for_function("() => window.hotlineApp.hotlines.standby.red === true")
+        far = RunningStandby(Standby(srv.url, moscow, HOTLINE, min_backoff=0.2, max_backoff=1.0,
+                                     record_file=tmp_path / "moscow.key.record.json"))
+        await far.next("connected", timeout=10)
+        notice = page.locator("#hotline-notice")
+        done = ("() => /Link test of red: (?!running)/.test("
+                "document.getElementById('hotline-notice').textContent)")
+        try:
+            await card.get_by_role("button", name="Run a link test now").click()
+            await page.wait_for_function(done, timeout=40_000)
+            assert await notice.inner_text() == "Link test of red: ok"
+            await page.wait_for_function(
+                "() => window.hotlineApp.hotlines.record.red?.length === 1")
+
+            rewrite(srv.store, node_identity(data), HOTLINE, _better_figures)  # the attack
+            await card.get_by_role("button", name="Run a link test now").click()
+            await page.wait_for_function(done, timeout=40_000)
+            second = await notice.inner_text()
+            alarm = await page.evaluate("() => window.hotlineApp.hotlines.record.red.alarm")
+            shown = await card.locator(".record-alarm").inner_text()
+            python_alarm = await far.next("alarm", timeout=10)
+        finally:
+            await far.stop()
+    entries = UptimeRecord(srv.store, node_identity(data)).entries(HOTLINE)
+    hotline = srv.store.get_hotline(HOTLINE)
+    assert hotline is not None
+    pins = {p: {fingerprint(k) for k in ks} for p, ks in hotline.pins.items()}
+    found = audit(entries, [node_identity(data).public_key], pins)
+    assert "responder_failed" in second and "rewritten" in second, second
+    assert "changed since this endpoint saw it" in alarm, alarm
+    assert shown.startswith("ALARM (this browser): uptime record of") and alarm in shown
+    assert "rewritten or forked" in str(python_alarm.data["message"])
+    assert any("ALARM standby hotline=red" in e for e in errors), errors
+    assert found.findings[0].status == FAILED
+    assert "not the ones it signed" in "; ".join(found.findings[0].reasons)
