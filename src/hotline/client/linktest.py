@@ -12,6 +12,10 @@ the test's duration, leaves, and returns the figures for ``linktest_report``:
   the sum of both ends' figures);
 * ``loss`` and ``jitter_ms``: of the far end's packets as we received them (RTP);
 * ``group_code``: the code we computed; the server checks both ends show the same.
+
+The far end's key must be pinned on this device for the hotline (``trust``, the
+hotline's strict :class:`~hotline.client.trustpolicy.TrustPolicy`): any other key is
+refused before anything is sealed to it, and the test fails with the reason in ``error``.
 """
 
 from __future__ import annotations
@@ -19,11 +23,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from aiortc import RTCPeerConnection
 
 from hotline.client.call import Call
+from hotline.client.trustpolicy import TrustPolicy, UntrustedKey
 from hotline.crypto.identity import Identity
 from hotline.rtc import aiortc_adapter as adapter
 from hotline.signaling import messages as m
@@ -48,6 +54,8 @@ async def _code_with_far_end(call: Call, deadline: float) -> str:
     ``deadline``. Read later, it could already be the code after the far end left."""
     loop = asyncio.get_running_loop()
     while loop.time() < deadline:
+        if call.signaling.pin_failure is not None:
+            raise call.signaling.pin_failure
         code = call.signaling.code
         if code is not None and any(s.first_frame_at is not None
                                     for s in call.streams.values()):
@@ -86,25 +94,35 @@ async def measure(call: Call, started: float, group_code: str) -> m.LinkTestFigu
 
 
 async def take_part(server: str, identity: Identity, start: m.LinkTestStart, *,
-                    tls_ca: str | None = None, media_host: str | None = None
-                    ) -> m.LinkTestFigures:
+                    tls_ca: str | None = None, media_host: str | None = None,
+                    trust: TrustPolicy | None = None,
+                    on_alarm: Callable[[str], None] | None = None) -> m.LinkTestFigures:
     """Run our end of link test ``start``; never raises for a failed test (the figures
     say what failed), only for cancellation."""
     loop = asyncio.get_running_loop()
     started = loop.time()
     if media_host is not None:
         adapter.use_host_addresses_here([media_host])
+    policy = (trust or TrustPolicy()).for_hotline(start.hotline)
     call = Call(server, identity, start.room, tls_ca=tls_ca, video_size=VIDEO_SIZE,
-                join_request=m.HotlineJoin(call_id=start.test_id))
+                join_request=m.HotlineJoin(call_id=start.test_id), trust_policy=policy)
     figures: m.LinkTestFigures | None = None
     try:
         await asyncio.wait_for(call.start(), SETUP_TIMEOUT)
         end = loop.time() + start.duration_s
         code = await _code_with_far_end(call, end)
-        await asyncio.sleep(max(0.0, end - loop.time()))
+        while loop.time() < end:  # a far end whose key changes mid-test fails it too
+            if call.signaling.pin_failure is not None:
+                raise call.signaling.pin_failure
+            await asyncio.sleep(min(0.1, max(0.0, end - loop.time())))
         figures = await measure(call, started, code)
     except asyncio.CancelledError:
         raise
+    except UntrustedKey as exc:  # refused before anything was sealed to it
+        log.error("link test %s: %s", start.test_id, exc)
+        if on_alarm is not None:
+            on_alarm(str(exc))
+        figures = await _failed(call, started, exc)
     except Exception as exc:  # any failure is a result of the test, reported as such
         log.info("link test %s failed here: %s", start.test_id, exc)
         figures = await _failed(call, started, exc)

@@ -6,6 +6,12 @@ synthetic pattern (:mod:`hotline.client.linktest`); a real call only rings: the
 application shows it (:attr:`Standby.events`) and calls :meth:`Standby.acknowledge`
 (optionally with a message such as an ETA) and :meth:`Standby.answer`. No media
 connection exists, and no camera or microphone is opened, before the answer.
+
+The far party's keys are checked here, not only by the server: ``trust`` holds the
+hotline's pins imported on this device (``hotline pin add``). A link test or call whose
+far end presents any other key (or a hotline with no pin here) is refused before
+anything is sealed to it, with an ``alarm`` event naming the party and both
+fingerprints. The group code of every link test and call is reported (``group_code``).
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from typing import Any
 from hotline.client.call import Call
 from hotline.client.linktest import take_part
 from hotline.client.signaling import ServerError, SignalingClient, trust
+from hotline.client.trust import Verdict
+from hotline.client.trustpolicy import Presented, TrustPolicy, UntrustedKey, pin_message
 from hotline.crypto.identity import Identity
 from hotline.errors import HotlineError, RemoteError
 from hotline.signaling import messages as m
@@ -35,8 +43,9 @@ class StandbyRefused(RemoteError):
 
 @dataclass(frozen=True, slots=True)
 class StandbyEvent:
-    """``kind``: connected, disconnected, ring, ring_stop, acked, linktest, linktest_result,
-    call_started, call_ended, error."""
+    """``kind``: connected, disconnected, ring, ring_stop, acked, linktest, linktest_done
+    (our end's group code or error), linktest_result, call_started, group_code (of the
+    call), call_ended, alarm (a key that is not pinned: refused), error."""
 
     kind: str
     data: dict[str, object] = field(default_factory=dict)
@@ -55,8 +64,10 @@ class Standby:
     def __init__(self, server: str, identity: Identity, hotline: str, *,
                  tls_ca: str | None = None, media_host: str | None = None,
                  media: CallMedia | None = None, min_backoff: float = 1.0,
-                 max_backoff: float = 30.0) -> None:
+                 max_backoff: float = 30.0, trust: TrustPolicy | None = None) -> None:
         self.server, self.identity, self.hotline = server, identity, hotline
+        #: The hotline's pins on this device (strict: nothing else is accepted).
+        self.pins = (trust or TrustPolicy()).for_hotline(hotline)
         self.tls_ca, self.media_host = tls_ca, media_host
         self.media = media or CallMedia()
         self._min_backoff, self._max_backoff = min_backoff, max_backoff
@@ -79,6 +90,8 @@ class Standby:
         """Stay registered until cancelled; raises StandbyRefused if the server refuses
         this endpoint for the hotline (retrying would not help)."""
         backoff = self._min_backoff
+        if not self.pins.has_pin(self.hotline):
+            self._alarm(pin_message(Presented(0, "?", "-", Verdict.UNPINNED, self.hotline)))
         while True:
             try:
                 await self._session()
@@ -159,8 +172,11 @@ class Standby:
 
     async def _linktest(self, start: m.LinkTestStart) -> None:
         figures = await take_part(self.server, self.identity, start, tls_ca=self.tls_ca,
-                                  media_host=self.media_host)
+                                  media_host=self.media_host, trust=self.pins,
+                                  on_alarm=self._alarm)
         self.tests_done += 1
+        self._event("linktest_done", test_id=start.test_id, group_code=figures.group_code,
+                    error=figures.error)
         if self._sig is not None:
             self._sig.send(m.LinkTestReport(test_id=start.test_id, figures=figures))
 
@@ -190,15 +206,42 @@ class Standby:
         call = Call(self.server, self.identity, answered.room, tls_ca=self.tls_ca,
                     media_file=self.media.media_file, camera=self.media.camera,
                     microphone=self.media.microphone,
-                    join_request=m.HotlineJoin(call_id=answered.call_id))
+                    join_request=m.HotlineJoin(call_id=answered.call_id),
+                    trust_policy=self.pins)
         self.call = call
         try:
             await call.start()
+        except UntrustedKey as exc:
+            self._alarm(str(exc))
+            self.hangup(answered.call_id)
+            return
         except HotlineError as exc:
             self._event("error", code="call", message=str(exc))
             self.hangup(answered.call_id)
             return
         self._event("call_started", call_id=answered.call_id)
+        await self._watch_call(call, answered.call_id)
+
+    async def _watch_call(self, call: Call, call_id: str) -> None:
+        """Report the call's group code as it changes; a far key that is not pinned
+        (shown later in the call) is an alarm and ends the call."""
+        shown = ""
+        while self.call is call:
+            failure = call.signaling.pin_failure
+            if failure is not None:
+                self._alarm(str(failure))
+                self.hangup(call_id)
+                return
+            code = call.signaling.code
+            if code is not None and code.digits != shown:
+                shown = code.digits
+                self._event("group_code", call_id=call_id, digits=code.digits,
+                            words=code.words)
+            await asyncio.sleep(0.2)
+
+    def _alarm(self, text: str) -> None:
+        log.error("ALARM hotline %s: %s", self.hotline, text)
+        self._event("alarm", message=text)
 
     async def _end_call(self, reason: str) -> None:
         call, self.call, call_id, self.call_id = self.call, None, self.call_id, None
