@@ -36,6 +36,7 @@ from hotline.crypto.keymessage import KeyMessage
 from hotline.signaling import messages as m
 
 from ..support.evil_proxy import EvilProxy, Tamper
+from ..support.trust import accept_all
 from .conftest import Server
 
 pytestmark = pytest.mark.asyncio
@@ -44,7 +45,7 @@ NAMES = ("alice", "bob", "carol")
 
 async def connect(server: Server, proxy: EvilProxy, name: str) -> SignalingClient:
     server.store.add_party(name)
-    client = SignalingClient(proxy.url, Identity.generate(), grace=0.3)
+    client = SignalingClient(proxy.url, Identity.generate(), grace=0.3, trust=accept_all())
     await client.connect()
     await client.enroll(server.store.new_enrollment_code(name))
     return client
