@@ -321,7 +321,8 @@ class SignalingClient:
     # -- trust: the client decides whom it seals keys to -----------------------------------
 
     def _decide(self, member: Member) -> bool:
-        p = self.trust.decide(member.participant_id, member.party, member.identity_key)
+        p = self.trust.decide(member.participant_id, member.party, member.identity_key,
+                              own_party=self.party)
         if p.trusted:
             return True
         self.unverified[member.participant_id] = p

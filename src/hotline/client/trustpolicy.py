@@ -118,9 +118,14 @@ class TrustPolicy:
 
     # -- decisions ------------------------------------------------------------------------
 
-    def decide(self, participant_id: int, party: str, identity_key: bytes) -> Presented:
+    def decide(self, participant_id: int, party: str, identity_key: bytes,
+               own_party: str = "") -> Presented:
+        """The verdict on a roster member; ``own_party``: another device of our own party
+        is a new device, not a new party."""
         fp = fingerprint(identity_key)
         verdict = self.store.evaluate(party, fp, self.hotline)
+        if verdict is Verdict.NEW_PARTY and party and party == own_party:
+            verdict = Verdict.NEW_DEVICE
         if self.hotline is not None:
             pin = self.store.hotlines.get(self.hotline)
             p = Presented(participant_id, party, fp, verdict, self.hotline,
