@@ -104,8 +104,9 @@ class TrustStore:
 
     # -- decisions ------------------------------------------------------------------------
 
-    def evaluate(self, party: str, fingerprint: str, hotline: str | None = None) -> Verdict:
-        return evaluate(self, party, fingerprint, hotline)
+    def evaluate(self, party: str, fingerprint: str, hotline: str | None = None,
+                 own_party: str = "") -> Verdict:
+        return evaluate(self, party, fingerprint, hotline, own_party)
 
     # -- changes --------------------------------------------------------------------------
 
@@ -207,13 +208,14 @@ class TrustStore:
 
 
 def evaluate(store: TrustStore, party: str, fingerprint: str,
-             hotline: str | None = None) -> Verdict:
+             hotline: str | None = None, own_party: str = "") -> Verdict:
     """The verdict on device ``fingerprint`` presented as a member of ``party``.
 
     In a hotline's call or link test (``hotline`` given) only that hotline's pins count:
     no pin is UNPINNED, a party other than the pinned one or a key not pinned is CHANGED.
     In a room: the party's record decides (TRUSTED, REFUSED, NEW_DEVICE, NEW_PARTY); a key
-    this device trusts under another party is CHANGED (the server relabelled it).
+    this device trusts under another party is CHANGED (the server relabelled it); an
+    unknown device of ``own_party`` (ours) is a NEW_DEVICE, not a new party.
     """
     fp = canonical(fingerprint)
     if hotline is not None:
@@ -229,7 +231,8 @@ def evaluate(store: TrustStore, party: str, fingerprint: str,
     if any(p != party and fp in ds and ds[fp].state is State.TRUSTED
            for p, ds in store.parties.items()):
         return Verdict.CHANGED
-    return Verdict.NEW_DEVICE if devices else Verdict.NEW_PARTY
+    return Verdict.NEW_DEVICE if devices or (party and party == own_party) \
+        else Verdict.NEW_PARTY
 
 
 def trust_path(identity_path: Path) -> Path:

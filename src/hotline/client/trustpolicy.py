@@ -123,9 +123,7 @@ class TrustPolicy:
         """The verdict on a roster member; ``own_party``: another device of our own party
         is a new device, not a new party."""
         fp = fingerprint(identity_key)
-        verdict = self.store.evaluate(party, fp, self.hotline)
-        if verdict is Verdict.NEW_PARTY and party and party == own_party:
-            verdict = Verdict.NEW_DEVICE
+        verdict = self.store.evaluate(party, fp, self.hotline, own_party)
         if self.hotline is not None:
             pin = self.store.hotlines.get(self.hotline)
             p = Presented(participant_id, party, fp, verdict, self.hotline,
