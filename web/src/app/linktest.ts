@@ -11,6 +11,7 @@ import type { Identity } from "../crypto/identity.js";
 import { MediaE2EE } from "../media/pipeline.js";
 import type { LinkTestFigures, LinkTestStart, MediaRestarted, SubscribeOffer } from "../protocol/messages.js";
 import { SignalingClient } from "../protocol/signaling.js";
+import { alarm, trust } from "./trustui.js";
 import { gathered } from "./call.js";
 import { mirrorKeys } from "./keys.js";
 import { statSum } from "./quality.js";
@@ -38,7 +39,14 @@ export async function takePart(identity: Identity, start: LinkTestStart): Promis
   const started = performance.now();
   const since = (): number => round(performance.now() - started);
   const media = syntheticMedia();
-  const client = new SignalingClient(location.origin, identity);
+  // the far end must be one of the hotline's pins in this browser (else: refused, alarm)
+  const client = new SignalingClient(location.origin, identity, { trust: trust.policy.forHotline(start.hotline) });
+  client.onEvent.add((e) => {
+    if (e.kind !== "pin_mismatch") return;
+    const text = String(e.data["message"] ?? "");
+    failure ??= text;
+    alarm(text);
+  });
   let failure: string | null = null;
   const e2ee = new MediaE2EE({ workerUrl: WORKER_URL, onFatal: (e) => { failure ??= `E2EE: ${e.message}`; } });
   let setupMs: number | null = null;
@@ -100,6 +108,7 @@ export async function takePart(identity: Identity, start: LinkTestStart): Promis
       }).catch((e: unknown) => { failure ??= `subscribe: ${message(e)}`; });
     };
     await client.join(start.room, SETUP_TIMEOUT_MS / 1000, { type: "hotline_join", call_id: start.test_id });
+    if (client.pinFailure !== null) throw client.pinFailure; // nothing was sealed to it
     const pc = new RTCPeerConnection({ iceServers: [] });
     publish = pc;
     for (const track of [...media.stream.getAudioTracks(), ...media.stream.getVideoTracks()]) {

@@ -11,6 +11,7 @@ import type { ErrorMessage, HotlineMessage, Ring } from "../protocol/messages.js
 import { ServerError, SignalingClient } from "../protocol/signaling.js";
 import type { HotlinesView } from "./hotlines.js";
 import { takePart } from "./linktest.js";
+import { trust } from "./trustui.js";
 import { $, button, message, sleep, state } from "./view.js";
 
 const RETRY_MIN_MS = 1000;
@@ -168,7 +169,8 @@ export class StandbyEndpoint {
   private async answered(callId: string, room: string): Promise<void> {
     this.stopRinging();
     this.activeCall = callId;
-    const client = new SignalingClient(location.origin, this.view.identity.identity); // the call's own connection
+    // the call's own connection; the far end must be one of the hotline's pins here
+    const client = new SignalingClient(location.origin, this.view.identity.identity, { trust: trust.policy.forHotline(this.hotline) });
     try {
       await client.connect();
       await client.authenticate();
