@@ -608,7 +608,8 @@ export class Call {
       const before = this.failures.get(pid) ?? { out: 0, failed: 0 };
       this.failures.set(pid, { out, failed });
       s.decryptFailures = failed;
-      if (failed > before.failed && out === before.out) s.keys = "failing";
+      if (this.client.unverified.has(pid)) s.keys = "waiting"; // not verified here: its keys are refused, on purpose
+      else if (failed > before.failed && out === before.out) s.keys = "failing";
       else if (out > before.out) s.keys = "ok"; // the worker decrypted (never trust the decoder alone)
       if (s.keys === "failing") problems.push(`Frames from ${s.name} fail to decrypt: wrong keys, or the media was altered on the way. Nothing undecrypted is shown.`);
     }
