@@ -174,7 +174,7 @@ async def test_the_page_refuses_a_hotline_key_that_is_not_its_pin(tmp_path: Path
             await page.wait_for_function("() => window.hotlineTrust.alarms.length === 2",
                                          timeout=10_000)
             alarm = (await page.evaluate("() => window.hotlineTrust.alarms"))[1]
-            notice = await page.locator("#hotline-notice").inner_text()
+            notice = await page.locator("#trust-alarm").inner_text()
     finally:
         if far is not None:
             await far.stop()

@@ -42,13 +42,20 @@ function syncPins(): void {
   trustState.pins = Object.fromEntries([...trust.policy.store.hotlines].map(([h, p]) => [h, { party: p.party, fingerprints: [...p.fingerprints] }]));
 }
 
-/** A loud alarm: in the page's notice line (red), the summary and the console. */
+/** A loud alarm: a red line above the hotline notices that stays (later notices do not
+ * replace it), the summary and the console. */
 export function alarm(text: string): void {
   trustState.alarms.push(text);
   console.error(`ALARM ${text}`);
-  const notice = $("hotline-notice");
-  notice.textContent = `⚠ ALARM: ${text}`;
-  notice.classList.add("alarm");
+  let line = document.getElementById("trust-alarm");
+  if (line === null) {
+    line = document.createElement("p");
+    line.id = "trust-alarm";
+    line.className = "alarm";
+    line.setAttribute("role", "alert");
+    $("hotline-notice").before(line);
+  }
+  line.textContent = `⚠ ALARM: ${text}`;
 }
 
 const LABELS: Record<string, string> = {
