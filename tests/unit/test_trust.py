@@ -211,3 +211,39 @@ def test_admin_hotline_add_prints_the_pin_command_of_each_end(tmp_path: Path) ->
         store = TrustStore.load(trust_path(key))
         assert store.evaluate(far, keys[far].fingerprint, "red") is Verdict.TRUSTED
         assert store.evaluate(me, keys[me].fingerprint, "red") is Verdict.CHANGED
+
+
+@pytest.mark.asyncio
+async def test_join_terminal_shows_unverified_members_and_takes_a_and_r(tmp_path: Path) -> None:
+    """`hotline join` at a terminal: the warning, the UNVERIFIED row, `a N` / `r N`."""
+    import io
+
+    from rich.console import Console
+
+    from hotline.cli.join import _decide, _prompt, _table
+    from hotline.client.call import Call
+    from hotline.client.trustpolicy import Presented
+
+    me, bob, carol = Identity.generate(), Identity.generate(), Identity.generate()
+    key = tmp_path / "me.key"
+    call = Call("http://127.0.0.1:1", me, "summit", trust_policy=TrustPolicy.for_identity(key))
+    sig = call.signaling
+    sig.unverified[5] = Presented(5, "bob", bob.fingerprint, Verdict.NEW_DEVICE)
+    sig.unverified[6] = Presented(6, "carol", carol.fingerprint, Verdict.NEW_PARTY)
+    out = io.StringIO()
+    console = Console(file=out, width=200)
+    shown: set[tuple[int, str]] = set()
+    _prompt(call, console, shown)
+    _prompt(call, console, shown)  # once each
+    text = out.getvalue()
+    assert text.count("NEW DEVICE: bob") == 1 and "a 5" in text and bob.fingerprint in text
+    console.print(_table(call, call.stats(), 1.0))
+    assert "bob UNVERIFIED" in out.getvalue() and "carol UNVERIFIED" in out.getvalue()
+    _decide(call, "a 5\n", console)
+    _decide(call, "r 6\n", console)
+    _decide(call, "a 99\n", console)
+    assert "accepted participant 5" in out.getvalue() and "cannot:" in out.getvalue()
+    store = TrustStore.load(trust_path(key))
+    assert store.evaluate("bob", bob.fingerprint) is Verdict.TRUSTED
+    assert store.evaluate("carol", carol.fingerprint) is Verdict.REFUSED
+    assert list(sig.unverified) == [6] and sig.unverified[6].verdict is Verdict.REFUSED
