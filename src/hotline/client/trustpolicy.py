@@ -63,9 +63,10 @@ class Presented:
 
 def pin_message(p: Presented) -> str:
     if p.verdict is Verdict.UNPINNED:
-        return (f"hotline {p.hotline!r}: no pin of the far party on this device; refusing "
-                f"{p.party} device {p.fingerprint}. Import the pin (verified out of band): "
-                f"hotline pin add {p.hotline} --party PARTY --fingerprint FINGERPRINT "
+        presented = f" (refusing {p.party} device {p.fingerprint})" if p.participant_id else ""
+        return (f"hotline {p.hotline!r}: no pin of the far party on this device; its link "
+                f"tests and calls are refused here{presented}. Import the pin (verified out of "
+                f"band): hotline pin add {p.hotline} --party PARTY --fingerprint FINGERPRINT "
                 "--identity IDENTITY")
     expected = ", ".join(p.expected) or "-"
     return (f"hotline {p.hotline!r}: {p.party} presents device {p.fingerprint}, which is "

@@ -113,6 +113,8 @@ export class StandbyEndpoint {
     state.hotlines.linktests += 1;
     const figures = await takePart(this.view.identity.identity, start);
     tell(this.client, { type: "linktest_report", test_id: testId, figures });
+    // our end's group code: the far end shows the same one
+    this.view.notice(figures.group_code ? `Link test of ${this.hotline}: group code ${figures.group_code} (the far end shows the same)` : `Link test of ${this.hotline} failed here: ${figures.error}`);
   }
 
   // -- a real call rings here
