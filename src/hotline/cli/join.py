@@ -27,6 +27,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 from hotline.cli.enroll import IdentityFile, Server, TlsCa
@@ -52,8 +53,9 @@ def _table(call: Call, stats: CallStats, elapsed: float) -> Table:
                       str(r["decrypt_failures"]), first)
     for u in stats.unverified:
         what = str(u["verdict"]).replace("_", " ").upper()
-        table.add_row(f"[bold red]{u['party']} UNVERIFIED[/] ({what}, participant "
-                      f"{u['participant_id']})", "no key", "no key", "", u["fingerprint"])
+        table.add_row(f"[bold red]{escape(str(u['party']))} UNVERIFIED[/] ({what}, "
+                      f"participant {u['participant_id']})", "no key", "no key", "",
+                      escape(str(u["fingerprint"])))
     table.add_row("[dim]sent by me[/]", str(stats.sent["video_frames"]),
                   str(stats.sent["audio_frames"]), "", "")
     return table
@@ -66,8 +68,8 @@ def _prompt(call: Call, console: Console, shown: set[tuple[int, str]]) -> None:
         if (pid, p.fingerprint) in shown or p.verdict.value == "refused":
             continue
         shown.add((pid, p.fingerprint))
-        console.print(f"[bold red]{p.describe()}[/]\n  Verify the fingerprint with its owner "
-                      f"(out of band), then type [bold]a {pid}[/] to accept or [bold]r {pid}[/] "
+        console.print(f"[bold red]{escape(p.describe())}[/]\n  Verify the fingerprint with its "
+                      f"owner (out of band), then type [bold]a {pid}[/] to accept or [bold]r {pid}[/] "
                       "to refuse.")
 
 
@@ -201,8 +203,8 @@ def join(
             raise typer.BadParameter(f"no such media file: {media}")
 
         policy = TrustPolicy.for_identity(identity, accept=accept or (),
-                                          accept_new=accept_new_devices)
-        policy.on_warning = lambda text: console.print(f"[bold yellow]{text}[/]")
+                                          accept_new=accept_new_devices, quiet=True)
+        policy.on_warning = lambda text: console.print(f"[bold yellow]{escape(text)}[/]")
 
         def make_call() -> Call:
             return Call(server, ident, room, record_dir=record, media_file=media,
