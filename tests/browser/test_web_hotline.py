@@ -110,6 +110,8 @@ async def test_browser_standby_linktest_and_calls_both_ways(server: Server) -> N
             last = await card.locator(".last-test").inner_text()
             assert ": ok · set-up " in last and "round trip" in last, last
             assert await card.locator("svg.chart circle.dot.ok").count() == 1
+            # this browser's end shows the link test's group code (issue #12)
+            assert "group code" in await card.locator(".linktest-code").inner_text()
             await page.screenshot(path=str(Path(srv.store.data_dir) / "dashboard.png"),
                                   full_page=True)
 

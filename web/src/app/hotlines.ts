@@ -208,6 +208,7 @@ export class HotlinesView {
     card.append(pinSection(name, far, () => this.render()));
     const status = this.standby.get(name);
     if (status !== undefined) card.append(el("p", status.connected ? "This browser stands by: link tests are answered automatically; calls ring here." : "Standing by: connecting…", "standby-state"));
+    if (status?.lastCode) card.append(el("p", `Last link test in this browser: ${status.lastCode}`, "linktest-code"));
     return card;
   }
 

@@ -30,6 +30,8 @@ export function tell(client: SignalingClient | null, message: Parameters<Signali
 export class StandbyEndpoint {
   client: SignalingClient | null = null;
   connected = false;
+  /** This browser's end of the last link test: its group code, or why it failed. */
+  lastCode = "";
   private stopped = false;
   private ring: Ring | null = null;
   private sound: { stop(): void } | null = null;
@@ -113,8 +115,9 @@ export class StandbyEndpoint {
     state.hotlines.linktests += 1;
     const figures = await takePart(this.view.identity.identity, start);
     tell(this.client, { type: "linktest_report", test_id: testId, figures });
-    // our end's group code: the far end shows the same one
-    this.view.notice(figures.group_code ? `Link test of ${this.hotline}: group code ${figures.group_code} (the far end shows the same)` : `Link test of ${this.hotline} failed here: ${figures.error}`);
+    // our end's group code (the far end shows the same one), on the hotline's card
+    this.lastCode = figures.group_code ? `group code ${figures.group_code} (the far end shows the same)` : `failed here: ${figures.error}`;
+    this.view.render();
   }
 
   // -- a real call rings here
