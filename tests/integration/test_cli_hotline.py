@@ -118,6 +118,10 @@ def test_set_up_a_hotline_from_nothing(tmp_path: Path) -> None:
                 assert caller.returncode == 0, call_log.read_text()
                 assert "answered" in call_log.read_text()
             wait_for(lambda: "call connected" in bob_log.read_text(), "bob's call")
+            # the standby shows the call's group code too; the caller printed the same one
+            wait_for(lambda: "call group code" in bob_log.read_text(), "the call's code")
+            shown = re.search(r"call group code ([\d ]+) \(", bob_log.read_text())
+            assert shown is not None and f"group code {shown.group(1)}" in call_log.read_text()
         status = hotline("status", "--json", cwd=tmp_path)
         doc = json.loads(status.stdout)["hotlines"][0]
         assert doc["name"] == "red" and doc["last_test"]["outcome"] == "ok"
