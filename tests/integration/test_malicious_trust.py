@@ -7,9 +7,9 @@ tests/support/evil_proxy.py; the clients are real :class:`SignalingClient` s,
 counts the key messages the clients sent to the attacker's participant id (what the
 proxy saw): it must be 0.
 
-(a) man in the middle of a hotline link test and of a hotline call: the server lists its
-    own key as the far party -> 0 keys, refused with both fingerprints, alarm; a hotline
-    with no pin on the device -> refused too;
+(a) man in the middle of a hotline link test and of a hotline call (at the caller and at
+    the answering standby): the server lists its own key as the far party -> 0 keys,
+    refused with both fingerprints, alarm; a hotline with no pin on the device -> refused;
 (b) an inserted member -> 0 keys from every client, shown unverified, the code changes;
 (c) an inserted device of a known party -> 0 keys, "new device";
 (d) after Accept that device gets a key (it opens it), the others still seal nothing;
@@ -19,6 +19,7 @@ proxy saw): it must be 0.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -369,3 +370,39 @@ async def test_e_rejoining_after_a_server_restart_asks_nothing(tmp_path: Path) -
 def keys_to_nobody(clients: dict[str, SignalingClient]) -> bool:
     """Before any decision nothing is installed from the other (and nothing sealed)."""
     return all(len(c.keys.context.decryption_kids()) == 0 for c in clients.values())
+
+
+async def test_a_mitm_of_the_answering_standby_gets_no_key_and_raises_an_alarm(
+        tmp_path: Path) -> None:
+    """The answering side too: bob's standby answers, the server lists its own key as
+    alice in the call's roster; bob's standby seals nothing to it, alarms and hangs up."""
+    async with hotline_server(tmp_path / "data") as (srv, alice, bob):
+        proxy = EvilProxy(srv.url)
+        await proxy.start()
+        mitm = Mitm("alice")
+        proxy.tamper = mitm
+        b = RunningStandby(Standby(proxy.url, bob, HOTLINE, min_backoff=0.2, max_backoff=1.0,
+                                   trust=hotline_pins(srv.store, HOTLINE, bob)))
+        caller = HotlineCaller(srv.url, alice, HOTLINE,
+                               trust_policy=hotline_pins(srv.store, HOTLINE, alice))
+        try:
+            await b.next("connected", timeout=10)
+            await caller.connect()
+            call_id = await caller.ring()
+            await b.next("ring")
+            b.standby.answer(call_id)
+            answered = asyncio.ensure_future(caller.wait_answer(lambda ack: None, timeout=30))
+            alarm = await b.next("alarm", timeout=20)
+            with contextlib.suppress(Exception):  # answered, or ended before that
+                await asyncio.wait_for(answered, 20)
+            await until(lambda: caller.ended is not None or caller.poll_ended() is not None, 10)
+        finally:
+            await caller.close()
+            await b.stop()
+            await proxy.close()
+    assert mitm.replaced
+    sealed = sum(keys_to(proxy, pid) for pid in mitm.replaced)
+    print(f"keys sealed to the attacker by the answering standby: {sealed}")
+    assert sealed == 0
+    text = str(alarm.data["message"])
+    assert "alice" in text and alice.fingerprint in text and mitm.mallory.fingerprint in text
