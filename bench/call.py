@@ -25,6 +25,7 @@ from aiohttp import web
 
 from bench.common import machine, percentiles, table, write_json
 from hotline.client.call import Call
+from hotline.client.trustpolicy import TrustPolicy
 from hotline.crypto.identity import Identity
 from hotline.server.app import make_app
 from hotline.server.settings import Settings
@@ -59,7 +60,7 @@ async def run(joins: int) -> dict[str, Any]:
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     url = f"http://127.0.0.1:{port}"
-    anchor = Call(url, Identity.generate(), "bench")
+    anchor = Call(url, Identity.generate(), "bench", trust_policy=TrustPolicy.accept_every_device())
     await anchor.start(enroll_code=store.new_enrollment_code("anchor"))
     identity = Identity.generate()
     code: str | None = store.new_enrollment_code("joiner")
@@ -67,7 +68,7 @@ async def run(joins: int) -> dict[str, Any]:
     failed = 0
     try:
         for _ in range(joins):
-            call = Call(url, identity, "bench")
+            call = Call(url, identity, "bench", trust_policy=TrustPolicy.accept_every_device())
             t0 = time.monotonic()
             try:
                 await asyncio.wait_for(call.start(enroll_code=code), JOIN_TIMEOUT)

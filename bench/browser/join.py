@@ -47,6 +47,7 @@ from bench.browser.support import (
 )
 from bench.common import machine, percentiles, table, write_json
 from hotline.client.call import Call
+from hotline.client.trustpolicy import TrustPolicy
 from hotline.crypto.identity import Identity
 
 ROOM = "bench"
@@ -104,7 +105,8 @@ async def one_join(page: Any, reload: bool, url: str) -> dict[str, float] | None
 
 async def run(joins: int, reloads: int) -> dict[str, Any]:
     async with hotline_server(ROOM, ["anchor", "web"]) as srv:
-        anchor = Call(srv.url, Identity.generate(), ROOM)
+        anchor = Call(srv.url, Identity.generate(), ROOM,
+                      trust_policy=TrustPolicy.accept_every_device())
         await anchor.start(enroll_code=srv.store.new_enrollment_code("anchor"))
         problems: list[str] = []
         try:

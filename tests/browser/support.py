@@ -82,3 +82,15 @@ def serve_static(root: Path, served: tuple[str, ...]) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+#: For tests whose parties are fresh identities: the page's user presses Accept on every
+#: new party and device as it appears (the real buttons; issue #12). Installed explicitly
+#: with ``context.add_init_script(ACCEPT_EVERY_DEVICE)``; never part of the page.
+ACCEPT_EVERY_DEVICE = """
+new MutationObserver(() => {
+  for (const b of document.querySelectorAll('button.trust-accept')) {
+    if (!b.dataset.autoAccepted) { b.dataset.autoAccepted = '1'; b.click(); }
+  }
+}).observe(document, { childList: true, subtree: true });
+"""

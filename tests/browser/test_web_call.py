@@ -41,7 +41,8 @@ from hotline.crypto.identity import Identity
 from hotline.server.app import STATE
 
 from ..integration.conftest import Server, start_server
-from .support import MEDIA_ARGS, ROOT, WEB, chromium
+from ..support.trust import accept_all
+from .support import ACCEPT_EVERY_DEVICE, MEDIA_ARGS, ROOT, WEB, chromium
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
 
@@ -119,6 +120,7 @@ class Party:
 
 async def open_party(browser: Any, server: str, name: str, code: str) -> Party:
     context = await browser.new_context(viewport={"width": 1100, "height": 900})
+    await context.add_init_script(ACCEPT_EVERY_DEVICE)  # fresh identities: Accept each
     party = Party(name, await context.new_page())
     page = party.page
     await page.goto(f"{server}/?video={VIDEO}")
@@ -224,7 +226,7 @@ async def start_call(srv: Server, enroll_codes: dict[str, str], browser: Any
                      ) -> tuple[Party, Party, Call]:
     alice = await open_party(browser, srv.url, "alice", enroll_codes["alice"])
     bob = await open_party(browser, srv.url, "bob", enroll_codes["bob"])
-    carol = Call(srv.url, Identity.generate(), ROOM)
+    carol = Call(srv.url, Identity.generate(), ROOM, trust_policy=accept_all())
     await carol.start(enroll_code=enroll_codes["carol"])
     return alice, bob, carol
 

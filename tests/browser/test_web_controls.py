@@ -30,7 +30,8 @@ from hotline.client.call import Call
 from hotline.crypto.identity import Identity
 
 from ..integration.conftest import Server, start_server
-from .support import MEDIA_ARGS, chromium
+from ..support.trust import accept_all
+from .support import ACCEPT_EVERY_DEVICE, MEDIA_ARGS, chromium
 from .test_web_call import _check_bundle
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
@@ -94,6 +95,7 @@ class Page:
 async def enrolled(browser: Any, url: str, name: str, code: str, *, init: str | None = None,
                    viewport: tuple[int, int] = (1100, 900)) -> Page:
     context = await browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+    await context.add_init_script(ACCEPT_EVERY_DEVICE)  # fresh identities: Accept each
     if init is not None:
         await context.add_init_script(init)
     p = Page(name, await context.new_page())
@@ -258,7 +260,7 @@ async def test_controls_roster_speaker_and_phone_width(
     await alice.page.get_by_role("button", name="Mark as verified").click()
     assert (await alice.state())["verified"] is True
     old_code = (await alice.state())["code"]["digits"]
-    carol = Call(srv.url, Identity.generate(), ROOM)
+    carol = Call(srv.url, Identity.generate(), ROOM, trust_policy=accept_all())
     await carol.start(enroll_code=codes["carol"])
     try:
         await alice.until(f"() => window.hotlineApp.code.digits !== '{old_code}'")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -31,6 +32,7 @@ from hotline.server.uptime import UptimeRecord, node_identity
 
 from ..integration.conftest import Server, start_server
 from ..integration.hotline_support import RunningStandby, enroll
+from ..support.trust import hotline_pins
 from .support import MEDIA_ARGS, chromium
 from .test_web_call import _check_bundle
 
@@ -54,6 +56,20 @@ async def server(tmp_path: Path) -> AsyncIterator[Server]:
     srv.store.close()
 
 
+async def pin_in_page(page: Any, card: Any, fingerprints: list[str]) -> None:
+    """Import the far party's pin in the hotline's card (the page's pin form)."""
+    await card.locator("form.pin-form").wait_for()
+    # one task: a re-render of the dashboard between typing and submitting cannot lose it
+    await page.evaluate("""([name, text]) => {
+      const form = document.querySelector(`article.hotline[data-hotline="${name}"] form.pin-form`);
+      form.querySelector("input[name=fingerprints]").value = text;
+      form.requestSubmit();
+    }""", [HOTLINE, ", ".join(fingerprints)])
+    await page.wait_for_function(
+        f"() => (window.hotlineTrust.pins.{HOTLINE} || {{fingerprints: []}}).fingerprints"
+        f".includes({fingerprints[0]!r})")
+
+
 async def test_browser_standby_linktest_and_calls_both_ways(server: Server) -> None:
     srv = server
     srv.store.add_party("washington")
@@ -75,11 +91,13 @@ async def test_browser_standby_linktest_and_calls_both_ways(server: Server) -> N
         card = page.locator(f'article.hotline[data-hotline="{HOTLINE}"]')
         await card.wait_for(timeout=15_000)
         assert "with moscow" in await card.locator("h3").inner_text()
+        await pin_in_page(page, card, [moscow.fingerprint])  # as the operator printed it
 
         # -- stand by here, and a Python standby at the far end ------------------------------
         await card.get_by_role("button", name="Stand by here").click()
         await page.wait_for_function("() => window.hotlineApp.hotlines.standby.red === true")
-        far = RunningStandby(Standby(srv.url, moscow, HOTLINE, min_backoff=0.2, max_backoff=1.0))
+        far = RunningStandby(Standby(srv.url, moscow, HOTLINE, min_backoff=0.2, max_backoff=1.0,
+                                     trust=hotline_pins(srv.store, HOTLINE, moscow)))
         await far.next("connected", timeout=10)
         try:
             # -- a link test from the page -------------------------------------------------
@@ -110,11 +128,14 @@ async def test_browser_standby_linktest_and_calls_both_ways(server: Server) -> N
             await page.wait_for_function(
                 f"() => window.hotlineApp.hotlines.record.red?.length === {len(entries)}")
             assert await page.evaluate("() => window.hotlineApp.hotlines.record.red.alarm") == ""
+            # this browser's end shows the link test's group code (issue #12)
+            assert "group code" in await card.locator(".linktest-code").inner_text()
             await page.screenshot(path=str(Path(srv.store.data_dir) / "dashboard.png"),
                                   full_page=True)
 
             # -- moscow calls: the page rings, acknowledges with an ETA, answers -----------
-            caller = HotlineCaller(srv.url, moscow, HOTLINE)
+            caller = HotlineCaller(srv.url, moscow, HOTLINE,
+                                   trust_policy=hotline_pins(srv.store, HOTLINE, moscow))
             await caller.connect()
             acks: list[str] = []
             await caller.ring()

@@ -42,6 +42,7 @@ from hotline.errors import SFrameError
 from hotline.signaling import messages as m
 
 from ..integration.conftest import Server, start_server
+from ..support.trust import accept_all
 from .support import CHROMIUM_ARGS, ROOT, WEB, chromium, serve_static
 from .test_web_vectors import SERVED
 
@@ -172,8 +173,8 @@ async def test_browser_in_a_room_with_two_python_clients(
     hotline.store.add_party("carol")
     carol_code = hotline.store.new_enrollment_code("carol")
     hotline.store.add_room("summit", ["alice", "bob", "carol"])
-    alice = SignalingClient(hotline.url, alice_id, grace=GRACE)
-    bob = SignalingClient(hotline.url, bob_id, grace=GRACE)
+    alice = SignalingClient(hotline.url, alice_id, grace=GRACE, trust=accept_all())
+    bob = SignalingClient(hotline.url, bob_id, grace=GRACE, trust=accept_all())
     page, problems = await _page(browser)
     try:
         for client, code in ((alice, alice_code), (bob, bob_code)):

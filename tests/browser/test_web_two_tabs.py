@@ -17,7 +17,7 @@ import pytest
 import pytest_asyncio
 
 from ..integration.conftest import Server, start_server
-from .support import MEDIA_ARGS, chromium
+from .support import ACCEPT_EVERY_DEVICE, MEDIA_ARGS, chromium
 from .test_web_call import _check_bundle
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
@@ -40,6 +40,7 @@ async def test_two_tabs_of_one_browser(server: Server) -> None:
     port = server.url.rsplit(":", 1)[1]
     async with chromium(MEDIA_ARGS, _check_bundle) as browser:
         context = await browser.new_context(viewport={"width": 1000, "height": 800})
+        await context.add_init_script(ACCEPT_EVERY_DEVICE)  # fresh identities: Accept each
         tabs = {}
         for name, host in (("alice", "127.0.0.1"), ("bob", "localhost")):
             page = await context.new_page()

@@ -18,6 +18,7 @@ from hotline.server.app import STATE
 from hotline.server.hotlines import HotlineService
 from hotline.server.uptime import UptimeRecord, node_identity
 
+from ..support.trust import hotline_pins
 from .conftest import Server, start_server
 
 HOTLINE = "red"
@@ -95,6 +96,7 @@ class RunningStandby:
 
 
 async def standby(srv: Server, identity: Identity, **options: Any) -> RunningStandby:
+    options.setdefault("trust", hotline_pins(srv.store, HOTLINE, identity))
     running = RunningStandby(Standby(srv.url, identity, HOTLINE, min_backoff=0.2,
                                      max_backoff=1.0, **options))
     await running.next("connected", timeout=10)

@@ -24,6 +24,7 @@ from hotline.sfu import rtp
 from hotline.signaling import messages as m
 
 from ..support.sfu_tap import Tap
+from ..support.trust import accept_all
 from .conftest import Server, start_server
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
@@ -48,7 +49,8 @@ async def join_all(srv: Server, names: tuple[str, ...] = NAMES) -> list[Call]:
 
         # Three clients and the SFU share one Python process here: a small picture keeps
         # the test about E2EE and forwarding, not about how fast one core decodes VP8.
-        call = Call(srv.url, Identity.generate(), "summit", video_size=(160, 120))
+        call = Call(srv.url, Identity.generate(), "summit", video_size=(160, 120),
+                    trust_policy=accept_all())
         await call.start(enroll_code=srv.store.new_enrollment_code(name))
         calls.append(call)
     return calls
@@ -118,7 +120,7 @@ async def test_wrong_keys_decrypt_and_render_nothing(media_server: Server) -> No
     calls = await join_all(media_server, NAMES[:2])
     from hotline.crypto.identity import Identity
 
-    intruder = Call(media_server.url, Identity.generate(), "summit")
+    intruder = Call(media_server.url, Identity.generate(), "summit", trust_policy=accept_all())
     original_apply = intruder.signaling.keys.apply
 
     def wrong_keys(actions):  # type: ignore[no-untyped-def]
@@ -204,7 +206,7 @@ async def test_after_the_first_joiner_leaves_the_others_still_receive_and_it_can
     from hotline.crypto.identity import Identity
 
     a_id = Identity.generate()
-    a = Call(media_server.url, a_id, "summit", video_size=(160, 120))
+    a = Call(media_server.url, a_id, "summit", video_size=(160, 120), trust_policy=accept_all())
     await a.start(enroll_code=media_server.store.new_enrollment_code("alice"))
     b, c = await join_all(media_server, NAMES[1:])
     try:
@@ -217,7 +219,8 @@ async def test_after_the_first_joiner_leaves_the_others_still_receive_and_it_can
         after = (b.stats().remote["carol"]["video_frames_decrypted"],
                  c.stats().remote["bob"]["video_frames_decrypted"])
         assert after[0] > before[0] + 30 and after[1] > before[1] + 30
-        again = Call(media_server.url, a_id, "summit", video_size=(160, 120))
+        again = Call(media_server.url, a_id, "summit", video_size=(160, 120),
+                     trust_policy=accept_all())
         await again.start()  # the same device, no enrollment
         try:
             await asyncio.sleep(3.0)
@@ -237,7 +240,7 @@ async def test_garbage_sdp_is_refused_and_the_call_goes_on(media_server: Server)
     from hotline.crypto.identity import Identity
 
     ident = Identity.generate()
-    client = SignalingClient(media_server.url, ident)
+    client = SignalingClient(media_server.url, ident, trust=accept_all())
     await client.connect()
     await client.enroll(media_server.store.new_enrollment_code("carol"))
     await client.join("summit")
@@ -270,7 +273,7 @@ async def test_parties_devices_and_rooms_survive_a_restart(tmp_path: Path) -> No
     codes = {n: srv.store.new_enrollment_code(n) for n in ids}
     first = []
     for n, ident in ids.items():
-        call = Call(srv.url, ident, "summit")
+        call = Call(srv.url, ident, "summit", trust_policy=accept_all())
         await call.start(enroll_code=codes[n])
         first.append(call)
     await asyncio.sleep(1.0)
@@ -284,7 +287,7 @@ async def test_parties_devices_and_rooms_survive_a_restart(tmp_path: Path) -> No
         assert srv2.store.get_room("summit") is not None
         again = []
         for ident in ids.values():  # the same devices come back without enrolling
-            call = Call(srv2.url, ident, "summit")
+            call = Call(srv2.url, ident, "summit", trust_policy=accept_all())
             await call.start()
             again.append(call)
         await asyncio.sleep(3.0)

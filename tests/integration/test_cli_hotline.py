@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -61,6 +62,20 @@ def type_in(stdin: IO[str] | None, line: str) -> None:
     stdin.flush()
 
 
+def import_pins(printed: str, cwd: Path) -> None:
+    """Run the `hotline pin add` commands `admin hotline add` printed, each on the other
+    party's endpoint (here: with its identity file), as the README says."""
+    commands = [line.split() for line in printed.splitlines()
+                if line.strip().startswith("hotline pin add")]
+    assert len(commands) == 2, printed
+    for words in commands:
+        far = words[words.index("--party") + 1]
+        me = next(p for p in ("alice", "bob") if p != far)
+        args = [f"{me}.key" if w == "IDENTITY_FILE" else w for w in words[1:]]
+        done = hotline(*args, cwd=cwd)
+        assert done.returncode == 0 and "pinned" in done.stdout, done.stderr
+
+
 def test_set_up_a_hotline_from_nothing(tmp_path: Path) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -75,6 +90,7 @@ def test_set_up_a_hotline_from_nothing(tmp_path: Path) -> None:
         made = hotline("admin", "hotline", "add", "red", "--between", "alice", "bob",
                        cwd=tmp_path)
         assert made.returncode == 0 and "pinned" in made.stdout, made.stderr
+        import_pins(made.stdout, tmp_path)
         with background(tmp_path, "alice", "standby", "--server", url, "--identity",
                         "alice.key", "--hotline", "red") as (_, alice_log), \
                 background(tmp_path, "bob", "standby", "--server", url, "--identity",
@@ -85,6 +101,11 @@ def test_set_up_a_hotline_from_nothing(tmp_path: Path) -> None:
                            cwd=tmp_path)
             assert test.returncode == 0, test.stdout + test.stderr
             assert test.stdout.startswith("red: OK") and "rtt" in test.stdout, test.stdout
+            for log in (alice_log, bob_log):  # both ends show the link test's group code
+                wait_for(lambda log=log: ": group code " in log.read_text(), "the code")
+            codes = {re.search(r"link test \S+: group code ([\d ]+) ", log.read_text())
+                     .group(1) for log in (alice_log, bob_log)}  # type: ignore[union-attr]
+            assert len(codes) == 1, codes
             with background(tmp_path, "call", "call", "red", "--server", url, "--identity",
                             "alice.key", "--duration", "2") as (caller, call_log):
                 wait_for(lambda: "RINGING" in bob_log.read_text(), "the ring")
@@ -97,6 +118,10 @@ def test_set_up_a_hotline_from_nothing(tmp_path: Path) -> None:
                 assert caller.returncode == 0, call_log.read_text()
                 assert "answered" in call_log.read_text()
             wait_for(lambda: "call connected" in bob_log.read_text(), "bob's call")
+            # the standby shows the call's group code too; the caller printed the same one
+            wait_for(lambda: "call group code" in bob_log.read_text(), "the call's code")
+            shown = re.search(r"call group code ([\d ]+) \(", bob_log.read_text())
+            assert shown is not None and f"group code {shown.group(1)}" in call_log.read_text()
         status = hotline("status", "--json", cwd=tmp_path)
         doc = json.loads(status.stdout)["hotlines"][0]
         assert doc["name"] == "red" and doc["last_test"]["outcome"] == "ok"
@@ -134,8 +159,10 @@ def test_a_server_killed_mid_standby_keeps_the_hotline_and_its_record(tmp_path: 
                                       cwd=tmp_path).stdout)["enrollment_code"]
             assert hotline("enroll", "--server", url, "--code", code, "--identity",
                            f"{party}.key", cwd=tmp_path).returncode == 0
-        assert hotline("admin", "hotline", "add", "red", "--between", "alice", "bob",
-                       cwd=tmp_path).returncode == 0
+        made = hotline("admin", "hotline", "add", "red", "--between", "alice", "bob",
+                       cwd=tmp_path)
+        assert made.returncode == 0
+        import_pins(made.stdout, tmp_path)
         listed = hotline("admin", "hotline", "list", cwd=tmp_path).stdout
         with background(tmp_path, "alice", "standby", "--server", url, "--identity",
                         "alice.key", "--hotline", "red") as (_, alice_log), \

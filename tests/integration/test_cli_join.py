@@ -49,6 +49,7 @@ def test_two_terminals_hold_an_encrypted_call(tmp_path: Path) -> None:
         joins = [subprocess.Popen(
             [*HOTLINE, "join", "--server", url, "--identity", f"{p}.key", "--room", "summit",
              "--synthetic", "--duration", "8", "--stats-json", f"{p}.json",
+             "--accept-new-devices",  # fresh identities: accepted, with a warning each
              *(["--record", "rec"] if p == "bob" else [])],
             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             for p in ("alice", "bob")]
@@ -56,6 +57,7 @@ def test_two_terminals_hold_an_encrypted_call(tmp_path: Path) -> None:
             out, _ = j.communicate(timeout=60)
             assert j.returncode == 0, out
             assert "group code" in out and "Traceback" not in out
+            assert "new party accepted by option" in out, out
         for me, other in (("alice", "bob"), ("bob", "alice")):
             stats = json.loads((tmp_path / f"{me}.json").read_text())
             assert set(stats["participants"]) >= {"alice", "bob"}

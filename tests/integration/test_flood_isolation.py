@@ -27,6 +27,7 @@ from hotline.rtc import aiortc_adapter as adapter
 from hotline.server.app import STATE
 from hotline.signaling import messages as m
 
+from ..support.trust import accept_all
 from .conftest import start_server
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
@@ -107,7 +108,8 @@ async def test_a_flood_from_elsewhere_leaves_a_call_at_full_rate(tmp_path: Path,
     calls: list[Call] = []
     try:
         for n in ("alice", "bob"):
-            call = Call(srv.url, Identity.generate(), "summit", video_size=(160, 120))
+            call = Call(srv.url, Identity.generate(), "summit", video_size=(160, 120),
+                        trust_policy=accept_all())
             await call.start(enroll_code=srv.store.new_enrollment_code(n))
             calls.append(call)
         await asyncio.sleep(3.0)  # everyone connected and subscribed

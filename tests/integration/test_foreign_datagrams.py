@@ -27,6 +27,7 @@ from hotline.rtc import aiortc_adapter as adapter
 from hotline.server.app import STATE
 from hotline.sfu.edge import SfuParticipant
 
+from ..support.trust import accept_all
 from .conftest import Server, start_server
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
@@ -80,7 +81,8 @@ async def call_pair(tmp_path: Path) -> AsyncIterator[tuple[Server, list[Call]]]:
     calls = []
     try:
         for name in ("alice", "bob"):
-            call = Call(srv.url, Identity.generate(), "summit", video_size=(160, 120))
+            call = Call(srv.url, Identity.generate(), "summit", video_size=(160, 120),
+                        trust_policy=accept_all())
             await call.start(enroll_code=srv.store.new_enrollment_code(name))
             calls.append(call)
         yield srv, calls

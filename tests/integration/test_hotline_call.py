@@ -16,6 +16,7 @@ from hotline.client.standby import Standby, StandbyRefused
 from hotline.signaling import messages as m
 
 from ..support.sfu_tap import Tap
+from ..support.trust import hotline_pins
 from .hotline_support import (
     HOTLINE,
     SPARE_BOBS,
@@ -37,7 +38,8 @@ async def test_call_rings_both_is_acknowledged_with_eta_and_media_follows_the_an
     async with hotline_server(data, bob_devices=2) as (srv, alice, bob):
         b1 = await standby(srv, bob)
         b2 = await standby(srv, SPARE_BOBS[srv.url][0])
-        caller = HotlineCaller(srv.url, alice, HOTLINE)
+        caller = HotlineCaller(srv.url, alice, HOTLINE,
+                               trust_policy=hotline_pins(srv.store, HOTLINE, alice))
         try:
             await caller.connect()
             call_id = await caller.ring()
@@ -106,7 +108,8 @@ async def test_unanswered_call_is_no_answer_and_no_standby_is_unreachable(
             await nobody.ring()
         await nobody.close()
         b = await standby(srv, bob)
-        caller = HotlineCaller(srv.url, alice, HOTLINE)
+        caller = HotlineCaller(srv.url, alice, HOTLINE,
+                               trust_policy=hotline_pins(srv.store, HOTLINE, alice))
         try:
             await caller.connect()
             await caller.ring()

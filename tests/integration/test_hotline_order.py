@@ -25,6 +25,7 @@ from hotline.server.app import STATE
 from hotline.signaling import messages as m
 
 from ..support.sfu_tap import Tap
+from ..support.trust import hotline_pins
 from .hotline_support import HOTLINE, hotline_server, standby
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
@@ -83,7 +84,8 @@ async def test_no_media_before_the_answer_whatever_the_caller_sends(
     tap = Tap(monkeypatch)
     async with hotline_server(tmp_path / "data") as (srv, alice, bob):
         callee = await standby(srv, bob)
-        caller = HotlineCaller(srv.url, alice, HOTLINE)
+        caller = HotlineCaller(srv.url, alice, HOTLINE,
+                               trust_policy=hotline_pins(srv.store, HOTLINE, alice))
         state = srv.app[STATE]
         try:
             await caller.connect()

@@ -33,6 +33,7 @@ from hotline.crypto.uptimelog import LogEntry
 from hotline.server.store import DB_NAME, SqliteStore
 from hotline.server.uptime import UptimeRecord, node_identity
 
+from ..support.trust import accept_all
 from .test_cli_serve import free_port
 
 pytestmark = pytest.mark.usefixtures("loopback_netns")
@@ -72,7 +73,7 @@ async def client_load(url: str, codes: list[str], stop_after: float) -> int:
 
     async def one(code: str) -> None:
         nonlocal done
-        client = SignalingClient(url, Identity.generate())
+        client = SignalingClient(url, Identity.generate(), trust=accept_all())
         try:
             await client.connect()
             await client.enroll(code)

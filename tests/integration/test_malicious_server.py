@@ -6,13 +6,15 @@ with aiohttp: every message the server sends to a client passes through a functi
 may change, drop or add messages, and the proxy can inject messages of its own. Three
 real :class:`SignalingClient` s connect through it.
 
-What the clients achieve today, and what they do not:
+These clients use the explicit ``accept_all()`` trust policy (tests/support/trust.py: every
+new party and device accepted, as ``hotline join --accept-new-devices`` does), so that the
+checks below are about the group code and the key messages alone. With the default policy
+an inserted member gets no key at all: tests/integration/test_malicious_trust.py.
 
 * an inserted member (a roster entry the server made up, with a valid announcement of an
   identity the server holds) changes the group code on every client and is listed by
-  every client; the clients DO seal their sender keys to it, because a client has no
-  list of the room's members of its own to check against. Verification of the group code
-  (aloud, or pinned keys in a hotline) is what defeats it;
+  every client; clients that accept every device DO seal their sender keys to it.
+  Verification of the group code (aloud, or pinned keys in a hotline) is what defeats it;
 * an insertion shown to one client only makes that client's code differ from the others';
 * a swapped call-key announcement is refused by its signature, and no key is sealed to it;
   a swapped identity *and* announcement (a full man in the middle) changes that client's
@@ -36,6 +38,7 @@ from hotline.crypto.keymessage import KeyMessage
 from hotline.signaling import messages as m
 
 from ..support.evil_proxy import EvilProxy, Tamper
+from ..support.trust import accept_all
 from .conftest import Server
 
 pytestmark = pytest.mark.asyncio
@@ -44,7 +47,7 @@ NAMES = ("alice", "bob", "carol")
 
 async def connect(server: Server, proxy: EvilProxy, name: str) -> SignalingClient:
     server.store.add_party(name)
-    client = SignalingClient(proxy.url, Identity.generate(), grace=0.3)
+    client = SignalingClient(proxy.url, Identity.generate(), grace=0.3, trust=accept_all())
     await client.connect()
     await client.enroll(server.store.new_enrollment_code(name))
     return client
@@ -104,7 +107,7 @@ async def test_an_inserted_member_changes_every_code_and_is_listed(
         after = codes(clients)
         assert before not in after  # every client shows a new code ...
         assert all(c.names.get(77) == "alice" for c in clients)  # ... and the new member
-        # What is not prevented: the clients sealed their keys to the inserted member.
+        # With accept_all() (not the default) the clients sealed their keys to it.
         await until(lambda: all(any(d.get("type") == "key" and d.get("to") == 77
                                     for d in sent) for sent in proxy.from_clients[:3]))
         sealed = next(d for d in proxy.from_clients[0] if d.get("type") == "key"

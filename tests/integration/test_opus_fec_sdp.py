@@ -19,6 +19,7 @@ from hotline.rtc import aiortc_adapter as adapter
 from hotline.rtc.opus_fec import fec_payload_types
 from hotline.sfu.edge import Sfu
 
+from ..support.trust import accept_all
 from .conftest import Server, start_server
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
@@ -62,7 +63,8 @@ async def two_calls(tmp_path: Path) -> AsyncIterator[list[Call]]:
     calls = []
     try:
         for name in ("alice", "bob"):
-            call = Call(srv.url, Identity.generate(), "fec", video_size=(160, 120))
+            call = Call(srv.url, Identity.generate(), "fec", video_size=(160, 120),
+                        trust_policy=accept_all())
             await call.start(enroll_code=srv.store.new_enrollment_code(name))
             calls.append(call)
         yield calls

@@ -28,6 +28,7 @@ from hotline.rtc import aiortc_adapter as adapter
 from hotline.server.app import STATE
 from hotline.sfu.edge import SfuParticipant
 
+from ..support.trust import accept_all, hotline_pins
 from .conftest import Server, start_server
 from .hotline_support import HOTLINE, hotline_server, standby
 from .test_resume import break_connection
@@ -93,8 +94,9 @@ async def two_calls(server: Server, **alice_options: Any) -> dict[str, Call]:
         codes[n] = server.store.new_enrollment_code(n)
     server.store.add_room("summit", list(idents))
     calls = {"alice": Call(server.url, idents["alice"], "summit", video_size=(160, 120),
-                           **alice_options),
-             "bob": Call(server.url, idents["bob"], "summit", video_size=(160, 120))}
+                           **alice_options, trust_policy=accept_all()),
+             "bob": Call(server.url, idents["bob"], "summit", video_size=(160, 120),
+                         trust_policy=accept_all())}
     for n, c in calls.items():
         await c.start(enroll_code=codes[n])
     return calls
@@ -197,8 +199,9 @@ async def test_a_listener_alone_waits_and_a_listener_path_loss_is_restarted(
         server.store.add_party(n)
     server.store.add_room("summit", list(idents), {"bob": "aide"})
     bob = Call(server.url, idents["bob"], "summit", video_size=(160, 120),
-               host_addresses=[VICTIM])
-    alice = Call(server.url, idents["alice"], "summit", video_size=(160, 120))
+               host_addresses=[VICTIM], trust_policy=accept_all())
+    alice = Call(server.url, idents["alice"], "summit", video_size=(160, 120),
+                 trust_policy=accept_all())
     calls = {"alice": alice, "bob": bob}
     try:
         await bob.start(enroll_code=server.store.new_enrollment_code("bob"))
@@ -363,7 +366,8 @@ async def test_a_hotline_call_survives_a_path_loss(tmp_path: Path,
     back, in the same call with the same code."""
     async with hotline_server(tmp_path / "data") as (srv, alice, bob):
         callee = await standby(srv, bob)
-        caller = HotlineCaller(srv.url, alice, HOTLINE)
+        caller = HotlineCaller(srv.url, alice, HOTLINE,
+                               trust_policy=hotline_pins(srv.store, HOTLINE, alice))
         caller.call.set_host_addresses([VICTIM])  # before the call: nothing to restart
         try:
             await caller.connect()

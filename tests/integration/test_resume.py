@@ -18,6 +18,7 @@ from hotline.crypto.identity import Identity
 from hotline.server.app import STATE
 from hotline.signaling import messages as m
 
+from ..support.trust import accept_all
 from .conftest import Server, start_server
 from .test_signaling import all_talk, enrolled, settle
 
@@ -173,7 +174,7 @@ async def test_media_flows_on_while_signaling_is_broken(server: Server) -> None:
         server.store.add_party(n)
         codes[n] = server.store.new_enrollment_code(n)
     server.store.add_room("summit", list(idents))
-    calls = {n: Call(server.url, idents[n], "summit") for n in idents}
+    calls = {n: Call(server.url, idents[n], "summit", trust_policy=accept_all()) for n in idents}
     try:
         for n, c in calls.items():
             await c.start(enroll_code=codes[n])

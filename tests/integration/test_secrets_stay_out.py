@@ -32,6 +32,7 @@ from hotline.crypto.keyschedule import InstallDecryptionKey, InstallEncryptionKe
 from hotline.crypto.mediakeys import MediaKeys
 from hotline.server.store import DB_NAME
 
+from ..support.trust import accept_all
 from .conftest import start_server
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
@@ -110,14 +111,15 @@ async def test_no_secret_in_logs_or_database(tmp_path: Path, caplog: pytest.LogC
         for n in ("alice", "bob"):
             code = srv.store.new_enrollment_code(n)
             secrets.add("enrollment code", code)
-            call = Call(srv.url, identities[n], "summit", video_size=(160, 120))
+            call = Call(srv.url, identities[n], "summit", video_size=(160, 120),
+                        trust_policy=accept_all())
             await call.start(enroll_code=code)
             assert call.signaling.schedule is not None
             secrets.add("call private key", private_bytes(call.signaling.schedule.call_key))
             calls.append(call)
         code = srv.store.new_enrollment_code("carol")
         secrets.add("enrollment code", code)
-        carol = SignalingClient(srv.url, identities["carol"])
+        carol = SignalingClient(srv.url, identities["carol"], trust=accept_all())
         await carol.connect()
         await carol.enroll(code)
         await carol.join("summit")

@@ -40,7 +40,8 @@ def test_clients_join_again_after_a_server_restart(tmp_path: Path) -> None:
                    cwd=tmp_path).returncode == 0
         joins = [subprocess.Popen(
             [*HOTLINE, "join", "--server", url, "--identity", f"{p}.key", "--room", "summit",
-             "--duration", "35", "--stats-json", f"{p}.json"],
+             "--duration", "35", "--stats-json", f"{p}.json",
+             "--accept-new-devices"],  # the first meeting of fresh identities
             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             for p in ("alice", "bob")]
         time.sleep(8)
@@ -52,6 +53,9 @@ def test_clients_join_again_after_a_server_restart(tmp_path: Path) -> None:
             out, _ = j.communicate(timeout=90)
             assert j.returncode == 0, out
             assert "joined again" in out and "Traceback" not in out, out
+            # accepted once, before the restart; the rejoin asks nothing (issue #12)
+            assert out.count("accepted by option") == 1, out
+            assert "UNVERIFIED" not in out.split("joined again", 1)[1], out
         for me, other in (("alice", "bob"), ("bob", "alice")):
             stats = json.loads((tmp_path / f"{me}.json").read_text())  # of the new call
             r = stats["remote"][other]

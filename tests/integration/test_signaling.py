@@ -19,6 +19,7 @@ from hotline.errors import SFrameError
 from hotline.signaling import messages as m
 from hotline.signaling.origin import origin_of
 
+from ..support.trust import accept_all
 from .conftest import Server
 
 pytestmark = pytest.mark.asyncio
@@ -28,7 +29,7 @@ FRAME = b"\x78" + b"opus payload" * 5
 async def enrolled(server: Server, name: str, room_members: list[str] | None = None
                    ) -> SignalingClient:
     ident, code = server.party(name)
-    client = SignalingClient(server.url, ident, grace=0.3)
+    client = SignalingClient(server.url, ident, grace=0.3, trust=accept_all())
     await client.connect()
     await client.enroll(code)
     return client
@@ -131,7 +132,7 @@ async def test_reconnect_with_the_same_identity(server: Server) -> None:
     server.store.add_room("r", ["alice"])
     async with SignalingClient(server.url, ident) as first:
         await first.enroll(code)
-    async with SignalingClient(server.url, ident) as again:
+    async with SignalingClient(server.url, ident, trust=accept_all()) as again:
         assert await again.authenticate() == ["r"]
         await again.join("r")
         assert again.code is not None

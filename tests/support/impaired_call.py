@@ -66,6 +66,8 @@ from hotline.server.app import STATE, make_app
 from hotline.server.settings import Settings
 from hotline.server.store import SqliteStore
 
+from .trust import accept_all
+
 FREEZE = 0.2  # seconds without a new video frame that count as a freeze
 SAMPLE = 0.01
 RECOVERY_WINDOW = 12.0  # seconds after a burst in which recovery is looked for
@@ -276,8 +278,10 @@ async def call_pair(video_size: tuple[int, int] = (160, 120)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         url = f"http://127.0.0.1:{port}"
-        alice = Call(url, Identity.generate(), "link", video_size=video_size)
-        bob = Call(url, Identity.generate(), "link", video_size=video_size)
+        alice = Call(url, Identity.generate(), "link", video_size=video_size,
+                     trust_policy=accept_all())
+        bob = Call(url, Identity.generate(), "link", video_size=video_size,
+                   trust_policy=accept_all())
         try:
             await alice.start(enroll_code=store.new_enrollment_code("alice"))
             await bob.start(enroll_code=store.new_enrollment_code("bob"))

@@ -30,6 +30,15 @@ import { ProtocolError, UsageError } from "../src/errors.js";
 import { checkHotlineRoom } from "../src/protocol/hotlinerooms.js";
 import { b64decode, b64encode, parseServer } from "../src/protocol/messages.js";
 import { type ClientEvent, SignalingClient } from "../src/protocol/signaling.js";
+import { type Presented, TrustPolicy } from "../src/protocol/trust.js";
+
+/** Test page only: accepts every new party and device (the page's users press Accept). */
+class AcceptEveryDevice extends TrustPolicy {
+  override async decide(participantId: number, party: string, identityKey: Uint8Array, ownParty = ""): Promise<Presented> {
+    const p = await super.decide(participantId, party, identityKey, ownParty);
+    return p.verdict === "new_party" || p.verdict === "new_device" ? { ...p, verdict: "trusted" } : p;
+  }
+}
 
 declare global {
   interface Window {
@@ -109,6 +118,7 @@ async function room(): Promise<void> {
     state.createdIdentity = loaded.created;
     client = new SignalingClient(server, loaded.identity, {
       grace: Number(params.get("grace") ?? "1"), rekeyInterval: Number(params.get("rekey") ?? "600"),
+      trust: new AcceptEveryDevice(), // this test page verifies nobody (the room's rules are tested)
     });
     const c = client;
     c.onEvent.add((e: ClientEvent) => {

@@ -15,11 +15,14 @@ from hotline.cli.standby import Camera, MediaFile, Microphone, _say, figures_lin
 from hotline.client.hotline_call import CallNotConnected, HotlineCaller
 from hotline.client.signaling import SignalingClient, trust
 from hotline.client.standby import CallMedia
+from hotline.client.trust import Verdict
+from hotline.client.trustpolicy import Presented, TrustPolicy, UntrustedKey
 from hotline.crypto.identity import Identity
 from hotline.errors import HotlineError
 from hotline.signaling import messages as m
 
 NOT_CONNECTED = 2  # exit code: the call was not answered / the link test failed
+PIN_REFUSED = 4  # exit code: the far end's key is not pinned on this device
 
 
 async def _call(caller: HotlineCaller, duration: float | None, ring_timeout: float) -> None:
@@ -28,6 +31,8 @@ async def _call(caller: HotlineCaller, duration: float | None, ring_timeout: flo
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
+        if not caller.pins.has_pin(caller.hotline):
+            raise UntrustedKey(Presented(0, "?", "-", Verdict.UNPINNED, caller.hotline))
         await caller.connect()
         await caller.ring()
         _say(f"ringing {caller.endpoints} standby endpoint(s) on {caller.hotline!r}…")
@@ -75,8 +80,12 @@ def call(name: Annotated[str, typer.Argument(help="The hotline.")], server: Serv
     """Call hotline NAME: ring every standby endpoint of the other party."""
     try:
         caller = HotlineCaller(server, Identity.load(identity), name, tls_ca=tls_ca,
-                               media=CallMedia(media, camera, microphone))
+                               media=CallMedia(media, camera, microphone),
+                               trust_policy=TrustPolicy.for_identity(identity))
         asyncio.run(_call(caller, duration, ring_timeout))
+    except UntrustedKey as exc:
+        typer.echo(f"\a*** ALARM *** call refused: {exc}", err=True)
+        raise typer.Exit(code=PIN_REFUSED) from None
     except CallNotConnected as exc:
         typer.echo(f"not connected: {exc.reason}", err=True)
         raise typer.Exit(code=NOT_CONNECTED) from None

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from hotline.cli.admin import DEFAULT_DATA, DataDir, opened_store
 from hotline.cli.standby import figures_line
+from hotline.client.trustpolicy import pin_command
 from hotline.crypto.chainwatch import fields_of
 from hotline.crypto.identity import fingerprint
 from hotline.crypto.recordaudit import ENDPOINT_SIGNED, ONE_END, SERVER_ONLY, audit
@@ -64,6 +65,21 @@ def add(name: str,
     for party, fps in pins.items():
         for fp in fps:
             typer.echo(f"  {party}: {fp}")
+    _print_pin_commands(name, pins)
+
+
+def _print_pin_commands(name: str, pins: dict[str, list[str]]) -> None:
+    """Each endpoint checks the far party's keys itself: the command to run on each."""
+    typer.echo("Each endpoint must pin the far party itself (the server's pins protect "
+               "nothing against the server). Check these fingerprints out of band, then run:")
+    parties = list(pins)
+    for party in parties:
+        far = next((p for p in parties if p != party), None)
+        if far is None or not pins[far]:
+            typer.echo(f"  on {party}'s endpoints: (no device of the far party to pin yet)")
+            continue
+        typer.echo(f"  on {party}'s endpoints:")
+        typer.echo(f"    {pin_command(name, far, pins[far])}")
 
 
 @admin_app.command("repin")
@@ -75,6 +91,10 @@ def repin(name: str, party: Annotated[str, typer.Option("--party")],
         fps = sorted(fingerprint(k) for k in hotline.pins[party])
         record.append(name, "repin", {"party": party, "pins": fps})
     typer.echo(f"hotline {name!r}: {party!r} now pinned to {', '.join(fps)}")
+    far = next(p for p in hotline.parties if p != party)
+    typer.echo(f"The endpoints of {far!r} must pin the new keys themselves (check them out of "
+               "band first):")
+    typer.echo(f"    {pin_command(name, party, fps)}")
 
 
 @admin_app.command("set")

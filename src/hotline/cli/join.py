@@ -4,6 +4,13 @@ Shows the group verification code to compare aloud, who is in the call and how m
 frames of each party were decrypted; Ctrl-C (or ``--duration``) leaves the call. A broken
 connection is resumed by the client; when the server is gone for longer (a restart), it
 joins the room again by itself, with a growing delay (1 s … 15 s), until it can.
+
+Keys are sealed only to devices this device has verified (the trust store beside the
+identity file). A new party or a new device of a known party is shown as UNVERIFIED and
+gets no key until accepted: at a terminal, type ``a N`` (accept participant N) or ``r N``
+(refuse); scripts use ``--accept PARTY:FINGERPRINT`` or ``--accept-new-devices`` (a
+warning for each device so accepted). Accepted devices are remembered: joining again
+later (e.g. after a server restart) asks nothing.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import asyncio
 import contextlib
 import json
 import signal
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -19,10 +27,12 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 from hotline.cli.enroll import IdentityFile, Server, TlsCa
 from hotline.client.call import Call, CallStats
+from hotline.client.trustpolicy import TrustPolicy
 from hotline.crypto.identity import Identity
 from hotline.errors import HotlineError
 
@@ -41,12 +51,48 @@ def _table(call: Call, stats: CallStats, elapsed: float) -> Table:
         first = f"{r['first_frame_ms']:.0f} ms" if r["first_frame_ms"] is not None else "waiting"
         failed = str(r["decrypt_failures"])
         if r.get("wrong_stream_frames"):  # frames of someone else in this party's streams
-            failed += f" [red]({r['wrong_stream_frames']} not {party}'s: streams swapped)[/]"
-        table.add_row(party, str(r["video_frames_decrypted"]), str(r["audio_frames_decrypted"]),
-                      failed, first)
+            failed += (f" [red]({r['wrong_stream_frames']} not {escape(party)}'s: "
+                       "streams swapped)[/]")
+        table.add_row(escape(party), str(r["video_frames_decrypted"]),
+                      str(r["audio_frames_decrypted"]), failed, first)
+    for u in stats.unverified:
+        what = str(u["verdict"]).replace("_", " ").upper()
+        table.add_row(f"[bold red]{escape(str(u['party']))} UNVERIFIED[/] ({what}, "
+                      f"participant {u['participant_id']})", "no key", "no key", "",
+                      escape(str(u["fingerprint"])))
     table.add_row("[dim]sent by me[/]", str(stats.sent["video_frames"]),
                   str(stats.sent["audio_frames"]), "", "")
     return table
+
+
+def _prompt(call: Call, console: Console, shown: set[tuple[int, str]]) -> None:
+    """Warn about every member waiting for a decision (once each)."""
+    sig = call.signaling
+    for pid, p in sig.unverified.items():
+        if (pid, p.fingerprint) in shown or p.verdict.value == "refused":
+            continue
+        shown.add((pid, p.fingerprint))
+        console.print(f"[bold red]{escape(p.describe())}[/]\n  Verify the fingerprint with "
+                      f"its owner (out of band), then type [bold]a {pid}[/] to accept or "
+                      f"[bold]r {pid}[/] to refuse.")
+
+
+def _decide(call: Call | None, line: str, console: Console) -> None:
+    word, _, rest = line.strip().partition(" ")
+    if call is None or word not in ("a", "r") or not rest.strip().isdigit():
+        if line.strip():
+            console.print("commands: a N (accept participant N) | r N (refuse it)")
+        return
+    pid = int(rest)
+    try:
+        if word == "a":
+            call.signaling.accept(pid)
+            console.print(f"[green]accepted participant {pid}: it gets a fresh key[/]")
+        else:
+            call.signaling.refuse(pid)
+            console.print(f"[yellow]refused participant {pid}: it gets no key[/]")
+    except HotlineError as exc:
+        console.print(f"cannot: {exc}")
 
 
 REJOIN_MIN, REJOIN_MAX = 1.0, 15.0
@@ -86,6 +132,11 @@ async def _run(make_call: Callable[[], Call], duration: float | None, console: C
     first = make_call()
     call: Call | None = first
     final: CallStats | None = None
+    interactive = sys.stdin.isatty()
+    shown: set[tuple[int, str]] = set()
+    if interactive:
+        loop.add_reader(sys.stdin.fileno(),
+                        lambda: _decide(call, sys.stdin.readline(), console))
     try:
         with console.status(f"joining {first.room!r} at {first.server} …"):
             await first.start()
@@ -98,6 +149,8 @@ async def _run(make_call: Callable[[], Call], duration: float | None, console: C
                     call = await _rejoin(make_call, stop, live.console)
                     continue
                 live.update(_table(call, call.stats(), loop.time() - start))
+                if interactive:
+                    _prompt(call, live.console, shown)
                 if duration is not None and loop.time() - start >= duration:
                     break
                 with contextlib.suppress(TimeoutError):
@@ -105,6 +158,8 @@ async def _run(make_call: Callable[[], Call], duration: float | None, console: C
             if call is not None:
                 live.update(_table(call, call.stats(), loop.time() - start))
     finally:
+        if interactive:
+            loop.remove_reader(sys.stdin.fileno())
         if call is not None:
             final = call.stats()
             await call.close()
@@ -132,6 +187,12 @@ def join(
     stats_json: Annotated[Path | None, typer.Option("--stats-json", help="Write call "
                                                     "figures as JSON here at exit.")] = None,
     tls_ca: TlsCa = None,
+    accept: Annotated[list[str] | None, typer.Option(
+        "--accept", help="Accept this device (PARTY:FINGERPRINT, checked out of band); "
+        "repeat for each.")] = None,
+    accept_new_devices: Annotated[bool, typer.Option(
+        "--accept-new-devices", help="Accept EVERY new party and device (a warning for "
+        "each): for unattended scripts that verify the group code otherwise.")] = False,
 ) -> None:
     """Join ROOM with this device's identity and take part in the call."""
     if synthetic and (media is not None or camera or microphone):
@@ -145,9 +206,14 @@ def join(
         if media is not None and not media.is_file():
             raise typer.BadParameter(f"no such media file: {media}")
 
+        policy = TrustPolicy.for_identity(identity, accept=accept or (),
+                                          accept_new=accept_new_devices, quiet=True)
+        policy.on_warning = lambda text: console.print(f"[bold yellow]{escape(text)}[/]")
+
         def make_call() -> Call:
             return Call(server, ident, room, record_dir=record, media_file=media,
-                        camera=camera, microphone=microphone, tls_ca=tls_ca)
+                        camera=camera, microphone=microphone, tls_ca=tls_ca,
+                        trust_policy=policy)
 
         asyncio.run(_run(make_call, duration, console, stats_json))
     except HotlineError as exc:

@@ -15,6 +15,7 @@ from hotline.cli import (
     hotlines,
     identity,
     join,
+    pins,
     selfcheck,
     serve,
     standby,
@@ -33,6 +34,8 @@ app.add_typer(identity.app, name="identity")
 app.add_typer(admin.app, name="admin")
 admin.app.add_typer(hotlines.admin_app, name="hotline")
 app.add_typer(hotlines.log_app, name="log")
+app.add_typer(pins.app, name="pin")
+app.add_typer(pins.trust_app, name="trust")
 app.command("selfcheck")(selfcheck.selfcheck)
 app.command("serve")(serve.serve)
 app.command("enroll")(enroll.enroll)

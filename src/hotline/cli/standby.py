@@ -8,6 +8,11 @@ The operator types one command per line (a terminal or a pipe both work):
     y  or Enter   answer: only now does media start (the camera opens, if one is chosen)
     h             hang up, or decline the ringing call
     q             quit
+
+The far party's keys are checked by this endpoint against the pins imported with
+``hotline pin add`` (beside the identity file); a link test or call with any other key is
+refused and prints an ALARM. The group code of each link test and call is printed: the
+far end shows the same one.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import typer
 from hotline.cli.enroll import IdentityFile, Server, TlsCa
 from hotline.client.recordhead import path_for
 from hotline.client.standby import CallMedia, Standby, StandbyEvent, StandbyRefused
+from hotline.client.trustpolicy import TrustPolicy
 from hotline.crypto.identity import Identity
 from hotline.errors import HotlineError
 
@@ -80,6 +86,18 @@ class Console:
                 _say(f"ringing stopped: {d['reason']}")
             case "linktest":
                 _say(f"link test {d['test_id']} ({d['role']}) running…")
+            case "linktest_done":
+                if d.get("group_code"):
+                    _say(f"link test {d['test_id']}: group code {d['group_code']} (the far end "
+                         "shows the same)")
+                elif d.get("error"):
+                    _say(f"link test {d['test_id']} failed here: {d['error']}")
+            case "group_code":
+                _say(f"call group code {d['digits']} ({d['words']}): read it aloud with the "
+                     "far end")
+            case "alarm":
+                print("\a", end="", flush=True)
+                _say(f"*** ALARM *** {d['message']}")
             case "linktest_result":
                 result = d["result"] if isinstance(d["result"], dict) else {}
                 _say(f"link test: {str(d['outcome']).upper()}: {figures_line(result)}")
@@ -164,7 +182,8 @@ def standby(server: Server, identity: IdentityFile, hotline: HotlineName,
         ident = Identity.load(identity)
         endpoint = Standby(server, ident, hotline, tls_ca=tls_ca, media_host=media_host,
                            media=CallMedia(media, camera, microphone),
-                           record_file=path_for(Path(identity)))
+                           record_file=path_for(Path(identity)),
+                           trust=TrustPolicy.for_identity(identity))
         asyncio.run(_run(endpoint))
     except StandbyRefused as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -29,6 +29,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from hotline.client.signaling import ClientEvent, SignalingClient, trust
 from hotline.client.synthetic import PatternTrack
+from hotline.client.trustpolicy import TrustPolicy
 from hotline.crypto.callkey import Kem
 from hotline.crypto.frames import Codec
 from hotline.crypto.identity import Identity
@@ -87,11 +88,15 @@ class CallStats:
     sent: dict[str, int]
     key_messages_rejected: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Members this device has not verified (no key sealed to them): party, fingerprint,
+    #: verdict (new_party, new_device, changed, refused, unpinned).
+    unverified: list[dict[str, Any]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {"group_code": self.group_code, "group_words": self.group_words,
                 "participants": self.participants, "remote": self.remote, "sent": self.sent,
-                "key_messages_rejected": self.key_messages_rejected, **self.extra}
+                "key_messages_rejected": self.key_messages_rejected,
+                "unverified": self.unverified, **self.extra}
 
 
 def _loopback_server(server: str) -> str | None:
@@ -111,10 +116,11 @@ class Call:
                  join_request: m.HotlineJoin | None = None,
                  signaling: SignalingClient | None = None,
                  host_addresses: list[str] | None = None,
-                 media_restart: bool = True) -> None:
+                 media_restart: bool = True,
+                 trust_policy: TrustPolicy | None = None) -> None:
         self.server, self.room = server, room
         self.signaling = signaling if signaling is not None else SignalingClient(
-            server, identity, kem=kem, ssl_context=trust(tls_ca))
+            server, identity, kem=kem, ssl_context=trust(tls_ca), trust=trust_policy)
         self.join_request = join_request
         self.send_keys = CountingSendKeys()
         self.e2ee: MediaE2ee | None = None
@@ -177,6 +183,8 @@ class Call:
         loop = asyncio.get_running_loop()
         self.joined_at = loop.time()
         await sig.join(self.room, request=self.join_request)
+        if sig.pin_failure is not None:  # a hotline's far end is not the pinned key
+            raise sig.pin_failure
         self.send_keys.replace(sig.keys.senders)
         self._media_since = loop.time()
         self._spawn(self._watch_path())
@@ -491,6 +499,9 @@ class Call:
             participants=sorted(set(names.values())), remote=remote,
             sent={"video_frames": enc.get(Slot.VIDEO, 0), "audio_frames": enc.get(Slot.AUDIO, 0)},
             key_messages_rejected=self.signaling.rejected_key_messages,
+            unverified=[{"participant_id": p.participant_id, "party": p.party,
+                         "fingerprint": p.fingerprint, "verdict": p.verdict.value}
+                        for p in self.signaling.unverified.values()],
             extra={"media_restarts": len(self.media_restarts)} if self.media_restarts else {})
 
 

@@ -3,7 +3,9 @@
 :class:`HotlineCaller` rings every standby endpoint of the other party
 (``hotline_call``), reports the first acknowledgement (with its message, e.g. an ETA
 for the principal), and joins the call's media room only when the far end answered;
-until then it sends no media either.
+until then it sends no media either. The far end's key must be one of the hotline's pins
+on this device (``trust``): anything else raises
+:class:`~hotline.client.trustpolicy.UntrustedKey` before a key is sealed to it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Callable
 from hotline.client.call import Call
 from hotline.client.signaling import SignalingClient, trust
 from hotline.client.standby import CallMedia
+from hotline.client.trustpolicy import TrustPolicy
 from hotline.crypto.identity import Identity
 from hotline.errors import RemoteError
 from hotline.signaling import messages as m
@@ -30,9 +33,12 @@ class CallNotConnected(RemoteError):
 
 class HotlineCaller:
     def __init__(self, server: str, identity: Identity, hotline: str, *,
-                 tls_ca: str | None = None, media: CallMedia | None = None) -> None:
+                 tls_ca: str | None = None, media: CallMedia | None = None,
+                 trust_policy: TrustPolicy | None = None) -> None:
         self.hotline = hotline
-        self.signaling = SignalingClient(server, identity, ssl_context=trust(tls_ca))
+        self.pins = (trust_policy or TrustPolicy()).for_hotline(hotline)
+        self.signaling = SignalingClient(server, identity, ssl_context=trust(tls_ca),
+                                         trust=self.pins)
         media = media or CallMedia()
         self.call = Call(server, identity, "", signaling=self.signaling,
                          media_file=media.media_file, camera=media.camera,
@@ -83,7 +89,10 @@ class HotlineCaller:
                 return
 
     def poll_ended(self) -> str | None:
-        """The reason the call ended, if the server said so (non-blocking)."""
+        """The reason the call ended, if the server said so (non-blocking); raises
+        UntrustedKey if the far end's key turned out not to be pinned."""
+        if self.signaling.pin_failure is not None:
+            raise self.signaling.pin_failure
         while not self.signaling.hotline.empty():
             msg = self.signaling.hotline.get_nowait()
             if isinstance(msg, m.CallEnded) and msg.call_id == self.call_id:

@@ -16,6 +16,10 @@ the test's duration, leaves, and returns the figures for ``linktest_report``:
 :func:`take_part` also returns the identity key of the far end it saw (the one other
 verified member of the call), which the end's signed report names
 (:mod:`hotline.crypto.linkreport`).
+
+The far end's key must be pinned on this device for the hotline (``trust``, the
+hotline's strict :class:`~hotline.client.trustpolicy.TrustPolicy`): any other key is
+refused before anything is sealed to it, and the test fails with the reason in ``error``.
 """
 
 from __future__ import annotations
@@ -23,11 +27,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from aiortc import RTCPeerConnection
 
 from hotline.client.call import Call
+from hotline.client.trustpolicy import TrustPolicy, UntrustedKey
 from hotline.crypto.identity import Identity
 from hotline.crypto.linkreport import NO_KEY
 from hotline.errors import ProtocolError
@@ -56,6 +62,8 @@ async def _code_with_far_end(call: Call, deadline: float) -> str:
     ``deadline``. Read later, it could already be the code after the far end left."""
     loop = asyncio.get_running_loop()
     while loop.time() < deadline:
+        if call.signaling.pin_failure is not None:
+            raise call.signaling.pin_failure
         code = call.signaling.code
         if code is not None and any(s.first_frame_at is not None
                                     for s in call.streams.values()):
@@ -102,7 +110,9 @@ def far_key(call: Call) -> bytes:
 
 
 async def take_part(server: str, identity: Identity, start: m.LinkTestStart, *,
-                    tls_ca: str | None = None, media_host: str | None = None
+                    tls_ca: str | None = None, media_host: str | None = None,
+                    trust: TrustPolicy | None = None,
+                    on_alarm: Callable[[str], None] | None = None
                     ) -> tuple[m.LinkTestFigures, bytes]:
     """Run our end of link test ``start``: its figures and the far end's identity key
     (NO_KEY if none); never raises for a failed test (the figures say what failed),
@@ -115,8 +125,9 @@ async def take_part(server: str, identity: Identity, start: m.LinkTestStart, *,
         room = check_hotline_room(start.room, start.hotline, start.test_id)
     except ProtocolError as exc:
         return m.LinkTestFigures(joined=False, error=_describe(exc)), NO_KEY
+    policy = (trust or TrustPolicy()).for_hotline(start.hotline)
     call = Call(server, identity, room, tls_ca=tls_ca, video_size=VIDEO_SIZE,
-                join_request=m.HotlineJoin(call_id=start.test_id))
+                join_request=m.HotlineJoin(call_id=start.test_id), trust_policy=policy)
     figures: m.LinkTestFigures | None = None
     seen = NO_KEY
     try:
@@ -124,10 +135,18 @@ async def take_part(server: str, identity: Identity, start: m.LinkTestStart, *,
         end = loop.time() + start.duration_s
         code = await _code_with_far_end(call, end)
         seen = far_key(call)
-        await asyncio.sleep(max(0.0, end - loop.time()))
+        while loop.time() < end:  # a far end whose key changes mid-test fails it too
+            if call.signaling.pin_failure is not None:
+                raise call.signaling.pin_failure
+            await asyncio.sleep(min(0.1, max(0.0, end - loop.time())))
         figures = await measure(call, started, code)
     except asyncio.CancelledError:
         raise
+    except UntrustedKey as exc:  # refused before anything was sealed to it
+        log.error("link test %s: %s", start.test_id, exc)
+        if on_alarm is not None:
+            on_alarm(str(exc))
+        figures = await _failed(call, started, exc)
     except Exception as exc:  # any failure is a result of the test, reported as such
         log.info("link test %s failed here: %s", safe(start.test_id), safe(exc))
         figures = await _failed(call, started, exc)

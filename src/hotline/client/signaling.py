@@ -6,6 +6,13 @@
 :class:`~hotline.crypto.mediakeys.MediaKeys`, which the media layer uses to encrypt and
 decrypt frames. Events for the application (joined, member joined/left, keys
 rotated, group code changed, errors) arrive on :attr:`SignalingClient.events`.
+
+Whom keys are sealed to is this client's decision, not the server's: every roster member
+goes through the client's :class:`~hotline.client.trustpolicy.TrustPolicy`. A member
+this device has not verified is listed in :attr:`SignalingClient.unverified` (event
+``unverified``) and gets no key until :meth:`SignalingClient.accept`; in a hotline's
+call or link test a key that is not pinned sets :attr:`SignalingClient.pin_failure`
+(event ``pin_mismatch``) and the call is to be ended.
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ from dataclasses import dataclass, field
 import aiohttp
 
 from hotline.client.transport import check_transport, insecure_allowed
+from hotline.client.trust import Verdict
+from hotline.client.trustpolicy import Presented, TrustPolicy, UntrustedKey
 from hotline.crypto.auth import Purpose, prove, tls_unique_of
 from hotline.crypto.callkey import CallKeyPair, Kem
 from hotline.crypto.groupcode import GroupCode
@@ -34,13 +43,14 @@ from hotline.crypto.keyschedule import (
     KeySchedule,
     KeyScheduleConfig,
     Member,
+    PeerAccepted,
     TimerFired,
 )
 from hotline.crypto.keyschedule import Joined as KsJoined
 from hotline.crypto.keyschedule import MemberJoined as KsMemberJoined
 from hotline.crypto.keyschedule import MemberLeft as KsMemberLeft
 from hotline.crypto.mediakeys import MediaKeys
-from hotline.errors import CryptoError, HotlineError, ProtocolError, RemoteError
+from hotline.errors import CryptoError, HotlineError, ProtocolError, RemoteError, UsageError
 from hotline.logtext import safe
 from hotline.signaling import messages as m
 from hotline.signaling.origin import origin_of
@@ -71,7 +81,7 @@ class ClientEvent:
     """Something the application may show: ``kind`` is one of joined, member_joined,
     member_left, member_media, connection_lost, resumed, keys_rotated, group_code,
     group_code_pending,
-    key_rejected, error, closed."""
+    key_rejected, unverified, accepted, refused, pin_mismatch, error, closed."""
 
     kind: str
     data: dict[str, object] = field(default_factory=dict)
@@ -101,12 +111,19 @@ class SignalingClient:
                  rekey_interval: float = 600.0, grace: float = 1.0,
                  clock: Callable[[], float] | None = None,
                  ssl_context: ssl.SSLContext | None = None,
-                 allow_insecure: bool | None = None) -> None:
+                 allow_insecure: bool | None = None,
+                 trust: TrustPolicy | None = None) -> None:
         self.url = _ws_url(server)
         #: What our login and enrollment proofs name: the server as *we* know it (the
         #: URL we connect to), never what the server says it is (``hello.server``).
         self.origin = origin_of(self.url)
         self._allow_insecure = insecure_allowed(allow_insecure)
+        #: Whom this device seals keys to (default: nobody it has not verified).
+        self.trust = trust if trust is not None else TrustPolicy()
+        #: Members of the current room this device has not verified (no key sealed).
+        self.unverified: dict[int, Presented] = {}
+        #: Set in a hotline's room when the far end's key is not the pinned one.
+        self.pin_failure: UntrustedKey | None = None
         self._ssl: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
         self.identity = identity
         self.kem = kem
@@ -279,7 +296,10 @@ class SignalingClient:
         self.schedule = KeySchedule(
             self.identity, CallKeyPair.generate(self.kem),
             KeyScheduleConfig(room_id=room, rekey_interval=self._rekey_interval,
-                              grace=self._grace, allowed_kems=frozenset({self.kem})))
+                              grace=self._grace, allowed_kems=frozenset({self.kem})),
+            trusted=self._decide)
+        self.unverified.clear()
+        self.pin_failure = None
         self._joined.clear()
         self._send(request if request is not None else m.Join(room=room))
         ack = await self._reply(m.JoinAck, timeout=timeout)
@@ -328,6 +348,47 @@ class SignalingClient:
     @property
     def code(self) -> GroupCode | None:
         return self.keys.code
+
+    # -- trust: the client decides whom it seals keys to -----------------------------------
+
+    def _decide(self, member: Member) -> bool:
+        p = self.trust.decide(member.participant_id, member.party, member.identity_key,
+                              own_party=self.party)
+        if p.trusted:
+            return True
+        self.unverified[member.participant_id] = p
+        if p.hotline is not None:
+            self.pin_failure = self.pin_failure or UntrustedKey(p)
+            self._event("pin_mismatch", participant_id=p.participant_id, party=p.party,
+                        presented=p.fingerprint, expected=list(p.expected),
+                        hotline=p.hotline, message=str(UntrustedKey(p)))
+        else:
+            self._event("unverified", participant_id=p.participant_id, party=p.party,
+                        fingerprint=p.fingerprint, verdict=p.verdict.value)
+        return False
+
+    def accept(self, participant_id: int) -> None:
+        """The user verified this member's device: remember it, and rekey so that it gets
+        a fresh key."""
+        p = self.unverified.get(participant_id)
+        if p is None:
+            raise UsageError(f"participant {participant_id} is not waiting for a decision")
+        self.trust.accept(p.party, p.fingerprint)
+        del self.unverified[participant_id]
+        self._feed(PeerAccepted(self._now(), participant_id))
+        self._event("accepted", participant_id=participant_id, party=p.party,
+                    fingerprint=p.fingerprint)
+
+    def refuse(self, participant_id: int) -> None:
+        """The user refused this device: remembered; it stays at zero keys."""
+        p = self.unverified.get(participant_id)
+        if p is None:
+            raise UsageError(f"participant {participant_id} is not waiting for a decision")
+        self.trust.refuse(p.party, p.fingerprint)
+        self.unverified[participant_id] = Presented(p.participant_id, p.party, p.fingerprint,
+                                                    Verdict.REFUSED)
+        self._event("refused", participant_id=participant_id, party=p.party,
+                    fingerprint=p.fingerprint)
 
     # -- the reader: roster events and key messages go to the key schedule ------------------
 
@@ -438,6 +499,7 @@ class SignalingClient:
                 self._event("member_joined", participant_id=message.member.participant_id,
                             party=message.member.party)
             case m.MemberLeft():
+                self.unverified.pop(message.participant_id, None)
                 self._feed(KsMemberLeft(self._now(), message.epoch, message.participant_id))
                 self._event("member_left", participant_id=message.participant_id,
                             party=self.names.get(message.participant_id, "?"))
@@ -462,7 +524,7 @@ class SignalingClient:
 
     @staticmethod
     def _member(info: m.MemberInfo) -> Member:
-        return Member(info.participant_id, info.identity_key, info.announcement)
+        return Member(info.participant_id, info.identity_key, info.announcement, info.party)
 
     def _feed(self, event: Event) -> None:
         if self.schedule is None:

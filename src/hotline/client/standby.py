@@ -7,6 +7,12 @@ application shows it (:attr:`Standby.events`) and calls :meth:`Standby.acknowled
 (optionally with a message such as an ETA) and :meth:`Standby.answer`. No media
 connection exists, and no camera or microphone is opened, before the answer.
 
+The far party's keys are checked here, not only by the server: ``trust`` holds the
+hotline's pins imported on this device (``hotline pin add``). A link test or call whose
+far end presents any other key (or a hotline with no pin here) is refused before
+anything is sealed to it, with an ``alarm`` event naming the party and both
+fingerprints. The group code of every link test and call is reported (``group_code``).
+
 Each link-test report is signed with the device identity
 (:mod:`hotline.crypto.linkreport`) and co-signs the head of the hotline's uptime record
 this standby knows; the server sends the entries after that head (``record_entries``)
@@ -30,6 +36,8 @@ from hotline.client.call import Call
 from hotline.client.linktest import take_part
 from hotline.client.recordhead import RecordHeads
 from hotline.client.signaling import ServerError, SignalingClient, trust
+from hotline.client.trust import Verdict
+from hotline.client.trustpolicy import Presented, TrustPolicy, UntrustedKey, pin_message
 from hotline.crypto.chainwatch import Pending, follow, missing_reports
 from hotline.crypto.identity import Identity
 from hotline.crypto.linkreport import NO_KEY, LinkReport, figures_from
@@ -47,8 +55,10 @@ class StandbyRefused(RemoteError):
 
 @dataclass(frozen=True, slots=True)
 class StandbyEvent:
-    """``kind``: connected, disconnected, ring, ring_stop, acked, linktest, linktest_result,
-    call_started, call_ended, error, alarm (the uptime record was rewritten or forked)."""
+    """``kind``: connected, disconnected, ring, ring_stop, acked, linktest, linktest_done
+    (our end's group code or error), linktest_result, call_started, group_code (of the
+    call), call_ended, alarm (a key that is not pinned: refused; or the uptime record was
+    rewritten or forked), error."""
 
     kind: str
     data: dict[str, object] = field(default_factory=dict)
@@ -67,8 +77,11 @@ class Standby:
     def __init__(self, server: str, identity: Identity, hotline: str, *,
                  tls_ca: str | None = None, media_host: str | None = None,
                  media: CallMedia | None = None, min_backoff: float = 1.0,
-                 max_backoff: float = 30.0, record_file: Path | None = None) -> None:
+                 max_backoff: float = 30.0, record_file: Path | None = None,
+                 trust: TrustPolicy | None = None) -> None:
         self.server, self.identity, self.hotline = server, identity, hotline
+        #: The hotline's pins on this device (strict: nothing else is accepted).
+        self.pins = (trust or TrustPolicy()).for_hotline(hotline)
         self.tls_ca, self.media_host = tls_ca, media_host
         self.media = media or CallMedia()
         self._min_backoff, self._max_backoff = min_backoff, max_backoff
@@ -93,6 +106,8 @@ class Standby:
         """Stay registered until cancelled; raises StandbyRefused if the server refuses
         this endpoint for the hotline (retrying would not help)."""
         backoff = self._min_backoff
+        if not self.pins.has_pin(self.hotline):
+            self._alarm(pin_message(Presented(0, "?", "-", Verdict.UNPINNED, self.hotline)))
         while True:
             try:
                 await self._session()
@@ -197,7 +212,7 @@ class Standby:
 
     # -- link tests: automatic, synthetic media only ------------------------------------------
 
-    def _alarm(self, problems: list[str]) -> None:
+    def _record_alarm(self, problems: list[str]) -> None:
         known = self.heads.of(self.hotline)
         text = "; ".join(problems)
         log.error("ALARM standby hotline=%s: %s", self.hotline, text)
@@ -211,7 +226,7 @@ class Standby:
         problems = follow(self.heads.of(self.hotline), self.hotline, msg.start, msg.entries,
                           self.identity.public_key)
         if problems:
-            self._alarm(problems)
+            self._record_alarm(problems)
         else:
             self.heads.save()
 
@@ -219,13 +234,16 @@ class Standby:
         known = self.heads.of(self.hotline)
         missing = missing_reports(known)
         if missing:
-            self._alarm(missing)
+            self._record_alarm(missing)
         if known.alarm:  # a rewritten history: this test fails, and says why
             figures, far = m.LinkTestFigures(joined=False, error=known.alarm[:200]), NO_KEY
         else:
             figures, far = await take_part(self.server, self.identity, start,
-                                           tls_ca=self.tls_ca, media_host=self.media_host)
+                                           tls_ca=self.tls_ca, media_host=self.media_host,
+                                           trust=self.pins, on_alarm=self._alarm)
         self.tests_done += 1
+        self._event("linktest_done", test_id=start.test_id, group_code=figures.group_code,
+                    error=figures.error)
         length, head = known.head()
         report = LinkReport(start.hotline, start.test_id, start.role, self.identity.public_key,
                             far, length, head, figures.group_code,
@@ -264,15 +282,42 @@ class Standby:
         call = Call(self.server, self.identity, answered.room, tls_ca=self.tls_ca,
                     media_file=self.media.media_file, camera=self.media.camera,
                     microphone=self.media.microphone,
-                    join_request=m.HotlineJoin(call_id=answered.call_id))
+                    join_request=m.HotlineJoin(call_id=answered.call_id),
+                    trust_policy=self.pins)
         self.call = call
         try:
             await call.start()
+        except UntrustedKey as exc:
+            self._alarm(str(exc))
+            self.hangup(answered.call_id)
+            return
         except HotlineError as exc:
             self._event("error", code="call", message=str(exc))
             self.hangup(answered.call_id)
             return
         self._event("call_started", call_id=answered.call_id)
+        await self._watch_call(call, answered.call_id)
+
+    async def _watch_call(self, call: Call, call_id: str) -> None:
+        """Report the call's group code as it changes; a far key that is not pinned
+        (shown later in the call) is an alarm and ends the call."""
+        shown = ""
+        while self.call is call:
+            failure = call.signaling.pin_failure
+            if failure is not None:
+                self._alarm(str(failure))
+                self.hangup(call_id)
+                return
+            code = call.signaling.code
+            if code is not None and code.digits != shown:
+                shown = code.digits
+                self._event("group_code", call_id=call_id, digits=code.digits,
+                            words=code.words)
+            await asyncio.sleep(0.2)
+
+    def _alarm(self, text: str) -> None:
+        log.error("ALARM hotline %s: %s", self.hotline, text)
+        self._event("alarm", message=text)
 
     async def _end_call(self, reason: str) -> None:
         call, self.call, call_id, self.call_id = self.call, None, self.call_id, None

@@ -2,7 +2,8 @@
 
 Feed it events (:class:`Joined`, :class:`MemberJoined`, :class:`MemberLeft`,
 :class:`PhaseChanged`, :class:`TimerFired`, :class:`KeyMessageReceived`) with
-:meth:`KeySchedule.handle`; it returns actions (:class:`SendKeyMessage`,
+:meth:`KeySchedule.handle` (and :class:`PeerAccepted` when the user accepts a device it
+had not verified); it returns actions (:class:`SendKeyMessage`,
 :class:`InstallEncryptionKey`, :class:`InstallDecryptionKey`, :class:`RetireKeys`,
 :class:`GroupCodeChanged`, :class:`MemberRejected`) for the caller to carry out, and
 :meth:`KeySchedule.next_deadline` tells when to feed the next :class:`TimerFired`.
@@ -17,6 +18,12 @@ Rules (docs/PROTOCOL.md, "Key schedule"):
   join, every leave, every phase change, and every ``rekey_interval`` seconds. It is
   sealed to each other verified member and used for sending at once; the previous
   sending key is never used again.
+* Trust is the client's, not the server's: ``trusted`` (a callback given to the schedule)
+  decides for each roster member whether this device has verified it (a hotline pin, a
+  device the user accepted: :mod:`hotline.client.trust`). An untrusted member stays in
+  the roster and in the group code (an inserted member changes the code), but nothing
+  is sealed to it and no key of its is installed, until :class:`PeerAccepted` marks it
+  trusted; that rekeys, so the accepted device gets a fresh key.
 * A sender's previous key stays installed for ``grace`` seconds after its new one
   arrives (frames in flight), then is retired. A leaver's keys are retired
   ``grace`` seconds after the leave. After every epoch change each peer owes a key of
@@ -87,11 +94,13 @@ class KeyScheduleConfig:
 
 @dataclass(frozen=True, slots=True)
 class Member:
-    """A roster entry from the server: id, identity key, encoded announcement."""
+    """A roster entry from the server: id, identity key, encoded announcement, and the
+    party the server says it belongs to (checked by the client's trust decision)."""
 
     participant_id: int
     identity_key: bytes
     announcement: bytes
+    party: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +143,16 @@ class KeyMessageReceived:
     data: bytes
 
 
-Event = Joined | MemberJoined | MemberLeft | PhaseChanged | TimerFired | KeyMessageReceived
+@dataclass(frozen=True, slots=True)
+class PeerAccepted:
+    """The user verified this member's device: seal to it from now on (a rekey)."""
+
+    now: float
+    participant_id: int
+
+
+Event = (Joined | MemberJoined | MemberLeft | PhaseChanged | TimerFired | KeyMessageReceived
+         | PeerAccepted)
 
 # -- actions (outputs) -----------------------------------------------------------------
 
@@ -210,6 +228,8 @@ class _Peer:
     announcement: CallKeyAnnouncement
     generation: int = -1  # last generation accepted from this peer
     kids: tuple[int, ...] = ()
+    trusted: bool = True  # verified by this device: keys are sealed to it and taken from it
+    held: bytes = b""  # its last key message while untrusted (opened if it is accepted)
 
 
 @dataclass(order=True)
@@ -221,14 +241,25 @@ class _Deadline:
 _U32 = (1 << 32) - 1
 #: Key messages may come at most this many epochs ahead of ours (and wait for it).
 MAX_EPOCHS_AHEAD = 8
+#: Decides whether this device trusts a roster member (see the module docstring).
+TrustDecision = Callable[[Member], bool]
+
+
+def trust_everyone(member: Member) -> bool:
+    """The schedule's own default, for tests of the schedule alone: the SDK
+    (:class:`hotline.client.signaling.SignalingClient`) always passes its own decision,
+    which trusts no device it has not verified."""
+    return True
 
 
 class KeySchedule:
     """Sender-key state machine of one participant in one call."""
 
     def __init__(self, identity: Identity, call_key: CallKeyPair, config: KeyScheduleConfig,
-                 *, random: Callable[[int], bytes] = os.urandom) -> None:
+                 *, random: Callable[[int], bytes] = os.urandom,
+                 trusted: TrustDecision = trust_everyone) -> None:
         self.identity = identity
+        self._trusted = trusted
         self.call_key = call_key
         self.config = config
         self._random = random
@@ -259,8 +290,17 @@ class KeySchedule:
 
     @property
     def members(self) -> tuple[int, ...]:
-        """Verified participants other than me."""
+        """Participants other than me whose announcement verified (trusted or not)."""
         return tuple(sorted(self._peers))
+
+    @property
+    def untrusted(self) -> tuple[int, ...]:
+        """Members this device has not verified: nothing is sealed to them."""
+        return tuple(sorted(pid for pid, p in self._peers.items() if not p.trusted))
+
+    def is_trusted(self, participant_id: int) -> bool:
+        peer = self._peers.get(participant_id)
+        return peer is not None and peer.trusted
 
     def next_deadline(self) -> float | None:
         times = [d.at for d in self._retire] + [at for at, _ in self._owed.values()]
@@ -284,6 +324,8 @@ class KeySchedule:
                 return self._timer(event.now)
             case KeyMessageReceived():
                 return self._key_message(event.now, event.data)
+            case PeerAccepted():
+                return self._accepted(event)
         raise UsageError(f"unknown event {event!r}")
 
     # -- roster events -----------------------------------------------------------------
@@ -312,7 +354,7 @@ class KeySchedule:
         fits = ann.epoch == joined_epoch if joined_epoch is not None else ann.epoch < epoch
         if not fits:
             raise AnnouncementError(Reason.STALE, "announcement epoch does not fit the roster")
-        return _Peer(m.participant_id, m.identity_key, ann)
+        return _Peer(m.participant_id, m.identity_key, ann, trusted=bool(self._trusted(m)))
 
     def _admit(self, members: tuple[Member, ...], me: int, *, joined_epoch: int | None = None,
                epoch: int = 0) -> list[Action]:
@@ -450,6 +492,8 @@ class KeySchedule:
         messages: list[Action] = []
         rejected: list[Action] = []
         for pid, peer in sorted(self._peers.items()):
+            if not peer.trusted:
+                continue  # not verified by this device: nothing is sealed to it
             try:
                 msg = KeyMessage.seal(
                     self.identity, peer.announcement.call_key, room_id=self.config.room_id,
@@ -519,6 +563,9 @@ class KeySchedule:
         peer = self._peers.get(msg.sender)
         if peer is None:
             raise KeyMessageError(Reason.UNKNOWN_SENDER)
+        if not peer.trusted:
+            peer.held = data  # opened only if the user accepts this device
+            raise KeyMessageError(Reason.POLICY, "sender not verified by this device")
         if msg.epoch < self.epoch or msg.generation <= peer.generation:
             raise KeyMessageError(Reason.STALE, "old epoch or generation")
         if msg.cipher_suite != self.config.cipher_suite:
@@ -532,4 +579,27 @@ class KeySchedule:
         peer.kids = kids_for(msg.sender, msg.generation)
         self._owed.pop(msg.sender, None)
         actions.append(InstallDecryptionKey(msg.sender, msg.generation, peer.kids, base_key))
+        return actions
+
+    # -- the user verified a device ----------------------------------------------------
+
+    def _accepted(self, ev: PeerAccepted) -> list[Action]:
+        """Trust ``participant_id`` from now on: a rekey seals a fresh key to it, and its
+        key message held while it was untrusted is opened (if still current)."""
+        self._require_joined()
+        peer = self._peers.get(ev.participant_id)
+        if peer is None:
+            raise UsageError(f"no member {ev.participant_id} to accept")
+        if peer.trusted:
+            return []
+        peer.trusted = True
+        actions = self._rekey(ev.now)
+        if any(isinstance(a, MemberRejected) for a in actions):
+            actions += self._code_progress()  # the code over those left
+        held, peer.held = peer.held, b""
+        if held:
+            try:
+                actions += self._key_message(ev.now, held)
+            except KeyMessageError:
+                pass  # stale by now: its next key message will do
         return actions

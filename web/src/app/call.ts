@@ -34,6 +34,7 @@ import {
   SpeakerPicker, describePath, grade, qualityText, received, selectedPath, statMax, statSum, type Received,
 } from "./quality.js";
 import { SelfLine, Tile, clearRoster, roleLabel } from "./tiles.js";
+import { alarm, showTrust } from "./trustui.js";
 import { $, button, message, setToggle, showError, sleep, state, status } from "./view.js";
 
 const STATS_INTERVAL_MS = 500;
@@ -201,7 +202,14 @@ export class Call {
     if (e.kind === "member_joined") {
       this.tile(Number(e.data["participant_id"]));
     } else if (e.kind === "member_left") {
+      showTrust(this.client, Number(e.data["participant_id"]), null, null);
       this.removeTile(Number(e.data["participant_id"]));
+    } else if (e.kind === "unverified" || e.kind === "accepted" || e.kind === "refused") {
+      this.showTrust(Number(e.data["participant_id"]));
+    } else if (e.kind === "pin_mismatch") {
+      const text = String(e.data["message"] ?? "the far end's key is not pinned");
+      alarm(text);
+      void this.end(`ALARM: ${text}`);
     } else if (e.kind === "member_media") {
       const pid = Number(e.data["participant_id"]);
       const tile = this.tiles.get(pid);
@@ -233,6 +241,13 @@ export class Call {
     return tile;
   }
 
+  /** The participant's trust mark: UNVERIFIED with Accept/Refuse, or none. */
+  private showTrust(pid: number): void {
+    if (this.ended || pid === this.client.participantId) return;
+    const tile = this.tile(pid);
+    showTrust(this.client, pid, this.client.unverified.get(pid) ?? null, tile?.element ?? null);
+  }
+
   private removeTile(pid: number): void {
     const tile = this.tiles.get(pid);
     if (tile === undefined) return;
@@ -247,12 +262,17 @@ export class Call {
     state.phase = "joining";
     status(`Joining ${this.room}…`);
     await this.client.join(this.room, 10.0, this.joinRequest);
+    if (this.client.pinFailure !== null) { // a hotline's far end is not the pinned key
+      alarm(this.client.pinFailure.message);
+      throw this.client.pinFailure;
+    }
     state.participantId = this.client.participantId;
     state.role = this.client.role;
     this.selfLine = new SelfLine(this.client.party, this.client.role);
     for (const pid of this.client.names.keys()) {
       if (pid !== this.client.participantId) this.tile(pid);
     }
+    for (const pid of this.client.unverified.keys()) this.showTrust(pid);
     const code = this.client.code;
     this.showCode(code === null ? null : { digits: code.digits, words: code.words });
     this.setVerified(false);
@@ -646,7 +666,8 @@ export class Call {
       s.decryptFailures = failed;
       s.wrongStream = wrongStream;
       if (wrongStream > 0) problems.push(`${wrongStream} frames of someone else arrived as ${s.name}'s and were dropped (never shown): the server swapped or relabelled streams.`);
-      if (failed > before.failed && out === before.out) s.keys = "failing";
+      if (this.client.unverified.has(pid)) s.keys = "waiting"; // not verified here: its keys are refused, on purpose
+      else if (failed > before.failed && out === before.out) s.keys = "failing";
       else if (out > before.out) s.keys = "ok"; // the worker decrypted (never trust the decoder alone)
       if (s.keys === "failing") problems.push(`Frames from ${s.name} fail to decrypt: wrong keys, or the media was altered on the way. Nothing undecrypted is shown.`);
     }

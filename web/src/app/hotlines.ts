@@ -21,6 +21,7 @@ import { checkHotlineRoom } from "../protocol/hotlinerooms.js";
 import { SignalingClient } from "../protocol/signaling.js";
 import { serverUrl } from "./provenance.js";
 import { StandbyEndpoint, tell } from "./standby.js";
+import { alarm, pinSection, trust } from "./trustui.js";
 import { $, button, message, state } from "./view.js";
 
 const STORAGE_KEY = "hotline.standby";
@@ -208,8 +209,10 @@ export class HotlinesView {
     callButton.addEventListener("click", () => void this.call(name, far));
     actions.append(standbyButton, testButton, callButton);
     card.append(actions);
+    card.append(pinSection(name, far, () => this.render()));
     const status = this.standby.get(name);
     if (status !== undefined) card.append(el("p", status.connected ? "This browser stands by: link tests are answered automatically; calls ring here." : "Standing by: connecting…", "standby-state"));
+    if (status?.lastCode) card.append(el("p", `Last link test in this browser: ${status.lastCode}`, "linktest-code"));
     return card;
   }
 
@@ -232,9 +235,14 @@ export class HotlinesView {
   /** Ring the other side; the call starts when it answered. */
   private async call(name: string, far: string): Promise<void> {
     if (this.calling) return;
+    if (!trust.policy.hasPin(name)) { // refused here before anything is asked of the server
+      alarm(`hotline '${name}': no pin of ${far} in this browser; import it (verified out of band) before calling.`);
+      return;
+    }
     this.calling = true;
     this.render();
-    const client = new SignalingClient(serverUrl(), this.identity.identity);
+    // the far end must be one of the hotline's pins in this browser (else: refused, alarm)
+    const client = new SignalingClient(serverUrl(), this.identity.identity, { trust: trust.policy.forHotline(name) });
     const panel = $("calling-panel");
     const text = $("calling-text");
     panel.hidden = false;

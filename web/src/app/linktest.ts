@@ -15,6 +15,7 @@ import { MediaE2EE } from "../media/pipeline.js";
 import type { LinkTestFigures, LinkTestStart, MediaRestarted, SubscribeOffer } from "../protocol/messages.js";
 import { checkHotlineRoom } from "../protocol/hotlinerooms.js";
 import { SignalingClient } from "../protocol/signaling.js";
+import { alarm, trust } from "./trustui.js";
 import { gathered } from "./call.js";
 import { mirrorKeys } from "./keys.js";
 import { serverUrl, workerUrl } from "./provenance.js";
@@ -48,7 +49,14 @@ export async function takePart(identity: Identity, start: LinkTestStart): Promis
   const started = performance.now();
   const since = (): number => round(performance.now() - started);
   const media = syntheticMedia();
-  const client = new SignalingClient(serverUrl(), identity);
+  // the far end must be one of the hotline's pins in this browser (else: refused, alarm)
+  const client = new SignalingClient(serverUrl(), identity, { trust: trust.policy.forHotline(start.hotline) });
+  client.onEvent.add((e) => {
+    if (e.kind !== "pin_mismatch") return;
+    const text = String(e.data["message"] ?? "");
+    failure ??= text;
+    alarm(text);
+  });
   let failure: string | null = null;
   const e2ee = new MediaE2EE({ workerUrl: workerUrl(), onFatal: (e) => { failure ??= `E2EE: ${e.message}`; } });
   let setupMs: number | null = null;
@@ -115,6 +123,7 @@ export async function takePart(identity: Identity, start: LinkTestStart): Promis
     };
     const room = checkHotlineRoom(start.room, start.hotline, start.test_id); // derived, not the server's pick
     await client.join(room, SETUP_TIMEOUT_MS / 1000, { type: "hotline_join", call_id: start.test_id });
+    if (client.pinFailure !== null) throw client.pinFailure; // nothing was sealed to it
     const pc = new RTCPeerConnection({ iceServers: [] });
     publish = pc;
     for (const track of [...media.stream.getAudioTracks(), ...media.stream.getVideoTracks()]) {

@@ -28,6 +28,7 @@ import { type HotlineCallStart, HotlinesView } from "./hotlines.js";
 import { Prejoin, type PrejoinChoice } from "./prejoin.js";
 import { describe, loadProvenance, loadWorker, serverUrl } from "./provenance.js";
 import { roleLabel } from "./tiles.js";
+import { loadPolicy, trust } from "./trustui.js";
 import { $, button, message, show, showError, sleep, state, status } from "./view.js";
 
 const RETRY_MIN_MS = 1000;
@@ -56,7 +57,7 @@ function explain(error: unknown, room?: string): string {
 
 async function authenticated(): Promise<SignalingClient> {
   if (identity === null) throw new Error("no identity");
-  const client = new SignalingClient(serverUrl(), identity.identity);
+  const client = new SignalingClient(serverUrl(), identity.identity, { trust: trust.policy });
   await client.connect();
   try {
     await client.authenticate();
@@ -317,6 +318,7 @@ async function main(): Promise<void> {
   await loadWorker();
   status("Loading the device key…");
   identity = await loadOrCreateIdentity();
+  await loadPolicy(); // whom this browser seals keys to (IndexedDB, next to the key)
   state.fingerprint = identity.fingerprint;
   $("fingerprint").textContent = identity.fingerprint;
   if (identity.created) showEnroll();

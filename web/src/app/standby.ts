@@ -23,6 +23,7 @@ import type { HotlinesView } from "./hotlines.js";
 import { takePart } from "./linktest.js";
 import { serverUrl } from "./provenance.js";
 import { loadHead, saveHead } from "./recordheads.js";
+import { trust } from "./trustui.js";
 import { $, button, message, sleep, state } from "./view.js";
 
 const RETRY_MIN_MS = 1000;
@@ -41,6 +42,8 @@ export function tell(client: SignalingClient | null, message: Parameters<Signali
 export class StandbyEndpoint {
   client: SignalingClient | null = null;
   connected = false;
+  /** This browser's end of the last link test: its group code, or why it failed. */
+  lastCode = "";
   private stopped = false;
   private ring: Ring | null = null;
   private sound: { stop(): void } | null = null;
@@ -187,6 +190,9 @@ export class StandbyEndpoint {
     while (known.pending.size > 16) known.pending.delete(known.pending.keys().next().value!);
     await saveHead(this.hotline, known);
     tell(this.client, { type: "linktest_report", test_id: start.test_id, figures, report: report.encoded });
+    // our end's group code (the far end shows the same one), on the hotline's card
+    this.lastCode = figures.group_code ? `group code ${figures.group_code} (the far end shows the same)` : `failed here: ${figures.error}`;
+    this.view.render();
   }
 
   // -- a real call rings here
@@ -251,7 +257,8 @@ export class StandbyEndpoint {
       return;
     }
     this.activeCall = callId;
-    const client = new SignalingClient(serverUrl(), this.view.identity.identity); // the call's own connection
+    // the call's own connection; the far end must be one of the hotline's pins here
+    const client = new SignalingClient(serverUrl(), this.view.identity.identity, { trust: trust.policy.forHotline(this.hotline) });
     try {
       await client.connect();
       await client.authenticate();

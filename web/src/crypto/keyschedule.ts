@@ -18,6 +18,12 @@
  *   every leave, every phase change, and every `rekeyInterval` seconds. It is sealed to
  *   each other verified member and used for sending at once; the previous sending key is
  *   never used again.
+ * - Trust is the client's, not the server's: the `trusted` option decides for each roster
+ *   member whether this device has verified it (a hotline pin, a device the user accepted:
+ *   truststore.ts). An untrusted member stays in the roster and in the group code (an
+ *   inserted member changes the code), but nothing is sealed to it and no key of its is
+ *   installed, until a `peer_accepted` event marks it trusted; that rekeys, so the
+ *   accepted device gets a fresh key.
  * - A sender's previous key stays installed for `grace` seconds after its new one arrives
  *   (frames in flight), then is retired. A leaver's keys are retired `grace` seconds after
  *   the leave. After every epoch change each peer owes a key of the new epoch within
@@ -89,12 +95,17 @@ export function keyScheduleConfig(options: KeyScheduleOptions): KeyScheduleConfi
 
 // -- events (inputs) --------------------------------------------------------------------
 
-/** A roster entry from the server: id, identity key, encoded announcement. */
+/** A roster entry from the server: id, identity key, encoded announcement, and the party
+ * the server says it belongs to (checked by the client's trust decision). */
 export interface Member {
   readonly participantId: number;
   readonly identityKey: Uint8Array;
   readonly announcement: Uint8Array;
+  readonly party?: string;
 }
+
+/** Decides whether this device trusts a roster member (see the rules above). */
+export type TrustDecision = (member: Member) => boolean | Promise<boolean>;
 
 export interface Joined {
   readonly type: "joined";
@@ -136,7 +147,14 @@ export interface KeyMessageReceived {
   readonly data: Uint8Array;
 }
 
-export type KeyScheduleEvent = Joined | MemberJoined | MemberLeft | PhaseChanged | TimerFired | KeyMessageReceived;
+/** The user verified this member's device: seal to it from now on (a rekey). */
+export interface PeerAccepted {
+  readonly type: "peer_accepted";
+  readonly now: number;
+  readonly participantId: number;
+}
+
+export type KeyScheduleEvent = Joined | MemberJoined | MemberLeft | PhaseChanged | TimerFired | KeyMessageReceived | PeerAccepted;
 
 // -- actions (outputs) ------------------------------------------------------------------
 
@@ -200,6 +218,8 @@ interface Peer {
   readonly announcement: CallKeyAnnouncement;
   generation: number; // last generation accepted from this peer
   kids: readonly bigint[];
+  trusted: boolean; // verified by this device: keys are sealed to it and taken from it
+  held: Uint8Array | null; // its last key message while untrusted (opened if it is accepted)
 }
 
 interface Deadline {
@@ -250,14 +270,18 @@ export class KeySchedule {
   private readonly roster = new Set<number>(); // every id the server listed, rejected ones too
   private round: CodeRound | null = null; // this epoch's code commit/reveal
   private codeIds: string | null = null; // whom this.code covers
+  private readonly trusted: TrustDecision;
 
   constructor(
     readonly identity: Identity,
     readonly callKey: CallKeyPair,
     readonly config: KeyScheduleConfig,
-    options: { readonly random?: (size: number) => Bytes } = {},
+    options: { readonly random?: (size: number) => Bytes; readonly trusted?: TrustDecision } = {},
   ) {
     this.random = options.random ?? randomBytes;
+    // The schedule's own default (tests of the schedule alone): the SignalingClient always
+    // passes its decision, which trusts no device it has not verified.
+    this.trusted = options.trusted ?? (() => true);
     if (!config.allowedKems.has(callKey.publicKey.kem)) {
       throw new UsageError(`this call does not allow KEM 0x${callKey.publicKey.kem.toString(16)}`);
     }
@@ -270,9 +294,18 @@ export class KeySchedule {
     return CallKeyAnnouncement.create(this.identity, this.config.roomId, participantId, epoch, this.callKey.publicKey);
   }
 
-  /** Verified participants other than me. */
+  /** Participants other than me whose announcement verified (trusted or not). */
   get members(): number[] {
     return [...this.peers.keys()].sort(byNumber);
+  }
+
+  /** Members this device has not verified: nothing is sealed to them. */
+  get untrusted(): number[] {
+    return [...this.peers.values()].filter((p) => !p.trusted).map((p) => p.participantId).sort(byNumber);
+  }
+
+  isTrusted(participantId: number): boolean {
+    return this.peers.get(participantId)?.trusted ?? false;
   }
 
   nextDeadline(): number | null {
@@ -320,6 +353,8 @@ export class KeySchedule {
         return this.timer(event.now);
       case "key_message_received":
         return this.keyMessage(event.now, event.data);
+      case "peer_accepted":
+        return this.accepted(event);
     }
     return Promise.reject(new UsageError(`unknown event ${String((event as { type?: unknown }).type)}`));
   }
@@ -350,7 +385,8 @@ export class KeySchedule {
     });
     const fits = joinedEpoch !== null ? ann.epoch === joinedEpoch : ann.epoch < epoch;
     if (!fits) throw new AnnouncementError(Reason.STALE, "announcement epoch does not fit the roster");
-    return { participantId: m.participantId, identityKey: m.identityKey, announcement: ann, generation: -1, kids: [] };
+    const trusted = Boolean(await this.trusted(m));
+    return { participantId: m.participantId, identityKey: m.identityKey, announcement: ann, generation: -1, kids: [], trusted, held: null };
   }
 
   /** Verify roster entries; resolves to the verified peers (not yet added) and the
@@ -507,7 +543,8 @@ export class KeySchedule {
     const me = this.requireJoined();
     const generation = this.generation + 1;
     const baseKey = this.random(BASE_KEY_SIZE);
-    const peers = [...this.peers.entries()].sort(([a], [b]) => a - b);
+    // not verified by this device: nothing is sealed to it
+    const peers = [...this.peers.entries()].filter(([, p]) => p.trusted).sort(([a], [b]) => a - b);
     const sealed = await Promise.allSettled(peers.map(([pid, peer]) => KeyMessage.seal(
       this.identity, peer.announcement.callKey, {
         roomId: this.config.roomId, sender: me, recipient: pid, epoch: this.epoch, generation,
@@ -585,6 +622,10 @@ export class KeySchedule {
     if (msg.epoch > this.epoch) return this.hold(msg.epoch, data);
     const peer = this.peers.get(msg.sender);
     if (peer === undefined) throw new KeyMessageError(Reason.UNKNOWN_SENDER);
+    if (!peer.trusted) {
+      peer.held = data; // opened only if the user accepts this device
+      throw new KeyMessageError(Reason.POLICY, "sender not verified by this device");
+    }
     if (msg.epoch < this.epoch || msg.generation <= peer.generation) {
       throw new KeyMessageError(Reason.STALE, "old epoch or generation");
     }
@@ -601,5 +642,35 @@ export class KeySchedule {
     peer.kids = kidsFor(msg.sender, msg.generation);
     this.owed.delete(msg.sender);
     return [{ type: "install_decryption_key", sender: msg.sender, generation: msg.generation, kids: peer.kids, baseKey }];
+  }
+
+  // -- the user verified a device ----------------------------------------------------------
+
+  /** Trust `participantId` from now on: a rekey seals a fresh key to it, and its key
+   * message held while it was untrusted is opened (if still current). */
+  private async accepted(ev: PeerAccepted): Promise<KeyScheduleAction[]> {
+    this.requireJoined();
+    const peer = this.peers.get(ev.participantId);
+    if (peer === undefined) throw new UsageError(`no member ${ev.participantId} to accept`);
+    if (peer.trusted) return [];
+    peer.trusted = true;
+    let actions: KeyScheduleAction[];
+    try {
+      actions = await this.rekey(ev.now);
+    } catch (error) {
+      peer.trusted = false; // nothing changed
+      throw error;
+    }
+    if (actions.some((a) => a.type === "member_rejected")) actions.push(...(await this.codeProgress()));
+    const held = peer.held;
+    peer.held = null;
+    if (held !== null) {
+      try {
+        actions.push(...(await this.keyMessage(ev.now, held)));
+      } catch (error) {
+        if (!(error instanceof KeyMessageError)) throw error; // stale by now: its next one will do
+      }
+    }
+    return actions;
   }
 }

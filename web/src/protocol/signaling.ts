@@ -8,6 +8,12 @@
  * member_joined, member_left, member_media, keys_rotated, group_code, key_rejected, error, closed) go to
  * `events` (an async queue) and to every `onEvent` listener.
  *
+ * Whom keys are sealed to is this client's decision, not the server's: every roster member
+ * goes through the client's `TrustPolicy` (trust.ts). A member this browser has not verified
+ * is listed in `unverified` (event `unverified`) and gets no key until `accept`; in a
+ * hotline's call or link test a key that is not pinned sets `pinFailure` (event
+ * `pin_mismatch`) and the call is to be ended.
+ *
  * Roster events, key messages and timer ticks reach the key schedule strictly in the order
  * they arrived (one chain of promises: WebCrypto is asynchronous, the order is not allowed
  * to be); the key messages an event produces are sent before the next event is looked at.
@@ -23,7 +29,8 @@ import {
   type KeyScheduleAction, type KeyScheduleEvent, KeySchedule, type Member, keyScheduleConfig,
 } from "../crypto/keyschedule.js";
 import { MediaKeys } from "../crypto/mediakeys.js";
-import { HotlineError, ProtocolError, RemoteError } from "../errors.js";
+import { HotlineError, ProtocolError, RemoteError, UsageError } from "../errors.js";
+import { type Presented, TrustPolicy, UntrustedKey } from "./trust.js";
 import {
   type ClientMessage, type ErrorMessage, HOTLINE_TYPES, type HotlineMessage, type MediaRestarted, type MediaState, type MemberInfo, type Role, type ServerMessage, type SubscribeOffer, encodeClient, parseServer,
 } from "./messages.js";
@@ -44,7 +51,8 @@ export class ServerError extends RemoteError {
 export class ConnectionFailed extends RemoteError {}
 
 export type ClientEventKind =
-  | "joined" | "member_joined" | "member_left" | "member_media" | "connection_lost" | "resumed" | "keys_rotated" | "group_code" | "group_code_pending" | "key_rejected" | "error" | "closed";
+  | "joined" | "member_joined" | "member_left" | "member_media" | "connection_lost" | "resumed" | "keys_rotated" | "group_code" | "group_code_pending" | "key_rejected"
+  | "unverified" | "accepted" | "refused" | "pin_mismatch" | "error" | "closed";
 
 export interface ClientEvent {
   readonly kind: ClientEventKind;
@@ -109,6 +117,8 @@ export interface SignalingOptions {
   readonly grace?: number;
   /** Seconds on a monotonic clock (default: performance.now() / 1000). */
   readonly clock?: () => number;
+  /** Whom this device seals keys to (default: nobody it has not verified). */
+  readonly trust?: TrustPolicy;
 }
 
 type Reply = ServerMessage["type"];
@@ -134,6 +144,12 @@ export class SignalingClient {
   readonly media = new Map<number, MediaState>(); // participant id -> what it sends
   role: Role = "delegate"; // ours, in the room joined
   rejectedKeyMessages = 0;
+  /** Whom this device seals keys to. */
+  readonly trust: TrustPolicy;
+  /** Members of the current room this device has not verified (no key sealed to them). */
+  readonly unverified = new Map<number, Presented>();
+  /** Set in a hotline's room when the far end's key is not the pinned one. */
+  pinFailure: UntrustedKey | null = null;
   /** Called after key actions were applied (the media layer re-checks held frames). */
   onKeysChanged: (() => void) | null = null;
   /** Called with every batch of key actions after `keys` applied it (e.g. to mirror the
@@ -174,6 +190,7 @@ export class SignalingClient {
     this.rekeyInterval = options.rekeyInterval ?? 600.0;
     this.grace = options.grace ?? 1.0;
     this.clock = options.clock ?? (() => performance.now() / 1000);
+    this.trust = options.trust ?? new TrustPolicy();
   }
 
   // -- connection --------------------------------------------------------------------------
@@ -418,7 +435,9 @@ export class SignalingClient {
     this.room = room;
     this.schedule = new KeySchedule(this.identity, await CallKeyPair.generate(this.kem), keyScheduleConfig({
       roomId: room, rekeyInterval: this.rekeyInterval, grace: this.grace, allowedKems: new Set([this.kem]),
-    }));
+    }), { trusted: (m) => this.decide(m) });
+    this.unverified.clear();
+    this.pinFailure = null;
     this.send(request ?? { type: "join", room }); // a hotline's test or call room: hotline_join
     const ack = await this.reply(["join_ack"], timeoutSeconds);
     if (ack.room !== room) throw new ProtocolError(`the server answered a join of ${JSON.stringify(room)} with another room`);
@@ -465,6 +484,46 @@ export class SignalingClient {
 
   get code(): GroupCode | null {
     return this.keys.code;
+  }
+
+  // -- trust: the client decides whom it seals keys to --------------------------------------
+
+  private async decide(m: Member): Promise<boolean> {
+    const p = await this.trust.decide(m.participantId, m.party ?? "", m.identityKey, this.party);
+    if (p.verdict === "trusted") return true;
+    this.unverified.set(m.participantId, p);
+    if (p.hotline !== null) {
+      const failure = new UntrustedKey(p);
+      this.pinFailure ??= failure;
+      console.error(`ALARM ${failure.message}`);
+      this.event("pin_mismatch", {
+        participant_id: p.participantId, party: p.party, presented: p.fingerprint, expected: [...p.expected],
+        hotline: p.hotline, message: failure.message,
+      });
+    } else {
+      this.event("unverified", { participant_id: p.participantId, party: p.party, fingerprint: p.fingerprint, verdict: p.verdict });
+    }
+    return false;
+  }
+
+  /** The user verified this member's device: remember it, and rekey so that it gets a
+   * fresh key. */
+  async accept(participantId: number): Promise<void> {
+    const p = this.unverified.get(participantId);
+    if (p === undefined) throw new UsageError(`participant ${participantId} is not waiting for a decision`);
+    await this.trust.accept(p.party, p.fingerprint);
+    this.unverified.delete(participantId);
+    this.feed({ type: "peer_accepted", now: this.now(), participantId });
+    this.event("accepted", { participant_id: participantId, party: p.party, fingerprint: p.fingerprint });
+  }
+
+  /** The user refused this device: remembered; it stays at zero keys. */
+  async refuse(participantId: number): Promise<void> {
+    const p = this.unverified.get(participantId);
+    if (p === undefined) throw new UsageError(`participant ${participantId} is not waiting for a decision`);
+    await this.trust.refuse(p.party, p.fingerprint);
+    this.unverified.set(participantId, { ...p, verdict: "refused" });
+    this.event("refused", { participant_id: participantId, party: p.party, fingerprint: p.fingerprint });
   }
 
   // -- the reader: roster events and key messages go to the key schedule ---------------------
@@ -526,6 +585,7 @@ export class SignalingClient {
           this.event("member_joined", { participant_id: message.member.participant_id, party: message.member.party }));
         break;
       case "member_left":
+        this.unverified.delete(message.participant_id);
         this.feed({ type: "member_left", now, epoch: message.epoch, participantId: message.participant_id }, () =>
           this.event("member_left", {
             participant_id: message.participant_id, party: this.names.get(message.participant_id) ?? "?",
@@ -643,5 +703,5 @@ export class SignalingClient {
 }
 
 function member(info: MemberInfo): Member {
-  return { participantId: info.participant_id, identityKey: info.identity_key, announcement: info.announcement };
+  return { participantId: info.participant_id, identityKey: info.identity_key, announcement: info.announcement, party: info.party };
 }

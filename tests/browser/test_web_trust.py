@@ -1,0 +1,195 @@
+"""The page decides whom it seals keys to (issue #12, items 1-2), in Chromium:
+
+- in a room, two parties the page has never verified are shown UNVERIFIED ("new party",
+  their fingerprints, Accept / Refuse) on their tiles and in the participant list, and
+  receive no key from the page (counted at the Python clients: keys from the page, 0);
+  Refuse keeps one at zero keys; Accept gives the other a fresh key (it then decrypts the
+  page's video, and the page decrypts its); joining again asks nothing for the accepted
+  one (kept in IndexedDB) and shows the refused one as refused;
+- a hotline whose far end presents a key that is not the pin imported in the page: the
+  page's link test refuses it before sealing anything (keys the far end received from
+  the page: 0), raises an alarm naming the party and both fingerprints, and reports the
+  failure in the link test result; with no pin at all, "Call" is refused in the page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hotline.client.call import Call
+from hotline.client.standby import Standby
+from hotline.crypto.identity import Identity
+from hotline.crypto.keymessage import KeyMessage
+from hotline.signaling import messages as m
+
+from ..integration.conftest import start_server
+from ..integration.hotline_support import RunningStandby, enroll
+from ..support.evil_proxy import EvilProxy
+from ..support.trust import accept_all, hotline_pins
+from .support import MEDIA_ARGS, chromium
+from .test_web_call import _check_bundle
+from .test_web_hotline import pin_in_page
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
+ROOM = "summit"
+
+
+async def until(check: Any, timeout: float, what: str) -> None:
+    for _ in range(int(timeout / 0.1)):
+        if await check():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def keys_from(call: Call, pid: int) -> int:
+    """Key messages from participant ``pid`` this Python client installed."""
+    assert call.signaling.schedule is not None
+    return sum(1 for e in list(call.signaling.events._queue)  # type: ignore[attr-defined]
+               if e.kind == "keys_rotated" and e.data.get("sender") == pid)
+
+
+async def test_unverified_members_get_no_key_until_accepted_in_the_page(tmp_path: Path) -> None:
+    srv = await start_server(tmp_path / "data", join_timeout=5.0)
+    for name in ("washington", "alice", "bob"):
+        srv.store.add_party(name)
+    srv.store.add_room(ROOM, ["washington", "alice", "bob"])
+    calls = {n: Call(srv.url, Identity.generate(), ROOM, video_size=(160, 120),
+                     trust_policy=accept_all()) for n in ("alice", "bob")}
+    try:
+        async with chromium(MEDIA_ARGS, _check_bundle) as browser:
+            page = await (await browser.new_context()).new_page()
+            await page.goto(f"{srv.url}/?video=320x240")
+            await page.get_by_label("Enrollment code").fill(
+                srv.store.new_enrollment_code("washington"))
+            await page.get_by_role("button", name="Enroll").click()
+            for n, c in calls.items():
+                await c.start(enroll_code=srv.store.new_enrollment_code(n))
+
+            async def join() -> int:
+                await page.get_by_role("button", name=f"Join {ROOM}").click(timeout=15_000)
+                await page.get_by_role("button", name="Join now").click(timeout=15_000)
+                await page.wait_for_function("() => window.hotlineApp.phase === 'in-call'",
+                                             timeout=30_000)
+                return int(await page.evaluate("() => window.hotlineApp.participantId"))
+
+            me = await join()
+            await page.wait_for_function(
+                "() => Object.keys(window.hotlineTrust.unverified).length === 2", timeout=15_000)
+            trust = await page.evaluate("() => window.hotlineTrust.unverified")
+            pids = {calls[n].signaling.participant_id: n for n in calls}
+            for pid, n in pids.items():
+                entry = trust[str(pid)]
+                assert entry["party"] == n and entry["verdict"] == "new_party"
+                assert entry["fingerprint"] == calls[n].signaling.identity.fingerprint
+            tile = page.locator('figure.tile[data-party="alice"]')
+            warning = await tile.locator(".trust-warning").inner_text()
+            assert "New party: alice" in warning
+            assert calls["alice"].signaling.identity.fingerprint in warning
+            assert "UNVERIFIED" in await page.locator("#participants").inner_text()
+            await asyncio.sleep(2.0)
+            figures = {n: keys_from(c, me) for n, c in calls.items()}
+            print(f"keys from the page before any decision: {figures}")
+            assert figures == {"alice": 0, "bob": 0}
+
+            # Refuse bob: stays at zero keys. Accept alice: a fresh key reaches her.
+            await page.locator('figure.tile[data-party="bob"] button.trust-refuse').click()
+            await page.locator('figure.tile[data-party="alice"] button.trust-accept').click()
+            async def alice_keyed() -> bool:
+                return keys_from(calls["alice"], me) >= 1
+            await until(alice_keyed, 10, "alice's key")
+
+            async def alice_decrypts() -> bool:
+                r = calls["alice"].stats().remote.get("washington", {})
+                return bool(r.get("video_frames_decrypted", 0) > 10)
+            await until(alice_decrypts, 20, "alice decrypting the page")
+            await page.wait_for_function(
+                "() => (window.hotlineApp.remotes.alice || {}).framesDecoded > 10", timeout=20_000)
+            assert keys_from(calls["bob"], me) == 0
+            assert calls["bob"].stats().remote.get("washington", {}).get(
+                "video_frames_decrypted", 0) == 0
+            state = await page.evaluate("() => window.hotlineTrust.unverified")
+            assert list(state) == [str(calls["bob"].signaling.participant_id)]
+            assert state[str(calls["bob"].signaling.participant_id)]["verdict"] == "refused"
+            assert await page.locator('figure.tile[data-party="alice"] .trust-warning').count() == 0
+
+            # Join again (same browser, same key): alice asks nothing, bob is still refused.
+            await page.get_by_role("button", name="Leave").click()
+            await page.wait_for_function("() => window.hotlineApp.phase === 'rooms'",
+                                         timeout=15_000)
+            await join()
+            await asyncio.sleep(1.5)
+            again = await page.evaluate("() => window.hotlineTrust.unverified")
+            assert [v["party"] for v in again.values()] == ["bob"], again
+            assert next(iter(again.values()))["verdict"] == "refused"
+    finally:
+        for c in calls.values():
+            await c.close()
+        await srv.runner.cleanup()
+        srv.store.close()
+
+
+async def test_the_page_refuses_a_hotline_key_that_is_not_its_pin(tmp_path: Path) -> None:
+    srv = await start_server(tmp_path / "data", linktest_min_interval=1.0,
+                             linktest_duration=3.0, linktest_first_delay=3600.0,
+                             join_timeout=5.0)
+    srv.store.add_party("washington")
+    srv.store.add_party("moscow")
+    proxy = EvilProxy(srv.url)  # moscow's connections: what it receives is counted
+    await proxy.start()
+    far: RunningStandby | None = None
+    try:
+        async with chromium(MEDIA_ARGS, _check_bundle) as browser:
+            page = await (await browser.new_context()).new_page()
+            await page.goto(f"{srv.url}/?video=320x240")
+            await page.get_by_label("Enrollment code").fill(
+                srv.store.new_enrollment_code("washington"))
+            await page.get_by_role("button", name="Enroll").click()
+            await page.wait_for_function("() => window.hotlineApp.phase === 'rooms'")
+            moscow = await enroll(srv, "moscow")
+            srv.store.add_hotline("red", "washington", "moscow")
+            await page.reload()
+            card = page.locator('article.hotline[data-hotline="red"]')
+            await card.wait_for(timeout=15_000)
+            # no pin yet: the card says so, and calling is refused in the page
+            assert "No pin of moscow" in await card.locator(".pins").inner_text()
+            await card.get_by_role("button", name="Call moscow").click()
+            await page.wait_for_function("() => window.hotlineTrust.alarms.length === 1")
+            assert "no pin" in (await page.evaluate("() => window.hotlineTrust.alarms"))[0]
+            # the pin the page imports is not the key the server presents for moscow
+            wrong = Identity.generate().fingerprint
+            await pin_in_page(page, card, [wrong])
+            await card.get_by_role("button", name="Stand by here").click()
+            await page.wait_for_function("() => window.hotlineApp.hotlines.standby.red === true")
+            far = RunningStandby(Standby(proxy.url, moscow, "red", min_backoff=0.2,
+                                         max_backoff=1.0,
+                                         trust=hotline_pins(srv.store, "red", moscow)))
+            await far.next("connected", timeout=10)
+            await card.get_by_role("button", name="Run a link test now").click()
+            result = await far.next("linktest_result", timeout=60)
+            await page.wait_for_function("() => window.hotlineTrust.alarms.length === 2",
+                                         timeout=10_000)
+            alarm = (await page.evaluate("() => window.hotlineTrust.alarms"))[1]
+            notice = await page.locator("#trust-alarm").inner_text()
+    finally:
+        if far is not None:
+            await far.stop()
+        await proxy.close()
+        await srv.runner.cleanup()
+        srv.store.close()
+    assert "moscow" in alarm and moscow.fingerprint in alarm and wrong in alarm, alarm
+    assert "NOT the pinned key" in alarm
+    assert "ALARM" in notice
+    assert result.data["outcome"] != "ok"
+    ends = result.data["result"]
+    assert isinstance(ends, dict)
+    assert "pinned" in str(ends["ends"]["washington"]["error"])
+    # the link test's room holds moscow and the page only: every key moscow got is the page's
+    from_page = [KeyMessage.decode(m.b64decode(d["data"])) for conn in proxy.seen for d in conn
+                 if d.get("type") == "key_from"]
+    print(f"keys moscow received from the page: {len(from_page)}")
+    assert from_page == []

@@ -1,0 +1,98 @@
+/**
+ * Runs tests/vectors/trust-v1.json against the TypeScript trust store (truststore.ts) and
+ * a key schedule scenario of the trust gating (keyschedule.ts), in Node:
+ * tests/unit/test_trust_ts.py bundles this file with esbuild and prints its summary.
+ *
+ *     node trust_vectors.mjs tests/vectors/trust-v1.json
+ */
+
+import { CallKeyPair, Kem } from "../src/crypto/callkey.js";
+import { Identity } from "../src/crypto/identity.js";
+import { KeySchedule, type KeyScheduleAction, keyScheduleConfig } from "../src/crypto/keyschedule.js";
+import { TrustStore, canonical, evaluate, parseFingerprints } from "../src/crypto/truststore.js";
+
+/** Node's, without @types/node in the project. */
+declare const process: { argv: string[] };
+
+interface Case {
+  name: string;
+  store: unknown;
+  presented: { party: string; fingerprint: string; hotline?: string; own_party?: string };
+  verdict: string;
+}
+
+const summary = { passed: 0, failed: 0, failures: [] as string[], cases: 0, schedule: "" };
+
+function check(ok: boolean, what: string): void {
+  if (ok) summary.passed++;
+  else {
+    summary.failed++;
+    summary.failures.push(what);
+  }
+}
+
+async function schedule(): Promise<void> {
+  const generate = async (): Promise<Identity> => Identity.generate();
+  const aliceId = await generate();
+  const bobId = await generate();
+  const config = keyScheduleConfig({ roomId: "r", allowedKems: new Set([Kem.X25519]) });
+  const alice = new KeySchedule(aliceId, await CallKeyPair.generate(Kem.X25519), config, { trusted: () => false });
+  const bob = new KeySchedule(bobId, await CallKeyPair.generate(Kem.X25519), config, { trusted: () => true });
+  await bob.handle({ type: "joined", now: 0, epoch: 1, participantId: 2, members: [] });
+  const bobAnn = (await bob.announcement(2, 1)).encode();
+  const sends = (a: KeyScheduleAction[]): number[] => a.flatMap((x) => (x.type === "send_key_message" ? [x.recipient] : []));
+  const joined = await alice.handle({ type: "joined", now: 0, epoch: 2, participantId: 1, members: [{ participantId: 2, identityKey: bobId.publicKey, announcement: bobAnn, party: "bob" }] });
+  check(sends(joined).length === 0, "schedule: nothing sealed to an untrusted member");
+  check(alice.untrusted.join() === "2" && alice.members.join() === "2", "schedule: untrusted member stays in the roster");
+  const aliceAnn = (await alice.announcement(1, 2)).encode();
+  const toAlice = (await bob.handle({ type: "member_joined", now: 0.1, epoch: 2, member: { participantId: 1, identityKey: aliceId.publicKey, announcement: aliceAnn, party: "alice" } }))
+    .filter((x) => x.type === "send_key_message");
+  let refused = false;
+  try {
+    await alice.handle({ type: "key_message_received", now: 0.2, data: (toAlice[0] as { data: Uint8Array }).data });
+  } catch {
+    refused = true;
+  }
+  check(refused, "schedule: a key from an untrusted member is not installed");
+  check(alice.code?.digits === bob.code?.digits, "schedule: the untrusted member is in the group code");
+  const accepted = await alice.handle({ type: "peer_accepted", now: 0.3, participantId: 2 });
+  check(sends(accepted).join() === "2", "schedule: accepted -> a fresh key sealed to it");
+  check(accepted.some((x) => x.type === "install_decryption_key" && x.sender === 2), "schedule: its held key is installed");
+  check(alice.generation === 1 && alice.untrusted.length === 0, "schedule: a rekey happened");
+  summary.schedule = "ran";
+}
+
+async function main(): Promise<void> {
+  const fs = (await import(["node", "fs"].join(":"))) as { readFileSync(path: string, encoding: string): string };
+  const doc = JSON.parse(fs.readFileSync(process.argv[2]!, "utf8")) as { cases: Case[]; invalid_fingerprints: string[] };
+  for (const c of doc.cases) {
+    summary.cases++;
+    try {
+      const store = TrustStore.fromJSON(c.store);
+      const p = c.presented;
+      const got = evaluate(store, p.party, p.fingerprint, p.hotline ?? null, p.own_party ?? "");
+      check(got === c.verdict, `${c.name}: got ${got}, want ${c.verdict}`);
+      check(JSON.stringify(TrustStore.fromJSON(store.toJSON()).toJSON()) === JSON.stringify(store.toJSON()), `${c.name}: JSON round trip`);
+    } catch (error) {
+      check(false, `${c.name}: ${String(error)}`);
+    }
+  }
+  for (const bad of doc.invalid_fingerprints) {
+    let threw = false;
+    try {
+      canonical(bad);
+    } catch {
+      threw = true;
+    }
+    check(threw, `invalid fingerprint accepted: ${bad}`);
+  }
+  check(parseFingerprints("11112222333344445555666677778888\naaaa bbbb cccc dddd eeee ffff 0000 1111").length === 2, "paste of two fingerprints");
+  try {
+    await schedule();
+  } catch (error) {
+    summary.schedule = `could not run: ${String(error)}`;
+  }
+  console.log(JSON.stringify(summary));
+}
+
+void main();
