@@ -27,6 +27,7 @@ from hotline.crypto.identity import Identity
 from ..integration.conftest import Server, start_server
 from ..support.evil_proxy import EvilProxy
 from ..support.fork import ROOM, Fork
+from ..support.trust import accept_all
 from .support import CHROMIUM_ARGS, ROOT, chromium, serve_static
 from .test_web_room import PAGE, SETTLED, _check_bundle, _page, state
 from .test_web_vectors import SERVED
@@ -44,7 +45,7 @@ def served() -> Iterator[str]:
 async def evil(tmp_path: Path) -> AsyncIterator[tuple[Server, EvilProxy]]:
     srv = await start_server(tmp_path / "data", join_timeout=2.0)
     proxy = EvilProxy(srv.url)
-    await proxy.start()
+    await proxy.start(face_of=srv.app)
     yield srv, proxy
     await proxy.close()
     await srv.runner.cleanup()
@@ -76,7 +77,7 @@ async def test_page_in_a_forked_call(evil: tuple[Server, EvilProxy], served: str
     srv.store.add_room(ROOM, ["alice", "bob"])
     # The page is connection 1, "bob": its view is {bob, G_A}, and G_A's forged reveal
     # (when asked for) goes to the page.
-    alice = SignalingClient(proxy.url, Identity.generate(), grace=0.3)
+    alice = SignalingClient(proxy.url, Identity.generate(), grace=0.3, trust=accept_all())
     fork = Fork(proxy, forge_reveal=forge_reveal)
     proxy.tamper = fork.tamper
     page, problems = await _page(browser)

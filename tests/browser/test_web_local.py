@@ -47,7 +47,8 @@ from hotline.server.settings import Settings
 from hotline.server.store import SqliteStore
 from hotline.server.webpage import WEB_APP, bundle_hash
 
-from .support import MEDIA_ARGS, chromium
+from ..support.trust import accept_all
+from .support import ACCEPT_EVERY_DEVICE, MEDIA_ARGS, chromium
 from .test_web_call import _check_bundle, wait_until
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
@@ -143,6 +144,7 @@ async def test_local_page_calls_through_a_server_that_serves_modified_code(
         alice_code, carol_code = (store.new_enrollment_code(n) for n in ("alice", "carol"))
 
         context = await browser.new_context()
+        await context.add_init_script(ACCEPT_EVERY_DEVICE)  # fresh identities: Accept each
         page = await context.new_page()
         problems = watch(page)
         fetched: list[str] = []
@@ -151,7 +153,7 @@ async def test_local_page_calls_through_a_server_that_serves_modified_code(
         await page.get_by_role("button", name="Enroll").click(timeout=15_000)
         await page.get_by_role("button", name=f"Join {ROOM}").click(timeout=15_000)
         await page.get_by_role("button", name="Join now").click(timeout=15_000)
-        carol = Call(server, Identity.generate(), ROOM)
+        carol = Call(server, Identity.generate(), ROOM, trust_policy=accept_all())
         await carol.start(enroll_code=carol_code)
         try:
             async def both_ways() -> bool:

@@ -18,7 +18,6 @@ import pytest_asyncio
 
 from hotline.client.signaling import SignalingClient
 from hotline.crypto.callkey import CallKeyAnnouncement, CallKeyPair
-from hotline.server.app import STATE
 from hotline.signaling import messages as m
 from hotline.signaling.origin import origin_of
 
@@ -36,8 +35,7 @@ UNIVERSAL = IDENTITY_POINT + bytes(32)  # R = identity, S = 0: OpenSSL/WebCrypto
 async def evil(tmp_path: Path) -> AsyncIterator[tuple[Server, EvilProxy]]:
     srv = await start_server(tmp_path / "data", join_timeout=3.0)
     proxy = EvilProxy(srv.url)
-    await proxy.start()
-    srv.app[STATE].public_origins.add(origin_of(proxy.url))  # the server's public face
+    await proxy.start(face_of=srv.app)  # the server's public face
     yield srv, proxy
     await proxy.close()
     await srv.runner.cleanup()

@@ -28,6 +28,7 @@ from hotline.crypto.identity import Identity
 
 from ..integration.conftest import Server, start_server
 from ..support.evil_sfu import Attack, install
+from ..support.trust import accept_all
 from .support import MEDIA_ARGS, chromium
 from .test_web_call import _check_bundle
 from .test_web_controls import ROOM, enrolled, join
@@ -55,7 +56,8 @@ async def test_swapped_streams_are_never_shown_in_the_page(
     srv, attack = attacked
     calls = []
     for name in ("alice", "bob"):
-        call = Call(srv.url, Identity.generate(), ROOM, video_size=(160, 120))
+        call = Call(srv.url, Identity.generate(), ROOM, video_size=(160, 120),
+                    trust_policy=accept_all())
         await call.start(enroll_code=srv.store.new_enrollment_code(name))
         calls.append(call)
     alice, bob = calls

@@ -28,7 +28,7 @@ from hotline.signaling import messages as m
 
 from ..integration.conftest import start_server
 from ..integration.hotline_support import RunningStandby, enroll
-from ..support.evil_proxy import EvilProxy
+from ..support.evil_proxy import EvilProxy, is_sealed_key
 from ..support.trust import accept_all, hotline_pins
 from .support import MEDIA_ARGS, chromium
 from .test_web_call import _check_bundle
@@ -140,7 +140,7 @@ async def test_the_page_refuses_a_hotline_key_that_is_not_its_pin(tmp_path: Path
     srv.store.add_party("washington")
     srv.store.add_party("moscow")
     proxy = EvilProxy(srv.url)  # moscow's connections: what it receives is counted
-    await proxy.start()
+    await proxy.start(face_of=srv.app)
     far: RunningStandby | None = None
     try:
         async with chromium(MEDIA_ARGS, _check_bundle) as browser:
@@ -190,6 +190,6 @@ async def test_the_page_refuses_a_hotline_key_that_is_not_its_pin(tmp_path: Path
     assert "pinned" in str(ends["ends"]["washington"]["error"])
     # the link test's room holds moscow and the page only: every key moscow got is the page's
     from_page = [KeyMessage.decode(m.b64decode(d["data"])) for conn in proxy.seen for d in conn
-                 if d.get("type") == "key_from"]
+                 if d.get("type") == "key_from" and is_sealed_key(d)]
     print(f"keys moscow received from the page: {len(from_page)}")
     assert from_page == []

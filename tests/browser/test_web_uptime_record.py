@@ -22,8 +22,10 @@ from tests.support.record_tamper import rewrite
 
 from ..integration.conftest import Server, start_server
 from ..integration.hotline_support import RunningStandby, enroll
+from ..support.trust import hotline_pins
 from .support import MEDIA_ARGS, chromium
 from .test_web_call import _check_bundle
+from .test_web_hotline import pin_in_page
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
 HOTLINE = "red"
@@ -64,10 +66,12 @@ async def test_page_and_python_standby_detect_a_rewritten_record(server: Server,
         await page.reload()
         card = page.locator(f'article.hotline[data-hotline="{HOTLINE}"]')
         await card.wait_for(timeout=15_000)
+        await pin_in_page(page, card, [moscow.fingerprint])  # as the operator printed it
         await card.get_by_role("button", name="Stand by here").click()
         await page.wait_for_function("() => window.hotlineApp.hotlines.standby.red === true")
         far = RunningStandby(Standby(srv.url, moscow, HOTLINE, min_backoff=0.2, max_backoff=1.0,
-                                     record_file=tmp_path / "moscow.key.record.json"))
+                                     record_file=tmp_path / "moscow.key.record.json",
+                                     trust=hotline_pins(srv.store, HOTLINE, moscow)))
         await far.next("connected", timeout=10)
         notice = page.locator("#hotline-notice")
         done = ("() => /Link test of red: (?!running)/.test("

@@ -13,7 +13,6 @@ from hotline.crypto.identity import Identity
 from hotline.server.app import STATE, make_app
 from hotline.server.settings import Settings
 from hotline.server.store import SqliteStore
-from hotline.signaling.origin import origin_of
 
 from ..support.evil_proxy import EvilProxy
 
@@ -59,7 +58,6 @@ async def proxy(server: Server) -> AsyncIterator[EvilProxy]:
     ``hotline serve --public-url``): proofs name its origin and the server accepts them.
     A relay the server does not know is refused (test_malicious_identity.py)."""
     evil = EvilProxy(server.url)
-    await evil.start()
-    server.app[STATE].public_origins.add(origin_of(evil.url))
+    await evil.start(face_of=server.app)
     yield evil
     await evil.close()

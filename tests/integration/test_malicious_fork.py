@@ -35,6 +35,7 @@ from hotline.signaling import messages as m
 
 from ..support.evil_proxy import EvilProxy
 from ..support.fork import ROOM, Fork
+from ..support.trust import accept_all
 from .conftest import Server
 from .hotline_support import HOTLINE, hotline_server, standby
 
@@ -52,7 +53,7 @@ async def until(check: Callable[[], bool], timeout: float = 8.0) -> None:
 
 async def connect(server: Server, proxy: EvilProxy, name: str) -> SignalingClient:
     server.store.add_party(name)
-    client = SignalingClient(proxy.url, Identity.generate(), grace=0.3)
+    client = SignalingClient(proxy.url, Identity.generate(), grace=0.3, trust=accept_all())
     await client.connect()
     await client.enroll(server.store.new_enrollment_code(name))
     return client

@@ -38,6 +38,7 @@ from hotline.signaling import messages as m
 from hotline.signaling.origin import origin_of
 
 from ..support.evil_proxy import EvilProxy
+from ..support.trust import accept_all
 from .conftest import Server
 
 pytestmark = pytest.mark.asyncio
@@ -72,7 +73,8 @@ async def three(server: Server, proxy: EvilProxy) -> list[SignalingClient]:
     clients = []
     for name in NAMES:
         server.store.add_party(name)
-        client = SignalingClient(proxy.url, Identity.generate(), grace=0.3)
+        client = SignalingClient(proxy.url, Identity.generate(), grace=0.3,
+                                 trust=accept_all())
         await client.connect()
         await client.enroll(server.store.new_enrollment_code(name))
         clients.append(client)

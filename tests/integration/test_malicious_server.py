@@ -37,7 +37,7 @@ from hotline.crypto.identity import Identity
 from hotline.crypto.keymessage import KeyMessage
 from hotline.signaling import messages as m
 
-from ..support.evil_proxy import EvilProxy, Tamper
+from ..support.evil_proxy import EvilProxy, Tamper, is_sealed_key
 from ..support.trust import accept_all
 from .conftest import Server
 
@@ -108,10 +108,10 @@ async def test_an_inserted_member_changes_every_code_and_is_listed(
         assert before not in after  # every client shows a new code ...
         assert all(c.names.get(77) == "alice" for c in clients)  # ... and the new member
         # With accept_all() (not the default) the clients sealed their keys to it.
-        await until(lambda: all(any(d.get("type") == "key" and d.get("to") == 77
+        await until(lambda: all(any(d.get("type") == "key" and is_sealed_key(d, 77)
                                     for d in sent) for sent in proxy.from_clients[:3]))
         sealed = next(d for d in proxy.from_clients[0] if d.get("type") == "key"
-                      and d.get("to") == 77)
+                      and is_sealed_key(d, 77))
         msg = KeyMessage.decode(m.b64decode(sealed["data"]))
         assert msg.recipient == 77 and mallory_call is not None
     finally:

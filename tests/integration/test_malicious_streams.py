@@ -30,6 +30,7 @@ from hotline.client.call import Call
 from hotline.crypto.identity import Identity
 
 from ..support.evil_sfu import Attack, install
+from ..support.trust import accept_all
 from .conftest import Server, start_server
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
@@ -50,7 +51,8 @@ async def attacked(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPat
 
 
 async def _join(srv: Server, name: str) -> Call:
-    call = Call(srv.url, Identity.generate(), "summit", video_size=(160, 120))
+    call = Call(srv.url, Identity.generate(), "summit", video_size=(160, 120),
+                trust_policy=accept_all())
     await call.start(enroll_code=srv.store.new_enrollment_code(name))
     return call
 

@@ -21,6 +21,7 @@ from hotline.client.signaling import SignalingClient
 from hotline.crypto.identity import Identity
 from hotline.sfu.forwarding import Router
 
+from ..support.trust import accept_all
 from .conftest import start_server
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
@@ -96,7 +97,8 @@ async def test_no_sdp_offers_and_no_packet_carries_the_audio_level(
             srv.store.add_party(name)
         srv.store.add_room("r", ["alice", "bob"])
         for name in ("alice", "bob"):
-            call = Call(srv.url, Identity.generate(), "r", video_size=(160, 120))
+            call = Call(srv.url, Identity.generate(), "r", video_size=(160, 120),
+                        trust_policy=accept_all())
             await call.start(enroll_code=srv.store.new_enrollment_code(name))
             calls.append(call)
         await asyncio.sleep(4.0)

@@ -18,16 +18,19 @@ import aiohttp
 from aiohttp import web
 
 from hotline.crypto.keymessage import MSG_KEY
+from hotline.server.app import STATE
 from hotline.signaling import messages as m
+from hotline.signaling.origin import origin_of
 
 Tamper = Callable[[int, dict[str, Any]], list[dict[str, Any]]]
 
 
 def is_sealed_key(doc: dict[str, Any], to: int | None = None) -> bool:
-    """A client's ``key`` message carrying a sealed sender key (type 0x02), to ``to`` if
-    given. The same relay also carries code commitments and reveals (0x03, 0x04), which
-    hold no secret and go to every listed member."""
-    if doc.get("type") != "key" or (to is not None and doc.get("to") != to):
+    """A ``key`` message (client to server; to ``to`` if given) or ``key_from`` (server to
+    client) carrying a sealed sender key (type 0x02). The same relay also carries code
+    commitments and reveals (0x03, 0x04), which hold no secret and go to every listed
+    member."""
+    if doc.get("type") not in ("key", "key_from") or (to is not None and doc.get("to") != to):
         return False
     data = m.b64decode(doc.get("data", ""))
     return bool(data) and data[0] == MSG_KEY
@@ -45,7 +48,11 @@ class EvilProxy:
     seen: list[list[dict[str, Any]]] = field(default_factory=list)
     tamper: Tamper = lambda i, doc: [doc]
 
-    async def start(self) -> None:
+    async def start(self, *, face_of: web.Application | None = None) -> None:
+        """Listen on a free loopback port. ``face_of``: the real server's app, which then
+        takes the proxy's address as one of its own public origins (the proxy *is* the
+        malicious server's face, so logins through it are not relays); without it, the
+        proxy is another server relaying to the real one, whose logins are refused."""
         app = web.Application()
         app.router.add_get("/ws", self._handle)
         self.runner = web.AppRunner(app)
@@ -54,6 +61,8 @@ class EvilProxy:
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.url = f"http://127.0.0.1:{port}"
+        if face_of is not None:
+            face_of[STATE].public_origins.add(origin_of(self.url))
 
     async def _handle(self, request: web.Request) -> web.WebSocketResponse:
         client = web.WebSocketResponse(max_msg_size=m.MAX_MESSAGE_BYTES)
