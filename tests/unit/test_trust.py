@@ -18,7 +18,9 @@ from hotline.client.trust import State, TrustStore, Verdict, canonical, evaluate
 from hotline.client.trustpolicy import TrustPolicy, parse_accept, pin_command
 from hotline.crypto.callkey import CallKeyPair
 from hotline.crypto.identity import Identity
+from hotline.crypto.keymessage import MSG_KEY
 from hotline.crypto.keyschedule import (
+    Action,
     InstallDecryptionKey,
     Joined,
     KeyMessageReceived,
@@ -122,26 +124,44 @@ def member_of(s: KeySchedule, pid: int, epoch: int, party: str) -> Member:
     return Member(pid, s.identity.public_key, ann.encode(), party)
 
 
+def sealed(actions: list[Action]) -> list[SendKeyMessage]:
+    """Sealed sender keys (0x02) among ``actions``; code commitments and reveals (0x03,
+    0x04) ride the same action and hold no secret."""
+    return [a for a in actions if isinstance(a, SendKeyMessage) and a.data[0] == MSG_KEY]
+
+
+def run_code_round(now: float, by_pid: dict[int, KeySchedule], *batches: list[Action]) -> None:
+    """Deliver every code commitment and reveal in ``batches`` (and those they cause)."""
+    todo = [(a.recipient, a.data) for batch in batches for a in batch
+            if isinstance(a, SendKeyMessage) and a.data[0] != MSG_KEY]
+    while todo:
+        pid, data = todo.pop(0)
+        out = by_pid[pid].handle(KeyMessageReceived(now, data))
+        todo += [(a.recipient, a.data) for a in out
+                 if isinstance(a, SendKeyMessage) and a.data[0] != MSG_KEY]
+
+
 def test_untrusted_member_gets_no_key_until_accepted_then_a_fresh_one() -> None:
     alice_id, bob_id = Identity.generate(), Identity.generate()
     alice, bob = schedule(alice_id, trusted=False), schedule(bob_id, trusted=True)
     bob_actions = bob.handle(Joined(0.0, 1, 2, ()))
-    assert not [a for a in bob_actions if isinstance(a, SendKeyMessage)]
+    assert not sealed(bob_actions)
     actions = alice.handle(Joined(0.0, 2, 1, (member_of(bob, 2, 1, "bob"),)))
-    assert not [a for a in actions if isinstance(a, SendKeyMessage)]  # nothing sealed
+    assert not sealed(actions)  # nothing sealed
     assert alice.members == (2,) and alice.untrusted == (2,)
-    code_with_bob = alice.code
-    assert code_with_bob is not None  # the untrusted member is in the code
     # bob (who trusts alice) sends his key; alice does not install it
-    to_alice = [a for a in bob.handle(MemberJoined(0.1, 2, member_of(alice, 1, 2, "alice")))
-                if isinstance(a, SendKeyMessage)]
+    bob_joined = bob.handle(MemberJoined(0.1, 2, member_of(alice, 1, 2, "alice")))
+    to_alice = sealed(bob_joined)
     assert len(to_alice) == 1
     with pytest.raises(KeyMessageError):
         alice.handle(KeyMessageReceived(0.2, to_alice[0].data))
-    assert alice.code == code_with_bob == bob.code
+    # the untrusted member is in the code: both show the same one after the code round
+    run_code_round(0.2, {1: alice, 2: bob}, actions, bob_joined)
+    code_with_bob = alice.code
+    assert code_with_bob is not None and alice.code == bob.code
     # accepted: a rekey seals a new key to bob, and bob's held key is installed
     accepted = alice.handle(PeerAccepted(0.3, 2))
-    sent = [a for a in accepted if isinstance(a, SendKeyMessage)]
+    sent = sealed(accepted)
     assert [a.recipient for a in sent] == [2] and alice.generation == 1
     assert [a.sender for a in accepted if isinstance(a, InstallDecryptionKey)] == [2]
     assert alice.untrusted == () and alice.is_trusted(2)

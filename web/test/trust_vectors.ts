@@ -38,15 +38,29 @@ async function schedule(): Promise<void> {
   const config = keyScheduleConfig({ roomId: "r", allowedKems: new Set([Kem.X25519]) });
   const alice = new KeySchedule(aliceId, await CallKeyPair.generate(Kem.X25519), config, { trusted: () => false });
   const bob = new KeySchedule(bobId, await CallKeyPair.generate(Kem.X25519), config, { trusted: () => true });
-  await bob.handle({ type: "joined", now: 0, epoch: 1, participantId: 2, members: [] });
+  const bobJoined = await bob.handle({ type: "joined", now: 0, epoch: 1, participantId: 2, members: [] });
   const bobAnn = (await bob.announcement(2, 1)).encode();
-  const sends = (a: KeyScheduleAction[]): number[] => a.flatMap((x) => (x.type === "send_key_message" ? [x.recipient] : []));
+  // sealed sender keys (0x02); code commitments and reveals (0x03, 0x04) ride the same action
+  const isKey = (x: KeyScheduleAction): x is KeyScheduleAction & { type: "send_key_message"; recipient: number; data: Uint8Array } =>
+    x.type === "send_key_message" && x.data[0] === 0x02;
+  const isCode = (x: KeyScheduleAction): x is KeyScheduleAction & { type: "send_key_message"; recipient: number; data: Uint8Array } =>
+    x.type === "send_key_message" && x.data[0] !== 0x02;
+  const sends = (a: KeyScheduleAction[]): number[] => a.flatMap((x) => (isKey(x) ? [x.recipient] : []));
+  const byPid = new Map([[1, alice], [2, bob]]);
+  const codeRound = async (...batches: KeyScheduleAction[][]): Promise<void> => {
+    const todo = batches.flat().filter(isCode).map((x) => [x.recipient, x.data] as const);
+    while (todo.length) {
+      const [pid, data] = todo.shift()!;
+      const out = await byPid.get(pid)!.handle({ type: "key_message_received", now: 0.2, data });
+      todo.push(...out.filter(isCode).map((x) => [x.recipient, x.data] as const));
+    }
+  };
   const joined = await alice.handle({ type: "joined", now: 0, epoch: 2, participantId: 1, members: [{ participantId: 2, identityKey: bobId.publicKey, announcement: bobAnn, party: "bob" }] });
   check(sends(joined).length === 0, "schedule: nothing sealed to an untrusted member");
   check(alice.untrusted.join() === "2" && alice.members.join() === "2", "schedule: untrusted member stays in the roster");
   const aliceAnn = (await alice.announcement(1, 2)).encode();
-  const toAlice = (await bob.handle({ type: "member_joined", now: 0.1, epoch: 2, member: { participantId: 1, identityKey: aliceId.publicKey, announcement: aliceAnn, party: "alice" } }))
-    .filter((x) => x.type === "send_key_message");
+  const bobSaw = await bob.handle({ type: "member_joined", now: 0.1, epoch: 2, member: { participantId: 1, identityKey: aliceId.publicKey, announcement: aliceAnn, party: "alice" } });
+  const toAlice = bobSaw.filter(isKey);
   let refused = false;
   try {
     await alice.handle({ type: "key_message_received", now: 0.2, data: (toAlice[0] as { data: Uint8Array }).data });
@@ -54,7 +68,8 @@ async function schedule(): Promise<void> {
     refused = true;
   }
   check(refused, "schedule: a key from an untrusted member is not installed");
-  check(alice.code?.digits === bob.code?.digits, "schedule: the untrusted member is in the group code");
+  await codeRound(bobJoined, joined, bobSaw);
+  check(alice.code !== null && alice.code?.digits === bob.code?.digits, "schedule: the untrusted member is in the group code");
   const accepted = await alice.handle({ type: "peer_accepted", now: 0.3, participantId: 2 });
   check(sends(accepted).join() === "2", "schedule: accepted -> a fresh key sealed to it");
   check(accepted.some((x) => x.type === "install_decryption_key" && x.sender === 2), "schedule: its held key is installed");
