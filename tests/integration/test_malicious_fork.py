@@ -19,8 +19,6 @@ bob's code stays pending ("verifying…"): no honest client accepts a mismatched
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,34 +27,16 @@ import pytest
 from hotline.client.hotline_call import HotlineCaller
 from hotline.client.signaling import SignalingClient
 from hotline.crypto.codecommit import MSG_COMMIT
-from hotline.crypto.identity import Identity
 from hotline.errors import ProtocolError
 from hotline.signaling import messages as m
 
 from ..support.evil_proxy import EvilProxy
 from ..support.fork import ROOM, Fork
-from ..support.trust import accept_all
+from ..support.malicious_room import connect, until
 from .conftest import Server
 from .hotline_support import HOTLINE, hotline_server, standby
 
 pytestmark = pytest.mark.asyncio
-
-
-async def until(check: Callable[[], bool], timeout: float = 8.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not reached in time")
-
-
-async def connect(server: Server, proxy: EvilProxy, name: str) -> SignalingClient:
-    server.store.add_party(name)
-    client = SignalingClient(proxy.url, Identity.generate(), grace=0.3, trust=accept_all())
-    await client.connect()
-    await client.enroll(server.store.new_enrollment_code(name))
-    return client
 
 
 @pytest.mark.parametrize("forge_reveal", [False, True], ids=["ghosts-follow-protocol",

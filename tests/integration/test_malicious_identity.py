@@ -18,8 +18,6 @@ forwards to the real one). Real :class:`SignalingClient` s are attacked:
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -38,7 +36,7 @@ from hotline.signaling import messages as m
 from hotline.signaling.origin import origin_of
 
 from ..support.evil_proxy import EvilProxy
-from ..support.trust import accept_all
+from ..support.malicious_room import three, until
 from .conftest import Server
 
 pytestmark = pytest.mark.asyncio
@@ -58,32 +56,6 @@ def openssl_alone_accepts(key: bytes, signature: bytes, message: bytes) -> bool:
     except (InvalidSignature, ValueError):
         return False
     return True
-
-
-async def until(check: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not reached in time")
-
-
-async def three(server: Server, proxy: EvilProxy) -> list[SignalingClient]:
-    clients = []
-    for name in NAMES:
-        server.store.add_party(name)
-        client = SignalingClient(proxy.url, Identity.generate(), grace=0.3,
-                                 trust=accept_all())
-        await client.connect()
-        await client.enroll(server.store.new_enrollment_code(name))
-        clients.append(client)
-    server.store.add_room("summit", list(NAMES))
-    for c in clients:
-        await c.join("summit")
-    await until(lambda: all(c.schedule is not None and len(c.schedule.members) == 2
-                            for c in clients))
-    return clients
 
 
 def keys_sealed_to(proxy: EvilProxy, pid: int) -> int:

@@ -25,8 +25,6 @@ an inserted member gets no key at all: tests/integration/test_malicious_trust.py
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -38,51 +36,10 @@ from hotline.crypto.keymessage import KeyMessage
 from hotline.signaling import messages as m
 
 from ..support.evil_proxy import EvilProxy, Tamper, is_sealed_key
-from ..support.trust import accept_all
+from ..support.malicious_room import NAMES, close_all, codes, connect, settled, three, until
 from .conftest import Server
 
 pytestmark = pytest.mark.asyncio
-NAMES = ("alice", "bob", "carol")
-
-
-async def connect(server: Server, proxy: EvilProxy, name: str) -> SignalingClient:
-    server.store.add_party(name)
-    client = SignalingClient(proxy.url, Identity.generate(), grace=0.3, trust=accept_all())
-    await client.connect()
-    await client.enroll(server.store.new_enrollment_code(name))
-    return client
-
-
-async def until(check: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not reached in time")
-
-
-def codes(clients: list[SignalingClient]) -> list[str]:
-    return [c.code.digits if c.code else "" for c in clients]
-
-
-def settled(clients: list[SignalingClient]) -> bool:
-    return all(c.schedule is not None and len(c.schedule.members) == len(clients) - 1
-               for c in clients) and len(set(codes(clients))) == 1 and all(codes(clients))
-
-
-async def three(server: Server, proxy: EvilProxy) -> list[SignalingClient]:
-    clients = [await connect(server, proxy, n) for n in NAMES]
-    server.store.add_room("summit", list(NAMES))
-    for c in clients:
-        await c.join("summit")
-    await until(lambda: settled(clients))
-    return clients
-
-
-async def close_all(clients: list[SignalingClient]) -> None:
-    for c in clients:
-        await c.close()
 
 
 def made_up_member(epoch: int, pid: int, party: str) -> tuple[dict[str, Any], CallKeyPair]:

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +36,7 @@ from hotline.crypto.keymessage import KeyMessage
 from hotline.signaling import messages as m
 
 from ..support.evil_proxy import EvilProxy, is_sealed_key
+from ..support.malicious_room import three, until
 from ..support.trust import hotline_pins
 from .conftest import Server, start_server
 from .hotline_support import HOTLINE, RunningStandby, hotline_server, standby
@@ -45,15 +44,6 @@ from .hotline_support import HOTLINE, RunningStandby, hotline_server, standby
 pytestmark = pytest.mark.asyncio
 NAMES = ("alice", "bob", "carol")
 MALLORY_PID = 77
-
-
-async def until(check: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not reached in time")
 
 
 def keys_to(proxy: EvilProxy, pid: int, connections: list[int] | None = None) -> int:
@@ -211,18 +201,11 @@ def verified_stores(idents: dict[str, Identity]) -> dict[str, TrustPolicy]:
 async def three_verified(server: Server, proxy: EvilProxy) -> list[SignalingClient]:
     idents = {n: Identity.generate() for n in NAMES}
     policies = verified_stores(idents)
-    clients = []
-    for n in NAMES:
-        server.store.add_party(n)
-        c = SignalingClient(proxy.url, idents[n], grace=0.3, trust=policies[n])
-        await c.connect()
-        await c.enroll(server.store.new_enrollment_code(n))
-        clients.append(c)
-    server.store.add_room("summit", list(NAMES))
-    for c in clients:
-        await c.join("summit")
-    await until(lambda: all(c.schedule is not None and len(c.schedule.members) == 2
-                            and len(c.keys.context.decryption_kids()) >= 4 for c in clients))
+    def keyed(cs: list[SignalingClient]) -> bool:
+        return all(c.schedule is not None and len(c.schedule.members) == 2
+                   and len(c.keys.context.decryption_kids()) >= 4 for c in cs)
+
+    clients = await three(server, proxy, identities=idents, policies=policies, ready=keyed)
     assert all(not c.unverified for c in clients)  # verified before: no warning
     return clients
 

@@ -14,6 +14,7 @@
 
 import { ascii, randomBytes } from "./bytes.js";
 import { IdentityError, Reason } from "./errors.js";
+import { openDatabase, transact } from "./idb.js";
 import { Identity, PUBLIC_KEY_SIZE, verify } from "./identity.js";
 
 export const DEFAULT_DATABASE = "hotline";
@@ -32,34 +33,6 @@ export interface LoadedIdentity {
   readonly fingerprint: string;
   /** True if it was made just now (and needs enrolling). */
   readonly created: boolean;
-}
-
-function request<T>(req: IDBRequest<T>): Promise<T> {
-  return new Promise((resolve, reject) => {
-    req.onsuccess = () => resolve(req.result);
-    req.onerror = () => reject(req.error ?? new Error("IndexedDB request failed"));
-  });
-}
-
-function openDatabase(name: string): Promise<IDBDatabase> {
-  const req = indexedDB.open(name, 1);
-  req.onupgradeneeded = () => {
-    if (!req.result.objectStoreNames.contains(STORE)) req.result.createObjectStore(STORE);
-  };
-  return request(req);
-}
-
-async function transact<T>(db: IDBDatabase, mode: IDBTransactionMode,
-                           body: (store: IDBObjectStore) => IDBRequest<T>): Promise<T> {
-  const tx = db.transaction(STORE, mode);
-  const done = new Promise<void>((resolve, reject) => {
-    tx.oncomplete = () => resolve();
-    tx.onerror = () => reject(tx.error ?? new Error("IndexedDB transaction failed"));
-    tx.onabort = () => reject(tx.error ?? new Error("IndexedDB transaction aborted"));
-  });
-  const result = await request(body(tx.objectStore(STORE)));
-  await done;
-  return result;
 }
 
 function isStored(value: unknown): value is StoredIdentity {
@@ -84,19 +57,19 @@ async function checkPair(identity: Identity): Promise<void> {
 
 /** The identity stored in `database`, or a new one (made, stored, and then returned). */
 export async function loadOrCreateIdentity(database: string = DEFAULT_DATABASE): Promise<LoadedIdentity> {
-  const db = await openDatabase(database);
+  const db = await openDatabase(database, STORE);
   try {
-    const found: unknown = await transact(db, "readonly", (s) => s.get(KEY));
+    const found: unknown = await transact(db, STORE, "readonly", (s) => s.get(KEY));
     let created = false;
     let stored: StoredIdentity;
     if (found === undefined) {
       stored = await generate();
       // add, not put: if another tab stored one meanwhile, this fails instead of replacing it
       try {
-        await transact(db, "readwrite", (s) => s.add(stored, KEY));
+        await transact(db, STORE, "readwrite", (s) => s.add(stored, KEY));
         created = true;
       } catch {
-        const again: unknown = await transact(db, "readonly", (s) => s.get(KEY));
+        const again: unknown = await transact(db, STORE, "readonly", (s) => s.get(KEY));
         if (!isStored(again)) throw new IdentityError(Reason.FILE, "cannot store the identity");
         stored = again;
       }
@@ -116,9 +89,9 @@ export async function loadOrCreateIdentity(database: string = DEFAULT_DATABASE):
 
 /** Forget the stored identity (the device must be enrolled again). */
 export async function deleteIdentity(database: string = DEFAULT_DATABASE): Promise<void> {
-  const db = await openDatabase(database);
+  const db = await openDatabase(database, STORE);
   try {
-    await transact(db, "readwrite", (s) => s.delete(KEY));
+    await transact(db, STORE, "readwrite", (s) => s.delete(KEY));
   } finally {
     db.close();
   }
