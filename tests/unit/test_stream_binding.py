@@ -135,3 +135,19 @@ def test_the_cli_table_says_when_streams_were_swapped() -> None:
     console.print(_table(SimpleNamespace(room="summit", path_state="connected"),  # type: ignore[arg-type]
                          stats, 3.0))
     assert "65 not alice's: streams swapped" in console.export_text()
+
+
+def test_frames_of_an_unverified_member_are_counted_apart_not_held_nor_failed() -> None:
+    send = SFrameContext()
+    wires = _wires(send, BOB, Slot.VIDEO, Codec.VP8, 5)
+    unverified = {BOB}
+    e2ee = MediaE2ee(SFrameContext(), withheld=lambda pid: pid in unverified)
+    bob_video = e2ee.new_stream("video")
+    bob_video.bind(BOB)
+    # no key for Bob on purpose (this device has not verified him): nothing to wait for
+    assert [bob_video.decrypt(VP8, JitterFrame(w, i)) for i, w in enumerate(wires)] == [[]] * 5
+    assert bob_video.dropped() == {"unverified": 5} and bob_video.held == 0
+    # verified now, but his key is still on its way: held as for any member
+    unverified.clear()
+    assert bob_video.decrypt(VP8, JitterFrame(wires[0], 9)) == []
+    assert bob_video.held == 1 and bob_video.dropped() == {"unverified": 5}

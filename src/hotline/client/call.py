@@ -6,9 +6,10 @@ else's on another. Every frame is SFrame-encrypted before packetization and
 decrypted after reassembly (:mod:`hotline.rtc.aiortc_e2ee`), with the keys the key
 schedule installs. Each received stream is bound to the participant the subscribe offer
 attributes it to: frames of anyone else in it are dropped and counted
-(``wrong_stream_frames``), never decoded. Per remote party it counts decrypted frames,
-failures and the time from join to the first decrypted frame; it can record what it
-receives.
+(``wrong_stream_frames``), never decoded. Frames of a member this device has not
+verified have no key on purpose and are counted apart (``unverified_frames``), not as
+failures. Per remote party it counts decrypted frames, failures and the time from join to
+the first decrypted frame; it can record what it receives.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from hotline.crypto.kid import WRONG_PARTICIPANT, WRONG_SLOT, Slot
 from hotline.errors import ConfigError
 from hotline.logtext import safe
 from hotline.rtc import aiortc_adapter as adapter
-from hotline.rtc.aiortc_e2ee import MediaE2ee, SendKeys, StreamDecryptor
+from hotline.rtc.aiortc_e2ee import UNVERIFIED, MediaE2ee, SendKeys, StreamDecryptor
 from hotline.rtc.opus_fec import with_inband_fec
 from hotline.signaling import messages as m
 
@@ -175,7 +176,8 @@ class Call:
     async def enter(self) -> None:
         """Join and publish on a connected, authenticated signaling client."""
         sig = self.signaling
-        self.e2ee = MediaE2ee(sig.keys.context, self.send_keys)
+        self.e2ee = MediaE2ee(sig.keys.context, self.send_keys,
+                              withheld=lambda pid: pid in sig.unverified)
         sig.keys.on_senders = self.send_keys.replace
         sig.on_keys_changed = self._keys_changed
         sig.on_subscribe_offer = self._offers.put_nowait
@@ -481,9 +483,11 @@ class Call:
                                          "video_frames_decrypted": 0,
                                          "audio_frames_decrypted": 0,
                                          "decrypt_failures": 0, "first_frame_ms": None,
-                                         "wrong_stream_frames": 0})
+                                         "wrong_stream_frames": 0, "unverified_frames": 0})
             r[f"{s.kind}_frames_decrypted"] += s.decryptor.decrypted
             dropped = s.decryptor.dropped()
+            # frames of a member not verified here: no key on purpose, not a failure
+            r["unverified_frames"] += dropped.pop(UNVERIFIED, 0)
             r["decrypt_failures"] += sum(dropped.values())
             # frames of another participant (or kind) in this participant's stream
             r["wrong_stream_frames"] += (dropped.get(WRONG_PARTICIPANT, 0)

@@ -33,7 +33,7 @@ from hotline.client.trustpolicy import Presented, TrustPolicy, UntrustedKey
 from hotline.crypto.auth import Purpose, prove, tls_unique_of
 from hotline.crypto.callkey import CallKeyPair, Kem
 from hotline.crypto.groupcode import GroupCode
-from hotline.crypto.identity import Identity
+from hotline.crypto.identity import Identity, fingerprint
 from hotline.crypto.keyschedule import (
     Event,
     GroupCodeChanged,
@@ -352,6 +352,9 @@ class SignalingClient:
     # -- trust: the client decides whom it seals keys to -----------------------------------
 
     def _decide(self, member: Member) -> bool:
+        known = self.unverified.get(member.participant_id)
+        if known is not None and known.fingerprint == fingerprint(member.identity_key):
+            return False  # decided and shown already
         p = self.trust.decide(member.participant_id, member.party, member.identity_key,
                               own_party=self.party)
         if p.trusted:

@@ -214,6 +214,8 @@ _SLOTS: dict[str, Slot] = {"audio": Slot.AUDIO, "video": Slot.VIDEO}
 UNSUPPORTED_CODEC = "unsupported_codec"
 NOT_PROTECTED = "not_protected"
 INTERNAL_ERROR = "internal_error"
+#: A frame of a member this device has not verified: it has, on purpose, no key for it.
+UNVERIFIED = "unverified"
 
 KEYFRAME_REQUEST_INTERVAL = 1.0  # seconds between two PLIs asked for by one stream
 
@@ -574,8 +576,11 @@ class StreamDecryptor:
     def __init__(self, context: SFrameContext, kind: str, *,
                  clock: Callable[[], float] = time.monotonic, hold_seconds: float = 0.5,
                  max_held: int = 64, request_keyframe: Callable[[], None] | None = None,
-                 ) -> None:
+                 withheld: Callable[[int], bool] | None = None) -> None:
         self.kind = kind
+        #: Whether a participant is one this device has not verified (no key on purpose):
+        #: its frames are counted as UNVERIFIED, not held and not failures.
+        self._withheld = withheld
         self._ctx = context
         self._clock = clock
         self._hold = hold_seconds
@@ -674,6 +679,10 @@ class StreamDecryptor:
             _add(self._dropped, verdict)  # never decrypted, held or decoded
             return []
         will_hold = kid is not None and not self._ctx.has_decryption_key(kid)
+        if will_hold and kid is not None and self._withheld is not None and self._withheld(
+                kid >> (GENERATION_BITS + SLOT_BITS)):
+            _add(self._dropped, UNVERIFIED)  # no key on purpose: nothing to wait for
+            return []
         plain = receiver.receive(frame.data, now)
         if will_hold and kid is not None:
             if len(held) >= self._max_held:
@@ -878,7 +887,7 @@ class MediaE2ee:
 
     def __init__(self, context: SFrameContext, send_keys: SendKeys | None = None, *,
                  clock: Callable[[], float] = time.monotonic, hold_seconds: float = 0.5,
-                 max_held: int = 64) -> None:
+                 max_held: int = 64, withheld: Callable[[int], bool] | None = None) -> None:
         _ensure_checked()
         _install_decoder_hook()
         self.context = context
@@ -888,6 +897,7 @@ class MediaE2ee:
         self._max_held = max_held
         self._send = _SendCounters()
         self._streams: list[StreamDecryptor] = []
+        self._withheld = withheld
 
     # building blocks
     def wrap_encoder(self, inner: Encoder, mime_type: str, slot: Slot) -> E2eeEncoder:
@@ -897,7 +907,8 @@ class MediaE2ee:
                    request_keyframe: Callable[[], None] | None = None) -> StreamDecryptor:
         stream = StreamDecryptor(self.context, kind, clock=self._clock,
                                  hold_seconds=self._hold, max_held=self._max_held,
-                                 request_keyframe=request_keyframe)
+                                 request_keyframe=request_keyframe,
+                                 withheld=self._withheld)
         self._streams.append(stream)
         return stream
 
