@@ -72,10 +72,9 @@ def _prompt(call: Call, console: Console, shown: set[tuple[int, str]]) -> None:
         if (pid, p.fingerprint) in shown or p.verdict.value == "refused":
             continue
         shown.add((pid, p.fingerprint))
-        # the policy's warning (p.describe()) was printed when the member was presented
-        console.print(f"  Verify {escape(p.party)}'s fingerprint with its owner (out of "
-                      f"band), then type [bold]a {pid}[/] to accept or [bold]r {pid}[/] to "
-                      "refuse.")
+        console.print(f"[bold red]{escape(p.describe())}[/]\n  Verify the fingerprint with "
+                      f"its owner (out of band), then type [bold]a {pid}[/] to accept or "
+                      f"[bold]r {pid}[/] to refuse.")
 
 
 def _decide(call: Call | None, line: str, console: Console) -> None:

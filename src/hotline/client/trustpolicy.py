@@ -93,7 +93,8 @@ class TrustPolicy:
         self.accept_list = {parse_accept(a) for a in accept}
         self.hotline = hotline
         self.quiet = quiet
-        #: Called with each warning and alarm line (the CLI prints them loudly).
+        #: Called with each alarm and each acceptance by option (the CLI prints them loudly);
+        #: an unverified member comes as the client's `unverified` event instead.
         self.on_warning: Callable[[str], None] | None = None
 
     @classmethod
@@ -140,8 +141,8 @@ class TrustPolicy:
                       f"{fp}")
             verdict = Verdict.TRUSTED
         p = Presented(participant_id, party, fp, verdict)
-        if not p.trusted:
-            self.warn(p.describe())
+        if not p.trusted:  # logged; a front end shows it with its own prompt (`unverified`)
+            self.warn(p.describe(), notify=False)
         return p
 
     def accept(self, party: str, fp: str, source: str = "accepted") -> None:
@@ -159,10 +160,10 @@ class TrustPolicy:
         if self.path is not None:
             self.store.save(self.path)
 
-    def warn(self, text: str, *, error: bool = False) -> None:
+    def warn(self, text: str, *, error: bool = False, notify: bool = True) -> None:
         if not self.quiet or error:
             (log.error if error else log.warning)("%s", text)
-        if self.on_warning is not None:
+        if notify and self.on_warning is not None:
             self.on_warning(text)
 
 
