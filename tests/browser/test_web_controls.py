@@ -263,7 +263,8 @@ async def test_controls_roster_speaker_and_phone_width(
     carol = Call(srv.url, Identity.generate(), ROOM, trust_policy=accept_all())
     await carol.start(enroll_code=codes["carol"])
     try:
-        await alice.until(f"() => window.hotlineApp.code.digits !== '{old_code}'")
+        await alice.until("() => window.hotlineApp.code !== null && "  # null while pending
+                          f"window.hotlineApp.code.digits !== '{old_code}'")
         st = await alice.state()
         assert st["verified"] is False
         assert "changed" in await alice.page.locator("#verify-state").inner_text()

@@ -175,6 +175,17 @@ async def test_the_page_refuses_a_hotline_key_that_is_not_its_pin(tmp_path: Path
                                          timeout=10_000)
             alarm = (await page.evaluate("() => window.hotlineTrust.alarms"))[1]
             notice = await page.locator("#trust-alarm").inner_text()
+            # a call placed by the page: moscow answers, and the key the server presents for
+            # it is not the pin either: refused in the call, before anything is sealed
+            await card.get_by_role("button", name="Call moscow").click()
+            ring = await far.next("ring", timeout=10)
+            far.standby.answer(str(ring.data["call_id"]))
+            await page.get_by_role("button", name="Join now").click(timeout=15_000)
+            await page.wait_for_function("() => window.hotlineTrust.alarms.length >= 3",
+                                         timeout=20_000)
+            call_alarm = (await page.evaluate("() => window.hotlineTrust.alarms"))[2]
+            await page.wait_for_function("() => window.hotlineApp.phase === 'rooms'")
+            call_error = await page.evaluate("() => window.hotlineApp.error")
     finally:
         if far is not None:
             await far.stop()
@@ -183,12 +194,15 @@ async def test_the_page_refuses_a_hotline_key_that_is_not_its_pin(tmp_path: Path
         srv.store.close()
     assert "moscow" in alarm and moscow.fingerprint in alarm and wrong in alarm, alarm
     assert "NOT the pinned key" in alarm
+    assert "moscow" in call_alarm and wrong in call_alarm and "NOT the pinned key" in call_alarm
+    assert "NOT the pinned key" in call_error  # the call ended with the alarm as its error
     assert "ALARM" in notice
     assert result.data["outcome"] != "ok"
     ends = result.data["result"]
     assert isinstance(ends, dict)
     assert "pinned" in str(ends["ends"]["washington"]["error"])
-    # the link test's room holds moscow and the page only: every key moscow got is the page's
+    # the link test's and the call's rooms hold moscow and the page only: every key moscow
+    # got is the page's
     from_page = [KeyMessage.decode(m.b64decode(d["data"])) for conn in proxy.seen for d in conn
                  if d.get("type") == "key_from" and is_sealed_key(d)]
     print(f"keys moscow received from the page: {len(from_page)}")
