@@ -16,43 +16,26 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
 from hotline.client.call import Call
 from hotline.crypto.identity import Identity
 
-from ..integration.conftest import Server, start_server
-from ..support.evil_sfu import Attack, install
+from ..integration.conftest import Server
+from ..support.evil_sfu import Attack, attacked  # noqa: F401 (the fixture)
 from ..support.trust import accept_all
 from .support import MEDIA_ARGS, chromium
 from .test_web_call import _check_bundle
 from .test_web_controls import ROOM, enrolled, join
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
-NAMES = ("alice", "bob", "carol")
-
-
-@pytest_asyncio.fixture
-async def attacked(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
-                   tmp_path: Path) -> AsyncIterator[tuple[Server, Attack]]:
-    attack = install(request.param, monkeypatch)
-    srv = await start_server(tmp_path / "data", join_timeout=5.0)
-    for name in NAMES:
-        srv.store.add_party(name)
-    srv.store.add_room(ROOM, list(NAMES))
-    yield srv, attack
-    await srv.runner.cleanup()
-    srv.store.close()
 
 
 @pytest.mark.parametrize("attacked", ["relabel", "reroute"], indirect=True)
 async def test_swapped_streams_are_never_shown_in_the_page(
-        attacked: tuple[Server, Attack]) -> None:
+        attacked: tuple[Server, Attack]) -> None:  # noqa: F811 (the fixture)
     srv, attack = attacked
     calls = []
     for name in ("alice", "bob"):

@@ -20,34 +20,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
-import pytest_asyncio
 
 from hotline.client.call import Call
 from hotline.crypto.identity import Identity
 
-from ..support.evil_sfu import Attack, install
+from ..support.evil_sfu import Attack, attacked  # noqa: F401 (the fixture)
 from ..support.trust import accept_all
-from .conftest import Server, start_server
+from .conftest import Server
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
-NAMES = ("alice", "bob", "carol")
-
-
-@pytest_asyncio.fixture
-async def attacked(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
-                   tmp_path: Path) -> AsyncIterator[tuple[Server, Attack]]:
-    attack = install(request.param, monkeypatch)
-    srv = await start_server(tmp_path / "data", join_timeout=5.0)
-    for name in NAMES:
-        srv.store.add_party(name)
-    srv.store.add_room("summit", list(NAMES))
-    yield srv, attack
-    await srv.runner.cleanup()
-    srv.store.close()
 
 
 async def _join(srv: Server, name: str) -> Call:
@@ -66,7 +50,7 @@ async def _until(check: Callable[[], bool], timeout: float, what: str) -> None:
 
 @pytest.mark.parametrize("attacked", ["relabel", "reroute"], indirect=True)
 async def test_swapped_streams_show_nothing_under_the_wrong_name(
-        attacked: tuple[Server, Attack]) -> None:
+        attacked: tuple[Server, Attack]) -> None:  # noqa: F811 (the fixture)
     srv, attack = attacked
     alice = await _join(srv, "alice")
     bob = await _join(srv, "bob")

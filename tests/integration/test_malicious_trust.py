@@ -89,6 +89,14 @@ def assert_names_both(text: str, expected: str, presented: str) -> None:
     assert "bob" in text and expected in text and presented in text, text
 
 
+def assert_nothing_sealed_to_the_attacker(proxy: EvilProxy, mitm: Mitm, who: str = "") -> None:
+    """The attack happened (a key was replaced) and no key was sealed to the attacker."""
+    assert mitm.replaced, "the attack did not happen"
+    sealed = sum(keys_to(proxy, pid) for pid in mitm.replaced)
+    print(f"keys sealed to the attacker{who}: {sealed}")
+    assert sealed == 0
+
+
 async def test_a_mitm_of_a_hotline_link_test_gets_no_key_and_raises_an_alarm(
         tmp_path: Path) -> None:
     async with hotline_server(tmp_path / "data") as (srv, alice, bob):
@@ -111,10 +119,7 @@ async def test_a_mitm_of_a_hotline_link_test_gets_no_key_and_raises_an_alarm(
             await a.stop()
             await b.stop()
             await proxy.close()
-    assert mitm.replaced, "the attack did not happen"
-    sealed = sum(keys_to(proxy, pid) for pid in mitm.replaced)
-    print(f"keys sealed to the attacker: {sealed}")
-    assert sealed == 0
+    assert_nothing_sealed_to_the_attacker(proxy, mitm)
     text = str(alarm.data["message"])
     assert_names_both(text, bob.fingerprint, mitm.mallory.fingerprint)
     assert "NOT the pinned key" in str(done.data["error"])
@@ -176,10 +181,7 @@ async def test_a_mitm_of_a_hotline_call_gets_no_key_and_the_call_is_refused(
             await caller.close()
             await b.stop()
             await proxy.close()
-    assert mitm.replaced
-    sealed = sum(keys_to(proxy, pid) for pid in mitm.replaced)
-    print(f"keys sealed to the attacker: {sealed}")
-    assert sealed == 0
+    assert_nothing_sealed_to_the_attacker(proxy, mitm)
     assert_names_both(str(refused.value), bob.fingerprint, mitm.mallory.fingerprint)
 
 
@@ -386,9 +388,6 @@ async def test_a_mitm_of_the_answering_standby_gets_no_key_and_raises_an_alarm(
             await caller.close()
             await b.stop()
             await proxy.close()
-    assert mitm.replaced
-    sealed = sum(keys_to(proxy, pid) for pid in mitm.replaced)
-    print(f"keys sealed to the attacker by the answering standby: {sealed}")
-    assert sealed == 0
+    assert_nothing_sealed_to_the_attacker(proxy, mitm, " by the answering standby")
     text = str(alarm.data["message"])
     assert "alice" in text and alice.fingerprint in text and mitm.mallory.fingerprint in text

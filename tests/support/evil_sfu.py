@@ -12,10 +12,12 @@ participant ids are known (the offers made after that are the attacked ones).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 
 from hotline.server import app as server_app
 from hotline.sfu import edge
@@ -80,3 +82,24 @@ def install(how: str, monkeypatch: pytest.MonkeyPatch) -> Attack:
     else:
         raise ValueError(how)
     return attack
+
+
+NAMES = ("alice", "bob", "carol")
+ROOM = "summit"
+
+
+@pytest_asyncio.fixture
+async def attacked(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
+                   tmp_path: Path) -> AsyncIterator[tuple[Any, Attack]]:
+    """A real server whose SFU attacks as ``request.param`` says ("relabel" or
+    "reroute"), with alice, bob and carol in room ``summit``."""
+    from ..integration.conftest import start_server
+
+    attack = install(request.param, monkeypatch)
+    srv = await start_server(tmp_path / "data", join_timeout=5.0)
+    for name in NAMES:
+        srv.store.add_party(name)
+    srv.store.add_room(ROOM, list(NAMES))
+    yield srv, attack
+    await srv.runner.cleanup()
+    srv.store.close()

@@ -454,13 +454,17 @@ class KeySchedule:
         actions.append(GroupCodeChanged(self.epoch, self.code, ids))
         return actions
 
-    def _code_message(self, data: bytes) -> list[Action]:
-        me = self._require_joined()
-        msg = CodeMessage.decode(data)
+    def _check_addressed(self, msg: KeyMessage | CodeMessage) -> None:
+        """A key or code message must be for this room and for me."""
         if msg.room_id != self.config.room_id:
             raise KeyMessageError(Reason.WRONG_ROOM)
-        if msg.recipient != me:
+        if msg.recipient != self._require_joined():
             raise KeyMessageError(Reason.WRONG_RECIPIENT)
+
+    def _code_message(self, data: bytes) -> list[Action]:
+        self._require_joined()
+        msg = CodeMessage.decode(data)
+        self._check_addressed(msg)
         if msg.epoch > self.epoch:
             return self._hold(msg.epoch, data)
         if msg.epoch < self.epoch or self._round is None:
@@ -554,10 +558,7 @@ class KeySchedule:
             return self._code_message(data)
         me = self._require_joined()
         msg = KeyMessage.decode(data)
-        if msg.room_id != self.config.room_id:
-            raise KeyMessageError(Reason.WRONG_ROOM)
-        if msg.recipient != me:
-            raise KeyMessageError(Reason.WRONG_RECIPIENT)
+        self._check_addressed(msg)
         if msg.epoch > self.epoch:
             return self._hold(msg.epoch, data)
         peer = self._peers.get(msg.sender)

@@ -12,6 +12,7 @@
  */
 
 import type { Bytes } from "../crypto/bytes.js";
+import type { Figures } from "../crypto/linkreport.js";
 import { ProtocolError } from "../errors.js";
 
 export const VERSION = 1;
@@ -117,18 +118,9 @@ export interface MediaRestarted { readonly type: "media_restarted" }
 export interface ErrorMessage { readonly type: "error"; readonly code: string; readonly message: string }
 
 // hotlines (docs/SIGNALING.md "Hotlines"): standby, link tests, calls, dashboard data
-export interface LinkTestFigures {
-  readonly joined: boolean;
-  readonly setup_ms: number | null;
-  readonly first_frame_ms: number | null;
-  readonly video_frames: number;
-  readonly audio_frames: number;
-  readonly decrypt_failures: number;
-  readonly rtt_ms: number | null;
-  readonly loss: number | null;
-  readonly jitter_ms: number | null;
+/** What one end measured (crypto/linkreport.ts signs it) and the group code it saw. */
+export interface LinkTestFigures extends Figures {
   readonly group_code: string;
-  readonly error: string;
 }
 export interface StandbyOk { readonly type: "standby_ok"; readonly hotline: string; readonly party: string; readonly far_party: string; readonly interval_s: number }
 export interface LinkTestStart {
