@@ -201,6 +201,17 @@ async def figures(parties: list[Party], carol: Call) -> dict[tuple[str, str], tu
     return out
 
 
+def failures(carol: Call) -> dict[str, dict[str, int]]:
+    """Frames Carol failed to decrypt so far: sender -> reason -> count."""
+    names = carol.signaling.names
+    out: dict[str, dict[str, int]] = {}
+    for s in [*carol.old_streams, *carol.streams.values()]:
+        per = out.setdefault(names.get(s.participant_id, "?"), {})
+        for reason, n in s.decryptor.dropped().items():
+            per[reason] = per.get(reason, 0) + n
+    return out
+
+
 def _luma(png: Path, box: dict[str, float]) -> tuple[float, float, int]:
     """Mean, standard deviation and distinct values of the luma inside ``box``."""
     with av.open(str(png)) as container:
@@ -265,8 +276,13 @@ async def test_two_browsers_and_python_in_one_call(
         # -- Python decrypts what the browsers' workers encrypted ------------------------
         await asyncio.sleep(WARMUP)
         before = await figures(parties, carol)
+        failed_before = failures(carol)
         await asyncio.sleep(WINDOW)
         after = await figures(parties, carol)
+        failed_in_window = {
+            name: {k: n - failed_before.get(name, {}).get(k, 0) for k, n in per.items()
+                   if n > failed_before.get(name, {}).get(k, 0)}
+            for name, per in failures(carol).items()}
         ratios = {}
         for key, (sent1, got1) in after.items():
             sent0, got0 = before[key]
@@ -274,8 +290,11 @@ async def test_two_browsers_and_python_in_one_call(
             ratios[key] = (got, sent)
             assert sent > (150 if key[1] == "video" else 300), (key, sent)
             assert got >= 0.95 * sent, f"{key}: carol decrypted {got} of {sent}"
-        for name, r in carol.stats().remote.items():
-            assert r["decrypt_failures"] <= 2, (name, r)
+        # Once media flows, nothing fails to decrypt. (Frames that came before their
+        # key and waited past the hold time at the start are dropped and counted too;
+        # on a loaded machine a few do, so the count is taken over the window.)
+        for name, per in failed_in_window.items():
+            assert sum(per.values()) <= 2, (name, per, failed_before.get(name))
 
         # -- every browser decodes both others; one group code ----------------------------
         decoded = {}
@@ -315,7 +334,7 @@ async def test_two_browsers_and_python_in_one_call(
         for p in parties:
             assert not p.problems, f"{p.name}: " + "\n".join(p.problems)
         print(f"\nfirst media after {first_media:.1f} s; carol decrypted (got, sent) over "
-              f"{WINDOW:.0f} s: {ratios}; browsers decoded {decoded}; rekey after leave "
+              f"{WINDOW:.0f} s: {ratios}, failed in the window {failed_in_window}; browsers decoded {decoded}; rekey after leave "
               f"{rekey_s:.2f} s; screenshot {shot} (tile luma mean {mean:.0f}, sd {sd:.1f}); "
               f"total {time.monotonic() - started:.1f} s")
     finally:
