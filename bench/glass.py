@@ -26,7 +26,8 @@ from aiortc.mediastreams import VIDEO_TIME_BASE, MediaStreamError, MediaStreamTr
 
 from bench.browser.support import hotline_server
 from bench.common import machine, percentiles, table, write_json
-from hotline.client.call import Call, RemoteStream
+from hotline.client.call import Call
+from hotline.client.callstats import RemoteStream
 from hotline.client.synthetic import PatternTrack
 from hotline.crypto.identity import Identity
 

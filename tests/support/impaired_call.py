@@ -58,7 +58,8 @@ from typing import Any
 import aioice.ice
 from aiohttp import web
 
-from hotline.client.call import Call, RemoteStream
+from hotline.client.call import Call
+from hotline.client.callstats import RemoteStream
 from hotline.crypto.identity import Identity
 from hotline.rtc import aiortc_adapter as adapter
 from hotline.rtc.opus_fec import AudioRecovery

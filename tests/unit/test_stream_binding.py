@@ -124,7 +124,7 @@ def test_the_cli_table_says_when_streams_were_swapped() -> None:
     from rich.console import Console
 
     from hotline.cli.join import _table
-    from hotline.client.call import CallStats
+    from hotline.client.callstats import CallStats
 
     remote = {"alice": {"participant_id": 3, "video_frames_decrypted": 0,
                         "audio_frames_decrypted": 0, "decrypt_failures": 65,

@@ -31,7 +31,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from hotline.cli.enroll import IdentityFile, Server, TlsCa
-from hotline.client.call import Call, CallStats
+from hotline.client.call import Call
+from hotline.client.callstats import CallStats
 from hotline.client.trustpolicy import TrustPolicy
 from hotline.crypto.identity import Identity
 from hotline.errors import HotlineError

@@ -9,7 +9,9 @@ attributes it to: frames of anyone else in it are dropped and counted
 (``wrong_stream_frames``), never decoded. Frames of a member this device has not
 verified have no key on purpose and are counted apart (``unverified_frames``), not as
 failures. Per remote party it counts decrypted frames, failures and the time from join to
-the first decrypted frame; it can record what it receives.
+the first decrypted frame (:mod:`hotline.client.callstats`); it can record what it
+receives. When the media path dies it replaces its media connections (``media_restart``)
+as :mod:`hotline.client.mediarestart` decides.
 """
 
 from __future__ import annotations
@@ -18,9 +20,7 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
-import threading
 import urllib.parse
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,76 +28,25 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaPlayer, MediaRecorder, MediaRelay
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from hotline.client.callstats import CallStats, CountingSendKeys, RemoteStream, call_stats
+from hotline.client.mediarestart import Connection, MediaRestartPolicy
+from hotline.client.mediasources import open_media
 from hotline.client.signaling import ClientEvent, SignalingClient, trust
 from hotline.client.synthetic import PatternTrack
 from hotline.client.trustpolicy import TrustPolicy
 from hotline.crypto.callkey import Kem
-from hotline.crypto.frames import Codec
 from hotline.crypto.identity import Identity
-from hotline.crypto.kid import WRONG_PARTICIPANT, WRONG_SLOT, Slot
-from hotline.errors import ConfigError
 from hotline.logtext import safe
 from hotline.rtc import aiortc_adapter as adapter
-from hotline.rtc.aiortc_e2ee import UNVERIFIED, MediaE2ee, SendKeys, StreamDecryptor
+from hotline.rtc.aiortc_e2ee import MediaE2ee
 from hotline.rtc.opus_fec import with_inband_fec
 from hotline.signaling import messages as m
 
 log = logging.getLogger("hotline.call")
 
-#: The SFU sends a receiver report every second on the publish connection: nothing at
-#: all received on it for this long means the path is dead.
-DEAD_AFTER = 3.0
-#: Listening only (no publish connection): media, or at least the SFU's consent checks
-#: (every 1.6-2.4 s), arrive on the subscribe connection.
-DEAD_AFTER_LISTENING = 6.0
-#: New connections not up this long after a media restart are restarted again.
-SETUP_TIMEOUT = 6.0
+#: How often the media path is checked (the thresholds are the policy's).
 WATCH_INTERVAL = 0.25
 _RESTART = "restart"  # in the offers queue: drop the connections, ask for new ones
-
-
-class CountingSendKeys(SendKeys):
-    """Counts frames per slot after they were encrypted."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._count_lock = threading.Lock()
-        self.encrypted: dict[Slot, int] = {}
-
-    def protect(self, slot: Slot, codec: Codec, frame: bytes) -> bytes:
-        out = super().protect(slot, codec, frame)
-        with self._count_lock:
-            self.encrypted[slot] = self.encrypted.get(slot, 0) + 1
-        return out
-
-
-@dataclass
-class RemoteStream:
-    participant_id: int
-    kind: str
-    decryptor: StreamDecryptor
-    first_frame_at: float | None = None
-    frames_decoded: int = 0
-
-
-@dataclass
-class CallStats:
-    group_code: str
-    group_words: str
-    participants: list[str]
-    remote: dict[str, dict[str, Any]]
-    sent: dict[str, int]
-    key_messages_rejected: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
-    #: Members this device has not verified (no key sealed to them): party, fingerprint,
-    #: verdict (new_party, new_device, changed, refused, unpinned).
-    unverified: list[dict[str, Any]] = field(default_factory=list)
-
-    def as_json(self) -> dict[str, Any]:
-        return {"group_code": self.group_code, "group_words": self.group_words,
-                "participants": self.participants, "remote": self.remote, "sent": self.sent,
-                "key_messages_rejected": self.key_messages_rejected,
-                "unverified": self.unverified, **self.extra}
 
 
 def _loopback_server(server: str) -> str | None:
@@ -153,10 +102,9 @@ class Call:
         self._sending: list[MediaStreamTrack] = []
         self._publish_clock: adapter.ReceiveClock | None = None
         self._subscribe_clock: adapter.ReceiveClock | None = None
-        self._media_since: float | None = None  # loop time the current connections started
-        self._connected_at: float | None = None  # ... and when they connected
-        self._restart_queued = False
-        self._restarts_pending = 0  # media_restart sent, media_restarted not yet back
+        #: When to restart the media (fed with loop time); it also counts the restarts
+        #: queued and sent but not answered yet.
+        self.restart_policy = MediaRestartPolicy()
         loopback = _loopback_server(server)
         if loopback is not None and host_addresses is None:
             adapter.use_host_addresses([loopback])
@@ -188,7 +136,7 @@ class Call:
         if sig.pin_failure is not None:  # a hotline's far end is not the pinned key
             raise sig.pin_failure
         self.send_keys.replace(sig.keys.senders)
-        self._media_since = loop.time()
+        self.restart_policy.start(loop.time())
         self._spawn(self._watch_path())
         if sig.role in m.LISTEN_ONLY:
             log.info("role %s listens only: nothing published", sig.role)
@@ -201,12 +149,14 @@ class Call:
         new = None if addresses is None else list(addresses)
         changed = new != self.host_addresses
         self.host_addresses = new
-        if changed and self._media_since is not None and self.auto_restart:
-            self.restart_media("address change")
+        if changed:
+            self.restart_policy.address_change()
+            self._check_path()
 
     async def _publish(self) -> None:
         assert self.e2ee is not None
         pc = self.publish_pc = RTCPeerConnection(adapter.configuration())
+        self._connection_state("publish", pc)
         self.e2ee.attach(pc)
         if not self._sending:
             self._sending = self._media_tracks()
@@ -220,9 +170,9 @@ class Call:
             self.path_state = pc.connectionState
             if pc.connectionState == "connected":
                 adapter.raise_buffers(pc)
-                self._media_connected()
             self.signaling.events.put_nowait(ClientEvent("path", {"via": "sfu",
                                                                   "state": pc.connectionState}))
+            self._connection_state("publish", pc)
 
         with adapter.gathering_on(self.host_addresses):
             offer = await pc.createOffer()
@@ -234,62 +184,53 @@ class Call:
         answer = await self.signaling.publish(pc.localDescription.sdp)
         await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
 
-    def _media_connected(self) -> None:
-        now = asyncio.get_running_loop().time()
+    def _media_connected(self, now: float) -> None:
+        """The connection that carries our media connected (first since it was made)."""
         if self.setup_at is None:
             self.setup_at = now
-        if self._connected_at is None:
-            self._connected_at = now
-            if self.media_restarts and self.media_restarts[-1]["connected_at"] is None:
-                self.media_restarts[-1]["connected_at"] = now
-                self.signaling.events.put_nowait(ClientEvent("media_restored", {
-                    "after_s": round(now - self.media_restarts[-1]["requested_at"], 2)}))
+        if self.media_restarts and self.media_restarts[-1]["connected_at"] is None:
+            self.media_restarts[-1]["connected_at"] = now
+            self.signaling.events.put_nowait(ClientEvent("media_restored", {
+                "after_s": round(now - self.media_restarts[-1]["requested_at"], 2)}))
 
     # -- path loss: media restart ------------------------------------------------------------
 
-    def _path_dead(self, now: float) -> str | None:
-        """Why the current media connections are to be replaced, or None."""
-        if self._media_since is None or self._restart_queued:
-            return None
-        if self._restarts_pending:
-            return ("no media_restarted from the server" if now - self._media_since
-                    > SETUP_TIMEOUT else None)
-        pcs = [pc for pc in (self.publish_pc, self.subscribe_pc) if pc is not None]
-        if not pcs:
-            return None  # listening only, and nobody publishes yet: nothing to watch
-        for pc in pcs:
-            if pc.connectionState in ("failed", "closed"):
-                return f"media connection {pc.connectionState}"
-        if self._connected_at is None:
-            return ("media connections not up" if now - self._media_since > SETUP_TIMEOUT
-                    else None)
-        if self.publish_pc is not None and self._publish_clock is not None:
-            quiet, limit = now - self._publish_clock.last, DEAD_AFTER
-        elif self.subscribe_pc is not None and self._subscribe_clock is not None:
-            quiet, limit = now - self._subscribe_clock.last, DEAD_AFTER_LISTENING
-        else:
-            return None
-        return f"nothing received for {quiet:.1f} s" if quiet > limit else None
+    def _connection_state(self, conn: Connection, pc: RTCPeerConnection) -> None:
+        """A media connection was made or changed state: tell the policy, ask it."""
+        now = asyncio.get_running_loop().time()
+        was = self.restart_policy.connected
+        self.restart_policy.connection(conn, pc.connectionState, now)
+        if not was and self.restart_policy.connected:
+            self._media_connected(now)
+        self._check_path()
+
+    def _check_path(self) -> None:
+        """Restart the media if the policy says so (what was received, noted first)."""
+        policy = self.restart_policy
+        clocks: list[tuple[Connection, adapter.ReceiveClock | None]] = [
+            ("publish", self._publish_clock), ("subscribe", self._subscribe_clock)]
+        for conn, clock in clocks:
+            if clock is not None:
+                policy.media(conn, clock.last)
+        decision = policy.decide(asyncio.get_running_loop().time())
+        if decision is not None and self.auto_restart:
+            self.restart_media(decision.text)
 
     async def _watch_path(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(WATCH_INTERVAL)
-            reason = self._path_dead(loop.time()) if self.auto_restart else None
-            if reason is not None:
-                self.restart_media(reason)
+            self._check_path()
 
     def restart_media(self, reason: str = "requested") -> None:
         """Replace our media connections with the SFU (publish and subscribe) by new
         ones, in the same seat and with the same keys: ``media_restart``."""
-        if self._restart_queued:
+        if self.restart_policy.queued:
             return  # one is on its way (and will use the current addresses)
         now = asyncio.get_running_loop().time()
         log.warning("media path lost (%s): restarting media", reason)
         self.media_restarts.append({"reason": reason, "requested_at": now,
                                     "connected_at": None})
-        self._media_since, self._connected_at = now, None
-        self._restart_queued = True
+        self.restart_policy.restart(now)
         self.path_state = "reconnecting media"
         self.signaling.events.put_nowait(ClientEvent("media_restart", {"reason": reason}))
         self._offers.put_nowait(_RESTART)  # after the offers already queued
@@ -300,9 +241,7 @@ class Call:
         self._publish_clock = self._subscribe_clock = None
         self.old_streams.extend(self.streams.values())
         self.streams.clear()
-        self._restarts_pending += 1
-        self._restart_queued = False
-        self._media_since = asyncio.get_running_loop().time()
+        self.restart_policy.restart_sent(asyncio.get_running_loop().time())
         self.signaling.request_media_restart(self.media_restarts[-1]["reason"]
                                              if self.media_restarts else "")
         for pc in old:
@@ -317,33 +256,11 @@ class Call:
             log.warning("publishing after a media restart failed: %s", safe(exc))
 
     def _media_tracks(self) -> list[MediaStreamTrack]:
-        """What we send: a camera (v4l2) and/or microphone (ALSA), a media file (looped),
-        or the synthetic test pattern and tone."""
-        if self.camera is None and self.microphone is None and self.media_file is None:
-            self.tracks = [PatternTrack("audio"), PatternTrack("video", self.video_size)]
-            return list(self.tracks)
-        tracks: list[MediaStreamTrack] = []
-        if self.media_file is not None:
-            player = self._player(str(self.media_file), loop=True)
-            tracks += [t for t in (player.audio, player.video) if t is not None]
-        if self.microphone is not None:
-            audio = self._player(self.microphone, format="alsa").audio
-            tracks += [audio] if audio is not None else []
-        if self.camera is not None:
-            video = self._player(self.camera, format="v4l2",
-                                 options={"framerate": "30", "video_size": "640x480"}).video
-            tracks += [video] if video is not None else []
-        if not tracks:
-            raise ConfigError("the chosen media has no audio or video")
-        return tracks
-
-    def _player(self, source: str, **kwargs: Any) -> MediaPlayer:
-        try:
-            player = MediaPlayer(source, **kwargs)
-        except Exception as exc:  # av raises many kinds (no device, no permission, ...)
-            raise ConfigError(f"cannot open {source}: {exc}") from None
-        self._players.append(player)
-        return player
+        """What we send (:func:`~hotline.client.mediasources.open_media`)."""
+        media = open_media(camera=self.camera, microphone=self.microphone,
+                           media_file=self.media_file, video_size=self.video_size)
+        self.tracks, self._players = media.patterns, media.players
+        return media.tracks
 
     def _keys_changed(self) -> None:
         if self.e2ee is not None:
@@ -358,12 +275,10 @@ class Call:
                 await self._send_restart()
                 continue
             if isinstance(offer, m.MediaRestarted):
-                self._restarts_pending = max(0, self._restarts_pending - 1)
-                if not self._restarts_pending:
-                    self._media_since = asyncio.get_running_loop().time()
+                if self.restart_policy.restarted(asyncio.get_running_loop().time()):
                     self._spawn(self._republish())
                 continue
-            if self._restarts_pending or not isinstance(offer, m.SubscribeOffer):
+            if self.restart_policy.pending or not isinstance(offer, m.SubscribeOffer):
                 continue  # for the connection the restart dropped
             try:
                 await self._answer(offer)
@@ -373,18 +288,20 @@ class Call:
     async def _answer(self, offer: m.SubscribeOffer) -> None:
         assert self.e2ee is not None
         if self.subscribe_pc is None:
-            self.subscribe_pc = RTCPeerConnection(adapter.configuration())
-            self.e2ee.attach(self.subscribe_pc)
-            self.subscribe_pc.on("track", self._on_track)
-            sub = self.subscribe_pc
+            sub = self.subscribe_pc = RTCPeerConnection(adapter.configuration())
+            self._connection_state("subscribe", sub)
+            self.e2ee.attach(sub)
+            sub.on("track", self._on_track)
 
             @sub.on("connectionstatechange")
-            def _connected() -> None:
-                if sub.connectionState == "connected" and sub is self.subscribe_pc:
+            def _state() -> None:
+                if sub is not self.subscribe_pc:
+                    return  # dropped by a media restart
+                if sub.connectionState == "connected":
                     adapter.raise_buffers(sub)
                     if self.publish_pc is None:  # listening only: this is our path
                         self.path_state = "connected"
-                        self._media_connected()
+                self._connection_state("subscribe", sub)
         pc = self.subscribe_pc
         first = pc.localDescription is None
         await pc.setRemoteDescription(RTCSessionDescription(offer.sdp, "offer"))
@@ -475,38 +392,9 @@ class Call:
     # -- figures ---------------------------------------------------------------------------
 
     def stats(self) -> CallStats:
-        names = self.signaling.names
-        remote: dict[str, dict[str, Any]] = {}
-        for s in [*self.old_streams, *self.streams.values()]:
-            name = names.get(s.participant_id, f"participant-{s.participant_id}")
-            r = remote.setdefault(name, {"participant_id": s.participant_id,
-                                         "video_frames_decrypted": 0,
-                                         "audio_frames_decrypted": 0,
-                                         "decrypt_failures": 0, "first_frame_ms": None,
-                                         "wrong_stream_frames": 0, "unverified_frames": 0})
-            r[f"{s.kind}_frames_decrypted"] += s.decryptor.decrypted
-            dropped = s.decryptor.dropped()
-            # frames of a member not verified here: no key on purpose, not a failure
-            r["unverified_frames"] += dropped.pop(UNVERIFIED, 0)
-            r["decrypt_failures"] += sum(dropped.values())
-            # frames of another participant (or kind) in this participant's stream
-            r["wrong_stream_frames"] += (dropped.get(WRONG_PARTICIPANT, 0)
-                                         + dropped.get(WRONG_SLOT, 0))
-            if s.first_frame_at is not None:
-                ms = round((s.first_frame_at - self.joined_at) * 1000, 1)
-                r["first_frame_ms"] = ms if r["first_frame_ms"] is None else min(
-                    r["first_frame_ms"], ms)
-        code = self.signaling.code
-        enc = self.send_keys.encrypted
-        return CallStats(
-            group_code=code.digits if code else "", group_words=code.words if code else "",
-            participants=sorted(set(names.values())), remote=remote,
-            sent={"video_frames": enc.get(Slot.VIDEO, 0), "audio_frames": enc.get(Slot.AUDIO, 0)},
-            key_messages_rejected=self.signaling.rejected_key_messages,
-            unverified=[{"participant_id": p.participant_id, "party": p.party,
-                         "fingerprint": p.fingerprint, "verdict": p.verdict.value}
-                        for p in self.signaling.unverified.values()],
-            extra={"media_restarts": len(self.media_restarts)} if self.media_restarts else {})
+        return call_stats(self.signaling, self.send_keys,
+                          [*self.old_streams, *self.streams.values()], self.joined_at,
+                          len(self.media_restarts))
 
 
 async def _close_quietly(pc: RTCPeerConnection) -> None:

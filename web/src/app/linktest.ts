@@ -16,7 +16,7 @@ import type { LinkTestFigures, LinkTestStart, MediaRestarted, SubscribeOffer } f
 import { checkHotlineRoom } from "../protocol/hotlinerooms.js";
 import { SignalingClient } from "../protocol/signaling.js";
 import { alarm, trust } from "./trustui.js";
-import { gathered } from "./call.js";
+import { gathered } from "./negotiation.js";
 import { mirrorKeys } from "./keys.js";
 import { serverUrl, workerUrl } from "./provenance.js";
 import { statSum } from "./quality.js";
