@@ -363,7 +363,7 @@ export class Call {
     const pathPc = this.publishPc ?? this.subscribePc;
     if (pathPc === null || this.ended) return;
     const pathReport = await pathPc.getStats();
-    if (pathPc !== (this.publishPc ?? this.subscribePc) || this.ended) return; // restarted meanwhile
+    if (pathPc !== (this.publishPc ?? this.subscribePc) || this.ended || this.path.policy.queued) return; // restarted meanwhile
     this.path.stats(pathPc === this.publishPc ? "publish" : "subscribe", pathReport);
     const report = this.subscribePc === null ? null : await this.subscribePc.getStats();
     if (report === null || this.ended) return;
