@@ -21,14 +21,7 @@
  *
  * Because the failure is silent, the pipeline does not trust it: every `checkIntervalMs`
  * it compares the browser's own counts (getStats) with the worker's, per sender and
- * receiver:
- *
- *     outbound video   framesEncoded     <= frames into the transform + slack
- *     outbound audio   packetsSent       <= frames into the transform + slack (1 Opus frame per packet)
- *     inbound video    framesDecoded     <= frames out of the transform (decrypted) + slack
- *     inbound audio    packetsReceived   <= frames into the transform + slack
- *
- * and on every guarded connection (`guard`, `watch`, `addTransceiver`) any sender or
+ * receiver (bypasscheck.ts), and on every guarded connection (`guard`, `watch`, `addTransceiver`) any sender or
  * receiver without a transform of this pipeline must not have moved a packet.
  *
  * More frames sent or decoded than went through the transform means a bypass: the
@@ -45,33 +38,11 @@
 
 import { Slot } from "../crypto/kid.js";
 import { DEFAULT_SUITE } from "../crypto/suites.js";
-import type {
-  CounterReport, Direction, FromWorker, MediaKind, ToWorker, TransformCounters, TransformOptions,
-} from "./messages.js";
+import { FatalMediaError, compare, measured, unprotected, type FatalDetail, type Tracked } from "./bypasscheck.js";
+import type { CounterReport, Direction, FromWorker, MediaKind, ToWorker, TransformOptions } from "./messages.js";
 
 export type { CounterReport, TransformCounters } from "./messages.js";
-
-export interface FatalDetail {
-  /** bypass: a transform saw fewer frames than the browser sent or decoded;
-   * unprotected: media moved on a sender/receiver without a transform; worker: the
-   * worker died or stopped answering. */
-  readonly reason: "bypass" | "unprotected" | "worker";
-  readonly message: string;
-  readonly transform?: string;
-  readonly direction?: Direction;
-  readonly kind?: MediaKind;
-  /** The getStats figure compared, its value, and the worker's figure. */
-  readonly stat?: string;
-  readonly statValue?: number;
-  readonly transformed?: number;
-}
-
-export class FatalMediaError extends Error {
-  constructor(readonly detail: FatalDetail) {
-    super(detail.message);
-    this.name = "FatalMediaError";
-  }
-}
+export { FatalMediaError, type FatalDetail } from "./bypasscheck.js";
 
 export interface MediaE2EEOptions {
   /** URL of the bundled transform worker (an ES module). */
@@ -91,14 +62,6 @@ export interface MediaE2EEOptions {
   readonly capture?: number;
 }
 
-interface Tracked {
-  readonly id: string;
-  readonly direction: Direction;
-  readonly kind: MediaKind;
-  readonly sender?: RTCRtpSender;
-  readonly receiver?: RTCRtpReceiver;
-}
-
 interface Pending {
   resolve(value: FromWorker & { type: "reply"; ok: true }): void;
   reject(error: Error): void;
@@ -113,14 +76,6 @@ export function restrictCodecs(transceiver: RTCRtpTransceiver, kind: MediaKind):
   if (caps === null || typeof transceiver.setCodecPreferences !== "function") return;
   const codecs = caps.codecs.filter((c) => c.mimeType.toLowerCase() === MIME[kind]);
   if (codecs.length > 0) transceiver.setCodecPreferences(codecs);
-}
-
-function statNumber(report: RTCStatsReport, type: string, field: string): number | null {
-  let total: number | null = null;
-  report.forEach((s: Record<string, unknown>) => {
-    if (s["type"] === type && typeof s[field] === "number") total = (total ?? 0) + (s[field] as number);
-  });
-  return total;
 }
 
 export class MediaE2EE extends EventTarget {
@@ -319,9 +274,9 @@ export class MediaE2EE extends EventTarget {
     // still in flight, which the slack covers).
     const entries = [...this.tracked];
     const stats = await Promise.all(entries.map((t) => (t.sender ?? t.receiver)!.getStats()));
-    const unprotected = await this.unprotected();
-    if (unprotected !== null) {
-      this.fatal(unprotected);
+    const bare = await unprotected(this.guarded, this.attached);
+    if (bare !== null) {
+      this.fatal(bare);
       return false;
     }
     let report: CounterReport;
@@ -334,7 +289,8 @@ export class MediaE2EE extends EventTarget {
     const byId = new Map(report.transforms.map((c) => [c.id, c]));
     for (let i = 0; i < entries.length; i++) {
       const t = entries[i]!;
-      const problem = this.compare(t, stats[i]!, byId.get(t.id));
+      const slack = t.kind === "video" ? (this.opts.slackVideo ?? 10) : (this.opts.slackAudio ?? 25);
+      const problem = compare(t, stats[i]!, byId.get(t.id), slack);
       if (problem !== null) {
         this.fatal(problem);
         return false;
@@ -342,65 +298,9 @@ export class MediaE2EE extends EventTarget {
     }
     for (let i = 0; i < entries.length; i++) {
       const t = entries[i]!;
-      if (this.measured(t, stats[i]!)) this.passed.add((t.sender ?? t.receiver)!);
+      if (measured(t, stats[i]!)) this.passed.add((t.sender ?? t.receiver)!);
     }
     return true;
-  }
-
-  /** The getStats figure of a sender or receiver has moved (the check compared media). */
-  private measured(t: Tracked, report: RTCStatsReport): boolean {
-    const stat = t.direction === "send" ? (t.kind === "video" ? "framesEncoded" : "packetsSent")
-      : (t.kind === "video" ? "framesDecoded" : "packetsReceived");
-    return (statNumber(report, t.direction === "send" ? "outbound-rtp" : "inbound-rtp", stat) ?? 0) > 0;
-  }
-
-  /** A sender or receiver of a guarded connection that moves media without our transform. */
-  private async unprotected(): Promise<FatalDetail | null> {
-    for (const pc of this.guarded) {
-      if (pc.connectionState === "closed") continue;
-      const ends: [RTCRtpSender | RTCRtpReceiver, Direction][] = [
-        ...pc.getSenders().map((x) => [x, "send"] as [RTCRtpSender, Direction]),
-        ...pc.getReceivers().map((x) => [x, "recv"] as [RTCRtpReceiver, Direction]),
-      ];
-      for (const [end, direction] of ends) {
-        if (this.attached.has(end) || end.track === null) continue;
-        const report = await end.getStats();
-        const stat = direction === "send" ? "packetsSent" : "packetsReceived";
-        const value = statNumber(report, direction === "send" ? "outbound-rtp" : "inbound-rtp", stat);
-        if (value !== null && value > 0) {
-          const kind = end.track.kind as MediaKind;
-          return {
-            reason: "unprotected", direction, kind, stat, statValue: value, transformed: 0,
-            message: `E2EE bypass: a ${direction} ${kind} stream without an E2EE transform moved ${value} packets`,
-          };
-        }
-      }
-    }
-    return null;
-  }
-
-  private compare(t: Tracked, report: RTCStatsReport, c: TransformCounters | undefined): FatalDetail | null {
-    let stat: string;
-    let transformed: number;
-    const framesIn = c?.framesIn ?? 0;
-    if (t.direction === "send") {
-      stat = t.kind === "video" ? "framesEncoded" : "packetsSent";
-      transformed = framesIn;
-    } else if (t.kind === "video") {
-      stat = "framesDecoded";
-      transformed = c?.framesOut ?? 0;
-    } else {
-      stat = "packetsReceived";
-      transformed = framesIn;
-    }
-    const value = statNumber(report, t.direction === "send" ? "outbound-rtp" : "inbound-rtp", stat);
-    if (value === null) return null; // nothing sent or received yet
-    const slack = t.kind === "video" ? (this.opts.slackVideo ?? 10) : (this.opts.slackAudio ?? 25);
-    if (value <= transformed + slack) return null;
-    return {
-      reason: "bypass", transform: t.id, direction: t.direction, kind: t.kind, stat, statValue: value, transformed,
-      message: `E2EE bypass: ${t.direction} ${t.kind} ${stat}=${value} but only ${transformed} frames went through the transform`,
-    };
   }
 
   private fatal(detail: FatalDetail): void {
