@@ -149,7 +149,7 @@ class Call:
         new = None if addresses is None else list(addresses)
         changed = new != self.host_addresses
         self.host_addresses = new
-        if changed:
+        if changed and self.auto_restart:
             self.restart_policy.address_change()
             self._check_path()
 
