@@ -25,14 +25,15 @@
 
 import { type Bytes, toHex } from "../crypto/bytes.js";
 import { CryptoError, Reason } from "../crypto/errors.js";
-import { Codec, frameKid, protect, unprotect } from "../crypto/frames.js";
+import { frameKid, protect, unprotect } from "../crypto/frames.js";
 import { GENERATION_BITS, SLOT_BITS, parseKid, streamKidVerdict } from "../crypto/kid.js";
 import { SFrameContext, SFrameSender } from "../crypto/sframe.js";
 import { DEFAULT_SUITE } from "../crypto/suites.js";
 import {
-  type CounterReport, type CounterTotals, type Direction, FailureReason, type FromWorker, type MediaKind,
-  type TestDecryptResult, type ToWorker, type TransformCounters, type TransformOptions,
+  type CounterReport, type CounterTotals, FailureReason, type FromWorker, type MediaKind,
+  type TestDecryptResult, type ToWorker, type TransformOptions,
 } from "./messages.js";
+import { type EncodedFrame, TransformState, codecMatches, reasonOf, setData } from "./transformstate.js";
 
 declare const HOTLINE_TEST_HOOKS: boolean;
 const TEST_HOOKS = typeof HOTLINE_TEST_HOOKS !== "undefined" && HOTLINE_TEST_HOOKS;
@@ -42,8 +43,6 @@ export const MAX_HELD = 64;
 
 // ------------------------------------------------ the parts of the worker scope we use
 // (tsconfig has the DOM lib, not WebWorker: declared here, as Chromium has them)
-
-type EncodedFrame = RTCEncodedAudioFrame | RTCEncodedVideoFrame;
 
 interface ScriptTransformer {
   readonly readable: ReadableStream<EncodedFrame>;
@@ -61,47 +60,6 @@ const scope = globalThis as unknown as WorkerScope;
 
 // ------------------------------------------------------------------------------ state
 
-interface Held {
-  readonly at: number;
-  readonly kid: bigint;
-  readonly frame: EncodedFrame;
-  readonly wire: Uint8Array;
-}
-
-class TransformState {
-  framesIn = 0;
-  framesOut = 0;
-  readonly failures: Record<string, number> = {};
-  held: Held[] = [];
-  captured = 0;
-  enqueue: ((frame: EncodedFrame) => void) | null = null;
-
-  constructor(
-    readonly id: string,
-    readonly direction: Direction,
-    readonly kind: MediaKind,
-    readonly slot: number,
-    readonly capture: number,
-    /** Receivers: the stream's participant (null: only the slot is checked). */
-    readonly participant: number | null = null,
-  ) {}
-
-  get codec(): Codec {
-    return this.kind === "audio" ? Codec.OPUS : Codec.VP8;
-  }
-
-  fail(reason: string): void {
-    this.failures[reason] = (this.failures[reason] ?? 0) + 1;
-  }
-
-  counters(): TransformCounters {
-    return {
-      id: this.id, direction: this.direction, kind: this.kind, framesIn: this.framesIn,
-      framesOut: this.framesOut, failures: { ...this.failures }, held: this.held.length,
-    };
-  }
-}
-
 let configured = false;
 let receiving = new SFrameContext(DEFAULT_SUITE);
 let sendingContext = new SFrameContext(DEFAULT_SUITE);
@@ -112,25 +70,6 @@ const usedSendingKeys = new Set<string>();
 const transforms = new Map<string, TransformState>();
 let locked = false;
 let expiryTimer: ReturnType<typeof setInterval> | null = null;
-
-function reasonOf(error: unknown): string {
-  return error instanceof CryptoError ? error.reason : FailureReason.ERROR;
-}
-
-function expectedMime(kind: MediaKind): string {
-  return kind === "audio" ? "audio/opus" : "video/vp8";
-}
-
-/** The codec of a frame is what we expect (the metadata's mimeType, where the browser
- * gives one). Anything else is dropped: it has no E2EE frame layout here. */
-function codecMatches(state: TransformState, frame: EncodedFrame): boolean {
-  const mime = (frame.getMetadata() as { mimeType?: string }).mimeType;
-  return mime === undefined || mime === "" || mime.toLowerCase() === expectedMime(state.kind);
-}
-
-function setData(frame: EncodedFrame, data: Bytes): void {
-  frame.data = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data.buffer : data.slice().buffer;
-}
 
 // --------------------------------------------------------------------------- sending
 
