@@ -357,7 +357,7 @@ export const SERVER_SHAPES: { readonly [T in ServerMessage["type"]]: Shape } = {
   hotline_status: { hotlines: list(anyObject) },
   record_entries: {
     hotline: str(),
-    start: int(0, 9007199254740992),
+    start: int(0, 9007199254740991),
     entries: list(b64()),
     more: opt(bool, false),
   },
@@ -559,7 +559,7 @@ export const CLIENT_SHAPES: { readonly [T in ClientMessage["type"]]: Shape } = {
   media: { state: mediaState },
   resume: { room: str(1, 64), participant_id: u32, token: b64(), received: u32 },
   media_restart: { reason: opt(str(undefined, 200), "") },
-  standby: { hotline: str(1, 64), record_length: opt(int(0, 9007199254740992), 0) },
+  standby: { hotline: str(1, 64), record_length: opt(int(0, 9007199254740991), 0) },
   linktest_request: { hotline: str(1, 64) },
   linktest_report: {
     test_id: str(undefined, undefined, "^[0-9a-f]{16}$"),
