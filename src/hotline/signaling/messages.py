@@ -6,6 +6,14 @@ frame of at most :data:`MAX_MESSAGE_BYTES`. :func:`parse_client` and
 :class:`~hotline.errors.ProtocolError`; :func:`encode` turns a message into text.
 Binary fields (keys, signatures, announcements, key messages) are base64url without
 padding. The flow is documented in docs/SIGNALING.md.
+
+This module is the one source of the signaling schema, and one file on purpose (it is
+longer than our modules usually are): scripts/gen_protocol.py generates from it the JSON
+Schema (protocol/schema/signaling.json), the page's types and validators
+(web/src/protocol/messages.gen.ts) and the message reference of docs/SIGNALING.md, and
+`make web` / `make lint` fail when those are stale. Both sides run the cases of
+protocol/conformance/signaling/. Every message class is a few lines; split by topic they
+would only scatter the two unions below, which must name every class.
 """
 
 from __future__ import annotations
