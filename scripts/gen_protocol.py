@@ -20,6 +20,7 @@ import json
 import re
 import sys
 import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,15 @@ B64URL = {"type": "string", "contentEncoding": "base64url", "pattern": "^[A-Za-z
 #: Names the page uses where Python's would shadow a global (TypeScript's Error).
 TS_NAMES = {"Error": "ErrorMessage"}
 JSON = dict[str, Any]
+TS_SCALARS = {"string": "string", "integer": "number", "number": "number", "boolean": "boolean",
+              "null": "null"}
+DOC_SCALARS = {"boolean": "bool", "null": "null"}
+
+
+def _values(node: JSON, render: Callable[[JSON], str], free: str) -> str:
+    """An object's values: ``free`` if any JSON is allowed, else ``render`` of their schema."""
+    extra = node.get("additionalProperties")
+    return free if extra is True or extra is None else render(extra)
 
 
 # -- JSON Schema ------------------------------------------------------------------------
@@ -141,21 +151,15 @@ class _TypeScript:
         if "const" in node:
             return json.dumps(node["const"])
         kind = node.get("type")
-        if kind == "string":
-            return "Bytes" if node.get("contentEncoding") == "base64url" else "string"
-        if kind in ("integer", "number"):
-            return "number"
-        if kind == "boolean":
-            return "boolean"
-        if kind == "null":
-            return "null"
         if kind == "array":
             return f"readonly {self._paren(self.type_of(node['items']))}[]"
         if kind == "object":
-            extra = node.get("additionalProperties")
-            value = "unknown" if extra is True or extra is None else self.type_of(extra)
-            return f"Readonly<Record<string, {value}>>"
-        raise SystemExit(f"error: no TypeScript type for {node}")
+            return f"Readonly<Record<string, {_values(node, self.type_of, 'unknown')}>>"
+        if kind == "string" and node.get("contentEncoding") == "base64url":
+            return "Bytes"
+        if kind not in TS_SCALARS:
+            raise SystemExit(f"error: no TypeScript type for {node}")
+        return TS_SCALARS[kind]
 
     @staticmethod
     def _paren(text: str) -> str:
@@ -339,18 +343,11 @@ def _describe(node: JSON, defs: JSON) -> str:
         if low is not None or high is not None:
             text += f" {'' if low is None else low}..{'' if high is None else high}"
         return text
-    if kind == "boolean":
-        return "bool"
-    if kind == "null":
-        return "null"
     if kind == "array":
         return f"[{_describe(node['items'], defs)}]"
     if kind == "object":
-        extra = node.get("additionalProperties")
-        if extra is True or extra is None:
-            return "object"
-        return f"{{name: {_describe(extra, defs)}}}"
-    return json.dumps(node)
+        return _values(node, lambda x: f"{{name: {_describe(x, defs)}}}", "object")
+    return DOC_SCALARS.get(kind, json.dumps(node))
 
 
 def _row_fields(name: str, defs: JSON) -> str:
