@@ -6,7 +6,7 @@
 //
 // HOTLINE_ROOT (default: the repository) is where a test finds protocol/ and tests/vectors/.
 // The JSON reviver's source text (the page's parser tells 1.0 from 1 with it, as Chromium
-// does) is behind a flag in Node 20, so the tests run with it.
+// does) is behind a flag in Node 20: the tests run with it where Node needs it.
 
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readdirSync, rmSync } from "node:fs";
@@ -17,7 +17,9 @@ import { build } from "esbuild";
 const WEB = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const TESTS = join(WEB, "test", "node");
 const OUT = join(WEB, "dist", "node-test");
-const NODE_FLAGS = ["--harmony-json-parse-with-source"];
+let source;
+JSON.parse("1.0", (_key, value, context) => ((source = context?.source), value));
+const NODE_FLAGS = source === "1.0" ? [] : ["--harmony-json-parse-with-source"];
 
 const names = process.argv.slice(2);
 const files = readdirSync(TESTS)
