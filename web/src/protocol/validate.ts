@@ -60,9 +60,12 @@ export function str(min = 0, max = Infinity, pattern?: string): Check<string> {
   const re = pattern === undefined ? null : new RegExp(pattern);
   return (v, where) => {
     if (typeof v !== "string") fail(where, "expected a string");
-    const length = [...v].length;
-    if (length < min) fail(where, `at least ${min} characters`);
-    if (length > max) fail(where, `at most ${max} characters`);
+    // characters = code points: between half the UTF-16 length and the UTF-16 length
+    if (v.length > max || v.length < 2 * min) {
+      const length = [...v].length;
+      if (length < min) fail(where, `at least ${min} characters`);
+      if (length > max) fail(where, `at most ${max} characters`);
+    }
     if (re !== null && !re.test(v)) fail(where, "does not match its pattern");
     return v;
   };
