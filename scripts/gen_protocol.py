@@ -218,10 +218,10 @@ class _TypeScript:
         for key, value, required in self._fields(name):
             mark = "?" if optional_defaults and not required and key != "type" else ""
             fields.append(f"readonly {key}{mark}: {self.type_of(value)};")
-        lines.append(f"export interface {_ts_name(name)} {{")
-        lines += [f"  {f}" for f in fields]
-        lines.append("}")
-        return lines
+        one_line = f"export interface {_ts_name(name)} {{ {' '.join(fields)} }}"
+        if len(one_line) <= 120:
+            return [*lines, one_line]
+        return [*lines, f"export interface {_ts_name(name)} {{", *(f"  {f}" for f in fields), "}"]
 
     def shape(self, name: str, indent: str = "") -> str:
         parts = []

@@ -32,11 +32,7 @@ export interface LinkTestFigures {
 }
 
 /** What a participant sends now (metadata the server relays; it cannot check it). */
-export interface MediaState {
-  readonly audio: boolean;
-  readonly video: boolean;
-  readonly screen: boolean;
-}
+export interface MediaState { readonly audio: boolean; readonly video: boolean; readonly screen: boolean; }
 
 export interface MemberInfo {
   readonly participant_id: number;
@@ -47,11 +43,7 @@ export interface MemberInfo {
   readonly media: MediaState;
 }
 
-export interface StreamInfo {
-  readonly mid: string;
-  readonly participant_id: number;
-  readonly kind: "audio" | "video";
-}
+export interface StreamInfo { readonly mid: string; readonly participant_id: number; readonly kind: "audio" | "video"; }
 
 const linkTestFigures: Check<LinkTestFigures> = record({
   joined: bool,
@@ -79,17 +71,9 @@ const streamInfo: Check<StreamInfo> = record({ mid: str(), participant_id: u32, 
 
 // -- server -> client ----------------------------------------------------------------
 
-export interface Hello {
-  readonly type: "hello";
-  readonly challenge: Bytes;
-  readonly server: string;
-}
+export interface Hello { readonly type: "hello"; readonly challenge: Bytes; readonly server: string; }
 
-export interface Enrolled {
-  readonly type: "enrolled";
-  readonly party: string;
-  readonly device_id: number;
-}
+export interface Enrolled { readonly type: "enrolled"; readonly party: string; readonly device_id: number; }
 
 export interface Welcome {
   readonly type: "welcome";
@@ -127,17 +111,9 @@ export interface Resumed {
   readonly received: number;
 }
 
-export interface MemberJoined {
-  readonly type: "member_joined";
-  readonly epoch: number;
-  readonly member: MemberInfo;
-}
+export interface MemberJoined { readonly type: "member_joined"; readonly epoch: number; readonly member: MemberInfo; }
 
-export interface MemberLeft {
-  readonly type: "member_left";
-  readonly epoch: number;
-  readonly participant_id: number;
-}
+export interface MemberLeft { readonly type: "member_left"; readonly epoch: number; readonly participant_id: number; }
 
 /** A participant's `MediaState` changed. */
 export interface MemberMedia {
@@ -146,21 +122,11 @@ export interface MemberMedia {
   readonly state: MediaState;
 }
 
-export interface KeyFrom {
-  readonly type: "key_from";
-  readonly sender: number;
-  readonly data: Bytes;
-}
+export interface KeyFrom { readonly type: "key_from"; readonly sender: number; readonly data: Bytes; }
 
-export interface Left {
-  readonly type: "left";
-  readonly room: string;
-}
+export interface Left { readonly type: "left"; readonly room: string; }
 
-export interface PublishAnswer {
-  readonly type: "publish_answer";
-  readonly sdp: string;
-}
+export interface PublishAnswer { readonly type: "publish_answer"; readonly sdp: string; }
 
 /** The SFU offers the others' streams (all of them so far); answer it. */
 export interface SubscribeOffer {
@@ -170,20 +136,12 @@ export interface SubscribeOffer {
 }
 
 /** Your old media connections are gone: publish again; a new `subscribe_offer` (for a new connection) follows. */
-export interface MediaRestarted {
-  readonly type: "media_restarted";
-}
+export interface MediaRestarted { readonly type: "media_restarted"; }
 
-export interface Pong {
-  readonly type: "pong";
-}
+export interface Pong { readonly type: "pong"; }
 
 /** A request was refused. `code` is stable; `message` is for people. */
-export interface ErrorMessage {
-  readonly type: "error";
-  readonly code: string;
-  readonly message: string;
-}
+export interface ErrorMessage { readonly type: "error"; readonly code: string; readonly message: string; }
 
 export interface StandbyOk {
   readonly type: "standby_ok";
@@ -219,11 +177,7 @@ export interface Ring {
   readonly caller_device: string;
 }
 
-export interface RingStop {
-  readonly type: "ring_stop";
-  readonly call_id: string;
-  readonly reason: string;
-}
+export interface RingStop { readonly type: "ring_stop"; readonly call_id: string; readonly reason: string; }
 
 /** To the caller: `endpoints` standby endpoints ring. */
 export interface CallRinging {
@@ -242,17 +196,9 @@ export interface CallAcked {
 }
 
 /** To both ends: join `room` with `hotline_join` now. */
-export interface CallAnswered {
-  readonly type: "call_answered";
-  readonly call_id: string;
-  readonly room: string;
-}
+export interface CallAnswered { readonly type: "call_answered"; readonly call_id: string; readonly room: string; }
 
-export interface CallEnded {
-  readonly type: "call_ended";
-  readonly call_id: string;
-  readonly reason: string;
-}
+export interface CallEnded { readonly type: "call_ended"; readonly call_id: string; readonly reason: string; }
 
 /** Dashboard data: `hotlines` as documented in docs/SIGNALING.md. */
 export interface HotlineStatus {
@@ -386,49 +332,26 @@ export interface Auth {
   readonly channel_binding?: "" | "tls-unique";
 }
 
-export interface Join {
-  readonly type: "join";
-  readonly room: string;
-}
+export interface Join { readonly type: "join"; readonly room: string; }
 
 /** My signed call-key announcement, after `JoinAck`. */
-export interface Announce {
-  readonly type: "announce";
-  readonly announcement: Bytes;
-}
+export interface Announce { readonly type: "announce"; readonly announcement: Bytes; }
 
 /** A key message for one participant; the server relays it unopened. */
-export interface SendKey {
-  readonly type: "key";
-  readonly to: number;
-  readonly data: Bytes;
-}
+export interface SendKey { readonly type: "key"; readonly to: number; readonly data: Bytes; }
 
-export interface Leave {
-  readonly type: "leave";
-}
+export interface Leave { readonly type: "leave"; }
 
 /** An SDP offer with the media this participant sends (to the SFU). */
-export interface Publish {
-  readonly type: "publish";
-  readonly sdp: string;
-}
+export interface Publish { readonly type: "publish"; readonly sdp: string; }
 
 /** The SDP answer to the SFU's latest `SubscribeOffer`. */
-export interface SubscribeAnswer {
-  readonly type: "subscribe_answer";
-  readonly sdp: string;
-}
+export interface SubscribeAnswer { readonly type: "subscribe_answer"; readonly sdp: string; }
 
-export interface Ping {
-  readonly type: "ping";
-}
+export interface Ping { readonly type: "ping"; }
 
 /** I muted, unmuted, turned my camera off or on, or started or stopped sharing. */
-export interface SetMedia {
-  readonly type: "media";
-  readonly state: MediaState;
-}
+export interface SetMedia { readonly type: "media"; readonly state: MediaState; }
 
 /** After `auth` on a new connection: take my seat in `room` back (the connection broke; the server keeps a seat for a few seconds, media and keys included). */
 export interface Resume {
@@ -440,10 +363,7 @@ export interface Resume {
 }
 
 /** My media path to the SFU died (ICE failed, consent lost, nothing received for too long): drop my publish and subscribe connections; I publish and subscribe again on new ones. Seat, participant id and keys stay (no roster change, no rekey). */
-export interface MediaRestart {
-  readonly type: "media_restart";
-  readonly reason?: string;
-}
+export interface MediaRestart { readonly type: "media_restart"; readonly reason?: string; }
 
 /** Keep this connection ready for hotline NAME: answer link tests, ring on calls. */
 export interface StandbyRegister {
@@ -453,10 +373,7 @@ export interface StandbyRegister {
 }
 
 /** Run one link test of NAME now; the server answers with `LinkTestResult`. */
-export interface LinkTestRequest {
-  readonly type: "linktest_request";
-  readonly hotline: string;
-}
+export interface LinkTestRequest { readonly type: "linktest_request"; readonly hotline: string; }
 
 export interface LinkTestReport {
   readonly type: "linktest_report";
@@ -466,40 +383,21 @@ export interface LinkTestReport {
 }
 
 /** Ring every standby endpoint of the other party of hotline NAME. */
-export interface HotlineCall {
-  readonly type: "hotline_call";
-  readonly hotline: string;
-}
+export interface HotlineCall { readonly type: "hotline_call"; readonly hotline: string; }
 
 /** I saw the ring (stops it elsewhere); `message` e.g. an ETA for the principal. */
-export interface RingAck {
-  readonly type: "ring_ack";
-  readonly call_id: string;
-  readonly message?: string;
-}
+export interface RingAck { readonly type: "ring_ack"; readonly call_id: string; readonly message?: string; }
 
 /** Explicit answer: media may start now. */
-export interface CallAnswer {
-  readonly type: "call_answer";
-  readonly call_id: string;
-}
+export interface CallAnswer { readonly type: "call_answer"; readonly call_id: string; }
 
-export interface Hangup {
-  readonly type: "hangup";
-  readonly call_id: string;
-}
+export interface Hangup { readonly type: "hangup"; readonly call_id: string; }
 
 /** Join the media room of a link test or an answered call (then as `join`). */
-export interface HotlineJoin {
-  readonly type: "hotline_join";
-  readonly call_id: string;
-}
+export interface HotlineJoin { readonly type: "hotline_join"; readonly call_id: string; }
 
 /** The dashboard's data: every hotline of my party (`HotlineStatus`). */
-export interface HotlineStatusRequest {
-  readonly type: "hotline_status_request";
-  readonly last?: number;
-}
+export interface HotlineStatusRequest { readonly type: "hotline_status_request"; readonly last?: number; }
 
 export type ClientMessage =
   | Enroll
