@@ -27,7 +27,7 @@ import type { GroupCode } from "../crypto/groupcode.js";
 import type { Identity } from "../crypto/identity.js";
 import {
   type KeyScheduleAction, type KeyScheduleEvent, KeySchedule, type Member, keyScheduleConfig,
-} from "../crypto/keyschedule.js";
+} from "../crypto/keyschedule/index.js";
 import { MediaKeys } from "../crypto/mediakeys.js";
 import { HotlineError, ProtocolError, RemoteError, UsageError } from "../errors.js";
 import { type Presented, TrustPolicy, UntrustedKey } from "./trust.js";

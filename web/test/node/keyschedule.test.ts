@@ -11,7 +11,7 @@ import { CryptoError } from "../../src/crypto/errors.js";
 import { Identity } from "../../src/crypto/identity.js";
 import {
   type KeyScheduleAction, type KeyScheduleEvent, KeySchedule, type Member, keyScheduleConfig,
-} from "../../src/crypto/keyschedule.js";
+} from "../../src/crypto/keyschedule/index.js";
 import { ProtocolError, UsageError } from "../../src/errors.js";
 
 // Node's modules and globals, declared here (the project's TypeScript has the DOM lib, not Node's).

@@ -35,11 +35,11 @@ from hotline.crypto.keyschedule.events import (
     trust_everyone,
 )
 from hotline.crypto.keyschedule.inbox import Pending, check_addressed
+from hotline.crypto.keyschedule.outbox import seal_to_peers
 from hotline.crypto.keyschedule.peers import Deadline, Peer, check_epoch, check_ids, verify_member
 from hotline.crypto.kid import kids_for
 from hotline.errors import (
     AnnouncementError,
-    CryptoError,
     KeyMessageError,
     ProtocolError,
     Reason,
@@ -254,20 +254,9 @@ class KeySchedule:
         me = self._require_joined()
         generation = self.generation + 1
         base_key = self._random(BASE_KEY_SIZE)
-        messages: list[Action] = []
-        rejected: list[Action] = []
-        for pid, peer in sorted(self._peers.items()):
-            if not peer.trusted:
-                continue  # not verified by this device: nothing is sealed to it
-            try:
-                msg = KeyMessage.seal(
-                    self.identity, peer.announcement.call_key, room_id=self.config.room_id,
-                    sender=me, recipient=pid, epoch=self.epoch, generation=generation,
-                    cipher_suite=self.config.cipher_suite, base_key=base_key)
-            except CryptoError as exc:
-                rejected.append(MemberRejected(pid, exc.reason))
-                continue
-            messages.append(SendKeyMessage(pid, msg.encode()))
+        messages, rejected = seal_to_peers(self.identity, self.config, self._peers, me=me,
+                                           epoch=self.epoch, generation=generation,
+                                           base_key=base_key)
         kids = kids_for(me, generation)
         actions: list[Action] = list(rejected)
         # The new key first, then the old one goes: a media thread switching between
@@ -277,7 +266,6 @@ class KeySchedule:
             actions.append(RetireKeys(self._sending_kids, sending=True))
         actions += messages
         for r in rejected:
-            assert isinstance(r, MemberRejected)
             self._drop_peer(now, r.participant_id)
         self.generation, self._sending_kids = generation, kids
         self._next_rekey = now + self.config.rekey_interval
