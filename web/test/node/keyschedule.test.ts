@@ -22,6 +22,7 @@ const assert = (await import("node:assert/strict" as string)) as {
   deepEqual(actual: unknown, expected: unknown, message?: string): void;
 };
 const fs = (await import("node:fs" as string)) as {
+  existsSync(path: string): boolean;
   readdirSync(path: string): string[];
   readFileSync(path: string, encoding: string): string;
 };
@@ -43,7 +44,12 @@ interface Doc {
   traces: Trace[];
 }
 
-const DIR = `${process.env["HOTLINE_ROOT"] ?? process.cwd()}/protocol/conformance/keyschedule`;
+/** The files, from the repository root: HOTLINE_ROOT (the runner sets it), else the
+ * working directory or its parent (run from web/). */
+const DIR = [process.env["HOTLINE_ROOT"], process.cwd(), `${process.cwd()}/..`]
+  .filter((root) => root !== undefined)
+  .map((root) => `${root}/protocol/conformance/keyschedule`)
+  .find((dir) => fs.existsSync(dir)) ?? "protocol/conformance/keyschedule";
 
 /** SHA-256("hotline trace random" || u32 i)[:n], i = 0, 1, ...: the traces' randomness
  * (the key schedule draws it synchronously, so it is computed ahead). */
