@@ -130,9 +130,6 @@ class KeySchedule:
             raise UsageError("event before Joined")
         return self.participant_id
 
-    def _check_epoch(self, epoch: int) -> None:
-        check_epoch(self.epoch, epoch)
-
     def _admit(self, members: tuple[Member, ...], me: int, *, joined_epoch: int | None = None,
                epoch: int = 0) -> list[Action]:
         ids = [m.participant_id for m in members]
@@ -150,20 +147,20 @@ class KeySchedule:
     def _joined(self, ev: Joined) -> list[Action]:
         if self.participant_id is not None:
             raise UsageError("already joined")
-        self._check_epoch(ev.epoch)
+        check_epoch(self.epoch, ev.epoch)
         actions = self._admit(ev.members, ev.participant_id, epoch=ev.epoch)
         self.participant_id = ev.participant_id
         return actions + self._new_epoch(ev.now, ev.epoch)
 
     def _member_joined(self, ev: MemberJoined) -> list[Action]:
         me = self._require_joined()
-        self._check_epoch(ev.epoch)
+        check_epoch(self.epoch, ev.epoch)
         actions = self._admit((ev.member,), me, joined_epoch=ev.epoch)
         return actions + self._new_epoch(ev.now, ev.epoch)
 
     def _member_left(self, ev: MemberLeft) -> list[Action]:
         self._require_joined()
-        self._check_epoch(ev.epoch)
+        check_epoch(self.epoch, ev.epoch)
         if ev.participant_id not in self._roster:
             raise ProtocolError(f"participant {ev.participant_id} left but was never here")
         self._roster.discard(ev.participant_id)
@@ -175,7 +172,7 @@ class KeySchedule:
 
     def _new_epoch(self, now: float, epoch: int) -> list[Action]:
         self._require_joined()
-        self._check_epoch(epoch)
+        check_epoch(self.epoch, epoch)
         self.epoch = epoch
         actions = self._rekey(now)  # may reject members whose call key fails
         actions += self._start_code_round()

@@ -145,10 +145,6 @@ export class KeySchedule {
     return this.participantId;
   }
 
-  private checkEpoch(epoch: number): void {
-    checkEpoch(this.epoch, epoch);
-  }
-
   /** Verify roster entries; resolves to the verified peers (not yet added) and the
    * rejections. */
   private async admit(members: readonly Member[], me: number, joinedEpoch: number | null, epoch: number,
@@ -169,7 +165,7 @@ export class KeySchedule {
 
   private async joined(ev: Joined): Promise<KeyScheduleAction[]> {
     if (this.participantId !== null) throw new UsageError("already joined");
-    this.checkEpoch(ev.epoch);
+    checkEpoch(this.epoch, ev.epoch);
     const [peers, actions] = await this.admit(ev.members, ev.participantId, null, ev.epoch);
     for (const m of ev.members) this.roster.add(m.participantId);
     for (const p of peers) this.peers.set(p.participantId, p);
@@ -179,7 +175,7 @@ export class KeySchedule {
 
   private async memberJoined(ev: MemberJoined): Promise<KeyScheduleAction[]> {
     const me = this.requireJoined();
-    this.checkEpoch(ev.epoch);
+    checkEpoch(this.epoch, ev.epoch);
     const [peers, actions] = await this.admit([ev.member], me, ev.epoch, 0);
     this.roster.add(ev.member.participantId);
     for (const p of peers) this.peers.set(p.participantId, p);
@@ -188,7 +184,7 @@ export class KeySchedule {
 
   private async memberLeft(ev: MemberLeft): Promise<KeyScheduleAction[]> {
     this.requireJoined();
-    this.checkEpoch(ev.epoch);
+    checkEpoch(this.epoch, ev.epoch);
     if (!this.roster.has(ev.participantId)) throw new ProtocolError(`participant ${ev.participantId} left but was never here`);
     this.roster.delete(ev.participantId);
     const peer = this.peers.get(ev.participantId);
@@ -200,7 +196,7 @@ export class KeySchedule {
 
   private async newEpoch(now: number, epoch: number): Promise<KeyScheduleAction[]> {
     this.requireJoined();
-    this.checkEpoch(epoch);
+    checkEpoch(this.epoch, epoch);
     this.epoch = epoch;
     const actions = await this.rekey(now); // may reject members whose call key fails
     actions.push(...(await this.startCodeRound()));
