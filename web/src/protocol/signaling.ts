@@ -26,7 +26,7 @@ import { prove } from "../crypto/auth.js";
 import type { Identity } from "../crypto/identity.js";
 import {
   type KeyScheduleAction, type KeyScheduleEvent, KeySchedule, type Member, keyScheduleConfig,
-} from "../crypto/keyschedule.js";
+} from "../crypto/keyschedule/index.js";
 import { MediaKeys } from "../crypto/mediakeys.js";
 import { HotlineError, ProtocolError, RemoteError, UsageError } from "../errors.js";
 import { ServerError, SignalingConnection } from "./connection.js";

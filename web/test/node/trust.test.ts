@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { CallKeyPair, Kem } from "../../src/crypto/callkey.js";
 import { Identity } from "../../src/crypto/identity.js";
-import { KeySchedule, type KeyScheduleAction, keyScheduleConfig } from "../../src/crypto/keyschedule.js";
+import { KeySchedule, type KeyScheduleAction, keyScheduleConfig } from "../../src/crypto/keyschedule/index.js";
 import { TrustStore, canonical, evaluate, parseFingerprints } from "../../src/crypto/truststore.js";
 import { readJson } from "./support.js";
 
