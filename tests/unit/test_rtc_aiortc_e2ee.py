@@ -1,4 +1,4 @@
-"""Frame encryption on aiortc (hotline.rtc.aiortc_e2ee), with no network.
+"""Frame encryption on aiortc (hotline.rtc.media_e2ee and its parts), with no network.
 
 Frames go through aiortc's own encoders, packetizers, jitter buffer, depayloader and
 decoders; the last tests run real RTCRtpSender/RTCRtpReceiver objects over an in-memory
@@ -34,16 +34,15 @@ from hotline.crypto.frames import Codec, clear_length
 from hotline.crypto.kid import Slot, make_kid
 from hotline.crypto.sframe import SFrameContext, SFrameSender
 from hotline.errors import UsageError
-from hotline.rtc import aiortc_e2ee
-from hotline.rtc.aiortc_e2ee import (
+from hotline.rtc import decoder_hook, e2ee_sender, e2ee_stats
+from hotline.rtc.aiortc_internals import (
     AIORTC_INTERNALS,
-    AIORTC_VERSION,
+    VERSIONS,
     AiortcInternalsError,
-    MediaE2ee,
-    SendKeys,
-    check_aiortc_internals,
-    e2ee_codec_preferences,
+    check_internals,
 )
+from hotline.rtc.e2ee_sender import SendKeys
+from hotline.rtc.media_e2ee import MediaE2ee, e2ee_codec_preferences
 
 VP8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=97)
 OPUS = RTCRtpCodecParameters(mimeType="audio/opus", clockRate=48000, channels=2,
@@ -185,8 +184,8 @@ class VideoCall:
 
 
 def test_check_aiortc_internals_passes() -> None:
-    assert aiortc.__version__ == AIORTC_VERSION
-    check_aiortc_internals()
+    assert aiortc.__version__ == VERSIONS["aiortc"]
+    check_internals()
     names = {item.name for item in AIORTC_INTERNALS}
     assert {"_packetize", "_RTCRtpSender__encoder", "_RTCRtpReceiver__decoder_queue"} <= names
 
@@ -198,7 +197,7 @@ def test_check_aiortc_internals_notices_a_changed_signature(
 
     monkeypatch.setattr(Vp8Encoder, "_packetize", classmethod(_packetize))
     with pytest.raises(AiortcInternalsError, match="_packetize"):
-        check_aiortc_internals()
+        check_internals()
 
 
 def test_check_aiortc_internals_notices_a_missing_hook(
@@ -208,14 +207,14 @@ def test_check_aiortc_internals_notices_a_missing_hook(
 
     monkeypatch.setattr(RTCRtpSender, "_run_rtp", _run_rtp)
     with pytest.raises(AiortcInternalsError, match="_run_rtp no longer uses"):
-        check_aiortc_internals()
+        check_internals()
 
 
 def test_check_aiortc_internals_notices_another_version(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(aiortc, "__version__", "1.17.0")
     with pytest.raises(AiortcInternalsError, match=r"aiortc 1\.17\.0 installed"):
-        check_aiortc_internals()
+        check_internals()
 
 
 def test_codec_preferences_only_protected_codecs() -> None:
@@ -324,7 +323,7 @@ def test_vp8_without_the_packetizer_hook_sends_nothing() -> None:
     del encoder.inner._packetize  # type: ignore[attr-defined]
     payloads, _ = encoder.encode(video_frame(0))
     assert payloads == []
-    assert sender.stats().encrypt_failures == {aiortc_e2ee.NOT_PROTECTED: 1}
+    assert sender.stats().encrypt_failures == {e2ee_stats.NOT_PROTECTED: 1}
 
 
 def test_unsupported_codec_and_missing_key_send_nothing() -> None:
@@ -335,7 +334,7 @@ def test_unsupported_codec_and_missing_key_send_nothing() -> None:
     assert pcmu.encode(audio_frame(0)) == ([], 0)
     assert vp8.encode(video_frame(0)) == ([], 0)  # no key yet: not even encoded
     failures = e2ee.stats().encrypt_failures
-    assert failures == {aiortc_e2ee.UNSUPPORTED_CODEC: 1, "unknown_kid": 1}
+    assert failures == {e2ee_stats.UNSUPPORTED_CODEC: 1, "unknown_kid": 1}
 
 
 def test_first_vp8_frame_after_a_gap_in_keys_is_a_key_frame() -> None:
@@ -411,7 +410,7 @@ def test_unsupported_codec_is_never_decoded() -> None:
     receiver = receiver_side((0, KEY0))
     stream = receiver.new_stream("audio")
     assert stream.decrypt(PCMU, JitterFrame(b"\xff" * 160, 0)) == []
-    assert receiver.stats().decrypt_failures == {aiortc_e2ee.UNSUPPORTED_CODEC: 1}
+    assert receiver.stats().decrypt_failures == {e2ee_stats.UNSUPPORTED_CODEC: 1}
 
 
 # --------------------------------------------------------------------------- (f) rotation
@@ -641,7 +640,7 @@ def test_attach_protects_every_transceiver_and_offers_only_protected_codecs() ->
             for transceiver in pc.getTransceivers():
                 assert "_next_encoded_frame" in vars(transceiver.sender)
                 queue = vars(transceiver.receiver)["_RTCRtpReceiver__decoder_queue"]
-                assert isinstance(queue, aiortc_e2ee._DecryptingQueue)
+                assert isinstance(queue, decoder_hook.DecryptingQueue)
             with pytest.raises(UsageError):
                 MediaE2ee(SFrameContext()).protect_sender(pc.getSenders()[0])
         finally:
@@ -659,7 +658,7 @@ def test_encoder_passes_bitrate_changes_to_vp8_only() -> None:
     vp8.target_bitrate = 100_000  # below aiortc's floor (250 kbit/s): kept
     assert vp8.target_bitrate == 100_000
     vp8.target_bitrate = 1
-    assert vp8.target_bitrate == aiortc_e2ee.VP8_MIN_BITRATE
+    assert vp8.target_bitrate == e2ee_sender.VP8_MIN_BITRATE
     assert not hasattr(opus, "target_bitrate")
 
 
