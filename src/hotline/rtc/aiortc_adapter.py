@@ -26,7 +26,6 @@ import asyncio
 import contextlib
 import contextvars
 import ipaddress
-import logging
 import socket
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -45,7 +44,6 @@ from hotline.errors import UsageError
 from hotline.rtc.aiortc_internals import AiortcInternalsError
 
 _original_get_host_addresses = aioice.ice.get_host_addresses
-log = logging.getLogger("hotline.rtc")
 
 
 # -- ICE ---------------------------------------------------------------------------------
