@@ -12,7 +12,9 @@ from typing import Any
 from hotline.client.signaling import SignalingClient
 from hotline.crypto.frames import Codec
 from hotline.crypto.kid import WRONG_PARTICIPANT, WRONG_SLOT, Slot
-from hotline.rtc.aiortc_e2ee import UNVERIFIED, SendKeys, StreamDecryptor
+from hotline.rtc.e2ee_sender import SendKeys
+from hotline.rtc.e2ee_stats import UNVERIFIED
+from hotline.rtc.stream_decryptor import StreamDecryptor
 
 
 class CountingSendKeys(SendKeys):

@@ -17,7 +17,7 @@
  * the offers of a dropped connection and the answers go through one queue, in order.
  */
 
-import type { KeyScheduleAction } from "../crypto/keyschedule.js";
+import type { KeyScheduleAction } from "../crypto/keyschedule/index.js";
 import type { Connection } from "../media/mediarestart.js";
 import { MediaE2EE } from "../media/pipeline.js";
 import { proveSender } from "../media/proof.js";

@@ -1,20 +1,13 @@
 /**
  * The page's media-restart policy against protocol/conformance/media-restart.json (the
- * Python client's module runs the same file: tests/unit/test_mediarestart.py).
+ * Python client's module runs the same file: tests/unit/test_mediarestart.py). Each
+ * timeline runs with the module's own thresholds, so a threshold changed here alone fails.
  */
-import { MediaRestartPolicy, THRESHOLDS, type Connection } from "../../src/media/mediarestart.js";
+import assert from "node:assert/strict";
+import { test } from "node:test";
 
-// Node's modules, typed here (the project's TypeScript has the DOM lib, not Node's).
-declare const process: { readonly env: Record<string, string | undefined>; cwd(): string };
-interface Assert {
-  equal(actual: unknown, expected: unknown, message?: string): void;
-  deepEqual(actual: unknown, expected: unknown, message?: string): void;
-  ok(value: unknown, message?: string): void;
-  fail(message: string): never;
-}
-const { test } = (await import("node:test" as string)) as { test(name: string, fn: () => void): void };
-const assert = ((await import("node:assert/strict" as string)) as { default: Assert }).default;
-const { readFileSync } = (await import("node:fs" as string)) as { readFileSync(path: string, encoding: "utf8"): string };
+import { MediaRestartPolicy, THRESHOLDS, type Connection } from "../../src/media/mediarestart.js";
+import { readJson } from "./support.js";
 
 interface Step {
   readonly at: number;
@@ -30,9 +23,7 @@ interface Conformance {
   readonly timelines: readonly { readonly name: string; readonly steps: readonly Step[] }[];
 }
 
-/** The repository (the runner sets HOTLINE_ROOT; by hand, run from web/). */
-const ROOT = process.env["HOTLINE_ROOT"] ?? `${process.cwd()}/..`;
-const CONFORMANCE = JSON.parse(readFileSync(`${ROOT}/protocol/conformance/media-restart.json`, "utf8")) as Conformance;
+const CONFORMANCE = readJson<Conformance>("protocol/conformance/media-restart.json");
 
 test("the thresholds are the conformance file's", () => {
   assert.deepEqual({ ...THRESHOLDS }, CONFORMANCE.thresholds);
