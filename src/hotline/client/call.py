@@ -376,6 +376,7 @@ class Call:
         task.add_done_callback(self._tasks.discard)
 
     async def close(self) -> None:
+        self.auto_restart = False  # connections closed from here on are no path loss
         for recorder in self._recorders.values():
             with contextlib.suppress(Exception):
                 await recorder.stop()
