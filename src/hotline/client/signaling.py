@@ -50,7 +50,15 @@ from hotline.crypto.keyschedule import Joined as KsJoined
 from hotline.crypto.keyschedule import MemberJoined as KsMemberJoined
 from hotline.crypto.keyschedule import MemberLeft as KsMemberLeft
 from hotline.crypto.mediakeys import MediaKeys
-from hotline.errors import CryptoError, HotlineError, ProtocolError, RemoteError, UsageError
+from hotline.errors import (
+    ConnectionFailed,
+    CryptoError,
+    HotlineError,
+    ProtocolError,
+    ServerError,
+    UsageError,
+    from_wire,
+)
 from hotline.logtext import safe
 from hotline.signaling import messages as m
 from hotline.signaling.origin import origin_of
@@ -62,18 +70,6 @@ RESUME_BACKOFF = (0.1, 0.25, 0.5, 1.0, 2.0)
 HOTLINE_MESSAGES = (m.StandbyOk, m.LinkTestStart, m.LinkTestResult, m.Ring, m.RingStop,
                     m.CallRinging, m.CallAcked, m.CallAnswered, m.CallEnded, m.HotlineStatus,
                     m.RecordEntries)
-
-
-class ServerError(RemoteError):
-    """The server refused a request; ``code`` is the server's error code."""
-
-    def __init__(self, code: str, message: str) -> None:
-        self.code = code
-        super().__init__(f"{code}: {message}")
-
-
-class ConnectionFailed(RemoteError):
-    """The server could not be reached or closed the connection."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +142,7 @@ class SignalingClient:
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._challenge = b""
         self._binding = b""  # this connection's tls-unique, when it has one
-        self._replies: asyncio.Queue[m.ServerMessage] = asyncio.Queue()
+        self._replies: asyncio.Queue[m.ServerMessage | HotlineError] = asyncio.Queue()
         self._reader: asyncio.Task[None] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._outbox: asyncio.Queue[str] = asyncio.Queue()
@@ -257,11 +253,14 @@ class SignalingClient:
         return m.parse_server(msg.data)
 
     async def _reply(self, *types: type, timeout: float = 10.0) -> m.ServerMessage:
-        """The next reply of one of ``types``; a server error raises ServerError."""
+        """The next reply of one of ``types``; a server error raises the ServerError of
+        its code (hotline.errors), a refused reply the client's own error."""
         while True:
             reply = await asyncio.wait_for(self._replies.get(), timeout)
+            if isinstance(reply, HotlineError):
+                raise reply
             if isinstance(reply, m.Error):
-                raise ServerError(reply.code, reply.message)
+                raise from_wire(reply.code, reply.message)
             if isinstance(reply, types):
                 return reply
 
@@ -465,15 +464,14 @@ class SignalingClient:
         while True:
             message = await self._receive()
             if isinstance(message, m.Error):
-                raise ServerError(message.code, message.message)
+                raise from_wire(message.code, message.message)
             if isinstance(message, m.Resumed):
                 return message
 
     def _dispatch(self, message: m.ServerMessage) -> None:
         match message:
             case m.Joined() if message.room != self.room:  # refused: join() fails at once
-                self._replies.put_nowait(m.Error(code="protocol",
-                                                 message="joined another room than asked"))
+                self._replies.put_nowait(ProtocolError("joined another room than asked"))
             case m.Joined():
                 self._seat = (self.room, message.participant_id, message.resume_token)
                 self._received, self._sent_seq = 0, 0

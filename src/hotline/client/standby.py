@@ -35,22 +35,25 @@ from typing import Any
 from hotline.client.call import Call
 from hotline.client.linktest import take_part
 from hotline.client.recordhead import RecordHeads
-from hotline.client.signaling import ServerError, SignalingClient, trust
+from hotline.client.signaling import SignalingClient, trust
 from hotline.client.trust import Verdict
 from hotline.client.trustpolicy import Presented, TrustPolicy, UntrustedKey, pin_message
 from hotline.crypto.chainwatch import Pending, follow, missing_reports
 from hotline.crypto.identity import Identity
 from hotline.crypto.linkreport import NO_KEY, LinkReport, figures_from
-from hotline.errors import HotlineError, ProtocolError, RemoteError
+from hotline.errors import (
+    Forbidden,
+    HotlineError,
+    ProtocolError,
+    StandbyRefused,
+    Unauthorized,
+    from_wire,
+)
 from hotline.logtext import safe
 from hotline.signaling import messages as m
 from hotline.signaling.hotline_rooms import check_hotline_room
 
 log = logging.getLogger("hotline.standby")
-
-
-class StandbyRefused(RemoteError):
-    """The server refused this endpoint for the hotline (e.g. a key that is not pinned)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,11 +135,12 @@ class Standby:
                                        record_length=self.heads.of(self.hotline).length))
             first = await asyncio.wait_for(sig.hotline.get(), 10)
             if isinstance(first, m.Error):
-                if first.code in ("forbidden", "unauthorized"):
-                    raise StandbyRefused(f"{first.code}: {first.message}")
-                raise ServerError(first.code, first.message)
+                refused = from_wire(first.code, first.message)
+                if isinstance(refused, Forbidden | Unauthorized):
+                    raise StandbyRefused(str(refused)) from refused
+                raise refused
             if not isinstance(first, m.StandbyOk):
-                raise ServerError("bad_request", "no standby confirmation")
+                raise ProtocolError("no standby confirmation")
             self.far_party = first.far_party
             self.connected.set()
             self._event("connected", party=first.party, far_party=first.far_party,

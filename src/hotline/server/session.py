@@ -5,7 +5,7 @@ answers ``enroll`` (first time, with a one-time code) or ``auth``, each a signat
 over that challenge; then it may ``join`` a room of its party, ``announce``, relay
 ``key`` messages and ``leave``. Every refused request gets one ``error`` message;
 repeated protocol errors, floods or a client too slow to read close the connection.
-Errors map to codes in :func:`error_for`, the one place that does so.
+Errors map to codes in :func:`error_for`, through the one table (hotline.errors).
 """
 
 from __future__ import annotations
@@ -22,10 +22,20 @@ from aiohttp import WSMsgType, web
 
 from hotline.crypto.auth import Purpose, check_proof
 from hotline.crypto.ed25519_checks import public_key_problem
-from hotline.errors import HotlineError, LocalError, ProtocolError, RemoteError, UsageError
+from hotline.errors import (
+    Forbidden,
+    HotlineError,
+    LocalError,
+    NotInRoom,
+    ProtocolError,
+    RemoteError,
+    ResumeRefused,
+    Unauthorized,
+    UsageError,
+    to_wire,
+)
 from hotline.logtext import safe
-from hotline.server.rooms import LiveRoom, NotInRoom, ResumeRefused
-from hotline.server.standby import HotlineForbidden
+from hotline.server.rooms import LiveRoom
 from hotline.signaling import messages as m
 
 if TYPE_CHECKING:
@@ -41,31 +51,10 @@ CLOSE_POLICY = 4008  # WebSocket close code: policy violation (flood, errors, sl
 CLEAN_CLOSE = frozenset({1000, 1001, CLOSE_POLICY})
 
 
-class Unauthorized(RemoteError):
-    """Authentication failed or is required."""
-
-
-class Forbidden(RemoteError):
-    """Authenticated, but not allowed (not a member, revoked device)."""
-
-
 def error_for(exc: HotlineError) -> m.Error:
-    """The one mapping from exceptions to what a client sees."""
-    if isinstance(exc, Unauthorized):
-        code = "unauthorized"
-    elif isinstance(exc, Forbidden | HotlineForbidden):
-        code = "forbidden"
-    elif isinstance(exc, NotInRoom):
-        code = "not_in_room"
-    elif isinstance(exc, ResumeRefused):
-        code = "resume_refused"
-    elif isinstance(exc, ProtocolError):
-        code = "bad_request"
-    elif isinstance(exc, UsageError):
-        code = "refused"
-    else:
-        code = "internal"
-    return m.Error(code=code, message=str(exc) if code != "internal" else "internal error")
+    """What a client sees of a refusal: the code from the one table (hotline.errors)."""
+    code, message = to_wire(exc)
+    return m.Error(code=code, message=message)
 
 
 class Session:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from hotline.crypto.identity import fingerprint
-from hotline.errors import RemoteError
+from hotline.errors import HotlineForbidden
 from hotline.logtext import safe
 from hotline.server.store import Hotline, Store
 from hotline.signaling import messages as m
@@ -30,10 +30,6 @@ class Endpoint(Protocol):
     device_id: int | None
 
     def send(self, message: m.ServerMessage) -> None: ...
-
-
-class HotlineForbidden(RemoteError):
-    """Refused on a hotline: not an end, or an identity key that is not pinned."""
 
 
 @dataclass(frozen=True, slots=True)
