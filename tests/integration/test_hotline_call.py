@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from hotline.client.hotline_call import HotlineCaller
+from hotline.client.hotline.caller import HotlineCaller
+from hotline.client.hotline.standby import Standby
 from hotline.client.signaling import SignalingClient
-from hotline.client.standby import Standby
 from hotline.errors import CallNotConnected, Refused, StandbyRefused
 from hotline.signaling import messages as m
 

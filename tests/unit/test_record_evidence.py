@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hotline.client.recordhead import RecordHeads, path_for
+from hotline.client.hotline.recordhead import RecordHeads, path_for
 from hotline.crypto.chainwatch import KnownChain, Pending, follow
 from hotline.crypto.identity import Identity, fingerprint
 from hotline.crypto.linkreport import Figures, LinkReport

@@ -12,9 +12,9 @@ import typer
 
 from hotline.cli.enroll import IdentityFile, Server, TlsCa
 from hotline.cli.standby import Camera, MediaFile, Microphone, _say, figures_line
-from hotline.client.hotline_call import HotlineCaller
+from hotline.client.hotline.caller import HotlineCaller
+from hotline.client.hotline.standby import CallMedia
 from hotline.client.signaling import SignalingClient, trust
-from hotline.client.standby import CallMedia
 from hotline.client.trust import Verdict
 from hotline.client.trustpolicy import Presented, TrustPolicy, UntrustedKey
 from hotline.crypto.identity import Identity

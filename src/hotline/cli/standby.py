@@ -28,8 +28,8 @@ from typing import Annotated, Any
 import typer
 
 from hotline.cli.enroll import IdentityFile, Server, TlsCa
-from hotline.client.recordhead import path_for
-from hotline.client.standby import CallMedia, Standby, StandbyEvent
+from hotline.client.hotline.recordhead import path_for
+from hotline.client.hotline.standby import CallMedia, Standby, StandbyEvent
 from hotline.client.trustpolicy import TrustPolicy
 from hotline.crypto.identity import Identity
 from hotline.errors import HotlineError, StandbyRefused

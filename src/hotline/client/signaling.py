@@ -164,7 +164,7 @@ class SignalingClient:
         #: and with ``media_restarted``, in the order they came.
         self.on_subscribe_offer: Callable[[m.SubscribeOffer | m.MediaRestarted], None] | None = None
         #: Hotline messages (standby, link tests, ringing, calls) and errors, in order,
-        #: for :mod:`hotline.client.standby` and :mod:`hotline.client.hotline_call`.
+        #: for :mod:`hotline.client.hotline.standby` and :mod:`hotline.client.hotline.caller`.
         self.hotline: asyncio.Queue[m.ServerMessage] = asyncio.Queue()
 
     # -- connection ----------------------------------------------------------------------

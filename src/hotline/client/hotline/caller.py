@@ -14,8 +14,8 @@ import asyncio
 from collections.abc import Callable
 
 from hotline.client.call import Call
+from hotline.client.hotline.standby import CallMedia
 from hotline.client.signaling import SignalingClient, trust
-from hotline.client.standby import CallMedia
 from hotline.client.trustpolicy import TrustPolicy
 from hotline.crypto.identity import Identity
 from hotline.errors import CallNotConnected, from_wire

@@ -2,7 +2,7 @@
 
 :class:`Standby` keeps one signaling connection registered for a hotline, reconnecting
 by itself with exponential backoff. Link tests are answered automatically with the
-synthetic pattern (:mod:`hotline.client.linktest`); a real call only rings: the
+synthetic pattern (:mod:`hotline.client.hotline.linktest`); a real call only rings: the
 application shows it (:attr:`Standby.events`) and calls :meth:`Standby.acknowledge`
 (optionally with a message such as an ETA) and :meth:`Standby.answer`. No media
 connection exists, and no camera or microphone is opened, before the answer.
@@ -18,7 +18,7 @@ Each link-test report is signed with the device identity
 this standby knows; the server sends the entries after that head (``record_entries``)
 and :func:`hotline.crypto.chainwatch.follow` checks they extend it. A rewritten or
 forked history raises an ``alarm`` event (and a log line); link tests then fail with
-that reason until the operator looks into it (:mod:`hotline.client.recordhead`).
+that reason until the operator looks into it (:mod:`hotline.client.hotline.recordhead`).
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from hotline.client.call import Call
-from hotline.client.linktest import take_part
-from hotline.client.recordhead import RecordHeads
+from hotline.client.hotline.linktest import take_part
+from hotline.client.hotline.recordhead import RecordHeads
 from hotline.client.signaling import SignalingClient, trust
 from hotline.client.trust import Verdict
 from hotline.client.trustpolicy import Presented, TrustPolicy, UntrustedKey, pin_message
