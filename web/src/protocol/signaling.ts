@@ -29,7 +29,7 @@ import {
   type KeyScheduleAction, type KeyScheduleEvent, KeySchedule, type Member, keyScheduleConfig,
 } from "../crypto/keyschedule.js";
 import { MediaKeys } from "../crypto/mediakeys.js";
-import { HotlineError, ProtocolError, RemoteError, UsageError } from "../errors.js";
+import { ConnectionFailed, HotlineError, ProtocolError, RemoteError, ServerError, UsageError, serverError } from "../errors.js";
 import { type Presented, TrustPolicy, UntrustedKey } from "./trust.js";
 import {
   type ClientMessage, type ErrorMessage, HOTLINE_TYPES, type HotlineMessage, type MediaRestarted, type MediaState, type MemberInfo, type Role, type ServerMessage, type SubscribeOffer, encodeClient, parseServer,
@@ -39,16 +39,6 @@ import {
 const RESUME_WINDOW_MS = 12000;
 const RESUME_BACKOFF_MS = [100, 250, 500, 1000, 2000];
 const RESUME_KEEP = 1024;
-
-/** The server refused a request; `code` is the server's error code. */
-export class ServerError extends RemoteError {
-  constructor(readonly code: string, message: string) {
-    super(`${code}: ${message}`);
-  }
-}
-
-/** The server could not be reached or closed the connection. */
-export class ConnectionFailed extends RemoteError {}
 
 export type ClientEventKind =
   | "joined" | "member_joined" | "member_left" | "member_media" | "connection_lost" | "resumed" | "keys_rotated" | "group_code" | "group_code_pending" | "key_rejected"
@@ -298,7 +288,7 @@ export class SignalingClient {
         reject(new RemoteError(`no ${types.join(" or ")} from the server in ${timeoutSeconds} s`));
       }, timeoutSeconds * 1000);
       const listener = (m: HotlineMessage | ErrorMessage): void => {
-        if (m.type === "error") reject(new ServerError(m.code, m.message));
+        if (m.type === "error") reject(serverError(m.code, m.message));
         else if ((types as readonly string[]).includes(m.type)) resolve(m as Extract<HotlineMessage, { type: T }>);
         else return;
         clearTimeout(timer);
@@ -383,7 +373,7 @@ export class SignalingClient {
             }));
           }, (error: unknown) => fail(error instanceof Error ? error : new Error(String(error))));
         } else if (message.type === "error") {
-          fail(new ServerError(message.code, message.message));
+          fail(serverError(message.code, message.message));
         } else if (message.type === "resumed") {
           done = true;
           clearTimeout(timer);
@@ -402,7 +392,7 @@ export class SignalingClient {
   private async reply<T extends Reply>(types: readonly T[], timeoutSeconds = 10.0): Promise<Extract<ServerMessage, { type: T }>> {
     for (;;) {
       const reply = await this.replies.get(timeoutSeconds);
-      if (reply.type === "error") throw new ServerError(reply.code, reply.message);
+      if (reply.type === "error") throw serverError(reply.code, reply.message);
       if ((types as readonly string[]).includes(reply.type)) return reply as Extract<ServerMessage, { type: T }>;
     }
   }
