@@ -16,7 +16,9 @@ interface WireCodes {
 
 // Node's modules, typed here (the project's TypeScript has the DOM lib, not Node's).
 type TestFn = (name: string, body: () => void) => void;
-declare const process: { readonly env: Readonly<Record<string, string | undefined>>; cwd(): string };
+const { process } = globalThis as unknown as {
+  process: { readonly env: Readonly<Record<string, string | undefined>>; cwd(): string };
+};
 const { test } = (await import("node:test" as string)) as { test: TestFn };
 const assert = (await import("node:assert/strict" as string)) as {
   equal(a: unknown, b: unknown, message?: string): void;
