@@ -5,7 +5,10 @@
  * "<code>: <message>"; a code not listed stays a plain ServerError with that code.
  */
 
+import assert from "node:assert/strict";
+import { test } from "node:test";
 import { RemoteError, SERVER_ERRORS, ServerError, serverError } from "../../src/errors.js";
+import { readJson } from "./support.js";
 
 interface WireCodes {
   readonly version: number;
@@ -14,21 +17,7 @@ interface WireCodes {
   readonly text: { readonly code: string; readonly message: string; readonly expected: string };
 }
 
-// Node's modules, typed here (the project's TypeScript has the DOM lib, not Node's).
-type TestFn = (name: string, body: () => void) => void;
-const { process } = globalThis as unknown as {
-  process: { readonly env: Readonly<Record<string, string | undefined>>; cwd(): string };
-};
-const { test } = (await import("node:test" as string)) as { test: TestFn };
-const assert = (await import("node:assert/strict" as string)) as {
-  equal(a: unknown, b: unknown, message?: string): void;
-  deepEqual(a: unknown, b: unknown, message?: string): void;
-  ok(value: unknown, message?: string): void;
-};
-const fs = (await import("node:fs" as string)) as { readFileSync(p: string, e: string): string };
-
-const root = process.env["HOTLINE_ROOT"] ?? process.cwd();
-const doc = JSON.parse(fs.readFileSync(`${root}/protocol/conformance/errors/wire-codes.json`, "utf8")) as WireCodes;
+const doc = readJson<WireCodes>("protocol/conformance/errors/wire-codes.json");
 
 test("the table is the conformance file's", () => {
   assert.equal(doc.version, 1);
