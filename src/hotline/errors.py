@@ -1,15 +1,14 @@
 """The one exception tree of Hotline, and the one table from error to wire code.
 
 Every error the project raises on purpose derives from :class:`HotlineError`. The classes
-are defined here; the four marked with a module are defined there (they carry that
+are defined here; the three marked with a module are defined there (they carry that
 module's data or belong to a hook that may go away with it) and are registered here by
 this tree, which tests/unit/test_errors.py checks against the classes that exist::
 
     HotlineError
     ├── LocalError                 we (or our operator) did something wrong
     │   ├── ConfigError            bad settings, flags or environment
-    │   │   ├── AdapterError           (hotline.rtc.aiortc_adapter) aiortc lacks a hook
-    │   │   ├── AiortcInternalsError   (hotline.rtc.aiortc_e2ee) not the aiortc written for
+    │   │   ├── AiortcInternalsError   (hotline.rtc.aiortc_internals) aiortc lacks a hooked name
     │   │   └── OpusLibraryError       (hotline.rtc.opus_fec) no usable libopus
     │   └── UsageError             an API called out of order or with bad arguments
     │       └── InsecureServer     plain http(ws) to another machine, not allowed
