@@ -139,16 +139,15 @@ class SfuParticipant:
             found = by_mid.get(m.rtp.muxId)
             if found is None or not m.ssrc or found.direction == "inactive":
                 continue
-            t = found
             # Only the extensions our answer accepted may appear in the publisher's packets.
             accepted = extensions(pc.localDescription.sdp if pc.localDescription else "",
-                                   str(t.mid))
-            payload_type = adapter.negotiated_payload_type(t)
-            stream = PublishedStream(self.participant_id, m.kind, m.ssrc[0].ssrc,
-                                     payload_type, {i: u for u, i in accepted.items()},
-                                     self.publish_path.send_rtcp)
-            stream.rtx_ssrc, stream.rtx_payload_type = rtx(m, t, stream.ssrc, payload_type)
-            self.router.publish(stream)
+                                  str(found.mid))
+            ssrc, payload_type = m.ssrc[0].ssrc, adapter.negotiated_payload_type(found)
+            rtx_ssrc, rtx_payload_type = rtx(m, found, ssrc, payload_type)
+            self.router.publish(PublishedStream(
+                self.participant_id, m.kind, ssrc, payload_type,
+                {i: u for u, i in accepted.items()}, self.publish_path.send_rtcp,
+                rtx_ssrc=rtx_ssrc, rtx_payload_type=rtx_payload_type))
         self.publish_path.watch(pc, lambda: self.sfu.publisher_ready(self))
         self._watch_state(pc)
         log.info("room=%s participant=%d publishes %s", self.room, self.participant_id,
