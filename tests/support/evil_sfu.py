@@ -65,8 +65,7 @@ def rerouting_start(attack: Attack) -> Callable[[edge.SfuParticipant, ForwardedC
             if other is not None:
                 stream = other
                 attack.copies_rerouted += 1
-        if copy not in stream.copies:
-            stream.copies.append(copy)
+        if stream.add_copy(copy):
             stream.request_keyframe(self._now())
 
     return start

@@ -39,13 +39,8 @@ from hotline.crypto.sframe import SFrameContext, SFrameSender
 from hotline.crypto.sframe_header import SFrameHeader
 from hotline.errors import CryptoError, HotlineError, ProtocolError, UsageError
 from hotline.sfu import rtp
-from hotline.sfu.forwarding import (
-    MAX_NACK_RESEND,
-    MAX_RTP_BYTES,
-    ForwardedCopy,
-    PublishedStream,
-    Router,
-)
+from hotline.sfu.forwarding import MAX_RTP_BYTES, ForwardedCopy, PublishedStream, Router
+from hotline.sfu.nack import MAX_NACK_RESEND
 from hotline.signaling import messages as m
 
 DEADLINE = 1.0  # seconds one example may take: a parser that loops fails here
@@ -189,11 +184,11 @@ class SfuSide:
         self.subscriber = Router(2)
         self.stream = PublishedStream(1, "video", PUB_SSRC, 96, {1: rtp_mid_uri()},
                                       self.to_publisher.append)
-        self.publisher.published[PUB_SSRC] = self.stream
+        self.publisher.publish(self.stream)
         self.copy = ForwardedCopy(self.stream, 2, COPY_SSRC, 100, self.to_subscriber.append,
                                   subscriber_exts={})
-        self.stream.copies.append(self.copy)
-        self.subscriber.copies[COPY_SSRC] = self.copy
+        self.subscriber.subscribe(self.copy)
+        self.stream.add_copy(self.copy)
 
     def snapshot(self) -> tuple[object, ...]:
         return (tuple(self.publisher.published), tuple(self.subscriber.copies),
