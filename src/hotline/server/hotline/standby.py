@@ -15,7 +15,8 @@ from typing import Protocol
 from hotline.crypto.identity import fingerprint
 from hotline.errors import RemoteError
 from hotline.logtext import safe
-from hotline.server.store import Hotline, Store
+from hotline.server.hotline.records import Hotline
+from hotline.server.store import Store
 from hotline.signaling import messages as m
 
 log = logging.getLogger("hotline.hotlines")
@@ -25,9 +26,13 @@ class Endpoint(Protocol):
     """What the hotline service needs from a signaling connection."""
 
     conn_id: str
-    party: str
-    identity_key: bytes
-    device_id: int | None
+
+    @property
+    def party(self) -> str: ...
+    @property
+    def identity_key(self) -> bytes: ...
+    @property
+    def device_id(self) -> int | None: ...
 
     def send(self, message: m.ServerMessage) -> None: ...
 
