@@ -38,8 +38,8 @@ AuditSink = Callable[..., None]
 _U32 = 2**32 - 1
 
 
-class Member(Protocol):
-    """What a room needs from a connected participant (a signaling session)."""
+class Peer(Protocol):
+    """A signaling connection as the rooms and the hotline service see it."""
 
     conn_id: str
 
@@ -48,6 +48,11 @@ class Member(Protocol):
     @property
     def identity_key(self) -> bytes: ...
     def send(self, message: m.ServerMessage) -> None: ...
+
+
+class Member(Peer, Protocol):
+    """What a room needs from a connected participant (a signaling session)."""
+
     async def next_announcement(self, timeout: float) -> bytes: ...
     def can_replay_after(self, received: int) -> bool: ...
 

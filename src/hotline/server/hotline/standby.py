@@ -16,25 +16,17 @@ from hotline.crypto.identity import fingerprint
 from hotline.errors import RemoteError
 from hotline.logtext import safe
 from hotline.server.hotline.records import Hotline
+from hotline.server.rooms import Peer
 from hotline.server.store import Store
-from hotline.signaling import messages as m
 
 log = logging.getLogger("hotline.hotlines")
 
 
-class Endpoint(Protocol):
+class Endpoint(Peer, Protocol):
     """What the hotline service needs from a signaling connection."""
 
-    conn_id: str
-
-    @property
-    def party(self) -> str: ...
-    @property
-    def identity_key(self) -> bytes: ...
     @property
     def device_id(self) -> int | None: ...
-
-    def send(self, message: m.ServerMessage) -> None: ...
 
 
 class HotlineForbidden(RemoteError):
