@@ -233,3 +233,14 @@ async def test_the_driver_has_one_handler_per_row() -> None:
     session = Session(cast(Any, state), cast(Any, None))
     assert session.handlers.kinds() == frozenset(c.TABLE)
     assert session.conn.state is State.GREETED
+
+
+def test_the_state_machine_does_no_io() -> None:
+    import ast
+    from pathlib import Path
+    tree = ast.parse(Path(c.__file__).read_text())
+    imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import)
+                for a in n.names}
+    imported |= {(n.module or "").split(".")[0] for n in ast.walk(tree)
+                 if isinstance(n, ast.ImportFrom)}
+    assert not imported & {"asyncio", "aiohttp", "socket", "aiortc", "time", "os", "secrets"}

@@ -351,7 +351,10 @@ class Sfu:
         self.sync_room(publisher.room)
 
     def sync_room(self, room: str) -> None:
-        for p in list(self.participants(room).values()):
+        members = list(self.participants(room).values())
+        if len(members) < 2:
+            return  # nobody's streams to offer to anybody
+        for p in members:
             self._spawn(p.sync_subscriptions(), p)
 
     def _spawn(self, coro: object, p: SfuParticipant) -> None:
