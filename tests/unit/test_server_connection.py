@@ -229,7 +229,9 @@ async def test_the_driver_has_one_handler_per_row() -> None:
     from typing import Any, cast
 
     from hotline.server.session import Session
-    state = SimpleNamespace(settings=SimpleNamespace(max_messages_per_second=10.0))
+    service = SimpleNamespace(report=print, ack=print, answer=print, hangup=print)
+    state = SimpleNamespace(settings=SimpleNamespace(max_messages_per_second=10.0),
+                            hotlines=service)
     session = Session(cast(Any, state), cast(Any, None))
     assert session.handlers.kinds() == frozenset(c.TABLE)
     assert session.conn.state is State.GREETED

@@ -27,6 +27,7 @@ from hotline.errors import HotlineError, LocalError, ProtocolError, RemoteError,
 from hotline.logtext import safe
 from hotline.roles import DEFAULT_ROLE, LISTEN_ONLY, as_role
 from hotline.server.connection import Forbidden, ServerConnection, Unauthorized
+from hotline.server.hotline.standby import Endpoint
 from hotline.server.rooms import LiveRoom, NotInRoom, ResumeRefused
 from hotline.server.state import ServerState
 from hotline.signaling import messages as m
@@ -90,13 +91,14 @@ class Session:
         h.add(m.SetMedia, self._on_media)
         h.add(m.MediaRestart, self._on_media_restart)
         # hotlines: decided in hotline.server.hotline.service
+        hotlines = self.state.hotlines
         h.add(m.StandbyRegister, self._on_standby)
         h.add(m.LinkTestRequest, self._on_linktest_request)
-        h.add(m.LinkTestReport, self._on_linktest_report)
+        h.add(m.LinkTestReport, self._to_service(hotlines.report))
         h.add(m.HotlineCall, self._on_hotline_call)
-        h.add(m.RingAck, self._on_ring_ack)
-        h.add(m.CallAnswer, self._on_call_answer)
-        h.add(m.Hangup, self._on_hangup)
+        h.add(m.RingAck, self._to_service(hotlines.ack))
+        h.add(m.CallAnswer, self._to_service(hotlines.answer))
+        h.add(m.Hangup, self._to_service(hotlines.hangup))
         h.add(m.HotlineStatusRequest, self._on_hotline_status)
 
     # -- what a room and the hotline service see of a connection -------------------------
@@ -364,6 +366,12 @@ class Session:
 
     # -- hotlines: everything is decided in hotline.server.hotline.service ---------------
 
+    def _to_service(self, act: Callable[[Endpoint, M], None]) -> Callable[[M], Awaitable[None]]:
+        """A handler that hands the message to the hotline service as it is."""
+        async def handle(msg: M) -> None:
+            act(self, msg)
+        return handle
+
     async def _on_standby(self, msg: m.StandbyRegister) -> None:
         self.state.hotlines.register_standby(self, msg.hotline, msg.record_length)
 
@@ -376,20 +384,8 @@ class Session:
         except (RemoteError, LocalError) as exc:
             await self._refuse(exc)
 
-    async def _on_linktest_report(self, msg: m.LinkTestReport) -> None:
-        self.state.hotlines.report(self, msg)
-
     async def _on_hotline_call(self, msg: m.HotlineCall) -> None:
         self.state.hotlines.call(self, msg.hotline)
-
-    async def _on_ring_ack(self, msg: m.RingAck) -> None:
-        self.state.hotlines.ack(self, msg)
-
-    async def _on_call_answer(self, msg: m.CallAnswer) -> None:
-        self.state.hotlines.answer(self, msg)
-
-    async def _on_hangup(self, msg: m.Hangup) -> None:
-        self.state.hotlines.hangup(self, msg)
 
     async def _on_hotline_join(self, msg: m.HotlineJoin) -> None:
         """Join the media room of a link test or an answered call (checks in the service);
