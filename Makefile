@@ -10,9 +10,9 @@ WEB := web
 WEB_DEPS := $(WEB)/node_modules/.installed-stamp
 WEB_BUILD := $(WEB)/dist/.built-stamp
 WEB_SOURCES := $(shell find $(WEB)/src $(WEB)/test $(WEB)/bench $(WEB)/scripts -type f) $(WEB)/tsconfig.json \
-	src/hotline/crypto/wordlist.py
+	src/hotline/crypto/wordlist.py src/hotline/signaling/messages.py scripts/gen_protocol.py
 
-.PHONY: run test setup selfcheck lint typecheck unit web web-hash clean soak \
+.PHONY: run test setup selfcheck lint typecheck unit web web-test web-hash protocol-check clean soak \
 	bench bench-setup bench-sfu bench-crypto bench-call bench-glass bench-browser
 
 # The server with SQLite in ./hotline-data on http://127.0.0.1:8080/ (HOTLINE_HOST,
@@ -23,7 +23,7 @@ run: $(STAMP) $(WEB_BUILD)
 selfcheck: $(STAMP)
 	$(BIN)/hotline selfcheck
 
-test: $(STAMP) $(WEB_BUILD) lint typecheck unit
+test: $(STAMP) $(WEB_BUILD) lint typecheck web-test unit
 
 setup: $(STAMP) $(WEB_DEPS)
 
@@ -42,11 +42,14 @@ $(WEB_DEPS): $(WEB)/package.json $(WEB)/package-lock.json | $(STAMP)
 	cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error
 	@touch $(WEB_DEPS)
 
-# The word list must be the Python one; tsc --noEmit (strict) must pass; esbuild bundles
+# The word list and what scripts/gen_protocol.py generates from the signaling schema
+# (JSON Schema, the page's types and validators, SIGNALING.md's tables) must be what the
+# Python sources give; tsc --noEmit (strict) must pass; esbuild bundles
 # the test pages (tests/browser/) and the call page web/dist/app/ that `hotline serve` and
 # `hotline web` serve: reproducible and sealed (web/scripts/build-app.mjs prints its hash).
 $(WEB_BUILD): $(WEB_DEPS) $(WEB_SOURCES)
 	$(PYTHON) $(WEB)/scripts/gen_wordlist.py --check
+	$(BIN)/python scripts/gen_protocol.py --check
 	cd $(WEB) && npm run --silent build
 	@touch $(WEB_BUILD)
 
@@ -55,8 +58,17 @@ $(WEB_BUILD): $(WEB_DEPS) $(WEB_SOURCES)
 web-hash: $(WEB_BUILD)
 	@cd $(WEB)/dist/app && echo "web/dist/app bundle sha256:$$(sha256sum $$(LC_ALL=C ls | grep -vx manifest.txt) | sha256sum | cut -d' ' -f1)"
 
-lint: $(STAMP)
-	$(BIN)/ruff check src tests web/scripts bench
+lint: $(STAMP) protocol-check
+	$(BIN)/ruff check src tests web/scripts bench scripts
+
+# Every run of `make test`, whatever the stamps say: the generated files match the schema.
+protocol-check: $(STAMP)
+	$(BIN)/python scripts/gen_protocol.py --check
+
+# The TypeScript tests that need no browser (web/test/node/*.test.ts), in Node's test
+# runner: web/scripts/node-tests.mjs bundles each with esbuild and runs `node --test`.
+web-test: $(WEB_BUILD)
+	cd $(WEB) && HOTLINE_ROOT=$(CURDIR) node scripts/node-tests.mjs
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -25,7 +25,7 @@ from typing import Any
 import pylibsrtp
 
 from bench.common import RESULTS
-from hotline.rtc.aiortc_adapter import RawMediaPath
+from hotline.rtc.raw_media import RawMediaPath
 from hotline.sfu.forwarding import ForwardedCopy, PublishedStream
 from hotline.sfu.rtp import FIXED_HEADER, parse_rtp
 

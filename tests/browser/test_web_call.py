@@ -334,7 +334,8 @@ async def test_two_browsers_and_python_in_one_call(
         for p in parties:
             assert not p.problems, f"{p.name}: " + "\n".join(p.problems)
         print(f"\nfirst media after {first_media:.1f} s; carol decrypted (got, sent) over "
-              f"{WINDOW:.0f} s: {ratios}, failed in the window {failed_in_window}; browsers decoded {decoded}; rekey after leave "
+              f"{WINDOW:.0f} s: {ratios}, failed in the window {failed_in_window}; "
+              f"browsers decoded {decoded}; rekey after leave "
               f"{rekey_s:.2f} s; screenshot {shot} (tile luma mean {mean:.0f}, sd {sd:.1f}); "
               f"total {time.monotonic() - started:.1f} s")
     finally:

@@ -1,4 +1,4 @@
-"""The browser client's key schedule and signaling (web/src/crypto/keyschedule.ts,
+"""The browser client's key schedule and signaling (web/src/crypto/keyschedule/,
 mediakeys.ts, keystore.ts, web/src/protocol/) in a real Chromium, against the real server
 and two Python clients.
 

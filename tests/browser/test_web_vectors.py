@@ -106,7 +106,6 @@ def expected_counts() -> dict[str, int]:
         "hotline/frames": len(hot["frames"]),
         "group/code_messages": len(group["code_messages"]),
         "group/epoch_code": 1,
-        "group/traces": len(group["traces"]),
     }
 
 

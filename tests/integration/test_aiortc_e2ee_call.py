@@ -18,7 +18,9 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from hotline.client.synthetic import PatternTrack
 from hotline.crypto.kid import Slot, make_kid
 from hotline.crypto.sframe import SFrameContext, SFrameSender
-from hotline.rtc.aiortc_e2ee import MediaE2ee, SendKeys, use_loopback_ice
+from hotline.rtc.aiortc_adapter import use_loopback_ice
+from hotline.rtc.e2ee_sender import SendKeys
+from hotline.rtc.media_e2ee import MediaE2ee
 
 ROOT = Path(__file__).parents[2]
 AUDIO_TIME_BASE = fractions.Fraction(1, 48000)

@@ -3,7 +3,7 @@
 The audio-level header extension (urn:ietf:params:rtp-hdrext:ssrc-audio-level) carries
 each packet's loudness in clear text: the SFU would learn who speaks when, and a rough
 envelope of the speech, despite end-to-end encryption. The browser never offers it; the
-aiortc clients (hotline.rtc.aiortc_e2ee strips it from every transceiver) must not either.
+aiortc clients (hotline.rtc.media_e2ee strips it from every transceiver) must not either.
 Here two real Python clients call through the real SFU: every SDP they send is checked,
 and every RTP packet the SFU receives from them is parsed for its header extensions.
 """

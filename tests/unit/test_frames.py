@@ -78,23 +78,23 @@ def test_unprotect_of_junk_raises_only_sframe_error(codec: Codec, junk: bytes) -
 def test_receiver_holds_frames_until_their_key_arrives() -> None:
     sender, rx = setup(kid=8)
     rx.remove_decryption_key(8)
-    receiver = FrameReceiver(rx, Codec.OPUS, hold_seconds=0.5)
+    receiver: FrameReceiver[str] = FrameReceiver(rx, Codec.OPUS, hold_seconds=0.5)
     wires = [protect(sender, Codec.OPUS, OPUS + bytes([i])) for i in range(3)]
-    assert receiver.receive(wires[0], now=0.0) == []
-    assert receiver.receive(wires[1], now=0.1) == []
+    assert receiver.receive(wires[0], now=0.0, tag="a") == []
+    assert receiver.receive(wires[1], now=0.1, tag="b") == []
     assert receiver.held == 2
     rx.add_decryption_key(8, KEY)
-    assert receiver.keys_changed(now=0.2) == [OPUS + b"\x00", OPUS + b"\x01"]
-    assert receiver.receive(wires[2], now=0.3) == [OPUS + b"\x02"]
+    assert receiver.keys_changed(now=0.2) == [("a", OPUS + b"\x00"), ("b", OPUS + b"\x01")]
+    assert receiver.receive(wires[2], now=0.3, tag="c") == [("c", OPUS + b"\x02")]
     assert receiver.stats.decrypted == 3 and receiver.held == 0
 
 
 def test_receiver_drops_held_frames_after_the_hold_time() -> None:
     sender, rx = setup(kid=8)
     rx.remove_decryption_key(8)
-    receiver = FrameReceiver(rx, Codec.OPUS, hold_seconds=0.5, max_held=2)
+    receiver: FrameReceiver[int] = FrameReceiver(rx, Codec.OPUS, hold_seconds=0.5, max_held=2)
     for i in range(3):
-        receiver.receive(protect(sender, Codec.OPUS, OPUS), now=i * 0.01)
+        receiver.receive(protect(sender, Codec.OPUS, OPUS), now=i * 0.01, tag=i)
     assert receiver.held == 2 and receiver.stats.dropped["held_overflow"] == 1
     assert receiver.expire(now=1.0) == 2
     rx.add_decryption_key(8, KEY)
@@ -104,12 +104,12 @@ def test_receiver_drops_held_frames_after_the_hold_time() -> None:
 
 def test_receiver_counts_forged_and_replayed_frames() -> None:
     sender, rx = setup()
-    receiver = FrameReceiver(rx, Codec.OPUS)
+    receiver: FrameReceiver[int] = FrameReceiver(rx, Codec.OPUS)
     wire = protect(sender, Codec.OPUS, OPUS)
-    assert receiver.receive(wire, 0.0) == [OPUS]
-    assert receiver.receive(wire, 0.0) == []  # replay
+    assert receiver.receive(wire, 0.0, 1) == [(1, OPUS)]
+    assert receiver.receive(wire, 0.0, 2) == []  # replay
     fresh = protect(sender, Codec.OPUS, OPUS)
     forged = fresh[:-1] + bytes([fresh[-1] ^ 1])
-    assert receiver.receive(forged, 0.0) == []
-    assert receiver.receive(b"", 0.0) == []
+    assert receiver.receive(forged, 0.0, 3) == []
+    assert receiver.receive(b"", 0.0, 4) == []
     assert receiver.stats.dropped == {"replayed": 1, "auth_failed": 1, "truncated": 1}

@@ -1,5 +1,6 @@
-"""The group code's commit/reveal messages and the key-schedule conformance traces of
-tests/vectors/group-code-v1.json (the browser runs the same file: web/test/vectors.ts)."""
+"""The group code's commit/reveal messages and the epoch code of
+tests/vectors/group-code-v1.json (the browser runs the same file: web/test/vectors.ts).
+The key-schedule traces over these parties: test_conformance_keyschedule.py."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from hotline.crypto.groupcode import GroupCode, epoch_code, group_code
 from hotline.crypto.identity import Identity
 from hotline.errors import KeyMessageError
 
-from ..vectors.generate_group_code_v1 import CALL, IDS, outcome, to_event, trace_random
+from ..vectors.generate_group_code_v1 import CALL, IDS
 
 V: dict[str, Any] = json.loads(
     (Path(__file__).parents[1] / "vectors" / "group-code-v1.json").read_text())
@@ -72,12 +73,3 @@ def test_epoch_code() -> None:
     # Another nonce for anyone: another code.
     other = epoch_code(roster, [pairs[0], (pairs[1][0], b"\x00" * 32)])
     assert other != code and isinstance(other, GroupCode)
-
-
-@pytest.mark.parametrize("trace", V["traces"], ids=lambda t: t["name"])
-def test_key_schedule_trace(trace: dict[str, Any]) -> None:
-    from hotline.crypto.keyschedule import KeySchedule, KeyScheduleConfig
-    me = trace["me"]
-    ks = KeySchedule(IDS[me], CALL[me], KeyScheduleConfig(ROOM), random=trace_random())
-    for i, step in enumerate(trace["steps"]):
-        assert outcome(ks, to_event(step["event"])) == step["expect"], f"step {i}"

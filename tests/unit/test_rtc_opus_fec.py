@@ -15,7 +15,7 @@ from av.frame import Frame
 from hotline.client.synthetic import PatternTrack
 from hotline.crypto.kid import Slot
 from hotline.rtc import opus_fec
-from hotline.rtc.aiortc_e2ee import E2eeEncoder, SendKeys
+from hotline.rtc.e2ee_sender import E2eeEncoder, SendKeys
 from hotline.rtc.opus_fec import MAX_CONCEALED, OpusFecDecoder, with_inband_fec
 
 OFFER = "\r\n".join([

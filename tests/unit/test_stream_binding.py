@@ -1,4 +1,4 @@
-"""hotline.rtc.aiortc_e2ee.StreamDecryptor bound to its stream: only the attributed
+"""hotline.rtc.stream_decryptor.StreamDecryptor bound to its stream: only the attributed
 participant's frames of the stream's kind are decrypted; every other frame is dropped
 before decryption (never held, never decoded) and counted as wrong_participant or
 wrong_slot (unknown_kid when no key has the KID; docs/PROTOCOL.md "Frames bound to
@@ -12,7 +12,7 @@ from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from hotline.crypto.frames import Codec, protect
 from hotline.crypto.kid import Slot, make_kid
 from hotline.crypto.sframe import SFrameContext, SFrameSender
-from hotline.rtc.aiortc_e2ee import MediaE2ee
+from hotline.rtc.media_e2ee import MediaE2ee
 
 VP8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=97)
 OPUS = RTCRtpCodecParameters(mimeType="audio/opus", clockRate=48000, channels=2,

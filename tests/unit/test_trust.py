@@ -1,6 +1,6 @@
 """The device trust store, the trust policy and the key schedule's gating (issue #12,
 items 1-2): the conformance cases of tests/vectors/trust-v1.json (also run by the
-TypeScript twin: tests/unit/test_trust_ts.py), the file, the policy, and a key schedule
+TypeScript twin: web/test/node/trust.test.ts), the file, the policy, and a key schedule
 that seals nothing to a member it does not trust."""
 
 from __future__ import annotations

@@ -1,19 +1,12 @@
 /**
  * tests/vectors/group-code-v1.json in the browser: the group code's commit/reveal
- * messages, the epoch code and the key-schedule conformance traces (each trace feeds the
- * same events to a TypeScript KeySchedule as tests/unit/test_group_code_traces.py feeds
- * the Python one, and expects the same refusals, messages sent and code).
+ * messages and the epoch code. The key-schedule traces over the same parties are
+ * protocol/conformance/keyschedule/ (in Node: test/node/keyschedule.test.ts).
  */
 
 import { CodeMessage, MSG_COMMIT, commitment } from "../src/crypto/codecommit.js";
-import {
-  type Bytes, CallKeyPair, CryptoError, GroupCode, Identity, KeyMessageError, concat, fromHex, groupCode, toHex,
-} from "../src/crypto/index.js";
+import { CallKeyPair, GroupCode, Identity, KeyMessageError, fromHex, groupCode, toHex } from "../src/crypto/index.js";
 import { epochCode } from "../src/crypto/groupcode.js";
-import {
-  type KeyScheduleAction, type KeyScheduleEvent, KeySchedule, type Member, keyScheduleConfig,
-} from "../src/crypto/keyschedule.js";
-import { ProtocolError } from "../src/errors.js";
 
 export interface GroupCodeVectors {
   room_id: string;
@@ -23,56 +16,10 @@ export interface GroupCodeVectors {
     nonce: string; commitment: string; encoded: string }[];
   epoch_code: { epoch: number; members: string[]; roster_digest: string; nonces: Record<string, string>;
     digest: string; digits: string; words: string };
-  traces: { name: string; me: string; participant_id: number; steps: { event: TraceEvent; expect: Expect }[] }[];
 }
-
-interface TraceMember { participant_id: number; identity: string; announcement: string }
-interface TraceEvent {
-  type: string; epoch?: number; participant_id?: number; members?: TraceMember[]; member?: TraceMember; data?: string;
-}
-interface Expect { refused: string | null; sent?: (string | number)[][]; code: string | null; code_changed?: boolean }
 
 type Run = (group: string, name: string, body: () => Promise<void>) => Promise<void>;
 type Check = (condition: boolean, what: string) => void;
-
-/** SHA-256("hotline trace random" || u32 i), i = 0, 1, ...: the traces' randomness
- * (the key schedule draws it synchronously, so it is computed ahead). */
-async function prepareRandom(n: number): Promise<(size: number) => Bytes> {
-  const label = new TextEncoder().encode("hotline trace random");
-  const supply: Bytes[] = [];
-  for (let i = 0; i < n; i++) {
-    const c = new Uint8Array(4);
-    new DataView(c.buffer).setUint32(0, i);
-    supply.push(new Uint8Array(await crypto.subtle.digest("SHA-256", concat(label, c))));
-  }
-  let counter = 0;
-  return (size: number): Bytes => {
-    const next = supply[counter++];
-    if (next === undefined) throw new Error("trace randomness exhausted");
-    return next.slice(0, size);
-  };
-}
-
-const KIND: Record<number, string> = { 0x02: "key", 0x03: "commit", 0x04: "reveal" };
-
-async function outcome(ks: KeySchedule, event: KeyScheduleEvent): Promise<Expect> {
-  let actions: KeyScheduleAction[];
-  try {
-    actions = await ks.handle(event);
-  } catch (error) {
-    const code = ks.code?.digits ?? null;
-    if (error instanceof CryptoError) return { refused: `key_message:${error.reason}`, code };
-    if (error instanceof ProtocolError) return { refused: "protocol", code };
-    throw error;
-  }
-  const sent: (string | number)[][] = [];
-  for (const a of actions) {
-    if (a.type !== "send_key_message") continue;
-    const kind = KIND[a.data[0]!] ?? "?";
-    sent.push(kind === "key" ? [kind, a.recipient] : [kind, a.recipient, toHex(a.data)]);
-  }
-  return { refused: null, sent, code: ks.code?.digits ?? null, code_changed: actions.some((a) => a.type === "group_code_changed") };
-}
 
 export async function groupCodeVectors(v: GroupCodeVectors, run: Run, expect: Check): Promise<void> {
   const ids = new Map<string, Identity>();
@@ -112,38 +59,4 @@ export async function groupCodeVectors(v: GroupCodeVectors, run: Run, expect: Ch
     expect(code instanceof GroupCode && toHex(code.digest) === e.digest, "digest");
     expect(code.digits === e.digits && code.words === e.words, "digits and words");
   });
-
-  for (const t of v.traces) {
-    await run("group/traces", t.name, async () => {
-      const ks = new KeySchedule(id(t.me), calls.get(t.me)!, keyScheduleConfig({ roomId: room }),
-        { random: await prepareRandom(64) });
-      const member = (m: TraceMember): Member => ({
-        participantId: m.participant_id, identityKey: id(m.identity).publicKey, announcement: fromHex(m.announcement),
-      });
-      for (const [i, step] of t.steps.entries()) {
-        const ev = step.event;
-        let event: KeyScheduleEvent;
-        switch (ev.type) {
-          case "joined":
-            event = { type: "joined", now: 0, epoch: ev.epoch!, participantId: ev.participant_id!, members: ev.members!.map(member) };
-            break;
-          case "member_joined":
-            event = { type: "member_joined", now: 0, epoch: ev.epoch!, member: member(ev.member!) };
-            break;
-          case "member_left":
-            event = { type: "member_left", now: 0, epoch: ev.epoch!, participantId: ev.participant_id! };
-            break;
-          case "phase_changed":
-            event = { type: "phase_changed", now: 0, epoch: ev.epoch!, phase: "open" };
-            break;
-          default:
-            event = { type: "key_message_received", now: 0, data: fromHex(ev.data!) };
-        }
-        const got = await outcome(ks, event);
-        const want = step.expect;
-        expect(JSON.stringify(got) === JSON.stringify(want),
-          `step ${i} (${ev.type}): got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
-      }
-    });
-  }
 }

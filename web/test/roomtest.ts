@@ -22,7 +22,7 @@ import { Identity } from "../src/crypto/identity.js";
 import { KeyMessage } from "../src/crypto/keymessage.js";
 import {
   type KeyScheduleAction, type KeyScheduleEvent, KeySchedule, type Member, keyScheduleConfig,
-} from "../src/crypto/keyschedule.js";
+} from "../src/crypto/keyschedule/index.js";
 import { loadOrCreateIdentity } from "../src/crypto/keystore.js";
 import { Slot, kidsFor } from "../src/crypto/kid.js";
 import { MediaKeys } from "../src/crypto/mediakeys.js";

@@ -3,7 +3,7 @@
 :class:`Call` joins a room with :class:`~hotline.client.signaling.SignalingClient`,
 publishes its audio and video on one connection to the SFU and receives everyone
 else's on another. Every frame is SFrame-encrypted before packetization and
-decrypted after reassembly (:mod:`hotline.rtc.aiortc_e2ee`), with the keys the key
+decrypted after reassembly (:mod:`hotline.rtc.media_e2ee`), with the keys the key
 schedule installs. Each received stream is bound to the participant the subscribe offer
 attributes it to: frames of anyone else in it are dropped and counted
 (``wrong_stream_frames``), never decoded. Frames of a member this device has not
@@ -38,8 +38,11 @@ from hotline.crypto.kid import WRONG_PARTICIPANT, WRONG_SLOT, Slot
 from hotline.errors import ConfigError
 from hotline.logtext import safe
 from hotline.rtc import aiortc_adapter as adapter
-from hotline.rtc.aiortc_e2ee import UNVERIFIED, MediaE2ee, SendKeys, StreamDecryptor
+from hotline.rtc.e2ee_sender import SendKeys
+from hotline.rtc.e2ee_stats import UNVERIFIED
+from hotline.rtc.media_e2ee import MediaE2ee
 from hotline.rtc.opus_fec import with_inband_fec
+from hotline.rtc.stream_decryptor import StreamDecryptor
 from hotline.signaling import messages as m
 
 log = logging.getLogger("hotline.call")

@@ -18,7 +18,9 @@ A frame shorter than its clear part is not a valid frame of that codec; it is
 refused (``SFrameError``), as is any wire frame that does not authenticate.
 
 :class:`FrameReceiver` holds frames whose KID is not known yet for a short time
-(their key message may still be on its way), then drops them.
+(their key message may still be on its way), then drops them. Each frame comes with a
+tag of the caller's (what the frame is to the caller: its codec and RTP timestamp, say),
+handed back with its plaintext, so that a frame released later is still that frame.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from __future__ import annotations
 import enum
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Generic, NamedTuple, TypeVar
 
 from hotline.crypto.sframe import SFrameContext, SFrameHeader, SFrameSender
 from hotline.errors import Reason, SFrameError
@@ -80,11 +83,23 @@ class ReceiverStats:
         self.dropped[reason] = self.dropped.get(reason, 0) + 1
 
 
-class FrameReceiver:
+Tag = TypeVar("Tag")
+
+
+class _Held(NamedTuple, Generic[Tag]):
+    since: float
+    kid: int
+    wire: bytes
+    tag: Tag
+
+
+class FrameReceiver(Generic[Tag]):
     """Decrypts one incoming stream; frames under an unknown KID wait up to
     ``hold_seconds`` (at most ``max_held`` of them) for their key.
 
-    Time is passed in (``now``, in seconds) so that the class stays pure.
+    Every frame is given with a ``tag`` and comes out as ``(tag, plaintext)``, whether at
+    once (:meth:`receive`) or once its key is there (:meth:`keys_changed`). Time is passed
+    in (``now``, in seconds) so that the class stays pure.
     """
 
     def __init__(self, context: SFrameContext, codec: Codec, *, hold_seconds: float = 0.5,
@@ -93,14 +108,14 @@ class FrameReceiver:
         self._codec = codec
         self._hold = hold_seconds
         self._max_held = max_held
-        self._held: deque[tuple[float, int, bytes]] = deque()
+        self._held: deque[_Held[Tag]] = deque()
         self.stats = ReceiverStats()
 
     @property
     def held(self) -> int:
         return len(self._held)
 
-    def receive(self, wire: bytes, now: float) -> list[bytes]:
+    def receive(self, wire: bytes, now: float, tag: Tag) -> list[tuple[Tag, bytes]]:
         """Frames ready to decode, in order; failures are counted and dropped."""
         self.expire(now)
         try:
@@ -112,31 +127,32 @@ class FrameReceiver:
             if len(self._held) >= self._max_held:
                 self._held.popleft()
                 self.stats.drop("held_overflow")
-            self._held.append((now, kid, wire))
+            self._held.append(_Held(now, kid, wire, tag))
             return []
-        return self._decrypt([wire])
+        return self._decrypt([(tag, wire)])
 
-    def keys_changed(self, now: float) -> list[bytes]:
+    def keys_changed(self, now: float) -> list[tuple[Tag, bytes]]:
         """Call after keys were installed: releases held frames that now decrypt."""
         self.expire(now)
-        ready = [w for _, kid, w in self._held if self._ctx.has_decryption_key(kid)]
-        self._held = deque(h for h in self._held if not self._ctx.has_decryption_key(h[1]))
+        has_key = self._ctx.has_decryption_key
+        ready = [(h.tag, h.wire) for h in self._held if has_key(h.kid)]
+        self._held = deque(h for h in self._held if not has_key(h.kid))
         return self._decrypt(ready)
 
     def expire(self, now: float) -> int:
         """Drop held frames older than the hold time; returns how many."""
         dropped = 0
-        while self._held and now - self._held[0][0] > self._hold:
+        while self._held and now - self._held[0].since > self._hold:
             self._held.popleft()
             self.stats.drop(Reason.UNKNOWN_KID)
             dropped += 1
         return dropped
 
-    def _decrypt(self, wires: list[bytes]) -> list[bytes]:
+    def _decrypt(self, frames: list[tuple[Tag, bytes]]) -> list[tuple[Tag, bytes]]:
         out = []
-        for wire in wires:
+        for tag, wire in frames:
             try:
-                out.append(unprotect(self._ctx, self._codec, wire))
+                out.append((tag, unprotect(self._ctx, self._codec, wire)))
             except SFrameError as exc:
                 self.stats.drop(exc.reason)
                 continue

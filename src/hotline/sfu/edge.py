@@ -8,7 +8,7 @@ signaling WebSocket:
 * **subscribe**: the SFU offers one sendonly m-line per stream published by the
   others, renegotiating as publishers arrive; the client answers.
 
-aiortc does SDP, ICE and DTLS; media bypasses it (:mod:`hotline.rtc.aiortc_adapter`):
+aiortc does SDP, ICE and DTLS; media bypasses it (:mod:`hotline.rtc.raw_media`):
 datagrams come straight from the socket, are SRTP-decrypted, routed by
 :mod:`hotline.sfu.forwarding` on raw bytes, re-encrypted per subscriber and sent at once.
 The SFU reads RTP headers only; payloads are SFrame ciphertext it cannot open.
@@ -28,7 +28,9 @@ from aiortc.sdp import MediaDescription, SessionDescription
 from hotline.errors import ProtocolError
 from hotline.logtext import safe
 from hotline.rtc import aiortc_adapter as adapter
+from hotline.rtc.aiortc_internals import check_internals
 from hotline.rtc.opus_fec import with_inband_fec
+from hotline.rtc.raw_media import RawMediaPath
 from hotline.sfu.forwarding import ForwardedCopy, PublishedStream, Router, aggregate_remb
 
 log = logging.getLogger("hotline.sfu")
@@ -93,8 +95,8 @@ class SfuParticipant:
         self.router = Router(participant_id)
         self.publish_pc: RTCPeerConnection | None = None
         self.subscribe_pc: RTCPeerConnection | None = None
-        self.publish_path = adapter.RawMediaPath(self.router.on_rtp, self._rtcp)
-        self.subscribe_path = adapter.RawMediaPath(self._unexpected_rtp, self._rtcp)
+        self.publish_path = RawMediaPath(self.router.on_rtp, self._rtcp)
+        self.subscribe_path = RawMediaPath(self._unexpected_rtp, self._rtcp)
         self.subscribed: dict[PublishedStream, ForwardedCopy] = {}
         self._negotiation = asyncio.Lock()
         self._answer: asyncio.Future[str] | None = None
@@ -303,7 +305,7 @@ class Sfu:
     def __init__(self, media_host: str, send_offer: OfferSink, *,
                  consent_interval: float = CONSENT_INTERVAL,
                  consent_failures: int = CONSENT_FAILURES) -> None:
-        adapter.check_internals()
+        check_internals()
         adapter.use_host_addresses(adapter.host_addresses_for(media_host))
         adapter.use_consent_timing(consent_interval, consent_failures)
         self.send_offer = send_offer

@@ -6,6 +6,14 @@ frame of at most :data:`MAX_MESSAGE_BYTES`. :func:`parse_client` and
 :class:`~hotline.errors.ProtocolError`; :func:`encode` turns a message into text.
 Binary fields (keys, signatures, announcements, key messages) are base64url without
 padding. The flow is documented in docs/SIGNALING.md.
+
+This module is the one source of the signaling schema, and one file on purpose (it is
+longer than our modules usually are): scripts/gen_protocol.py generates from it the JSON
+Schema (protocol/schema/signaling.json), the page's types and validators
+(web/src/protocol/messages.gen.ts) and the message reference of docs/SIGNALING.md, and
+`make web` / `make lint` fail when those are stale. Both sides run the cases of
+protocol/conformance/signaling/. Every message class is a few lines; split by topic they
+would only scatter the two unions below, which must name every class.
 """
 
 from __future__ import annotations
@@ -63,6 +71,8 @@ def _b64_validate(value: object, handler: object) -> bytes:
 B64 = Annotated[bytes, WrapValidator(_b64_validate), PlainSerializer(b64encode, return_type=str)]
 Name = Annotated[str, Field(min_length=1, max_length=64)]
 U32 = Annotated[int, Field(ge=0, le=2**32 - 1)]
+#: A count that any JSON reader holds exactly (the page's numbers are doubles: 2**53 - 1).
+Count = Annotated[int, Field(ge=0, le=2**53 - 1)]
 #: The server's origin as the client knows it (hotline.crypto.auth.origin_of): what a
 #: login or enrollment proof is bound to. A plain ASCII form, so it is safe to log.
 Origin = Annotated[str, Field(max_length=255,
@@ -159,7 +169,7 @@ class StandbyRegister(_Message):
     hotline: Name
     #: Entries of the hotline's uptime record this endpoint knows (its chain head): the
     #: server sends the rest with ``record_entries``.
-    record_length: Annotated[int, Field(ge=0, le=2**53)] = 0
+    record_length: Count = 0
 
 
 class LinkTestRequest(_Message):
@@ -460,7 +470,7 @@ class RecordEntries(_Message):
 
     type: Literal["record_entries"] = "record_entries"
     hotline: str
-    start: Annotated[int, Field(ge=0, le=2**53)]
+    start: Count
     entries: list[B64]
     more: bool = False
 

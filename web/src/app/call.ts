@@ -21,7 +21,7 @@
  * through one queue, in order.
  */
 
-import type { KeyScheduleAction } from "../crypto/keyschedule.js";
+import type { KeyScheduleAction } from "../crypto/keyschedule/index.js";
 import { MediaE2EE } from "../media/pipeline.js";
 import { Placeholders, proveSender } from "../media/proof.js";
 import { LISTEN_ONLY, type MediaRestarted, type StreamInfo, type SubscribeOffer } from "../protocol/messages.js";

@@ -4,7 +4,7 @@
  * installed and retired. Shared by a call and a link test.
  */
 
-import type { KeyScheduleAction } from "../crypto/keyschedule.js";
+import type { KeyScheduleAction } from "../crypto/keyschedule/index.js";
 import { parseKid } from "../crypto/kid.js";
 import type { MediaE2EE } from "../media/pipeline.js";
 

@@ -7,6 +7,7 @@
  * WebCrypto key). Decoding is strict: one encoding per report.
  */
 
+import type { LinkTestFigures } from "../protocol/messages.gen.js";
 import { type Bytes, ascii, concat, fromUtf8, utf8 } from "./bytes.js";
 import { CryptoError, Reason } from "./errors.js";
 import { type Identity, PUBLIC_KEY_SIZE, SIGNATURE_SIZE, verify } from "./identity.js";
@@ -19,19 +20,9 @@ const ROLE_BYTES: Record<ReportRole, number> = { originator: 1, responder: 2 };
 
 export class ReportError extends CryptoError {}
 
-/** What one end measured (LinkTestFigures without the group code). */
-export interface Figures {
-  readonly joined: boolean;
-  readonly setup_ms: number | null;
-  readonly first_frame_ms: number | null;
-  readonly video_frames: number;
-  readonly audio_frames: number;
-  readonly decrypt_failures: number;
-  readonly rtt_ms: number | null;
-  readonly loss: number | null;
-  readonly jitter_ms: number | null;
-  readonly error: string;
-}
+/** What one end measured: the signaling schema's LinkTestFigures without the group code
+ * (the type is generated from src/hotline/signaling/messages.py). */
+export type Figures = Omit<LinkTestFigures, "group_code">;
 
 export interface ReportFields {
   readonly hotline: string;

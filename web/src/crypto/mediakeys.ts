@@ -9,7 +9,7 @@
  */
 
 import type { GroupCode } from "./groupcode.js";
-import type { KeyScheduleAction, MemberRejected, SendKeyMessage } from "./keyschedule.js";
+import type { KeyScheduleAction, MemberRejected, SendKeyMessage } from "./keyschedule/index.js";
 import { type Slot, parseKid } from "./kid.js";
 import { DEFAULT_SUITE, SFrameContext, SFrameSender } from "./sframe.js";
 

@@ -1,18 +1,16 @@
 /**
- * Runs tests/vectors/trust-v1.json against the TypeScript trust store (truststore.ts) and
- * a key schedule scenario of the trust gating (keyschedule.ts), in Node:
- * tests/unit/test_trust_ts.py bundles this file with esbuild and prints its summary.
- *
- *     node trust_vectors.mjs tests/vectors/trust-v1.json
+ * tests/vectors/trust-v1.json against the TypeScript trust store (truststore.ts), and a key
+ * schedule scenario of the trust gating (keyschedule.ts). Python runs the same file in
+ * tests/unit/test_trust.py.
  */
 
-import { CallKeyPair, Kem } from "../src/crypto/callkey.js";
-import { Identity } from "../src/crypto/identity.js";
-import { KeySchedule, type KeyScheduleAction, keyScheduleConfig } from "../src/crypto/keyschedule.js";
-import { TrustStore, canonical, evaluate, parseFingerprints } from "../src/crypto/truststore.js";
-
-/** Node's, without @types/node in the project. */
-declare const process: { argv: string[] };
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { CallKeyPair, Kem } from "../../src/crypto/callkey.js";
+import { Identity } from "../../src/crypto/identity.js";
+import { KeySchedule, type KeyScheduleAction, keyScheduleConfig } from "../../src/crypto/keyschedule/index.js";
+import { TrustStore, canonical, evaluate, parseFingerprints } from "../../src/crypto/truststore.js";
+import { readJson } from "./support.js";
 
 interface Case {
   name: string;
@@ -21,17 +19,13 @@ interface Case {
   verdict: string;
 }
 
-const summary = { passed: 0, failed: 0, failures: [] as string[], cases: 0, schedule: "" };
+const doc = readJson<{ cases: Case[]; invalid_fingerprints: string[] }>("tests/vectors/trust-v1.json");
 
 function check(ok: boolean, what: string): void {
-  if (ok) summary.passed++;
-  else {
-    summary.failed++;
-    summary.failures.push(what);
-  }
+  assert.ok(ok, what);
 }
 
-async function schedule(): Promise<void> {
+test("trust gating in the key schedule: nothing sealed to an untrusted member until accepted", async () => {
   const generate = async (): Promise<Identity> => Identity.generate();
   const aliceId = await generate();
   const bobId = await generate();
@@ -74,24 +68,23 @@ async function schedule(): Promise<void> {
   check(sends(accepted).join() === "2", "schedule: accepted -> a fresh key sealed to it");
   check(accepted.some((x) => x.type === "install_decryption_key" && x.sender === 2), "schedule: its held key is installed");
   check(alice.generation === 1 && alice.untrusted.length === 0, "schedule: a rekey happened");
-  summary.schedule = "ran";
+});
+
+test("trust-v1.json has cases and invalid fingerprints", () => {
+  assert.ok(doc.cases.length > 0 && doc.invalid_fingerprints.length > 0);
+});
+
+for (const c of doc.cases) {
+  test(`trust case: ${c.name}`, () => {
+    const store = TrustStore.fromJSON(c.store);
+    const p = c.presented;
+    const got = evaluate(store, p.party, p.fingerprint, p.hotline ?? null, p.own_party ?? "");
+    check(got === c.verdict, `${c.name}: got ${got}, want ${c.verdict}`);
+    check(JSON.stringify(TrustStore.fromJSON(store.toJSON()).toJSON()) === JSON.stringify(store.toJSON()), `${c.name}: JSON round trip`);
+  });
 }
 
-async function main(): Promise<void> {
-  const fs = (await import(["node", "fs"].join(":"))) as { readFileSync(path: string, encoding: string): string };
-  const doc = JSON.parse(fs.readFileSync(process.argv[2]!, "utf8")) as { cases: Case[]; invalid_fingerprints: string[] };
-  for (const c of doc.cases) {
-    summary.cases++;
-    try {
-      const store = TrustStore.fromJSON(c.store);
-      const p = c.presented;
-      const got = evaluate(store, p.party, p.fingerprint, p.hotline ?? null, p.own_party ?? "");
-      check(got === c.verdict, `${c.name}: got ${got}, want ${c.verdict}`);
-      check(JSON.stringify(TrustStore.fromJSON(store.toJSON()).toJSON()) === JSON.stringify(store.toJSON()), `${c.name}: JSON round trip`);
-    } catch (error) {
-      check(false, `${c.name}: ${String(error)}`);
-    }
-  }
+test("invalid fingerprints are refused", () => {
   for (const bad of doc.invalid_fingerprints) {
     let threw = false;
     try {
@@ -101,13 +94,8 @@ async function main(): Promise<void> {
     }
     check(threw, `invalid fingerprint accepted: ${bad}`);
   }
-  check(parseFingerprints("11112222333344445555666677778888\naaaa bbbb cccc dddd eeee ffff 0000 1111").length === 2, "paste of two fingerprints");
-  try {
-    await schedule();
-  } catch (error) {
-    summary.schedule = `could not run: ${String(error)}`;
-  }
-  console.log(JSON.stringify(summary));
-}
+});
 
-void main();
+test("a paste of two fingerprints", () => {
+  check(parseFingerprints("11112222333344445555666677778888\naaaa bbbb cccc dddd eeee ffff 0000 1111").length === 2, "paste of two fingerprints");
+});

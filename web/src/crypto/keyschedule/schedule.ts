@@ -1,44 +1,6 @@
 /**
- * The per-participant group key schedule, sans-I/O: the browser twin of
- * src/hotline/crypto/keyschedule.py, with the same rules (docs/PROTOCOL.md, "Key schedule").
- *
- * Feed it events (`joined`, `member_joined`, `member_left`, `phase_changed`,
- * `timer_fired`, `key_message_received`) with `KeySchedule.handle`; it resolves to actions
- * (`send_key_message`, `install_encryption_key`, `install_decryption_key`, `retire_keys`,
- * `group_code_changed`, `member_rejected`) for the caller to carry out, and `nextDeadline`
- * tells when to feed the next `timer_fired`. Time (`now`, seconds) and randomness are
- * passed in; there is no I/O.
- *
- * Rules:
- *
- * - The server orders roster events and numbers them with the group `epoch`; after my join
- *   every event must carry exactly the current epoch + 1, and a leave must name a member of
- *   my view (anything else is refused: a server cannot skip or invent epochs).
- * - A new sender key (next `generation`, fresh random base key) on my join, every join,
- *   every leave, every phase change, and every `rekeyInterval` seconds. It is sealed to
- *   each other verified member and used for sending at once; the previous sending key is
- *   never used again.
- * - Trust is the client's, not the server's: the `trusted` option decides for each roster
- *   member whether this device has verified it (a hotline pin, a device the user accepted:
- *   truststore.ts). An untrusted member stays in the roster and in the group code (an
- *   inserted member changes the code), but nothing is sealed to it and no key of its is
- *   installed, until a `peer_accepted` event marks it trusted; that rekeys, so the
- *   accepted device gets a fresh key.
- * - A sender's previous key stays installed for `grace` seconds after its new one arrives
- *   (frames in flight), then is retired. A leaver's keys are retired `grace` seconds after
- *   the leave. After every epoch change each peer owes a key of the new epoch within
- *   `rekeyDeadline` seconds; if it is late, its current keys are retired anyway.
- * - A member whose call key cannot be sealed to is rejected, not allowed to stop the rekey
- *   of everyone else.
- * - Key messages are accepted once, in the current epoch, with a generation above the last
- *   one accepted from that sender; messages for a later epoch (at most MAX_EPOCHS_AHEAD
- *   ahead) wait, bounded by `maxPending` with the oldest dropped, until that epoch arrives;
- *   anything else is refused with `KeyMessageError`.
- * - The group code covers the room, the epoch, every verified member's identity and call
- *   key, and one fresh nonce per member (coderound.ts): at every epoch each member sends
- *   the others a signed commitment to its nonce, reveals the nonce once it holds everyone's
- *   commitment, and the code is known (`group_code_changed`) once all reveals match; until
- *   then it is pending (`group_code_pending`). Media keys never wait for this.
+ * The key schedule's state machine: `KeySchedule` (the rules: index.ts). Python:
+ * keyschedule/schedule.py.
  *
  * WebCrypto is asynchronous, so `handle` returns a Promise; events are processed strictly
  * one at a time, in the order `handle` was called (an internal queue), so the next event
@@ -47,209 +9,25 @@
  * crypto operation of an event happens before its first change of state.
  */
 
-import { ProtocolError, UsageError } from "../errors.js";
-import { type Bytes, randomBytes } from "./bytes.js";
-import { ALL_KEMS, CallKeyAnnouncement, type CallKeyPair, type Kem } from "./callkey.js";
-import { AnnouncementError, CryptoError, KeyMessageError, Reason } from "./errors.js";
-import { CodeMessage, MSG_COMMIT, MSG_REVEAL, NONCE_SIZE } from "./codecommit.js";
-import { CodeRound } from "./coderound.js";
-import { type GroupCode, epochCode, groupCode } from "./groupcode.js";
-import type { Identity } from "./identity.js";
-import { BASE_KEY_SIZE, KeyMessage } from "./keymessage.js";
-import { kidsFor } from "./kid.js";
-import { type CipherSuite, DEFAULT_SUITE } from "./suites.js";
-
-// -- configuration ----------------------------------------------------------------------
-
-export interface KeyScheduleConfig {
-  readonly roomId: string;
-  readonly cipherSuite: CipherSuite;
-  readonly rekeyInterval: number;
-  readonly grace: number;
-  readonly allowedKems: ReadonlySet<Kem>;
-  readonly rekeyDeadline: number;
-  readonly maxPending: number;
-}
-
-export type KeyScheduleOptions = Partial<KeyScheduleConfig> & { readonly roomId: string };
-
-/** A configuration with Python's defaults, checked as KeyScheduleConfig.__post_init__. */
-export function keyScheduleConfig(options: KeyScheduleOptions): KeyScheduleConfig {
-  const config: KeyScheduleConfig = {
-    cipherSuite: DEFAULT_SUITE,
-    rekeyInterval: 600.0,
-    grace: 1.0,
-    allowedKems: ALL_KEMS,
-    rekeyDeadline: 5.0,
-    maxPending: 256,
-    ...options,
-  };
-  if (!(config.rekeyInterval > 0) || !(config.grace >= 0 && config.grace <= config.rekeyInterval)) {
-    throw new UsageError("need rekey_interval > 0 and 0 <= grace <= rekey_interval");
-  }
-  if (!(config.rekeyDeadline >= config.grace)) throw new UsageError("rekey_deadline must be at least the grace period");
-  if (config.allowedKems.size === 0) throw new UsageError("a call must allow at least one KEM");
-  if (!Number.isSafeInteger(config.maxPending) || config.maxPending < 1) throw new UsageError("max_pending must be positive");
-  return config;
-}
-
-// -- events (inputs) --------------------------------------------------------------------
-
-/** A roster entry from the server: id, identity key, encoded announcement, and the party
- * the server says it belongs to (checked by the client's trust decision). */
-export interface Member {
-  readonly participantId: number;
-  readonly identityKey: Uint8Array;
-  readonly announcement: Uint8Array;
-  readonly party?: string;
-}
-
-/** Decides whether this device trusts a roster member (see the rules above). */
-export type TrustDecision = (member: Member) => boolean | Promise<boolean>;
-
-export interface Joined {
-  readonly type: "joined";
-  readonly now: number;
-  readonly epoch: number;
-  readonly participantId: number;
-  readonly members: readonly Member[]; // everyone else already in the call
-}
-
-export interface MemberJoined {
-  readonly type: "member_joined";
-  readonly now: number;
-  readonly epoch: number;
-  readonly member: Member;
-}
-
-export interface MemberLeft {
-  readonly type: "member_left";
-  readonly now: number;
-  readonly epoch: number;
-  readonly participantId: number;
-}
-
-export interface PhaseChanged {
-  readonly type: "phase_changed";
-  readonly now: number;
-  readonly epoch: number;
-  readonly phase: string;
-}
-
-export interface TimerFired {
-  readonly type: "timer_fired";
-  readonly now: number;
-}
-
-export interface KeyMessageReceived {
-  readonly type: "key_message_received";
-  readonly now: number;
-  readonly data: Uint8Array;
-}
-
-/** The user verified this member's device: seal to it from now on (a rekey). */
-export interface PeerAccepted {
-  readonly type: "peer_accepted";
-  readonly now: number;
-  readonly participantId: number;
-}
-
-export type KeyScheduleEvent = Joined | MemberJoined | MemberLeft | PhaseChanged | TimerFired | KeyMessageReceived | PeerAccepted;
-
-// -- actions (outputs) ------------------------------------------------------------------
-
-export interface SendKeyMessage {
-  readonly type: "send_key_message";
-  readonly recipient: number;
-  readonly data: Bytes;
-}
-
-/** Send from now on with `baseKey` under `kids` (one per slot). */
-export interface InstallEncryptionKey {
-  readonly type: "install_encryption_key";
-  readonly generation: number;
-  readonly kids: readonly bigint[];
-  readonly baseKey: Bytes;
-}
-
-export interface InstallDecryptionKey {
-  readonly type: "install_decryption_key";
-  readonly sender: number;
-  readonly generation: number;
-  readonly kids: readonly bigint[];
-  readonly baseKey: Bytes;
-}
-
-/** Remove these KIDs (`sending`: from the encryption side). */
-export interface RetireKeys {
-  readonly type: "retire_keys";
-  readonly kids: readonly bigint[];
-  readonly sending: boolean;
-}
-
-export interface GroupCodeChanged {
-  readonly type: "group_code_changed";
-  readonly epoch: number;
-  readonly code: GroupCode;
-  readonly members: readonly number[];
-}
-
-/** A new epoch: its code is not known yet (show "verifying", never the old code). */
-export interface GroupCodePending {
-  readonly type: "group_code_pending";
-  readonly epoch: number;
-}
-
-export interface MemberRejected {
-  readonly type: "member_rejected";
-  readonly participantId: number;
-  readonly reason: Reason;
-}
-
-export type KeyScheduleAction =
-  | SendKeyMessage | InstallEncryptionKey | InstallDecryptionKey | RetireKeys | GroupCodeChanged | GroupCodePending
-  | MemberRejected;
-
-// -- state ------------------------------------------------------------------------------
-
-interface Peer {
-  readonly participantId: number;
-  readonly identityKey: Uint8Array;
-  readonly announcement: CallKeyAnnouncement;
-  generation: number; // last generation accepted from this peer
-  kids: readonly bigint[];
-  trusted: boolean; // verified by this device: keys are sealed to it and taken from it
-  held: Uint8Array | null; // its last key message while untrusted (opened if it is accepted)
-}
-
-interface Deadline {
-  readonly at: number;
-  readonly kids: readonly bigint[];
-}
-
-const U32 = 2 ** 32 - 1;
-/** Key messages may come at most this many epochs ahead of ours (and wait for it). */
-export const MAX_EPOCHS_AHEAD = 8;
-
-function isU32(value: number): boolean {
-  return Number.isInteger(value) && value >= 0 && value <= U32;
-}
+import { ProtocolError, UsageError } from "../../errors.js";
+import { type Bytes, randomBytes } from "../bytes.js";
+import { CallKeyAnnouncement, type CallKeyPair } from "../callkey.js";
+import { CodeMessage, MSG_COMMIT, MSG_REVEAL, NONCE_SIZE } from "../codecommit.js";
+import { CodeRound } from "../coderound.js";
+import { AnnouncementError, KeyMessageError, Reason } from "../errors.js";
+import { type GroupCode, epochCode, groupCode } from "../groupcode.js";
+import type { Identity } from "../identity.js";
+import { BASE_KEY_SIZE, KeyMessage } from "../keymessage.js";
+import { kidsFor } from "../kid.js";
+import type {
+  GroupCodeChanged, Joined, KeyScheduleAction, KeyScheduleConfig, KeyScheduleEvent, KeyScheduleSnapshot, Member,
+  MemberJoined, MemberLeft, PeerAccepted, SendKeyMessage, TrustDecision,
+} from "./events.js";
+import { Pending, checkAddressed } from "./inbox.js";
+import { sealToPeers } from "./outbox.js";
+import { type Deadline, type Peer, checkEpoch, checkIds, verifyMember } from "./peers.js";
 
 const byNumber = (a: number, b: number): number => a - b;
-
-/** What a test may compare before and after an event (no key material). */
-export interface KeyScheduleSnapshot {
-  readonly participantId: number | null;
-  readonly epoch: number;
-  readonly generation: number;
-  readonly sendingKids: string[];
-  readonly peers: { participantId: number; generation: number; kids: string[] }[];
-  readonly retire: { at: number; kids: string[] }[];
-  readonly owed: { participantId: number; at: number; generation: number }[];
-  readonly pending: number[]; // epochs of waiting key messages
-  readonly nextRekey: number | null;
-  readonly code: string | null;
-}
 
 /** Sender-key state machine of one participant in one call. */
 export class KeySchedule {
@@ -261,7 +39,7 @@ export class KeySchedule {
   private sendingKids: readonly bigint[] = [];
   private retire: Deadline[] = [];
   private nextRekey: number | null = null;
-  private pending: [number, Uint8Array][] = []; // (epoch, data) for later epochs
+  private readonly pending: Pending; // messages for later epochs
   // After an epoch change every peer owes a key of the new epoch: by this time, or its
   // current keys are retired (so a leaver cannot keep using them).
   private owed = new Map<number, [number, number]>(); // pid -> [deadline, generation]
@@ -279,6 +57,7 @@ export class KeySchedule {
     options: { readonly random?: (size: number) => Bytes; readonly trusted?: TrustDecision } = {},
   ) {
     this.random = options.random ?? randomBytes;
+    this.pending = new Pending(config.maxPending);
     // The schedule's own default (tests of the schedule alone): the SignalingClient always
     // passes its decision, which trusts no device it has not verified.
     this.trusted = options.trusted ?? (() => true);
@@ -333,7 +112,7 @@ export class KeySchedule {
         .map((p) => ({ participantId: p.participantId, generation: p.generation, kids: hex(p.kids) })),
       retire: this.retire.map((d) => ({ at: d.at, kids: hex(d.kids) })),
       owed: [...this.owed.entries()].map(([participantId, [at, generation]]) => ({ participantId, at, generation })),
-      pending: this.pending.map(([e]) => e),
+      pending: this.pending.epochs(),
       nextRekey: this.nextRekey,
       code: this.code?.digits ?? null,
     };
@@ -366,43 +145,16 @@ export class KeySchedule {
     return this.participantId;
   }
 
-  private checkEpoch(epoch: number): void {
-    if (!isU32(epoch)) throw new ProtocolError("roster epoch out of range");
-    if (this.epoch >= 0 && epoch !== this.epoch + 1) {
-      throw new ProtocolError(`roster epoch ${epoch} does not follow epoch ${this.epoch}`);
-    }
-  }
-
-  /** Parse and verify a roster entry's announcement (rejects with AnnouncementError).
-   * A member joining now must announce the epoch of its join; one already in the call
-   * must have announced an earlier epoch. This keeps an old announcement from being
-   * replayed into a later join. */
-  private async verifyMember(m: Member, joinedEpoch: number | null, epoch: number): Promise<Peer> {
-    const ann = CallKeyAnnouncement.decode(m.announcement);
-    await ann.verify({
-      roomId: this.config.roomId, participantId: m.participantId, identityKey: m.identityKey,
-      allowedKems: this.config.allowedKems,
-    });
-    const fits = joinedEpoch !== null ? ann.epoch === joinedEpoch : ann.epoch < epoch;
-    if (!fits) throw new AnnouncementError(Reason.STALE, "announcement epoch does not fit the roster");
-    const trusted = Boolean(await this.trusted(m));
-    return { participantId: m.participantId, identityKey: m.identityKey, announcement: ann, generation: -1, kids: [], trusted, held: null };
-  }
-
   /** Verify roster entries; resolves to the verified peers (not yet added) and the
    * rejections. */
   private async admit(members: readonly Member[], me: number, joinedEpoch: number | null, epoch: number,
   ): Promise<[Peer[], KeyScheduleAction[]]> {
-    const ids = members.map((m) => m.participantId);
-    if (![...ids, me].every(isU32)) throw new ProtocolError("participant id out of range");
-    if (new Set(ids).size !== ids.length || ids.includes(me) || ids.some((i) => this.roster.has(i))) {
-      throw new ProtocolError("roster has duplicate participant ids");
-    }
+    checkIds(members.map((m) => m.participantId), me, this.roster);
     const verified: Peer[] = [];
     const actions: KeyScheduleAction[] = [];
     for (const m of members) {
       try {
-        verified.push(await this.verifyMember(m, joinedEpoch, epoch));
+        verified.push(await verifyMember(this.config, m, joinedEpoch, epoch, this.trusted));
       } catch (error) {
         if (!(error instanceof AnnouncementError)) throw error;
         actions.push({ type: "member_rejected", participantId: m.participantId, reason: error.reason });
@@ -413,7 +165,7 @@ export class KeySchedule {
 
   private async joined(ev: Joined): Promise<KeyScheduleAction[]> {
     if (this.participantId !== null) throw new UsageError("already joined");
-    this.checkEpoch(ev.epoch);
+    checkEpoch(this.epoch, ev.epoch);
     const [peers, actions] = await this.admit(ev.members, ev.participantId, null, ev.epoch);
     for (const m of ev.members) this.roster.add(m.participantId);
     for (const p of peers) this.peers.set(p.participantId, p);
@@ -423,7 +175,7 @@ export class KeySchedule {
 
   private async memberJoined(ev: MemberJoined): Promise<KeyScheduleAction[]> {
     const me = this.requireJoined();
-    this.checkEpoch(ev.epoch);
+    checkEpoch(this.epoch, ev.epoch);
     const [peers, actions] = await this.admit([ev.member], me, ev.epoch, 0);
     this.roster.add(ev.member.participantId);
     for (const p of peers) this.peers.set(p.participantId, p);
@@ -432,7 +184,7 @@ export class KeySchedule {
 
   private async memberLeft(ev: MemberLeft): Promise<KeyScheduleAction[]> {
     this.requireJoined();
-    this.checkEpoch(ev.epoch);
+    checkEpoch(this.epoch, ev.epoch);
     if (!this.roster.has(ev.participantId)) throw new ProtocolError(`participant ${ev.participantId} left but was never here`);
     this.roster.delete(ev.participantId);
     const peer = this.peers.get(ev.participantId);
@@ -444,7 +196,7 @@ export class KeySchedule {
 
   private async newEpoch(now: number, epoch: number): Promise<KeyScheduleAction[]> {
     this.requireJoined();
-    this.checkEpoch(epoch);
+    checkEpoch(this.epoch, epoch);
     this.epoch = epoch;
     const actions = await this.rekey(now); // may reject members whose call key fails
     actions.push(...(await this.startCodeRound()));
@@ -457,9 +209,7 @@ export class KeySchedule {
     }
     this.owed = owed;
     // Key messages that arrived early for this epoch can be used now.
-    const ready = this.pending.filter(([e]) => e === epoch).map(([, d]) => d);
-    this.pending = this.pending.filter(([e]) => e > epoch);
-    for (const data of ready) {
+    for (const data of this.pending.take(epoch)) {
       try {
         actions.push(...(await this.keyMessage(now, data)));
       } catch (error) {
@@ -500,10 +250,8 @@ export class KeySchedule {
   }
 
   private async codeMessage(data: Uint8Array): Promise<KeyScheduleAction[]> {
-    const me = this.requireJoined();
     const msg = CodeMessage.decode(data);
-    if (msg.roomId !== this.config.roomId) throw new KeyMessageError(Reason.WRONG_ROOM);
-    if (msg.recipient !== me) throw new KeyMessageError(Reason.WRONG_RECIPIENT);
+    checkAddressed(msg, this.config.roomId, this.requireJoined());
     if (msg.epoch > this.epoch) return this.hold(msg.epoch, data);
     if (msg.epoch < this.epoch || this.round === null) throw new KeyMessageError(Reason.STALE, "code message of an earlier epoch");
     const peer = this.peers.get(msg.sender);
@@ -514,9 +262,7 @@ export class KeySchedule {
 
   /** Keep a message for a later epoch (bounded) until that epoch arrives. */
   private hold(epoch: number, data: Uint8Array): KeyScheduleAction[] {
-    if (epoch > this.epoch + MAX_EPOCHS_AHEAD) throw new KeyMessageError(Reason.STALE, "message too far ahead");
-    if (this.pending.length >= this.config.maxPending) this.pending.shift(); // the oldest goes
-    this.pending.push([epoch, data]);
+    this.pending.hold(this.epoch, epoch, data);
     return [];
   }
 
@@ -543,25 +289,8 @@ export class KeySchedule {
     const me = this.requireJoined();
     const generation = this.generation + 1;
     const baseKey = this.random(BASE_KEY_SIZE);
-    // not verified by this device: nothing is sealed to it
-    const peers = [...this.peers.entries()].filter(([, p]) => p.trusted).sort(([a], [b]) => a - b);
-    const sealed = await Promise.allSettled(peers.map(([pid, peer]) => KeyMessage.seal(
-      this.identity, peer.announcement.callKey, {
-        roomId: this.config.roomId, sender: me, recipient: pid, epoch: this.epoch, generation,
-        cipherSuite: this.config.cipherSuite, baseKey,
-      })));
-    const messages: KeyScheduleAction[] = [];
-    const rejected: MemberRejected[] = [];
-    sealed.forEach((result, i) => {
-      const pid = peers[i]![0];
-      if (result.status === "fulfilled") {
-        messages.push({ type: "send_key_message", recipient: pid, data: result.value.encode() });
-      } else if (result.reason instanceof CryptoError) {
-        rejected.push({ type: "member_rejected", participantId: pid, reason: result.reason.reason });
-      } else {
-        throw result.reason;
-      }
-    });
+    const [messages, rejected] = await sealToPeers(this.identity, this.config, this.peers,
+      { me, epoch: this.epoch, generation, baseKey });
     const kids = kidsFor(me, generation);
     const actions: KeyScheduleAction[] = [...rejected];
     // The new key first, then the old one goes: a media thread switching between the two
@@ -617,8 +346,7 @@ export class KeySchedule {
     if (data[0] === MSG_COMMIT || data[0] === MSG_REVEAL) return this.codeMessage(data);
     const me = this.requireJoined();
     const msg = KeyMessage.decode(data);
-    if (msg.roomId !== this.config.roomId) throw new KeyMessageError(Reason.WRONG_ROOM);
-    if (msg.recipient !== me) throw new KeyMessageError(Reason.WRONG_RECIPIENT);
+    checkAddressed(msg, this.config.roomId, me);
     if (msg.epoch > this.epoch) return this.hold(msg.epoch, data);
     const peer = this.peers.get(msg.sender);
     if (peer === undefined) throw new KeyMessageError(Reason.UNKNOWN_SENDER);
