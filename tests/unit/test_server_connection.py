@@ -246,3 +246,21 @@ def test_the_state_machine_does_no_io() -> None:
     imported |= {(n.module or "").split(".")[0] for n in ast.walk(tree)
                  if isinstance(n, ast.ImportFrom)}
     assert not imported & {"asyncio", "aiohttp", "socket", "aiortc", "time", "os", "secrets"}
+
+
+def test_signaling_md_shows_the_table() -> None:
+    """docs/SIGNALING.md's table of connection states says what the server does."""
+    import re
+    from pathlib import Path
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "SIGNALING.md").read_text()
+    section = doc.split("## Connection states", 1)[1].split("\n## ", 1)[0]
+    letters = {"unauthorized": "U", "bad_request": "B", "not_in_room": "N"}
+    shown: dict[str, str] = {}
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) != 1 + len(State) or not cells[0].startswith("`"):
+            continue
+        row = "".join("A" if cell.startswith("✓") else letters[cell] for cell in cells[1:])
+        for name in re.findall(r"`([a-z_]+)`", cells[0]):
+            shown[name] = row
+    assert shown == EXPECTED
