@@ -163,6 +163,7 @@ def test_transitions_out_of_place_are_the_servers_bug() -> None:
         in_state(State.READY).authenticated("bob", b"k" * 32, 2)
     with pytest.raises(LocalProtocolError):
         in_state(State.SEATED).joining(ROOM)
+    assert c.error_for(LocalProtocolError("x")).code == "internal"
 
 
 def test_resume_takes_the_seat_and_the_numbered_messages() -> None:

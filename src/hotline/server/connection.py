@@ -24,7 +24,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from hotline.errors import HotlineError, ProtocolError, RemoteError, UsageError
+from hotline.errors import HotlineError, LocalError, ProtocolError, RemoteError, UsageError
 from hotline.server.hotline.standby import HotlineForbidden
 from hotline.server.rooms import NotInRoom, ResumeRefused
 from hotline.signaling import messages as m
@@ -128,8 +128,9 @@ def rule(state: State, kind: type[m.ClientMessage]) -> Refusal | None:
     return TABLE[kind][_COLUMN[state]]
 
 
-class LocalProtocolError(RuntimeError):
-    """The server itself broke the state machine (a bug, never the client's doing)."""
+class LocalProtocolError(LocalError):
+    """The server itself broke the state machine (a bug, never the client's doing: the
+    client sees ``internal``)."""
 
 
 R = TypeVar("R")  # the room type (hotline.server.rooms.LiveRoom; anything in tests)
