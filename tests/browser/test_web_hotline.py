@@ -24,8 +24,8 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from hotline.client.hotline_call import HotlineCaller
-from hotline.client.standby import Standby
+from hotline.client.hotline.caller import HotlineCaller
+from hotline.client.hotline.standby import Standby
 from hotline.crypto.identity import fingerprint
 from hotline.crypto.recordaudit import ENDPOINT_SIGNED, audit
 from hotline.server.hotline.uptime import UptimeRecord, node_identity

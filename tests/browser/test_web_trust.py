@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from hotline.client.call import Call
-from hotline.client.standby import Standby
+from hotline.client.hotline.standby import Standby
 from hotline.crypto.identity import Identity
 from hotline.crypto.keymessage import KeyMessage
 from hotline.signaling import messages as m

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from hotline.client.standby import Standby
+from hotline.client.hotline.standby import Standby
 from hotline.crypto.identity import fingerprint
 from hotline.crypto.recordaudit import FAILED, audit
 from hotline.server.hotline.uptime import UptimeRecord, node_identity

@@ -11,8 +11,8 @@ from typing import Any
 
 from aiohttp import web
 
+from hotline.client.hotline.standby import Standby, StandbyEvent
 from hotline.client.signaling import SignalingClient
-from hotline.client.standby import Standby, StandbyEvent
 from hotline.crypto.identity import Identity
 from hotline.server.app import STATE
 from hotline.server.hotline.service import HotlineService

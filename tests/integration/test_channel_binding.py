@@ -21,9 +21,10 @@ import pytest_asyncio
 from aiohttp import web
 
 import hotline.server.session as session_module
-from hotline.client.signaling import ServerError, SignalingClient, trust
+from hotline.client.signaling import SignalingClient, trust
 from hotline.crypto import tls
 from hotline.crypto.identity import Identity
+from hotline.errors import Unauthorized
 from hotline.server.app import make_app
 from hotline.server.settings import Settings
 from hotline.server.store import SqliteStore
@@ -101,6 +102,6 @@ async def test_a_proof_bound_to_another_tls_channel_is_refused(
     # the client's TLS channel is not the server's: as behind a TLS-terminating relay
     monkeypatch.setattr(SignalingClient, "_tls_unique", lambda self: b"tls-unique:" + b"\x01" * 12)
     async with SignalingClient(url, alice, ssl_context=trust(str(cert))) as client:
-        with pytest.raises(ServerError) as caught:
+        with pytest.raises(Unauthorized) as caught:
             await client.authenticate()
     assert caught.value.code == "unauthorized"

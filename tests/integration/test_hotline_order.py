@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from hotline.client.hotline_call import HotlineCaller
+from hotline.client.hotline.caller import HotlineCaller
 from hotline.client.signaling import SignalingClient
 from hotline.crypto.identity import Identity
 from hotline.server.app import STATE

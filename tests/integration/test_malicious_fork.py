@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from hotline.client.hotline_call import HotlineCaller
+from hotline.client.hotline.caller import HotlineCaller
 from hotline.client.signaling import SignalingClient
 from hotline.crypto.codecommit import MSG_COMMIT
 from hotline.errors import ProtocolError

@@ -25,12 +25,12 @@ import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from hotline.client.signaling import ServerError, SignalingClient
+from hotline.client.signaling import SignalingClient
 from hotline.crypto.auth import Purpose, proof_message
 from hotline.crypto.callkey import _ANNOUNCEMENT_LABEL, CallKeyAnnouncement, CallKeyPair
 from hotline.crypto.ed25519_checks import P
 from hotline.crypto.identity import Identity
-from hotline.errors import Reason
+from hotline.errors import Reason, Unauthorized
 from hotline.server.app import STATE
 from hotline.signaling import messages as m
 from hotline.signaling.origin import origin_of
@@ -156,7 +156,7 @@ async def test_a_relayed_login_is_refused(server: Server) -> None:
     try:
         assert origin_of(relay.url) not in server.app[STATE].public_origins
         async with SignalingClient(relay.url, alice) as victim:
-            with pytest.raises(ServerError) as caught:
+            with pytest.raises(Unauthorized) as caught:
                 await victim.authenticate()
         assert caught.value.code == "unauthorized"
         assert origin_of(relay.url) in str(caught.value)
@@ -166,7 +166,7 @@ async def test_a_relayed_login_is_refused(server: Server) -> None:
         server.store.add_party("bob")
         code = server.store.new_enrollment_code("bob")
         async with SignalingClient(relay.url, Identity.generate()) as victim:
-            with pytest.raises(ServerError) as caught:
+            with pytest.raises(Unauthorized) as caught:
                 await victim.enroll(code)
         assert caught.value.code == "unauthorized"
         async with SignalingClient(server.url, Identity.generate()) as honest:

@@ -25,9 +25,9 @@ from typing import Any
 
 import pytest
 
-from hotline.client.hotline_call import HotlineCaller
+from hotline.client.hotline.caller import HotlineCaller
+from hotline.client.hotline.standby import Standby
 from hotline.client.signaling import SignalingClient
-from hotline.client.standby import Standby
 from hotline.client.trust import State, TrustStore, Verdict
 from hotline.client.trustpolicy import TrustPolicy, UntrustedKey
 from hotline.crypto.callkey import CallKeyAnnouncement, CallKeyPair

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from hotline.client.call import Call
-from hotline.client.hotline_call import HotlineCaller
+from hotline.client.hotline.caller import HotlineCaller
 from hotline.crypto.identity import Identity
 from hotline.rtc import aiortc_adapter as adapter
 from hotline.server.app import STATE

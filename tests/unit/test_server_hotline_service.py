@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from hotline.crypto.identity import Identity
-from hotline.errors import ProtocolError, UsageError
+from hotline.errors import HotlineForbidden, ProtocolError, UsageError
 from hotline.server.hotline.service import HotlineService
-from hotline.server.hotline.standby import HotlineForbidden
 from hotline.server.hotline.uptime import UptimeRecord
 from hotline.server.settings import Settings
 from hotline.server.store import SqliteStore

@@ -11,8 +11,8 @@ import pytest
 
 from hotline.crypto.callkey import CallKeyAnnouncement, CallKeyPair, Kem
 from hotline.crypto.identity import Identity
-from hotline.errors import ProtocolError
-from hotline.server.rooms import LiveRoom, NotInRoom, ResumeRefused, RoomRegistry
+from hotline.errors import NotInRoom, ProtocolError, ResumeRefused
+from hotline.server.rooms import LiveRoom, RoomRegistry
 from hotline.signaling import messages as m
 
 pytestmark = pytest.mark.asyncio

@@ -24,40 +24,24 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from hotline.errors import HotlineError, LocalError, ProtocolError, RemoteError, UsageError
-from hotline.server.hotline.standby import HotlineForbidden
-from hotline.server.rooms import NotInRoom, ResumeRefused
+from hotline.errors import (
+    HotlineError,
+    NotInRoom,
+    ProtocolError,
+    RemoteError,
+    Unauthorized,
+    to_wire,
+)
 from hotline.signaling import messages as m
 
 REPLAY = 1024  # messages kept after ``joined`` for a ``resume`` to replay
 MAX_ERRORS = 20  # refused requests before the connection is closed
 
 
-class Unauthorized(RemoteError):
-    """Authentication failed or is required."""
-
-
-class Forbidden(RemoteError):
-    """Authenticated, but not allowed (not a member, revoked device)."""
-
-
 def error_for(exc: HotlineError) -> m.Error:
-    """The one mapping from exceptions to what a client sees."""
-    if isinstance(exc, Unauthorized):
-        code = "unauthorized"
-    elif isinstance(exc, Forbidden | HotlineForbidden):
-        code = "forbidden"
-    elif isinstance(exc, NotInRoom):
-        code = "not_in_room"
-    elif isinstance(exc, ResumeRefused):
-        code = "resume_refused"
-    elif isinstance(exc, ProtocolError):
-        code = "bad_request"
-    elif isinstance(exc, UsageError):
-        code = "refused"
-    else:
-        code = "internal"
-    return m.Error(code=code, message=str(exc) if code != "internal" else "internal error")
+    """What a client sees of a refusal: the code from the one table (hotline.errors)."""
+    code, message = to_wire(exc)
+    return m.Error(code=code, message=message)
 
 
 class State(enum.Enum):
@@ -128,9 +112,9 @@ def rule(state: State, kind: type[m.ClientMessage]) -> Refusal | None:
     return TABLE[kind][_COLUMN[state]]
 
 
-class LocalProtocolError(LocalError):
-    """The server itself broke the state machine (a bug, never the client's doing: the
-    client sees ``internal``)."""
+class LocalProtocolError(RuntimeError):
+    """The server itself broke the state machine: a bug, like a failed assertion (never
+    the client's doing, so not in the tree of hotline.errors)."""
 
 
 R = TypeVar("R")  # the room type (hotline.server.rooms.LiveRoom; anything in tests)

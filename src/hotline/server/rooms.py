@@ -27,7 +27,7 @@ from typing import Protocol
 
 from hotline.crypto.callkey import CallKeyAnnouncement
 from hotline.crypto.codecommit import relayed_header
-from hotline.errors import CryptoError, ProtocolError, RemoteError
+from hotline.errors import CryptoError, NotInRoom, ProtocolError, ResumeRefused
 from hotline.logtext import safe
 from hotline.roles import DEFAULT_ROLE, LISTEN_ONLY, Role
 from hotline.signaling import messages as m
@@ -81,14 +81,6 @@ class _Seat:
         return m.MemberInfo(participant_id=self.participant_id, party=self.session.party,
                             identity_key=self.session.identity_key,
                             announcement=self.announcement, role=self.role, media=self.media)
-
-
-class NotInRoom(RemoteError):
-    """The request needs a joined participant."""
-
-
-class ResumeRefused(RemoteError):
-    """No seat of this device to take back (expired, or a wrong token)."""
 
 
 class LiveRoom:

@@ -23,12 +23,22 @@ from aiohttp import WSMsgType, web
 
 from hotline.crypto.auth import Purpose, check_proof
 from hotline.crypto.ed25519_checks import public_key_problem
-from hotline.errors import HotlineError, LocalError, ProtocolError, RemoteError, UsageError
+from hotline.errors import (
+    Forbidden,
+    HotlineError,
+    LocalError,
+    NotInRoom,
+    ProtocolError,
+    RemoteError,
+    ResumeRefused,
+    Unauthorized,
+    UsageError,
+)
 from hotline.logtext import safe
 from hotline.roles import DEFAULT_ROLE, LISTEN_ONLY, as_role
-from hotline.server.connection import Forbidden, ServerConnection, Unauthorized
+from hotline.server.connection import ServerConnection
 from hotline.server.hotline.standby import Endpoint
-from hotline.server.rooms import LiveRoom, NotInRoom, ResumeRefused
+from hotline.server.rooms import LiveRoom
 from hotline.server.state import ServerState
 from hotline.signaling import messages as m
 

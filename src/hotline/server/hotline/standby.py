@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from hotline.crypto.identity import fingerprint
-from hotline.errors import RemoteError
+from hotline.errors import HotlineForbidden
 from hotline.logtext import safe
 from hotline.server.hotline.records import Hotline
 from hotline.server.rooms import Peer
@@ -27,10 +27,6 @@ class Endpoint(Peer, Protocol):
 
     @property
     def device_id(self) -> int | None: ...
-
-
-class HotlineForbidden(RemoteError):
-    """Refused on a hotline: not an end, or an identity key that is not pinned."""
 
 
 @dataclass(frozen=True, slots=True)
