@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import enum
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from hotline.errors import (
     HotlineError,
@@ -110,6 +111,26 @@ _COLUMN = {state: i for i, state in enumerate(State)}
 def rule(state: State, kind: type[m.ClientMessage]) -> Refusal | None:
     """What :data:`TABLE` says of a message of type ``kind`` in ``state``."""
     return TABLE[kind][_COLUMN[state]]
+
+
+M = TypeVar("M")  # a client message type
+
+
+class Handlers:
+    """Message type -> handler of the driver (one per row of :data:`TABLE`); :meth:`add`
+    checks, for mypy, that a handler takes the type it is added for."""
+
+    def __init__(self) -> None:
+        self._table: dict[type, Callable[[Any], Awaitable[None]]] = {}
+
+    def add(self, kind: type[M], handler: Callable[[M], Awaitable[None]]) -> None:
+        self._table[kind] = handler
+
+    def kinds(self) -> frozenset[type]:
+        return frozenset(self._table)
+
+    async def dispatch(self, message: m.ClientMessage) -> None:
+        await self._table[type(message)](message)
 
 
 class LocalProtocolError(RuntimeError):

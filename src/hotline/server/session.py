@@ -17,7 +17,6 @@ import logging
 import os
 import secrets
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
 
 from aiohttp import WSMsgType, web
 
@@ -36,7 +35,7 @@ from hotline.errors import (
 )
 from hotline.logtext import safe
 from hotline.roles import DEFAULT_ROLE, LISTEN_ONLY, as_role
-from hotline.server.connection import ServerConnection
+from hotline.server.connection import Handlers, M, ServerConnection
 from hotline.server.hotline.standby import Endpoint
 from hotline.server.rooms import LiveRoom
 from hotline.server.state import ServerState
@@ -48,25 +47,6 @@ SEND_QUEUE = 1024  # messages waiting for a slow reader before we drop the conne
 CLOSE_POLICY = 4008  # WebSocket close code: policy violation (flood, errors, slow)
 #: Close codes of a connection closed on purpose (normal, going away, ours): a leave.
 CLEAN_CLOSE = frozenset({1000, 1001, CLOSE_POLICY})
-
-M = TypeVar("M")  # a client message type
-
-
-class Handlers:
-    """Message type -> handler; :meth:`add` checks that a handler takes its type."""
-
-    def __init__(self) -> None:
-        self._table: dict[type, Callable[[Any], Awaitable[None]]] = {}
-
-    def add(self, kind: type[M], handler: Callable[[M], Awaitable[None]]) -> None:
-        self._table[kind] = handler
-
-    def kinds(self) -> frozenset[type]:
-        return frozenset(self._table)
-
-    async def dispatch(self, message: m.ClientMessage) -> None:
-        await self._table[type(message)](message)
-
 
 class Session:
     """A client connection (implements :class:`hotline.server.rooms.Member` and
