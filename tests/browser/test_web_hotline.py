@@ -28,7 +28,7 @@ from hotline.client.hotline.caller import HotlineCaller
 from hotline.client.hotline.standby import Standby
 from hotline.crypto.identity import fingerprint
 from hotline.crypto.recordaudit import ENDPOINT_SIGNED, audit
-from hotline.server.uptime import UptimeRecord, node_identity
+from hotline.server.hotline.uptime import UptimeRecord, node_identity
 
 from ..integration.conftest import Server, start_server
 from ..integration.hotline_support import RunningStandby, enroll

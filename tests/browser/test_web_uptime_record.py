@@ -17,7 +17,7 @@ import pytest_asyncio
 from hotline.client.hotline.standby import Standby
 from hotline.crypto.identity import fingerprint
 from hotline.crypto.recordaudit import FAILED, audit
-from hotline.server.uptime import UptimeRecord, node_identity
+from hotline.server.hotline.uptime import UptimeRecord, node_identity
 from tests.support.record_tamper import rewrite
 
 from ..integration.conftest import Server, start_server

@@ -15,8 +15,8 @@ from hotline.client.hotline.standby import Standby, StandbyEvent
 from hotline.client.signaling import SignalingClient
 from hotline.crypto.identity import Identity
 from hotline.server.app import STATE
-from hotline.server.hotlines import HotlineService
-from hotline.server.uptime import UptimeRecord, node_identity
+from hotline.server.hotline.service import HotlineService
+from hotline.server.hotline.uptime import UptimeRecord, node_identity
 
 from ..support.trust import hotline_pins
 from .conftest import Server, start_server

@@ -208,8 +208,8 @@ async def test_no_resume_when_what_was_missed_is_no_longer_kept(
         server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
     """More was sent to a broken seat than the server keeps: the resume is refused (the
     client then has to join again) rather than carrying on with messages lost."""
-    from hotline.server import session
-    monkeypatch.setattr(session, "REPLAY", 4)
+    from hotline.server import connection
+    monkeypatch.setattr(connection, "REPLAY", 4)
     alice, bob = [await enrolled(server, n) for n in ("alice", "bob")]
     server.store.add_room("summit", ["alice", "bob"])
     try:

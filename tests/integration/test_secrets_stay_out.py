@@ -30,7 +30,7 @@ from hotline.crypto import sframe
 from hotline.crypto.identity import Identity
 from hotline.crypto.keyschedule import InstallDecryptionKey, InstallEncryptionKey
 from hotline.crypto.mediakeys import MediaKeys
-from hotline.server.store import DB_NAME
+from hotline.server.database import DB_NAME
 
 from ..support.trust import accept_all
 from .conftest import start_server

@@ -11,18 +11,18 @@ import pytest
 from aiohttp import web
 
 from hotline.crypto.identity import Identity
-from hotline.server.alarms import ATTEMPTS, Alarms
-from hotline.server.linktests import MISSING_GRACE, LinkTests
-from hotline.server.outcomes import (
+from hotline.server.hotline.alarms import ATTEMPTS, Alarms
+from hotline.server.hotline.linktests import MISSING_GRACE, LinkTests
+from hotline.server.hotline.outcomes import (
     DAY_MS,
     Thresholds,
     evaluate,
     hotline_status,
 )
+from hotline.server.hotline.standby import StandbyRegistry
+from hotline.server.hotline.uptime import UptimeRecord
 from hotline.server.settings import Settings
-from hotline.server.standby import StandbyRegistry
 from hotline.server.store import SqliteStore
-from hotline.server.uptime import UptimeRecord
 from hotline.signaling.messages import LinkTestFigures
 
 T = Thresholds()

@@ -21,8 +21,8 @@ from hotline.crypto.linkreport import Figures, LinkReport
 from hotline.crypto.recordaudit import ENDPOINT_SIGNED, FAILED, ONE_END, SERVER_ONLY, audit
 from hotline.crypto.uptimelog import LogEntry, append
 from hotline.errors import ProtocolError, ReportError
-from hotline.server.linktests import LinkTests, PendingTest
-from hotline.server.standby import Registered
+from hotline.server.hotline.linktests import LinkTests, PendingTest
+from hotline.server.hotline.standby import Registered
 from hotline.signaling import messages as m
 
 ALICE, BOB, NODE = Identity.generate(), Identity.generate(), Identity.generate()

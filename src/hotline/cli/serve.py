@@ -18,7 +18,7 @@ from rich.console import Console
 from hotline import __version__
 from hotline.errors import ConfigError, HotlineError
 from hotline.server.app import make_app
-from hotline.server.outcomes import Thresholds
+from hotline.server.hotline.outcomes import Thresholds
 from hotline.server.settings import DEFAULT_DATA, DEFAULT_HOST, DEFAULT_PORT, Settings
 from hotline.server.tls_files import self_signed_files
 

@@ -289,8 +289,18 @@ class Sfu:
         return [s for p in self.participants(room).values() if p.publish_path.attached
                 for s in p.router.published.values()]
 
+    def listen(self, room: str, participant_id: int) -> SfuParticipant:
+        """A participant that publishes nothing: offered the others' streams at once."""
+        p = self.participant(room, participant_id)
+        self.sync_room(room)
+        return p
+
     async def publish(self, room: str, participant_id: int, offer_sdp: str) -> str:
-        return await self.participant(room, participant_id).publish(offer_sdp)
+        """The answer to a publish offer; the others are offered its streams once its
+        DTLS is up (:meth:`publisher_ready`), and it theirs."""
+        answer = await self.participant(room, participant_id).publish(offer_sdp)
+        self.sync_room(room)
+        return answer
 
     def subscribe_answer(self, room: str, participant_id: int, sdp: str) -> None:
         p = self.participants(room).get(participant_id)
@@ -303,7 +313,10 @@ class Sfu:
         self.sync_room(publisher.room)
 
     def sync_room(self, room: str) -> None:
-        for p in list(self.participants(room).values()):
+        members = list(self.participants(room).values())
+        if len(members) < 2:
+            return  # nobody's streams to offer to anybody
+        for p in members:
             self._spawn(p.sync_subscriptions(), p)
 
     def _spawn(self, coro: object, p: SfuParticipant) -> None:
@@ -367,6 +380,7 @@ class Sfu:
             await old.close()
         log.info("room=%s participant=%d media restarted%s", room, participant_id,
                  f" (was lost: {old.lost})" if old is not None and old.lost else "")
+        self.sync_room(room)  # the others' streams, on a new connection
         return fresh
 
     def media_lost(self, p: SfuParticipant, reason: str) -> None:
