@@ -32,6 +32,13 @@ def percentiles(values: list[float], points: tuple[float, ...] = (0.5, 0.9, 0.95
     return out
 
 
+def signed_wrap(difference: float, wrap: int) -> float:
+    """``difference`` of two values counted modulo ``wrap``, as the nearest signed value
+    (a time code that wrapped), rounded to 0.01."""
+    d = difference % wrap
+    return round(d - wrap if d > wrap / 2 else d, 2)
+
+
 def proc_stat(pid: int) -> tuple[float, int, int]:
     """(utime+stime in seconds, RSS bytes, threads) of ``pid``."""
     with open(f"/proc/{pid}/stat") as f:

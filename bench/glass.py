@@ -23,9 +23,9 @@ from typing import Any
 
 import av
 from aiortc.mediastreams import VIDEO_TIME_BASE, MediaStreamError, MediaStreamTrack
+from tests.support.server import running_server
 
-from bench.browser.support import hotline_server
-from bench.common import machine, percentiles, table, write_json
+from bench.common import machine, percentiles, signed_wrap, table, write_json
 from hotline.client.call import Call, RemoteStream
 from hotline.client.synthetic import PatternTrack
 from hotline.crypto.identity import Identity
@@ -132,17 +132,17 @@ class Receiver(Call):
                 if code is None:
                     self.unreadable += 1
                     continue
-                d = (t - code) % WRAP
-                self.latencies.append(round(d - WRAP if d > WRAP / 2 else d, 2))
+                self.latencies.append(signed_wrap(t - code, WRAP))
 
 
 async def run(secs: float, warmup: float) -> dict[str, Any]:
-    async with hotline_server(ROOM, ["sender", "receiver"], page=False) as srv:
+    async with running_server() as srv:
+        codes = srv.room(ROOM, ["sender", "receiver"])
         tx = Sender(srv.url, Identity.generate(), ROOM)
         rx = Receiver(srv.url, Identity.generate(), ROOM)
         try:
-            await tx.start(enroll_code=srv.store.new_enrollment_code("sender"))
-            await rx.start(enroll_code=srv.store.new_enrollment_code("receiver"))
+            await tx.start(enroll_code=codes["sender"])
+            await rx.start(enroll_code=codes["receiver"])
             deadline = time.monotonic() + 30
             while not any(s.kind == "video" and s.frames_decoded for s in rx.streams.values()):
                 if time.monotonic() > deadline:

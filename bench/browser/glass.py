@@ -37,10 +37,10 @@ from bench.browser.support import (
     enroll,
     hotline_server,
     join,
+    open_page,
     probes_script,
-    watch_problems,
 )
-from bench.common import machine, percentiles, table, write_json
+from bench.common import machine, percentiles, signed_wrap, table, write_json
 
 ROOM = "bench"
 WIDTH, HEIGHT, FPS = 640, 480, 30
@@ -70,8 +70,7 @@ def latencies(samples: list[list[Any]], offset: float) -> dict[str, list[float]]
                         ("received", received), ("read", read)):
             if t is None:
                 continue
-            d = (t - offset - code) % WRAP
-            out[name].append(round(d - WRAP if d > WRAP / 2 else d, 2))
+            out[name].append(signed_wrap(t - offset - code, WRAP))
     return out
 
 
@@ -105,20 +104,16 @@ def breakdown(before: list[dict[str, Any]], after: list[dict[str, Any]], secs: f
 
 
 async def run(secs: float, warmup: float) -> dict[str, Any]:
-    async with hotline_server(ROOM, ["sender", "receiver"]) as srv:
+    async with hotline_server(ROOM, ["sender", "receiver"]) as (srv, codes):
         problems: list[str] = []
         async with chromium(MEDIA_ARGS) as browser:
             pages = {}
             for name in ("sender", "receiver"):
-                context = await browser.new_context(viewport={"width": 1000, "height": 800})
                 calls = ["hotlineBench.trackPeerConnections()"]
                 if name == "sender":
                     calls.append(f"hotlineBench.timecodeCamera({WIDTH}, {HEIGHT}, {FPS})")
-                await context.add_init_script(script=probes_script(*calls))
-                page = await context.new_page()
-                watch_problems(page, problems)
-                await enroll(page, srv.url, srv.store.new_enrollment_code(name), ROOM,
-                             f"?video={WIDTH}x{HEIGHT}")
+                page = await open_page(browser, problems, probes_script(*calls))
+                await enroll(page, srv.url, codes[name], ROOM, f"?video={WIDTH}x{HEIGHT}")
                 pages[name] = page
             for page in pages.values():
                 await join(page, ROOM)

@@ -42,8 +42,8 @@ from bench.browser.support import (
     enroll,
     hotline_server,
     join,
+    open_page,
     probes_script,
-    watch_problems,
 )
 from bench.common import machine, percentiles, table, write_json
 from hotline.client.call import Call
@@ -104,20 +104,16 @@ async def one_join(page: Any, reload: bool, url: str) -> dict[str, float] | None
 
 
 async def run(joins: int, reloads: int) -> dict[str, Any]:
-    async with hotline_server(ROOM, ["anchor", "web"]) as srv:
+    async with hotline_server(ROOM, ["anchor", "web"]) as (srv, codes):
         anchor = Call(srv.url, Identity.generate(), ROOM,
                       trust_policy=TrustPolicy.accept_every_device())
-        await anchor.start(enroll_code=srv.store.new_enrollment_code("anchor"))
+        await anchor.start(enroll_code=codes["anchor"])
         problems: list[str] = []
         try:
             async with chromium(MEDIA_ARGS) as browser:
-                context = await browser.new_context(viewport={"width": 1000, "height": 800})
-                armed = probes_script("hotlineBench.armJoin('anchor')")
-                await context.add_init_script(script=armed)
-                page = await context.new_page()
-                watch_problems(page, problems)
-                await enroll(page, srv.url, srv.store.new_enrollment_code("web"), ROOM,
-                             f"?video={VIDEO}")
+                page = await open_page(browser, problems,
+                                       probes_script("hotlineBench.armJoin('anchor')"))
+                await enroll(page, srv.url, codes["web"], ROOM, f"?video={VIDEO}")
                 out: dict[str, Any] = {"chromium": browser.version, "video": VIDEO}
                 for mode, n in (("rejoin", joins), ("reload", reloads)):
                     samples: list[dict[str, float]] = []

@@ -18,8 +18,8 @@ from hotline.server.app import STATE
 from hotline.server.hotlines import HotlineService
 from hotline.server.uptime import UptimeRecord, node_identity
 
+from ..support.server import Server, start_server
 from ..support.trust import hotline_pins
-from .conftest import Server, start_server
 
 HOTLINE = "red"
 SHORT = {"linktest_min_interval": 1.0, "linktest_duration": 3.0, "join_timeout": 5.0}
@@ -52,8 +52,7 @@ async def hotline_server(data: Path, bob_devices: int = 1,
         srv.store.add_hotline(HOTLINE, "alice", "bob")
         yield srv, alice, bobs[0]
     finally:
-        await srv.runner.cleanup()
-        srv.store.close()
+        await srv.close()
 
 
 def service(srv: Server) -> HotlineService:

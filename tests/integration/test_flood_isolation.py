@@ -27,8 +27,8 @@ from hotline.rtc import aiortc_adapter as adapter
 from hotline.server.app import STATE
 from hotline.signaling import messages as m
 
+from ..support.server import start_server
 from ..support.trust import accept_all
-from .conftest import start_server
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
 WINDOW = 4.0
@@ -156,5 +156,4 @@ async def test_a_flood_from_elsewhere_leaves_a_call_at_full_rate(tmp_path: Path,
     finally:
         for c in calls:
             await c.close()
-        await srv.runner.cleanup()
-        srv.store.close()
+        await srv.close()

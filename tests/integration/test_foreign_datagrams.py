@@ -27,8 +27,8 @@ from hotline.rtc import aiortc_adapter as adapter
 from hotline.server.app import STATE
 from hotline.sfu.edge import SfuParticipant
 
+from ..support.server import Server, start_server
 from ..support.trust import accept_all
-from .conftest import Server, start_server
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
 FORGER = "127.0.0.2"
@@ -89,8 +89,7 @@ async def call_pair(tmp_path: Path) -> AsyncIterator[tuple[Server, list[Call]]]:
     finally:
         for c in calls:
             await c.close()
-        await srv.runner.cleanup()
-        srv.store.close()
+        await srv.close()
 
 
 def decrypted(calls: list[Call]) -> int:

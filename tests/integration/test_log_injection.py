@@ -18,7 +18,7 @@ import pytest
 from hotline.client.signaling import ServerError, SignalingClient
 from hotline.signaling import messages as m
 
-from .conftest import Server
+from ..support.server import Server
 
 pytestmark = pytest.mark.asyncio
 

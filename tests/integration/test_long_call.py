@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import Server, start_server
+from ..support.server import Server, start_server
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,8 +76,7 @@ async def long_call(tmp_path: Path, seconds: float, interval: float) -> dict[str
             if p.returncode is None:
                 p.kill()
                 await p.wait()
-        await srv.runner.cleanup()
-        srv.store.close()
+        await srv.close()
     clients = {}
     for n, (out, err) in zip(NAMES, outs, strict=True):
         lines = [json.loads(x) for x in out.decode().splitlines() if x.startswith("{")]

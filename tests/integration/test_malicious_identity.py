@@ -37,7 +37,7 @@ from hotline.signaling.origin import origin_of
 
 from ..support.evil_proxy import EvilProxy
 from ..support.malicious_room import three, until
-from .conftest import Server
+from ..support.server import Server, start_server
 
 pytestmark = pytest.mark.asyncio
 NAMES = ("alice", "bob", "carol")
@@ -230,7 +230,6 @@ async def test_control_without_the_strict_checks_the_attack_gets_keys(
 async def test_the_servers_own_names_are_accepted(tmp_path: Path) -> None:
     """What is accepted: the address the connection arrived at, ``localhost`` on loopback
     (the README's second tab), and a configured public URL (a reverse proxy's name)."""
-    from .conftest import start_server
     srv = await start_server(tmp_path / "d", public_urls=("https://Hotline.Example.org/",))
     try:
         port = srv.url.rsplit(":", 1)[1]
@@ -253,5 +252,4 @@ async def test_the_servers_own_names_are_accepted(tmp_path: Path) -> None:
             await ws.close()
             await session.close()
     finally:
-        await srv.runner.cleanup()
-        srv.store.close()
+        await srv.close()

@@ -37,8 +37,8 @@ from hotline.signaling import messages as m
 
 from ..support.evil_proxy import EvilProxy, is_sealed_key
 from ..support.malicious_room import three, until
+from ..support.server import Server, start_server
 from ..support.trust import hotline_pins
-from .conftest import Server, start_server
 from .hotline_support import HOTLINE, RunningStandby, hotline_server, standby
 
 pytestmark = pytest.mark.asyncio
@@ -332,8 +332,7 @@ async def test_e_rejoining_after_a_server_restart_asks_nothing(tmp_path: Path) -
         for c in clients.values():
             await c.close()
     finally:
-        await srv.runner.cleanup()
-        srv.store.close()
+        await srv.close()
     srv = await start_server(data, join_timeout=2.0)  # the server restarted
     try:
         again = {n: SignalingClient(srv.url, idents[n], grace=0.3,
@@ -351,8 +350,7 @@ async def test_e_rejoining_after_a_server_restart_asks_nothing(tmp_path: Path) -
         for c in again.values():
             await c.close()
     finally:
-        await srv.runner.cleanup()
-        srv.store.close()
+        await srv.close()
 
 
 def keys_to_nobody(clients: dict[str, SignalingClient]) -> bool:

@@ -19,8 +19,8 @@ from hotline.rtc import aiortc_adapter as adapter
 from hotline.rtc.opus_fec import fec_payload_types
 from hotline.sfu.edge import Sfu
 
+from ..support.server import Server, start_server
 from ..support.trust import accept_all
-from .conftest import Server, start_server
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
 
@@ -71,8 +71,7 @@ async def two_calls(tmp_path: Path) -> AsyncIterator[list[Call]]:
     finally:
         for call in calls:
             await call.close()
-        await srv.runner.cleanup()
-        srv.store.close()
+        await srv.close()
 
 
 async def test_every_description_of_a_call_has_fec_and_frames_carry_it(

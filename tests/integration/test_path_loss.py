@@ -28,8 +28,8 @@ from hotline.rtc import aiortc_adapter as adapter
 from hotline.server.app import STATE
 from hotline.sfu.edge import SfuParticipant
 
+from ..support.server import Server, start_server
 from ..support.trust import accept_all, hotline_pins
-from .conftest import Server, start_server
 from .hotline_support import HOTLINE, hotline_server, standby
 from .test_resume import break_connection
 
@@ -262,8 +262,7 @@ async def test_consent_loss_is_detected_and_the_connection_freed(tmp_path: Path)
     try:
         await consent_loss(server)
     finally:
-        await server.runner.cleanup()
-        server.store.close()
+        await server.close()
 
 
 async def consent_loss(server: Server) -> None:

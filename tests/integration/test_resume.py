@@ -18,8 +18,8 @@ from hotline.crypto.identity import Identity
 from hotline.server.app import STATE
 from hotline.signaling import messages as m
 
+from ..support.server import Server, start_server
 from ..support.trust import accept_all
-from .conftest import Server, start_server
 from .test_signaling import all_talk, enrolled, settle
 
 pytestmark = pytest.mark.asyncio
@@ -162,8 +162,7 @@ async def test_a_seat_not_resumed_in_time_is_a_leave(tmp_path: Path) -> None:
         assert bob.code != code
         await bob.close()
     finally:
-        await srv.runner.cleanup()
-        srv.store.close()
+        await srv.close()
 
 
 @pytest.mark.usefixtures("loopback_netns")

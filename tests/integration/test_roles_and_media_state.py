@@ -12,7 +12,7 @@ import pytest
 from hotline.client.signaling import ServerError, SignalingClient
 from hotline.signaling import messages as m
 
-from .conftest import Server
+from ..support.server import Server
 from .test_signaling import enrolled, settle
 
 pytestmark = pytest.mark.asyncio

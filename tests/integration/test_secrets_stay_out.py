@@ -32,8 +32,8 @@ from hotline.crypto.keyschedule import InstallDecryptionKey, InstallEncryptionKe
 from hotline.crypto.mediakeys import MediaKeys
 from hotline.server.store import DB_NAME
 
+from ..support.server import start_server
 from ..support.trust import accept_all
-from .conftest import start_server
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
 

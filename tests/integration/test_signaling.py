@@ -19,8 +19,8 @@ from hotline.errors import SFrameError
 from hotline.signaling import messages as m
 from hotline.signaling.origin import origin_of
 
+from ..support.server import Server
 from ..support.trust import accept_all
-from .conftest import Server
 
 pytestmark = pytest.mark.asyncio
 FRAME = b"\x78" + b"opus payload" * 5
