@@ -15,23 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from hotline.crypto import keyschedule as sched
 from hotline.crypto.callkey import CallKeyPair
 from hotline.crypto.codecommit import MSG_COMMIT, MSG_REVEAL, CodeMessage, commitment
 from hotline.crypto.groupcode import epoch_code, group_code
 from hotline.crypto.identity import Identity
-from hotline.crypto.keyschedule import (
-    Event,
-    GroupCodeChanged,
-    Joined,
-    KeyMessageReceived,
-    KeySchedule,
-    KeyScheduleConfig,
-    Member,
-    MemberJoined,
-    MemberLeft,
-    PhaseChanged,
-    SendKeyMessage,
-)
 from hotline.errors import CryptoError, HotlineError, ProtocolError
 
 ROOM = "hotline-trace"
@@ -62,7 +50,7 @@ def nonce(name: str, epoch: int, variant: str = "") -> bytes:
 
 
 def announcement(name: str, epoch: int) -> str:
-    ks = KeySchedule(IDS[name], CALL[name], KeyScheduleConfig(ROOM))
+    ks = sched.KeySchedule(IDS[name], CALL[name], sched.KeyScheduleConfig(ROOM))
     return ks.announcement(PIDS[name], epoch).encode().hex()
 
 
@@ -89,26 +77,26 @@ def member(name: str, epoch: int) -> dict[str, Any]:
             "announcement": announcement(name, epoch)}
 
 
-def to_event(step: dict[str, Any]) -> Event:
-    def m(x: dict[str, Any]) -> Member:
-        return Member(x["participant_id"], IDS[x["identity"]].public_key,
-                      bytes.fromhex(x["announcement"]))
+def to_event(step: dict[str, Any]) -> sched.Event:
+    def m(x: dict[str, Any]) -> sched.Member:
+        return sched.Member(x["participant_id"], IDS[x["identity"]].public_key,
+                            bytes.fromhex(x["announcement"]))
     match step["type"]:
         case "joined":
-            return Joined(0.0, step["epoch"], step["participant_id"],
-                          tuple(m(x) for x in step["members"]))
+            return sched.Joined(0.0, step["epoch"], step["participant_id"],
+                                tuple(m(x) for x in step["members"]))
         case "member_joined":
-            return MemberJoined(0.0, step["epoch"], m(step["member"]))
+            return sched.MemberJoined(0.0, step["epoch"], m(step["member"]))
         case "member_left":
-            return MemberLeft(0.0, step["epoch"], step["participant_id"])
+            return sched.MemberLeft(0.0, step["epoch"], step["participant_id"])
         case "phase_changed":
-            return PhaseChanged(0.0, step["epoch"], "open")
+            return sched.PhaseChanged(0.0, step["epoch"], "open")
         case "message":
-            return KeyMessageReceived(0.0, bytes.fromhex(step["data"]))
+            return sched.KeyMessageReceived(0.0, bytes.fromhex(step["data"]))
     raise ValueError(step["type"])
 
 
-def outcome(ks: KeySchedule, event: Event) -> dict[str, Any]:
+def outcome(ks: sched.KeySchedule, event: sched.Event) -> dict[str, Any]:
     """What the schedule did: refused (kind), messages sent (kind, recipient, and the
     bytes of code messages, which are deterministic), and the code (None: pending)."""
     try:
@@ -122,16 +110,16 @@ def outcome(ks: KeySchedule, event: Event) -> dict[str, Any]:
         raise AssertionError(f"unexpected refusal {exc!r}") from None
     sent: list[list[Any]] = []
     for a in actions:
-        if isinstance(a, SendKeyMessage):
+        if isinstance(a, sched.SendKeyMessage):
             kind = {0x02: "key", MSG_COMMIT: "commit", MSG_REVEAL: "reveal"}[a.data[0]]
             sent.append([kind, a.recipient] + ([] if kind == "key" else [a.data.hex()]))
-    changed = [a for a in actions if isinstance(a, GroupCodeChanged)]
+    changed = [a for a in actions if isinstance(a, sched.GroupCodeChanged)]
     return {"refused": None, "sent": sent, "code": ks.code.digits if ks.code else None,
             "code_changed": bool(changed)}
 
 
 def run(me: str, steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    ks = KeySchedule(IDS[me], CALL[me], KeyScheduleConfig(ROOM), random=trace_random())
+    ks = sched.KeySchedule(IDS[me], CALL[me], sched.KeyScheduleConfig(ROOM), random=trace_random())
     return [{"event": s, "expect": outcome(ks, to_event(s))} for s in steps]
 
 
