@@ -14,14 +14,13 @@ network namespace (``make bench-call`` does that).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import time
 from typing import Any
 
 from tests.support.server import running_server
 
-from bench.common import machine, percentiles, table, write_json
+from bench.common import arguments, machine, percentiles, report
 from hotline.client.call import Call
 from hotline.client.trustpolicy import TrustPolicy
 from hotline.crypto.identity import Identity
@@ -85,17 +84,13 @@ def _loop_time(t_monotonic: float) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--joins", type=int, default=20)
-    a = ap.parse_args()
+    a = arguments(__doc__, joins=20)
     res = asyncio.run(asyncio.wait_for(run(a.joins), a.joins * (JOIN_TIMEOUT * 2 + 2) + 30))
     p = res["join_to_first_frame_ms"] or {}
-    print("Join -> first decrypted video frame, Python client, loopback:\n")
-    print(table(["joins", "failed", "p50 ms", "p95 ms", "max ms"],
-                [[res["joins"], res["failed"], p.get("p50"), p.get("p95"), p.get("max")]]))
-    path = write_json("call", {"machine": machine(), "python": res})
-    print(f"\nwrote {path}")
+    report("Join -> first decrypted video frame, Python client, loopback:",
+           ["joins", "failed", "p50 ms", "p95 ms", "max ms"],
+           [[res["joins"], res["failed"], p.get("p50"), p.get("p95"), p.get("max")]],
+           "call", {"machine": machine(), "python": res})
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -86,6 +87,27 @@ def machine() -> dict[str, Any]:
     return {"cpu": cpu, "cpus": os.cpu_count(), "kernel": platform.release(),
             "python": platform.python_version(), "loadavg": load, "commit": git,
             "time": time.strftime("%Y-%m-%d %H:%M:%S %z")}
+
+
+def arguments(doc: str | None, **defaults: float) -> argparse.Namespace:
+    """The command line of a benchmark: ``doc`` as its help, and ``--name`` for each of
+    ``defaults`` (of the default's type)."""
+    ap = argparse.ArgumentParser(description=doc,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    for name, value in defaults.items():
+        ap.add_argument(f"--{name}", type=type(value), default=value)
+    return ap.parse_args()
+
+
+def report(title: str, headers: list[str], rows: list[list[Any]], name: str, data: Any,
+           after: str = "") -> None:
+    """Print ``title``, the table and ``after``, and write ``data`` to
+    bench/results/<name>.json."""
+    print(f"{title}\n")
+    print(table(headers, rows))
+    if after:
+        print(f"\n{after}")
+    print(f"\nwrote {write_json(name, data)}")
 
 
 def write_json(name: str, data: Any) -> Path:

@@ -15,7 +15,6 @@ see. The browser figures are in bench/browser/glass.py.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import time
@@ -25,7 +24,7 @@ import av
 from aiortc.mediastreams import VIDEO_TIME_BASE, MediaStreamError, MediaStreamTrack
 from tests.support.server import running_server
 
-from bench.common import machine, percentiles, signed_wrap, table, write_json
+from bench.common import arguments, machine, percentiles, report, signed_wrap
 from hotline.client.call import Call, RemoteStream
 from hotline.client.synthetic import PatternTrack
 from hotline.crypto.identity import Identity
@@ -172,16 +171,11 @@ def table_rows(res: dict[str, Any]) -> list[list[Any]]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--secs", type=float, default=15.0)
-    ap.add_argument("--warmup", type=float, default=3.0)
-    a = ap.parse_args()
+    a = arguments(__doc__, secs=15.0, warmup=3.0)
     m = machine()  # the load average at the start
     res = asyncio.run(run(a.secs, a.warmup))
-    print(f"\nGlass-to-glass, Python -> SFU -> Python, {res['size']} at {FPS} fps, one process:\n")
-    print(table(HEADERS, table_rows(res)))
-    print(f"\nwrote {write_json('glass', {'machine': m, 'python': res})}")
+    report(f"\nGlass-to-glass, Python -> SFU -> Python, {res['size']} at {FPS} fps, one process:",
+           HEADERS, table_rows(res), "glass", {"machine": m, "python": res})
 
 
 if __name__ == "__main__":
