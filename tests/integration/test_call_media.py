@@ -34,9 +34,7 @@ NAMES = ("alice", "bob", "carol")
 @pytest_asyncio.fixture
 async def media_server(tmp_path: Path) -> AsyncIterator[Server]:
     async with running_server(tmp_path / "data", join_timeout=5.0) as srv:
-        for name in NAMES:
-            srv.store.add_party(name)
-        srv.store.add_room("summit", list(NAMES))
+        srv.room("summit", NAMES)
         yield srv
 
 
@@ -265,9 +263,7 @@ async def test_parties_devices_and_rooms_survive_a_restart(tmp_path: Path) -> No
     data = tmp_path / "data"
     srv = await start_server(data, join_timeout=5.0)
     ids = {n: Identity.generate() for n in NAMES[:2]}
-    for n in ids:
-        srv.store.add_party(n)
-    srv.store.add_room("summit", list(ids))
+    srv.room("summit", list(ids))
     codes = {n: srv.store.new_enrollment_code(n) for n in ids}
     first = []
     for n, ident in ids.items():

@@ -53,9 +53,7 @@ def slope_mb_per_min(points: list[tuple[float, float]]) -> float:
 
 async def long_call(tmp_path: Path, seconds: float, interval: float) -> dict[str, Any]:
     srv: Server = await start_server(tmp_path / "data", join_timeout=10.0)
-    for n in NAMES:
-        srv.store.add_party(n)
-    srv.store.add_room("soak", list(NAMES))
+    srv.room("soak", NAMES)
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     procs = []
     server_samples: list[dict[str, float]] = []

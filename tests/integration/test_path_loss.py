@@ -88,11 +88,7 @@ def path_killer() -> Iterator[PathKiller]:
 
 async def two_calls(server: Server, **alice_options: Any) -> dict[str, Call]:
     idents = {n: Identity.generate() for n in ("alice", "bob")}
-    codes = {}
-    for n in idents:
-        server.store.add_party(n)
-        codes[n] = server.store.new_enrollment_code(n)
-    server.store.add_room("summit", list(idents))
+    codes = server.room("summit", list(idents))
     calls = {"alice": Call(server.url, idents["alice"], "summit", video_size=(160, 120),
                            **alice_options, trust_policy=accept_all()),
              "bob": Call(server.url, idents["bob"], "summit", video_size=(160, 120),

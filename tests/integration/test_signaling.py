@@ -66,6 +66,7 @@ def all_talk(clients: list[SignalingClient], check_only: bool = False) -> bool:
 
 
 async def three_in_a_room(server: Server) -> list[SignalingClient]:
+    """alice, bob and carol enrolled, joined to "summit", keys settled."""
     clients = [await enrolled(server, n) for n in ("alice", "bob", "carol")]
     server.store.add_room("summit", ["alice", "bob", "carol"])
     for c in clients:
