@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
+from hotline.client.call import Call
 from hotline.client.signaling import SignalingClient
 from hotline.client.standby import Standby, StandbyEvent
 from hotline.crypto.identity import Identity
@@ -18,7 +19,7 @@ from hotline.server.app import STATE
 from hotline.server.hotlines import HotlineService
 from hotline.server.uptime import UptimeRecord, node_identity
 
-from ..support.server import Server, start_server
+from ..support.server import Server, listen, start_server
 from ..support.trust import hotline_pins
 
 HOTLINE = "red"
@@ -102,6 +103,16 @@ async def standby(srv: Server, identity: Identity, **options: Any) -> RunningSta
     return running
 
 
+async def decrypting(call: Call, party: str, frames: int = 5, timeout: float = 10.0) -> bool:
+    """Whether ``call`` decrypts more than ``frames`` video frames of ``party`` in time."""
+    for _ in range(int(timeout / 0.05)):
+        remote = call.stats().remote.get(party)
+        if remote and remote["video_frames_decrypted"] > frames:
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
 class WebhookReceiver:
     """Collects the JSON bodies POSTed to it (the alarm webhook)."""
 
@@ -117,12 +128,8 @@ class WebhookReceiver:
 
         app = web.Application()
         app.router.add_post("/alarm", hook)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}/alarm"
+        self._runner, url = await listen(app)
+        self.url = f"{url}/alarm"
 
     async def close(self) -> None:
         if self._runner is not None:

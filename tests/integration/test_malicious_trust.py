@@ -97,13 +97,19 @@ def assert_nothing_sealed_to_the_attacker(proxy: EvilProxy, mitm: Mitm, who: str
     assert sealed == 0
 
 
+async def mitm_proxy(srv: Server, victim: str) -> tuple[EvilProxy, Mitm]:
+    """The server's public face: a proxy whose :class:`Mitm` stands in for ``victim``."""
+    proxy = EvilProxy(srv.url)
+    await proxy.start(face_of=srv.app)
+    mitm = Mitm(victim)
+    proxy.tamper = mitm
+    return proxy, mitm
+
+
 async def test_a_mitm_of_a_hotline_link_test_gets_no_key_and_raises_an_alarm(
         tmp_path: Path) -> None:
     async with hotline_server(tmp_path / "data") as (srv, alice, bob):
-        proxy = EvilProxy(srv.url)
-        await proxy.start(face_of=srv.app)
-        mitm = Mitm("bob")
-        proxy.tamper = mitm
+        proxy, mitm = await mitm_proxy(srv, "bob")
         a = RunningStandby(Standby(proxy.url, alice, HOTLINE, min_backoff=0.2, max_backoff=1.0,
                                    trust=hotline_pins(srv.store, HOTLINE, alice)))
         b = await standby(srv, bob)
@@ -160,10 +166,7 @@ async def test_a_hotline_with_no_pin_on_the_device_is_refused(tmp_path: Path) ->
 async def test_a_mitm_of_a_hotline_call_gets_no_key_and_the_call_is_refused(
         tmp_path: Path) -> None:
     async with hotline_server(tmp_path / "data") as (srv, alice, bob):
-        proxy = EvilProxy(srv.url)
-        await proxy.start(face_of=srv.app)
-        mitm = Mitm("bob")
-        proxy.tamper = mitm
+        proxy, mitm = await mitm_proxy(srv, "bob")
         b = await standby(srv, bob)
         caller = HotlineCaller(proxy.url, alice, HOTLINE,
                                trust_policy=hotline_pins(srv.store, HOTLINE, alice))
@@ -363,10 +366,7 @@ async def test_a_mitm_of_the_answering_standby_gets_no_key_and_raises_an_alarm(
     """The answering side too: bob's standby answers, the server lists its own key as
     alice in the call's roster; bob's standby seals nothing to it, alarms and hangs up."""
     async with hotline_server(tmp_path / "data") as (srv, alice, bob):
-        proxy = EvilProxy(srv.url)
-        await proxy.start(face_of=srv.app)
-        mitm = Mitm("alice")
-        proxy.tamper = mitm
+        proxy, mitm = await mitm_proxy(srv, "alice")
         b = RunningStandby(Standby(proxy.url, bob, HOTLINE, min_backoff=0.2, max_backoff=1.0,
                                    trust=hotline_pins(srv.store, HOTLINE, bob)))
         caller = HotlineCaller(srv.url, alice, HOTLINE,
