@@ -74,6 +74,17 @@ class Server:
         self.store.close()
 
 
+def store_with_hotline(data: Path, hotline: str = "red") -> SqliteStore:
+    """A store in ``data`` with parties ``a`` and ``b`` (one enrolled device each) and
+    ``hotline`` between them."""
+    store = SqliteStore(data)
+    for party in ("a", "b"):
+        store.add_party(party)
+        store.enroll(store.new_enrollment_code(party), Identity.generate().public_key)
+    store.add_hotline(hotline, "a", "b")
+    return store
+
+
 async def start_server(data: Path, *, port: int = 0, **settings: object) -> Server:
     """``hotline serve`` (server, embedded SFU, the built call page) on a loopback port,
     its data in ``data``; ``settings``: fields of :class:`Settings`."""
