@@ -27,6 +27,7 @@ from tests.support.server import running_server
 from bench.common import arguments, machine, percentiles, report, signed_wrap
 from hotline.client.call import Call, RemoteStream
 from hotline.client.synthetic import PatternTrack
+from hotline.client.trustpolicy import TrustPolicy
 from hotline.crypto.identity import Identity
 
 ROOM = "bench"
@@ -137,8 +138,11 @@ class Receiver(Call):
 async def run(secs: float, warmup: float) -> dict[str, Any]:
     async with running_server() as srv:
         codes = srv.room(ROOM, ["sender", "receiver"])
-        tx = Sender(srv.url, Identity.generate(), ROOM)
-        rx = Receiver(srv.url, Identity.generate(), ROOM)
+        # fresh identities on both ends: each accepts the other's new device
+        tx = Sender(srv.url, Identity.generate(), ROOM,
+                    trust_policy=TrustPolicy.accept_every_device())
+        rx = Receiver(srv.url, Identity.generate(), ROOM,
+                      trust_policy=TrustPolicy.accept_every_device())
         try:
             await tx.start(enroll_code=codes["sender"])
             await rx.start(enroll_code=codes["receiver"])
