@@ -23,12 +23,11 @@ from typing import Any
 import pytest
 
 from hotline.client.hotline_call import HotlineCaller
-from hotline.client.standby import Standby
 from hotline.crypto.identity import fingerprint
 from hotline.crypto.recordaudit import ENDPOINT_SIGNED, audit
 from hotline.server.uptime import UptimeRecord, node_identity
 
-from ..integration.hotline_support import RunningStandby, enroll
+from ..integration.hotline_support import enroll, standby
 from ..support.server import Server, server_fixture
 from ..support.trust import hotline_pins
 from .support import MEDIA_ARGS, check_app_bundle, chromium
@@ -90,9 +89,7 @@ async def test_browser_standby_linktest_and_calls_both_ways(server: Server) -> N
         # -- stand by here, and a Python standby at the far end ------------------------------
         await card.get_by_role("button", name="Stand by here").click()
         await page.wait_for_function("() => window.hotlineApp.hotlines.standby.red === true")
-        far = RunningStandby(Standby(srv.url, moscow, HOTLINE, min_backoff=0.2, max_backoff=1.0,
-                                     trust=hotline_pins(srv.store, HOTLINE, moscow)))
-        await far.next("connected", timeout=10)
+        far = await standby(srv, moscow)
         try:
             # -- a link test from the page -------------------------------------------------
             await card.get_by_role("button", name="Run a link test now").click()

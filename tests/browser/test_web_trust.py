@@ -20,15 +20,14 @@ from pathlib import Path
 import pytest
 
 from hotline.client.call import Call
-from hotline.client.standby import Standby
 from hotline.crypto.identity import Identity
 from hotline.crypto.keymessage import KeyMessage
 from hotline.signaling import messages as m
 
-from ..integration.hotline_support import RunningStandby, enroll
+from ..integration.hotline_support import RunningStandby, enroll, standby
 from ..support.evil_proxy import EvilProxy, is_sealed_key
 from ..support.server import start_server
-from ..support.trust import accept_all, hotline_pins
+from ..support.trust import accept_all
 from ..support.wait import wait_until
 from .support import MEDIA_ARGS, check_app_bundle, chromium
 from .support import enroll as enroll_page
@@ -149,10 +148,7 @@ async def test_the_page_refuses_a_hotline_key_that_is_not_its_pin(tmp_path: Path
             await pin_in_page(page, card, [wrong])
             await card.get_by_role("button", name="Stand by here").click()
             await page.wait_for_function("() => window.hotlineApp.hotlines.standby.red === true")
-            far = RunningStandby(Standby(proxy.url, moscow, "red", min_backoff=0.2,
-                                         max_backoff=1.0,
-                                         trust=hotline_pins(srv.store, "red", moscow)))
-            await far.next("connected", timeout=10)
+            far = await standby(srv, moscow, proxy.url)
             await card.get_by_role("button", name="Run a link test now").click()
             result = await far.next("linktest_result", timeout=60)
             await page.wait_for_function("() => window.hotlineTrust.alarms.length === 2",

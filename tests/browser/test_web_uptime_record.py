@@ -12,15 +12,13 @@ from typing import Any
 
 import pytest
 
-from hotline.client.standby import Standby
 from hotline.crypto.identity import fingerprint
 from hotline.crypto.recordaudit import FAILED, audit
 from hotline.server.uptime import UptimeRecord, node_identity
 from tests.support.record_tamper import rewrite
 
-from ..integration.hotline_support import RunningStandby, enroll
+from ..integration.hotline_support import enroll, standby
 from ..support.server import Server, server_fixture
-from ..support.trust import hotline_pins
 from .support import MEDIA_ARGS, check_app_bundle, chromium
 from .test_web_hotline import LINKTESTS, pin_in_page
 
@@ -58,10 +56,7 @@ async def test_page_and_python_standby_detect_a_rewritten_record(server: Server,
         await pin_in_page(page, card, [moscow.fingerprint])  # as the operator printed it
         await card.get_by_role("button", name="Stand by here").click()
         await page.wait_for_function("() => window.hotlineApp.hotlines.standby.red === true")
-        far = RunningStandby(Standby(srv.url, moscow, HOTLINE, min_backoff=0.2, max_backoff=1.0,
-                                     record_file=tmp_path / "moscow.key.record.json",
-                                     trust=hotline_pins(srv.store, HOTLINE, moscow)))
-        await far.next("connected", timeout=10)
+        far = await standby(srv, moscow, record_file=tmp_path / "moscow.key.record.json")
         notice = page.locator("#hotline-notice")
         done = ("() => /Link test of red: (?!running)/.test("
                 "document.getElementById('hotline-notice').textContent)")

@@ -95,10 +95,19 @@ class RunningStandby:
         await self.standby.close()
 
 
-async def standby(srv: Server, identity: Identity, **options: Any) -> RunningStandby:
+def running_standby(srv: Server, identity: Identity, url: str | None = None,
+                    **options: Any) -> RunningStandby:
+    """``identity``'s standby for HOTLINE on ``url`` (default: the server's), with the
+    pins in the store unless ``trust`` is given; started, not yet connected."""
     options.setdefault("trust", hotline_pins(srv.store, HOTLINE, identity))
-    running = RunningStandby(Standby(srv.url, identity, HOTLINE, min_backoff=0.2,
-                                     max_backoff=1.0, **options))
+    return RunningStandby(Standby(url or srv.url, identity, HOTLINE, min_backoff=0.2,
+                                  max_backoff=1.0, **options))
+
+
+async def standby(srv: Server, identity: Identity, url: str | None = None,
+                  **options: Any) -> RunningStandby:
+    """:func:`running_standby`, once connected."""
+    running = running_standby(srv, identity, url, **options)
     await running.next("connected", timeout=10)
     return running
 

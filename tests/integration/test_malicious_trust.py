@@ -27,7 +27,6 @@ import pytest
 
 from hotline.client.hotline_call import HotlineCaller
 from hotline.client.signaling import SignalingClient
-from hotline.client.standby import Standby
 from hotline.client.trust import State, TrustStore, Verdict
 from hotline.client.trustpolicy import TrustPolicy, UntrustedKey
 from hotline.crypto.callkey import CallKeyAnnouncement, CallKeyPair
@@ -39,7 +38,7 @@ from ..support.evil_proxy import EvilProxy, is_sealed_key
 from ..support.malicious_room import three, until
 from ..support.server import Server, start_server
 from ..support.trust import hotline_pins
-from .hotline_support import HOTLINE, RunningStandby, hotline_server, standby
+from .hotline_support import HOTLINE, hotline_server, running_standby, standby
 
 pytestmark = pytest.mark.asyncio
 NAMES = ("alice", "bob", "carol")
@@ -110,8 +109,7 @@ async def test_a_mitm_of_a_hotline_link_test_gets_no_key_and_raises_an_alarm(
         tmp_path: Path) -> None:
     async with hotline_server(tmp_path / "data") as (srv, alice, bob):
         proxy, mitm = await mitm_proxy(srv, "bob")
-        a = RunningStandby(Standby(proxy.url, alice, HOTLINE, min_backoff=0.2, max_backoff=1.0,
-                                   trust=hotline_pins(srv.store, HOTLINE, alice)))
+        a = running_standby(srv, alice, proxy.url)
         b = await standby(srv, bob)
         try:
             await a.next("connected", timeout=10)
@@ -138,8 +136,7 @@ async def test_a_hotline_with_no_pin_on_the_device_is_refused(tmp_path: Path) ->
     async with hotline_server(tmp_path / "data") as (srv, alice, bob):
         proxy = EvilProxy(srv.url)
         await proxy.start(face_of=srv.app)
-        a = RunningStandby(Standby(proxy.url, alice, HOTLINE, min_backoff=0.2, max_backoff=1.0,
-                                   trust=TrustPolicy()))  # nothing imported
+        a = running_standby(srv, alice, proxy.url, trust=TrustPolicy())  # nothing imported
         b = await standby(srv, bob)
         try:
             warned = await a.next("alarm", timeout=10)
@@ -367,8 +364,7 @@ async def test_a_mitm_of_the_answering_standby_gets_no_key_and_raises_an_alarm(
     alice in the call's roster; bob's standby seals nothing to it, alarms and hangs up."""
     async with hotline_server(tmp_path / "data") as (srv, alice, bob):
         proxy, mitm = await mitm_proxy(srv, "alice")
-        b = RunningStandby(Standby(proxy.url, bob, HOTLINE, min_backoff=0.2, max_backoff=1.0,
-                                   trust=hotline_pins(srv.store, HOTLINE, bob)))
+        b = running_standby(srv, bob, proxy.url)
         caller = HotlineCaller(srv.url, alice, HOTLINE,
                                trust_policy=hotline_pins(srv.store, HOTLINE, alice))
         try:
