@@ -83,14 +83,19 @@ def _loop_time(t_monotonic: float) -> float:
     return asyncio.get_running_loop().time() - (time.monotonic() - t_monotonic)
 
 
+HEADERS = ["joins", "failed", "p50 ms", "p95 ms", "max ms"]
+
+
+def table_rows(res: dict[str, Any]) -> list[list[Any]]:
+    p = res["join_to_first_frame_ms"] or {}
+    return [[res["joins"], res["failed"], p.get("p50"), p.get("p95"), p.get("max")]]
+
+
 def main() -> None:
     a = arguments(__doc__, joins=20)
     res = asyncio.run(asyncio.wait_for(run(a.joins), a.joins * (JOIN_TIMEOUT * 2 + 2) + 30))
-    p = res["join_to_first_frame_ms"] or {}
-    report("Join -> first decrypted video frame, Python client, loopback:",
-           ["joins", "failed", "p50 ms", "p95 ms", "max ms"],
-           [[res["joins"], res["failed"], p.get("p50"), p.get("p95"), p.get("max")]],
-           "call", {"machine": machine(), "python": res})
+    report("Join -> first decrypted video frame, Python client, loopback:", HEADERS,
+           table_rows(res), "call", {"machine": machine(), "python": res})
 
 
 if __name__ == "__main__":
