@@ -11,7 +11,14 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from tests.browser import support as web
-from tests.browser.support import CHROMIUM_ARGS, MEDIA_ARGS, enroll, serve_static, watch_problems
+from tests.browser.support import (
+    ACCEPT_EVERY_DEVICE,
+    CHROMIUM_ARGS,
+    MEDIA_ARGS,
+    enroll,
+    serve_static,
+    watch_problems,
+)
 from tests.support.server import Server, running_server
 
 from bench.common import ROOT
@@ -49,8 +56,10 @@ async def hotline_server(room: str, parties: list[str], page: bool = True
 
 async def open_page(browser: Any, problems: list[str], init_script: str) -> Any:
     """A new context (1000x800) with ``init_script``, and its page, whose errors go to
-    ``problems``."""
+    ``problems``. Every party is a fresh identity: the page's user accepts each new device
+    (as the browser tests do)."""
     context = await browser.new_context(viewport={"width": 1000, "height": 800})
+    await context.add_init_script(script=ACCEPT_EVERY_DEVICE)
     await context.add_init_script(script=init_script)
     page = await context.new_page()
     watch_problems(page, problems)
