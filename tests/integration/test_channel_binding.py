@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from aiohttp import web
 
 import hotline.server.session as session_module
 from hotline.client.signaling import SignalingClient, trust
@@ -28,6 +27,8 @@ from hotline.errors import Unauthorized
 from hotline.server.app import make_app
 from hotline.server.settings import Settings
 from hotline.server.store import SqliteStore
+
+from ..support.server import listen
 
 pytestmark = pytest.mark.asyncio
 
@@ -55,12 +56,8 @@ async def _tls_server(tmp_path: Path, version: str
     context.maximum_version = getattr(ssl.TLSVersion, version)
     store = SqliteStore(tmp_path / "data")
     app = make_app(Settings(host="127.0.0.1", port=0, data_dir=tmp_path / "data"), store=store)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"https://127.0.0.1:{port}", store, tmp_path / "c.pem", version
+    runner, url = await listen(app, ssl_context=context)
+    yield url, store, tmp_path / "c.pem", version
     await runner.cleanup()
     store.close()
 

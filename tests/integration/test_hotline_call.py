@@ -22,6 +22,7 @@ from .hotline_support import (
     HOTLINE,
     SPARE_BOBS,
     RunningStandby,
+    decrypting,
     enroll,
     hotline_server,
     record,
@@ -72,12 +73,7 @@ async def test_call_rings_both_is_acknowledged_with_eta_and_media_follows_the_an
             callee_call = b1.standby.call
             assert callee_call is not None
             callee_pid = callee_call.signaling.participant_id
-            for _ in range(200):
-                remote = caller.call.stats().remote.get("bob")
-                if remote and remote["video_frames_decrypted"] > 5:
-                    break
-                await asyncio.sleep(0.05)
-            else:
+            if not await decrypting(caller.call, "bob"):
                 pytest.fail("the caller decrypted no video of the callee after the answer")
             from_callee = [t for t, s, _ in tap.packets if s.publisher == callee_pid]
             assert from_callee, "no packet of the callee was forwarded at all"

@@ -19,7 +19,7 @@ from hotline.client.signaling import SignalingClient
 from hotline.errors import ServerError
 from hotline.signaling import messages as m
 
-from .conftest import Server
+from ..support.server import Server
 
 pytestmark = pytest.mark.asyncio
 

@@ -33,7 +33,7 @@ from hotline.signaling import messages as m
 from ..support.evil_proxy import EvilProxy
 from ..support.fork import ROOM, Fork
 from ..support.malicious_room import connect, until
-from .conftest import Server
+from ..support.server import Server
 from .hotline_support import HOTLINE, hotline_server, standby
 
 pytestmark = pytest.mark.asyncio

@@ -13,7 +13,7 @@ from hotline.client.signaling import SignalingClient
 from hotline.errors import Forbidden
 from hotline.signaling import messages as m
 
-from .conftest import Server
+from ..support.server import Server
 from .test_signaling import enrolled, settle
 
 pytestmark = pytest.mark.asyncio

@@ -19,8 +19,8 @@ from hotline.errors import Forbidden, SFrameError, Unauthorized
 from hotline.signaling import messages as m
 from hotline.signaling.origin import origin_of
 
+from ..support.server import Server
 from ..support.trust import accept_all
-from .conftest import Server
 
 pytestmark = pytest.mark.asyncio
 FRAME = b"\x78" + b"opus payload" * 5
@@ -66,6 +66,7 @@ def all_talk(clients: list[SignalingClient], check_only: bool = False) -> bool:
 
 
 async def three_in_a_room(server: Server) -> list[SignalingClient]:
+    """alice, bob and carol enrolled, joined to "summit", keys settled."""
     clients = [await enrolled(server, n) for n in ("alice", "bob", "carol")]
     server.store.add_room("summit", ["alice", "bob", "carol"])
     for c in clients:
