@@ -10,7 +10,7 @@ WEB := web
 WEB_DEPS := $(WEB)/node_modules/.installed-stamp
 WEB_BUILD := $(WEB)/dist/.built-stamp
 WEB_SOURCES := $(shell find $(WEB)/src $(WEB)/test $(WEB)/bench $(WEB)/scripts -type f) $(WEB)/tsconfig.json \
-	src/hotline/crypto/wordlist.py src/hotline/signaling/messages.py scripts/gen_protocol.py
+	src/hotline/crypto/wordlist.py src/hotline/signaling/messages.py src/hotline/roles.py scripts/gen_protocol.py
 
 .PHONY: run test setup selfcheck lint typecheck unit web web-test web-hash protocol-check clean soak \
 	bench bench-setup bench-sfu bench-crypto bench-call bench-glass bench-browser

@@ -14,22 +14,16 @@ network namespace (``make bench-call`` does that).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
-from aiohttp import web
+from tests.support.server import running_server
 
-from bench.common import machine, percentiles, table, write_json
+from bench.common import arguments, machine, percentiles, report
 from hotline.client.call import Call
 from hotline.client.trustpolicy import TrustPolicy
 from hotline.crypto.identity import Identity
-from hotline.server.app import make_app
-from hotline.server.settings import Settings
-from hotline.server.store import SqliteStore
 
 JOIN_TIMEOUT = 20.0
 
@@ -48,22 +42,16 @@ async def first_video(call: Call, timeout: float) -> float | None:
 
 
 async def run(joins: int) -> dict[str, Any]:
-    data = Path(tempfile.mkdtemp(prefix="hotline-bench-call-"))
-    store = SqliteStore(data)
-    for name in ("anchor", "joiner"):
-        store.add_party(name)
-    store.add_room("bench", ["anchor", "joiner"])
-    app = make_app(Settings(host="127.0.0.1", port=0, data_dir=data), store=store)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    url = f"http://127.0.0.1:{port}"
+    async with running_server() as srv:
+        codes = srv.room("bench", ["anchor", "joiner"])
+        return await _measure(srv.url, codes, joins)
+
+
+async def _measure(url: str, codes: dict[str, str], joins: int) -> dict[str, Any]:
     anchor = Call(url, Identity.generate(), "bench", trust_policy=TrustPolicy.accept_every_device())
-    await anchor.start(enroll_code=store.new_enrollment_code("anchor"))
+    await anchor.start(enroll_code=codes["anchor"])
     identity = Identity.generate()
-    code: str | None = store.new_enrollment_code("joiner")
+    code: str | None = codes["joiner"]
     samples: list[float] = []
     failed = 0
     try:
@@ -86,8 +74,6 @@ async def run(joins: int) -> dict[str, Any]:
             await asyncio.sleep(0.5)
     finally:
         await anchor.close()
-        await runner.cleanup()
-        store.close()
     return {"joins": joins, "failed": failed, "join_to_first_frame_ms": percentiles(samples),
             "samples_ms": [round(x, 1) for x in samples]}
 
@@ -97,18 +83,19 @@ def _loop_time(t_monotonic: float) -> float:
     return asyncio.get_running_loop().time() - (time.monotonic() - t_monotonic)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--joins", type=int, default=20)
-    a = ap.parse_args()
-    res = asyncio.run(asyncio.wait_for(run(a.joins), a.joins * (JOIN_TIMEOUT * 2 + 2) + 30))
+HEADERS = ["joins", "failed", "p50 ms", "p95 ms", "max ms"]
+
+
+def table_rows(res: dict[str, Any]) -> list[list[Any]]:
     p = res["join_to_first_frame_ms"] or {}
-    print("Join -> first decrypted video frame, Python client, loopback:\n")
-    print(table(["joins", "failed", "p50 ms", "p95 ms", "max ms"],
-                [[res["joins"], res["failed"], p.get("p50"), p.get("p95"), p.get("max")]]))
-    path = write_json("call", {"machine": machine(), "python": res})
-    print(f"\nwrote {path}")
+    return [[res["joins"], res["failed"], p.get("p50"), p.get("p95"), p.get("max")]]
+
+
+def main() -> None:
+    a = arguments(__doc__, joins=20)
+    res = asyncio.run(asyncio.wait_for(run(a.joins), a.joins * (JOIN_TIMEOUT * 2 + 2) + 30))
+    report("Join -> first decrypted video frame, Python client, loopback:", HEADERS,
+           table_rows(res), "call", {"machine": machine(), "python": res})
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -30,6 +31,13 @@ def percentiles(values: list[float], points: tuple[float, ...] = (0.5, 0.9, 0.95
     out["mean"] = statistics.fmean(s)
     out["max"] = s[-1]
     return out
+
+
+def signed_wrap(difference: float, wrap: int) -> float:
+    """``difference`` of two values counted modulo ``wrap``, as the nearest signed value
+    (a time code that wrapped), rounded to 0.01."""
+    d = difference % wrap
+    return round(d - wrap if d > wrap / 2 else d, 2)
 
 
 def proc_stat(pid: int) -> tuple[float, int, int]:
@@ -79,6 +87,27 @@ def machine() -> dict[str, Any]:
     return {"cpu": cpu, "cpus": os.cpu_count(), "kernel": platform.release(),
             "python": platform.python_version(), "loadavg": load, "commit": git,
             "time": time.strftime("%Y-%m-%d %H:%M:%S %z")}
+
+
+def arguments(doc: str | None, **defaults: float) -> argparse.Namespace:
+    """The command line of a benchmark: ``doc`` as its help, and ``--name`` for each of
+    ``defaults`` (of the default's type)."""
+    ap = argparse.ArgumentParser(description=doc,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    for name, value in defaults.items():
+        ap.add_argument(f"--{name}", type=type(value), default=value)
+    return ap.parse_args()
+
+
+def report(title: str, headers: list[str], rows: list[list[Any]], name: str, data: Any,
+           after: str = "") -> None:
+    """Print ``title``, the table and ``after``, and write ``data`` to
+    bench/results/<name>.json."""
+    print(f"{title}\n")
+    print(table(headers, rows))
+    if after:
+        print(f"\n{after}")
+    print(f"\nwrote {write_json(name, data)}")
 
 
 def write_json(name: str, data: Any) -> Path:

@@ -15,7 +15,6 @@ see. The browser figures are in bench/browser/glass.py.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import time
@@ -23,12 +22,13 @@ from typing import Any
 
 import av
 from aiortc.mediastreams import VIDEO_TIME_BASE, MediaStreamError, MediaStreamTrack
+from tests.support.server import running_server
 
-from bench.browser.support import hotline_server
-from bench.common import machine, percentiles, table, write_json
+from bench.common import arguments, machine, percentiles, report, signed_wrap
 from hotline.client.call import Call
 from hotline.client.callstats import RemoteStream
 from hotline.client.synthetic import PatternTrack
+from hotline.client.trustpolicy import TrustPolicy
 from hotline.crypto.identity import Identity
 
 ROOM = "bench"
@@ -133,17 +133,20 @@ class Receiver(Call):
                 if code is None:
                     self.unreadable += 1
                     continue
-                d = (t - code) % WRAP
-                self.latencies.append(round(d - WRAP if d > WRAP / 2 else d, 2))
+                self.latencies.append(signed_wrap(t - code, WRAP))
 
 
 async def run(secs: float, warmup: float) -> dict[str, Any]:
-    async with hotline_server(ROOM, ["sender", "receiver"], page=False) as srv:
-        tx = Sender(srv.url, Identity.generate(), ROOM)
-        rx = Receiver(srv.url, Identity.generate(), ROOM)
+    async with running_server() as srv:
+        codes = srv.room(ROOM, ["sender", "receiver"])
+        # fresh identities on both ends: each accepts the other's new device
+        tx = Sender(srv.url, Identity.generate(), ROOM,
+                    trust_policy=TrustPolicy.accept_every_device())
+        rx = Receiver(srv.url, Identity.generate(), ROOM,
+                      trust_policy=TrustPolicy.accept_every_device())
         try:
-            await tx.start(enroll_code=srv.store.new_enrollment_code("sender"))
-            await rx.start(enroll_code=srv.store.new_enrollment_code("receiver"))
+            await tx.start(enroll_code=codes["sender"])
+            await rx.start(enroll_code=codes["receiver"])
             deadline = time.monotonic() + 30
             while not any(s.kind == "video" and s.frames_decoded for s in rx.streams.values()):
                 if time.monotonic() > deadline:
@@ -173,16 +176,11 @@ def table_rows(res: dict[str, Any]) -> list[list[Any]]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--secs", type=float, default=15.0)
-    ap.add_argument("--warmup", type=float, default=3.0)
-    a = ap.parse_args()
+    a = arguments(__doc__, secs=15.0, warmup=3.0)
     m = machine()  # the load average at the start
     res = asyncio.run(run(a.secs, a.warmup))
-    print(f"\nGlass-to-glass, Python -> SFU -> Python, {res['size']} at {FPS} fps, one process:\n")
-    print(table(HEADERS, table_rows(res)))
-    print(f"\nwrote {write_json('glass', {'machine': m, 'python': res})}")
+    report(f"\nGlass-to-glass, Python -> SFU -> Python, {res['size']} at {FPS} fps, one process:",
+           HEADERS, table_rows(res), "glass", {"machine": m, "python": res})
 
 
 if __name__ == "__main__":

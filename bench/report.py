@@ -53,11 +53,10 @@ def markdown() -> str:
               r["one_group_code"]] for r in crypto["rekey"]]))
     call = _load("call")
     if call:
-        p = call["python"]["join_to_first_frame_ms"] or {}
-        out.append("### Call set-up (Python client, loopback)\n\n" + table(
-            ["joins", "failed", "p50 ms", "p95 ms", "max ms"],
-            [[call["python"]["joins"], call["python"]["failed"], p.get("p50"), p.get("p95"),
-              p.get("max")]]))
+        from bench import call as call_bench
+
+        out.append("### Call set-up (Python client, loopback)\n\n"
+                   + table(call_bench.HEADERS, call_bench.table_rows(call["python"])))
     glass = _load("glass")
     if glass:
         from bench.glass import HEADERS, table_rows

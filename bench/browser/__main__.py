@@ -6,7 +6,7 @@ import argparse
 import asyncio
 
 from bench.browser import glass, join, sframe
-from bench.common import machine, table, write_json
+from bench.common import machine, report
 
 
 def main() -> None:
@@ -26,15 +26,13 @@ def main() -> None:
     if "join" in only:
         m = machine()  # the load average at the start
         res = asyncio.run(join.run(a.joins, a.reloads))
-        print("\nBrowser join -> first decrypted and decoded frame:\n")
-        print(table(join.HEADERS, join.table_rows(res)))
-        print(f"\nwrote {write_json('browser_join', {'machine': m, **res})}")
+        report("\nBrowser join -> first decrypted and decoded frame:", join.HEADERS,
+               join.table_rows(res), "browser_join", {"machine": m, **res})
     if "glass" in only:
         m = machine()
         g = asyncio.run(glass.run(a.secs, 3.0))
-        print("\nGlass-to-glass, browser -> SFU -> browser:\n")
-        print(table(glass.HEADERS, glass.table_rows(g)))
-        print(f"\nwrote {write_json('browser_glass', {'machine': m, **g})}")
+        report("\nGlass-to-glass, browser -> SFU -> browser:", glass.HEADERS,
+               glass.table_rows(g), "browser_glass", {"machine": m, **g})
 
 
 if __name__ == "__main__":

@@ -26,21 +26,12 @@ call page's default); the receiving page sends Chromium's fake camera back.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import time
 from typing import Any
 
-from bench.browser.support import (
-    MEDIA_ARGS,
-    chromium,
-    enroll,
-    hotline_server,
-    join,
-    probes_script,
-    watch_problems,
-)
-from bench.common import machine, percentiles, table, write_json
+from bench.browser import support
+from bench.common import arguments, machine, percentiles, report, signed_wrap
 
 ROOM = "bench"
 WIDTH, HEIGHT, FPS = 640, 480, 30
@@ -70,8 +61,7 @@ def latencies(samples: list[list[Any]], offset: float) -> dict[str, list[float]]
                         ("received", received), ("read", read)):
             if t is None:
                 continue
-            d = (t - offset - code) % WRAP
-            out[name].append(round(d - WRAP if d > WRAP / 2 else d, 2))
+            out[name].append(signed_wrap(t - offset - code, WRAP))
     return out
 
 
@@ -105,23 +95,19 @@ def breakdown(before: list[dict[str, Any]], after: list[dict[str, Any]], secs: f
 
 
 async def run(secs: float, warmup: float) -> dict[str, Any]:
-    async with hotline_server(ROOM, ["sender", "receiver"]) as srv:
+    async with support.hotline_server(ROOM, ["sender", "receiver"]) as (srv, codes):
         problems: list[str] = []
-        async with chromium(MEDIA_ARGS) as browser:
+        async with support.chromium(support.MEDIA_ARGS) as browser:
             pages = {}
             for name in ("sender", "receiver"):
-                context = await browser.new_context(viewport={"width": 1000, "height": 800})
                 calls = ["hotlineBench.trackPeerConnections()"]
                 if name == "sender":
                     calls.append(f"hotlineBench.timecodeCamera({WIDTH}, {HEIGHT}, {FPS})")
-                await context.add_init_script(script=probes_script(*calls))
-                page = await context.new_page()
-                watch_problems(page, problems)
-                await enroll(page, srv.url, srv.store.new_enrollment_code(name), ROOM,
-                             f"?video={WIDTH}x{HEIGHT}")
+                page = await support.open_page(browser, problems, support.probes_script(*calls))
+                await support.enroll(page, srv.url, codes[name], ROOM, f"?video={WIDTH}x{HEIGHT}")
                 pages[name] = page
             for page in pages.values():
-                await join(page, ROOM)
+                await support.join(page, ROOM)
             rx, tx = pages["receiver"], pages["sender"]
             await rx.evaluate("() => hotlineBench.readTimecode('sender')")
             await rx.wait_for_function("() => hotlineBench.reading.samples.length > 0",
@@ -175,23 +161,16 @@ def table_rows(res: dict[str, Any]) -> list[list[Any]]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--secs", type=float, default=15.0)
-    ap.add_argument("--warmup", type=float, default=3.0)
-    a = ap.parse_args()
+    a = arguments(__doc__, secs=15.0, warmup=3.0)
     m = machine()  # the load average at the start
     res = asyncio.run(run(a.secs, a.warmup))
-    print(f"\nGlass-to-glass, Chromium -> SFU -> Chromium, {res['size']}, "
-          f"{res['fps_painted']} fps painted, {res['fps_received']} fps read "
-          f"({res['received_size']}), {res['unreadable']} unreadable, "
-          f"clock offset {res['clock_offset_ms']} ms "
-          f"(± {res['clock_uncertainty_ms']}):\n")
-    print(table(HEADERS, table_rows(res)))
-    print("\nChromium's figures over the window (getStats): " + ", ".join(
-        f"{k} {v}" for k, v in res["webrtc"].items()))
-    path = write_json("browser_glass", {"machine": m, **res})
-    print(f"\nwrote {path}")
+    report(f"\nGlass-to-glass, Chromium -> SFU -> Chromium, {res['size']}, "
+           f"{res['fps_painted']} fps painted, {res['fps_received']} fps read "
+           f"({res['received_size']}), {res['unreadable']} unreadable, "
+           f"clock offset {res['clock_offset_ms']} ms (± {res['clock_uncertainty_ms']}):",
+           HEADERS, table_rows(res), "browser_glass", {"machine": m, **res},
+           "Chromium's figures over the window (getStats): "
+           + ", ".join(f"{k} {v}" for k, v in res["webrtc"].items()))
 
 
 if __name__ == "__main__":

@@ -32,20 +32,11 @@ namespace (``make bench-browser`` does that).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 from typing import Any
 
-from bench.browser.support import (
-    MEDIA_ARGS,
-    chromium,
-    enroll,
-    hotline_server,
-    join,
-    probes_script,
-    watch_problems,
-)
-from bench.common import machine, percentiles, table, write_json
+from bench.browser import support
+from bench.common import arguments, machine, percentiles, report
 from hotline.client.call import Call
 from hotline.client.trustpolicy import TrustPolicy
 from hotline.crypto.identity import Identity
@@ -88,7 +79,7 @@ async def one_join(page: Any, reload: bool, url: str) -> dict[str, float] | None
     else:
         await page.evaluate("() => hotlineBench.armJoin('anchor')")
     try:
-        await join(page, ROOM)
+        await support.join(page, ROOM)
         await page.wait_for_function("() => hotlineBench.join.done",
                                      timeout=FIRST_FRAME_TIMEOUT_MS)
         await page.wait_for_function("() => hotlineBench.join.shownAt !== null", timeout=5_000)
@@ -104,20 +95,16 @@ async def one_join(page: Any, reload: bool, url: str) -> dict[str, float] | None
 
 
 async def run(joins: int, reloads: int) -> dict[str, Any]:
-    async with hotline_server(ROOM, ["anchor", "web"]) as srv:
+    async with support.hotline_server(ROOM, ["anchor", "web"]) as (srv, codes):
         anchor = Call(srv.url, Identity.generate(), ROOM,
                       trust_policy=TrustPolicy.accept_every_device())
-        await anchor.start(enroll_code=srv.store.new_enrollment_code("anchor"))
+        await anchor.start(enroll_code=codes["anchor"])
         problems: list[str] = []
         try:
-            async with chromium(MEDIA_ARGS) as browser:
-                context = await browser.new_context(viewport={"width": 1000, "height": 800})
-                armed = probes_script("hotlineBench.armJoin('anchor')")
-                await context.add_init_script(script=armed)
-                page = await context.new_page()
-                watch_problems(page, problems)
-                await enroll(page, srv.url, srv.store.new_enrollment_code("web"), ROOM,
-                             f"?video={VIDEO}")
+            async with support.chromium(support.MEDIA_ARGS) as browser:
+                armed = support.probes_script("hotlineBench.armJoin('anchor')")
+                page = await support.open_page(browser, problems, armed)
+                await support.enroll(page, srv.url, codes["web"], ROOM, f"?video={VIDEO}")
                 out: dict[str, Any] = {"chromium": browser.version, "video": VIDEO}
                 for mode, n in (("rejoin", joins), ("reload", reloads)):
                     samples: list[dict[str, float]] = []
@@ -169,18 +156,12 @@ def table_rows(res: dict[str, Any]) -> list[list[Any]]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--joins", type=int, default=20)
-    ap.add_argument("--reloads", type=int, default=20)
-    a = ap.parse_args()
+    a = arguments(__doc__, joins=20, reloads=20)
     m = machine()  # the load average at the start
     res = asyncio.run(run(a.joins, a.reloads))
-    print("\nBrowser (Chromium) join -> first decrypted and decoded frame of a Python "
-          "participant, loopback:\n")
-    print(table(HEADERS, table_rows(res)))
-    path = write_json("browser_join", {"machine": m, **res})
-    print(f"\nwrote {path}")
+    report("\nBrowser (Chromium) join -> first decrypted and decoded frame of a Python "
+           "participant, loopback:", HEADERS, table_rows(res), "browser_join",
+           {"machine": m, **res})
 
 
 if __name__ == "__main__":

@@ -14,12 +14,11 @@ The Python column is bench/crypto.py's median per call, measured in this run.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 from typing import Any
 
 from bench.browser.support import CHROMIUM_ARGS, chromium, serve_static
-from bench.common import ROOT, machine, table, write_json
+from bench.common import ROOT, arguments, machine, report
 
 PAGE = "/web/bench/sframe.html"
 SERVED = ("/web/bench/", "/web/dist/bench/")
@@ -85,22 +84,16 @@ def run(rounds: int = 15, batch: int = 100) -> dict[str, Any]:
     python, _ = crypto.sframe_costs()
     browser = asyncio.run(browser_costs(frames, rounds, batch))
     rows = merge(python, browser)
-    print("SFrame per frame: Python (median per call) and Chromium (median over "
-          f"{rounds} rounds of {batch} awaited calls), µs:\n")
-    print(table(HEADERS, table_rows(rows)))
     out = {"machine": m, "chromium": browser["chromium"],
            "user_agent": browser["userAgent"], "options": browser["options"], "rows": rows}
-    path = write_json("browser_sframe", out)
-    print(f"\nwrote {path}")
+    report("SFrame per frame: Python (median per call) and Chromium (median over "
+           f"{rounds} rounds of {batch} awaited calls), µs:", HEADERS, table_rows(rows),
+           "browser_sframe", out)
     return out
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rounds", type=int, default=15)
-    ap.add_argument("--batch", type=int, default=100)
-    a = ap.parse_args()
+    a = arguments(__doc__, rounds=15, batch=100)
     run(a.rounds, a.batch)
 
 

@@ -80,7 +80,7 @@ def measure(copies: int, packets: int, send: bool, port: int) -> float:
             sock.setblocking(False)
         path.attach_session(_session(), _session(), sock, ("127.0.0.1", port))
         paths.append(path)
-        stream.copies.append(ForwardedCopy(stream, i + 2, 0x5000 + i, 100 + i % 2,
+        stream.add_copy(ForwardedCopy(stream, i + 2, 0x5000 + i, 100 + i % 2,
                                            path.send, seq_offset=i, ts_offset=i * 7,
                                            subscriber_exts={"abs-send-time": 3},
                                            send_parts=path.send_parts))

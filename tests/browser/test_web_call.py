@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,106 +40,31 @@ from hotline.client.call import Call
 from hotline.crypto.identity import Identity
 from hotline.server.app import STATE
 
-from ..integration.conftest import Server, start_server
+from ..support.server import Server, running_server
 from ..support.trust import accept_all
-from .support import ACCEPT_EVERY_DEVICE, MEDIA_ARGS, ROOT, WEB, chromium
+from ..support.wait import wait_until
+from .callpage import NAMES, ROOM, Page, enrolled, join
+from .support import MEDIA_ARGS, browser_fixture, check_app_bundle
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
 
-APP = WEB / "dist" / "app"
-BUNDLES = [APP / "index.html", APP / "app.css", APP / "main.js", APP / "transform-worker.js"]
-NAMES = ("alice", "bob", "carol")
-ROOM = "summit"
 WARMUP = 3.0
-# The page asks for 640x480 by default; here 320x240, as the Python participant decodes
-# both browsers' VP8 in the same process (and event loop) as the server and SFU, on 2 cores.
-VIDEO = "320x240"
 WINDOW = 10.0
-
-
-def _check_bundle() -> None:
-    for b in BUNDLES:
-        if not b.exists():
-            pytest.fail(f"{b.relative_to(ROOT)} is missing: run `make web`")
-    oldest = min(b.stat().st_mtime for b in BUNDLES)
-    sources = [p for d in ("src",) for p in (WEB / d).rglob("*") if p.is_file()]
-    sources += [WEB / "package.json", WEB / "package-lock.json", WEB / "tsconfig.json"]
-    newer = [p for p in sources if p.stat().st_mtime > oldest]
-    if newer:
-        pytest.fail(f"web/dist/app is older than {newer[0].relative_to(ROOT)}: run `make web`")
+browser = browser_fixture(MEDIA_ARGS, check_app_bundle)
 
 
 @pytest_asyncio.fixture
 async def hotline(tmp_path: Path) -> AsyncIterator[tuple[Server, dict[str, str]]]:
-    srv = await start_server(tmp_path / "data", join_timeout=5.0)
-    codes = {}
-    for name in NAMES:
-        srv.store.add_party(name)
-        codes[name] = srv.store.new_enrollment_code(name)
-    srv.store.add_room(ROOM, list(NAMES))
-    yield srv, codes
-    await srv.runner.cleanup()
-    srv.store.close()
+    async with running_server(tmp_path / "data", join_timeout=5.0) as srv:
+        yield srv, srv.room(ROOM, NAMES)
 
 
-@pytest_asyncio.fixture
-async def browser() -> AsyncIterator[Any]:
-    async with chromium(MEDIA_ARGS, _check_bundle) as b:
-        yield b
-
-
-class Party:
-    """One browser participant: its page and what went wrong on it."""
-
-    def __init__(self, name: str, page: Any) -> None:
-        self.name, self.page = name, page
-        self.problems: list[str] = []
-        page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
-        page.on("console", lambda m: self.problems.append(f"console {m.type}: {m.text}")
-                if m.type == "error" else None)
-
-    async def state(self) -> dict[str, Any]:
-        return await self.page.evaluate("() => window.hotlineApp")  # type: ignore[no-any-return]
-
-    async def sent(self) -> dict[str, int]:
-        report = await self.page.evaluate("() => window.hotlineAppCounters()")
-        assert report is not None, f"{self.name} is not in a call"
-        totals = report["totals"]
-        return {kind: totals.get(f"send/{kind}", {}).get("framesOut", 0)
-                for kind in ("video", "audio")}
-
-    async def join(self) -> None:
-        """Join from the room list through the pre-join check (preview, levels, devices)."""
-        await self.page.get_by_role("button", name=f"Join {ROOM}").click()
-        await self.page.get_by_role("button", name="Join now").click(timeout=15_000)
-        await self.page.wait_for_function(
-            "() => ['in-call', 'ended'].includes(window.hotlineApp.phase)", timeout=30_000)
-        st = await self.state()
-        assert st["phase"] == "in-call", f"{self.name}: {st['error']}"
-
-
-async def open_party(browser: Any, server: str, name: str, code: str) -> Party:
-    context = await browser.new_context(viewport={"width": 1100, "height": 900})
-    await context.add_init_script(ACCEPT_EVERY_DEVICE)  # fresh identities: Accept each
-    party = Party(name, await context.new_page())
-    page = party.page
-    await page.goto(f"{server}/?video={VIDEO}")
-    await page.get_by_label("Enrollment code").fill(code)
-    await page.get_by_role("button", name="Enroll").click()
-    await page.get_by_role("button", name=f"Join {ROOM}").wait_for(timeout=15_000)
+async def open_party(browser: Any, server: str, name: str, code: str) -> Page:
+    party = await enrolled(browser, server, name, code, console=True)
     st = await party.state()
     assert st["party"] == name and st["rooms"] == [ROOM] and st["phase"] == "rooms"
-    await party.join()
+    await join(party)
     return party
-
-
-async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float, what: str) -> float:
-    start = time.monotonic()
-    while not await check():
-        if time.monotonic() - start > timeout:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.1)
-    return time.monotonic() - start
 
 
 def decoding(others: tuple[str, ...], minimum: int = 30) -> Callable[[dict[str, Any]], bool]:
@@ -160,12 +85,12 @@ def sfu_figures(srv: Server) -> dict[int, dict[str, Any]]:
             for pid, p in sfu.participants(ROOM).items()}
 
 
-async def all_decode(parties: list[Party], carol: Call, others: dict[str, tuple[str, ...]],
+async def all_decode(parties: list[Page], carol: Call, others: dict[str, tuple[str, ...]],
                      minimum: int, timeout: float, srv: Server) -> None:
     for p in parties:
         check = decoding(others[p.name], minimum)
 
-        async def page_ok(p: Party = p, check: Callable[[dict[str, Any]], bool] = check) -> bool:
+        async def page_ok(p: Page = p, check: Callable[[dict[str, Any]], bool] = check) -> bool:
             return check(await p.state())
 
         try:
@@ -190,7 +115,7 @@ async def all_decode(parties: list[Party], carol: Call, others: dict[str, tuple[
         raise AssertionError(f"{e}: {carol.stats().as_json()}") from None
 
 
-async def figures(parties: list[Party], carol: Call) -> dict[tuple[str, str], tuple[int, int]]:
+async def figures(parties: list[Page], carol: Call) -> dict[tuple[str, str], tuple[int, int]]:
     """(browser, kind) -> (frames its worker encrypted, frames Carol decrypted)."""
     out = {}
     for p in parties:
@@ -227,14 +152,14 @@ def _luma(png: Path, box: dict[str, float]) -> tuple[float, float, int]:
     return mean, sd, len(set(values))
 
 
-async def codes(parties: list[Party], carol: Call) -> dict[str, str]:
+async def codes(parties: list[Page], carol: Call) -> dict[str, str]:
     out = {p.name: ((await p.state())["code"] or {}).get("digits", "") for p in parties}
     out["carol"] = carol.signaling.code.digits if carol.signaling.code else ""
     return out
 
 
 async def start_call(srv: Server, enroll_codes: dict[str, str], browser: Any
-                     ) -> tuple[Party, Party, Call]:
+                     ) -> tuple[Page, Page, Call]:
     alice = await open_party(browser, srv.url, "alice", enroll_codes["alice"])
     bob = await open_party(browser, srv.url, "bob", enroll_codes["bob"])
     carol = Call(srv.url, Identity.generate(), ROOM, trust_policy=accept_all())
@@ -246,7 +171,7 @@ OTHERS = {"alice": ("bob", "carol"), "bob": ("alice", "carol")}
 SHOWN = "ts => ts.map(t => t.dataset.party)"
 
 
-async def bob_leaves(alice: Party, bob: Party, carol: Call) -> tuple[str, float]:
+async def bob_leaves(alice: Page, bob: Page, carol: Call) -> tuple[str, float]:
     """Bob presses Leave; Alice's code must change and equal Carol's. Returns the new
     code and how long that took."""
     old = (await codes([alice], carol))["alice"]
@@ -364,7 +289,7 @@ async def test_media_after_a_leave_and_a_rejoin(
 
         # Bob joins again from the room list: everyone decodes everyone, one new code
         carol_bob = carol.stats().remote["bob"]["video_frames_decrypted"]
-        await bob.join()
+        await join(bob)
         await all_decode(parties, carol, OTHERS, minimum=30, timeout=20, srv=srv)
 
         async def carol_gets_new_bob() -> bool:

@@ -29,16 +29,14 @@ import pytest_asyncio
 from hotline.client.call import Call
 from hotline.crypto.identity import Identity
 
-from ..integration.conftest import Server, start_server
+from ..support.server import Server, running_server, start_server
 from ..support.trust import accept_all
-from .support import ACCEPT_EVERY_DEVICE, MEDIA_ARGS, chromium
-from .test_web_call import _check_bundle
+from ..support.wait import wait_until
+from .callpage import NAMES, ROOM, Page, enrolled, join
+from .support import MEDIA_ARGS, browser_fixture, check_app_bundle, chromium
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
 
-ROOM = "summit"
-VIDEO = "320x240"
-NAMES = ("alice", "bob", "carol")
 #: Chromium's fake screen capture is 1280x720 here; the fake camera is asked for 320x240.
 SCREEN_ARGS = [*MEDIA_ARGS, "--auto-select-desktop-capture-source=Entire screen"]
 
@@ -57,73 +55,13 @@ Worker.prototype.postMessage = function (message, transfer) {
 };"""
 
 
+browser = browser_fixture(SCREEN_ARGS, check_app_bundle)
+
+
 @pytest_asyncio.fixture
 async def hotline(tmp_path: Path) -> AsyncIterator[tuple[Server, dict[str, str]]]:
-    srv = await start_server(tmp_path / "data", join_timeout=5.0)
-    codes = {}
-    for name in NAMES:
-        srv.store.add_party(name)
-        codes[name] = srv.store.new_enrollment_code(name)
-    srv.store.add_room(ROOM, list(NAMES), {"alice": "principal", "carol": "interpreter"})
-    yield srv, codes
-    await srv.runner.cleanup()
-    srv.store.close()
-
-
-@pytest_asyncio.fixture
-async def browser() -> AsyncIterator[Any]:
-    async with chromium(SCREEN_ARGS, _check_bundle) as b:
-        yield b
-
-
-class Page:
-    def __init__(self, name: str, page: Any) -> None:
-        self.name, self.page = name, page
-        self.problems: list[str] = []
-        page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
-
-    async def state(self) -> dict[str, Any]:
-        return await self.page.evaluate("() => window.hotlineApp")  # type: ignore[no-any-return]
-
-    async def remote(self, name: str) -> dict[str, Any]:
-        return (await self.state())["remotes"].get(name, {})  # type: ignore[no-any-return]
-
-    async def until(self, expression: str, timeout: float = 15.0) -> None:
-        await self.page.wait_for_function(expression, timeout=timeout * 1000)
-
-
-async def enrolled(browser: Any, url: str, name: str, code: str, *, init: str | None = None,
-                   viewport: tuple[int, int] = (1100, 900)) -> Page:
-    context = await browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
-    await context.add_init_script(ACCEPT_EVERY_DEVICE)  # fresh identities: Accept each
-    if init is not None:
-        await context.add_init_script(init)
-    p = Page(name, await context.new_page())
-    await p.page.goto(f"{url}/?video={VIDEO}")
-    await p.page.get_by_label("Enrollment code").fill(code)
-    await p.page.get_by_role("button", name="Enroll").click()
-    await p.page.get_by_role("button", name=f"Join {ROOM}").wait_for(timeout=15_000)
-    return p
-
-
-async def join(p: Page, *, muted: bool = False) -> None:
-    await p.page.get_by_role("button", name=f"Join {ROOM}").click()
-    await p.page.get_by_role("button", name="Join now").wait_for()
-    await p.until("() => window.hotlineApp.prejoin.ready")
-    if muted:
-        await p.page.get_by_label("Microphone on").uncheck()
-    await p.page.get_by_role("button", name="Join now").click()
-    await p.until("() => ['in-call', 'ended'].includes(window.hotlineApp.phase)", 30)
-    st = await p.state()
-    assert st["phase"] == "in-call", f"{p.name}: {st['error']}"
-
-
-async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.1)
+    async with running_server(tmp_path / "data", join_timeout=5.0) as srv:
+        yield srv, srv.room(ROOM, NAMES, {"alice": "principal", "carol": "interpreter"})
 
 
 async def growth(p: Page, name: str, field: str, seconds: float) -> float:
@@ -156,8 +94,7 @@ async def restart(srv: Server, data: Path,
     """Stop the server, run ``while_down``, and start it again on the same port and data
     directory; ``srv`` then holds the new one (the fixture ends it)."""
     port = int(srv.url.rsplit(":", 1)[1])
-    await srv.runner.cleanup()
-    srv.store.close()
+    await srv.close()
     if while_down is not None:
         await while_down()
     again = await start_server(data, port=port, join_timeout=5.0)
@@ -295,7 +232,7 @@ async def test_failures_are_explained(hotline: tuple[Server, dict[str, str]], br
     srv, codes = hotline
     # -- camera and microphone permission refused: said so, Join stays disabled -----------
     no_fake_ui = [a for a in MEDIA_ARGS if a != "--use-fake-ui-for-media-stream"]
-    async with chromium(no_fake_ui, _check_bundle) as refusing:
+    async with chromium(no_fake_ui, check_app_bundle) as refusing:
         carol = await enrolled(refusing, srv.url, "carol", codes["carol"])
         await carol.page.get_by_role("button", name=f"Join {ROOM}").click()
         problem = carol.page.locator("#prejoin-problem")

@@ -11,7 +11,6 @@ Python end of the other view does the same in tests/integration/test_malicious_f
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,11 +23,12 @@ from hotline.client.signaling import SignalingClient
 from hotline.crypto.codecommit import MSG_COMMIT
 from hotline.crypto.identity import Identity
 
-from ..integration.conftest import Server, start_server
-from ..support.evil_proxy import EvilProxy
+from ..support.evil_proxy import EvilProxy, behind_proxy
 from ..support.fork import ROOM, Fork
+from ..support.server import Server
 from ..support.trust import accept_all
-from .support import CHROMIUM_ARGS, ROOT, chromium, serve_static
+from ..support.wait import wait_until
+from .support import CHROMIUM_ARGS, ROOT, browser_fixture, serve_static
 from .test_web_room import PAGE, SETTLED, _check_bundle, _page, state
 from .test_web_vectors import SERVED
 
@@ -41,30 +41,13 @@ def served() -> Iterator[str]:
         yield url
 
 
+browser = browser_fixture(CHROMIUM_ARGS, _check_bundle)
+
+
 @pytest_asyncio.fixture
 async def evil(tmp_path: Path) -> AsyncIterator[tuple[Server, EvilProxy]]:
-    srv = await start_server(tmp_path / "data", join_timeout=2.0)
-    proxy = EvilProxy(srv.url)
-    await proxy.start(face_of=srv.app)
-    yield srv, proxy
-    await proxy.close()
-    await srv.runner.cleanup()
-    srv.store.close()
-
-
-@pytest_asyncio.fixture
-async def browser() -> AsyncIterator[Any]:
-    async with chromium(CHROMIUM_ARGS, _check_bundle) as b:
-        yield b
-
-
-async def until(check: Any, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not reached in time")
+    async with behind_proxy(tmp_path / "data", join_timeout=2.0) as (srv, proxy):
+        yield srv, proxy
 
 
 @pytest.mark.parametrize("forge_reveal", [False, True], ids=["ghosts-follow-protocol",
@@ -93,20 +76,20 @@ async def test_page_in_a_forked_call(evil: tuple[Server, EvilProxy], served: str
         assert s["phase"] == "joined", s["error"]
         async def view_1_done() -> bool:
             return alice.code is not None and fork.g_b.ks.code is not None
-        await until(view_1_done)
+        await wait_until(view_1_done, 10.0, "both ends of view 1 to have a code")
         assert alice.code == fork.g_b.ks.code  # the attacker knows view 1's code
         assert fork.ghost_messages[MSG_COMMIT] == 2
         if not forge_reveal:
             async def page_code() -> bool:
                 return (await state(page))["code"] is not None
-            await until(page_code)
+            await wait_until(page_code, 10.0, "a code on the page")
             s = await state(page)
             assert alice.code is not None and s["code"]["digits"] != alice.code.digits
             assert s["rejectedKeyMessages"] == 0
         else:
             async def refused() -> bool:
                 return (await state(page))["rejectedKeyMessages"] >= 1
-            await until(refused)
+            await wait_until(refused, 10.0, "the page to refuse a key message")
             await asyncio.sleep(0.5)
             s = await state(page)
             assert fork.forged_reveals == 1

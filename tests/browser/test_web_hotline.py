@@ -17,24 +17,20 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
-from hotline.client.hotline_call import HotlineCaller
-from hotline.client.standby import Standby
+from hotline.client.hotline.caller import HotlineCaller
 from hotline.crypto.identity import fingerprint
 from hotline.crypto.recordaudit import ENDPOINT_SIGNED, audit
-from hotline.server.uptime import UptimeRecord, node_identity
+from hotline.server.hotline.uptime import UptimeRecord, node_identity
 
-from ..integration.conftest import Server, start_server
-from ..integration.hotline_support import RunningStandby, enroll
+from ..integration.hotline_support import enroll, standby
+from ..support.server import Server, server_fixture
 from ..support.trust import hotline_pins
-from .support import MEDIA_ARGS, chromium
-from .test_web_call import _check_bundle
+from .support import MEDIA_ARGS, check_app_bundle, chromium
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
 
@@ -47,13 +43,10 @@ navigator.mediaDevices.getUserMedia = (c) => { window.__gum += 1; return gum(c);
 """
 
 
-@pytest_asyncio.fixture
-async def server(tmp_path: Path) -> AsyncIterator[Server]:
-    srv = await start_server(tmp_path / "data", linktest_min_interval=1.0, linktest_duration=3.0,
-                             linktest_first_delay=3600.0, join_timeout=5.0)
-    yield srv
-    await srv.runner.cleanup()
-    srv.store.close()
+#: Link tests only when asked for (never scheduled), short ones.
+LINKTESTS = {"linktest_min_interval": 1.0, "linktest_duration": 3.0,
+             "linktest_first_delay": 3600.0, "join_timeout": 5.0}
+server = server_fixture(**LINKTESTS)
 
 
 async def pin_in_page(page: Any, card: Any, fingerprints: list[str]) -> None:
@@ -75,7 +68,7 @@ async def test_browser_standby_linktest_and_calls_both_ways(server: Server) -> N
     srv.store.add_party("washington")
     srv.store.add_party("moscow")
     code = srv.store.new_enrollment_code("washington")
-    async with chromium(MEDIA_ARGS, _check_bundle) as browser:
+    async with chromium(MEDIA_ARGS, check_app_bundle) as browser:
         context = await browser.new_context(viewport={"width": 1100, "height": 900})
         await context.add_init_script(COUNT_GUM)
         page = await context.new_page()
@@ -96,9 +89,7 @@ async def test_browser_standby_linktest_and_calls_both_ways(server: Server) -> N
         # -- stand by here, and a Python standby at the far end ------------------------------
         await card.get_by_role("button", name="Stand by here").click()
         await page.wait_for_function("() => window.hotlineApp.hotlines.standby.red === true")
-        far = RunningStandby(Standby(srv.url, moscow, HOTLINE, min_backoff=0.2, max_backoff=1.0,
-                                     trust=hotline_pins(srv.store, HOTLINE, moscow)))
-        await far.next("connected", timeout=10)
+        far = await standby(srv, moscow)
         try:
             # -- a link test from the page -------------------------------------------------
             await card.get_by_role("button", name="Run a link test now").click()

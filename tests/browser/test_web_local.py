@@ -33,7 +33,6 @@ import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -47,9 +46,10 @@ from hotline.server.settings import Settings
 from hotline.server.store import SqliteStore
 from hotline.server.webpage import WEB_APP, bundle_hash
 
+from ..support.server import serving
 from ..support.trust import accept_all
-from .support import ACCEPT_EVERY_DEVICE, MEDIA_ARGS, chromium
-from .test_web_call import _check_bundle, wait_until
+from ..support.wait import wait_until
+from .support import ACCEPT_EVERY_DEVICE, MEDIA_ARGS, check_app_bundle, chromium, watch_problems
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
 
@@ -91,19 +91,6 @@ def tampered_bundle(tmp: Path, name: str) -> Path:
 
 
 @asynccontextmanager
-async def serving(app: web.Application) -> AsyncIterator[str]:
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
-
-
-@asynccontextmanager
 async def hotline_server(tmp: Path, bundle: Path
                          ) -> AsyncIterator[tuple[str, SqliteStore, list[str]]]:
     """A real Hotline server serving ``bundle``; yields its URL, store and the paths of
@@ -124,20 +111,12 @@ async def hotline_server(tmp: Path, bundle: Path
         store.close()
 
 
-def watch(page: Any) -> list[str]:
-    problems: list[str] = []
-    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
-            if m.type == "error" else None)
-    return problems
-
-
 async def test_local_page_calls_through_a_server_that_serves_modified_code(
         tmp_path: Path) -> None:
     evil = evil_bundle(tmp_path)
     async with (hotline_server(tmp_path, evil) as (server, store, requests),
                 serving(make_web_app(server, WEB_APP)) as local,
-                chromium(MEDIA_ARGS, _check_bundle) as browser):
+                chromium(MEDIA_ARGS, check_app_bundle) as browser):
         for name in ("alice", "carol"):
             store.add_party(name)
         store.add_room(ROOM, ["alice", "carol"])
@@ -146,7 +125,7 @@ async def test_local_page_calls_through_a_server_that_serves_modified_code(
         context = await browser.new_context()
         await context.add_init_script(ACCEPT_EVERY_DEVICE)  # fresh identities: Accept each
         page = await context.new_page()
-        problems = watch(page)
+        problems = watch_problems(page, [])
         fetched: list[str] = []
         page.on("request", lambda r: fetched.append(r.url))
         await page.goto(f"{local}/?video=320x240#code={alice_code}")
@@ -202,10 +181,10 @@ async def test_local_page_calls_through_a_server_that_serves_modified_code(
 @pytest.mark.parametrize("name", ["main.js", "transform-worker.js", "app.css"])
 async def test_a_changed_byte_is_refused(tmp_path: Path, name: str) -> None:
     async with (hotline_server(tmp_path, tampered_bundle(tmp_path, name)) as (server, _, requests),
-                chromium(MEDIA_ARGS, _check_bundle) as browser):
+                chromium(MEDIA_ARGS, check_app_bundle) as browser):
         context = await browser.new_context()
         page = await context.new_page()
-        problems = watch(page)
+        problems = watch_problems(page, [])
         await page.goto(server + "/")
         if name == "main.js":  # the page's script never runs
             await asyncio.sleep(2.0)
@@ -270,7 +249,7 @@ async def test_the_policy_blocks_other_origins(tmp_path: Path, mode: str) -> Non
     async with (hotline_server(tmp_path, WEB_APP) as (server, _, _requests),
                 serving(make_web_app(server, WEB_APP)) as local,
                 serving(other_app) as other,
-                chromium(MEDIA_ARGS, _check_bundle) as browser):
+                chromium(MEDIA_ARGS, check_app_bundle) as browser):
         context = await browser.new_context()
         page = await context.new_page()
         await page.goto((local if mode == "this machine" else server) + "/")
@@ -294,7 +273,7 @@ async def test_a_manifest_that_does_not_name_the_running_code_is_flagged(tmp_pat
     evil = evil_bundle(tmp_path)
     shutil.copy2(WEB_APP / "manifest.txt", evil / "manifest.txt")
     async with (hotline_server(tmp_path, evil) as (server, _, _requests),
-                chromium(MEDIA_ARGS, _check_bundle) as browser):
+                chromium(MEDIA_ARGS, check_app_bundle) as browser):
         context = await browser.new_context()
         page = await context.new_page()
         await page.goto(server + "/")

@@ -21,9 +21,10 @@ from hotline.crypto.callkey import CallKeyAnnouncement, CallKeyPair
 from hotline.signaling import messages as m
 from hotline.signaling.origin import origin_of
 
-from ..integration.conftest import Server, start_server
-from ..support.evil_proxy import EvilProxy, is_sealed_key
-from .test_web_room import PAGE, SETTLED, _page, browser, served, state, wait_until
+from ..support.evil_proxy import EvilProxy, behind_proxy, is_sealed_key
+from ..support.server import Server
+from ..support.wait import wait_until
+from .test_web_room import PAGE, SETTLED, _page, browser, served, state
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
 __all__ = ["browser", "served"]  # fixtures used here
@@ -33,13 +34,8 @@ UNIVERSAL = IDENTITY_POINT + bytes(32)  # R = identity, S = 0: OpenSSL/WebCrypto
 
 @pytest_asyncio.fixture
 async def evil(tmp_path: Path) -> AsyncIterator[tuple[Server, EvilProxy]]:
-    srv = await start_server(tmp_path / "data", join_timeout=3.0)
-    proxy = EvilProxy(srv.url)
-    await proxy.start(face_of=srv.app)  # the server's public face
-    yield srv, proxy
-    await proxy.close()
-    await srv.runner.cleanup()
-    srv.store.close()
+    async with behind_proxy(tmp_path / "data", join_timeout=3.0) as (srv, proxy):
+        yield srv, proxy
 
 
 async def test_the_page_seals_nothing_to_a_small_order_member(

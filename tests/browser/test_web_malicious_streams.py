@@ -23,12 +23,11 @@ import pytest
 from hotline.client.call import Call
 from hotline.crypto.identity import Identity
 
-from ..integration.conftest import Server
 from ..support.evil_sfu import Attack, attacked  # noqa: F401 (the fixture)
+from ..support.server import Server
 from ..support.trust import accept_all
-from .support import MEDIA_ARGS, chromium
-from .test_web_call import _check_bundle
-from .test_web_controls import ROOM, enrolled, join
+from .callpage import ROOM, enrolled, join
+from .support import MEDIA_ARGS, check_app_bundle, chromium
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
 
@@ -48,7 +47,7 @@ async def test_swapped_streams_are_never_shown_in_the_page(
     assert a_id is not None and b_id is not None
     attack.swap = {a_id: b_id, b_id: a_id}
     try:
-        async with chromium(MEDIA_ARGS, _check_bundle) as browser:
+        async with chromium(MEDIA_ARGS, check_app_bundle) as browser:
             carol = await enrolled(browser, srv.url, "carol",
                                    srv.store.new_enrollment_code("carol"))
             await join(carol)

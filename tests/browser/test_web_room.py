@@ -22,16 +22,12 @@ in the loopback-only namespace of ``make test``.
 
 from __future__ import annotations
 
-import asyncio
 import os
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-import pytest_asyncio
 
 from hotline.client.signaling import SignalingClient
 from hotline.crypto.frames import Codec, protect, unprotect
@@ -41,9 +37,19 @@ from hotline.crypto.suites import DEFAULT_SUITE
 from hotline.errors import SFrameError
 from hotline.signaling import messages as m
 
-from ..integration.conftest import Server, start_server
+from ..support.server import Server, server_fixture
 from ..support.trust import accept_all
-from .support import CHROMIUM_ARGS, ROOT, WEB, chromium, serve_static
+from ..support.wait import wait_until
+from .support import (
+    CHROMIUM_ARGS,
+    ROOT,
+    WEB,
+    browser_fixture,
+    check_built,
+    serve_static,
+    watch_problems,
+    web_files,
+)
 from .test_web_vectors import SERVED
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
@@ -61,50 +67,21 @@ def served() -> Iterator[str]:
         yield url
 
 
-@pytest_asyncio.fixture
-async def hotline(tmp_path: Path) -> AsyncIterator[Server]:
-    srv = await start_server(tmp_path / "data", join_timeout=2.0)
-    yield srv
-    await srv.runner.cleanup()
-    srv.store.close()
+hotline = server_fixture(join_timeout=2.0)
 
 
 def _check_bundle() -> None:
-    if not BUNDLE.exists():
-        pytest.fail(f"{BUNDLE.relative_to(ROOT)} is missing: run `make web`")
-    sources = [p for d in ("src/crypto", "src/protocol", "test") for p in (WEB / d).rglob("*")
-               if p.is_file()]
-    sources += [WEB / "src" / "errors.ts", WEB / "package-lock.json", WEB / "tsconfig.json"]
-    newer = [p for p in sources if p.stat().st_mtime > BUNDLE.stat().st_mtime]
-    if newer:
-        pytest.fail(f"{BUNDLE.relative_to(ROOT)} is older than {newer[0].relative_to(ROOT)}: "
-                    "run `make web`")
+    check_built([BUNDLE], [*web_files("src/crypto", "src/protocol", "test"),
+                           WEB / "src" / "errors.ts", WEB / "package-lock.json",
+                           WEB / "tsconfig.json"])
 
 
-@pytest_asyncio.fixture
-async def browser() -> AsyncIterator[Any]:
-    async with chromium(CHROMIUM_ARGS, _check_bundle) as b:
-        yield b
+browser = browser_fixture(CHROMIUM_ARGS, _check_bundle)
 
 
 async def _page(browser: Any) -> tuple[Any, list[str]]:
     page = await (await browser.new_context()).new_page()
-    problems: list[str] = []
-    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
-            if m.type == "error" else None)
-    return page, problems
-
-
-async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float, what: str) -> float:
-    """Poll ``check`` every 10 ms; returns the seconds it took."""
-    start = time.monotonic()
-    while True:
-        if await check():
-            return time.monotonic() - start
-        if time.monotonic() - start > timeout:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.01)
+    return page, watch_problems(page, [])
 
 
 async def test_keyschedule_rules_in_chromium(served: str, browser: Any) -> None:
@@ -188,7 +165,8 @@ async def test_browser_in_a_room_with_two_python_clients(
         first = await state(page)
         assert first["phase"] == "joined", first["error"]
         assert first["createdIdentity"] and first["enrolled"] and first["party"] == "carol"
-        await wait_until(lambda: in_sync(page, [alice, bob]), 5.0, "three members in sync")
+        await wait_until(lambda: in_sync(page, [alice, bob]), 5.0, "three members in sync",
+                         interval=0.01)
 
         # One group code, digits and words, on all three.
         s = await state(page)
@@ -210,7 +188,8 @@ async def test_browser_in_a_room_with_two_python_clients(
             kid=make_kid(alice.participant_id, alice.keys.generation + 1),
             cipher_suite=DEFAULT_SUITE, sealed=os.urandom(48), signature=bytes(64))
         alice._send(m.SendKey(to=s["participantId"], data=forged.encode()))
-        await wait_until(lambda: _rejected(page), 3.0, "the page to refuse the forged key")
+        await wait_until(lambda: _rejected(page), 3.0, "the page to refuse the forged key",
+                         interval=0.01)
         after = await state(page)
         assert [e["data"] for e in after["events"] if e["kind"] == "key_rejected"] == [
             {"reason": "bad_signature"}]
@@ -224,7 +203,7 @@ async def test_browser_in_a_room_with_two_python_clients(
         bob_context = bob.keys.context
         await bob.leave()
         took = await wait_until(lambda: in_sync(page, [alice], min_generation=generation + 1),
-                                3.0, "the page to rekey after the leave")
+                                3.0, "the page to rekey after the leave", interval=0.01)
         assert took < 1.0, f"rekey took {took:.3f} s"
         s = await state(page)
         assert alice.code is not None
@@ -267,14 +246,15 @@ async def test_browser_in_a_room_with_two_python_clients(
         assert again["publicKey"] == first["publicKey"]
         assert again["party"] == "carol" and again["rooms"] == ["summit"]
         assert again["participantId"] != first["participantId"]
-        await wait_until(lambda: in_sync(page, [alice]), 5.0, "the reloaded page in sync")
+        await wait_until(lambda: in_sync(page, [alice]), 5.0, "the reloaded page in sync",
+                         interval=0.01)
         await check_frames_cross(page, [alice])
 
         # This page rekeys every second (rekey=1): the timer alone moves it on, and Alice
         # gets each new key.
         generation = (await state(page))["generation"]
         await wait_until(lambda: in_sync(page, [alice], min_generation=generation + 2), 4.0,
-                         "two timer rekeys")
+                         "two timer rekeys", interval=0.01)
         timed = await state(page)
         assert timed["epoch"] == again["epoch"]  # no roster event: the timer did it
         await check_frames_cross(page, [alice])

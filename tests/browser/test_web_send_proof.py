@@ -29,11 +29,11 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from ..integration.conftest import Server, start_server
+from ..support.server import Server, running_server
 from ..support.sfu_tap import Tap
-from .support import MEDIA_ARGS, chromium
-from .test_web_call import _check_bundle
-from .test_web_controls import DISABLE_TRANSFORMS, NAMES, ROOM, Page, enrolled, join
+from .callpage import NAMES, ROOM, Page, enrolled, join
+from .support import MEDIA_ARGS, browser_fixture, check_app_bundle
+from .test_web_controls import DISABLE_TRANSFORMS
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
 
@@ -90,23 +90,13 @@ MEDIA = ("() => ({ real: [...window.__media.real], onSender: window.__media.onSe
          " sent: window.__media.sent })")
 
 
+browser = browser_fixture(MEDIA_ARGS, check_app_bundle)
+
+
 @pytest_asyncio.fixture
 async def hotline(tmp_path: Path) -> AsyncIterator[tuple[Server, dict[str, str]]]:
-    srv = await start_server(tmp_path / "data", join_timeout=5.0)
-    codes = {}
-    for name in NAMES:
-        srv.store.add_party(name)
-        codes[name] = srv.store.new_enrollment_code(name)
-    srv.store.add_room(ROOM, list(NAMES), {"alice": "principal"})
-    yield srv, codes
-    await srv.runner.cleanup()
-    srv.store.close()
-
-
-@pytest_asyncio.fixture
-async def browser() -> AsyncIterator[Any]:
-    async with chromium(MEDIA_ARGS, _check_bundle) as b:
-        yield b
+    async with running_server(tmp_path / "data", join_timeout=5.0) as srv:
+        yield srv, srv.room(ROOM, NAMES, {"alice": "principal"})
 
 
 async def media(p: Page) -> dict[str, Any]:

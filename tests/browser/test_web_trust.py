@@ -16,34 +16,25 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from hotline.client.call import Call
-from hotline.client.standby import Standby
 from hotline.crypto.identity import Identity
 from hotline.crypto.keymessage import KeyMessage
 from hotline.signaling import messages as m
 
-from ..integration.conftest import start_server
-from ..integration.hotline_support import RunningStandby, enroll
+from ..integration.hotline_support import RunningStandby, enroll, standby
 from ..support.evil_proxy import EvilProxy, is_sealed_key
-from ..support.trust import accept_all, hotline_pins
-from .support import MEDIA_ARGS, chromium
-from .test_web_call import _check_bundle
+from ..support.server import start_server
+from ..support.trust import accept_all
+from ..support.wait import wait_until
+from .support import MEDIA_ARGS, check_app_bundle, chromium
+from .support import enroll as enroll_page
 from .test_web_hotline import pin_in_page
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
 ROOM = "summit"
-
-
-async def until(check: Any, timeout: float, what: str) -> None:
-    for _ in range(int(timeout / 0.1)):
-        if await check():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def keys_from(call: Call, pid: int) -> int:
@@ -55,18 +46,14 @@ def keys_from(call: Call, pid: int) -> int:
 
 async def test_unverified_members_get_no_key_until_accepted_in_the_page(tmp_path: Path) -> None:
     srv = await start_server(tmp_path / "data", join_timeout=5.0)
-    for name in ("washington", "alice", "bob"):
-        srv.store.add_party(name)
-    srv.store.add_room(ROOM, ["washington", "alice", "bob"])
+    srv.room(ROOM, ["washington", "alice", "bob"])
     calls = {n: Call(srv.url, Identity.generate(), ROOM, video_size=(160, 120),
                      trust_policy=accept_all()) for n in ("alice", "bob")}
     try:
-        async with chromium(MEDIA_ARGS, _check_bundle) as browser:
+        async with chromium(MEDIA_ARGS, check_app_bundle) as browser:
             page = await (await browser.new_context()).new_page()
-            await page.goto(f"{srv.url}/?video=320x240")
-            await page.get_by_label("Enrollment code").fill(
-                srv.store.new_enrollment_code("washington"))
-            await page.get_by_role("button", name="Enroll").click()
+            await enroll_page(page, srv.url, srv.store.new_enrollment_code("washington"), ROOM,
+                              "?video=320x240")
             for n, c in calls.items():
                 await c.start(enroll_code=srv.store.new_enrollment_code(n))
 
@@ -101,12 +88,12 @@ async def test_unverified_members_get_no_key_until_accepted_in_the_page(tmp_path
             await page.locator('figure.tile[data-party="alice"] button.trust-accept').click()
             async def alice_keyed() -> bool:
                 return keys_from(calls["alice"], me) >= 1
-            await until(alice_keyed, 10, "alice's key")
+            await wait_until(alice_keyed, 10, "alice's key")
 
             async def alice_decrypts() -> bool:
                 r = calls["alice"].stats().remote.get("washington", {})
                 return bool(r.get("video_frames_decrypted", 0) > 10)
-            await until(alice_decrypts, 20, "alice decrypting the page")
+            await wait_until(alice_decrypts, 20, "alice decrypting the page")
             await page.wait_for_function(
                 "() => (window.hotlineApp.remotes.alice || {}).framesDecoded > 10", timeout=20_000)
             assert keys_from(calls["bob"], me) == 0
@@ -129,8 +116,7 @@ async def test_unverified_members_get_no_key_until_accepted_in_the_page(tmp_path
     finally:
         for c in calls.values():
             await c.close()
-        await srv.runner.cleanup()
-        srv.store.close()
+        await srv.close()
 
 
 async def test_the_page_refuses_a_hotline_key_that_is_not_its_pin(tmp_path: Path) -> None:
@@ -143,13 +129,10 @@ async def test_the_page_refuses_a_hotline_key_that_is_not_its_pin(tmp_path: Path
     await proxy.start(face_of=srv.app)
     far: RunningStandby | None = None
     try:
-        async with chromium(MEDIA_ARGS, _check_bundle) as browser:
+        async with chromium(MEDIA_ARGS, check_app_bundle) as browser:
             page = await (await browser.new_context()).new_page()
-            await page.goto(f"{srv.url}/?video=320x240")
-            await page.get_by_label("Enrollment code").fill(
-                srv.store.new_enrollment_code("washington"))
-            await page.get_by_role("button", name="Enroll").click()
-            await page.wait_for_function("() => window.hotlineApp.phase === 'rooms'")
+            await enroll_page(page, srv.url, srv.store.new_enrollment_code("washington"), None,
+                              "?video=320x240")
             moscow = await enroll(srv, "moscow")
             srv.store.add_hotline("red", "washington", "moscow")
             await page.reload()
@@ -165,10 +148,7 @@ async def test_the_page_refuses_a_hotline_key_that_is_not_its_pin(tmp_path: Path
             await pin_in_page(page, card, [wrong])
             await card.get_by_role("button", name="Stand by here").click()
             await page.wait_for_function("() => window.hotlineApp.hotlines.standby.red === true")
-            far = RunningStandby(Standby(proxy.url, moscow, "red", min_backoff=0.2,
-                                         max_backoff=1.0,
-                                         trust=hotline_pins(srv.store, "red", moscow)))
-            await far.next("connected", timeout=10)
+            far = await standby(srv, moscow, proxy.url)
             await card.get_by_role("button", name="Run a link test now").click()
             result = await far.next("linktest_result", timeout=60)
             await page.wait_for_function("() => window.hotlineTrust.alarms.length === 2",
@@ -190,8 +170,7 @@ async def test_the_page_refuses_a_hotline_key_that_is_not_its_pin(tmp_path: Path
         if far is not None:
             await far.stop()
         await proxy.close()
-        await srv.runner.cleanup()
-        srv.store.close()
+        await srv.close()
     assert "moscow" in alarm and moscow.fingerprint in alarm and wrong in alarm, alarm
     assert "NOT the pinned key" in alarm
     assert "moscow" in call_alarm and wrong in call_alarm and "NOT the pinned key" in call_alarm

@@ -9,26 +9,17 @@ joins through the pre-join check, and decodes the other; both show one group cod
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
-from ..integration.conftest import Server, start_server
-from .support import ACCEPT_EVERY_DEVICE, MEDIA_ARGS, chromium
-from .test_web_call import _check_bundle
+from ..support.server import Server, server_fixture
+from .support import ACCEPT_EVERY_DEVICE, MEDIA_ARGS, check_app_bundle, chromium
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
 
 
-@pytest_asyncio.fixture
-async def server(tmp_path: Path) -> AsyncIterator[Server]:
-    srv = await start_server(tmp_path / "data")
-    yield srv
-    await srv.runner.cleanup()
-    srv.store.close()
+server = server_fixture()
 
 
 async def test_two_tabs_of_one_browser(server: Server) -> None:
@@ -38,7 +29,7 @@ async def test_two_tabs_of_one_browser(server: Server) -> None:
         codes[name] = server.store.new_enrollment_code(name)
     server.store.add_room("summit", ["alice", "bob"])
     port = server.url.rsplit(":", 1)[1]
-    async with chromium(MEDIA_ARGS, _check_bundle) as browser:
+    async with chromium(MEDIA_ARGS, check_app_bundle) as browser:
         context = await browser.new_context(viewport={"width": 1000, "height": 800})
         await context.add_init_script(ACCEPT_EVERY_DEVICE)  # fresh identities: Accept each
         tabs = {}

@@ -7,37 +7,24 @@ the entry whose figures are not the ones the ends signed."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
-from hotline.client.standby import Standby
 from hotline.crypto.identity import fingerprint
 from hotline.crypto.recordaudit import FAILED, audit
-from hotline.server.uptime import UptimeRecord, node_identity
+from hotline.server.hotline.uptime import UptimeRecord, node_identity
 from tests.support.record_tamper import rewrite
 
-from ..integration.conftest import Server, start_server
-from ..integration.hotline_support import RunningStandby, enroll
-from ..support.trust import hotline_pins
-from .support import MEDIA_ARGS, chromium
-from .test_web_call import _check_bundle
-from .test_web_hotline import pin_in_page
+from ..integration.hotline_support import enroll, standby
+from ..support.server import Server, server_fixture
+from .support import MEDIA_ARGS, check_app_bundle, chromium
+from .test_web_hotline import LINKTESTS, pin_in_page
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
 HOTLINE = "red"
-
-
-@pytest_asyncio.fixture
-async def server(tmp_path: Path) -> AsyncIterator[Server]:
-    srv = await start_server(tmp_path / "data", linktest_min_interval=1.0, linktest_duration=3.0,
-                             linktest_first_delay=3600.0, join_timeout=5.0)
-    yield srv
-    await srv.runner.cleanup()
-    srv.store.close()
+server = server_fixture(**LINKTESTS)
 
 
 def _better_figures(view: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -53,7 +40,7 @@ async def test_page_and_python_standby_detect_a_rewritten_record(server: Server,
     srv.store.add_party("washington")
     srv.store.add_party("moscow")
     code = srv.store.new_enrollment_code("washington")
-    async with chromium(MEDIA_ARGS, _check_bundle) as browser:
+    async with chromium(MEDIA_ARGS, check_app_bundle) as browser:
         page = await (await browser.new_context()).new_page()
         errors: list[str] = []
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -69,10 +56,7 @@ async def test_page_and_python_standby_detect_a_rewritten_record(server: Server,
         await pin_in_page(page, card, [moscow.fingerprint])  # as the operator printed it
         await card.get_by_role("button", name="Stand by here").click()
         await page.wait_for_function("() => window.hotlineApp.hotlines.standby.red === true")
-        far = RunningStandby(Standby(srv.url, moscow, HOTLINE, min_backoff=0.2, max_backoff=1.0,
-                                     record_file=tmp_path / "moscow.key.record.json",
-                                     trust=hotline_pins(srv.store, HOTLINE, moscow)))
-        await far.next("connected", timeout=10)
+        far = await standby(srv, moscow, record_file=tmp_path / "moscow.key.record.json")
         notice = page.locator("#hotline-notice")
         done = ("() => /Link test of red: (?!running)/.test("
                 "document.getElementById('hotline-notice').textContent)")

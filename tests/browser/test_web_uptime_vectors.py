@@ -11,30 +11,11 @@ from typing import Any
 
 import pytest
 
-from .support import CHROMIUM, CHROMIUM_ARGS, ROOT, WEB, serve_static
+from .support import ROOT, WEB, check_built, run_page, serve_static
 
 BUNDLE = WEB / "dist" / "test" / "uptime.js"
 VECTORS = ROOT / "tests" / "vectors" / "uptime-v1.json"
 SERVED = ("/web/test/", "/web/dist/test/", "/tests/vectors/")
-
-
-def _run_page(url: str) -> tuple[dict[str, Any], list[str]]:
-    from playwright.sync_api import sync_playwright
-    problems: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-            page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
-                    if m.type == "error" else None)
-            page.goto(url + "/web/test/uptime.html")
-            page.wait_for_function("() => window.hotlineUptimeVectors?.done === true",
-                                   timeout=60_000)
-            summary: dict[str, Any] = page.evaluate("() => window.hotlineUptimeVectors")
-        finally:
-            browser.close()
-    return summary, problems
 
 
 @pytest.fixture
@@ -44,9 +25,9 @@ def served_repo() -> Iterator[str]:
 
 
 def test_uptime_vectors_in_chromium(loopback_netns: None, served_repo: str) -> None:
-    if not BUNDLE.exists():
-        pytest.fail(f"{BUNDLE.relative_to(ROOT)} is missing: run `make web`")
-    summary, problems = _run_page(served_repo)
+    check_built([BUNDLE], ())
+    summary, problems = run_page(served_repo + "/web/test/uptime.html", "hotlineUptimeVectors",
+                                 60_000)
     assert summary["failed"] == 0, "\n".join(summary["failures"][:50])
     assert not problems, "\n".join(problems)
     doc: dict[str, Any] = json.loads(VECTORS.read_text())

@@ -16,11 +16,9 @@ Set ``HOTLINE_CHROMIUM`` to use another Chromium binary.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -28,7 +26,7 @@ from hotline.crypto.callkey import CallKeyAnnouncement, CallKeyPair
 from hotline.crypto.keymessage import KeyMessage
 from hotline.crypto.wordlist import WORDS
 
-from .support import CHROMIUM, CHROMIUM_ARGS, ROOT, WEB, serve_static
+from .support import ROOT, WEB, check_built, run_page, serve_static, web_files
 
 BUNDLE = WEB / "dist" / "test" / "vectors.js"
 PAGE = "/web/test/vectors.html"
@@ -42,43 +40,6 @@ PAGE_TIMEOUT_MS = 120_000
 def served_repo() -> Iterator[str]:
     with serve_static(ROOT, SERVED) as url:
         yield url
-
-
-def _check_bundle() -> None:
-    if not BUNDLE.exists():
-        pytest.fail(f"{BUNDLE.relative_to(ROOT)} is missing: run `make web` "
-                    "(npm ci and npm run build in web/)")
-    sources = [p for d in ("src", "test") for p in (WEB / d).rglob("*") if p.is_file()]
-    sources += [WEB / "package-lock.json", WEB / "tsconfig.json"]
-    newer = [p for p in sources if p.stat().st_mtime > BUNDLE.stat().st_mtime]
-    if newer:
-        pytest.fail(f"{BUNDLE.relative_to(ROOT)} is older than {newer[0].relative_to(ROOT)}: "
-                    "run `make web`")
-
-
-def _run_page(url: str) -> tuple[dict[str, Any], list[str]]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail("Python Playwright is missing: run `make setup` (it is a dev dependency)")
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"no Chromium at {CHROMIUM}: install it (as root: apt-get install chromium "
-                    "fonts-liberation; `make test` does this) or set HOTLINE_CHROMIUM")
-    problems: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-            page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
-                    if m.type == "error" else None)
-            page.goto(url + PAGE)
-            page.wait_for_function("() => window.hotlineVectors?.done === true",
-                                   timeout=PAGE_TIMEOUT_MS)
-            summary: dict[str, Any] = page.evaluate("() => window.hotlineVectors")
-        finally:
-            browser.close()
-    return summary, problems
 
 
 def expected_counts() -> dict[str, int]:
@@ -110,8 +71,9 @@ def expected_counts() -> dict[str, int]:
 
 
 def test_vectors_in_chromium(loopback_netns: None, served_repo: str) -> None:
-    _check_bundle()
-    summary, problems = _run_page(served_repo)
+    check_built([BUNDLE], [*web_files("src", "test"), WEB / "package-lock.json",
+                           WEB / "tsconfig.json"])
+    summary, problems = run_page(served_repo + PAGE, "hotlineVectors", PAGE_TIMEOUT_MS)
     failures = "\n".join(summary["failures"][:50])
     assert summary["failed"] == 0, f"{summary['failed']} failed in Chromium:\n{failures}"
     assert not problems, "\n".join(problems)

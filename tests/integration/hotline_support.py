@@ -11,15 +11,16 @@ from typing import Any
 
 from aiohttp import web
 
+from hotline.client.call import Call
+from hotline.client.hotline.standby import Standby, StandbyEvent
 from hotline.client.signaling import SignalingClient
-from hotline.client.standby import Standby, StandbyEvent
 from hotline.crypto.identity import Identity
 from hotline.server.app import STATE
-from hotline.server.hotlines import HotlineService
-from hotline.server.uptime import UptimeRecord, node_identity
+from hotline.server.hotline.service import HotlineService
+from hotline.server.hotline.uptime import UptimeRecord, node_identity
 
+from ..support.server import Server, listen, start_server
 from ..support.trust import hotline_pins
-from .conftest import Server, start_server
 
 HOTLINE = "red"
 SHORT = {"linktest_min_interval": 1.0, "linktest_duration": 3.0, "join_timeout": 5.0}
@@ -52,8 +53,7 @@ async def hotline_server(data: Path, bob_devices: int = 1,
         srv.store.add_hotline(HOTLINE, "alice", "bob")
         yield srv, alice, bobs[0]
     finally:
-        await srv.runner.cleanup()
-        srv.store.close()
+        await srv.close()
 
 
 def service(srv: Server) -> HotlineService:
@@ -95,12 +95,31 @@ class RunningStandby:
         await self.standby.close()
 
 
-async def standby(srv: Server, identity: Identity, **options: Any) -> RunningStandby:
+def running_standby(srv: Server, identity: Identity, url: str | None = None,
+                    **options: Any) -> RunningStandby:
+    """``identity``'s standby for HOTLINE on ``url`` (default: the server's), with the
+    pins in the store unless ``trust`` is given; started, not yet connected."""
     options.setdefault("trust", hotline_pins(srv.store, HOTLINE, identity))
-    running = RunningStandby(Standby(srv.url, identity, HOTLINE, min_backoff=0.2,
-                                     max_backoff=1.0, **options))
+    return RunningStandby(Standby(url or srv.url, identity, HOTLINE, min_backoff=0.2,
+                                  max_backoff=1.0, **options))
+
+
+async def standby(srv: Server, identity: Identity, url: str | None = None,
+                  **options: Any) -> RunningStandby:
+    """:func:`running_standby`, once connected."""
+    running = running_standby(srv, identity, url, **options)
     await running.next("connected", timeout=10)
     return running
+
+
+async def decrypting(call: Call, party: str, frames: int = 5, timeout: float = 10.0) -> bool:
+    """Whether ``call`` decrypts more than ``frames`` video frames of ``party`` in time."""
+    for _ in range(int(timeout / 0.05)):
+        remote = call.stats().remote.get(party)
+        if remote and remote["video_frames_decrypted"] > frames:
+            return True
+        await asyncio.sleep(0.05)
+    return False
 
 
 class WebhookReceiver:
@@ -118,12 +137,8 @@ class WebhookReceiver:
 
         app = web.Application()
         app.router.add_post("/alarm", hook)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}/alarm"
+        self._runner, url = await listen(app)
+        self.url = f"{url}/alarm"
 
     async def close(self) -> None:
         if self._runner is not None:

@@ -23,9 +23,9 @@ from hotline.errors import SFrameError
 from hotline.sfu import rtp
 from hotline.signaling import messages as m
 
+from ..support.server import Server, running_server, start_server
 from ..support.sfu_tap import Tap
 from ..support.trust import accept_all
-from .conftest import Server, start_server
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
 NAMES = ("alice", "bob", "carol")
@@ -33,13 +33,9 @@ NAMES = ("alice", "bob", "carol")
 
 @pytest_asyncio.fixture
 async def media_server(tmp_path: Path) -> AsyncIterator[Server]:
-    srv = await start_server(tmp_path / "data", join_timeout=5.0)
-    for name in NAMES:
-        srv.store.add_party(name)
-    srv.store.add_room("summit", list(NAMES))
-    yield srv
-    await srv.runner.cleanup()
-    srv.store.close()
+    async with running_server(tmp_path / "data", join_timeout=5.0) as srv:
+        srv.room("summit", NAMES)
+        yield srv
 
 
 async def join_all(srv: Server, names: tuple[str, ...] = NAMES) -> list[Call]:
@@ -267,9 +263,7 @@ async def test_parties_devices_and_rooms_survive_a_restart(tmp_path: Path) -> No
     data = tmp_path / "data"
     srv = await start_server(data, join_timeout=5.0)
     ids = {n: Identity.generate() for n in NAMES[:2]}
-    for n in ids:
-        srv.store.add_party(n)
-    srv.store.add_room("summit", list(ids))
+    srv.room("summit", list(ids))
     codes = {n: srv.store.new_enrollment_code(n) for n in ids}
     first = []
     for n, ident in ids.items():
@@ -297,5 +291,4 @@ async def test_parties_devices_and_rooms_survive_a_restart(tmp_path: Path) -> No
         for call in again:
             await call.close()
     finally:
-        await srv2.runner.cleanup()
-        srv2.store.close()
+        await srv2.close()

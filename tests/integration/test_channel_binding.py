@@ -18,15 +18,17 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from aiohttp import web
 
 import hotline.server.session as session_module
-from hotline.client.signaling import ServerError, SignalingClient, trust
+from hotline.client.signaling import SignalingClient, trust
 from hotline.crypto import tls
 from hotline.crypto.identity import Identity
+from hotline.errors import Unauthorized
 from hotline.server.app import make_app
 from hotline.server.settings import Settings
 from hotline.server.store import SqliteStore
+
+from ..support.server import listen
 
 pytestmark = pytest.mark.asyncio
 
@@ -54,12 +56,8 @@ async def _tls_server(tmp_path: Path, version: str
     context.maximum_version = getattr(ssl.TLSVersion, version)
     store = SqliteStore(tmp_path / "data")
     app = make_app(Settings(host="127.0.0.1", port=0, data_dir=tmp_path / "data"), store=store)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"https://127.0.0.1:{port}", store, tmp_path / "c.pem", version
+    runner, url = await listen(app, ssl_context=context)
+    yield url, store, tmp_path / "c.pem", version
     await runner.cleanup()
     store.close()
 
@@ -101,6 +99,6 @@ async def test_a_proof_bound_to_another_tls_channel_is_refused(
     # the client's TLS channel is not the server's: as behind a TLS-terminating relay
     monkeypatch.setattr(SignalingClient, "_tls_unique", lambda self: b"tls-unique:" + b"\x01" * 12)
     async with SignalingClient(url, alice, ssl_context=trust(str(cert))) as client:
-        with pytest.raises(ServerError) as caught:
+        with pytest.raises(Unauthorized) as caught:
             await client.authenticate()
     assert caught.value.code == "unauthorized"

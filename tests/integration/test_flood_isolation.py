@@ -22,13 +22,11 @@ from pathlib import Path
 import pytest
 
 from hotline.client.call import Call
-from hotline.crypto.identity import Identity
 from hotline.rtc import aiortc_adapter as adapter
 from hotline.server.app import STATE
 from hotline.signaling import messages as m
 
-from ..support.trust import accept_all
-from .conftest import start_server
+from ..support.calls import calls_in_room
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
 WINDOW = 4.0
@@ -100,18 +98,9 @@ asyncio.run(main(sys.argv[1], float(sys.argv[2])))
 @pytest.mark.parametrize("flood", ["udp", "ws"])
 async def test_a_flood_from_elsewhere_leaves_a_call_at_full_rate(tmp_path: Path,
                                                                 flood: str) -> None:
-    srv = await start_server(tmp_path / "data", join_timeout=5.0)
-    for n in ("alice", "bob", "mallory"):
-        srv.store.add_party(n)
-    srv.store.add_room("summit", ["alice", "bob"])
-    srv.store.add_room("elsewhere", ["mallory"])
-    calls: list[Call] = []
-    try:
-        for n in ("alice", "bob"):
-            call = Call(srv.url, Identity.generate(), "summit", video_size=(160, 120),
-                        trust_policy=accept_all())
-            await call.start(enroll_code=srv.store.new_enrollment_code(n))
-            calls.append(call)
+    async with calls_in_room(tmp_path / "data", "summit", ["alice", "bob"],
+                             join_timeout=5.0) as (srv, calls):
+        srv.room("elsewhere", ["mallory"])
         await asyncio.sleep(3.0)  # everyone connected and subscribed
         f0 = frames(calls)
         quiet_rtt = await rtts(calls[0], WINDOW)
@@ -153,8 +142,3 @@ async def test_a_flood_from_elsewhere_leaves_a_call_at_full_rate(tmp_path: Path,
             assert closed >= 1
         assert flooded >= 0.95 * quiet, (quiet, flooded)
         assert max(flood_rtt) < 0.25, flood_rtt
-    finally:
-        for c in calls:
-            await c.close()
-        await srv.runner.cleanup()
-        srv.store.close()

@@ -22,13 +22,12 @@ import pytest_asyncio
 from OpenSSL import SSL
 
 from hotline.client.call import Call
-from hotline.crypto.identity import Identity
 from hotline.rtc import aiortc_adapter as adapter
 from hotline.server.app import STATE
 from hotline.sfu.edge import SfuParticipant
 
-from ..support.trust import accept_all
-from .conftest import Server, start_server
+from ..support.calls import calls_in_room
+from ..support.server import Server
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
 FORGER = "127.0.0.2"
@@ -74,23 +73,9 @@ def media_addresses(p: SfuParticipant) -> list[tuple[str, int]]:
 
 @pytest_asyncio.fixture
 async def call_pair(tmp_path: Path) -> AsyncIterator[tuple[Server, list[Call]]]:
-    srv = await start_server(tmp_path / "data", join_timeout=5.0)
-    for name in ("alice", "bob"):
-        srv.store.add_party(name)
-    srv.store.add_room("summit", ["alice", "bob"])
-    calls = []
-    try:
-        for name in ("alice", "bob"):
-            call = Call(srv.url, Identity.generate(), "summit", video_size=(160, 120),
-                        trust_policy=accept_all())
-            await call.start(enroll_code=srv.store.new_enrollment_code(name))
-            calls.append(call)
+    async with calls_in_room(tmp_path / "data", "summit", ["alice", "bob"],
+                             join_timeout=5.0) as (srv, calls):
         yield srv, calls
-    finally:
-        for c in calls:
-            await c.close()
-        await srv.runner.cleanup()
-        srv.store.close()
 
 
 def decrypted(calls: list[Call]) -> int:

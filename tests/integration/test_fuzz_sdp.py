@@ -14,29 +14,17 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from aiortc import RTCPeerConnection
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hotline.errors import ProtocolError
-from hotline.rtc import aiortc_adapter as adapter
 from hotline.sfu.edge import Sfu
+
+from ..support.sdp import aiortc_offer
 
 pytestmark = pytest.mark.usefixtures("loopback_netns")
 DEADLINE = 5.0
 SOAK = 10 if os.environ.get("HOTLINE_HYPOTHESIS_PROFILE") == "soak" else 1
-
-
-async def _good_offer() -> str:
-    adapter.use_host_addresses(["127.0.0.1"])
-    pc = RTCPeerConnection(adapter.configuration())
-    pc.addTransceiver("audio", direction="sendonly")
-    pc.addTransceiver("video", direction="sendonly")
-    await pc.setLocalDescription(await pc.createOffer())
-    assert pc.localDescription is not None
-    sdp = pc.localDescription.sdp
-    await pc.close()
-    return sdp
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +36,7 @@ def loop() -> Iterator[asyncio.AbstractEventLoop]:
 
 @pytest.fixture(scope="module")
 def good_offer(loop: asyncio.AbstractEventLoop) -> str:
-    return loop.run_until_complete(_good_offer())
+    return loop.run_until_complete(aiortc_offer())
 
 
 WEIRD_LINES = [

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from hotline.client.hotline_call import CallNotConnected, HotlineCaller
-from hotline.client.signaling import ServerError, SignalingClient
-from hotline.client.standby import Standby, StandbyRefused
+from hotline.client.hotline.caller import HotlineCaller
+from hotline.client.hotline.standby import Standby
+from hotline.client.signaling import SignalingClient
+from hotline.errors import CallNotConnected, Refused, StandbyRefused
 from hotline.signaling import messages as m
 
 from ..support.sfu_tap import Tap
@@ -21,6 +22,7 @@ from .hotline_support import (
     HOTLINE,
     SPARE_BOBS,
     RunningStandby,
+    decrypting,
     enroll,
     hotline_server,
     record,
@@ -49,7 +51,7 @@ async def test_call_rings_both_is_acknowledged_with_eta_and_media_follows_the_an
             # A modified callee that tries to send media before answering is refused.
             async with SignalingClient(srv.url, bob) as sneaky:
                 await sneaky.authenticate()
-                with pytest.raises(ServerError, match="not answered"):
+                with pytest.raises(Refused, match="not answered"):
                     await sneaky.join("x", request=m.HotlineJoin(call_id=call_id), timeout=5)
             acks: list[m.CallAcked] = []
             waiting = asyncio.ensure_future(caller.wait_answer(acks.append, timeout=30))
@@ -71,12 +73,7 @@ async def test_call_rings_both_is_acknowledged_with_eta_and_media_follows_the_an
             callee_call = b1.standby.call
             assert callee_call is not None
             callee_pid = callee_call.signaling.participant_id
-            for _ in range(200):
-                remote = caller.call.stats().remote.get("bob")
-                if remote and remote["video_frames_decrypted"] > 5:
-                    break
-                await asyncio.sleep(0.05)
-            else:
+            if not await decrypting(caller.call, "bob"):
                 pytest.fail("the caller decrypted no video of the callee after the answer")
             from_callee = [t for t, s, _ in tap.packets if s.publisher == callee_pid]
             assert from_callee, "no packet of the callee was forwarded at all"

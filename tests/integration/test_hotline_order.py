@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from hotline.client.hotline_call import HotlineCaller
+from hotline.client.hotline.caller import HotlineCaller
 from hotline.client.signaling import SignalingClient
 from hotline.crypto.identity import Identity
 from hotline.server.app import STATE
@@ -26,7 +26,7 @@ from hotline.signaling import messages as m
 
 from ..support.sfu_tap import Tap
 from ..support.trust import hotline_pins
-from .hotline_support import HOTLINE, hotline_server, standby
+from .hotline_support import HOTLINE, decrypting, hotline_server, standby
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
 
@@ -116,12 +116,7 @@ async def test_no_media_before_the_answer_whatever_the_caller_sends(
             answered_at = time.monotonic()
             callee.standby.answer(call_id)
             await asyncio.wait_for(caller.wait_answer(lambda ack: None, timeout=30), 30)
-            for _ in range(200):
-                remote = caller.call.stats().remote.get("bob")
-                if remote and remote["video_frames_decrypted"] > 5:
-                    break
-                await asyncio.sleep(0.05)
-            else:
+            if not await decrypting(caller.call, "bob"):
                 pytest.fail("no media after the answer")
             assert tap.packets and min(t for t, _, _ in tap.packets) > answered_at
             await caller.close()

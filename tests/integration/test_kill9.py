@@ -30,8 +30,9 @@ import pytest
 from hotline.client.signaling import SignalingClient
 from hotline.crypto.identity import Identity
 from hotline.crypto.uptimelog import LogEntry
-from hotline.server.store import DB_NAME, SqliteStore
-from hotline.server.uptime import UptimeRecord, node_identity
+from hotline.server.database import DB_NAME
+from hotline.server.hotline.uptime import UptimeRecord, node_identity
+from hotline.server.store import SqliteStore
 
 from ..support.trust import accept_all
 from .test_cli_serve import free_port

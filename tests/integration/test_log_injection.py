@@ -15,10 +15,11 @@ import logging
 
 import pytest
 
-from hotline.client.signaling import ServerError, SignalingClient
+from hotline.client.signaling import SignalingClient
+from hotline.errors import ServerError
 from hotline.signaling import messages as m
 
-from .conftest import Server
+from ..support.server import Server
 
 pytestmark = pytest.mark.asyncio
 

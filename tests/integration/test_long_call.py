@@ -19,28 +19,18 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .conftest import Server, start_server
+from ..support.server import Server, start_server
+from ..support.soak_client import process_figures
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
 ROOT = Path(__file__).resolve().parents[2]
 NAMES = ("alice", "bob", "carol")
 RESULTS = os.environ.get("HOTLINE_RELIABILITY_RESULTS")
-
-
-def own_figures() -> dict[str, float]:
-    rss_kb = 0
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                rss_kb = int(line.split()[1])
-    return {"rss_mb": rss_kb / 1024, "fds": len(os.listdir("/proc/self/fd")),
-            "threads": threading.active_count(), "tasks": len(asyncio.all_tasks())}
 
 
 def slope_mb_per_min(points: list[tuple[float, float]]) -> float:
@@ -53,9 +43,7 @@ def slope_mb_per_min(points: list[tuple[float, float]]) -> float:
 
 async def long_call(tmp_path: Path, seconds: float, interval: float) -> dict[str, Any]:
     srv: Server = await start_server(tmp_path / "data", join_timeout=10.0)
-    for n in NAMES:
-        srv.store.add_party(n)
-    srv.store.add_room("soak", list(NAMES))
+    srv.room("soak", NAMES)
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     procs = []
     server_samples: list[dict[str, float]] = []
@@ -69,15 +57,14 @@ async def long_call(tmp_path: Path, seconds: float, interval: float) -> dict[str
         start = loop.time()
         while loop.time() - start < seconds + 5:
             await asyncio.sleep(interval)
-            server_samples.append({"t": loop.time() - start, **own_figures()})
+            server_samples.append({"t": loop.time() - start, **process_figures()})
         outs = [await asyncio.wait_for(p.communicate(), 60) for p in procs]
     finally:
         for p in procs:
             if p.returncode is None:
                 p.kill()
                 await p.wait()
-        await srv.runner.cleanup()
-        srv.store.close()
+        await srv.close()
     clients = {}
     for n, (out, err) in zip(NAMES, outs, strict=True):
         lines = [json.loads(x) for x in out.decode().splitlines() if x.startswith("{")]

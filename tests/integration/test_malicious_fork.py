@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from hotline.client.hotline_call import HotlineCaller
+from hotline.client.hotline.caller import HotlineCaller
 from hotline.client.signaling import SignalingClient
 from hotline.crypto.codecommit import MSG_COMMIT
 from hotline.errors import ProtocolError
@@ -33,7 +33,7 @@ from hotline.signaling import messages as m
 from ..support.evil_proxy import EvilProxy
 from ..support.fork import ROOM, Fork
 from ..support.malicious_room import connect, until
-from .conftest import Server
+from ..support.server import Server
 from .hotline_support import HOTLINE, hotline_server, standby
 
 pytestmark = pytest.mark.asyncio
@@ -84,7 +84,7 @@ async def test_a_server_chosen_room_for_a_hotline_call_is_refused(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, loopback_netns: None) -> None:
     """The server names a room of its own for the answered call (one where it could have
     prepared a roster, or a room of another call): both ends refuse to join it."""
-    import hotline.server.hotline_calls as calls
+    import hotline.server.hotline.calls as calls
     monkeypatch.setattr(calls, "hotline_room", lambda hotline, call_id: f"hotline:{hotline}:x")
     async with hotline_server(tmp_path / "data") as (srv, alice, bob):
         callee = await standby(srv, bob)
@@ -130,7 +130,7 @@ async def test_a_server_chosen_room_for_a_link_test_is_refused(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, loopback_netns: None) -> None:
     """The same for a link test: both standbys refuse the room, join nothing, and the test
     does not pass."""
-    import hotline.server.linktests as linktests
+    import hotline.server.hotline.linktests as linktests
     monkeypatch.setattr(linktests, "hotline_room", lambda hotline, test_id: "summit")
     async with hotline_server(tmp_path / "data") as (srv, alice, bob):
         a, b = await standby(srv, alice), await standby(srv, bob)

@@ -25,19 +25,19 @@ import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from hotline.client.signaling import ServerError, SignalingClient
-from hotline.crypto.auth import Purpose, proof_message
+from hotline.client.signaling import SignalingClient
+from hotline.crypto.auth import Purpose, proof_message, prove
 from hotline.crypto.callkey import _ANNOUNCEMENT_LABEL, CallKeyAnnouncement, CallKeyPair
 from hotline.crypto.ed25519_checks import P
 from hotline.crypto.identity import Identity
-from hotline.errors import Reason
+from hotline.errors import Reason, Unauthorized
 from hotline.server.app import STATE
 from hotline.signaling import messages as m
 from hotline.signaling.origin import origin_of
 
 from ..support.evil_proxy import EvilProxy
 from ..support.malicious_room import three, until
-from .conftest import Server
+from ..support.server import Server, start_server
 
 pytestmark = pytest.mark.asyncio
 NAMES = ("alice", "bob", "carol")
@@ -116,6 +116,15 @@ async def _raw_hello(url: str) -> tuple[aiohttp.ClientSession, aiohttp.ClientWeb
     return session, ws, hello.challenge
 
 
+async def _auth(ws: aiohttp.ClientWebSocketResponse, identity: Identity, challenge: bytes,
+                origin: str) -> m.ServerMessage:
+    """Log in on ``ws`` with a proof naming ``origin``; returns the server's reply."""
+    await ws.send_str(m.encode(m.Auth(identity_key=identity.public_key, origin=origin,
+                                      signature=prove(identity, Purpose.AUTH, challenge,
+                                                      origin=origin))))
+    return m.parse_server((await asyncio.wait_for(ws.receive(), 3)).data)
+
+
 async def test_a_small_order_key_is_refused_at_enrollment(server: Server) -> None:
     server.store.add_party("mallory")
     code = server.store.new_enrollment_code("mallory")
@@ -156,7 +165,7 @@ async def test_a_relayed_login_is_refused(server: Server) -> None:
     try:
         assert origin_of(relay.url) not in server.app[STATE].public_origins
         async with SignalingClient(relay.url, alice) as victim:
-            with pytest.raises(ServerError) as caught:
+            with pytest.raises(Unauthorized) as caught:
                 await victim.authenticate()
         assert caught.value.code == "unauthorized"
         assert origin_of(relay.url) in str(caught.value)
@@ -166,7 +175,7 @@ async def test_a_relayed_login_is_refused(server: Server) -> None:
         server.store.add_party("bob")
         code = server.store.new_enrollment_code("bob")
         async with SignalingClient(relay.url, Identity.generate()) as victim:
-            with pytest.raises(ServerError) as caught:
+            with pytest.raises(Unauthorized) as caught:
                 await victim.enroll(code)
         assert caught.value.code == "unauthorized"
         async with SignalingClient(server.url, Identity.generate()) as honest:
@@ -189,12 +198,7 @@ async def test_a_proof_for_another_origin_is_refused_even_on_the_right_connectio
         await direct.enroll(server.store.new_enrollment_code("alice"))
     session, ws, challenge = await _raw_hello(server.url)
     try:
-        other = "http://127.0.0.1:1"
-        from hotline.crypto.auth import prove
-        await ws.send_str(m.encode(m.Auth(identity_key=alice.public_key, origin=other,
-                                          signature=prove(alice, Purpose.AUTH, challenge,
-                                                          origin=other))))
-        reply = m.parse_server((await asyncio.wait_for(ws.receive(), 3)).data)
+        reply = await _auth(ws, alice, challenge, "http://127.0.0.1:1")
         assert isinstance(reply, m.Error) and reply.code == "unauthorized"
     finally:
         await ws.close()
@@ -230,7 +234,6 @@ async def test_control_without_the_strict_checks_the_attack_gets_keys(
 async def test_the_servers_own_names_are_accepted(tmp_path: Path) -> None:
     """What is accepted: the address the connection arrived at, ``localhost`` on loopback
     (the README's second tab), and a configured public URL (a reverse proxy's name)."""
-    from .conftest import start_server
     srv = await start_server(tmp_path / "d", public_urls=("https://Hotline.Example.org/",))
     try:
         port = srv.url.rsplit(":", 1)[1]
@@ -242,16 +245,10 @@ async def test_the_servers_own_names_are_accepted(tmp_path: Path) -> None:
             await client.authenticate()
         session, ws, challenge = await _raw_hello(srv.url)
         try:
-            from hotline.crypto.auth import prove
-            origin = "https://hotline.example.org:443"
-            await ws.send_str(m.encode(m.Auth(identity_key=alice.public_key, origin=origin,
-                                              signature=prove(alice, Purpose.AUTH, challenge,
-                                                              origin=origin))))
-            reply = m.parse_server((await asyncio.wait_for(ws.receive(), 3)).data)
+            reply = await _auth(ws, alice, challenge, "https://hotline.example.org:443")
             assert isinstance(reply, m.Welcome), reply
         finally:
             await ws.close()
             await session.close()
     finally:
-        await srv.runner.cleanup()
-        srv.store.close()
+        await srv.close()

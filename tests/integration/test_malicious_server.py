@@ -37,7 +37,7 @@ from hotline.signaling import messages as m
 
 from ..support.evil_proxy import EvilProxy, Tamper, is_sealed_key
 from ..support.malicious_room import NAMES, close_all, codes, connect, settled, three, until
-from .conftest import Server
+from ..support.server import Server
 
 pytestmark = pytest.mark.asyncio
 

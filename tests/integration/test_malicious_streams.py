@@ -28,8 +28,8 @@ from hotline.client.call import Call
 from hotline.crypto.identity import Identity
 
 from ..support.evil_sfu import Attack, attacked  # noqa: F401 (the fixture)
+from ..support.server import Server
 from ..support.trust import accept_all
-from .conftest import Server
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
 

@@ -25,9 +25,8 @@ from typing import Any
 
 import pytest
 
-from hotline.client.hotline_call import HotlineCaller
+from hotline.client.hotline.caller import HotlineCaller
 from hotline.client.signaling import SignalingClient
-from hotline.client.standby import Standby
 from hotline.client.trust import State, TrustStore, Verdict
 from hotline.client.trustpolicy import TrustPolicy, UntrustedKey
 from hotline.crypto.callkey import CallKeyAnnouncement, CallKeyPair
@@ -37,9 +36,9 @@ from hotline.signaling import messages as m
 
 from ..support.evil_proxy import EvilProxy, is_sealed_key
 from ..support.malicious_room import three, until
+from ..support.server import Server, start_server
 from ..support.trust import hotline_pins
-from .conftest import Server, start_server
-from .hotline_support import HOTLINE, RunningStandby, hotline_server, standby
+from .hotline_support import HOTLINE, hotline_server, running_standby, standby
 
 pytestmark = pytest.mark.asyncio
 NAMES = ("alice", "bob", "carol")
@@ -97,15 +96,20 @@ def assert_nothing_sealed_to_the_attacker(proxy: EvilProxy, mitm: Mitm, who: str
     assert sealed == 0
 
 
+async def mitm_proxy(srv: Server, victim: str) -> tuple[EvilProxy, Mitm]:
+    """The server's public face: a proxy whose :class:`Mitm` stands in for ``victim``."""
+    proxy = EvilProxy(srv.url)
+    await proxy.start(face_of=srv.app)
+    mitm = Mitm(victim)
+    proxy.tamper = mitm
+    return proxy, mitm
+
+
 async def test_a_mitm_of_a_hotline_link_test_gets_no_key_and_raises_an_alarm(
         tmp_path: Path) -> None:
     async with hotline_server(tmp_path / "data") as (srv, alice, bob):
-        proxy = EvilProxy(srv.url)
-        await proxy.start(face_of=srv.app)
-        mitm = Mitm("bob")
-        proxy.tamper = mitm
-        a = RunningStandby(Standby(proxy.url, alice, HOTLINE, min_backoff=0.2, max_backoff=1.0,
-                                   trust=hotline_pins(srv.store, HOTLINE, alice)))
+        proxy, mitm = await mitm_proxy(srv, "bob")
+        a = running_standby(srv, alice, proxy.url)
         b = await standby(srv, bob)
         try:
             await a.next("connected", timeout=10)
@@ -132,8 +136,7 @@ async def test_a_hotline_with_no_pin_on_the_device_is_refused(tmp_path: Path) ->
     async with hotline_server(tmp_path / "data") as (srv, alice, bob):
         proxy = EvilProxy(srv.url)
         await proxy.start(face_of=srv.app)
-        a = RunningStandby(Standby(proxy.url, alice, HOTLINE, min_backoff=0.2, max_backoff=1.0,
-                                   trust=TrustPolicy()))  # nothing imported
+        a = running_standby(srv, alice, proxy.url, trust=TrustPolicy())  # nothing imported
         b = await standby(srv, bob)
         try:
             warned = await a.next("alarm", timeout=10)
@@ -160,10 +163,7 @@ async def test_a_hotline_with_no_pin_on_the_device_is_refused(tmp_path: Path) ->
 async def test_a_mitm_of_a_hotline_call_gets_no_key_and_the_call_is_refused(
         tmp_path: Path) -> None:
     async with hotline_server(tmp_path / "data") as (srv, alice, bob):
-        proxy = EvilProxy(srv.url)
-        await proxy.start(face_of=srv.app)
-        mitm = Mitm("bob")
-        proxy.tamper = mitm
+        proxy, mitm = await mitm_proxy(srv, "bob")
         b = await standby(srv, bob)
         caller = HotlineCaller(proxy.url, alice, HOTLINE,
                                trust_policy=hotline_pins(srv.store, HOTLINE, alice))
@@ -332,8 +332,7 @@ async def test_e_rejoining_after_a_server_restart_asks_nothing(tmp_path: Path) -
         for c in clients.values():
             await c.close()
     finally:
-        await srv.runner.cleanup()
-        srv.store.close()
+        await srv.close()
     srv = await start_server(data, join_timeout=2.0)  # the server restarted
     try:
         again = {n: SignalingClient(srv.url, idents[n], grace=0.3,
@@ -351,8 +350,7 @@ async def test_e_rejoining_after_a_server_restart_asks_nothing(tmp_path: Path) -
         for c in again.values():
             await c.close()
     finally:
-        await srv.runner.cleanup()
-        srv.store.close()
+        await srv.close()
 
 
 def keys_to_nobody(clients: dict[str, SignalingClient]) -> bool:
@@ -365,12 +363,8 @@ async def test_a_mitm_of_the_answering_standby_gets_no_key_and_raises_an_alarm(
     """The answering side too: bob's standby answers, the server lists its own key as
     alice in the call's roster; bob's standby seals nothing to it, alarms and hangs up."""
     async with hotline_server(tmp_path / "data") as (srv, alice, bob):
-        proxy = EvilProxy(srv.url)
-        await proxy.start(face_of=srv.app)
-        mitm = Mitm("alice")
-        proxy.tamper = mitm
-        b = RunningStandby(Standby(proxy.url, bob, HOTLINE, min_backoff=0.2, max_backoff=1.0,
-                                   trust=hotline_pins(srv.store, HOTLINE, bob)))
+        proxy, mitm = await mitm_proxy(srv, "alice")
+        b = running_standby(srv, bob, proxy.url)
         caller = HotlineCaller(srv.url, alice, HOTLINE,
                                trust_policy=hotline_pins(srv.store, HOTLINE, alice))
         try:

@@ -21,8 +21,8 @@ from hotline.client.signaling import SignalingClient
 from hotline.crypto.identity import Identity
 from hotline.sfu.forwarding import Router
 
+from ..support.server import start_server
 from ..support.trust import accept_all
-from .conftest import start_server
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
 AUDIO_LEVEL = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
@@ -106,8 +106,7 @@ async def test_no_sdp_offers_and_no_packet_carries_the_audio_level(
     finally:
         for c in calls:
             await c.close()
-        await srv.runner.cleanup()
-        srv.store.close()
+        await srv.close()
 
     offers = [s for s in sdps if "a=sendonly" in s]
     assert len(offers) == 2 and len(sdps) >= 4  # 2 publish offers, subscribe answers

@@ -11,16 +11,13 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from aiortc import RTCPeerConnection
 
 from hotline.client.call import Call
-from hotline.crypto.identity import Identity
-from hotline.rtc import aiortc_adapter as adapter
 from hotline.rtc.opus_fec import fec_payload_types
 from hotline.sfu.edge import Sfu
 
-from ..support.trust import accept_all
-from .conftest import Server, start_server
+from ..support.calls import calls_in_room
+from ..support.sdp import aiortc_offer
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
 
@@ -28,14 +25,7 @@ pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
 async def _offer(fmtp: str | None) -> str:
     """An aiortc offer; with ``fmtp``, its Opus payload type gets that a=fmtp line (as a
     browser's offer has: ``minptime=10;useinbandfec=1``)."""
-    adapter.use_host_addresses(["127.0.0.1"])
-    pc = RTCPeerConnection(adapter.configuration())
-    pc.addTransceiver("audio", direction="sendonly")
-    pc.addTransceiver("video", direction="sendonly")
-    await pc.setLocalDescription(await pc.createOffer())
-    assert pc.localDescription is not None
-    sdp = pc.localDescription.sdp
-    await pc.close()
+    sdp = await aiortc_offer()
     assert fec_payload_types(sdp) == set()  # aiortc itself writes no Opus fmtp
     if fmtp is not None:
         sdp = sdp.replace("a=rtpmap:96 opus/48000/2\r\n",
@@ -56,23 +46,9 @@ async def test_publish_answer_asks_for_fec(fmtp: str | None) -> None:
 
 @pytest_asyncio.fixture
 async def two_calls(tmp_path: Path) -> AsyncIterator[list[Call]]:
-    srv: Server = await start_server(tmp_path / "data", join_timeout=5.0)
-    srv.store.add_party("alice")
-    srv.store.add_party("bob")
-    srv.store.add_room("fec", ["alice", "bob"])
-    calls = []
-    try:
-        for name in ("alice", "bob"):
-            call = Call(srv.url, Identity.generate(), "fec", video_size=(160, 120),
-                        trust_policy=accept_all())
-            await call.start(enroll_code=srv.store.new_enrollment_code(name))
-            calls.append(call)
+    async with calls_in_room(tmp_path / "data", "fec", ["alice", "bob"],
+                             join_timeout=5.0) as (_, calls):
         yield calls
-    finally:
-        for call in calls:
-            await call.close()
-        await srv.runner.cleanup()
-        srv.store.close()
 
 
 async def test_every_description_of_a_call_has_fec_and_frames_carry_it(

@@ -22,14 +22,14 @@ from typing import Any
 import pytest
 
 from hotline.client.call import Call
-from hotline.client.hotline_call import HotlineCaller
+from hotline.client.hotline.caller import HotlineCaller
 from hotline.crypto.identity import Identity
 from hotline.rtc import aiortc_adapter as adapter
 from hotline.server.app import STATE
 from hotline.sfu.edge import SfuParticipant
 
+from ..support.server import Server, start_server
 from ..support.trust import accept_all, hotline_pins
-from .conftest import Server, start_server
 from .hotline_support import HOTLINE, hotline_server, standby
 from .test_resume import break_connection
 
@@ -88,11 +88,7 @@ def path_killer() -> Iterator[PathKiller]:
 
 async def two_calls(server: Server, **alice_options: Any) -> dict[str, Call]:
     idents = {n: Identity.generate() for n in ("alice", "bob")}
-    codes = {}
-    for n in idents:
-        server.store.add_party(n)
-        codes[n] = server.store.new_enrollment_code(n)
-    server.store.add_room("summit", list(idents))
+    codes = server.room("summit", list(idents))
     calls = {"alice": Call(server.url, idents["alice"], "summit", video_size=(160, 120),
                            **alice_options, trust_policy=accept_all()),
              "bob": Call(server.url, idents["bob"], "summit", video_size=(160, 120),
@@ -262,8 +258,7 @@ async def test_consent_loss_is_detected_and_the_connection_freed(tmp_path: Path)
     try:
         await consent_loss(server)
     finally:
-        await server.runner.cleanup()
-        server.store.close()
+        await server.close()
 
 
 async def consent_loss(server: Server) -> None:

@@ -18,9 +18,9 @@ from hotline.crypto.identity import Identity
 from hotline.server.app import STATE
 from hotline.signaling import messages as m
 
+from ..support.server import Server, start_server
 from ..support.trust import accept_all
-from .conftest import Server, start_server
-from .test_signaling import all_talk, enrolled, settle
+from .test_signaling import all_talk, enrolled, settle, three_in_a_room
 
 pytestmark = pytest.mark.asyncio
 
@@ -39,16 +39,6 @@ async def next_event(client: SignalingClient, kind: str, timeout: float = 10.0) 
         event = await asyncio.wait_for(client.events.get(), deadline - time.monotonic())
         if event.kind == kind:
             return time.monotonic() - start
-
-
-async def three_in_a_room(server: Server) -> list[SignalingClient]:
-    """alice, bob and carol enrolled, joined to "summit", keys settled."""
-    clients = [await enrolled(server, n) for n in ("alice", "bob", "carol")]
-    server.store.add_room("summit", ["alice", "bob", "carol"])
-    for c in clients:
-        await c.join("summit")
-    await settle(clients)
-    return clients
 
 
 async def test_a_broken_connection_resumes_without_losing_a_key(server: Server) -> None:
@@ -162,18 +152,13 @@ async def test_a_seat_not_resumed_in_time_is_a_leave(tmp_path: Path) -> None:
         assert bob.code != code
         await bob.close()
     finally:
-        await srv.runner.cleanup()
-        srv.store.close()
+        await srv.close()
 
 
 @pytest.mark.usefixtures("loopback_netns")
 async def test_media_flows_on_while_signaling_is_broken(server: Server) -> None:
     idents = {n: Identity.generate() for n in ("alice", "bob")}
-    codes = {}
-    for n in idents:
-        server.store.add_party(n)
-        codes[n] = server.store.new_enrollment_code(n)
-    server.store.add_room("summit", list(idents))
+    codes = server.room("summit", list(idents))
     calls = {n: Call(server.url, idents[n], "summit", trust_policy=accept_all()) for n in idents}
     try:
         for n, c in calls.items():
@@ -208,8 +193,8 @@ async def test_no_resume_when_what_was_missed_is_no_longer_kept(
         server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
     """More was sent to a broken seat than the server keeps: the resume is refused (the
     client then has to join again) rather than carrying on with messages lost."""
-    from hotline.server import session
-    monkeypatch.setattr(session, "REPLAY", 4)
+    from hotline.server import connection
+    monkeypatch.setattr(connection, "REPLAY", 4)
     alice, bob = [await enrolled(server, n) for n in ("alice", "bob")]
     server.store.add_room("summit", ["alice", "bob"])
     try:

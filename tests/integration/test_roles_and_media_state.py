@@ -9,10 +9,11 @@ import time
 
 import pytest
 
-from hotline.client.signaling import ServerError, SignalingClient
+from hotline.client.signaling import SignalingClient
+from hotline.errors import Forbidden
 from hotline.signaling import messages as m
 
-from .conftest import Server
+from ..support.server import Server
 from .test_signaling import enrolled, settle
 
 pytestmark = pytest.mark.asyncio
@@ -56,7 +57,7 @@ async def test_roles_and_media_state_reach_every_member(server: Server) -> None:
         assert alice.code == code == carol.code
 
         # a listen-only role cannot publish, nor claim to send
-        with pytest.raises(ServerError) as err:
+        with pytest.raises(Forbidden) as err:
             await carol.publish("v=0\r\n")
         assert err.value.code == "forbidden" and "listens only" in str(err.value)
         while not carol.events.empty():  # the publish refusal was an "error" event too

@@ -30,10 +30,10 @@ from hotline.crypto import sframe
 from hotline.crypto.identity import Identity
 from hotline.crypto.keyschedule import InstallDecryptionKey, InstallEncryptionKey
 from hotline.crypto.mediakeys import MediaKeys
-from hotline.server.store import DB_NAME
+from hotline.server.database import DB_NAME
 
+from ..support.server import start_server
 from ..support.trust import accept_all
-from .conftest import start_server
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
 
@@ -99,9 +99,7 @@ async def test_no_secret_in_logs_or_database(tmp_path: Path, caplog: pytest.LogC
     data = tmp_path / "data"
     srv = await start_server(data, join_timeout=5.0)
     names = ("alice", "bob", "carol")
-    for n in names:
-        srv.store.add_party(n)
-    srv.store.add_room("summit", list(names))
+    srv.room("summit", list(names))
     identities = {n: Identity.generate() for n in names}
     for ident in identities.values():
         secrets.add("identity private key", private_bytes(ident))

@@ -10,17 +10,17 @@ import time
 import aiohttp
 import pytest
 
-from hotline.client.signaling import ServerError, SignalingClient
+from hotline.client.signaling import SignalingClient
 from hotline.crypto.auth import Purpose, prove
 from hotline.crypto.frames import Codec, protect, unprotect
 from hotline.crypto.identity import Identity
 from hotline.crypto.kid import Slot
-from hotline.errors import SFrameError
+from hotline.errors import Forbidden, SFrameError, Unauthorized
 from hotline.signaling import messages as m
 from hotline.signaling.origin import origin_of
 
+from ..support.server import Server
 from ..support.trust import accept_all
-from .conftest import Server
 
 pytestmark = pytest.mark.asyncio
 FRAME = b"\x78" + b"opus payload" * 5
@@ -66,6 +66,7 @@ def all_talk(clients: list[SignalingClient], check_only: bool = False) -> bool:
 
 
 async def three_in_a_room(server: Server) -> list[SignalingClient]:
+    """alice, bob and carol enrolled, joined to "summit", keys settled."""
     clients = [await enrolled(server, n) for n in ("alice", "bob", "carol")]
     server.store.add_room("summit", ["alice", "bob", "carol"])
     for c in clients:
@@ -143,10 +144,10 @@ async def test_non_member_cannot_join(server: Server) -> None:
     server.party("bob")
     server.store.add_room("bobs-room", ["bob"])
     try:
-        with pytest.raises(ServerError) as err:
+        with pytest.raises(Forbidden) as err:
             await a.join("bobs-room")
         assert err.value.code == "forbidden"
-        with pytest.raises(ServerError):
+        with pytest.raises(Forbidden):
             await a.join("no-such-room")
     finally:
         await a.close()
@@ -157,11 +158,11 @@ async def test_used_enrollment_code_and_unknown_device_are_refused(server: Serve
     async with SignalingClient(server.url, ident) as c:
         await c.enroll(code)
     async with SignalingClient(server.url, Identity.generate()) as thief:
-        with pytest.raises(ServerError) as err:
+        with pytest.raises(Unauthorized) as err:
             await thief.enroll(code)
         assert err.value.code == "unauthorized"
     async with SignalingClient(server.url, Identity.generate()) as stranger:
-        with pytest.raises(ServerError) as err:
+        with pytest.raises(Unauthorized) as err:
             await stranger.authenticate()
         assert err.value.code == "unauthorized"
 
@@ -174,7 +175,7 @@ async def test_revoked_device_is_refused(server: Server) -> None:
     assert device is not None
     server.store.revoke_device(device.id)
     async with SignalingClient(server.url, ident) as c:
-        with pytest.raises(ServerError) as err:
+        with pytest.raises(Forbidden) as err:
             await c.authenticate()
         assert err.value.code == "forbidden"
 

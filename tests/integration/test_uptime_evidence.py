@@ -23,8 +23,8 @@ from hotline.crypto.identity import Identity, fingerprint
 from hotline.crypto.linkreport import LinkReport
 from hotline.crypto.recordaudit import ENDPOINT_SIGNED, audit
 from hotline.crypto.uptimelog import LogEntry
-from hotline.server.standby import Registered
-from hotline.server.uptime import node_identity
+from hotline.server.hotline.standby import Registered
+from hotline.server.hotline.uptime import node_identity
 from hotline.signaling import messages as m
 from tests.support.record_tamper import rechain, rewrite, rows
 

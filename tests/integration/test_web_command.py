@@ -29,7 +29,7 @@ from hotline.cli.web import make_web_app
 from hotline.errors import ConfigError
 from hotline.server.webpage import WEB_APP, bundle_hash, check_bundle, websocket_origin
 
-from .conftest import Server, start_server
+from ..support.server import Server, start_server
 
 pytestmark = pytest.mark.asyncio
 
@@ -137,8 +137,7 @@ async def test_allowed_origins(tmp_path: Path) -> None:
             assert await status("https://evil.example") == 403
             assert await status("http://127.0.0.1:8766") == 403
     finally:
-        await srv.runner.cleanup()
-        srv.store.close()
+        await srv.close()
 
 
 def _free_port() -> int:

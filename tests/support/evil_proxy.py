@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -21,6 +22,8 @@ from hotline.crypto.keymessage import MSG_KEY
 from hotline.server.app import STATE
 from hotline.signaling import messages as m
 from hotline.signaling.origin import origin_of
+
+from .server import Server, listen, running_server
 
 Tamper = Callable[[int, dict[str, Any]], list[dict[str, Any]]]
 
@@ -55,12 +58,7 @@ class EvilProxy:
         proxy is another server relaying to the real one, whose logins are refused."""
         app = web.Application()
         app.router.add_get("/ws", self._handle)
-        self.runner = web.AppRunner(app)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
+        self.runner, self.url = await listen(app)
         if face_of is not None:
             face_of[STATE].public_origins.add(origin_of(self.url))
 
@@ -105,3 +103,16 @@ class EvilProxy:
     def keys_sealed_to(self, pid: int) -> int:
         """Sealed sender keys any client sent to participant ``pid``."""
         return sum(is_sealed_key(d, pid) for sent in self.from_clients for d in sent)
+
+
+@contextlib.asynccontextmanager
+async def behind_proxy(data: Path, **settings: object) -> AsyncIterator[tuple[Server, EvilProxy]]:
+    """A real server (``data``, ``settings``: as :func:`running_server`) with an
+    :class:`EvilProxy` as its public face, while the block runs."""
+    async with running_server(data, **settings) as srv:
+        proxy = EvilProxy(srv.url)
+        await proxy.start(face_of=srv.app)
+        try:
+            yield srv, proxy
+        finally:
+            await proxy.close()

@@ -23,6 +23,8 @@ from hotline.server import app as server_app
 from hotline.sfu import edge
 from hotline.sfu.forwarding import ForwardedCopy
 
+from .server import running_server
+
 
 class Attack:
     """Which participant ids the SFU swaps; every other subscriber is a victim."""
@@ -65,8 +67,7 @@ def rerouting_start(attack: Attack) -> Callable[[edge.SfuParticipant, ForwardedC
             if other is not None:
                 stream = other
                 attack.copies_rerouted += 1
-        if copy not in stream.copies:
-            stream.copies.append(copy)
+        if stream.add_copy(copy):
             stream.request_keyframe(self._now())
 
     return start
@@ -93,13 +94,7 @@ async def attacked(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPat
                    tmp_path: Path) -> AsyncIterator[tuple[Any, Attack]]:
     """A real server whose SFU attacks as ``request.param`` says ("relabel" or
     "reroute"), with alice, bob and carol in room ``summit``."""
-    from ..integration.conftest import start_server
-
     attack = install(request.param, monkeypatch)
-    srv = await start_server(tmp_path / "data", join_timeout=5.0)
-    for name in NAMES:
-        srv.store.add_party(name)
-    srv.store.add_room(ROOM, list(NAMES))
-    yield srv, attack
-    await srv.runner.cleanup()
-    srv.store.close()
+    async with running_server(tmp_path / "data", join_timeout=5.0) as srv:
+        srv.room(ROOM, NAMES)
+        yield srv, attack

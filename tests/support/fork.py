@@ -13,18 +13,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from hotline.crypto import keyschedule as sched
 from hotline.crypto.callkey import CallKeyPair, Kem
 from hotline.crypto.codecommit import MSG_COMMIT, MSG_REVEAL, CodeMessage
 from hotline.crypto.identity import Identity
-from hotline.crypto.keyschedule import (
-    Joined,
-    KeyMessageReceived,
-    KeySchedule,
-    KeyScheduleConfig,
-    Member,
-    MemberJoined,
-    SendKeyMessage,
-)
 from hotline.signaling import messages as m
 
 from .evil_proxy import EvilProxy
@@ -37,7 +29,7 @@ class Ghost:
 
     def __init__(self) -> None:
         self.identity = Identity.generate()
-        self.ks = KeySchedule(self.identity, CallKeyPair.generate(), KeyScheduleConfig(
+        self.ks = sched.KeySchedule(self.identity, CallKeyPair.generate(), sched.KeyScheduleConfig(
             ROOM, allowed_kems=frozenset({Kem.X25519})))  # the clients' call settings
         self.pid = 0
 
@@ -81,7 +73,7 @@ class Fork:
     def _out(self, ghost: Ghost, actions: list[Any]) -> list[dict[str, Any]]:
         docs = []
         for a in actions:
-            if not isinstance(a, SendKeyMessage):
+            if not isinstance(a, sched.SendKeyMessage):
                 continue
             data = a.data
             if data[0] in self.ghost_messages:
@@ -103,22 +95,22 @@ class Fork:
             # alice's view: G_B instead of bob.
             real = doc["member"]
             doc["member"] = self.g_b.info(real["participant_id"], doc["epoch"], "bob", real)
-            a = Member(self._pid(0), self._identity(0), self._announced(0))
-            out = self.g_b.ks.handle(Joined(0, doc["epoch"], self.g_b.pid, (a,)))
+            a = sched.Member(self._pid(0), self._identity(0), self._announced(0))
+            out = self.g_b.ks.handle(sched.Joined(0, doc["epoch"], self.g_b.pid, (a,)))
             return [doc, *self._out(self.g_b, out)]
         if i == 1 and kind == "joined":
             # bob's view: G_A instead of alice (who was there first).
             epoch, real = doc["epoch"], doc["members"][0]
             doc["members"] = [self.g_a.info(real["participant_id"], epoch - 1, "alice", real)]
-            self.g_a.ks.handle(Joined(0, epoch - 1, self.g_a.pid, ()))
-            b = Member(doc["participant_id"], self._identity(1), self._announced(1))
-            out = self.g_a.ks.handle(MemberJoined(0, epoch, b))
+            self.g_a.ks.handle(sched.Joined(0, epoch - 1, self.g_a.pid, ()))
+            b = sched.Member(doc["participant_id"], self._identity(1), self._announced(1))
+            out = self.g_a.ks.handle(sched.MemberJoined(0, epoch, b))
             return [doc, *self._out(self.g_a, out)]
         if kind == "key_from":
             # What one real client sent the other is for the ghost that stands in for it.
             ghost, other = (self.g_a, 1) if i == 0 else (self.g_b, 0)
             try:
-                out = ghost.ks.handle(KeyMessageReceived(0, m.b64decode(doc["data"])))
+                out = ghost.ks.handle(sched.KeyMessageReceived(0, m.b64decode(doc["data"])))
             except Exception:  # the attacker does not care
                 return []
             for d in self._out(ghost, out):

@@ -63,10 +63,9 @@ from hotline.client.callstats import RemoteStream
 from hotline.crypto.identity import Identity
 from hotline.rtc import aiortc_adapter as adapter
 from hotline.rtc.opus_fec import AudioRecovery
-from hotline.server.app import STATE, make_app
-from hotline.server.settings import Settings
-from hotline.server.store import SqliteStore
+from hotline.server.app import STATE
 
+from .server import start_server
 from .trust import accept_all
 
 FREEZE = 0.2  # seconds without a new video frame that count as a freeze
@@ -266,26 +265,16 @@ async def call_pair(video_size: tuple[int, int] = (160, 120)
                     ) -> AsyncIterator[tuple[web.Application, Call, Call]]:
     """A server and two clients, Alice and Bob, in room "link", media flowing."""
     with tempfile.TemporaryDirectory() as tmp:
-        data = Path(tmp)
-        store = SqliteStore(data)
-        for name in ("alice", "bob"):
-            store.add_party(name)
-        store.add_room("link", ["alice", "bob"])
-        app = make_app(Settings(host="127.0.0.1", port=0, data_dir=data, join_timeout=10.0),
-                       store=store)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        url = f"http://127.0.0.1:{port}"
+        srv = await start_server(Path(tmp), join_timeout=10.0)
+        codes = srv.room("link", ["alice", "bob"])
+        url = srv.url
         alice = Call(url, Identity.generate(), "link", video_size=video_size,
                      trust_policy=accept_all())
         bob = Call(url, Identity.generate(), "link", video_size=video_size,
                    trust_policy=accept_all())
         try:
-            await alice.start(enroll_code=store.new_enrollment_code("alice"))
-            await bob.start(enroll_code=store.new_enrollment_code("bob"))
+            await alice.start(enroll_code=codes["alice"])
+            await bob.start(enroll_code=codes["bob"])
             for _ in range(200):  # warm-up: media flows both ways
                 v = stream_of(bob, "video")
                 if v is not None and v.frames_decoded > 30:
@@ -293,12 +282,11 @@ async def call_pair(video_size: tuple[int, int] = (160, 120)
                 await asyncio.sleep(0.05)
             else:
                 raise RuntimeError("media did not start")
-            yield app, alice, bob
+            yield srv.app, alice, bob
         finally:
             for c in (alice, bob):
                 await c.close()
-            await runner.cleanup()
-            store.close()
+            await srv.close()
 
 
 async def measure(imp: Impairment, tbf: str | None, seconds: float,

@@ -7,17 +7,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from hotline.client.signaling import SignalingClient
 from hotline.client.trustpolicy import TrustPolicy
 from hotline.crypto.identity import Identity
 
 from .evil_proxy import EvilProxy
+from .server import Server
 from .trust import accept_all
-
-if TYPE_CHECKING:
-    from ..integration.conftest import Server
 
 NAMES = ("alice", "bob", "carol")
 ROOM = "summit"

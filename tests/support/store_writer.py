@@ -1,6 +1,6 @@
 """Hammer a data directory with writes through the store API, as the server does, until
 killed: one uptime-log entry for HOTLINE (signed, hash-chained, appended by
-:class:`hotline.server.uptime.UptimeRecord`), an enrollment code, a room and an audit
+:class:`hotline.server.hotline.uptime.UptimeRecord`), an enrollment code, a room and an audit
 entry per round. Prints ``seq N`` after each committed log entry (flushed), so that the
 test knows what must survive a kill -9. Bounded: at most ROUNDS rounds and SECONDS s.
 
@@ -13,8 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+from hotline.server.hotline.uptime import UptimeRecord, node_identity
 from hotline.server.store import SqliteStore
-from hotline.server.uptime import UptimeRecord, node_identity
 
 
 def main() -> None:

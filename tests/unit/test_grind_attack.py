@@ -25,21 +25,11 @@ from collections.abc import Callable
 
 import pytest
 
+from hotline.crypto import keyschedule as sched
 from hotline.crypto.callkey import CallKeyPair
 from hotline.crypto.codecommit import MSG_COMMIT, MSG_REVEAL, CodeMessage, commitment
 from hotline.crypto.groupcode import GroupCode, epoch_code, group_code
 from hotline.crypto.identity import Identity
-from hotline.crypto.keyschedule import (
-    GroupCodeChanged,
-    Joined,
-    KeyMessageReceived,
-    KeySchedule,
-    KeyScheduleConfig,
-    Member,
-    MemberLeft,
-    PhaseChanged,
-    SendKeyMessage,
-)
 from hotline.errors import KeyMessageError, ProtocolError, Reason
 
 ROOM = "forked-call"
@@ -61,30 +51,32 @@ class Device:
         self.identity = identity or Identity.generate()
         self.call_key = call_key or CallKeyPair.generate()
         kwargs = {} if random is None else {"random": random}
-        self.ks = KeySchedule(self.identity, self.call_key, KeyScheduleConfig(ROOM), **kwargs)
+        self.ks = sched.KeySchedule(self.identity, self.call_key, sched.KeyScheduleConfig(ROOM),
+                                    **kwargs)
 
-    def member(self, epoch: int) -> Member:
-        return Member(self.pid, self.identity.public_key,
-                      self.ks.announcement(self.pid, epoch).encode())
+    def member(self, epoch: int) -> sched.Member:
+        return sched.Member(self.pid, self.identity.public_key,
+                            self.ks.announcement(self.pid, epoch).encode())
 
 
-def join_view(me: Device, other: Device) -> list[tuple[int, SendKeyMessage]]:
+def join_view(me: Device, other: Device) -> list[tuple[int, sched.SendKeyMessage]]:
     """The server puts ``me`` and ``other`` in one view (other was there first)."""
-    out = [(me.pid, a) for a in me.ks.handle(Joined(0, EPOCH, me.pid, (other.member(EPOCH - 1),)))
-           if isinstance(a, SendKeyMessage)]
-    out += [(other.pid, a) for a in other.ks.handle(Joined(0, EPOCH, other.pid,
-                                                           (me.member(EPOCH - 1),)))
-            if isinstance(a, SendKeyMessage)]
+    out = [(me.pid, a) for a in me.ks.handle(
+               sched.Joined(0, EPOCH, me.pid, (other.member(EPOCH - 1),)))
+           if isinstance(a, sched.SendKeyMessage)]
+    out += [(other.pid, a) for a in other.ks.handle(
+                sched.Joined(0, EPOCH, other.pid, (me.member(EPOCH - 1),)))
+            if isinstance(a, sched.SendKeyMessage)]
     return out
 
 
-def relay(devices: dict[int, Device], queue: list[tuple[int, SendKeyMessage]]) -> None:
+def relay(devices: dict[int, Device], queue: list[tuple[int, sched.SendKeyMessage]]) -> None:
     q = deque(queue)
     while q:
         _sender, msg = q.popleft()
         target = devices[msg.recipient]
-        q.extend((target.pid, a) for a in target.ks.handle(KeyMessageReceived(0, msg.data))
-                 if isinstance(a, SendKeyMessage))
+        q.extend((target.pid, a) for a in target.ks.handle(sched.KeyMessageReceived(0, msg.data))
+                 if isinstance(a, sched.SendKeyMessage))
 
 
 # -- (a) the attack is real under the old rule ---------------------------------------------
@@ -145,18 +137,18 @@ def counter_random(label: bytes) -> Callable[[int], bytes]:
 def test_honest_member_reveals_only_after_the_ghost_committed() -> None:
     a = Device(1, random=counter_random(b"a"))
     ghost = Device(2)
-    actions = a.ks.handle(Joined(0, EPOCH, 1, (ghost.member(EPOCH - 1),)))
+    actions = a.ks.handle(sched.Joined(0, EPOCH, 1, (ghost.member(EPOCH - 1),)))
     a_nonce = a.ks._round.nonce  # type: ignore[union-attr]  # what the attacker wants
-    sent = [x.data for x in actions if isinstance(x, SendKeyMessage)]
+    sent = [x.data for x in actions if isinstance(x, sched.SendKeyMessage)]
     assert [d[0] for d in sent] == [0x02, MSG_COMMIT]  # a key message and a commitment
     assert all(a_nonce not in d for d in sent)  # honest nonce bytes seen by the attacker: 0
     assert a.ks.code is None  # pending
     # Only once the ghost's commitment is in does A reveal.
-    g_actions = ghost.ks.handle(Joined(0, EPOCH, 2, (a.member(EPOCH - 1),)))
-    g_commit = next(x for x in g_actions if isinstance(x, SendKeyMessage)
+    g_actions = ghost.ks.handle(sched.Joined(0, EPOCH, 2, (a.member(EPOCH - 1),)))
+    g_commit = next(x for x in g_actions if isinstance(x, sched.SendKeyMessage)
                     and x.data[0] == MSG_COMMIT)
-    out = a.ks.handle(KeyMessageReceived(0, g_commit.data))
-    reveals = [x for x in out if isinstance(x, SendKeyMessage)]
+    out = a.ks.handle(sched.KeyMessageReceived(0, g_commit.data))
+    reveals = [x for x in out if isinstance(x, sched.SendKeyMessage)]
     assert [CodeMessage.decode(r.data).kind for r in reveals] == [MSG_REVEAL]
     assert CodeMessage.decode(reveals[0].data).value == a_nonce
 
@@ -164,23 +156,23 @@ def test_honest_member_reveals_only_after_the_ghost_committed() -> None:
 def test_ghost_cannot_change_its_commitment_or_reveal_another_nonce() -> None:
     a = Device(1)
     ghost = Device(2)
-    g_actions = ghost.ks.handle(Joined(0, EPOCH, 2, (a.member(EPOCH - 1),)))
-    a.ks.handle(Joined(0, EPOCH, 1, (ghost.member(EPOCH - 1),)))
-    g_commit = next(x.data for x in g_actions if isinstance(x, SendKeyMessage)
+    g_actions = ghost.ks.handle(sched.Joined(0, EPOCH, 2, (a.member(EPOCH - 1),)))
+    a.ks.handle(sched.Joined(0, EPOCH, 1, (ghost.member(EPOCH - 1),)))
+    g_commit = next(x.data for x in g_actions if isinstance(x, sched.SendKeyMessage)
                     and x.data[0] == MSG_COMMIT)
-    a.ks.handle(KeyMessageReceived(0, g_commit))  # A now reveals its nonce
+    a.ks.handle(sched.KeyMessageReceived(0, g_commit))  # A now reveals its nonce
 
     # Having seen A's nonce, the ghost wants another nonce (one it ground for a match).
     ground = b"\x42" * 32
     recommit = CodeMessage.sign(ghost.identity, MSG_COMMIT, room_id=ROOM, sender=2, recipient=1,
                                 epoch=EPOCH, value=commitment(ROOM, 2, EPOCH, ground)).encode()
     with pytest.raises(KeyMessageError) as err:
-        a.ks.handle(KeyMessageReceived(0, recommit))
+        a.ks.handle(sched.KeyMessageReceived(0, recommit))
     assert err.value.reason is Reason.STALE  # a second commitment: refused
     other_reveal = CodeMessage.sign(ghost.identity, MSG_REVEAL, room_id=ROOM, sender=2,
                                     recipient=1, epoch=EPOCH, value=ground).encode()
     with pytest.raises(KeyMessageError) as err:
-        a.ks.handle(KeyMessageReceived(0, other_reveal))
+        a.ks.handle(sched.KeyMessageReceived(0, other_reveal))
     assert err.value.reason is Reason.BINDING  # does not open the commitment: refused
     assert a.ks.code is None  # and A shows no code for this epoch: visible
     # Even the true reveal now changes nothing: the member stays marked for the epoch.
@@ -188,7 +180,7 @@ def test_ghost_cannot_change_its_commitment_or_reveal_another_nonce() -> None:
                                    recipient=1, epoch=EPOCH,
                                    value=ghost.ks._round.nonce).encode()  # type: ignore[union-attr]
     with pytest.raises(KeyMessageError):
-        a.ks.handle(KeyMessageReceived(0, true_reveal))
+        a.ks.handle(sched.KeyMessageReceived(0, true_reveal))
     assert a.ks.code is None
 
 
@@ -232,15 +224,15 @@ def test_forked_views_with_commit_reveal_match_only_by_chance() -> None:
 
 def test_member_left_for_an_unknown_id_and_epoch_jumps_are_refused() -> None:
     a, ghost = Device(1), Device(2)
-    a.ks.handle(Joined(0, EPOCH, 1, (ghost.member(EPOCH - 1),)))
+    a.ks.handle(sched.Joined(0, EPOCH, 1, (ghost.member(EPOCH - 1),)))
     before = (a.ks.epoch, a.ks.generation, a.ks.members)
     with pytest.raises(ProtocolError):
-        a.ks.handle(MemberLeft(0, EPOCH + 1, 99))  # never in the call
+        a.ks.handle(sched.MemberLeft(0, EPOCH + 1, 99))  # never in the call
     with pytest.raises(ProtocolError):
-        a.ks.handle(PhaseChanged(0, EPOCH + 2, "x"))  # an epoch skipped
+        a.ks.handle(sched.PhaseChanged(0, EPOCH + 2, "x"))  # an epoch skipped
     with pytest.raises(ProtocolError):
-        a.ks.handle(PhaseChanged(0, EPOCH + 1 + 2**20, "x"))  # any jump
+        a.ks.handle(sched.PhaseChanged(0, EPOCH + 1 + 2**20, "x"))  # any jump
     assert (a.ks.epoch, a.ks.generation, a.ks.members) == before
-    actions = a.ks.handle(MemberLeft(0, EPOCH + 1, 2))  # the real one is fine
+    actions = a.ks.handle(sched.MemberLeft(0, EPOCH + 1, 2))  # the real one is fine
     assert a.ks.epoch == EPOCH + 1 and a.ks.members == ()
-    assert any(isinstance(x, GroupCodeChanged) for x in actions)  # alone: code at once
+    assert any(isinstance(x, sched.GroupCodeChanged) for x in actions)  # alone: code at once

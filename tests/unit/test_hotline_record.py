@@ -12,8 +12,9 @@ from typer.testing import CliRunner
 from hotline.cli.main import app
 from hotline.crypto.identity import Identity
 from hotline.errors import UsageError
-from hotline.server.store import DB_NAME, SqliteStore
-from hotline.server.uptime import UptimeRecord, node_identity
+from hotline.server.database import DB_NAME
+from hotline.server.hotline.uptime import UptimeRecord, node_identity
+from hotline.server.store import SqliteStore
 
 runner = CliRunner()
 # real Ed25519 public keys: the store refuses what is not one (non-canonical, small order)

@@ -10,7 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from hotline.cli.main import app
-from hotline.client.transport import INSECURE_ENV, InsecureServer, check_transport
+from hotline.client.transport import INSECURE_ENV, check_transport
+from hotline.errors import InsecureServer
 
 
 @pytest.mark.parametrize("url", ["ws://192.0.2.7:8080/ws", "ws://hotline.example.org/ws",

@@ -11,19 +11,19 @@ import pytest
 from aiohttp import web
 
 from hotline.crypto.identity import Identity
-from hotline.server.alarms import ATTEMPTS, Alarms
-from hotline.server.linktests import MISSING_GRACE, LinkTests
-from hotline.server.outcomes import (
+from hotline.server.hotline.alarms import ATTEMPTS, Alarms
+from hotline.server.hotline.linktests import MISSING_GRACE, LinkTests
+from hotline.server.hotline.outcomes import (
     DAY_MS,
     Thresholds,
     evaluate,
     hotline_status,
 )
+from hotline.server.hotline.standby import StandbyRegistry
+from hotline.server.hotline.uptime import UptimeRecord
 from hotline.server.settings import Settings
-from hotline.server.standby import StandbyRegistry
-from hotline.server.store import SqliteStore
-from hotline.server.uptime import UptimeRecord
 from hotline.signaling.messages import LinkTestFigures
+from tests.support.server import listen, store_with_hotline
 
 T = Thresholds()
 
@@ -68,12 +68,7 @@ def test_a_failed_direction_is_responder_failed(b: LinkTestFigures | None,
 
 @pytest.fixture
 def record(tmp_path: Path) -> UptimeRecord:
-    store = SqliteStore(tmp_path)
-    for party in ("a", "b"):
-        store.add_party(party)
-        store.enroll(store.new_enrollment_code(party), Identity.generate().public_key)
-    store.add_hotline("red", "a", "b")
-    return UptimeRecord(store, Identity.generate())
+    return UptimeRecord(store_with_hotline(tmp_path), Identity.generate())
 
 
 def test_status_uptime_windows_states_and_alarms(record: UptimeRecord) -> None:
@@ -136,12 +131,8 @@ async def test_webhook_retries_a_bounded_number_of_times(record: UptimeRecord) -
 
     app = web.Application()
     app.router.add_post("/hook", failing)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    alarms = Alarms(record, f"http://127.0.0.1:{port}/hook", server="t", backoff=0.01)
+    runner, url = await listen(app)
+    alarms = Alarms(record, f"{url}/hook", server="t", backoff=0.01)
     try:
         alarms.raise_alarm("red", "unreachable", outcome="unreachable", test_id="ab")
         for _ in range(200):

@@ -14,15 +14,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hotline.client.recordhead import RecordHeads, path_for
+from hotline.client.hotline.recordhead import RecordHeads, path_for
 from hotline.crypto.chainwatch import KnownChain, Pending, follow
 from hotline.crypto.identity import Identity, fingerprint
-from hotline.crypto.linkreport import Figures, LinkReport, ReportError
+from hotline.crypto.linkreport import Figures, LinkReport
 from hotline.crypto.recordaudit import ENDPOINT_SIGNED, FAILED, ONE_END, SERVER_ONLY, audit
 from hotline.crypto.uptimelog import LogEntry, append
-from hotline.errors import ProtocolError
-from hotline.server.linktests import LinkTests, PendingTest
-from hotline.server.standby import Registered
+from hotline.errors import ProtocolError, ReportError
+from hotline.server.hotline.linktests import LinkTests, PendingTest
+from hotline.server.hotline.standby import Registered
 from hotline.signaling import messages as m
 
 ALICE, BOB, NODE = Identity.generate(), Identity.generate(), Identity.generate()

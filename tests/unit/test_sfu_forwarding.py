@@ -11,17 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hotline.sfu import rtp
-from hotline.sfu.forwarding import (
-    CACHE_SIZE,
-    CEILING_GROWTH,
-    ESTIMATE_GROWTH,
-    MIN_VIDEO_BITRATE,
-    NACK_RELAY_INTERVAL,
-    ForwardedCopy,
-    PublishedStream,
-    Router,
-    aggregate_remb,
-)
+from hotline.sfu.forwarding import ForwardedCopy, PublishedStream, Router
+from hotline.sfu.nack import CACHE_SIZE, NACK_RELAY_INTERVAL
+from hotline.sfu.uplink import CEILING_GROWTH, ESTIMATE_GROWTH, MIN_VIDEO_BITRATE, aggregate_remb
 
 from .test_sfu_rtp import packet
 
@@ -31,10 +23,10 @@ def setup() -> tuple[Router, Router, PublishedStream, list[bytes], list[bytes]]:
     to_subscriber: list[bytes] = []
     pub, sub = Router(1), Router(2)
     stream = PublishedStream(1, "video", 0x11223344, 97, {}, to_publisher.append)
-    pub.published[stream.ssrc] = stream
+    pub.publish(stream)
     copy = ForwardedCopy(stream, 2, 0x55667788, 100, to_subscriber.append)
-    stream.copies.append(copy)
-    sub.copies[copy.ssrc] = copy
+    sub.subscribe(copy)
+    stream.add_copy(copy)
     return pub, sub, stream, to_publisher, to_subscriber
 
 
@@ -103,8 +95,8 @@ def test_remb_is_the_sfu_estimate_and_subscriber_rembs_are_only_kept() -> None:
     sub.on_rtcp(rtp.remb(2, 800_000, [0x55667788]), now=0.0)
     copy = sub.copies[0x55667788]
     assert copy.remb is not None and abs(copy.remb - 800_000) < 1000
-    assert aggregate_remb([stream], None) is None  # no estimate: no REMB
-    data = aggregate_remb([stream], 300_000)
+    assert aggregate_remb([stream.ssrc], None) is None  # no estimate: no REMB
+    data = aggregate_remb([stream.ssrc], 300_000)
     assert data is not None
     (p,) = rtp.iter_rtcp(data)
     parsed = rtp.remb_bitrate(p)
@@ -121,25 +113,24 @@ def _feed(pub: Router, seqs: range, lost: set[int], size: int = 1000) -> None:
 def test_uplink_estimate_cuts_on_loss_then_grows_back() -> None:
     pub, _, stream, _, _ = setup()
     est = pub.uplink
-    streams = [stream]
     _feed(pub, range(0, 100), set())
-    assert est.update(streams, 0.0) is None
+    assert pub.update_uplink(0.0) is None
     _feed(pub, range(100, 200), set())
-    assert est.update(streams, 1.0) is None  # no loss: no limit
+    assert pub.update_uplink(1.0) is None  # no loss: no limit
     _feed(pub, range(200, 300), set(range(200, 300, 3)))  # a third lost
-    cut = est.update(streams, 2.0)
+    cut = pub.update_uplink(2.0)
     assert est.loss == pytest.approx(0.33, abs=0.01)
     # video received: 67 packets of about 1,012 bytes in 1 s; times (1 - loss / 2)
     assert cut is not None and cut == pytest.approx(67 * 1012 * 8 * (1 - est.loss / 2), rel=0.02)
     assert stream.uplink_congested  # no NACK is relayed to the publisher meanwhile
     _feed(pub, range(300, 400), set(range(300, 400, 20)))  # 5 %: hold
-    assert est.update(streams, 3.0) == cut
+    assert pub.update_uplink(3.0) == cut
     assert not stream.uplink_congested
-    assert est.update(streams, 3.2) == cut  # under ESTIMATE_INTERVAL: unchanged
+    assert pub.update_uplink(3.2) == cut  # under ESTIMATE_INTERVAL: unchanged
     rates = []
     for i in range(4, 30):
         _feed(pub, range(i * 100, i * 100 + 100), set())
-        rates.append(est.update(streams, float(i)))
+        rates.append(pub.update_uplink(float(i)))
     # Near the rate that overflowed (for CEILING_MEMORY seconds): slow growth; then fast.
     assert rates[0] == pytest.approx(cut * CEILING_GROWTH ** 1.0)
     assert rates[2] == pytest.approx(rates[1] * ESTIMATE_GROWTH)
@@ -157,7 +148,7 @@ def test_random_loss_is_not_taken_for_congestion() -> None:
     for i in range(60):  # 30 s, 150 packets a second
         _feed(pub, range(i * 75, i * 75 + 75), {q for q in range(i * 75, i * 75 + 75)
                                                  if rng.random() < 0.10})
-        est.update([stream], i * 0.5)
+        pub.update_uplink(i * 0.5)
         congested += stream.uplink_congested
     assert est.baseline == pytest.approx(0.10, abs=0.04)
     assert congested <= 6, congested  # at most while the usual loss is being learnt

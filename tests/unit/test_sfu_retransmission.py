@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hotline.sfu import rtp
-from hotline.sfu.forwarding import MAX_NACK_RESEND, ForwardedCopy, PublishedStream, Router
+from hotline.sfu.forwarding import ForwardedCopy, PublishedStream, Router
+from hotline.sfu.nack import MAX_NACK_RESEND
 
 PUB, RTX, COPY = 0x1111, 0x2222, 0x3333
 
@@ -37,8 +38,8 @@ def setup() -> tuple[Router, Router, PublishedStream, list[bytes], list[bytes]]:
                              rtx_payload_type=97)
     publisher.publish(stream)
     copy = ForwardedCopy(stream, 2, COPY, 100, to_sub.append, subscriber_exts={})
-    stream.copies.append(copy)
-    subscriber.copies[COPY] = copy
+    subscriber.subscribe(copy)
+    stream.add_copy(copy)
     return publisher, subscriber, stream, to_pub, to_sub
 
 

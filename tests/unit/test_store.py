@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from hotline.errors import ConfigError, UsageError
-from hotline.server.store import DB_NAME, SqliteStore, hash_code
+from hotline.server.database import DB_NAME
+from hotline.server.store import SqliteStore, hash_code
 
 KEY_A, KEY_B = b"\xaa" * 32, b"\xbb" * 32
 

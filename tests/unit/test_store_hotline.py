@@ -6,17 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from hotline.crypto.identity import Identity
 from hotline.errors import UsageError
-from hotline.server.store import SqliteStore
+from tests.support.server import store_with_hotline
 
 
 def test_hotline_interval_override(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path)
-    for party in ("a", "b"):
-        store.add_party(party)
-        store.enroll(store.new_enrollment_code(party), Identity.generate().public_key)
-    store.add_hotline("red", "a", "b")
+    store = store_with_hotline(tmp_path)
     assert store.hotline_interval("red") is None
     store.set_hotline_interval("red", 120.0)
     assert store.hotline_interval("red") == 120.0

@@ -16,21 +16,10 @@ from typer.testing import CliRunner
 from hotline.cli.main import app
 from hotline.client.trust import State, TrustStore, Verdict, canonical, evaluate, trust_path
 from hotline.client.trustpolicy import TrustPolicy, parse_accept, pin_command
+from hotline.crypto import keyschedule as sched
 from hotline.crypto.callkey import CallKeyPair
 from hotline.crypto.identity import Identity
 from hotline.crypto.keymessage import MSG_KEY
-from hotline.crypto.keyschedule import (
-    Action,
-    InstallDecryptionKey,
-    Joined,
-    KeyMessageReceived,
-    KeySchedule,
-    KeyScheduleConfig,
-    Member,
-    MemberJoined,
-    PeerAccepted,
-    SendKeyMessage,
-)
 from hotline.errors import ConfigError, KeyMessageError, UsageError
 
 VECTORS = json.loads((Path(__file__).parents[1] / "vectors" / "trust-v1.json").read_text())
@@ -114,62 +103,63 @@ def test_a_hotline_policy_accepts_its_pins_only_and_never_by_option() -> None:
 # -- the key schedule seals nothing to an untrusted member -----------------------------
 
 
-def schedule(identity: Identity, trusted: bool) -> KeySchedule:
-    return KeySchedule(identity, CallKeyPair.generate(), KeyScheduleConfig(room_id="r"),
-                       trusted=lambda member: trusted)
+def schedule(identity: Identity, trusted: bool) -> sched.KeySchedule:
+    return sched.KeySchedule(identity, CallKeyPair.generate(), sched.KeyScheduleConfig(room_id="r"),
+                             trusted=lambda member: trusted)
 
 
-def member_of(s: KeySchedule, pid: int, epoch: int, party: str) -> Member:
+def member_of(s: sched.KeySchedule, pid: int, epoch: int, party: str) -> sched.Member:
     ann = s.announcement(pid, epoch)
-    return Member(pid, s.identity.public_key, ann.encode(), party)
+    return sched.Member(pid, s.identity.public_key, ann.encode(), party)
 
 
-def sealed(actions: list[Action]) -> list[SendKeyMessage]:
+def sealed(actions: list[sched.Action]) -> list[sched.SendKeyMessage]:
     """Sealed sender keys (0x02) among ``actions``; code commitments and reveals (0x03,
     0x04) ride the same action and hold no secret."""
-    return [a for a in actions if isinstance(a, SendKeyMessage) and a.data[0] == MSG_KEY]
+    return [a for a in actions if isinstance(a, sched.SendKeyMessage) and a.data[0] == MSG_KEY]
 
 
-def run_code_round(now: float, by_pid: dict[int, KeySchedule], *batches: list[Action]) -> None:
+def run_code_round(now: float, by_pid: dict[int, sched.KeySchedule],
+                   *batches: list[sched.Action]) -> None:
     """Deliver every code commitment and reveal in ``batches`` (and those they cause)."""
     todo = [(a.recipient, a.data) for batch in batches for a in batch
-            if isinstance(a, SendKeyMessage) and a.data[0] != MSG_KEY]
+            if isinstance(a, sched.SendKeyMessage) and a.data[0] != MSG_KEY]
     while todo:
         pid, data = todo.pop(0)
-        out = by_pid[pid].handle(KeyMessageReceived(now, data))
+        out = by_pid[pid].handle(sched.KeyMessageReceived(now, data))
         todo += [(a.recipient, a.data) for a in out
-                 if isinstance(a, SendKeyMessage) and a.data[0] != MSG_KEY]
+                 if isinstance(a, sched.SendKeyMessage) and a.data[0] != MSG_KEY]
 
 
 def test_untrusted_member_gets_no_key_until_accepted_then_a_fresh_one() -> None:
     alice_id, bob_id = Identity.generate(), Identity.generate()
     alice, bob = schedule(alice_id, trusted=False), schedule(bob_id, trusted=True)
-    bob_actions = bob.handle(Joined(0.0, 1, 2, ()))
+    bob_actions = bob.handle(sched.Joined(0.0, 1, 2, ()))
     assert not sealed(bob_actions)
-    actions = alice.handle(Joined(0.0, 2, 1, (member_of(bob, 2, 1, "bob"),)))
+    actions = alice.handle(sched.Joined(0.0, 2, 1, (member_of(bob, 2, 1, "bob"),)))
     assert not sealed(actions)  # nothing sealed
     assert alice.members == (2,) and alice.untrusted == (2,)
     # bob (who trusts alice) sends his key; alice does not install it
-    bob_joined = bob.handle(MemberJoined(0.1, 2, member_of(alice, 1, 2, "alice")))
+    bob_joined = bob.handle(sched.MemberJoined(0.1, 2, member_of(alice, 1, 2, "alice")))
     to_alice = sealed(bob_joined)
     assert len(to_alice) == 1
     with pytest.raises(KeyMessageError):
-        alice.handle(KeyMessageReceived(0.2, to_alice[0].data))
+        alice.handle(sched.KeyMessageReceived(0.2, to_alice[0].data))
     # the untrusted member is in the code: both show the same one after the code round
     run_code_round(0.2, {1: alice, 2: bob}, actions, bob_joined)
     code_with_bob = alice.code
     assert code_with_bob is not None and alice.code == bob.code
     # accepted: a rekey seals a new key to bob, and bob's held key is installed
-    accepted = alice.handle(PeerAccepted(0.3, 2))
+    accepted = alice.handle(sched.PeerAccepted(0.3, 2))
     sent = sealed(accepted)
     assert [a.recipient for a in sent] == [2] and alice.generation == 1
-    assert [a.sender for a in accepted if isinstance(a, InstallDecryptionKey)] == [2]
+    assert [a.sender for a in accepted if isinstance(a, sched.InstallDecryptionKey)] == [2]
     assert alice.untrusted == () and alice.is_trusted(2)
-    installed = bob.handle(KeyMessageReceived(0.4, sent[0].data))
-    assert [a.sender for a in installed if isinstance(a, InstallDecryptionKey)] == [1]
-    assert alice.handle(PeerAccepted(0.5, 2)) == []  # accepting twice changes nothing
+    installed = bob.handle(sched.KeyMessageReceived(0.4, sent[0].data))
+    assert [a.sender for a in installed if isinstance(a, sched.InstallDecryptionKey)] == [1]
+    assert alice.handle(sched.PeerAccepted(0.5, 2)) == []  # accepting twice changes nothing
     with pytest.raises(UsageError):
-        alice.handle(PeerAccepted(0.5, 9))
+        alice.handle(sched.PeerAccepted(0.5, 9))
 
 
 # -- the command line ------------------------------------------------------------------

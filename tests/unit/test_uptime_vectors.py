@@ -12,8 +12,9 @@ import pytest
 
 from hotline.crypto.chainwatch import KnownChain, follow
 from hotline.crypto.identity import Identity
-from hotline.crypto.linkreport import Figures, LinkReport, ReportError
+from hotline.crypto.linkreport import Figures, LinkReport
 from hotline.crypto.uptimelog import LogEntry
+from hotline.errors import ReportError
 
 VECTORS = json.loads((Path(__file__).parents[1] / "vectors" / "uptime-v1.json").read_text())
 

@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hotline.crypto.identity import Identity
-from hotline.crypto.uptimelog import LogEntry, LogError, append, canonical_json, verify_chain
+from hotline.crypto.uptimelog import LogEntry, append, canonical_json, verify_chain
+from hotline.errors import LogError
 
 NODE_A, NODE_B, ROGUE = Identity.generate(), Identity.generate(), Identity.generate()
 TRUSTED = [NODE_A.public_key, NODE_B.public_key]

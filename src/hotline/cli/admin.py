@@ -12,8 +12,8 @@ from typing import Annotated
 import typer
 
 from hotline.errors import HotlineError
+from hotline.roles import DEFAULT_ROLE, LISTEN_ONLY, ROLES
 from hotline.server.store import Room, SqliteStore
-from hotline.signaling.messages import DEFAULT_ROLE, LISTEN_ONLY, ROLES
 
 app = typer.Typer(help="Operator commands: parties, rooms, audit log.", no_args_is_help=True)
 party_app = typer.Typer(help="Parties (an organisation or person with devices).",

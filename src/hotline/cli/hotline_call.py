@@ -12,13 +12,13 @@ import typer
 
 from hotline.cli.enroll import IdentityFile, Server, TlsCa
 from hotline.cli.standby import Camera, MediaFile, Microphone, _say, figures_line
-from hotline.client.hotline_call import CallNotConnected, HotlineCaller
+from hotline.client.hotline.caller import HotlineCaller
+from hotline.client.hotline.standby import CallMedia
 from hotline.client.signaling import SignalingClient, trust
-from hotline.client.standby import CallMedia
 from hotline.client.trust import Verdict
 from hotline.client.trustpolicy import Presented, TrustPolicy, UntrustedKey
 from hotline.crypto.identity import Identity
-from hotline.errors import HotlineError
+from hotline.errors import CallNotConnected, HotlineError, from_wire
 from hotline.signaling import messages as m
 
 NOT_CONNECTED = 2  # exit code: the call was not answered / the link test failed
@@ -102,7 +102,7 @@ async def _linktest(server: str, identity: Identity, name: str, tls_ca: str | No
         while True:
             reply = await asyncio.wait_for(client.hotline.get(), timeout)
             if isinstance(reply, m.Error):
-                raise HotlineError(f"{reply.code}: {reply.message}")
+                raise from_wire(reply.code, reply.message)
             if isinstance(reply, m.LinkTestResult) and reply.hotline == name:
                 return reply
 

@@ -20,10 +20,11 @@ from hotline.client.trustpolicy import pin_command
 from hotline.crypto.chainwatch import fields_of
 from hotline.crypto.identity import fingerprint
 from hotline.crypto.recordaudit import ENDPOINT_SIGNED, ONE_END, SERVER_ONLY, audit
-from hotline.crypto.uptimelog import LogEntry, LogError
-from hotline.server.outcomes import hotline_status
+from hotline.crypto.uptimelog import LogEntry
+from hotline.errors import LogError
+from hotline.server.hotline.outcomes import hotline_status
+from hotline.server.hotline.uptime import UptimeRecord, node_identity
 from hotline.server.store import SqliteStore
-from hotline.server.uptime import UptimeRecord, node_identity
 
 admin_app = typer.Typer(help="Hotlines: standing links between two parties.",
                         no_args_is_help=True)

@@ -10,6 +10,8 @@ line, or carried on paper).
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -32,9 +34,20 @@ def _load(identity: Path) -> tuple[TrustStore, Path]:
     return TrustStore.load(path), path
 
 
-def _fail(exc: HotlineError) -> typer.Exit:
-    typer.echo(f"error: {exc}", err=True)
-    return typer.Exit(code=1)
+def _loaded(identity: Path) -> tuple[TrustStore, Path]:
+    """:func:`_load`, a failure reported as by :func:`_reported`."""
+    with _reported():
+        return _load(identity)
+
+
+@contextlib.contextmanager
+def _reported() -> Iterator[None]:
+    """A :class:`HotlineError` in the block is said on stderr and exits with code 1."""
+    try:
+        yield
+    except HotlineError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=1) from None
 
 
 @app.command("add")
@@ -45,13 +58,11 @@ def add(hotline: Annotated[str, typer.Argument(help="The hotline.")],
         identity: IdentityPath) -> None:
     """Pin PARTY's devices for HOTLINE on this device (replaces an earlier pin). Only
     these keys are accepted at the far end of HOTLINE's calls and link tests."""
-    try:
+    with _reported():
         store, path = _load(identity)
         old = store.hotlines.get(hotline)
         store.pin(hotline, party, fingerprints, now_text())
         store.save(path)
-    except HotlineError as exc:
-        raise _fail(exc) from None
     pin = store.hotlines[hotline]
     verb = "re-pinned" if old is not None else "pinned"
     typer.echo(f"hotline {hotline!r}: {verb} {party!r} on this device ({path}):")
@@ -65,10 +76,7 @@ def add(hotline: Annotated[str, typer.Argument(help="The hotline.")],
 @app.command("list")
 def list_pins(identity: IdentityPath) -> None:
     """The hotline pins of this device."""
-    try:
-        store, path = _load(identity)
-    except HotlineError as exc:
-        raise _fail(exc) from None
+    store, path = _loaded(identity)
     if not store.hotlines:
         typer.echo(f"no hotline pins in {path}")
     for name, pin in sorted(store.hotlines.items()):
@@ -81,24 +89,19 @@ def list_pins(identity: IdentityPath) -> None:
 def remove(hotline: Annotated[str, typer.Argument(help="The hotline.")],
            identity: IdentityPath) -> None:
     """Forget HOTLINE's pin: its calls and link tests are refused here until a new one."""
-    try:
+    with _reported():
         store, path = _load(identity)
         if not store.unpin(hotline):
             typer.echo(f"error: no pin for hotline {hotline!r} in {path}", err=True)
             raise typer.Exit(code=1)
         store.save(path)
-    except HotlineError as exc:
-        raise _fail(exc) from None
     typer.echo(f"hotline {hotline!r}: pin removed")
 
 
 @trust_app.command("list")
 def list_devices(identity: IdentityPath) -> None:
     """Every party and device this device decided about, with how."""
-    try:
-        store, path = _load(identity)
-    except HotlineError as exc:
-        raise _fail(exc) from None
+    store, path = _loaded(identity)
     if not store.parties:
         typer.echo(f"no devices in {path}")
     for party, devices in sorted(store.parties.items()):
@@ -126,10 +129,8 @@ def accept(party: Annotated[str, typer.Argument()],
                                                       "verified out of band.")],
            identity: IdentityPath) -> None:
     """Trust PARTY's device FINGERPRINT for rooms (checked out of band)."""
-    try:
+    with _reported():
         fp = accept_or_refuse(identity, party, fingerprint, accept=True)
-    except HotlineError as exc:
-        raise _fail(exc) from None
     typer.echo(f"trusted: {party} {fp}")
 
 
@@ -137,8 +138,6 @@ def accept(party: Annotated[str, typer.Argument()],
 def refuse(party: Annotated[str, typer.Argument()],
            fingerprint: Annotated[str, typer.Argument()], identity: IdentityPath) -> None:
     """Refuse PARTY's device FINGERPRINT: it never gets a key from this device."""
-    try:
+    with _reported():
         fp = accept_or_refuse(identity, party, fingerprint, accept=False)
-    except HotlineError as exc:
-        raise _fail(exc) from None
     typer.echo(f"refused: {party} {fp}")

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-import signal
 import ssl
 from pathlib import Path
 from typing import Annotated
@@ -16,9 +14,10 @@ from aiohttp import web
 from rich.console import Console
 
 from hotline import __version__
+from hotline.cli.listening import listen, until_stopped
 from hotline.errors import ConfigError, HotlineError
 from hotline.server.app import make_app
-from hotline.server.outcomes import Thresholds
+from hotline.server.hotline.outcomes import Thresholds
 from hotline.server.settings import DEFAULT_DATA, DEFAULT_HOST, DEFAULT_PORT, Settings
 from hotline.server.tls_files import self_signed_files
 
@@ -43,25 +42,15 @@ async def _serve(settings: Settings, console: Console) -> None:
         except (OSError, ssl.SSLError) as exc:
             await runner.cleanup()
             raise ConfigError(f"cannot use the TLS certificate/key: {exc}") from None
-    site = web.TCPSite(runner, settings.host, settings.port, ssl_context=ssl_context)
-    try:
-        await site.start()
-    except OSError as exc:
-        await runner.cleanup()
-        raise HotlineError(f"cannot listen on {settings.host}:{settings.port}: "
-                           f"{exc.strerror}") from None
+    await listen(runner, settings.host, settings.port, ssl_context)
     console.print(f"[bold]Hotline {__version__}[/] serving at [bold cyan]{settings.url}[/]"
                   f"  (data: {settings.data_dir.resolve()})")
     if settings.public_urls:
         console.print("Logins are accepted for this address and: "
                       + ", ".join(sorted(settings.public_origins)))
     console.print("Press Ctrl-C to stop.")
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     try:
-        await stop.wait()
+        await until_stopped()
     finally:
         console.print("stopping…")
         await runner.cleanup()

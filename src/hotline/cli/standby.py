@@ -28,11 +28,11 @@ from typing import Annotated, Any
 import typer
 
 from hotline.cli.enroll import IdentityFile, Server, TlsCa
-from hotline.client.recordhead import path_for
-from hotline.client.standby import CallMedia, Standby, StandbyEvent, StandbyRefused
+from hotline.client.hotline.recordhead import path_for
+from hotline.client.hotline.standby import CallMedia, Standby, StandbyEvent
 from hotline.client.trustpolicy import TrustPolicy
 from hotline.crypto.identity import Identity
-from hotline.errors import HotlineError
+from hotline.errors import HotlineError, StandbyRefused
 
 HotlineName = Annotated[str, typer.Option("--hotline", help="The hotline to stand by for.")]
 MediaHost = Annotated[str | None, typer.Option(

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
-import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -22,6 +21,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from rich.console import Console
 
+from hotline.cli.listening import listen, until_stopped
 from hotline.errors import HotlineError
 from hotline.server.webpage import (
     WEB_APP,
@@ -68,20 +68,11 @@ def _loopback(host: str) -> bool:
 async def _run(app: web.Application, host: str, port: int, console: Console) -> None:
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    try:
-        await site.start()
-    except OSError as exc:
-        await runner.cleanup()
-        raise HotlineError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    await listen(runner, host, port)
     shown = f"[{host}]" if ":" in host else host
     console.print(f"Open [bold cyan]http://{shown}:{port}/[/] (Ctrl-C stops).")
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     try:
-        await stop.wait()
+        await until_stopped()
     finally:
         await runner.cleanup()
 

@@ -13,13 +13,9 @@ import logging
 import os
 from urllib.parse import urlsplit
 
-from hotline.errors import UsageError
+from hotline.errors import InsecureServer
 
 log = logging.getLogger("hotline.client")
-
-
-class InsecureServer(UsageError):
-    """Plain http(ws) to a server that is not on this machine, without the override."""
 
 
 #: Set to 1 (or ``hotline --insecure-http``) to allow plain http beyond loopback.

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hotline.crypto.linkreport import NO_KEY, LinkReport
-from hotline.crypto.uptimelog import GENESIS, LogEntry, LogError
-from hotline.errors import CryptoError
+from hotline.crypto.uptimelog import GENESIS, LogEntry
+from hotline.errors import CryptoError, LogError
 
 KEEP = 256  # entry hashes remembered
 

@@ -33,17 +33,13 @@ from dataclasses import dataclass, field, replace
 
 from hotline.crypto.identity import PUBLIC_KEY_SIZE, SIGNATURE_SIZE, Identity, verify
 from hotline.crypto.wire import Reader, Writer
-from hotline.errors import CryptoError, Reason
+from hotline.errors import Reason, ReportError
 
 _LABEL = b"hotline/v1 linktest report\x00"
 ROLES = {"originator": 1, "responder": 2}
 _ROLE_NAMES = {v: k for k, v in ROLES.items()}
 NO_KEY = bytes(32)
 _NEG_ZERO = struct.pack(">d", -0.0)
-
-
-class ReportError(CryptoError):
-    """A link-test report could not be parsed."""
 
 
 @dataclass(frozen=True, slots=True)

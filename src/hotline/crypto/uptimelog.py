@@ -26,14 +26,10 @@ from typing import Any
 
 from hotline.crypto.identity import PUBLIC_KEY_SIZE, SIGNATURE_SIZE, Identity, verify
 from hotline.crypto.wire import Reader, Writer
-from hotline.errors import CryptoError, Reason
+from hotline.errors import LogError, Reason
 
 _LABEL = b"hotline/v1 uptime log\x00"
 GENESIS = bytes(32)
-
-
-class LogError(CryptoError):
-    """An uptime-log entry could not be parsed."""
 
 
 def canonical_json(data: Mapping[str, Any]) -> bytes:

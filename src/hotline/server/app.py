@@ -2,41 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
 
 from hotline import __version__
-from hotline.server.hotlines import HotlineService
+from hotline.server.hotline.service import HotlineService
+from hotline.server.hotline.uptime import UptimeRecord, node_identity
 from hotline.server.origin import connection_origins, tls_unique
 from hotline.server.rooms import RoomRegistry
 from hotline.server.session import Session
 from hotline.server.settings import Settings
+from hotline.server.state import ServerState
 from hotline.server.store import SqliteStore, Store
-from hotline.server.uptime import UptimeRecord, node_identity
 from hotline.server.webpage import WEB_APP, add_page_routes
 from hotline.sfu.edge import Sfu, StreamInfo
 from hotline.signaling import messages as m
 from hotline.signaling.messages import MAX_MESSAGE_BYTES
 
 log = logging.getLogger("hotline.server")
-
-
-@dataclass
-class ServerState:
-    settings: Settings
-    store: Store
-    rooms: RoomRegistry
-    sfu: Sfu
-    hotlines: HotlineService
-    #: Tasks that outlive the connection that started them (a broken seat's expiry).
-    background: set[asyncio.Task[object]] = field(default_factory=set)
-    #: Origins a login/enrollment proof may name besides the connection's own address
-    #: (``Settings.public_urls``; hotline.server.origin).
-    public_origins: set[str] = field(default_factory=set)
 
 
 STATE = web.AppKey("state", ServerState)
@@ -84,7 +69,6 @@ def make_app(settings: Settings, store: Store | None = None,
     owned = store is None
     store = store if store is not None else SqliteStore(settings.data_dir)
     app = web.Application()
-    rooms = RoomRegistry(join_timeout=settings.join_timeout, audit=store.audit)
 
     def send_offer(room: str, pid: int, sdp: str, streams: list[StreamInfo]) -> None:
         rooms.get(room).send_to(pid, m.SubscribeOffer(sdp=sdp, streams=[
@@ -93,6 +77,8 @@ def make_app(settings: Settings, store: Store | None = None,
 
     sfu = Sfu(settings.media_address, send_offer, consent_interval=settings.consent_interval,
               consent_failures=settings.consent_failures)
+    # the live rooms own their media in the SFU (joins, publishes, leaves go through them)
+    rooms = RoomRegistry(join_timeout=settings.join_timeout, audit=store.audit, media=sfu)
     record = UptimeRecord(store, node_identity(settings.data_dir))
     hotlines = HotlineService(settings, store, record, discard_room=rooms.discard)
     app[STATE] = ServerState(settings, store, rooms, sfu, hotlines,

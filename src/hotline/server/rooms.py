@@ -1,5 +1,10 @@
 """Live rooms: who is in a call, the roster epoch, and ordered roster events.
 
+Each live room also owns its media in the SFU: a seat's publish, subscribe answers and
+media restart go through the room, and a leave (or an expired seat) removes the
+participant from the SFU in the same step, so the roster and the SFU's participants
+cannot drift apart. The SFU sits behind :class:`Media` (:class:`hotline.sfu.edge.Sfu`).
+
 The server orders every roster change of a room (join, leave) under the room's lock
 and numbers it with the next epoch, so all members see the same sequence. A join is
 two steps: the server gives the joiner its participant id and the epoch of its join
@@ -22,7 +27,9 @@ from typing import Protocol
 
 from hotline.crypto.callkey import CallKeyAnnouncement
 from hotline.crypto.codecommit import relayed_header
-from hotline.errors import CryptoError, ProtocolError, RemoteError
+from hotline.errors import CryptoError, NotInRoom, ProtocolError, ResumeRefused
+from hotline.logtext import safe
+from hotline.roles import DEFAULT_ROLE, LISTEN_ONLY, Role
 from hotline.signaling import messages as m
 
 log = logging.getLogger("hotline.rooms")
@@ -31,16 +38,34 @@ AuditSink = Callable[..., None]
 _U32 = 2**32 - 1
 
 
-class Member(Protocol):
-    """What a room needs from a connected participant (a signaling session)."""
+class Peer(Protocol):
+    """A signaling connection as the rooms and the hotline service see it."""
 
     conn_id: str
-    party: str
-    identity_key: bytes
 
+    @property
+    def party(self) -> str: ...
+    @property
+    def identity_key(self) -> bytes: ...
     def send(self, message: m.ServerMessage) -> None: ...
+
+
+class Member(Peer, Protocol):
+    """What a room needs from a connected participant (a signaling session)."""
+
     async def next_announcement(self, timeout: float) -> bytes: ...
     def can_replay_after(self, received: int) -> bool: ...
+
+
+class Media(Protocol):
+    """What a room needs from the SFU; every call names the room and a seat of it. The
+    SFU offers each participant the others' streams by itself (when a stream appears)."""
+
+    def listen(self, room: str, participant_id: int) -> object: ...
+    async def publish(self, room: str, participant_id: int, offer_sdp: str) -> str: ...
+    def subscribe_answer(self, room: str, participant_id: int, sdp: str) -> None: ...
+    async def restart(self, room: str, participant_id: int) -> object: ...
+    async def remove(self, room: str, participant_id: int) -> None: ...
 
 
 @dataclass
@@ -48,7 +73,7 @@ class _Seat:
     session: Member
     participant_id: int
     announcement: bytes
-    role: m.Role
+    role: Role
     media: m.MediaState
     token: bytes = b""  # for ``resume`` (never logged)
 
@@ -58,21 +83,15 @@ class _Seat:
                             announcement=self.announcement, role=self.role, media=self.media)
 
 
-class NotInRoom(RemoteError):
-    """The request needs a joined participant."""
-
-
-class ResumeRefused(RemoteError):
-    """No seat of this device to take back (expired, or a wrong token)."""
-
-
 class LiveRoom:
     """One room's call state. All roster changes happen under ``self._lock``."""
 
-    def __init__(self, name: str, *, join_timeout: float, audit: AuditSink) -> None:
+    def __init__(self, name: str, *, join_timeout: float, audit: AuditSink,
+                 media: Media) -> None:
         self.name = name
         self._join_timeout = join_timeout
         self._audit = audit
+        self._media = media
         self._lock = asyncio.Lock()
         self._seats: dict[int, _Seat] = {}
         self._by_conn: dict[str, int] = {}
@@ -95,12 +114,13 @@ class LiveRoom:
             raise ProtocolError("room epoch exhausted")
         return self.epoch + 1
 
-    def role_of(self, session: Member) -> m.Role | None:
+    def role_of(self, session: Member) -> Role | None:
         pid = self._by_conn.get(session.conn_id)
         return None if pid is None else self._seats[pid].role
 
-    async def join(self, session: Member, role: m.Role = "delegate") -> None:
-        """Run the two-step join; raises RemoteError on a bad or late announcement."""
+    async def join(self, session: Member, role: Role = DEFAULT_ROLE) -> None:
+        """Run the two-step join; raises RemoteError on a bad or late announcement. A
+        listen-only member is offered the others' streams at once (it publishes none)."""
         if session.conn_id in self._by_conn:
             raise ProtocolError("already in this room")
         async with self._lock:
@@ -120,7 +140,7 @@ class LiveRoom:
             if ann.epoch != epoch:
                 raise ProtocolError("announcement is for another epoch")
             others = list(self._seats.values())
-            media = m.MediaState(audio=role not in m.LISTEN_ONLY, video=role not in m.LISTEN_ONLY)
+            media = m.MediaState(audio=role not in LISTEN_ONLY, video=role not in LISTEN_ONLY)
             seat = _Seat(session, pid, raw, role, media, secrets.token_bytes(16))
             self._seats[pid] = seat
             self._by_conn[session.conn_id] = pid
@@ -133,9 +153,12 @@ class LiveRoom:
         log.info("join room=%s participant=%d conn=%s epoch=%d", self.name, pid,
                  session.conn_id, epoch)
         self._audit("join", room=self.name, party=session.party, participant=pid)
+        if role in LISTEN_ONLY:
+            self._media.listen(self.name, pid)
 
     async def leave(self, session: Member) -> bool:
-        """Remove ``session`` if it is in the room; tell the others. True if it was."""
+        """Remove ``session`` if it is in the room, its media too; tell the others. True
+        if it was."""
         async with self._lock:
             pid = self._by_conn.pop(session.conn_id, None)
             if pid is None:
@@ -147,6 +170,7 @@ class LiveRoom:
         log.info("leave room=%s participant=%d conn=%s epoch=%d", self.name, pid,
                  session.conn_id, self.epoch)
         self._audit("leave", room=self.name, party=session.party, participant=pid)
+        await self._media.remove(self.name, pid)
         return True
 
     async def resume(self, session: Member, participant_id: int, token: bytes,
@@ -176,7 +200,7 @@ class LiveRoom:
         if pid is None:
             raise NotInRoom("join the room first")
         seat = self._seats[pid]
-        if seat.role in m.LISTEN_ONLY and (state.audio or state.video or state.screen):
+        if seat.role in LISTEN_ONLY and (state.audio or state.video or state.screen):
             raise ProtocolError(f"the role {seat.role} listens only")
         if state == seat.media:
             return
@@ -184,6 +208,31 @@ class LiveRoom:
         for other in self._seats.values():
             if other is not seat:
                 other.session.send(m.MemberMedia(participant_id=pid, state=state))
+
+    def _seat_of(self, session: Member) -> int:
+        pid = self._by_conn.get(session.conn_id)
+        if pid is None:
+            raise NotInRoom("join a room first")
+        return pid
+
+    async def publish(self, session: Member, offer_sdp: str) -> None:
+        """The seat's media offer: the SFU answers (``publish_answer``), then offers its
+        streams to the others once they flow."""
+        answer = await self._media.publish(self.name, self._seat_of(session), offer_sdp)
+        session.send(m.PublishAnswer(sdp=answer))
+
+    def subscribe_answer(self, session: Member, sdp: str) -> None:
+        self._media.subscribe_answer(self.name, self._seat_of(session), sdp)
+
+    async def restart_media(self, session: Member, reason: str) -> None:
+        """``media_restart``: new media connections in the same seat (no roster change, no
+        rekey). ``media_restarted`` comes before any offer of the new subscribe
+        connection; what the client sent before it is for the old ones."""
+        pid = self._seat_of(session)
+        log.info("conn=%s room=%s participant=%d media restart: %s", session.conn_id,
+                 safe(self.name), pid, safe(reason))
+        await self._media.restart(self.name, pid)
+        session.send(m.MediaRestarted())
 
     def send_to(self, participant_id: int, message: m.ServerMessage) -> None:
         seat = self._seats.get(participant_id)
@@ -210,10 +259,11 @@ class LiveRoom:
 class RoomRegistry:
     """The live rooms of this server, created on first join."""
 
-    def __init__(self, *, join_timeout: float, audit: AuditSink) -> None:
+    def __init__(self, *, join_timeout: float, audit: AuditSink, media: Media) -> None:
         self._rooms: dict[str, LiveRoom] = {}
         self._join_timeout = join_timeout
         self._audit = audit
+        self._media = media
 
     def find(self, name: str) -> LiveRoom | None:
         """The live room ``name``, without creating it."""
@@ -223,7 +273,7 @@ class RoomRegistry:
         room = self._rooms.get(name)
         if room is None:
             room = self._rooms[name] = LiveRoom(name, join_timeout=self._join_timeout,
-                                                audit=self._audit)
+                                                audit=self._audit, media=self._media)
         return room
 
     def rooms(self) -> list[LiveRoom]:

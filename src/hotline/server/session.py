@@ -1,11 +1,13 @@
-"""One signaling connection: authentication, a table of handlers, a bounded send queue.
+"""One signaling connection over aiohttp: the driver around :mod:`hotline.server.connection`.
 
 Life of a connection: the server sends ``hello`` with a fresh challenge; the client
 answers ``enroll`` (first time, with a one-time code) or ``auth``, each a signature
 over that challenge; then it may ``join`` a room of its party, ``announce``, relay
-``key`` messages and ``leave``. Every refused request gets one ``error`` message;
-repeated protocol errors, floods or a client too slow to read close the connection.
-Errors map to codes in :func:`error_for`, the one place that does so.
+``key`` messages and ``leave``. Which message is allowed in which state, and the error
+of each refusal, is the table of :mod:`hotline.server.connection`; this module reads
+frames, runs the handler of each allowed message and writes what the connection
+encodes, through a bounded send queue. Repeated protocol errors, floods or a client too
+slow to read close the connection.
 """
 
 from __future__ import annotations
@@ -14,62 +16,41 @@ import asyncio
 import logging
 import os
 import secrets
-from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, cast
 
 from aiohttp import WSMsgType, web
 
 from hotline.crypto.auth import Purpose, check_proof
 from hotline.crypto.ed25519_checks import public_key_problem
-from hotline.errors import HotlineError, LocalError, ProtocolError, RemoteError, UsageError
+from hotline.errors import (
+    Forbidden,
+    HotlineError,
+    LocalError,
+    NotInRoom,
+    ProtocolError,
+    RemoteError,
+    ResumeRefused,
+    Unauthorized,
+    UsageError,
+)
 from hotline.logtext import safe
-from hotline.server.rooms import LiveRoom, NotInRoom, ResumeRefused
-from hotline.server.standby import HotlineForbidden
+from hotline.roles import DEFAULT_ROLE, LISTEN_ONLY, as_role
+from hotline.server.connection import Handlers, M, ServerConnection
+from hotline.server.hotline.standby import Endpoint
+from hotline.server.rooms import LiveRoom
+from hotline.server.state import ServerState
 from hotline.signaling import messages as m
-
-if TYPE_CHECKING:
-    from hotline.server.app import ServerState
 
 log = logging.getLogger("hotline.session")
 
 SEND_QUEUE = 1024  # messages waiting for a slow reader before we drop the connection
-REPLAY = 1024  # messages kept after ``joined`` for a ``resume`` to replay
-MAX_ERRORS = 20  # refused requests before the connection is closed
 CLOSE_POLICY = 4008  # WebSocket close code: policy violation (flood, errors, slow)
 #: Close codes of a connection closed on purpose (normal, going away, ours): a leave.
 CLEAN_CLOSE = frozenset({1000, 1001, CLOSE_POLICY})
 
-
-class Unauthorized(RemoteError):
-    """Authentication failed or is required."""
-
-
-class Forbidden(RemoteError):
-    """Authenticated, but not allowed (not a member, revoked device)."""
-
-
-def error_for(exc: HotlineError) -> m.Error:
-    """The one mapping from exceptions to what a client sees."""
-    if isinstance(exc, Unauthorized):
-        code = "unauthorized"
-    elif isinstance(exc, Forbidden | HotlineForbidden):
-        code = "forbidden"
-    elif isinstance(exc, NotInRoom):
-        code = "not_in_room"
-    elif isinstance(exc, ResumeRefused):
-        code = "resume_refused"
-    elif isinstance(exc, ProtocolError):
-        code = "bad_request"
-    elif isinstance(exc, UsageError):
-        code = "refused"
-    else:
-        code = "internal"
-    return m.Error(code=code, message=str(exc) if code != "internal" else "internal error")
-
-
 class Session:
-    """A client connection (implements :class:`hotline.server.rooms.Member`)."""
+    """A client connection (implements :class:`hotline.server.rooms.Member` and
+    :class:`hotline.server.hotline.standby.Endpoint`)."""
 
     def __init__(self, state: ServerState, ws: web.WebSocketResponse, *,
                  origins: frozenset[str] = frozenset(),
@@ -79,82 +60,72 @@ class Session:
         #: Where this connection arrived (hotline.server.origin), and its tls-unique.
         self.origins, self.channel_binding = origins, channel_binding
         self.conn_id = secrets.token_hex(4)
-        self.challenge = os.urandom(32)
-        self.party = ""
-        self.identity_key = b""
-        self.device_id: int | None = None
-        self.room: LiveRoom | None = None
+        loop = asyncio.get_running_loop()
+        self.conn: ServerConnection[LiveRoom] = ServerConnection(
+            os.urandom(32), rate=state.settings.max_messages_per_second, now=loop.time())
         self._queue: asyncio.Queue[str] = asyncio.Queue(SEND_QUEUE)
-        # After ``joined``: what we sent, numbered (for a ``resume`` to replay), and how
-        # many messages we received; None before a join.
-        self._sent: deque[tuple[int, str]] | None = None
-        self._sent_seq = 0
-        self._received = 0
-        self._resumed = False  # another connection took this one's seat
         self._announce: asyncio.Future[bytes] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._errors = 0
-        rate = state.settings.max_messages_per_second
-        self._tokens, self._rate, self._burst = 2 * rate, rate, 2 * rate
-        self._last = asyncio.get_running_loop().time()
-        self._handlers: dict[type, Callable[[m.ClientMessage], Awaitable[None]]] = {
-            m.Enroll: self._on_enroll,  # type: ignore[dict-item]
-            m.Auth: self._on_auth,  # type: ignore[dict-item]
-            m.Join: self._on_join,  # type: ignore[dict-item]
-            m.Announce: self._on_announce,  # type: ignore[dict-item]
-            m.SendKey: self._on_key,  # type: ignore[dict-item]
-            m.Leave: self._on_leave,  # type: ignore[dict-item]
-            m.Publish: self._on_publish,  # type: ignore[dict-item]
-            m.SubscribeAnswer: self._on_subscribe_answer,  # type: ignore[dict-item]
-            m.Ping: self._on_ping,  # type: ignore[dict-item]
-            m.Resume: self._on_resume,  # type: ignore[dict-item]
-            m.SetMedia: self._on_media,  # type: ignore[dict-item]
-            m.MediaRestart: self._on_media_restart,  # type: ignore[dict-item]
-        }
-        self._handlers.update({  # hotlines: decided in hotline.server.hotlines
-            m.StandbyRegister: self._on_standby,  # type: ignore[dict-item]
-            m.LinkTestRequest: self._on_linktest_request,  # type: ignore[dict-item]
-            m.LinkTestReport: self._on_linktest_report,  # type: ignore[dict-item]
-            m.HotlineCall: self._on_hotline_call,  # type: ignore[dict-item]
-            m.RingAck: self._on_ring_ack,  # type: ignore[dict-item]
-            m.CallAnswer: self._on_call_answer,  # type: ignore[dict-item]
-            m.Hangup: self._on_hangup,  # type: ignore[dict-item]
-            m.HotlineJoin: self._on_hotline_join,  # type: ignore[dict-item]
-            m.HotlineStatusRequest: self._on_hotline_status,  # type: ignore[dict-item]
-        })
+        self.handlers = h = Handlers()  # one handler per message type (connection.TABLE)
+        h.add(m.Enroll, self._on_enroll)
+        h.add(m.Auth, self._on_auth)
+        h.add(m.Ping, self._on_ping)
+        h.add(m.Join, self._on_join)
+        h.add(m.HotlineJoin, self._on_hotline_join)
+        h.add(m.Resume, self._on_resume)
+        h.add(m.Announce, self._on_announce)
+        h.add(m.SendKey, self._on_key)
+        h.add(m.Leave, self._on_leave)
+        h.add(m.Publish, self._on_publish)
+        h.add(m.SubscribeAnswer, self._on_subscribe_answer)
+        h.add(m.SetMedia, self._on_media)
+        h.add(m.MediaRestart, self._on_media_restart)
+        # hotlines: decided in hotline.server.hotline.service
+        hotlines = self.state.hotlines
+        h.add(m.StandbyRegister, self._on_standby)
+        h.add(m.LinkTestRequest, self._on_linktest_request)
+        h.add(m.LinkTestReport, self._to_service(hotlines.report))
+        h.add(m.HotlineCall, self._on_hotline_call)
+        h.add(m.RingAck, self._to_service(hotlines.ack))
+        h.add(m.CallAnswer, self._to_service(hotlines.answer))
+        h.add(m.Hangup, self._to_service(hotlines.hangup))
+        h.add(m.HotlineStatusRequest, self._on_hotline_status)
 
-    # -- sending ---------------------------------------------------------------------
+    # -- what a room and the hotline service see of a connection -------------------------
+
+    @property
+    def party(self) -> str:
+        return self.conn.party
+
+    @property
+    def identity_key(self) -> bytes:
+        return self.conn.identity_key
+
+    @property
+    def device_id(self) -> int | None:
+        return self.conn.device_id
+
+    @property
+    def room(self) -> LiveRoom | None:
+        return self.conn.room
 
     def send(self, message: m.ServerMessage) -> None:
         """Queue a message; a client that does not read is disconnected, never waited on.
         From ``joined`` on, every message is also numbered and kept for a ``resume``."""
-        text = m.encode(message)
-        if isinstance(message, m.Joined):
-            self._sent, self._sent_seq, self._received = deque(maxlen=REPLAY), 0, 0
-        elif self._sent is not None and not isinstance(message, m.Resumed):
-            self._sent_seq += 1
-            self._sent.append((self._sent_seq, text))
+        text = self.conn.send(message)
         if self.ws.closed:
             return  # kept above for a resume; nobody reads this connection any more
+        self._put(text)
+
+    def _put(self, text: str) -> None:
         try:
             self._queue.put_nowait(text)
         except asyncio.QueueFull:
             log.warning("conn=%s send queue full; closing", self.conn_id)
             self._spawn(self._close(CLOSE_POLICY, "too slow"))
 
-    async def _writer(self) -> None:
-        while True:
-            text = await self._queue.get()
-            try:
-                await self.ws.send_str(text)
-            except (ConnectionError, RuntimeError):
-                return
-
     def can_replay_after(self, received: int) -> bool:
-        """Whether every message after the first ``received`` since ``joined`` is kept."""
-        if self._sent is None or received > self._sent_seq:
-            return False
-        return not self._sent or self._sent[0][0] <= received + 1
+        return self.conn.can_replay_after(received)
 
     async def next_announcement(self, timeout: float) -> bytes:
         self._announce = asyncio.get_running_loop().create_future()
@@ -163,11 +134,18 @@ class Session:
         finally:
             self._announce = None
 
+    def hand_over(self, to: Session, room: LiveRoom) -> None:
+        """``resume``: ``to`` takes this connection's seat in ``room``; this one closes."""
+        to.conn.take_over(self.conn, room)
+        if not self.ws.closed:
+            self._spawn(self._close(CLOSE_POLICY, "resumed on another connection"))
+
     # -- the connection ----------------------------------------------------------------
 
     async def run(self) -> None:
         writer = asyncio.create_task(self._writer())
-        self.send(m.Hello(challenge=self.challenge, server=self.state.settings.server_name))
+        self.send(m.Hello(challenge=self.conn.challenge,
+                          server=self.state.settings.server_name))
         log.info("open conn=%s", self.conn_id)
         try:
             async for msg in self.ws:
@@ -184,32 +162,27 @@ class Session:
             writer.cancel()
             log.info("close conn=%s party=%s", self.conn_id, safe(self.party or "-"))
 
+    async def _writer(self) -> None:
+        while True:
+            text = await self._queue.get()
+            try:
+                await self.ws.send_str(text)
+            except (ConnectionError, RuntimeError):
+                return
+
     async def _receive(self, text: str) -> None:
-        if self._sent is not None:
-            self._received += 1
-        if not self._take_token():
+        if not self.conn.frame_received(asyncio.get_running_loop().time()):
             await self._close(CLOSE_POLICY, "too many messages")
             return
         try:
-            message = m.parse_client(text)
-            await self._handlers[type(message)](message)
+            await self.handlers.dispatch(self.conn.receive(text))
         except (RemoteError, LocalError) as exc:
             await self._refuse(exc)
 
-    def _take_token(self) -> bool:
-        now = asyncio.get_running_loop().time()
-        self._tokens = min(self._burst, self._tokens + (now - self._last) * self._rate)
-        self._last = now
-        if self._tokens < 1:
-            return False
-        self._tokens -= 1
-        return True
-
     async def _refuse(self, exc: HotlineError) -> None:
-        self._errors += 1
         log.info("refused conn=%s: %s", self.conn_id, safe(exc))
-        self.send(error_for(exc))
-        if self._errors >= MAX_ERRORS:
+        self.send(self.conn.refused(exc))
+        if self.conn.too_many_errors:
             await self._close(CLOSE_POLICY, "too many errors")
 
     async def _close(self, code: int, reason: str) -> None:
@@ -228,12 +201,11 @@ class Session:
             self._announce.cancel()
         if self.device_id is not None:
             self.state.hotlines.disconnected(self)
-        if self._resumed:
+        if self.conn.handed_over:
             return  # the seat lives on in another connection
         grace = self.state.settings.resume_grace
         broken = self.ws.close_code not in CLEAN_CLOSE  # not closed on purpose by either side
-        if (broken and grace > 0 and self.room is not None
-                and self.room.participant_id(self) is not None):
+        if broken and grace > 0 and self.room is not None and self.conn.seated:
             # the connection broke mid-call: keep the seat (media flows on) for a resume
             log.info("conn=%s broke in room=%s; seat kept %.0f s for a resume", self.conn_id,
                      self.room.name, grace)
@@ -242,27 +214,17 @@ class Session:
         await self._leave_room()
 
     def _expire_soon(self) -> None:
-        if not self._resumed:
+        if not self.conn.handed_over:
             task = asyncio.ensure_future(self._leave_room())
             self.state.background.add(task)
             task.add_done_callback(self.state.background.discard)
 
     async def _leave_room(self) -> bool:
         """Leave the room (roster and media); False if we were not in one."""
-        room, self.room = self.room, None
-        if room is None:
-            return False
-        pid = room.participant_id(self)
-        left = await room.leave(self)
-        if pid is not None:
-            await self.state.sfu.remove(room.name, pid)
-        return left
+        room = self.conn.left()
+        return room is not None and await room.leave(self)
 
-    # -- handlers --------------------------------------------------------------------
-
-    def _require_auth(self) -> None:
-        if self.device_id is None:
-            raise Unauthorized("authenticate first")
+    # -- handlers: each runs only in the states connection.TABLE allows -------------------
 
     def _binding(self, msg: m.Enroll | m.Auth) -> bytes:
         """The origin and channel binding a proof must be for, checked against ours: a
@@ -281,14 +243,12 @@ class Session:
         return b""
 
     async def _on_enroll(self, msg: m.Enroll) -> None:
-        if self.device_id is not None:
-            raise ProtocolError("already authenticated")
         problem = public_key_problem(msg.identity_key)
         if problem is not None:
             raise Unauthorized(f"identity key refused: not a usable Ed25519 public key "
                                f"({problem}); make a new identity")
         binding = self._binding(msg)
-        if not check_proof(msg.identity_key, msg.signature, Purpose.ENROLL, self.challenge,
+        if not check_proof(msg.identity_key, msg.signature, Purpose.ENROLL, self.conn.challenge,
                            msg.code, origin=msg.origin, channel_binding=binding):
             raise Unauthorized("enrollment proof does not verify")
         try:
@@ -299,10 +259,8 @@ class Session:
         self.send(m.Enrolled(party=device.party, device_id=device.id))
 
     async def _on_auth(self, msg: m.Auth) -> None:
-        if self.device_id is not None:
-            raise ProtocolError("already authenticated")
         binding = self._binding(msg)
-        if not check_proof(msg.identity_key, msg.signature, Purpose.AUTH, self.challenge,
+        if not check_proof(msg.identity_key, msg.signature, Purpose.AUTH, self.conn.challenge,
                            origin=msg.origin, channel_binding=binding):
             raise Unauthorized("signature does not verify")
         device = self.state.store.device_by_key(msg.identity_key)
@@ -312,138 +270,102 @@ class Session:
             raise Forbidden("this device was revoked")
         self._authenticated(device.party, msg.identity_key, device.id)
         rooms = self.state.store.rooms_of(device.party)
-        roles = {r.name: role for r in rooms if (role := r.role_of(device.party)) in m.ROLES}
-        self.send(m.Welcome(party=device.party, device_id=device.id, rooms=[r.name for r in rooms],
-                            roles=cast(dict[str, m.Role], roles)))
+        roles = {r.name: role for r in rooms if (role := as_role(r.role_of(device.party)))}
+        self.send(m.Welcome(party=device.party, device_id=device.id,
+                            rooms=[r.name for r in rooms], roles=roles))
 
     def _authenticated(self, party: str, identity_key: bytes, device_id: int) -> None:
-        self.party, self.identity_key, self.device_id = party, identity_key, device_id
-        self.challenge = b""  # one use only
+        self.conn.authenticated(party, identity_key, device_id)
         log.info("auth conn=%s party=%s device=%d", self.conn_id, party, device_id)
 
     async def _on_join(self, msg: m.Join) -> None:
-        self._require_auth()
-        if self.room is not None:
-            raise ProtocolError("already in a room; leave first")
         room = self.state.store.get_room(msg.room)
         if room is None or self.party not in room.members:
             raise Forbidden(f"not a member of room {msg.room!r}")
         live = self.state.rooms.get(msg.room)
-        self.room = live
-        role = room.role_of(self.party)
-        self._spawn(self._join(live, cast(m.Role, role) if role in m.ROLES else m.DEFAULT_ROLE))
+        self.conn.joining(live)
+        self._spawn(self._join(live, as_role(room.role_of(self.party)) or DEFAULT_ROLE))
 
-    async def _join(self, live: LiveRoom, role: m.Role) -> None:
+    async def _join(self, live: LiveRoom, role: m.Role = DEFAULT_ROLE) -> None:
         try:
             await live.join(self, role)
         except (RemoteError, LocalError) as exc:
-            if self.room is live and live.participant_id(self) is None:
-                self.room = None
+            self.conn.join_failed(live)
             await self._refuse(exc)
-            return
-        pid = live.participant_id(self)
-        if role in m.LISTEN_ONLY and pid is not None:
-            # nothing to publish: the SFU offers it the others' streams at once
-            self.state.sfu.participant(live.name, pid)
-            self.state.sfu.sync_room(live.name)
 
     async def _on_announce(self, msg: m.Announce) -> None:
         if self._announce is None or self._announce.done():
             raise ProtocolError("no join waiting for an announcement")
         self._announce.set_result(msg.announcement)
 
+    def _seat(self) -> LiveRoom:
+        assert self.room is not None  # SEATED and JOINING have a room
+        return self.room
+
     async def _on_key(self, msg: m.SendKey) -> None:
-        self._require_auth()
-        if self.room is None:
-            raise NotInRoom("join a room first")
-        self.room.relay_key(self, msg.to, msg.data)
+        self._seat().relay_key(self, msg.to, msg.data)
 
     async def _on_leave(self, msg: m.Leave) -> None:
-        self._require_auth()
-        room = self.room
-        if room is None or not await self._leave_room():
+        room = self._seat()
+        if not await self._leave_room():
             raise NotInRoom("not in a room")
         self.send(m.Left(room=room.name))
 
-    def _joined_seat(self) -> tuple[LiveRoom, int]:
-        self._require_auth()
-        pid = self.room.participant_id(self) if self.room is not None else None
-        if self.room is None or pid is None:
-            raise NotInRoom("join a room first")
-        return self.room, pid
-
     async def _on_publish(self, msg: m.Publish) -> None:
-        room, pid = self._joined_seat()
+        room = self._seat()
         role = room.role_of(self)
-        if role in m.LISTEN_ONLY:
+        if role in LISTEN_ONLY:
             raise Forbidden(f"the role {role} listens only; it cannot publish")
-        self._spawn(self._publish(room, pid, msg.sdp))
+        self._spawn(self._publish(room, msg.sdp))
 
-    async def _publish(self, room: LiveRoom, pid: int, sdp: str) -> None:
+    async def _publish(self, room: LiveRoom, sdp: str) -> None:
         try:
-            answer = await self.state.sfu.publish(room.name, pid, sdp)
+            await room.publish(self, sdp)
         except (RemoteError, LocalError) as exc:
             await self._refuse(exc)
-            return
-        self.send(m.PublishAnswer(sdp=answer))
-        self.state.sfu.sync_room(room.name)
 
     async def _on_subscribe_answer(self, msg: m.SubscribeAnswer) -> None:
-        room, pid = self._joined_seat()
-        self.state.sfu.subscribe_answer(room.name, pid, msg.sdp)
+        self._seat().subscribe_answer(self, msg.sdp)
 
     async def _on_media(self, msg: m.SetMedia) -> None:
-        room, _ = self._joined_seat()
-        room.set_media(self, msg.state)
+        self._seat().set_media(self, msg.state)
 
     async def _on_media_restart(self, msg: m.MediaRestart) -> None:
         """The client's media path died: new connections in the same seat (no roster
-        change, no rekey). ``media_restarted`` comes before any offer of the new
-        subscribe connection; what the client sent before it is for the old ones."""
-        room, pid = self._joined_seat()
-        log.info("conn=%s room=%s participant=%d media restart: %s", self.conn_id,
-                 safe(room.name), pid, safe(msg.reason or "-"))
-        await self.state.sfu.restart(room.name, pid)
-        self.send(m.MediaRestarted())
-        self.state.sfu.sync_room(room.name)  # the others' streams, on a new connection
+        change, no rekey); see :meth:`LiveRoom.restart_media`."""
+        await self._seat().restart_media(self, msg.reason or "-")
 
     async def _on_resume(self, msg: m.Resume) -> None:
         """Take back a seat whose connection broke: same device, the seat's token."""
-        self._require_auth()
-        if self.room is not None:
-            raise ProtocolError("already in a room")
         live = self.state.rooms.find(msg.room)
         if live is None:
             raise ResumeRefused("no such seat to resume (it may have expired)")
         old = await live.resume(self, msg.participant_id, msg.token, msg.received)
-        if isinstance(old, Session):
-            old._resumed = True
-            self._sent, self._sent_seq = old._sent, old._sent_seq
-            self._received = old._received
-            old.room = None
-            if not old.ws.closed:
-                old._spawn(old._close(CLOSE_POLICY, "resumed on another connection"))
-        self.room = live
+        assert isinstance(old, Session)  # every member of a server's room is a Session
+        old.hand_over(self, live)
         self.send(m.Resumed(room=live.name, participant_id=msg.participant_id, epoch=live.epoch,
-                            received=self._received))
+                            received=self.conn.received))
         try:
-            for seq, text in list(self._sent or ()):
-                if seq > msg.received:
-                    self._queue.put_nowait(text)
+            for text in self.conn.replay_after(msg.received):
+                self._queue.put_nowait(text)
         except asyncio.QueueFull:
             await self._close(CLOSE_POLICY, "too much to replay")
 
     async def _on_ping(self, msg: m.Ping) -> None:
         self.send(m.Pong())
 
-    # -- hotlines: everything is decided in hotline.server.hotlines -------------------------
+    # -- hotlines: everything is decided in hotline.server.hotline.service ---------------
+
+    def _to_service(self, act: Callable[[Endpoint, M], None]) -> Callable[[M], Awaitable[None]]:
+        """A handler that hands the message to the hotline service as it is."""
+        async def handle(msg: M) -> None:
+            act(self, msg)
+        return handle
 
     async def _on_standby(self, msg: m.StandbyRegister) -> None:
-        self._require_auth()
         self.state.hotlines.register_standby(self, msg.hotline, msg.record_length)
 
     async def _on_linktest_request(self, msg: m.LinkTestRequest) -> None:
-        self._require_auth()
         self._spawn(self._linktest(msg.hotline))
 
     async def _linktest(self, hotline: str) -> None:
@@ -452,43 +374,15 @@ class Session:
         except (RemoteError, LocalError) as exc:
             await self._refuse(exc)
 
-    async def _on_linktest_report(self, msg: m.LinkTestReport) -> None:
-        self._require_auth()
-        self.state.hotlines.report(self, msg)
-
     async def _on_hotline_call(self, msg: m.HotlineCall) -> None:
-        self._require_auth()
         self.state.hotlines.call(self, msg.hotline)
 
-    async def _on_ring_ack(self, msg: m.RingAck) -> None:
-        self._require_auth()
-        self.state.hotlines.ack(self, msg)
-
-    async def _on_call_answer(self, msg: m.CallAnswer) -> None:
-        self._require_auth()
-        self.state.hotlines.answer(self, msg)
-
-    async def _on_hangup(self, msg: m.Hangup) -> None:
-        self._require_auth()
-        self.state.hotlines.hangup(self, msg)
-
     async def _on_hotline_join(self, msg: m.HotlineJoin) -> None:
-        """Join the media room of a link test or an answered call (checks in the service)."""
-        self._require_auth()
-        if self.room is not None:
-            raise ProtocolError("already in a room; leave first")
+        """Join the media room of a link test or an answered call (checks in the service);
+        both ends of a hotline publish and receive."""
         live = self.state.rooms.get(self.state.hotlines.media_room(self, msg.call_id))
-        self.room = live
-        self._spawn(self._hotline_join(live))
-
-    async def _hotline_join(self, live: LiveRoom) -> None:
-        try:
-            await live.join(self)  # both ends of a hotline publish and receive
-        except (RemoteError, LocalError) as exc:
-            if self.room is live and live.participant_id(self) is None:
-                self.room = None
-            await self._refuse(exc)
+        self.conn.joining(live)
+        self._spawn(self._join(live))
 
     async def _on_hotline_status(self, msg: m.HotlineStatusRequest) -> None:
-        self._require_auth()
         self.send(m.HotlineStatus(hotlines=self.state.hotlines.status(self.party, msg.last)))

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hotline.errors import ConfigError
-from hotline.server.outcomes import Thresholds
+from hotline.server.hotline.outcomes import Thresholds
 from hotline.signaling.origin import origin_of
 
 DEFAULT_HOST = "127.0.0.1"

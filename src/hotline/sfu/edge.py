@@ -17,13 +17,12 @@ The SFU reads RTP headers only; payloads are SFrame ciphertext it cannot open.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from aiortc import RTCPeerConnection, RTCRtpSender, RTCRtpTransceiver, RTCSessionDescription
-from aiortc.sdp import MediaDescription, SessionDescription
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.sdp import SessionDescription
 
 from hotline.errors import ProtocolError
 from hotline.logtext import safe
@@ -31,11 +30,11 @@ from hotline.rtc import aiortc_adapter as adapter
 from hotline.rtc.aiortc_internals import check_internals
 from hotline.rtc.opus_fec import with_inband_fec
 from hotline.rtc.raw_media import RawMediaPath
-from hotline.sfu.forwarding import ForwardedCopy, PublishedStream, Router, aggregate_remb
+from hotline.sfu.forwarding import ForwardedCopy, PublishedStream, Router
+from hotline.sfu.sdp import MIME, codecs, extensions, rtx
 
 log = logging.getLogger("hotline.sfu")
 
-MIME = {"audio": "audio/opus", "video": "video/vp8"}
 ANSWER_TIMEOUT = 10.0
 MAX_STREAMS_PER_PUBLISHER = 4
 REPORT_INTERVAL = 1.0  # seconds between the SFU's receiver reports to publishers
@@ -60,35 +59,6 @@ class StreamInfo:
 OfferSink = Callable[[str, int, str, list[StreamInfo]], None]
 
 
-def _extensions(sdp: str, mid: str) -> dict[str, int]:
-    """URI -> id of the header extensions negotiated on m-line ``mid`` of ``sdp``."""
-    try:
-        media = SessionDescription.parse(sdp).media
-    except Exception:  # an answer we already accepted; be safe anyway
-        return {}
-    for m in media:
-        if m.rtp.muxId == mid:
-            return {e.uri: e.id for e in m.rtp.headerExtensions if 0 < e.id < 15}
-    return {}
-
-
-def _rtx(media: MediaDescription, transceiver: RTCRtpTransceiver, ssrc: int,
-         payload_type: int) -> tuple[int | None, int | None]:
-    """The RTX SSRC (``a=ssrc-group:FID``) and negotiated RTX payload type of a published
-    m-line, or (None, None) if it has no RTX stream."""
-    rtx_ssrc = next((int(g.items[1]) for g in media.ssrc_group if g.semantic == "FID"
-                     and len(g.items) == 2 and int(g.items[0]) == ssrc), None)
-    rtx_pt = adapter.negotiated_rtx_payload_type(transceiver, payload_type)
-    if rtx_ssrc is None or rtx_pt is None or rtx_ssrc == ssrc:
-        return None, None
-    return rtx_ssrc, rtx_pt
-
-
-def _codecs(kind: str) -> list[object]:
-    return [c for c in RTCRtpSender.getCapabilities(kind).codecs
-            if c.mimeType.lower() == MIME[kind]]
-
-
 class SfuParticipant:
     def __init__(self, sfu: Sfu, room: str, participant_id: int) -> None:
         self.sfu, self.room, self.participant_id = sfu, room, participant_id
@@ -96,8 +66,7 @@ class SfuParticipant:
         self.publish_pc: RTCPeerConnection | None = None
         self.subscribe_pc: RTCPeerConnection | None = None
         self.publish_path = RawMediaPath(self.router.on_rtp, self._rtcp)
-        self.subscribe_path = RawMediaPath(self._unexpected_rtp, self._rtcp)
-        self.subscribed: dict[PublishedStream, ForwardedCopy] = {}
+        self.subscribe_path = RawMediaPath(self.router.drop_rtp, self._rtcp)
         self._negotiation = asyncio.Lock()
         self._answer: asyncio.Future[str] | None = None
         self.closed = False
@@ -110,9 +79,6 @@ class SfuParticipant:
 
     def _rtcp(self, compound: bytes) -> None:
         self.router.on_rtcp(compound, self._now())
-
-    def _unexpected_rtp(self, packet: bytes) -> None:
-        self.router.dropped += 1  # clients do not send media on the subscribe connection
 
     # -- publishing --------------------------------------------------------------------
 
@@ -155,7 +121,7 @@ class SfuParticipant:
             await pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
             adapter.detach_media(pc)
             for t in pc.getTransceivers():
-                t.setCodecPreferences(_codecs(t.kind))  # type: ignore[arg-type]
+                t.setCodecPreferences(codecs(t.kind))  # type: ignore[arg-type]
             answer = await pc.createAnswer()
             # useinbandfec=1: the publisher's Opus encoder adds FEC (browsers do only then).
             await pc.setLocalDescription(RTCSessionDescription(with_inband_fec(answer.sdp),
@@ -175,16 +141,15 @@ class SfuParticipant:
             found = by_mid.get(m.rtp.muxId)
             if found is None or not m.ssrc or found.direction == "inactive":
                 continue
-            t = found
             # Only the extensions our answer accepted may appear in the publisher's packets.
-            accepted = _extensions(pc.localDescription.sdp if pc.localDescription else "",
-                                   str(t.mid))
-            payload_type = adapter.negotiated_payload_type(t)
-            stream = PublishedStream(self.participant_id, m.kind, m.ssrc[0].ssrc,
-                                     payload_type, {i: u for u, i in accepted.items()},
-                                     self.publish_path.send_rtcp)
-            stream.rtx_ssrc, stream.rtx_payload_type = _rtx(m, t, stream.ssrc, payload_type)
-            self.router.publish(stream)
+            accepted = extensions(pc.localDescription.sdp if pc.localDescription else "",
+                                  str(found.mid))
+            ssrc, payload_type = m.ssrc[0].ssrc, adapter.negotiated_payload_type(found)
+            rtx_ssrc, rtx_payload_type = rtx(m, found, ssrc, payload_type)
+            self.router.publish(PublishedStream(
+                self.participant_id, m.kind, ssrc, payload_type,
+                {i: u for u, i in accepted.items()}, self.publish_path.send_rtcp,
+                rtx_ssrc=rtx_ssrc, rtx_payload_type=rtx_payload_type))
         self.publish_path.watch(pc, lambda: self.sfu.publisher_ready(self))
         self._watch_state(pc)
         log.info("room=%s participant=%d publishes %s", self.room, self.participant_id,
@@ -217,7 +182,7 @@ class SfuParticipant:
         added = []
         for s in wanted:
             t = pc.addTransceiver(s.kind, direction="sendonly")
-            t.setCodecPreferences(_codecs(s.kind))  # type: ignore[arg-type]
+            t.setCodecPreferences(codecs(s.kind))  # type: ignore[arg-type]
             adapter.set_stream_ids(t, f"participant-{s.publisher}",
                                    f"participant-{s.publisher}-{s.kind}-{s.ssrc}")
             added.append((t, s))
@@ -245,14 +210,13 @@ class SfuParticipant:
             self._answer = None
         for t, s in added:
             owner = self.sfu.participants(self.room).get(s.publisher)
-            if owner is None or s not in owner.router.published.values() or owner.closed:
+            if owner is None or not owner.router.publishes(s) or owner.closed:
                 continue  # left, restarted or lost its media while we negotiated
             copy = ForwardedCopy(s, self.participant_id, adapter.sender_ssrc(t),
                                  adapter.negotiated_payload_type(t), self.subscribe_path.send,
-                                 subscriber_exts=_extensions(answer, str(t.mid)),
+                                 subscriber_exts=extensions(answer, str(t.mid)),
                                  send_parts=self.subscribe_path.send_parts)
-            self.router.copies[copy.ssrc] = copy
-            self.subscribed[s] = copy
+            self.router.subscribe(copy)
             if self.subscribe_path.attached:
                 self._start(copy)
 
@@ -261,23 +225,19 @@ class SfuParticipant:
             self._start(copy)
 
     def _start(self, copy: ForwardedCopy) -> None:
-        if copy not in copy.stream.copies:
-            copy.stream.copies.append(copy)
+        if copy.stream.add_copy(copy):
             copy.stream.request_keyframe(self._now())  # a decoder must start somewhere
 
+    @property
+    def subscribed(self) -> Mapping[PublishedStream, ForwardedCopy]:
+        """The copy this participant gets of each stream it subscribed to."""
+        return self.router.subscriptions
+
     def drop_publisher(self, publisher: int) -> None:
-        for stream in [s for s in self.subscribed if s.publisher == publisher]:
-            copy = self.subscribed.pop(stream)
-            self.router.copies.pop(copy.ssrc, None)
-            with contextlib.suppress(ValueError):
-                stream.copies.remove(copy)
+        self.router.remove_publisher(publisher)
 
     def drop_all_subscriptions(self) -> None:
-        for stream, copy in list(self.subscribed.items()):
-            with contextlib.suppress(ValueError):
-                stream.copies.remove(copy)
-        self.subscribed.clear()
-        self.router.copies.clear()
+        self.router.unsubscribe_all()
 
     async def close(self) -> None:
         self.closed = True
@@ -329,8 +289,18 @@ class Sfu:
         return [s for p in self.participants(room).values() if p.publish_path.attached
                 for s in p.router.published.values()]
 
+    def listen(self, room: str, participant_id: int) -> SfuParticipant:
+        """A participant that publishes nothing: offered the others' streams at once."""
+        p = self.participant(room, participant_id)
+        self.sync_room(room)
+        return p
+
     async def publish(self, room: str, participant_id: int, offer_sdp: str) -> str:
-        return await self.participant(room, participant_id).publish(offer_sdp)
+        """The answer to a publish offer; the others are offered its streams once its
+        DTLS is up (:meth:`publisher_ready`), and it theirs."""
+        answer = await self.participant(room, participant_id).publish(offer_sdp)
+        self.sync_room(room)
+        return answer
 
     def subscribe_answer(self, room: str, participant_id: int, sdp: str) -> None:
         p = self.participants(room).get(participant_id)
@@ -343,7 +313,10 @@ class Sfu:
         self.sync_room(publisher.room)
 
     def sync_room(self, room: str) -> None:
-        for p in list(self.participants(room).values()):
+        members = list(self.participants(room).values())
+        if len(members) < 2:
+            return  # nobody's streams to offer to anybody
+        for p in members:
             self._spawn(p.sync_subscriptions(), p)
 
     def _spawn(self, coro: object, p: SfuParticipant) -> None:
@@ -373,19 +346,15 @@ class Sfu:
             for members in list(self._rooms.values()):
                 for p in list(members.values()):
                     if p.publish_path.attached:
-                        for stream in p.router.published.values():
-                            stream.send_receiver_report(now)
+                        p.router.send_receiver_reports(now)
 
     def relay_remb(self, room: str) -> None:
         """To each publisher, a REMB for its video: the SFU's own loss-based estimate of
-        its uplink, once it has one (see :func:`aggregate_remb`). Sent at every tick while
-        the estimate holds; aiortc and browsers take it as their video target."""
+        its uplink, once it has one (see :mod:`hotline.sfu.uplink`). Sent at every tick
+        while the estimate holds; aiortc and browsers take it as their video target."""
         now = asyncio.get_running_loop().time()
         for p in self.participants(room).values():
-            published = list(p.router.published.values())
-            limit = p.router.uplink.update(published, now)
-            video = [s for s in published if s.kind == "video"]
-            packet = aggregate_remb(video, limit)
+            packet = p.router.uplink_remb(now)
             if packet is not None:
                 p.publish_path.send_rtcp(packet)
 
@@ -411,6 +380,7 @@ class Sfu:
             await old.close()
         log.info("room=%s participant=%d media restarted%s", room, participant_id,
                  f" (was lost: {old.lost})" if old is not None and old.lost else "")
+        self.sync_room(room)  # the others' streams, on a new connection
         return fresh
 
     def media_lost(self, p: SfuParticipant, reason: str) -> None:

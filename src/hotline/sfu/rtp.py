@@ -18,6 +18,7 @@ RTP_HEADER = 12
 SR, RR, SDES, BYE, APP, RTPFB, PSFB = 200, 201, 202, 203, 204, 205, 206
 FMT_NACK = 1  # RTPFB
 FMT_PLI, FMT_FIR, FMT_REMB = 1, 4, 15  # PSFB
+SFU_SSRC = 0x5F0F0001  # the SFU's own SSRC in the RTCP it generates
 
 
 def is_rtp_or_rtcp(first_byte: int) -> bool:

@@ -36,6 +36,12 @@ from pydantic import (
 
 from hotline.errors import ProtocolError
 
+# Roles live in hotline.roles; re-exported here for the clients that read them off a message.
+from hotline.roles import DEFAULT_ROLE as DEFAULT_ROLE
+from hotline.roles import LISTEN_ONLY as LISTEN_ONLY
+from hotline.roles import ROLES as ROLES
+from hotline.roles import Role as Role
+
 VERSION = 1
 MAX_MESSAGE_BYTES = 256 * 1024
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
@@ -75,13 +81,6 @@ Origin = Annotated[str, Field(max_length=255,
 #: The TLS channel binding a proof includes: none, or RFC 5929 tls-unique (TLS <= 1.2).
 ChannelBinding = Literal["", "tls-unique"]
 
-#: A party's role in a room (REQUIREMENTS L1). Shown on every tile and roster line.
-Role = Literal["principal", "delegate", "interpreter", "aide", "note_taker", "operator", "press"]
-ROLES: tuple[str, ...] = ("principal", "delegate", "interpreter", "aide", "note_taker",
-                          "operator", "press")
-DEFAULT_ROLE: Role = "delegate"
-#: Roles that listen only: the server refuses their ``publish``.
-LISTEN_ONLY: frozenset[str] = frozenset({"aide", "press"})
 
 
 class _Message(BaseModel):

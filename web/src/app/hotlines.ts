@@ -20,31 +20,14 @@ import type { CallAcked } from "../protocol/messages.js";
 import { checkHotlineRoom } from "../protocol/hotlinerooms.js";
 import { SignalingClient } from "../protocol/signaling.js";
 import { serverUrl } from "./provenance.js";
-import { StandbyEndpoint, tell } from "./standby.js";
+import { type HotlinesHost, tell } from "./hotlinecall.js";
+import { StandbyEndpoint, type StandbyView } from "./standby.js";
 import { alarm, pinSection, trust } from "./trustui.js";
 import { $, button, message, state } from "./view.js";
 
 const STORAGE_KEY = "hotline.standby";
 const CHART_W = 320;
 const CHART_H = 90;
-
-export interface HotlineCallStart {
-  /** The connection the call runs on (closing it ends the call at the server). */
-  readonly client: SignalingClient;
-  readonly room: string;
-  readonly callId: string;
-  /** Tell the far end we hung up (when `client` is not the one that rang). */
-  readonly hangup: () => void;
-  /** Resolves when the server says the call ended (the far end hung up). */
-  readonly ended: Promise<string>;
-}
-
-export interface HotlinesHost {
-  /** Run a hotline call in the call view (pre-join first); resolves when it ended. */
-  startCall(call: HotlineCallStart): Promise<void>;
-  /** The room list connection, for the dashboard's data (null while in a call). */
-  lobby(): SignalingClient | null;
-}
 
 type Doc = Readonly<Record<string, unknown>>;
 
@@ -101,7 +84,7 @@ function chart(tests: readonly Doc[]): SVGSVGElement {
 
 // ---------------------------------------------------------------- the view
 
-export class HotlinesView {
+export class HotlinesView implements StandbyView {
   readonly standby = new Map<string, StandbyEndpoint>();
   lastResult = "";
   private hotlines: readonly Doc[] = [];

@@ -21,10 +21,12 @@
 
 import { insecureTransport } from "../crypto/auth.js";
 import { type LoadedIdentity, loadOrCreateIdentity } from "../crypto/keystore.js";
+import { Forbidden, ServerError, Unauthorized } from "../errors.js";
 import { LISTEN_ONLY } from "../protocol/messages.js";
-import { ServerError, SignalingClient } from "../protocol/signaling.js";
+import { SignalingClient } from "../protocol/signaling.js";
 import { Call } from "./call.js";
-import { type HotlineCallStart, HotlinesView } from "./hotlines.js";
+import type { HotlineCallStart } from "./hotlinecall.js";
+import { HotlinesView } from "./hotlines.js";
 import { Prejoin, type PrejoinChoice } from "./prejoin.js";
 import { describe, loadProvenance, loadWorker, serverUrl } from "./provenance.js";
 import { roleLabel } from "./tiles.js";
@@ -47,7 +49,7 @@ window.hotlineAppCounters = async () => (call === null || call.ended ? null : aw
 /** Why a request failed, in words for the person at the page. */
 function explain(error: unknown, room?: string): string {
   if (error instanceof ServerError) {
-    if (error.code === "forbidden" && room !== undefined && /not a member/.test(error.message)) {
+    if (error instanceof Forbidden && room !== undefined && /not a member/.test(error.message)) {
       return `You are not a member of ${room} (any more). Ask your operator to add your party to it.`;
     }
     return `${error.message} (${error.code})`;
@@ -75,7 +77,7 @@ async function showRooms(): Promise<void> {
   try {
     client = await authenticated();
   } catch (error) {
-    if (error instanceof ServerError && error.code === "unauthorized") {
+    if (error instanceof Unauthorized) {
       showEnroll();
       return;
     }

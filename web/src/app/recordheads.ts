@@ -1,5 +1,5 @@
 /**
- * The uptime-record heads this browser's standby knows (src/hotline/client/recordhead.py
+ * The uptime-record heads this browser's standby knows (src/hotline/client/hotline/recordhead.py
  * is the terminal's), in IndexedDB: database "hotline-record", object store "heads", one
  * record per hotline in the JSON form of chainwatch.ts. A database of its own, so the
  * identity's database (keystore.ts) is left as it is.

@@ -15,11 +15,13 @@
  */
 
 import { type KnownChain, follow, head, missingReports } from "../crypto/chainwatch.js";
+import type { LoadedIdentity } from "../crypto/keystore.js";
 import { NO_KEY, reportDigest, signReport } from "../crypto/linkreport.js";
 import type { ErrorMessage, HotlineMessage, LinkTestFigures, LinkTestStart, RecordEntries, Ring } from "../protocol/messages.js";
 import { checkHotlineRoom } from "../protocol/hotlinerooms.js";
-import { ServerError, SignalingClient } from "../protocol/signaling.js";
-import type { HotlinesView } from "./hotlines.js";
+import { Forbidden } from "../errors.js";
+import { SignalingClient } from "../protocol/signaling.js";
+import { type HotlinesHost, tell } from "./hotlinecall.js";
 import { takePart } from "./linktest.js";
 import { serverUrl } from "./provenance.js";
 import { loadHead, saveHead } from "./recordheads.js";
@@ -29,14 +31,15 @@ import { $, button, message, sleep, state } from "./view.js";
 const RETRY_MIN_MS = 1000;
 const RETRY_MAX_MS = 30000;
 
-/** Send a hotline request if the connection is still open (a closed one needs none:
- * the server hangs up a closed caller's or answerer's call itself). */
-export function tell(client: SignalingClient | null, message: Parameters<SignalingClient["request"]>[0]): void {
-  try {
-    client?.request(message);
-  } catch {
-    // not connected any more
-  }
+/** What a standby endpoint needs of the page that draws it (hotlines.ts's HotlinesView). */
+export interface StandbyView {
+  readonly identity: LoadedIdentity;
+  readonly host: HotlinesHost;
+  /** The last link-test result shown on the dashboard. */
+  lastResult: string;
+  notice(text: string): void;
+  render(): void;
+  refresh(): Promise<void>;
 }
 
 export class StandbyEndpoint {
@@ -53,7 +56,7 @@ export class StandbyEndpoint {
   private known: KnownChain | null = null;
   private recordQueue: Promise<void> = Promise.resolve();
 
-  constructor(readonly hotline: string, private readonly view: HotlinesView) {}
+  constructor(readonly hotline: string, private readonly view: StandbyView) {}
 
   async run(): Promise<void> {
     let delay = RETRY_MIN_MS;
@@ -74,7 +77,7 @@ export class StandbyEndpoint {
         this.view.render();
         await closed;
       } catch (error) {
-        if (error instanceof ServerError && error.code === "forbidden") { // not pinned: retrying will not help
+        if (error instanceof Forbidden) { // not pinned: retrying will not help
           this.view.notice(`Standby for ${this.hotline} refused: ${error.message}`);
           this.stop();
         }

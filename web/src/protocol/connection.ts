@@ -9,23 +9,13 @@
 import { originOf, prove } from "../crypto/auth.js";
 import type { Bytes } from "../crypto/bytes.js";
 import type { Identity } from "../crypto/identity.js";
-import { ProtocolError, RemoteError } from "../errors.js";
+import { ConnectionFailed, ProtocolError, ServerError, serverError } from "../errors.js";
 import { type ClientMessage, type ServerMessage, encodeClient, parseServer } from "./messages.js";
 
 /** How long a broken connection is retried with `resume` (the server keeps a seat 15 s). */
 const RESUME_WINDOW_MS = 12000;
 const RESUME_BACKOFF_MS = [100, 250, 500, 1000, 2000];
 const RESUME_KEEP = 1024;
-
-/** The server refused a request; `code` is the server's error code. */
-export class ServerError extends RemoteError {
-  constructor(readonly code: string, message: string) {
-    super(`${code}: ${message}`);
-  }
-}
-
-/** The server could not be reached or closed the connection. */
-export class ConnectionFailed extends RemoteError {}
 
 export type ClientEventKind =
   | "joined" | "member_joined" | "member_left" | "member_media" | "connection_lost" | "resumed" | "keys_rotated" | "group_code" | "group_code_pending" | "key_rejected"
@@ -285,7 +275,7 @@ export abstract class SignalingConnection {
             }));
           }, (error: unknown) => fail(error instanceof Error ? error : new Error(String(error))));
         } else if (message.type === "error") {
-          fail(new ServerError(message.code, message.message));
+          fail(serverError(message.code, message.message));
         } else if (message.type === "resumed") {
           done = true;
           clearTimeout(timer);
@@ -304,7 +294,7 @@ export abstract class SignalingConnection {
   protected async reply<T extends Reply>(types: readonly T[], timeoutSeconds = 10.0): Promise<Extract<ServerMessage, { type: T }>> {
     for (;;) {
       const reply = await this.replies.get(timeoutSeconds);
-      if (reply.type === "error") throw new ServerError(reply.code, reply.message);
+      if (reply.type === "error") throw serverError(reply.code, reply.message);
       if ((types as readonly string[]).includes(reply.type)) return reply as Extract<ServerMessage, { type: T }>;
     }
   }

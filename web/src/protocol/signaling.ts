@@ -28,14 +28,14 @@ import {
   type KeyScheduleAction, type KeyScheduleEvent, KeySchedule, type Member, keyScheduleConfig,
 } from "../crypto/keyschedule/index.js";
 import { MediaKeys } from "../crypto/mediakeys.js";
-import { HotlineError, ProtocolError, RemoteError, UsageError } from "../errors.js";
-import { ServerError, SignalingConnection } from "./connection.js";
+import { HotlineError, ProtocolError, RemoteError, UsageError, serverError } from "../errors.js";
+import { SignalingConnection } from "./connection.js";
 import { type Presented, TrustPolicy, UntrustedKey } from "./trust.js";
 import {
   type ClientMessage, type ErrorMessage, HOTLINE_TYPES, type HotlineMessage, type MediaRestarted, type MediaState, type MemberInfo, type Role, type ServerMessage, type SubscribeOffer,
 } from "./messages.js";
 
-export { AsyncQueue, type ClientEvent, type ClientEventKind, ConnectionFailed, ServerError, wsUrl } from "./connection.js";
+export { AsyncQueue, type ClientEvent, type ClientEventKind, wsUrl } from "./connection.js";
 /** Proofs (crypto/auth.ts) are bound to the server's origin as this page knows it. */
 export { prove } from "../crypto/auth.js";
 
@@ -118,7 +118,7 @@ export class SignalingClient extends SignalingConnection {
         reject(new RemoteError(`no ${types.join(" or ")} from the server in ${timeoutSeconds} s`));
       }, timeoutSeconds * 1000);
       const listener = (m: HotlineMessage | ErrorMessage): void => {
-        if (m.type === "error") reject(new ServerError(m.code, m.message));
+        if (m.type === "error") reject(serverError(m.code, m.message));
         else if ((types as readonly string[]).includes(m.type)) resolve(m as Extract<HotlineMessage, { type: T }>);
         else return;
         clearTimeout(timer);

@@ -3,7 +3,7 @@
 One object per server (:func:`hotline.server.app.make_app` builds it); the signaling
 session hands it every hotline message. Every action first checks that the connection
 is an end of the hotline presenting a pinned identity key
-(:func:`hotline.server.standby.check_pinned`).
+(:func:`hotline.server.hotline.standby.check_pinned`).
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from collections.abc import Callable
 from typing import Any
 
 from hotline.errors import ProtocolError
-from hotline.server.alarms import Alarms
-from hotline.server.hotline_calls import HotlineCalls
-from hotline.server.linktests import LinkTests
-from hotline.server.outcomes import hotline_status
-from hotline.server.settings import Settings
-from hotline.server.standby import (
+from hotline.server.hotline.alarms import Alarms
+from hotline.server.hotline.calls import HotlineCalls
+from hotline.server.hotline.linktests import LinkTests
+from hotline.server.hotline.outcomes import hotline_status
+from hotline.server.hotline.records import Hotline
+from hotline.server.hotline.standby import (
     Endpoint,
     Registered,
     StandbyRegistry,
@@ -26,8 +26,9 @@ from hotline.server.standby import (
     device_name,
     far_party,
 )
-from hotline.server.store import Hotline, Store
-from hotline.server.uptime import UptimeRecord
+from hotline.server.hotline.uptime import UptimeRecord
+from hotline.server.settings import Settings
+from hotline.server.store import Store
 from hotline.signaling import messages as m
 
 

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hotline.errors import ProtocolError, UsageError
-from hotline.server.outcomes import NO_ANSWER, UNREACHABLE
-from hotline.server.standby import Endpoint, Registered, StandbyRegistry, far_party
-from hotline.server.store import Hotline
-from hotline.server.uptime import UptimeRecord
+from hotline.server.hotline.outcomes import NO_ANSWER, UNREACHABLE
+from hotline.server.hotline.records import Hotline
+from hotline.server.hotline.standby import Endpoint, Registered, StandbyRegistry, far_party
+from hotline.server.hotline.uptime import UptimeRecord
 from hotline.signaling import messages as m
 from hotline.signaling.hotline_rooms import hotline_room
 

@@ -14,21 +14,13 @@ import asyncio
 from collections.abc import Callable
 
 from hotline.client.call import Call
+from hotline.client.hotline.standby import CallMedia
 from hotline.client.signaling import SignalingClient, trust
-from hotline.client.standby import CallMedia
 from hotline.client.trustpolicy import TrustPolicy
 from hotline.crypto.identity import Identity
-from hotline.errors import RemoteError
+from hotline.errors import CallNotConnected, from_wire
 from hotline.signaling import messages as m
 from hotline.signaling.hotline_rooms import check_hotline_room
-
-
-class CallNotConnected(RemoteError):
-    """The call ended before it was answered: ``reason`` is unreachable, no_answer, ..."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        super().__init__(f"call not connected: {reason}")
 
 
 class HotlineCaller:
@@ -60,7 +52,7 @@ class HotlineCaller:
         while True:
             msg = await self._next(timeout)
             if isinstance(msg, m.Error):
-                raise CallNotConnected(f"{msg.code}: {msg.message}")
+                raise CallNotConnected(str(from_wire(msg.code, msg.message)))
             if isinstance(msg, m.CallEnded):
                 raise CallNotConnected(msg.reason)
             if isinstance(msg, m.CallRinging):

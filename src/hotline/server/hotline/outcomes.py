@@ -1,6 +1,6 @@
 """Link-test outcomes, hotline states and uptime, computed from figures and log entries.
 
-PURE: no asyncio, no I/O; time is passed in. The server (:mod:`hotline.server.linktests`)
+PURE: no asyncio, no I/O; time is passed in. The server (:mod:`hotline.server.hotline.linktests`)
 asks both ends of a link test for their figures (:class:`~hotline.signaling.messages.
 LinkTestFigures`) and calls :func:`evaluate`; :func:`hotline_status` turns an uptime
 record into what ``hotline status`` and the dashboard show.

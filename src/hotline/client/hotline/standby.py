@@ -2,7 +2,7 @@
 
 :class:`Standby` keeps one signaling connection registered for a hotline, reconnecting
 by itself with exponential backoff. Link tests are answered automatically with the
-synthetic pattern (:mod:`hotline.client.linktest`); a real call only rings: the
+synthetic pattern (:mod:`hotline.client.hotline.linktest`); a real call only rings: the
 application shows it (:attr:`Standby.events`) and calls :meth:`Standby.acknowledge`
 (optionally with a message such as an ETA) and :meth:`Standby.answer`. No media
 connection exists, and no camera or microphone is opened, before the answer.
@@ -18,7 +18,7 @@ Each link-test report is signed with the device identity
 this standby knows; the server sends the entries after that head (``record_entries``)
 and :func:`hotline.crypto.chainwatch.follow` checks they extend it. A rewritten or
 forked history raises an ``alarm`` event (and a log line); link tests then fail with
-that reason until the operator looks into it (:mod:`hotline.client.recordhead`).
+that reason until the operator looks into it (:mod:`hotline.client.hotline.recordhead`).
 """
 
 from __future__ import annotations
@@ -33,24 +33,27 @@ from pathlib import Path
 from typing import Any
 
 from hotline.client.call import Call
-from hotline.client.linktest import take_part
-from hotline.client.recordhead import RecordHeads
-from hotline.client.signaling import ServerError, SignalingClient, trust
+from hotline.client.hotline.linktest import take_part
+from hotline.client.hotline.recordhead import RecordHeads
+from hotline.client.signaling import SignalingClient, trust
 from hotline.client.trust import Verdict
 from hotline.client.trustpolicy import Presented, TrustPolicy, UntrustedKey, pin_message
 from hotline.crypto.chainwatch import Pending, follow, missing_reports
 from hotline.crypto.identity import Identity
 from hotline.crypto.linkreport import NO_KEY, LinkReport, figures_from
-from hotline.errors import HotlineError, ProtocolError, RemoteError
+from hotline.errors import (
+    Forbidden,
+    HotlineError,
+    ProtocolError,
+    StandbyRefused,
+    Unauthorized,
+    from_wire,
+)
 from hotline.logtext import safe
 from hotline.signaling import messages as m
 from hotline.signaling.hotline_rooms import check_hotline_room
 
 log = logging.getLogger("hotline.standby")
-
-
-class StandbyRefused(RemoteError):
-    """The server refused this endpoint for the hotline (e.g. a key that is not pinned)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,11 +135,12 @@ class Standby:
                                        record_length=self.heads.of(self.hotline).length))
             first = await asyncio.wait_for(sig.hotline.get(), 10)
             if isinstance(first, m.Error):
-                if first.code in ("forbidden", "unauthorized"):
-                    raise StandbyRefused(f"{first.code}: {first.message}")
-                raise ServerError(first.code, first.message)
+                refused = from_wire(first.code, first.message)
+                if isinstance(refused, Forbidden | Unauthorized):
+                    raise StandbyRefused(str(refused)) from refused
+                raise refused
             if not isinstance(first, m.StandbyOk):
-                raise ServerError("bad_request", "no standby confirmation")
+                raise ProtocolError("no standby confirmation")
             self.far_party = first.far_party
             self.connected.set()
             self._event("connected", party=first.party, far_party=first.far_party,

@@ -8,7 +8,7 @@ the uptime record). If a party has no standby endpoint connected, the test is
 ``hotline_join`` (their pinned keys are checked again), run an ordinary E2EE call
 through the SFU with the synthetic pattern for ``duration`` seconds, and send
 ``linktest_report`` with their figures. The server never holds a media key: it only
-compares figures (:func:`hotline.server.outcomes.evaluate`),
+compares figures (:func:`hotline.server.hotline.outcomes.evaluate`),
 appends a signed ``linktest`` entry to the uptime record, and raises or clears alarms.
 
 A watchdog raises a ``missing`` alarm when a hotline has no result for
@@ -30,12 +30,13 @@ from hotline.crypto.identity import fingerprint
 from hotline.crypto.linkreport import LinkReport, figures_from, same_figures
 from hotline.errors import CryptoError, ProtocolError, UsageError
 from hotline.logtext import safe
-from hotline.server.alarms import Alarms
-from hotline.server.outcomes import UNREACHABLE, UP, evaluate
+from hotline.server.hotline.alarms import Alarms
+from hotline.server.hotline.outcomes import UNREACHABLE, UP, evaluate
+from hotline.server.hotline.records import Hotline
+from hotline.server.hotline.standby import Endpoint, Registered, StandbyRegistry, far_party
+from hotline.server.hotline.uptime import UptimeRecord
 from hotline.server.settings import Settings
-from hotline.server.standby import Endpoint, Registered, StandbyRegistry, far_party
-from hotline.server.store import Hotline, Store
-from hotline.server.uptime import UptimeRecord
+from hotline.server.store import Store
 from hotline.signaling import messages as m
 from hotline.signaling.hotline_rooms import hotline_room
 

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from hotline.crypto.identity import Identity
-from hotline.crypto.uptimelog import ChainReport, LogEntry, LogError, append, verify_chain
-from hotline.errors import IdentityError, Reason
+from hotline.crypto.uptimelog import ChainReport, LogEntry, append, verify_chain
+from hotline.errors import IdentityError, LogError, Reason
 from hotline.server.store import Store
 
 NODE_KEY = "node.key"

@@ -13,27 +13,20 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from hotline.crypto.identity import fingerprint
-from hotline.errors import RemoteError
+from hotline.errors import HotlineForbidden
 from hotline.logtext import safe
-from hotline.server.store import Hotline, Store
-from hotline.signaling import messages as m
+from hotline.server.hotline.records import Hotline
+from hotline.server.rooms import Peer
+from hotline.server.store import Store
 
 log = logging.getLogger("hotline.hotlines")
 
 
-class Endpoint(Protocol):
+class Endpoint(Peer, Protocol):
     """What the hotline service needs from a signaling connection."""
 
-    conn_id: str
-    party: str
-    identity_key: bytes
-    device_id: int | None
-
-    def send(self, message: m.ServerMessage) -> None: ...
-
-
-class HotlineForbidden(RemoteError):
-    """Refused on a hotline: not an end, or an identity key that is not pinned."""
+    @property
+    def device_id(self) -> int | None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,8 +26,8 @@ import aiohttp
 
 from hotline.errors import UsageError
 from hotline.logtext import safe
-from hotline.server.outcomes import open_alarms
-from hotline.server.uptime import UptimeRecord
+from hotline.server.hotline.outcomes import open_alarms
+from hotline.server.hotline.uptime import UptimeRecord
 
 log = logging.getLogger("hotline.alarm")
 

@@ -1,0 +1,33 @@
+"""An aiohttp app served by a CLI command (``hotline serve``, ``hotline web``) until
+Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import ssl
+
+from aiohttp import web
+
+from hotline.errors import HotlineError
+
+
+async def listen(runner: web.AppRunner, host: str, port: int,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
+    """Start ``runner`` (set up) on ``host``:``port``; if it cannot listen, clean it up and
+    say why."""
+    site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise HotlineError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+async def until_stopped() -> None:
+    """Return on the first SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
