@@ -13,6 +13,9 @@ camera and microphone, loopback-only namespace):
 - a participant whose transforms are disabled (a forced bypass) has its call ended with
   an error and never shows undecrypted video; one whose keys are wrong shows no remote
   video and reports "cannot decrypt", while the others still decode it.
+
+One file (over 400 lines) on purpose: each test is one real call with browsers, and
+the page set-up they share is in callpage.py.
 """
 
 from __future__ import annotations

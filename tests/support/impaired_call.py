@@ -34,6 +34,9 @@ audio and video again. It prints one JSON object:
   after the jitter buffer gave up on a lost packet fails authentication and is dropped,
   never shown (fail-closed), so a few can happen under heavy loss; an audio frame (one
   packet) never should.
+
+One file (over 400 lines) on purpose: the call, the impairment and the figures are one
+measurement, run from the soak tests and bench/call.py alike.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ room, the schedule's configuration and its randomness (draw i is
 ``SHA-256("hotline trace random" || u32 i)[:n]``, i = 0, 1, ... per trace), so every
 expected byte in it is fixed. Each step is an event and what the schedule must do with it
 (:func:`outcome`); web/test/node/keyschedule.test.ts is the TypeScript twin of this
-runner. The test is tests/unit/test_conformance_keyschedule.py, the files are written by
+runner. The test is tests/unit/crypto/test_conformance_keyschedule.py, the files are written by
 tests/vectors/generate_keyschedule_conformance.py.
 """
 
@@ -16,30 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from hotline.crypto import keyschedule as sched
 from hotline.crypto.callkey import CallKeyPair
 from hotline.crypto.codecommit import MSG_COMMIT, MSG_REVEAL
 from hotline.crypto.identity import Identity
-from hotline.crypto.keyschedule import (
-    Action,
-    Event,
-    GroupCodeChanged,
-    GroupCodePending,
-    InstallDecryptionKey,
-    InstallEncryptionKey,
-    Joined,
-    KeyMessageReceived,
-    KeySchedule,
-    KeyScheduleConfig,
-    Member,
-    MemberJoined,
-    MemberLeft,
-    MemberRejected,
-    PeerAccepted,
-    PhaseChanged,
-    RetireKeys,
-    SendKeyMessage,
-    TimerFired,
-)
 from hotline.errors import CryptoError, ProtocolError, UsageError
 
 CONFORMANCE = Path(__file__).parents[2] / "protocol" / "conformance" / "keyschedule"
@@ -70,25 +50,25 @@ def _kids(kids: tuple[int, ...]) -> list[str]:
     return [str(k) for k in kids]
 
 
-def _action(a: Action) -> list[Any]:
+def _action(a: sched.Action) -> list[Any]:
     """An action other than a sent message, as the files write it (no key objects)."""
     match a:
-        case InstallEncryptionKey():
+        case sched.InstallEncryptionKey():
             return ["encrypt", a.generation, _kids(a.kids), a.base_key.hex()]
-        case InstallDecryptionKey():
+        case sched.InstallDecryptionKey():
             return ["decrypt", a.sender, a.generation, _kids(a.kids), a.base_key.hex()]
-        case RetireKeys():
+        case sched.RetireKeys():
             return ["retire", _kids(a.kids), a.sending]
-        case MemberRejected():
+        case sched.MemberRejected():
             return ["rejected", a.participant_id, a.reason.value]
-        case GroupCodePending():
+        case sched.GroupCodePending():
             return ["code_pending", a.epoch]
-        case GroupCodeChanged():
+        case sched.GroupCodeChanged():
             return ["code_changed", a.epoch, list(a.members)]
     raise AssertionError(f"unexpected action {a!r}")
 
 
-def outcome(ks: KeySchedule, event: Event) -> dict[str, Any]:
+def outcome(ks: sched.KeySchedule, event: sched.Event) -> dict[str, Any]:
     """What the schedule did: refused (and why), the messages sent (kind, recipient, and
     the bytes of code messages, which are deterministic), its other actions in order, the
     code (None: pending) and its next deadline."""
@@ -103,13 +83,13 @@ def outcome(ks: KeySchedule, event: Event) -> dict[str, Any]:
     else:
         sent: list[list[Any]] = []
         for a in actions:
-            if isinstance(a, SendKeyMessage):
+            if isinstance(a, sched.SendKeyMessage):
                 kind = KIND[a.data[0]]
                 sent.append([kind, a.recipient] + ([] if kind == "key" else [a.data.hex()]))
         return {"refused": None, "sent": sent,
-                "actions": [_action(a) for a in actions if not isinstance(a, SendKeyMessage)],
+                "actions": [_action(a) for a in actions if not isinstance(a, sched.SendKeyMessage)],
                 "code": ks.code.digits if ks.code else None,
-                "code_changed": any(isinstance(a, GroupCodeChanged) for a in actions),
+                "code_changed": any(isinstance(a, sched.GroupCodeChanged) for a in actions),
                 "next_deadline": ks.next_deadline()}
     return {"refused": refused, "code": ks.code.digits if ks.code else None}
 
@@ -124,34 +104,34 @@ class TraceRunner:
         self.verdicts: dict[int, bool] = {}
         me = trace["me"]
         config = {**doc.get("config", {}), **trace.get("config", {})}
-        self.schedule = KeySchedule(
+        self.schedule = sched.KeySchedule(
             self.parties.ids[me], self.parties.calls[me],
-            KeyScheduleConfig(doc["room_id"], **config), random=trace_random(),
+            sched.KeyScheduleConfig(doc["room_id"], **config), random=trace_random(),
             trusted=lambda m: self.verdicts.get(m.participant_id, True))
 
-    def _member(self, x: dict[str, Any]) -> Member:
+    def _member(self, x: dict[str, Any]) -> sched.Member:
         self.verdicts[x["participant_id"]] = x.get("trusted", True)
-        return Member(x["participant_id"], self.parties.ids[x["identity"]].public_key,
+        return sched.Member(x["participant_id"], self.parties.ids[x["identity"]].public_key,
                       bytes.fromhex(x["announcement"]))
 
-    def event(self, step: dict[str, Any]) -> Event:
+    def event(self, step: dict[str, Any]) -> sched.Event:
         now = float(step.get("now", 0.0))
         match step["type"]:
             case "joined":
-                return Joined(now, step["epoch"], step["participant_id"],
+                return sched.Joined(now, step["epoch"], step["participant_id"],
                               tuple(self._member(x) for x in step["members"]))
             case "member_joined":
-                return MemberJoined(now, step["epoch"], self._member(step["member"]))
+                return sched.MemberJoined(now, step["epoch"], self._member(step["member"]))
             case "member_left":
-                return MemberLeft(now, step["epoch"], step["participant_id"])
+                return sched.MemberLeft(now, step["epoch"], step["participant_id"])
             case "phase_changed":
-                return PhaseChanged(now, step["epoch"], "open")
+                return sched.PhaseChanged(now, step["epoch"], "open")
             case "message":
-                return KeyMessageReceived(now, bytes.fromhex(step["data"]))
+                return sched.KeyMessageReceived(now, bytes.fromhex(step["data"]))
             case "timer":
-                return TimerFired(now)
+                return sched.TimerFired(now)
             case "accepted":
-                return PeerAccepted(now, step["participant_id"])
+                return sched.PeerAccepted(now, step["participant_id"])
         raise ValueError(step["type"])
 
     def step(self, step: dict[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,7 @@ Proofs: the exact signed bytes and the Ed25519 signature (deterministic) from a 
 seed, for auth and enroll, with and without a channel binding. Made with the Python
 implementation (src/hotline/crypto/auth.py); the browser's (web/src/crypto/auth.ts) is
 the second, independent implementation and must produce the same bytes
-(tests/browser/test_web_vectors.py); tests/unit/test_auth.py also rebuilds the signed
+(tests/browser/test_web_vectors.py); tests/unit/crypto/test_auth.py also rebuilds the signed
 bytes field by field from the layout in docs/SIGNALING.md.
 
 Run only on a deliberate protocol change:  .venv/bin/python tests/vectors/generate_auth_v1.py
@@ -14,8 +14,8 @@ Run only on a deliberate protocol change:  .venv/bin/python tests/vectors/genera
 from __future__ import annotations
 
 import hashlib
-import json
-from pathlib import Path
+
+from tests.vectors.output import write_vectors
 
 from hotline.crypto.auth import Purpose, proof_message, prove
 from hotline.crypto.identity import Identity
@@ -55,9 +55,7 @@ def main() -> None:
         "bad_urls": BAD_URLS,
         "proofs": proofs,
     }
-    path = Path(__file__).with_name("auth-v1.json")
-    path.write_text(json.dumps(out, indent=2) + "\n")
-    print(f"wrote {path}: {len(ORIGINS)} origins, {len(proofs)} proofs")
+    write_vectors("auth-v1.json", out, f"{len(ORIGINS)} origins, {len(proofs)} proofs")
 
 
 if __name__ == "__main__":

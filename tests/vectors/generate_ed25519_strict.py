@@ -20,8 +20,8 @@ Run only on a deliberate change:  .venv/bin/python tests/vectors/generate_ed2551
 from __future__ import annotations
 
 import hashlib
-import json
-from pathlib import Path
+
+from tests.vectors.output import write_vectors
 
 P = 2**255 - 19
 L = 2**252 + 27742317777372353535851937790883648493
@@ -230,9 +230,7 @@ def main() -> None:
         "public_keys": keys,
         "signatures": signatures,
     }
-    path = Path(__file__).with_name("ed25519-strict.json")
-    path.write_text(json.dumps(out, indent=2) + "\n")
-    print(f"wrote {path}: {len(keys)} keys, {len(signatures)} signatures")
+    write_vectors("ed25519-strict.json", out, f"{len(keys)} keys, {len(signatures)} signatures")
 
 
 if __name__ == "__main__":

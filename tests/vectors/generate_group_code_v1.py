@@ -1,5 +1,5 @@
 """Generate tests/vectors/group-code-v1.json: the group code's commit/reveal messages and
-the epoch code (run by tests/unit/test_group_code_traces.py and, in Chromium, by
+the epoch code (run by tests/unit/crypto/test_group_code_traces.py and, in Chromium, by
 web/test/vectors.ts), from fixed seeds. The key-schedule traces over the same parties are
 protocol/conformance/keyschedule/ (generate_keyschedule_conformance.py).
 
@@ -9,8 +9,8 @@ Run: .venv/bin/python tests/vectors/generate_group_code_v1.py
 from __future__ import annotations
 
 import hashlib
-import json
-from pathlib import Path
+
+from tests.vectors.output import write_vectors
 
 from hotline.crypto.callkey import CallKeyPair
 from hotline.crypto.codecommit import MSG_COMMIT, MSG_REVEAL, CodeMessage, commitment
@@ -65,9 +65,7 @@ def main() -> None:
                        "nonces": {n: nonce(n, 7).hex() for n in ("alice", "bob")},
                        "digest": code.digest.hex(), "digits": code.digits, "words": code.words},
     }
-    path = Path(__file__).with_name("group-code-v1.json")
-    path.write_text(json.dumps(out, indent=1) + "\n")
-    print(f"wrote {path}")
+    write_vectors("group-code-v1.json", out, indent=1)
 
 
 if __name__ == "__main__":

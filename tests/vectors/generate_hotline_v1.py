@@ -11,8 +11,8 @@ Run only on a deliberate protocol change:  .venv/bin/python tests/vectors/genera
 from __future__ import annotations
 
 import hashlib
-import json
-from pathlib import Path
+
+from tests.vectors.output import write_vectors
 
 from hotline.crypto.callkey import CallKeyAnnouncement, CallKeyPair, Kem
 from hotline.crypto.frames import Codec, protect
@@ -93,9 +93,7 @@ def main() -> None:
                        "digits": code.digits, "words": code.words},
         "frames": frames,
     }
-    path = Path(__file__).with_name("hotline-v1.json")
-    path.write_text(json.dumps(out, indent=2) + "\n")
-    print(f"wrote {path}")
+    write_vectors("hotline-v1.json", out)
 
 
 if __name__ == "__main__":

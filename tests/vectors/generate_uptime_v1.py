@@ -2,7 +2,7 @@
 chain-following cases of a standby (docs/PROTOCOL.md "Signed link-test reports").
 
 Everything comes from fixed seeds (Ed25519 signatures are deterministic), so every run
-gives the same file. Python (tests/unit/test_uptime_vectors.py) and the browser
+gives the same file. Python (tests/unit/crypto/test_uptime_vectors.py) and the browser
 (tests/browser/test_web_uptime_vectors.py) check the same cases.
 
 Run only on a deliberate protocol change:  .venv/bin/python tests/vectors/generate_uptime_v1.py

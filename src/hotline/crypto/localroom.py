@@ -13,24 +13,11 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from hotline.crypto import keyschedule as sched
 from hotline.crypto.callkey import CallKeyPair, Kem
 from hotline.crypto.frames import Codec, protect, unprotect
 from hotline.crypto.groupcode import GroupCode
 from hotline.crypto.identity import Identity
-from hotline.crypto.keyschedule import (
-    Action,
-    Event,
-    Joined,
-    KeyMessageReceived,
-    KeySchedule,
-    KeyScheduleConfig,
-    Member,
-    MemberJoined,
-    MemberLeft,
-    PhaseChanged,
-    SendKeyMessage,
-    TimerFired,
-)
 from hotline.crypto.kid import Slot
 from hotline.crypto.mediakeys import MediaKeys
 from hotline.crypto.sframe import SFrameContext, SFrameSender
@@ -41,10 +28,10 @@ from hotline.errors import KeyMessageError, Reason
 class LocalParticipant:
     name: str
     participant_id: int
-    schedule: KeySchedule
+    schedule: sched.KeySchedule
     keys: MediaKeys
-    member: Member
-    log: list[Action] = field(default_factory=list)
+    member: sched.Member
+    log: list[sched.Action] = field(default_factory=list)
 
     @property
     def context(self) -> SFrameContext:
@@ -58,7 +45,7 @@ class LocalParticipant:
     def code(self) -> GroupCode | None:
         return self.keys.code
 
-    def apply(self, actions: list[Action]) -> list[SendKeyMessage]:
+    def apply(self, actions: list[sched.Action]) -> list[sched.SendKeyMessage]:
         """Carry out key actions on the media side; return messages to relay."""
         self.log.extend(actions)
         return self.keys.apply(actions)
@@ -74,7 +61,7 @@ class LocalRoom:
     """The server's ordering and relaying, in memory. Time is simulated (``now``)."""
 
     def __init__(self, room_id: str = "local-room", **config: object) -> None:
-        self.config = KeyScheduleConfig(room_id=room_id, **config)  # type: ignore[arg-type]
+        self.config = sched.KeyScheduleConfig(room_id=room_id, **config)  # type: ignore[arg-type]
         self.now = 0.0
         self.epoch = 0
         self.participants: dict[int, LocalParticipant] = {}
@@ -82,13 +69,13 @@ class LocalRoom:
         self.delivered = 0
         self.rejected: list[tuple[int, Reason]] = []
         #: Tests set this to make the "server" withhold key messages it returns True for.
-        self.withhold: Callable[[int, SendKeyMessage], bool] = lambda sender, msg: False
+        self.withhold: Callable[[int, sched.SendKeyMessage], bool] = lambda sender, msg: False
 
-    def _dispatch(self, p: LocalParticipant, event: Event,
-                  queue: deque[tuple[int, SendKeyMessage]]) -> None:
+    def _dispatch(self, p: LocalParticipant, event: sched.Event,
+                  queue: deque[tuple[int, sched.SendKeyMessage]]) -> None:
         queue.extend((p.participant_id, m) for m in p.apply(p.schedule.handle(event)))
 
-    def _relay(self, queue: deque[tuple[int, SendKeyMessage]]) -> None:
+    def _relay(self, queue: deque[tuple[int, sched.SendKeyMessage]]) -> None:
         while queue:
             sender, msg = queue.popleft()
             if self.withhold(sender, msg):
@@ -98,43 +85,43 @@ class LocalRoom:
                 continue  # recipient left meanwhile
             self.delivered += 1
             try:
-                self._dispatch(target, KeyMessageReceived(self.now, msg.data), queue)
+                self._dispatch(target, sched.KeyMessageReceived(self.now, msg.data), queue)
             except KeyMessageError as exc:  # a real client logs and drops it
                 self.rejected.append((msg.recipient, exc.reason))
 
     def join(self, name: str, kem: Kem = Kem.X25519) -> LocalParticipant:
         identity = Identity.generate()
-        schedule = KeySchedule(identity, CallKeyPair.generate(kem), self.config)
+        schedule = sched.KeySchedule(identity, CallKeyPair.generate(kem), self.config)
         pid = self._next_id
         self._next_id += 1
         self.epoch += 1
         ann = schedule.announcement(pid, self.epoch).encode()
-        member = Member(pid, identity.public_key, ann)
+        member = sched.Member(pid, identity.public_key, ann)
         newcomer = LocalParticipant(name, pid, schedule, MediaKeys(self.config.cipher_suite),
                                     member)
-        queue: deque[tuple[int, SendKeyMessage]] = deque()
+        queue: deque[tuple[int, sched.SendKeyMessage]] = deque()
         others = tuple(p.member for p in self.participants.values())
         for p in list(self.participants.values()):
-            self._dispatch(p, MemberJoined(self.now, self.epoch, member), queue)
+            self._dispatch(p, sched.MemberJoined(self.now, self.epoch, member), queue)
         self.participants[pid] = newcomer
-        self._dispatch(newcomer, Joined(self.now, self.epoch, pid, others), queue)
+        self._dispatch(newcomer, sched.Joined(self.now, self.epoch, pid, others), queue)
         self._relay(queue)
         return newcomer
 
     def leave(self, participant_id: int) -> LocalParticipant:
         leaver = self.participants.pop(participant_id)
         self.epoch += 1
-        queue: deque[tuple[int, SendKeyMessage]] = deque()
+        queue: deque[tuple[int, sched.SendKeyMessage]] = deque()
         for p in list(self.participants.values()):
-            self._dispatch(p, MemberLeft(self.now, self.epoch, participant_id), queue)
+            self._dispatch(p, sched.MemberLeft(self.now, self.epoch, participant_id), queue)
         self._relay(queue)
         return leaver
 
     def change_phase(self, phase: str) -> None:
         self.epoch += 1
-        queue: deque[tuple[int, SendKeyMessage]] = deque()
+        queue: deque[tuple[int, sched.SendKeyMessage]] = deque()
         for p in list(self.participants.values()):
-            self._dispatch(p, PhaseChanged(self.now, self.epoch, phase), queue)
+            self._dispatch(p, sched.PhaseChanged(self.now, self.epoch, phase), queue)
         self._relay(queue)
 
     def advance(self, seconds: float) -> None:
@@ -146,11 +133,11 @@ class LocalRoom:
             if not deadlines:
                 break
             self.now = max(self.now, min(deadlines))
-            queue: deque[tuple[int, SendKeyMessage]] = deque()
+            queue: deque[tuple[int, sched.SendKeyMessage]] = deque()
             for p in list(self.participants.values()):
                 d = p.schedule.next_deadline()
                 if d is not None and d <= self.now:
-                    self._dispatch(p, TimerFired(self.now), queue)
+                    self._dispatch(p, sched.TimerFired(self.now), queue)
             self._relay(queue)
         self.now = end
 

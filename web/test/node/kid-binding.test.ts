@@ -1,7 +1,7 @@
 /**
  * The KID-to-stream binding rule (src/crypto/kid.ts streamKidVerdict) on the conformance
  * cases of tests/vectors/kid-binding.json: every case's verdict is the file's (Python runs
- * the same file in tests/unit/test_kid_binding.py).
+ * the same file in tests/unit/crypto/test_kid_binding.py).
  */
 
 import assert from "node:assert/strict";

@@ -1,6 +1,6 @@
 /**
  * The page's media-restart policy against protocol/conformance/media-restart.json (the
- * Python client's module runs the same file: tests/unit/test_conformance_media_restart.py). Each
+ * Python client's module runs the same file: tests/unit/client/test_conformance_media_restart.py). Each
  * timeline runs with the module's own thresholds, so a threshold changed here alone fails.
  */
 import assert from "node:assert/strict";

@@ -2,7 +2,7 @@
  * Signaling conformance (protocol/conformance/signaling/*.json): every message each
  * receiver must accept or refuse, run against the page's parsers (parseServer, and
  * parseClient for what the server must refuse). Python runs the same files in
- * tests/unit/test_conformance_signaling.py.
+ * tests/unit/signaling/test_conformance_signaling.py.
  */
 
 import assert from "node:assert/strict";

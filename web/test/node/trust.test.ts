@@ -1,7 +1,7 @@
 /**
  * tests/vectors/trust-v1.json against the TypeScript trust store (truststore.ts), and a key
  * schedule scenario of the trust gating (keyschedule.ts). Python runs the same file in
- * tests/unit/test_trust.py.
+ * tests/unit/client/test_trust.py.
  */
 
 import assert from "node:assert/strict";

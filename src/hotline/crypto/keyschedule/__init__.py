@@ -47,52 +47,10 @@ for later epochs), :mod:`.schedule` (the state machine). web/src/crypto/keysched
 the same modules.
 """
 
-from hotline.crypto.keyschedule.events import (
-    Action,
-    Event,
-    GroupCodeChanged,
-    GroupCodePending,
-    InstallDecryptionKey,
-    InstallEncryptionKey,
-    Joined,
-    KeyMessageReceived,
-    KeyScheduleConfig,
-    Member,
-    MemberJoined,
-    MemberLeft,
-    MemberRejected,
-    PeerAccepted,
-    PhaseChanged,
-    RetireKeys,
-    SendKeyMessage,
-    TimerFired,
-    TrustDecision,
-    trust_everyone,
-)
+from hotline.crypto.keyschedule import events
+from hotline.crypto.keyschedule.events import *  # noqa: F403 - its events and actions are the API
 from hotline.crypto.keyschedule.inbox import MAX_EPOCHS_AHEAD
 from hotline.crypto.keyschedule.schedule import KeySchedule
 
-__all__ = [
-    "MAX_EPOCHS_AHEAD",
-    "Action",
-    "Event",
-    "GroupCodeChanged",
-    "GroupCodePending",
-    "InstallDecryptionKey",
-    "InstallEncryptionKey",
-    "Joined",
-    "KeyMessageReceived",
-    "KeySchedule",
-    "KeyScheduleConfig",
-    "Member",
-    "MemberJoined",
-    "MemberLeft",
-    "MemberRejected",
-    "PeerAccepted",
-    "PhaseChanged",
-    "RetireKeys",
-    "SendKeyMessage",
-    "TimerFired",
-    "TrustDecision",
-    "trust_everyone",
-]
+__all__ = ["MAX_EPOCHS_AHEAD", "KeySchedule"]
+__all__ += events.__all__

@@ -11,6 +11,29 @@ from hotline.crypto.groupcode import GroupCode
 from hotline.crypto.suites import DEFAULT_SUITE, CipherSuite
 from hotline.errors import Reason, UsageError
 
+__all__ = [
+    "Action",
+    "Event",
+    "GroupCodeChanged",
+    "GroupCodePending",
+    "InstallDecryptionKey",
+    "InstallEncryptionKey",
+    "Joined",
+    "KeyMessageReceived",
+    "KeyScheduleConfig",
+    "Member",
+    "MemberJoined",
+    "MemberLeft",
+    "MemberRejected",
+    "PeerAccepted",
+    "PhaseChanged",
+    "RetireKeys",
+    "SendKeyMessage",
+    "TimerFired",
+    "TrustDecision",
+    "trust_everyone",
+]
+
 # -- configuration ---------------------------------------------------------------------
 
 
