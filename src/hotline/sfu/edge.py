@@ -12,6 +12,10 @@ aiortc does SDP, ICE and DTLS; media bypasses it (:mod:`hotline.rtc.raw_media`):
 datagrams come straight from the socket, are SRTP-decrypted, routed by
 :mod:`hotline.sfu.forwarding` on raw bytes, re-encrypted per subscriber and sent at once.
 The SFU reads RTP headers only; payloads are SFrame ciphertext it cannot open.
+
+A little over 400 lines on purpose: a participant's two connections and the offers of
+its room are one negotiation sharing one lock and one state; the pure parts are already
+out (forwarding, nack, reception, uplink, sdp).
 """
 
 from __future__ import annotations
