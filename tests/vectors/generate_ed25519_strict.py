@@ -3,7 +3,7 @@
 The verdicts come from a reference written here on its own, in affine coordinates with
 modular inverses (RFC 8032 §5.1.3 decoding, §5.1.4 addition rule, [8]P by repeated
 addition), not from the product's code (src/hotline/crypto/ed25519_checks.py uses
-extended coordinates and a combined square root). tests/unit/test_ed25519_checks.py
+extended coordinates and a combined square root). tests/unit/crypto/test_ed25519_checks.py
 compares the two on every case and on random encodings; the browser runs the same file
 against web/src/crypto/ed25519_checks.ts (tests/browser/test_web_vectors.py).
 
