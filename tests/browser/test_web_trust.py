@@ -165,6 +165,8 @@ async def test_the_page_refuses_a_hotline_key_that_is_not_its_pin(tmp_path: Path
                                          timeout=20_000)
             call_alarm = (await page.evaluate("() => window.hotlineTrust.alarms"))[2]
             await page.wait_for_function("() => window.hotlineApp.phase === 'rooms'")
+            # one refused call, one alarm (not one from the event and one from the join)
+            call_alarms = len(await page.evaluate("() => window.hotlineTrust.alarms")) - 2
             call_error = await page.evaluate("() => window.hotlineApp.error")
     finally:
         if far is not None:
@@ -174,6 +176,7 @@ async def test_the_page_refuses_a_hotline_key_that_is_not_its_pin(tmp_path: Path
     assert "moscow" in alarm and moscow.fingerprint in alarm and wrong in alarm, alarm
     assert "NOT the pinned key" in alarm
     assert "moscow" in call_alarm and wrong in call_alarm and "NOT the pinned key" in call_alarm
+    assert call_alarms == 1, f"one refused call raised {call_alarms} alarms"
     assert "NOT the pinned key" in call_error  # the call ended with the alarm as its error
     assert "ALARM" in notice
     assert result.data["outcome"] != "ok"

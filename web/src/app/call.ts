@@ -43,6 +43,8 @@ const STATS_INTERVAL_MS = 500;
 export class Call {
   readonly e2ee: MediaE2EE;
   ended = false;
+  /** The pin alarm of this call was raised (by the pin_mismatch event). */
+  private pinAlarmed = false;
   private publishPc: RTCPeerConnection | null = null;
   private subscribePc: RTCPeerConnection | null = null;
   private readonly local: LocalMedia;
@@ -107,6 +109,7 @@ export class Call {
     if (this.ended || this.roster.onEvent(e)) return;
     if (e.kind === "pin_mismatch") {
       const text = String(e.data["message"] ?? "the far end's key is not pinned");
+      this.pinAlarmed = true;
       alarm(text);
       void this.end(`ALARM: ${text}`);
     } else if (e.kind === "connection_lost") {
@@ -128,7 +131,7 @@ export class Call {
     status(`Joining ${this.room}…`);
     await this.client.join(this.room, 10.0, this.joinRequest);
     if (this.client.pinFailure !== null) { // a hotline's far end is not the pinned key
-      alarm(this.client.pinFailure.message);
+      if (!this.pinAlarmed) alarm(this.client.pinFailure.message); // once per refused call
       throw this.client.pinFailure;
     }
     state.participantId = this.client.participantId;
