@@ -237,12 +237,6 @@ class SfuParticipant:
         """The copy this participant gets of each stream it subscribed to."""
         return self.router.subscriptions
 
-    def drop_publisher(self, publisher: int) -> None:
-        self.router.remove_publisher(publisher)
-
-    def drop_all_subscriptions(self) -> None:
-        self.router.unsubscribe_all()
-
     async def close(self) -> None:
         self.closed = True
         self.publish_path.detach()
@@ -366,8 +360,8 @@ class Sfu:
         """Nothing of ``p`` is forwarded any more, and nothing to it."""
         for other in self.participants(p.room).values():
             if other is not p:
-                other.drop_publisher(p.participant_id)
-        p.drop_all_subscriptions()
+                other.router.remove_publisher(p.participant_id)
+        p.router.unsubscribe_all()
 
     async def restart(self, room: str, participant_id: int) -> SfuParticipant:
         """``media_restart``: drop the participant's connections (publish and subscribe)
@@ -406,8 +400,8 @@ class Sfu:
         if p is None:
             return
         for other in members.values():
-            other.drop_publisher(participant_id)
-        p.drop_all_subscriptions()  # nothing may be forwarded to the leaver any more
+            other.router.remove_publisher(participant_id)
+        p.router.unsubscribe_all()  # nothing may be forwarded to the leaver any more
         await p.close()
         if not members:
             self._rooms.pop(room, None)

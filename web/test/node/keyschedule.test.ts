@@ -5,6 +5,8 @@
  * in order, the group code, the next deadline) must be the one the file expects.
  */
 
+import assert from "node:assert/strict";
+import { test } from "node:test";
 import { concat, type Bytes, fromHex, toHex } from "../../src/crypto/bytes.js";
 import { CallKeyPair } from "../../src/crypto/callkey.js";
 import { CryptoError } from "../../src/crypto/errors.js";
@@ -13,19 +15,7 @@ import {
   type KeyScheduleAction, type KeyScheduleEvent, KeySchedule, type Member, keyScheduleConfig,
 } from "../../src/crypto/keyschedule/index.js";
 import { ProtocolError, UsageError } from "../../src/errors.js";
-
-// Node's modules and globals, declared here (the project's TypeScript has the DOM lib, not Node's).
-declare const process: { readonly env: Record<string, string | undefined>; cwd(): string };
-type TestFn = (name: string, body: () => Promise<void>) => void;
-const { test } = (await import("node:test" as string)) as { test: TestFn };
-const assert = (await import("node:assert/strict" as string)) as {
-  deepEqual(actual: unknown, expected: unknown, message?: string): void;
-};
-const fs = (await import("node:fs" as string)) as {
-  existsSync(path: string): boolean;
-  readdirSync(path: string): string[];
-  readFileSync(path: string, encoding: string): string;
-};
+import { jsonFiles, readJson } from "./support.js";
 
 interface TraceMember { participant_id: number; identity: string; announcement: string; trusted?: boolean }
 interface TraceEvent {
@@ -43,13 +33,6 @@ interface Doc {
   config?: Config;
   traces: Trace[];
 }
-
-/** The files, from the repository root: HOTLINE_ROOT (the runner sets it), else the
- * working directory or its parent (run from web/). */
-const DIR = [process.env["HOTLINE_ROOT"], process.cwd(), `${process.cwd()}/..`]
-  .filter((root) => root !== undefined)
-  .map((root) => `${root}/protocol/conformance/keyschedule`)
-  .find((dir) => fs.existsSync(dir)) ?? "protocol/conformance/keyschedule";
 
 /** SHA-256("hotline trace random" || u32 i)[:n], i = 0, 1, ...: the traces' randomness
  * (the key schedule draws it synchronously, so it is computed ahead). */
@@ -169,12 +152,13 @@ async function runTrace(doc: Doc, trace: Trace): Promise<void> {
   }
 }
 
-const files = fs.readdirSync(DIR).filter((f) => f.endsWith(".json")).sort();
+const DIR = "protocol/conformance/keyschedule";
+const files = jsonFiles(DIR);
 test("every key-schedule conformance file is found", async () => {
   assert.deepEqual(files.length >= 5, true, `files in ${DIR}`);
 });
 for (const file of files) {
-  const doc = JSON.parse(fs.readFileSync(`${DIR}/${file}`, "utf8")) as Doc;
+  const doc = readJson<Doc>(file);
   test(`${file}: described and versioned`, async () => {
     assert.deepEqual([typeof doc.description, doc.version], ["string", 1]);
   });
