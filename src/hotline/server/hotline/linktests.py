@@ -182,9 +182,12 @@ class LinkTests:
             started = self._clock()
             round_id = secrets.token_hex(8)
             paths: dict[str, dict[str, Any]] = {}
+            ends = self._choose_ends(hotline, originator, responder)
             for path in self._settings.linktest_paths:  # one after another: own figures
                 path_started = self._clock()
-                data = await self._test(hotline, originator, responder, path)
+                data: dict[str, Any] = await self._test(hotline, ends, originator, path) \
+                    if isinstance(ends, dict) else {"outcome": UNREACHABLE, "path": None,
+                                                    "reason": ends}
                 data.update(round=round_id, originator=originator, responder=responder,
                             trigger=reason,
                             duration_ms=round((self._clock() - path_started) * 1000, 1))
@@ -201,17 +204,22 @@ class LinkTests:
             self._finish(name, result, started)
         return m.LinkTestResult(hotline=name, outcome=outcome, result=result)
 
-    async def _test(self, hotline: Hotline, originator: str, responder: str,
-                    path: m.MediaPathKind) -> dict[str, Any]:
+    def _choose_ends(self, hotline: Hotline, originator: str, responder: str
+                     ) -> dict[str, Registered] | str:
+        """One standby endpoint per party for a round (every path of the round tests the
+        same two), or why there is none."""
         ends: dict[str, Registered] = {}
         for party in (originator, responder):
             endpoints = self._standby.of(hotline.name, party)
             if not endpoints:
-                return {"outcome": UNREACHABLE, "path": None,
-                        "reason": f"no standby endpoint of {party} is connected"}
+                return f"no standby endpoint of {party} is connected"
             turn = self._turn.get((hotline.name, party), 0)
             self._turn[(hotline.name, party)] = turn + 1
             ends[party] = endpoints[turn % len(endpoints)]  # every terminal gets tested
+        return ends
+
+    async def _test(self, hotline: Hotline, ends: dict[str, Registered], originator: str,
+                    path: m.MediaPathKind) -> dict[str, Any]:
         test_id = secrets.token_hex(8)
         test = PendingTest(test_id, hotline.name, hotline_room(hotline.name, test_id), ends)
         loop = asyncio.get_running_loop()
