@@ -1,0 +1,249 @@
+"""The direct path of a two-party call beside the SFU (hot standby), and failover between
+them (issue #14; requirement H10): a path that dies mid-call is replaced by the other
+within 10 s, with an audio gap of at most 2 s measured at the receiver (last audio frame
+decoded before the cut -> first after), no key message between, the same group code,
+and the change shown on both ends.
+
+Each path has addresses of its own, so that one kernel rule kills one path: Alice's
+direct connection gathers on 127.0.0.2 and Bob's on 127.0.0.3; their connections to the
+SFU on 127.0.0.4 and 127.0.0.5 (the SFU and signaling on 127.0.0.1). ``ip rule ...
+blackhole`` for one address (both directions, in the test's own namespace;
+tests/support/pathkiller.py) kills Alice's end of one path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hotline.client.call import Call
+from hotline.client.pathswitch import Path as MediaPath
+from hotline.crypto.identity import Identity
+from hotline.server.app import STATE
+
+from ..support.pathkiller import PathKiller
+from ..support.server import Server
+from ..support.trust import accept_all
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
+
+ROOM = "pair"
+DIRECT = {"alice": "127.0.0.2", "bob": "127.0.0.3"}
+VIA_SFU = {"alice": "127.0.0.4", "bob": "127.0.0.5"}
+REPLACED_WITHIN = 10.0  # H10: the path replaced within 10 s ...
+AUDIO_GAP = 2.0  # ... with an audio gap of at most 2 s
+KEY_EVENTS = {"keys_rotated", "group_code", "member_joined", "member_left", "joined"}
+
+
+async def direct_pair(server: Server, *, prefer: MediaPath = "direct",
+                      direct_only: bool = False, room: str = ROOM) -> dict[str, Call]:
+    idents = {n: Identity.generate() for n in ("alice", "bob")}
+    codes = server.room(room, list(idents))
+    server.store.set_room_direct(room, True)
+    calls = {n: Call(server.url, idents[n], room, video_size=(160, 120),
+                     host_addresses=[VIA_SFU[n]], direct_addresses=[DIRECT[n]],
+                     direct=True, prefer_path=prefer, direct_only=direct_only,
+                     trust_policy=accept_all())
+             for n in idents}
+    for n, c in calls.items():
+        await c.start(enroll_code=codes[n])
+    return calls
+
+
+async def until(what: Any, timeout: float, message: str) -> float:
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if what():
+            return time.monotonic() - start
+        await asyncio.sleep(0.05)
+    pytest.fail(f"{message} within {timeout} s")
+
+
+def audio_since(call: Call, t: float) -> int:
+    return sum(1 for a in call.audio_times if a > t)
+
+
+def events(call: Call) -> list[tuple[str, dict[str, Any]]]:
+    out = []
+    q = call.signaling.events
+    while not q.empty():
+        e = q.get_nowait()
+        out.append((e.kind, e.data))
+    return out
+
+
+async def on_path(calls: dict[str, Call], label: str, timeout: float = 30.0) -> None:
+    """Both ends send on ``label`` and decode the other's audio."""
+    now = asyncio.get_running_loop().time
+    await until(lambda: all(c.path == label for c in calls.values()), timeout,
+                f"both ends on {label!r} (now {[c.path for c in calls.values()]})")
+    since = now()
+    await until(lambda: all(audio_since(c, since) >= 25 for c in calls.values()), timeout,
+                f"audio both ways on {label!r}")
+
+
+def gap_around(call: Call, cut: float) -> tuple[float, float]:
+    """(audio gap, audio back after the cut): from the last audio frame decoded before
+    ``cut`` to the first one after the longest silence following it."""
+    times = [t for t in call.audio_times if t >= cut - 2.0]
+    before = [t for t in times if t <= cut]
+    last = before[-1] if before else cut
+    after = [t for t in times if t > last]
+    longest, back = 0.0, last
+    prev = last
+    for t in after:
+        if t - prev > longest:
+            longest, back = t - prev, t
+        prev = t
+    return longest, back - cut
+
+
+async def failover(calls: dict[str, Call], killer: PathKiller, kill: MediaPath) -> dict[str, Any]:
+    """Kill Alice's end of the active path ``kill``; both ends must move to the other
+    and hear each other again. Returns the figures."""
+    alice, bob = calls["alice"], calls["bob"]
+    before = "direct" if kill == "direct" else "via SFU"
+    after = "via SFU" if kill == "direct" else "direct"
+    await on_path(calls, before)
+    code = alice.signaling.code
+    assert code is not None and bob.signaling.code == code
+    keys = {n: c.signaling.keys.senders for n, c in calls.items()}
+    for c in calls.values():
+        events(c)
+    loop = asyncio.get_running_loop()
+    cut = loop.time()
+    killer.kill(DIRECT["alice"] if kill == "direct" else VIA_SFU["alice"])
+    try:
+        await until(lambda: all(c.path == after for c in calls.values()), REPLACED_WITHIN,
+                    f"both ends moved to {after!r}")
+        await until(lambda: all(audio_since(c, loop.time() - 0.5) >= 10
+                                for c in calls.values()), REPLACED_WITHIN,
+                    "audio both ways on the new path")
+        await asyncio.sleep(1.0)  # frames of the last second, to see the whole gap
+        figures: dict[str, Any] = {"killed": kill}
+        for n, c in calls.items():
+            gap, back = gap_around(c, cut)
+            switched = [t for t, label in c.path_changes if t > cut and label == after]
+            assert switched, f"{n}: the change to {after!r} was not recorded"
+            figures[n] = {"audio_gap_s": round(gap, 3), "audio_back_s": round(back, 3),
+                          "switched_s": round(switched[0] - cut, 3)}
+            assert back <= REPLACED_WITHIN, (n, figures)
+            assert gap <= AUDIO_GAP, (n, figures)
+            seen = events(c)
+            assert any(k == "path_change" and d["path"] == after for k, d in seen), seen
+            assert not KEY_EVENTS & {k for k, _ in seen}, seen
+        # the same keys (no rekey, same senders) and the same group code
+        assert alice.signaling.code == code and bob.signaling.code == code
+        assert {n: c.signaling.keys.senders for n, c in calls.items()} == keys
+        return figures
+    finally:
+        killer.restore(DIRECT["alice"] if kill == "direct" else VIA_SFU["alice"])
+
+
+async def test_a_direct_call_beside_the_sfu_keeps_its_keys_and_binds_its_streams(
+        server: Server) -> None:
+    calls = await direct_pair(server)
+    alice, bob = calls["alice"], calls["bob"]
+    try:
+        await on_path(calls, "direct")
+        assert [label for _, label in alice.path_changes][-1] == "direct"
+        assert alice.paths is not None and bob.paths is not None
+        link = alice.paths.link
+        assert link is not None and link.state == "connected"
+        # the direct streams are bound to the far party and decrypt with the call's keys
+        bob_pid = bob.signaling.participant_id
+        assert {s.participant_id for s in link.streams} == {bob_pid}
+        direct_audio = next(s for s in link.streams if s.kind == "audio")
+        await until(lambda: direct_audio.frames_decoded > 25, 10, "audio on the direct path")
+        # one SFrame sender per slot: the same sender contexts as the call's
+        assert alice.e2ee is not None and alice.e2ee.send_keys is alice.send_keys
+        stats = alice.stats()
+        assert stats.remote["bob"]["audio_frames_decrypted"] > 0
+        live = server.app[STATE].rooms.find(ROOM)
+        assert live is not None and live.direct_allowed
+        figures = await alice.direct_figures()
+        assert figures is not None and figures["setup_ms"] is not None
+    finally:
+        for c in calls.values():
+            await c.close()
+
+
+@pytest.mark.parametrize("kill", ["direct", "sfu"])
+async def test_a_dead_path_is_replaced_within_10_s_with_at_most_2_s_of_audio_gap(
+        server: Server, path_killer: PathKiller, kill: MediaPath) -> None:
+    calls = await direct_pair(server, prefer="direct" if kill == "direct" else "sfu")
+    try:
+        figures = await failover(calls, path_killer, kill)
+        print(f"\n{kill} killed: {json.dumps(figures)}")
+    finally:
+        for c in calls.values():
+            await c.close()
+
+
+async def test_direct_only_sends_nothing_to_the_sfu_and_has_its_figures(
+        server: Server) -> None:
+    calls = await direct_pair(server, direct_only=True)
+    try:
+        await on_path(calls, "direct")
+        sfu = server.app[STATE].sfu
+        assert list(sfu.streams(ROOM)) == []  # nothing published to the SFU
+        for c in calls.values():
+            figures = await c.direct_figures()
+            assert figures is not None
+            assert figures["setup_ms"] is not None and figures["setup_ms"] > 0
+            assert figures["loss"] is not None and figures["loss"] < 0.2
+            assert figures["jitter_ms"] is not None
+            for _ in range(60):
+                figures = await c.direct_figures()
+                if figures is not None and figures["rtt_ms"] is not None:
+                    break
+                await asyncio.sleep(0.25)
+            assert figures is not None and figures["rtt_ms"] is not None, figures
+    finally:
+        for c in calls.values():
+            await c.close()
+
+
+RUNS = int(os.environ.get("HOTLINE_FAILOVER_RUNS", "10"))
+
+
+@pytest.mark.soak
+async def test_failover_figures_over_repeated_runs(server: Server,
+                                                   path_killer: PathKiller) -> None:
+    """``RUNS`` fault injections of each kind (one call each): p50/p95 of path death ->
+    audio back, and of the audio gap (docs/reliability.md "Path failover")."""
+    results: list[dict[str, Any]] = []
+    for i in range(RUNS):
+        for kill in ("direct", "sfu"):
+            calls = await direct_pair(server, prefer="direct" if kill == "direct" else "sfu",
+                                      room=f"pair-{kill}-{i}")
+            try:
+                results.append(await failover(calls, path_killer, kill))  # type: ignore[arg-type]
+            finally:
+                for c in calls.values():
+                    await c.close()
+    summary: dict[str, Any] = {}
+    for kill in ("direct", "sfu"):
+        back = sorted(r[n]["audio_back_s"] for r in results if r["killed"] == kill
+                      for n in ("alice", "bob"))
+        gaps = sorted(r[n]["audio_gap_s"] for r in results if r["killed"] == kill
+                      for n in ("alice", "bob"))
+        summary[kill] = {"runs": RUNS, "audio_back_p50_s": statistics.median(back),
+                         "audio_back_p95_s": back[max(0, round(0.95 * len(back)) - 1)],
+                         "audio_gap_p50_s": statistics.median(gaps),
+                         "audio_gap_p95_s": gaps[max(0, round(0.95 * len(gaps)) - 1)],
+                         "audio_gap_max_s": gaps[-1]}
+    print("\nfailover:", json.dumps(summary))
+    out = os.environ.get("HOTLINE_RELIABILITY_RESULTS")
+    if out:
+        with Path(out).open("a") as f:
+            f.write(json.dumps({"scenario": "path failover", **summary}) + "\n")
+    for s in summary.values():
+        assert s["audio_back_p95_s"] <= REPLACED_WITHIN and s["audio_gap_p95_s"] <= AUDIO_GAP
