@@ -1,8 +1,9 @@
 """The direct path of a two-party call beside the SFU (hot standby), and failover between
-them (issue #14; requirement H10): a path that dies mid-call is replaced by the other
-within 10 s, with an audio gap of at most 2 s measured at the receiver (last audio frame
-decoded before the cut -> first after), no key message between, the same group code,
-and the change shown on both ends.
+them (issue #14; requirement H10): during a hotline call, a path that dies is replaced by
+the other within 10 s, with an audio gap of at most 2 s measured at the receiver (last
+audio frame decoded before the cut -> first after), no key message between, the same
+group code, and the change shown on both ends. Also a room its operator marked for
+direct connections, and the direct path alone (a link test's).
 
 Each path has addresses of its own, so that one kernel rule kills one path: Alice's
 direct connection gathers on 127.0.0.2 and Bob's on 127.0.0.3; their connections to the
@@ -14,23 +15,28 @@ tests/support/pathkiller.py) kills Alice's end of one path.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import statistics
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from hotline.client.call import Call
+from hotline.client.hotline.caller import HotlineCaller
+from hotline.client.hotline.standby import CallMedia
 from hotline.client.pathswitch import Path as MediaPath
 from hotline.crypto.identity import Identity
 from hotline.server.app import STATE
 
 from ..support.pathkiller import PathKiller
 from ..support.server import Server
-from ..support.trust import accept_all
+from ..support.trust import accept_all, hotline_pins
+from .hotline_support import HOTLINE, RunningStandby, hotline_server, standby
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
 
@@ -43,11 +49,12 @@ KEY_EVENTS = {"keys_rotated", "group_code", "member_joined", "member_left", "joi
 
 
 async def direct_pair(server: Server, *, prefer: MediaPath = "direct",
-                      direct_only: bool = False, room: str = ROOM) -> dict[str, Call]:
+                      direct_only: bool = False) -> dict[str, Call]:
+    """Alice and Bob in a room marked for direct connections."""
     idents = {n: Identity.generate() for n in ("alice", "bob")}
-    codes = server.room(room, list(idents))
-    server.store.set_room_direct(room, True)
-    calls = {n: Call(server.url, idents[n], room, video_size=(160, 120),
+    codes = server.room(ROOM, list(idents))
+    server.store.set_room_direct(ROOM, True)
+    calls = {n: Call(server.url, idents[n], ROOM, video_size=(160, 120),
                      host_addresses=[VIA_SFU[n]], direct_addresses=[DIRECT[n]],
                      direct=True, prefer_path=prefer, direct_only=direct_only,
                      trust_policy=accept_all())
@@ -55,6 +62,34 @@ async def direct_pair(server: Server, *, prefer: MediaPath = "direct",
     for n, c in calls.items():
         await c.start(enroll_code=codes[n])
     return calls
+
+
+def media_of(end: str, prefer: MediaPath) -> CallMedia:
+    return CallMedia(direct=True, prefer_path=prefer, host_addresses=[VIA_SFU[end]],
+                     direct_addresses=[DIRECT[end]])
+
+
+@contextlib.asynccontextmanager
+async def hotline_call(srv: Server, alice: Identity, bob: RunningStandby,
+                       prefer: MediaPath) -> AsyncIterator[dict[str, Call]]:
+    """A hotline call from Alice to Bob's standby, answered; both ends' calls."""
+    bob.standby.media = media_of("bob", prefer)
+    caller = HotlineCaller(srv.url, alice, HOTLINE, media=media_of("alice", prefer),
+                           trust_policy=hotline_pins(srv.store, HOTLINE, alice))
+    try:
+        await caller.connect()
+        call_id = await caller.ring()
+        await bob.next("ring", where=lambda e: e.data["call_id"] == call_id)
+        waiting = asyncio.ensure_future(caller.wait_answer(lambda _: None, timeout=30))
+        bob.standby.answer(call_id)
+        await asyncio.wait_for(waiting, 30)
+        await bob.next("call_started")
+        assert bob.standby.call is not None
+        yield {"alice": caller.call, "bob": bob.standby.call}
+    finally:
+        await caller.close()
+        with contextlib.suppress(TimeoutError):
+            await bob.next("call_ended", timeout=10)
 
 
 async def until(what: Any, timeout: float, message: str) -> float:
@@ -176,15 +211,19 @@ async def test_a_direct_call_beside_the_sfu_keeps_its_keys_and_binds_its_streams
 
 
 @pytest.mark.parametrize("kill", ["direct", "sfu"])
-async def test_a_dead_path_is_replaced_within_10_s_with_at_most_2_s_of_audio_gap(
-        server: Server, path_killer: PathKiller, kill: MediaPath) -> None:
-    calls = await direct_pair(server, prefer="direct" if kill == "direct" else "sfu")
-    try:
-        figures = await failover(calls, path_killer, kill)
-        print(f"\n{kill} killed: {json.dumps(figures)}")
-    finally:
-        for c in calls.values():
-            await c.close()
+async def test_a_dead_path_of_a_hotline_call_is_replaced_within_10_s_with_at_most_2_s_of_audio_gap(
+        tmp_path: Path, path_killer: PathKiller, kill: MediaPath) -> None:
+    """Direct dies -> via SFU (the direct path preferred); via SFU dies -> direct (the
+    SFU preferred, the direct path standing by)."""
+    async with hotline_server(tmp_path / "data") as (srv, alice, bob):
+        b = await standby(srv, bob)
+        try:
+            async with hotline_call(srv, alice, b, "direct" if kill == "direct" else "sfu") \
+                    as calls:
+                figures = await failover(calls, path_killer, kill)
+                print(f"\n{kill} killed: {json.dumps(figures)}")
+        finally:
+            await b.stop()
 
 
 async def test_direct_only_sends_nothing_to_the_sfu_and_has_its_figures(
@@ -215,20 +254,22 @@ RUNS = int(os.environ.get("HOTLINE_FAILOVER_RUNS", "10"))
 
 
 @pytest.mark.soak
-async def test_failover_figures_over_repeated_runs(server: Server,
+async def test_failover_figures_over_repeated_runs(tmp_path: Path,
                                                    path_killer: PathKiller) -> None:
-    """``RUNS`` fault injections of each kind (one call each): p50/p95 of path death ->
-    audio back, and of the audio gap (docs/reliability.md "Path failover")."""
+    """``RUNS`` fault injections of each kind (one hotline call each): p50/p95 of path
+    death -> audio back, and of the audio gap (docs/reliability.md "Path failover")."""
     results: list[dict[str, Any]] = []
-    for i in range(RUNS):
-        for kill in ("direct", "sfu"):
-            calls = await direct_pair(server, prefer="direct" if kill == "direct" else "sfu",
-                                      room=f"pair-{kill}-{i}")
-            try:
-                results.append(await failover(calls, path_killer, kill))  # type: ignore[arg-type]
-            finally:
-                for c in calls.values():
-                    await c.close()
+    kills: tuple[MediaPath, ...] = ("direct", "sfu")
+    async with hotline_server(tmp_path / "data") as (srv, alice, bob):
+        b = await standby(srv, bob)
+        try:
+            for _ in range(RUNS):
+                for kill in kills:
+                    async with hotline_call(srv, alice, b,
+                                            "direct" if kill == "direct" else "sfu") as calls:
+                        results.append(await failover(calls, path_killer, kill))
+        finally:
+            await b.stop()
     summary: dict[str, Any] = {}
     for kill in ("direct", "sfu"):
         back = sorted(r[n]["audio_back_s"] for r in results if r["killed"] == kill
