@@ -212,10 +212,6 @@ class Call:
             self._sending = self._media_tracks()
         return self._sending
 
-    @property
-    def subscribe_clock(self) -> adapter.ReceiveClock | None:
-        return self._subscribe_clock
-
     def set_path(self, label: str, now: float) -> None:
         """Our media goes on ``label`` now: noted, and told if it changed."""
         if label == self.path:
@@ -407,8 +403,9 @@ class Call:
                 if stream.first_frame_at is None:
                     stream.first_frame_at = loop.time()
                 stream.frames_decoded += 1
+                stream.last_frame_at = loop.time()
                 if stream.kind == "audio":
-                    self.audio_times.append(loop.time())
+                    self.audio_times.append(stream.last_frame_at)
 
     def _record(self, stream: RemoteStream, track: MediaStreamTrack) -> None:
         pid = stream.participant_id

@@ -71,7 +71,6 @@ class DirectLink:
         loop = asyncio.get_running_loop()
         self.started_at = loop.time()
         self.connected_at: float | None = None
-        self.clock: adapter.ReceiveClock | None = None
         self.streams: list[RemoteStream] = []
         self.closed = False
         pc = self.pc = RTCPeerConnection(adapter.configuration())
@@ -112,8 +111,6 @@ class DirectLink:
         with adapter.gathering_on(self.addresses):
             await self.pc.setLocalDescription(
                 RTCSessionDescription(with_inband_fec(description.sdp), description.type))
-        if self.clock is None:
-            self.clock = adapter.watch_received(self.pc)
         local = self.pc.localDescription
         assert local is not None
         signal = (m.DirectDescription(kind="offer", sdp=local.sdp) if local.type == "offer"

@@ -31,7 +31,6 @@ from hotline.client.direct import DirectLink, GatedTrack
 from hotline.client.pathswitch import LABELS, Path, PathPolicy
 from hotline.client.signaling import ClientEvent, SignalingClient
 from hotline.logtext import safe
-from hotline.rtc import aiortc_adapter as adapter
 from hotline.rtc.media_e2ee import MediaE2ee
 from hotline.signaling import messages as m
 
@@ -46,8 +45,7 @@ class Call(Protocol):
     host_addresses: list[str] | None
     publish_pc: RTCPeerConnection | None
 
-    @property
-    def subscribe_clock(self) -> adapter.ReceiveClock | None: ...
+    streams: dict[str, RemoteStream]
     def sending_tracks(self) -> list[MediaStreamTrack]: ...
     def consume_track(self, stream: RemoteStream, track: MediaStreamTrack) -> None: ...
     def set_path(self, label: str, now: float) -> None: ...
@@ -171,12 +169,13 @@ class CallPaths:
         """Feed the policy what each path received; switch if it says so."""
         policy = self.policy
         before = policy.active
-        sub = self.call.subscribe_clock
-        if sub is not None and sub.rtp_last is not None:
-            policy.media("sfu", sub.rtp_last)
-        if self.link is not None and self.link.clock is not None and \
-                self.link.clock.rtp_last is not None:
-            policy.media("direct", self.link.clock.rtp_last)
+        if self.link is not None:  # the far party's frames that decrypted, per path
+            for path, streams in (("sfu", self.call.streams.values()),
+                                  ("direct", self.link.streams)):
+                last = [s.last_frame_at for s in streams
+                        if s.participant_id == self.link.far and s.last_frame_at is not None]
+                if last:
+                    policy.media(path, max(last))  # type: ignore[arg-type]
         decision = policy.decide(now)
         if decision is not None:
             log.warning("media path: %s -> %s (%s)", LABELS[decision.to] if before is None

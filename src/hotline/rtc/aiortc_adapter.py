@@ -122,20 +122,12 @@ def use_consent_timing(interval: float, failures: int) -> None:
 
 
 class ReceiveClock:
-    """When a connection last received a datagram (any: media, RTCP, STUN, DTLS), and an
-    RTP packet (media; None before the first), in event loop time; see
-    :func:`watch_received`."""
+    """When a connection last received a datagram (any: media, RTCP, STUN, DTLS), in
+    event loop time; see :func:`watch_received`."""
 
     def __init__(self, now: float) -> None:
         self.last = now
         self.count = 0
-        self.rtp_last: float | None = None
-
-
-def is_rtp(data: bytes) -> bool:
-    """An RTP packet (RFC 3550 version 2, not RTCP: RFC 5761 §4 payload types 64-95 with
-    the marker bit are RTCP's 192-223); its header is clear under SRTP."""
-    return len(data) >= 12 and data[0] >> 6 == 2 and not 192 <= data[1] <= 223
 
 
 def watch_received(pc: RTCPeerConnection) -> ReceiveClock:
@@ -155,8 +147,6 @@ def watch_received(pc: RTCPeerConnection) -> ReceiveClock:
                               original: Callable[[bytes, Any], None] = original) -> None:
             clock.last = loop.time()
             clock.count += 1
-            if is_rtp(data):
-                clock.rtp_last = clock.last
             original(data, addr)
 
         proto.datagram_received = datagram_received  # type: ignore[method-assign, assignment]
