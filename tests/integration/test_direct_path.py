@@ -25,13 +25,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from hotline.client.call import Call
 from hotline.client.hotline.caller import HotlineCaller
 from hotline.client.hotline.standby import CallMedia
 from hotline.client.pathswitch import Path as MediaPath
+from hotline.client.synthetic import PatternTrack
+from hotline.crypto.frames import Codec, unprotect
 from hotline.crypto.identity import Identity
+from hotline.rtc import aiortc_adapter as adapter
 from hotline.server.app import STATE
+from hotline.signaling import messages as m
 
 from ..support.pathkiller import PathKiller
 from ..support.server import Server
@@ -224,6 +229,73 @@ async def test_a_dead_path_of_a_hotline_call_is_replaced_within_10_s_with_at_mos
                 print(f"\n{kill} killed: {json.dumps(figures)}")
         finally:
             await b.stop()
+
+
+async def test_a_stranger_slipped_in_by_a_lying_server_gets_ciphertext_and_is_left(
+        server: Server) -> None:
+    """The server answers Alice's direct offer itself, with Mallory's connection (a man in
+    the middle of the direct path's DTLS, no keys) named as Bob. Mallory gets only SFrame
+    ciphertext; her own frames are dropped by Alice (bound to Bob), never decoded; Alice
+    leaves the path when no frame of Bob comes on it (shown), and the call goes on via
+    the SFU."""
+    idents = {n: Identity.generate() for n in ("alice", "bob")}
+    codes = server.room(ROOM, list(idents))
+    server.store.set_room_direct(ROOM, True)
+    alice = Call(server.url, idents["alice"], ROOM, video_size=(160, 120),
+                 host_addresses=[VIA_SFU["alice"]], direct_addresses=[DIRECT["alice"]],
+                 direct=True, trust_policy=accept_all())
+    bob = Call(server.url, idents["bob"], ROOM, video_size=(160, 120),
+               host_addresses=[VIA_SFU["bob"]], trust_policy=accept_all())  # no direct path
+    offers: list[m.DirectDescription] = []
+    alice.signaling.send_direct = (  # type: ignore[method-assign]
+        lambda to, description=None, candidate=None: offers.append(description)
+        if description is not None else None)
+    mallory = RTCPeerConnection(adapter.configuration())
+    captured: list[bytes] = []
+    calls = {"alice": alice, "bob": bob}
+    try:
+        await alice.start(enroll_code=codes["alice"])
+        await bob.start(enroll_code=codes["bob"])
+        await until(lambda: bool(offers), 10, "Alice's direct offer")
+        for kind in ("audio", "video"):
+            mallory.addTransceiver(PatternTrack(kind, (160, 120)), direction="sendrecv")
+        await mallory.setRemoteDescription(RTCSessionDescription(offers[0].sdp, "offer"))
+        audio = next(t for t in mallory.getTransceivers() if t.kind == "audio")
+        handle = audio.receiver._handle_rtp_packet
+
+        async def tap(packet: Any, arrival_time_ms: int) -> None:
+            captured.append(bytes(packet.payload))
+            await handle(packet, arrival_time_ms)
+
+        audio.receiver._handle_rtp_packet = tap  # type: ignore[method-assign]
+        with adapter.gathering_on(["127.0.0.9"]):
+            await mallory.setLocalDescription(await mallory.createAnswer())
+        bob_pid = bob.signaling.participant_id
+        assert bob_pid is not None and mallory.localDescription is not None
+        alice.signaling._dispatch(m.DirectFrom(sender=bob_pid, description=m.DirectDescription(
+            kind="answer", sdp=mallory.localDescription.sdp)))
+        # Alice takes the (preferred) direct path, finds no frame of Bob on it, leaves it
+        await until(lambda: "direct" in [label for _, label in alice.path_changes], 15,
+                    "Alice on the direct path")
+        await until(lambda: alice.path == "via SFU", 10, "Alice back via the SFU")
+        changes = len(alice.path_changes)
+        await on_path(calls, "via SFU")
+        await asyncio.sleep(3.0)
+        assert len(alice.path_changes) == changes, alice.path_changes  # no flapping
+        # Mallory's frames: dropped and counted by Alice, never decoded
+        assert alice.paths is not None and alice.paths.link is not None
+        streams = alice.paths.link.streams
+        assert sum(s.frames_decoded for s in streams) == 0
+        assert sum(n for s in streams for n in s.decryptor.dropped().values()) > 0
+        # what Mallory got of Alice: SFrame ciphertext only (Bob's keys open it, hers none)
+        assert len(captured) >= 10
+        for payload in captured[:10]:
+            plain = unprotect(bob.signaling.keys.context, Codec.OPUS, payload)
+            assert plain != payload and plain[1:] not in payload
+    finally:
+        await mallory.close()
+        for c in calls.values():
+            await c.close()
 
 
 async def test_direct_only_sends_nothing_to_the_sfu_and_has_its_figures(
