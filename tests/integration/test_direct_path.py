@@ -19,7 +19,6 @@ import contextlib
 import json
 import os
 import statistics
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -41,6 +40,7 @@ from hotline.signaling import messages as m
 from ..support.pathkiller import PathKiller
 from ..support.server import Server
 from ..support.trust import accept_all, hotline_pins
+from ..support.wait import wait_until
 from .hotline_support import HOTLINE, RunningStandby, hotline_server, standby
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
@@ -98,12 +98,10 @@ async def hotline_call(srv: Server, alice: Identity, bob: RunningStandby,
 
 
 async def until(what: Any, timeout: float, message: str) -> float:
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        if what():
-            return time.monotonic() - start
-        await asyncio.sleep(0.05)
-    pytest.fail(f"{message} within {timeout} s")
+    """:func:`wait_until` of a plain condition, checked every 0.05 s."""
+    async def check() -> bool:
+        return bool(what())
+    return await wait_until(check, timeout, message, interval=0.05)
 
 
 def audio_since(call: Call, t: float) -> int:

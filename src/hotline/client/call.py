@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
-from aiortc.contrib.media import MediaPlayer, MediaRecorder, MediaRelay
+from aiortc.contrib.media import MediaPlayer
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from hotline.client.callstats import CallStats, CountingSendKeys, RemoteStream, call_stats
@@ -35,6 +35,7 @@ from hotline.client.mediarestart import Connection, MediaRestartPolicy
 from hotline.client.mediasources import open_media
 from hotline.client.paths import CallPaths
 from hotline.client.pathswitch import Path as MediaPath
+from hotline.client.recording import CallRecorder
 from hotline.client.signaling import ClientEvent, SignalingClient, trust
 from hotline.client.synthetic import PatternTrack
 from hotline.client.trustpolicy import TrustPolicy
@@ -91,9 +92,7 @@ class Call:
         self.camera, self.microphone = camera, microphone
         self.video_size = video_size
         self._players: list[MediaPlayer] = []
-        self._relay = MediaRelay()
-        self._recorders: dict[int, MediaRecorder] = {}
-        self._record_tracks: dict[int, list[MediaStreamTrack]] = {}
+        self.recorder = None if record_dir is None else CallRecorder(record_dir, self._spawn)
         self._tasks: set[asyncio.Task[None]] = set()
         self._offers: asyncio.Queue[m.SubscribeOffer | m.MediaRestarted | str] = asyncio.Queue()
         self.joined_at = 0.0
@@ -386,9 +385,11 @@ class Call:
         if stream is None:
             log.warning("track on an unknown m-line %s", safe(mid))
             return
-        if self.record_dir is not None:
-            self._record(stream, track)
-            track = self._relay.subscribe(track)
+        if self.recorder is not None:
+            pid = stream.participant_id
+            track = self.recorder.add(
+                pid, self.signaling.names.get(pid, f"participant-{pid}"),
+                {s.kind for s in self.streams.values() if s.participant_id == pid}, track)
         self.consume_track(stream, track)
 
     def consume_track(self, stream: RemoteStream, track: MediaStreamTrack) -> None:
@@ -407,21 +408,6 @@ class Call:
                 if stream.kind == "audio":
                     self.audio_times.append(stream.last_frame_at)
 
-    def _record(self, stream: RemoteStream, track: MediaStreamTrack) -> None:
-        pid = stream.participant_id
-        tracks = self._record_tracks.setdefault(pid, [])
-        tracks.append(self._relay.subscribe(track))
-        kinds = {s.kind for s in self.streams.values() if s.participant_id == pid}
-        if len(tracks) == len(kinds) and pid not in self._recorders:
-            assert self.record_dir is not None
-            self.record_dir.mkdir(parents=True, exist_ok=True)
-            name = self.signaling.names.get(pid, f"participant-{pid}")
-            recorder = MediaRecorder(str(self.record_dir / f"{name}-{pid}.mkv"))
-            for t in tracks:
-                recorder.addTrack(t)
-            self._recorders[pid] = recorder
-            self._spawn(recorder.start())
-
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
@@ -429,9 +415,8 @@ class Call:
 
     async def close(self) -> None:
         self.auto_restart = False  # connections closed from here on are no path loss
-        for recorder in self._recorders.values():
-            with contextlib.suppress(Exception):
-                await recorder.stop()
+        if self.recorder is not None:
+            await self.recorder.stop()
         for task in list(self._tasks):
             task.cancel()
         if self.paths is not None:
