@@ -148,6 +148,8 @@ class Call:
         self._spawn(self._answer_offers())
         loop = asyncio.get_running_loop()
         self.joined_at = loop.time()
+        if self.paths is not None:
+            self.paths.listen()
         await sig.join(self.room, request=self.join_request)
         if sig.pin_failure is not None:  # a hotline's far end is not the pinned key
             raise sig.pin_failure

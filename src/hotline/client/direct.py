@@ -40,6 +40,7 @@ from hotline.rtc.opus_fec import with_inband_fec
 from hotline.signaling import messages as m
 
 log = logging.getLogger("hotline.direct")
+CLOCK_RATE = {"audio": 48000, "video": 90000}  # RTP clocks of Opus and VP8 (jitter units)
 
 
 class GatedTrack(MediaStreamTrack):
@@ -142,28 +143,28 @@ class DirectLink:
         return next((t.sender for t in self.pc.getTransceivers() if t.kind == kind), None)
 
     async def figures(self) -> dict[str, float | None]:
-        """Its figures from the connection's stats: set-up time, round trip, loss and
-        jitter of what the far end sends (audio, else video)."""
+        """Its figures, as a link test measures the SFU path's
+        (:func:`hotline.client.hotline.linktest.measure`): ``setup_ms`` (start ->
+        connected), ``rtt_ms`` (RTCP round trip, the largest of our senders'), ``loss``
+        (fraction of the far end's packets lost) and ``jitter_ms`` (the largest of its
+        streams'), from the connection's stats."""
         out: dict[str, float | None] = {"setup_ms": None if self.setup_s is None
                                         else round(self.setup_s * 1000, 1),
                                         "rtt_ms": None, "loss": None, "jitter_ms": None}
         try:
-            report = await self.pc.getStats()
+            report = list((await self.pc.getStats()).values())
         except Exception as exc:  # a closed connection has none
             log.info("direct: no stats: %s", safe(exc))
             return out
-        inbound = sorted((s for s in report.values() if s.type == "inbound-rtp"),
-                         key=lambda s: s.kind != "audio")
-        remote = [s for s in report.values() if s.type == "remote-inbound-rtp"]
-        rtts = [s.roundTripTime for s in remote if getattr(s, "roundTripTime", None)]
-        if rtts:
-            out["rtt_ms"] = round(min(rtts) * 1000, 1)
-        if inbound:
-            s = inbound[0]
-            received, lost = s.packetsReceived or 0, max(0, s.packetsLost or 0)
-            out["loss"] = round(lost / (received + lost), 4) if received + lost else None
-            out["jitter_ms"] = round(float(s.jitter) * 1000, 1) if s.jitter is not None \
-                else None
+        inbound = [s for s in report if s.type == "inbound-rtp"]
+        received = sum(s.packetsReceived for s in inbound)
+        lost = sum(max(0, s.packetsLost) for s in inbound)
+        jitters = [s.jitter / CLOCK_RATE.get(s.kind, 90000) * 1000 for s in inbound]
+        rtts = [s.roundTripTime * 1000 for s in report
+                if s.type == "remote-inbound-rtp" and s.roundTripTime is not None]
+        out["rtt_ms"] = round(max(rtts), 2) if rtts else None
+        out["loss"] = round(lost / (lost + received), 4) if received + lost else None
+        out["jitter_ms"] = round(max(jitters), 2) if jitters else None
         return out
 
     async def close(self) -> None:

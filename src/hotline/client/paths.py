@@ -68,10 +68,14 @@ class CallPaths:
 
     # -- what the call tells us ------------------------------------------------------------
 
+    def listen(self) -> None:
+        """Before the join: keep the far end's signals (an offer may come right after
+        ``joined``) until :meth:`start`."""
+        self.call.signaling.on_direct = self._queue.put_nowait
+
     def start(self) -> None:
-        sig = self.call.signaling
-        sig.on_roster = self.roster_changed
-        sig.on_direct = self._queue.put_nowait
+        """After the join: set up the direct link when we are two, and follow the roster."""
+        self.call.signaling.on_roster = self.roster_changed
         self._spawn(self._signals())
         self.roster_changed()
 
