@@ -143,9 +143,11 @@ def gap_around(call: Call, cut: float) -> tuple[float, float]:
     return longest, back - cut
 
 
-async def failover(calls: dict[str, Call], killer: PathKiller, kill: MediaPath) -> dict[str, Any]:
+async def failover(calls: dict[str, Call], killer: PathKiller, kill: MediaPath, *,
+                   each_run: bool = True) -> dict[str, Any]:
     """Kill Alice's end of the active path ``kill``; both ends must move to the other
-    and hear each other again. Returns the figures."""
+    and hear each other again. Returns the figures; ``each_run``: the audio gap of this
+    run must be within H10's (else only the p95 of many runs is, as H10 says)."""
     alice, bob = calls["alice"], calls["bob"]
     before = "direct" if kill == "direct" else "via SFU"
     after = "via SFU" if kill == "direct" else "direct"
@@ -156,8 +158,8 @@ async def failover(calls: dict[str, Call], killer: PathKiller, kill: MediaPath) 
     for c in calls.values():
         events(c)
     loop = asyncio.get_running_loop()
-    cut = loop.time()
     killer.kill(DIRECT["alice"] if kill == "direct" else VIA_SFU["alice"])
+    cut = loop.time()  # the rules are in place: the path is dead from here
     try:
         await until(lambda: all(c.path == after for c in calls.values()), REPLACED_WITHIN,
                     f"both ends moved to {after!r}")
@@ -173,7 +175,7 @@ async def failover(calls: dict[str, Call], killer: PathKiller, kill: MediaPath) 
             figures[n] = {"audio_gap_s": round(gap, 3), "audio_back_s": round(back, 3),
                           "switched_s": round(switched[0] - cut, 3)}
             assert back <= REPLACED_WITHIN, (n, figures)
-            assert gap <= AUDIO_GAP, (n, figures)
+            assert gap <= AUDIO_GAP or not each_run, (n, figures)
             seen = events(c)
             assert any(k == "path_change" and d["path"] == after for k, d in seen), seen
             assert not KEY_EVENTS & {k for k, _ in seen}, seen
@@ -337,7 +339,9 @@ async def test_failover_figures_over_repeated_runs(tmp_path: Path,
                 for kill in kills:
                     async with hotline_call(srv, alice, b,
                                             "direct" if kill == "direct" else "sfu") as calls:
-                        results.append(await failover(calls, path_killer, kill))
+                        results.append(await failover(calls, path_killer, kill,
+                                                      each_run=False))
+                        print(json.dumps(results[-1]))
         finally:
             await b.stop()
     summary: dict[str, Any] = {}

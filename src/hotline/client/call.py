@@ -255,10 +255,7 @@ class Call:
         for conn, clock in clocks:
             if clock is not None:
                 policy.media(conn, clock.last)
-        now = asyncio.get_running_loop().time()
-        if self.paths is not None:
-            self.paths.check(now)
-        decision = policy.decide(now)
+        decision = policy.decide(asyncio.get_running_loop().time())
         if decision is not None and self.auto_restart:
             self.restart_media(decision.text)
 

@@ -7,7 +7,7 @@ offers; the room must allow it: hotline calls and link tests do, other rooms whe
 operator marked them). Both paths then stay up; the senders of each read
 :class:`~hotline.client.direct.GatedTrack` s that pass frames only while their path is
 the active one. :class:`~hotline.client.pathswitch.PathPolicy` says which (checked every
-0.25 s with what each path received of the far end's media); a switch moves nothing but
+0.1 s with what each path received of the far end's media); a switch moves nothing but
 the gates (same keys, same SFrame counters, same group code: no rekey), asks the new
 path's video for a key frame, and is shown: ``Call.path``, ``Call.path_changes``,
 ``Call.on_path_change`` and a ``path_change`` event.
@@ -35,6 +35,8 @@ from hotline.rtc.media_e2ee import MediaE2ee
 from hotline.signaling import messages as m
 
 log = logging.getLogger("hotline.paths")
+#: How often the active path is checked (the policy's thresholds are tenths of seconds).
+CHECK_INTERVAL = 0.1
 
 
 class Call(Protocol):
@@ -44,8 +46,8 @@ class Call(Protocol):
     e2ee: MediaE2ee | None
     host_addresses: list[str] | None
     publish_pc: RTCPeerConnection | None
-
     streams: dict[str, RemoteStream]
+
     def sending_tracks(self) -> list[MediaStreamTrack]: ...
     def consume_track(self, stream: RemoteStream, track: MediaStreamTrack) -> None: ...
     def set_path(self, label: str, now: float) -> None: ...
@@ -77,7 +79,14 @@ class CallPaths:
         """After the join: set up the direct link when we are two, and follow the roster."""
         self.call.signaling.on_roster = self.roster_changed
         self._spawn(self._signals())
+        self._spawn(self._watch())
         self.roster_changed()
+
+    async def _watch(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(CHECK_INTERVAL)
+            self.check(loop.time())
 
     def tracks(self, path: Path, sources: list[MediaStreamTrack]) -> list[MediaStreamTrack]:
         """What ``path``'s senders read: ``sources``' frames while it is the active path."""
@@ -104,7 +113,7 @@ class CallPaths:
         if self.link is not None and self.link.far != far:
             self._drop_link()
         if far is not None and self.link is None and me is not None and me < far:
-            self._spawn(self._offer(far))
+            self._spawn(self._offer(self._new_link(far)))
 
     # -- the direct link ---------------------------------------------------------------------
 
@@ -119,8 +128,7 @@ class CallPaths:
         self.policy.connection("direct", "new", asyncio.get_running_loop().time())
         return self.link
 
-    async def _offer(self, far: int) -> None:
-        link = self._new_link(far)
+    async def _offer(self, link: DirectLink) -> None:
         try:
             await link.offer()
         except Exception as exc:
