@@ -19,6 +19,7 @@ import contextlib
 import json
 import os
 import statistics
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ from hotline.signaling import messages as m
 
 from ..support.pathkiller import PathKiller
 from ..support.server import Server
+from ..support.sfu_tap import Tap
 from ..support.trust import accept_all, hotline_pins
 from ..support.wait import wait_until
 from .hotline_support import HOTLINE, RunningStandby, hotline_server, standby
@@ -188,11 +190,18 @@ async def failover(calls: dict[str, Call], killer: PathKiller, kill: MediaPath, 
 
 
 async def test_a_direct_call_beside_the_sfu_keeps_its_keys_and_binds_its_streams(
-        server: Server) -> None:
+        server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    tap = Tap(monkeypatch)
     calls = await direct_pair(server)
     alice, bob = calls["alice"], calls["bob"]
     try:
         await on_path(calls, "direct")
+        # hot standby: media goes on one path; the SFU forwards nothing of either now
+        await asyncio.sleep(0.5)  # packets already on their way through the SFU
+        since = time.monotonic()
+        await asyncio.sleep(1.5)
+        assert [t for t, _, _ in tap.packets if t > since] == []
+        assert any(t < since for t, _, _ in tap.packets)  # it did, before direct was up
         assert [label for _, label in alice.path_changes][-1] == "direct"
         assert alice.paths is not None and bob.paths is not None
         link = alice.paths.link
