@@ -128,6 +128,21 @@ def room_member(
     typer.echo(f"room {room!r} members: {_described(changed) or 'none'}")
 
 
+@room_app.command("direct")
+def room_direct(
+    room: str,
+    allow: Annotated[bool, typer.Option(
+        "--allow/--deny", help="Let the two members of ROOM, when alone in it, connect "
+        "directly (peer to peer; media stays end-to-end encrypted), or not.")],
+    data: DataDir = DEFAULT_DATA,
+) -> None:
+    """Allow or deny direct (peer-to-peer) connections in a two-person ROOM (from its
+    next join on). Hotline calls and link tests always allow them."""
+    with opened_store(data) as store:
+        store.set_room_direct(room, allow)
+    typer.echo(f"room {room!r}: direct connections {'allowed' if allow else 'denied'}")
+
+
 @room_app.command("list")
 def room_list(data: DataDir = DEFAULT_DATA) -> None:
     """List rooms with their members and roles."""
@@ -135,4 +150,5 @@ def room_list(data: DataDir = DEFAULT_DATA) -> None:
         for name in store.room_names():
             found = store.get_room(name)
             if found is not None:
-                typer.echo(f"{found.name}: {_described(found)}")
+                direct = " [direct allowed]" if found.direct else ""
+                typer.echo(f"{found.name}: {_described(found)}{direct}")

@@ -37,6 +37,9 @@ from hotline.signaling import messages as m
 
 REPLAY = 1024  # messages kept after ``joined`` for a ``resume`` to replay
 MAX_ERRORS = 20  # refused requests before the connection is closed
+#: ``direct_signal`` budget of one connection: a burst (an offer or answer and a browser's
+#: trickled candidates), then a few per second (an ICE restart now and then).
+DIRECT_BURST, DIRECT_RATE = 40, 2.0
 
 
 def error_for(exc: HotlineError) -> m.Error:
@@ -95,6 +98,8 @@ TABLE: dict[type[m.ClientMessage], tuple[Refusal | None, ...]] = {
     m.SubscribeAnswer: (_AUTH_FIRST, _NO_SEAT, _NO_SEAT, ALLOW, _HANDED_OVER),
     m.SetMedia: (_AUTH_FIRST, _NO_SEAT, _NO_SEAT, ALLOW, _HANDED_OVER),
     m.MediaRestart: (_AUTH_FIRST, _NO_SEAT, _NO_SEAT, ALLOW, _HANDED_OVER),
+    # relayed only in a two-party room that allows it (hotline.server.rooms.relay_direct)
+    m.DirectSignal: (_AUTH_FIRST, _NO_SEAT, _NO_SEAT, ALLOW, _HANDED_OVER),
     # hotlines: every action is checked again by hotline.server.hotline.service
     m.StandbyRegister: (_AUTH_FIRST, ALLOW, ALLOW, ALLOW, _HANDED_OVER),
     m.LinkTestRequest: (_AUTH_FIRST, ALLOW, ALLOW, ALLOW, _HANDED_OVER),
@@ -138,6 +143,21 @@ class LocalProtocolError(RuntimeError):
     the client's doing, so not in the tree of hotline.errors)."""
 
 
+class TokenBucket:
+    """At most ``burst`` at once, refilled at ``rate`` per second (time passed in)."""
+
+    def __init__(self, rate: float, burst: float, now: float) -> None:
+        self._tokens, self._rate, self._burst, self._last = burst, rate, burst, now
+
+    def take(self, now: float) -> bool:
+        self._tokens = min(self._burst, self._tokens + (now - self._last) * self._rate)
+        self._last = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
+
+
 R = TypeVar("R")  # the room type (hotline.server.rooms.LiveRoom; anything in tests)
 
 
@@ -158,7 +178,8 @@ class ServerConnection(Generic[R]):
         self._sent: deque[tuple[int, str]] | None = None
         self._sent_seq = 0
         self.received = 0
-        self._tokens, self._rate, self._burst, self._last = 2 * rate, rate, 2 * rate, now
+        self._frames = TokenBucket(rate, 2 * rate, now)
+        self._direct = TokenBucket(DIRECT_RATE, DIRECT_BURST, now)
 
     # -- events from the client --------------------------------------------------------
 
@@ -167,7 +188,11 @@ class ServerConnection(Generic[R]):
         flood: the connection closes)."""
         if self._sent is not None:
             self.received += 1
-        return self._take_token(now)
+        return self._frames.take(now)
+
+    def direct_signal_allowed(self, now: float) -> bool:
+        """Count a ``direct_signal``; False if over its own budget (refused, not relayed)."""
+        return self._direct.take(now)
 
     def receive(self, text: str) -> m.ClientMessage:
         """A text frame from the client, parsed and allowed in this state; raises the
@@ -177,14 +202,6 @@ class ServerConnection(Generic[R]):
         if refusal is not None:
             raise refusal.exception()
         return message
-
-    def _take_token(self, now: float) -> bool:
-        self._tokens = min(self._burst, self._tokens + (now - self._last) * self._rate)
-        self._last = now
-        if self._tokens < 1:
-            return False
-        self._tokens -= 1
-        return True
 
     def refused(self, exc: HotlineError) -> m.Error:
         """Count a refused request; the ``error`` to send for it."""

@@ -40,6 +40,9 @@ CREATE TABLE IF NOT EXISTS room_members (
     party_id INTEGER NOT NULL REFERENCES parties(id) ON DELETE CASCADE,
     role TEXT NOT NULL DEFAULT 'delegate',
     PRIMARY KEY (room_id, party_id));
+CREATE TABLE IF NOT EXISTS room_options (
+    room_id INTEGER PRIMARY KEY REFERENCES rooms(id) ON DELETE CASCADE,
+    direct INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS hotlines (
     id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,
     party_a INTEGER NOT NULL REFERENCES parties(id),

@@ -27,7 +27,14 @@ from typing import Protocol
 
 from hotline.crypto.callkey import CallKeyAnnouncement
 from hotline.crypto.codecommit import relayed_header
-from hotline.errors import CryptoError, NotInRoom, ProtocolError, ResumeRefused
+from hotline.errors import (
+    CryptoError,
+    Forbidden,
+    NotInRoom,
+    ProtocolError,
+    Refused,
+    ResumeRefused,
+)
 from hotline.logtext import safe
 from hotline.roles import DEFAULT_ROLE, LISTEN_ONLY, Role
 from hotline.signaling import messages as m
@@ -97,6 +104,9 @@ class LiveRoom:
         self._by_conn: dict[str, int] = {}
         self.epoch = 0
         self._next_pid = 1
+        #: Whether its two members may connect directly (``direct_signal``): a hotline
+        #: call or link test, or a room its operator marked (set by each join).
+        self.direct_allowed = False
 
     @property
     def participants(self) -> dict[int, str]:
@@ -254,6 +264,23 @@ class LiveRoom:
         if target is None:
             raise ProtocolError(f"no participant {to} in this room")
         target.session.send(m.KeyFrom(sender=pid, data=data))
+
+
+    def relay_direct(self, session: Member, msg: m.DirectSignal) -> None:
+        """Relay a direct-connection signal to the other member of a two-party room that
+        allows direct connections; refused otherwise (nothing is relayed)."""
+        pid = self._seat_of(session)
+        if not self.direct_allowed:
+            raise Forbidden("this room does not allow direct connections")
+        if len(self._seats) != 2:
+            raise Refused("direct connections need exactly two members in the room "
+                          f"(there are {len(self._seats)})")
+        if msg.to == pid or msg.to not in self._seats:
+            raise ProtocolError(f"no other participant {msg.to} in this room")
+        if (msg.description is None) == (msg.candidate is None):
+            raise ProtocolError("a direct signal has exactly one of description and candidate")
+        self._seats[msg.to].session.send(m.DirectFrom(
+            sender=pid, description=msg.description, candidate=msg.candidate))
 
 
 class RoomRegistry:

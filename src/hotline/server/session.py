@@ -28,6 +28,7 @@ from hotline.errors import (
     LocalError,
     NotInRoom,
     ProtocolError,
+    Refused,
     RemoteError,
     ResumeRefused,
     Unauthorized,
@@ -80,6 +81,7 @@ class Session:
         h.add(m.SubscribeAnswer, self._on_subscribe_answer)
         h.add(m.SetMedia, self._on_media)
         h.add(m.MediaRestart, self._on_media_restart)
+        h.add(m.DirectSignal, self._on_direct_signal)
         # hotlines: decided in hotline.server.hotline.service
         hotlines = self.state.hotlines
         h.add(m.StandbyRegister, self._on_standby)
@@ -283,6 +285,7 @@ class Session:
         if room is None or self.party not in room.members:
             raise Forbidden(f"not a member of room {msg.room!r}")
         live = self.state.rooms.get(msg.room)
+        live.direct_allowed = room.direct  # the operator's setting, as of this join
         self.conn.joining(live)
         self._spawn(self._join(live, as_role(room.role_of(self.party)) or DEFAULT_ROLE))
 
@@ -335,6 +338,13 @@ class Session:
         change, no rekey); see :meth:`LiveRoom.restart_media`."""
         await self._seat().restart_media(self, msg.reason or "-")
 
+    async def _on_direct_signal(self, msg: m.DirectSignal) -> None:
+        """A description or candidate of a direct connection to the other member: relayed
+        as ``direct_from`` in a two-party room that allows it (rate-limited)."""
+        if not self.conn.direct_signal_allowed(asyncio.get_running_loop().time()):
+            raise Refused("too many direct signals; slow down")
+        self._seat().relay_direct(self, msg)
+
     async def _on_resume(self, msg: m.Resume) -> None:
         """Take back a seat whose connection broke: same device, the seat's token."""
         live = self.state.rooms.find(msg.room)
@@ -381,6 +391,7 @@ class Session:
         """Join the media room of a link test or an answered call (checks in the service);
         both ends of a hotline publish and receive."""
         live = self.state.rooms.get(self.state.hotlines.media_room(self, msg.call_id))
+        live.direct_allowed = True  # a hotline call or link test: its two ends, checked
         self.conn.joining(live)
         self._spawn(self._join(live))
 

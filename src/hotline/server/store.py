@@ -49,6 +49,8 @@ class Room:
     name: str
     members: tuple[str, ...]
     roles: dict[str, str]  # member party -> role (hotline.roles.ROLES)
+    #: Its two members may connect directly (peer to peer) when they are alone in it.
+    direct: bool = False
 
     def role_of(self, party: str) -> str:
         return self.roles.get(party, DEFAULT_ROLE)
@@ -78,6 +80,7 @@ class Store(Protocol):
     def add_room(self, name: str, members: list[str],
                  roles: dict[str, str] | None = None) -> Room: ...
     def set_member(self, room: str, party: str, role: str | None) -> None: ...
+    def set_room_direct(self, room: str, allow: bool) -> None: ...
     def get_room(self, name: str) -> Room | None: ...
     def rooms_of(self, party: str) -> list[Room]: ...
     def add_hotline(self, name: str, party_a: str, party_b: str) -> Hotline: ...
@@ -227,7 +230,22 @@ class SqliteStore(HotlineRecords):
         rows = list(self._db.execute(
             "SELECT p.name, m.role FROM room_members m JOIN parties p ON p.id = m.party_id"
             " WHERE m.room_id=? ORDER BY p.name", (row[0],)))
-        return Room(row[0], name, tuple(r[0] for r in rows), {r[0]: r[1] for r in rows})
+        option = self._db.execute("SELECT direct FROM room_options WHERE room_id=?",
+                                  (row[0],)).fetchone()
+        return Room(row[0], name, tuple(r[0] for r in rows), {r[0]: r[1] for r in rows},
+                    direct=bool(option and option[0]))
+
+    def set_room_direct(self, room: str, allow: bool) -> None:
+        """Whether the two members of ``room`` may connect directly (peer to peer)."""
+        found = self.get_room(room)
+        if found is None:
+            raise UsageError(f"no room {room!r}")
+        with self._tx() as db:
+            db.execute("INSERT INTO room_options (room_id, direct) VALUES (?, ?)"
+                       " ON CONFLICT (room_id) DO UPDATE SET direct=excluded.direct",
+                       (found.id, int(allow)))
+            db.execute("INSERT INTO audit (at, kind, room, detail) VALUES (?, ?, ?, ?)",
+                       (self._now(), "room_direct", room, json.dumps({"allow": allow})))
 
     def set_member(self, room: str, party: str, role: str | None) -> None:
         """Add ``party`` to ``room`` or change its role; ``role=None`` removes it.

@@ -155,6 +155,45 @@ class SubscribeAnswer(_Message):
     sdp: SdpText
 
 
+# -- a direct (peer-to-peer) connection between the two members of a room -----------------
+
+#: A direct connection's SDP: aiortc's and the browsers' offers for one audio and one
+#: video m-line are 3-10 kB; anything much larger is not one.
+DirectSdp = Annotated[str, Field(min_length=1, max_length=32_768)]
+
+
+class DirectDescription(BaseModel):
+    """An SDP offer or answer of the direct connection (an RTCSessionDescription: its
+    ``type`` is ``kind`` here)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    kind: Literal["offer", "answer"]
+    sdp: DirectSdp
+
+
+class DirectCandidate(BaseModel):
+    """One trickled ICE candidate of the direct connection (RTCIceCandidateInit);
+    ``candidate`` empty: the end of candidates."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    candidate: Annotated[str, Field(max_length=512)]
+    sdp_mid: Annotated[str, Field(max_length=32)] | None = None
+    sdp_m_line_index: Annotated[int, Field(ge=0, le=15)] | None = None
+
+
+class DirectSignal(_Message):
+    """For the other member of a two-party room that allows direct connections (a hotline
+    call, a link test, a room an operator marked): a description or a candidate of the
+    direct connection between us, relayed unopened as :class:`DirectFrom`. Exactly one of
+    the two is given. The media on it stays SFrame-encrypted: the server relays what it
+    could change, never what it could read."""
+
+    type: Literal["direct_signal"] = "direct_signal"
+    to: U32
+    description: DirectDescription | None = None
+    candidate: DirectCandidate | None = None
+
+
 # -- hotlines (client -> server): standby, link tests, calls; docs/SIGNALING.md ------------
 
 CallId = Annotated[str, Field(pattern=r"^[0-9a-f]{16}$")]
@@ -293,7 +332,7 @@ class SetMedia(_Message):
 
 ClientMessage = Annotated[
     Enroll | Auth | Join | Announce | SendKey | Leave | Publish | SubscribeAnswer | Ping
-    | SetMedia | Resume | MediaRestart | HotlineClientMessage,
+    | SetMedia | Resume | MediaRestart | DirectSignal | HotlineClientMessage,
     Field(discriminator="type"),
 ]
 
@@ -424,6 +463,15 @@ class MediaRestarted(_Message):
     type: Literal["media_restarted"] = "media_restarted"
 
 
+class DirectFrom(_Message):
+    """A :class:`DirectSignal` of ``sender``, the other member of the room."""
+
+    type: Literal["direct_from"] = "direct_from"
+    sender: U32
+    description: DirectDescription | None = None
+    candidate: DirectCandidate | None = None
+
+
 class Error(_Message):
     """A request was refused. ``code`` is stable; ``message`` is for people."""
 
@@ -540,7 +588,7 @@ HotlineServerMessage = (StandbyOk | LinkTestStart | LinkTestResult | Ring | Ring
 ServerMessage = Annotated[
     Hello | Enrolled | Welcome | JoinAck | Joined | Resumed | MemberJoined | MemberLeft
     | MemberMedia | KeyFrom | Left | PublishAnswer | SubscribeOffer | MediaRestarted | Pong
-    | Error
+    | DirectFrom | Error
     | HotlineServerMessage,
     Field(discriminator="type"),
 ]

@@ -176,3 +176,21 @@ def test_roles_are_checked(store: SqliteStore) -> None:
     assert store.get_room("r").members == ("alice",)  # type: ignore[union-attr]
     with pytest.raises(UsageError, match="not a member"):
         store.set_member("r", "bob", None)
+
+
+def test_a_room_allows_direct_connections_only_when_marked(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "data")
+    store.add_party("alice")
+    store.add_room("pair", ["alice"])
+    assert store.get_room("pair").direct is False  # type: ignore[union-attr]
+    store.set_room_direct("pair", True)
+    assert store.get_room("pair").direct is True  # type: ignore[union-attr]
+    with pytest.raises(UsageError, match="no room"):
+        store.set_room_direct("nowhere", True)
+    store.close()
+    again = SqliteStore(tmp_path / "data")  # kept across restarts
+    assert again.get_room("pair").direct is True  # type: ignore[union-attr]
+    again.set_room_direct("pair", False)
+    assert again.get_room("pair").direct is False  # type: ignore[union-attr]
+    assert [e.kind for e in again.audit_log()][:2] == ["room_direct", "room_direct"]
+    again.close()

@@ -16,6 +16,16 @@ const role = literal(...ROLES);
 
 // -- objects inside messages ----------------------------------------------------------
 
+/** One trickled ICE candidate of the direct connection (RTCIceCandidateInit); `candidate` empty: the end of candidates. */
+export interface DirectCandidate {
+  readonly candidate: string;
+  readonly sdp_mid: string | null;
+  readonly sdp_m_line_index: number | null;
+}
+
+/** An SDP offer or answer of the direct connection (an RTCSessionDescription: its `type` is `kind` here). */
+export interface DirectDescription { readonly kind: "offer" | "answer"; readonly sdp: string; }
+
 /** What one end measured during a link test (sent by each end). */
 export interface LinkTestFigures {
   readonly joined: boolean;
@@ -45,6 +55,12 @@ export interface MemberInfo {
 
 export interface StreamInfo { readonly mid: string; readonly participant_id: number; readonly kind: "audio" | "video"; }
 
+const directCandidate: Check<DirectCandidate> = record({
+  candidate: str(undefined, 512),
+  sdp_mid: opt(nullable(str(undefined, 32)), null),
+  sdp_m_line_index: opt(nullable(int(0, 15)), null),
+});
+const directDescription: Check<DirectDescription> = record({ kind: literal("offer", "answer"), sdp: str(1, 32768) });
 const linkTestFigures: Check<LinkTestFigures> = record({
   joined: bool,
   setup_ms: opt(nullable(num(0, 3600000)), null),
@@ -140,6 +156,14 @@ export interface MediaRestarted { readonly type: "media_restarted"; }
 
 export interface Pong { readonly type: "pong"; }
 
+/** A `DirectSignal` of `sender`, the other member of the room. */
+export interface DirectFrom {
+  readonly type: "direct_from";
+  readonly sender: number;
+  readonly description: DirectDescription | null;
+  readonly candidate: DirectCandidate | null;
+}
+
 /** A request was refused. `code` is stable; `message` is for people. */
 export interface ErrorMessage { readonly type: "error"; readonly code: string; readonly message: string; }
 
@@ -232,6 +256,7 @@ export type ServerMessage =
   | SubscribeOffer
   | MediaRestarted
   | Pong
+  | DirectFrom
   | ErrorMessage
   | StandbyOk
   | LinkTestStart
@@ -286,6 +311,11 @@ export const SERVER_SHAPES: { readonly [T in ServerMessage["type"]]: Shape } = {
   subscribe_offer: { sdp: str(), streams: list(streamInfo) },
   media_restarted: {},
   pong: {},
+  direct_from: {
+    sender: u32,
+    description: opt(nullable(directDescription), null),
+    candidate: opt(nullable(directCandidate), null),
+  },
   error: { code: str(), message: str() },
   standby_ok: { hotline: str(), party: str(), far_party: str(), interval_s: num() },
   linktest_start: {
@@ -367,6 +397,14 @@ export interface Resume {
 /** My media path to the SFU died (ICE failed, consent lost, nothing received for too long): drop my publish and subscribe connections; I publish and subscribe again on new ones. Seat, participant id and keys stay (no roster change, no rekey). */
 export interface MediaRestart { readonly type: "media_restart"; readonly reason?: string; }
 
+/** For the other member of a two-party room that allows direct connections (a hotline call, a link test, a room an operator marked): a description or a candidate of the direct connection between us, relayed unopened as `DirectFrom`. Exactly one of the two is given. The media on it stays SFrame-encrypted: the server relays what it could change, never what it could read. */
+export interface DirectSignal {
+  readonly type: "direct_signal";
+  readonly to: number;
+  readonly description?: DirectDescription | null;
+  readonly candidate?: DirectCandidate | null;
+}
+
 /** Keep this connection ready for hotline NAME: answer link tests, ring on calls. */
 export interface StandbyRegister {
   readonly type: "standby";
@@ -414,6 +452,7 @@ export type ClientMessage =
   | SetMedia
   | Resume
   | MediaRestart
+  | DirectSignal
   | StandbyRegister
   | LinkTestRequest
   | LinkTestReport
@@ -460,6 +499,11 @@ export const CLIENT_SHAPES: { readonly [T in ClientMessage["type"]]: Shape } = {
   media: { state: mediaState },
   resume: { room: str(1, 64), participant_id: u32, token: b64(), received: u32 },
   media_restart: { reason: opt(str(undefined, 200), "") },
+  direct_signal: {
+    to: u32,
+    description: opt(nullable(directDescription), null),
+    candidate: opt(nullable(directCandidate), null),
+  },
   standby: { hotline: str(1, 64), record_length: opt(int(0, 9007199254740991), 0) },
   linktest_request: { hotline: str(1, 64) },
   linktest_report: {
