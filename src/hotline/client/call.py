@@ -29,8 +29,10 @@ from aiortc.contrib.media import MediaPlayer, MediaRecorder, MediaRelay
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from hotline.client.callstats import CallStats, CountingSendKeys, RemoteStream, call_stats
+from hotline.client.mediapath import PathShown
 from hotline.client.mediarestart import Connection, MediaRestartPolicy
 from hotline.client.mediasources import open_media
+from hotline.client.relay import MediaRoute
 from hotline.client.signaling import ClientEvent, SignalingClient, trust
 from hotline.client.synthetic import PatternTrack
 from hotline.client.trustpolicy import TrustPolicy
@@ -57,7 +59,7 @@ def _loopback_server(server: str) -> str | None:
         return "127.0.0.1" if host == "localhost" else None
 
 
-class Call:
+class Call(PathShown):
     def __init__(self, server: str, identity: Identity, room: str, *,
                  kem: Kem = Kem.X25519, record_dir: Path | None = None,
                  media_file: Path | None = None, camera: str | None = None,
@@ -67,8 +69,13 @@ class Call:
                  signaling: SignalingClient | None = None,
                  host_addresses: list[str] | None = None,
                  media_restart: bool = True,
-                 trust_policy: TrustPolicy | None = None) -> None:
+                 trust_policy: TrustPolicy | None = None,
+                 relay_only: bool = False, turn_ca: str | None = None) -> None:
         self.server, self.room = server, room
+        #: TURN (the server's ``ice_servers``; ``relay_only``: through TURN or not at all)
+        #: and the path shown (:mod:`hotline.client.mediapath`).
+        self.route = MediaRoute(relay_only=relay_only, tls=trust(turn_ca))
+        self._init_path()
         self.signaling = signaling if signaling is not None else SignalingClient(
             server, identity, kem=kem, ssl_context=trust(tls_ca), trust=trust_policy)
         self.join_request = join_request
@@ -155,7 +162,9 @@ class Call:
 
     async def _publish(self) -> None:
         assert self.e2ee is not None
-        pc = self.publish_pc = RTCPeerConnection(adapter.configuration())
+        config = await self.route.configuration(self.signaling.ice_servers)
+        pc = self.publish_pc = RTCPeerConnection(config)
+        self.route.prepare(pc)
         self._connection_state("publish", pc)
         self.e2ee.attach(pc)
         if not self._sending:
@@ -170,6 +179,7 @@ class Call:
             self.path_state = pc.connectionState
             if pc.connectionState == "connected":
                 adapter.raise_buffers(pc)
+                self._set_path(self.route.label(pc))
             self.signaling.events.put_nowait(ClientEvent("path", {"via": "sfu",
                                                                   "state": pc.connectionState}))
             self._connection_state("publish", pc)
@@ -288,7 +298,9 @@ class Call:
     async def _answer(self, offer: m.SubscribeOffer) -> None:
         assert self.e2ee is not None
         if self.subscribe_pc is None:
-            sub = self.subscribe_pc = RTCPeerConnection(adapter.configuration())
+            config = await self.route.configuration(self.signaling.ice_servers)
+            sub = self.subscribe_pc = RTCPeerConnection(config)
+            self.route.prepare(sub)
             self._connection_state("subscribe", sub)
             self.e2ee.attach(sub)
             sub.on("track", self._on_track)
@@ -301,6 +313,7 @@ class Call:
                     adapter.raise_buffers(sub)
                     if self.publish_pc is None:  # listening only: this is our path
                         self.path_state = "connected"
+                        self._set_path(self.route.label(sub))
                 self._connection_state("subscribe", sub)
         pc = self.subscribe_pc
         first = pc.localDescription is None
