@@ -40,7 +40,7 @@ from hotline.errors import HotlineError
 
 def _table(call: Call, stats: CallStats, elapsed: float) -> Table:
     table = Table(title=f"room {call.room!r} · {elapsed:.0f} s · encrypted end to end · "
-                        f"via SFU ({call.path_state})",
+                        f"{call.path or 'connecting'} ({call.path_state})",
                   caption=f"group code [bold]{stats.group_code or 'verifying…'}[/]  "
                           f"({stats.group_words})")
     table.add_column("party")
@@ -194,6 +194,12 @@ def join(
     accept_new_devices: Annotated[bool, typer.Option(
         "--accept-new-devices", help="Accept EVERY new party and device (a warning for "
         "each): for unattended scripts that verify the group code otherwise.")] = False,
+    relay_only: Annotated[bool, typer.Option(
+        "--relay-only", help="Send and receive media only through the server's TURN "
+        "relay (fails if it offers none that answers).")] = False,
+    turn_ca: Annotated[str | None, typer.Option(
+        "--turn-ca", help="CA certificate (PEM) to check a turns: (TLS) relay with, "
+        "besides the system's.")] = None,
 ) -> None:
     """Join ROOM with this device's identity and take part in the call."""
     if synthetic and (media is not None or camera or microphone):
@@ -212,9 +218,12 @@ def join(
         policy.on_warning = lambda text: console.print(f"[bold yellow]{escape(text)}[/]")
 
         def make_call() -> Call:
-            return Call(server, ident, room, record_dir=record, media_file=media,
+            call = Call(server, ident, room, record_dir=record, media_file=media,
                         camera=camera, microphone=microphone, tls_ca=tls_ca,
-                        trust_policy=policy)
+                        trust_policy=policy, relay_only=relay_only, turn_ca=turn_ca)
+            call.on_path_change = lambda label: console.print(
+                f"media path: [bold]{escape(label)}[/]")
+            return call
 
         asyncio.run(_run(make_call, duration, console, stats_json))
     except HotlineError as exc:

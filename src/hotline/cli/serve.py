@@ -48,6 +48,8 @@ async def _serve(settings: Settings, console: Console) -> None:
     if settings.public_urls:
         console.print("Logins are accepted for this address and: "
                       + ", ".join(sorted(settings.public_origins)))
+    if settings.turn_urls:
+        console.print("Relay (TURN) for clients: " + ", ".join(settings.turn_urls))
     console.print("Press Ctrl-C to stop.")
     try:
         await until_stopped()
