@@ -1,9 +1,11 @@
-"""The media path labels (the same in the CLI and the page: web/src/app/mediapath.ts)
+"""The media path labels (the same in the CLI and the page: web/src/app/pathlabel.ts)
 and the relay choice order."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+from pathlib import Path
 
 import pytest
 
@@ -11,15 +13,7 @@ from hotline.client.mediapath import PathShown, path_label
 from hotline.client.relay import candidates
 from hotline.signaling import messages as m
 
-
-def test_labels() -> None:
-    assert path_label("sfu", "host", None) == "via SFU"
-    assert path_label("sfu", "prflx", None) == "via SFU"
-    assert path_label("sfu", "relay", "udp") == "relay over UDP"
-    assert path_label("sfu", "relay", "tcp") == "relay over TCP"
-    assert path_label("sfu", "relay", "tls") == "relay over TLS"
-    assert path_label("direct", "host", None) == "direct"
-    assert path_label("direct", "relay", "tcp") == "direct, relayed over TCP"
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.mark.asyncio
@@ -43,3 +37,10 @@ def test_bad_urls_from_the_server_are_skipped() -> None:
     # a message from the server was validated already; a list built in code is checked
     bad = m.IceServer.model_construct(urls=["turn:a.example:1"], username="u", credential="c")
     assert candidates([bad]) == []
+
+
+def test_labels_conformance() -> None:
+    """The same cases as the page's (web/test/node/pathlabel.test.ts)."""
+    cases = json.loads((ROOT / "protocol/conformance/path-labels.json").read_text())["cases"]
+    for c in cases:
+        assert path_label(c["kind"], c["local_type"], c["relay"]) == c["label"], c
