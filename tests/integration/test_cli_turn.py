@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,16 +16,6 @@ from ..support.coturn import Coturn
 from .test_cli_join import HOTLINE, free_port, run
 
 pytestmark = pytest.mark.usefixtures("loopback_netns")
-
-
-@pytest.fixture
-def coturn(tmp_path: Path) -> Iterator[Coturn]:
-    server = Coturn(tmp_path / "coturn")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def test_bad_turn_settings_are_clear_errors(tmp_path: Path) -> None:

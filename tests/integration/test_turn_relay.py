@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ from hotline.client.relay import choose
 from hotline.crypto.identity import Identity
 from hotline.server.turn import credential
 
-from ..support.coturn import LISTEN, PORT, TLS_PORT, Coturn
+from ..support.coturn import LISTEN, PORT, TLS_PORT, Coturn, Firewall
 from ..support.server import Server, running_server
 from ..support.trust import accept_all
 from ..support.wait import wait_until
@@ -41,62 +40,6 @@ from ..support.wait import wait_until
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
 
 BLOCKED = "127.0.0.5"  # the client whose UDP is blocked gathers here
-PREFS = ("11", "12", "13", "14")
-
-
-def ip(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["ip", *args], capture_output=True, text=True, check=False)
-
-
-class Firewall:
-    """Blackhole rules in the test's namespace (the ``local`` table's rule moves behind
-    them, as in test_path_loss.py), all removed at the end."""
-
-    def __init__(self) -> None:
-        self.prefs: list[str] = []
-
-    def setup(self) -> None:
-        added = ip("rule", "add", "pref", "100", "table", "local")
-        assert added.returncode == 0, f"cannot change routing rules (ip rule): {added.stderr}"
-        ip("rule", "del", "pref", "0")
-
-    def block(self, *selector: str) -> None:
-        pref = PREFS[len(self.prefs)]
-        done = ip("rule", "add", *selector, "blackhole", "pref", pref)
-        assert done.returncode == 0, done.stderr
-        self.prefs.append(pref)
-
-    def block_udp_of(self, address: str) -> None:
-        """No UDP from or to ``address``, nor to the TURN listener."""
-        self.block("from", address, "ipproto", "udp")
-        self.block("to", address, "ipproto", "udp")
-        self.block("to", LISTEN, "ipproto", "udp")
-
-    def teardown(self) -> None:
-        for pref in self.prefs:
-            ip("rule", "del", "pref", pref)
-        ip("rule", "add", "pref", "0", "table", "local")
-        ip("rule", "del", "pref", "100")
-
-
-@pytest.fixture
-def firewall() -> Iterator[Firewall]:
-    wall = Firewall()
-    wall.setup()
-    try:
-        yield wall
-    finally:
-        wall.teardown()
-
-
-@pytest.fixture
-def coturn(tmp_path: Path) -> Iterator[Coturn]:
-    server = Coturn(tmp_path / "coturn")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest_asyncio.fixture

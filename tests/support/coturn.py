@@ -6,6 +6,9 @@ It listens for clients on one loopback address (UDP and TCP on :data:`PORT`, TLS
 so that a test can block UDP to the TURN listener without touching the relayed media.
 Credentials are the TURN REST API's (``--use-auth-secret``): the shared secret is in the
 configuration file, not on the command line.
+
+:class:`Firewall` blocks traffic in the test's namespace with ``ip rule ... blackhole``
+(by address, protocol and port), as tests/integration/test_path_loss.py does.
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -125,3 +130,66 @@ def _tcp_open(host: str, port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+PREFS = ("11", "12", "13", "14", "15", "16")
+
+
+def ip(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["ip", *args], capture_output=True, text=True, check=False)
+
+
+class Firewall:
+    """Blackhole rules in the test's namespace (the ``local`` table's rule moves behind
+    them, as in test_path_loss.py), all removed at the end."""
+
+    def __init__(self) -> None:
+        self.prefs: list[str] = []
+
+    def setup(self) -> None:
+        added = ip("rule", "add", "pref", "100", "table", "local")
+        # The suite runs in a namespace of its own (scripts/in-loopback-netns.sh), where
+        # it may change routing: failing to is an error, not a reason to skip.
+        assert added.returncode == 0, f"cannot change routing rules (ip rule): {added.stderr}"
+        ip("rule", "del", "pref", "0")
+
+    def block(self, *selector: str) -> None:
+        """Drop what matches ``selector`` (e.g. ``to ADDR ipproto udp``)."""
+        pref = PREFS[len(self.prefs)]
+        done = ip("rule", "add", *selector, "blackhole", "pref", pref)
+        assert done.returncode == 0, done.stderr
+        self.prefs.append(pref)
+
+    def block_udp_of(self, address: str) -> None:
+        """No UDP from or to ``address``, nor to the TURN listener (a client at
+        ``address`` behind a firewall that lets no UDP through)."""
+        self.block("from", address, "ipproto", "udp")
+        self.block("to", address, "ipproto", "udp")
+        self.block("to", LISTEN, "ipproto", "udp")
+
+    def teardown(self) -> None:
+        for pref in self.prefs:
+            ip("rule", "del", "pref", pref)
+        ip("rule", "add", "pref", "0", "table", "local")
+        ip("rule", "del", "pref", "100")
+
+
+@pytest.fixture
+def firewall() -> Iterator[Firewall]:
+    wall = Firewall()
+    wall.setup()
+    try:
+        yield wall
+    finally:
+        wall.teardown()
+
+
+@pytest.fixture
+def coturn(tmp_path: Path) -> Iterator[Coturn]:
+    """A coturn of the test's own (files in its tmp_path), stopped after it."""
+    server = Coturn(tmp_path / "coturn")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
