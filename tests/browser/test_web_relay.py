@@ -1,0 +1,78 @@
+"""The call page through a real coturn (tests/support/coturn.py): Chromium opened with
+``?relay=only`` builds its RTCPeerConnections from the ``ice_servers`` of ``joined`` with
+``iceTransportPolicy: "relay"``, so its media to and from the SFU goes through TURN only.
+It shows "relay over UDP" in #media-path (from getStats: the selected pair's local
+candidate is a relay one, and its relayProtocol), with a line in the path log; with UDP
+to the TURN server blocked (kernel rules in the test's namespace) it shows "relay over
+TCP". A Python participant (direct to the SFU: "via SFU") and the page decrypt each
+other's media (E2EE on the relayed path as on any other).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from hotline.client.call import Call
+from hotline.crypto.identity import Identity
+
+from ..support.coturn import LISTEN, Coturn, Firewall
+from ..support.server import Server, running_server
+from ..support.trust import accept_all
+from ..support.wait import wait_until
+from .callpage import ROOM, VIDEO, Page, join
+from .support import ACCEPT_EVERY_DEVICE, MEDIA_ARGS, browser_fixture, check_app_bundle, enroll
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
+
+browser = browser_fixture(MEDIA_ARGS, check_app_bundle)
+
+
+@pytest_asyncio.fixture
+async def server(tmp_path: Path, coturn: Coturn) -> AsyncIterator[Server]:
+    async with running_server(tmp_path / "data", join_timeout=5.0,
+                              turn_urls=tuple(coturn.urls("udp", "tcp")),
+                              turn_secret=coturn.secret) as srv:
+        yield srv
+
+
+@pytest.mark.parametrize("blocked", ["nothing", "udp"])
+async def test_page_in_a_call_through_turn_only(browser: Any, server: Server,
+                                                firewall: Firewall, blocked: str) -> None:
+    if blocked == "udp":
+        firewall.block("to", LISTEN, "ipproto", "udp")  # no UDP to the TURN server
+    expect = "relay over UDP" if blocked == "nothing" else "relay over TCP"
+    codes = server.room(ROOM, ["alice", "bob"])
+    context = await browser.new_context(viewport={"width": 1100, "height": 900})
+    await context.add_init_script(ACCEPT_EVERY_DEVICE)
+    alice = Page("alice", await context.new_page(), console=False)
+    await enroll(alice.page, server.url, codes["alice"], ROOM, f"?video={VIDEO}&relay=only")
+    bob = Call(server.url, Identity.generate(), ROOM, video_size=(160, 120),
+               trust_policy=accept_all())
+    try:
+        await bob.start(enroll_code=codes["bob"])
+        await join(alice)
+        await alice.until(f"() => document.querySelector('#media-path').textContent === "
+                          f"'{expect}'", 45)
+        await alice.until("() => (window.hotlineApp.remotes.bob?.framesDecoded ?? 0) > 30 "
+                          "&& !window.hotlineApp.remotes.bob.waitingForKeys", 45)
+
+        async def bob_decrypts() -> bool:
+            got = bob.stats().remote.get("alice", {})
+            return (got.get("video_frames_decrypted", 0) > 30
+                    and got.get("audio_frames_decrypted", 0) > 30)
+        await wait_until(bob_decrypts, 45, "bob decrypting alice's media")
+        st = await alice.state()
+        assert st["path"]["localType"] == "relay" and st["path"]["label"] == expect, st["path"]
+        log = await alice.page.locator("#path-log li").all_text_contents()
+        assert len(log) == 1 and log[0].endswith(f"media path: {expect}"), log
+        assert bob.path == "via SFU"
+        assert bob.stats().remote["alice"]["decrypt_failures"] == 0
+        assert alice.problems == [], alice.problems
+    finally:
+        await bob.close()
+        await context.close()
