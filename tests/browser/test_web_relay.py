@@ -76,3 +76,52 @@ async def test_page_in_a_call_through_turn_only(browser: Any, server: Server,
     finally:
         await bob.close()
         await context.close()
+
+
+SFU_MEDIA = "127.0.0.30"  # the SFU's media address, apart from the page's 127.0.0.1
+BOB = "127.0.0.6"
+
+
+async def test_page_shows_the_change_to_the_relay_when_udp_is_blocked(
+        browser: Any, tmp_path: Path, coturn: Coturn, firewall: Firewall) -> None:
+    """The page starts "via SFU" (TURN offered, not forced); then UDP between the page
+    (127.0.0.1) and the SFU, and to the TURN server, is blocked: the page restarts its
+    media, its new connections go through TURN over TCP, #media-path says so and the path
+    log has one line per change."""
+    async with running_server(tmp_path / "data", join_timeout=5.0, media_host=SFU_MEDIA,
+                              turn_urls=tuple(coturn.urls("udp", "tcp")),
+                              turn_secret=coturn.secret) as server:
+        codes = server.room(ROOM, ["alice", "bob"])
+        context = await browser.new_context(viewport={"width": 1100, "height": 900})
+        await context.add_init_script(ACCEPT_EVERY_DEVICE)
+        alice = Page("alice", await context.new_page(), console=False)
+        await enroll(alice.page, server.url, codes["alice"], ROOM, f"?video={VIDEO}")
+        bob = Call(server.url, Identity.generate(), ROOM, video_size=(160, 120),
+                   trust_policy=accept_all(), host_addresses=[BOB])
+        try:
+            await bob.start(enroll_code=codes["bob"])
+            await join(alice)
+            await alice.until("() => document.querySelector('#media-path').textContent === "
+                              "'via SFU'", 45)
+            await alice.until("() => (window.hotlineApp.remotes.bob?.framesDecoded ?? 0) > 30",
+                              45)
+            for a, b in (("127.0.0.1", SFU_MEDIA), (SFU_MEDIA, "127.0.0.1")):
+                firewall.block("from", a, "to", b, "ipproto", "udp")
+            firewall.block("to", LISTEN, "ipproto", "udp")
+            decoded = (await alice.remote("bob"))["framesDecoded"]
+            await alice.until("() => document.querySelector('#media-path').textContent === "
+                              "'relay over TCP'", 60)
+            await alice.until("() => window.hotlineApp.remotes.bob.framesDecoded > "
+                              f"{decoded + 30}", 45)
+            got = bob.stats().remote["alice"]["video_frames_decrypted"]
+
+            async def bob_decrypts_again() -> bool:
+                return bool(bob.stats().remote["alice"]["video_frames_decrypted"] > got + 30)
+            await wait_until(bob_decrypts_again, 45, "bob decrypting alice over the relay")
+            log = await alice.page.locator("#path-log li").all_text_contents()
+            assert [line.split("media path: ")[1] for line in log] == [
+                "via SFU", "relay over TCP"], log
+            assert bob.path == "via SFU"
+        finally:
+            await bob.close()
+            await context.close()

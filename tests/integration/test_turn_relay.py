@@ -191,3 +191,38 @@ async def test_probe_prefers_udp_then_tcp_then_tls(server: Server, coturn: Cotur
     assert time.monotonic() - start < 3
     firewall.block("to", LISTEN, "ipproto", "tcp", "dport", str(TLS_PORT))
     assert await choose(servers, tls) is None
+
+
+async def test_udp_blocked_mid_call_moves_to_the_relay_and_says_so(
+        server: Server, firewall: Firewall) -> None:
+    """A call that starts on the direct path to the SFU ("via SFU"); then the client's UDP
+    is blocked: the media restart's new connections go through TURN over TCP, the change
+    is recorded and announced, and media flows both ways again (same keys)."""
+    calls = await _two_calls(server, host_addresses=[BLOCKED])
+    bob = calls["bob"]
+    heard: list[str] = []
+    bob.on_path_change = heard.append
+    try:
+        await _media_both_ways(calls)
+        assert bob.path == "via SFU" and heard in ([], ["via SFU"])
+        heard.clear()
+        code = bob.stats().group_code
+        before = {n: (_frames(calls, n, o, "video"), _frames(calls, n, o, "audio"))
+                  for n, o in (("alice", "bob"), ("bob", "alice"))}
+        blocked_at = asyncio.get_running_loop().time()
+        firewall.block_udp_of(BLOCKED)
+        await wait_until(lambda: _true(bob.path == "relay over TCP"), 60, "the relay path")
+
+        async def flowing_again() -> bool:
+            return all(_frames(calls, n, o, kind) >= before[n][i] + 10
+                       for n, o in (("alice", "bob"), ("bob", "alice"))
+                       for i, kind in enumerate(("video", "audio")))
+        await wait_until(flowing_again, 60, "media both ways over the relay")
+        switched = bob.path_changes[-1][0] - blocked_at
+        print(f"path change {switched:.1f} s after UDP was blocked")
+        assert heard == ["relay over TCP"]
+        assert [label for _, label in bob.path_changes] == ["via SFU", "relay over TCP"]
+        assert len(bob.media_restarts) >= 1 and bob.stats().group_code == code
+    finally:
+        for c in calls.values():
+            await c.close()

@@ -252,6 +252,7 @@ class Call(PathShown):
         self.old_streams.extend(self.streams.values())
         self.streams.clear()
         self.restart_policy.restart_sent(asyncio.get_running_loop().time())
+        self.route.forget()
         self.signaling.request_media_restart(self.media_restarts[-1]["reason"]
                                              if self.media_restarts else "")
         for pc in old:

@@ -148,7 +148,7 @@ async def choose(ice_servers: list[m.IceServer], tls: ssl.SSLContext | None = No
 
 
 #: Seconds a probe's answer is reused (a call's publish and subscribe connections are
-#: made within moments; a media restart after a path died probes again).
+#: made within moments); a media restart probes again (:meth:`MediaRoute.forget`).
 CHOICE_REUSE = 10.0
 
 
@@ -181,6 +181,11 @@ class MediaRoute:
         server = RTCIceServer(urls=[relay.url.url], username=relay.username,
                               credential=relay.credential)
         return adapter.configuration(server, relay_only=self.relay_only)
+
+    def forget(self) -> None:
+        """The media path died: probe again for the next connections (what answered
+        before may be what is blocked now)."""
+        self._chosen_for = None
 
     def prepare(self, pc: RTCPeerConnection) -> None:
         """Call on a new connection made with :meth:`configuration`."""
