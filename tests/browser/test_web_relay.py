@@ -10,6 +10,7 @@ other's media (E2EE on the relayed path as on any other).
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -109,8 +110,10 @@ async def test_page_shows_the_change_to_the_relay_when_udp_is_blocked(
                 firewall.block("from", a, "to", b, "ipproto", "udp")
             firewall.block("to", LISTEN, "ipproto", "udp")
             decoded = (await alice.remote("bob"))["framesDecoded"]
+            blocked_at = time.monotonic()
             await alice.until("() => document.querySelector('#media-path').textContent === "
                               "'relay over TCP'", 60)
+            shown = time.monotonic() - blocked_at
             await alice.until("() => window.hotlineApp.remotes.bob.framesDecoded > "
                               f"{decoded + 30}", 45)
             got = bob.stats().remote["alice"]["video_frames_decrypted"]
@@ -118,6 +121,8 @@ async def test_page_shows_the_change_to_the_relay_when_udp_is_blocked(
             async def bob_decrypts_again() -> bool:
                 return bool(bob.stats().remote["alice"]["video_frames_decrypted"] > got + 30)
             await wait_until(bob_decrypts_again, 45, "bob decrypting alice over the relay")
+            print(f"relay over TCP shown {shown:.1f} s after UDP was blocked; media both "
+                  f"ways again after {time.monotonic() - blocked_at:.1f} s")
             log = await alice.page.locator("#path-log li").all_text_contents()
             assert [line.split("media path: ")[1] for line in log] == [
                 "via SFU", "relay over TCP"], log

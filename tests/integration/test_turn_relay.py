@@ -219,7 +219,9 @@ async def test_udp_blocked_mid_call_moves_to_the_relay_and_says_so(
                        for i, kind in enumerate(("video", "audio")))
         await wait_until(flowing_again, 60, "media both ways over the relay")
         switched = bob.path_changes[-1][0] - blocked_at
-        print(f"path change {switched:.1f} s after UDP was blocked")
+        again = asyncio.get_running_loop().time() - blocked_at
+        print(f"relay over TCP {switched:.1f} s after UDP was blocked, media both ways "
+              f"again after {again:.1f} s")
         assert heard == ["relay over TCP"]
         assert [label for _, label in bob.path_changes] == ["via SFU", "relay over TCP"]
         assert len(bob.media_restarts) >= 1 and bob.stats().group_code == code
