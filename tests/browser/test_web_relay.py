@@ -41,24 +41,39 @@ async def server(tmp_path: Path, coturn: Coturn) -> AsyncIterator[Server]:
         yield srv
 
 
+async def alice_and_bob(browser: Any, server: Server, query: str,
+                        **bob_options: Any) -> tuple[Any, Page, Call]:
+    """Alice's page (``query`` added to its URL) and Bob's Python client in a call."""
+    codes = server.room(ROOM, ["alice", "bob"])
+    context = await browser.new_context(viewport={"width": 1100, "height": 900})
+    await context.add_init_script(ACCEPT_EVERY_DEVICE)
+    alice = Page("alice", await context.new_page(), console=False)
+    await enroll(alice.page, server.url, codes["alice"], ROOM, f"?video={VIDEO}{query}")
+    bob = Call(server.url, Identity.generate(), ROOM, video_size=(160, 120),
+               trust_policy=accept_all(), **bob_options)
+    try:
+        await bob.start(enroll_code=codes["bob"])
+        await join(alice)
+    except BaseException:
+        await bob.close()
+        await context.close()
+        raise
+    return context, alice, bob
+
+
+def path_is(label: str) -> str:
+    return f"() => document.querySelector('#media-path').textContent === '{label}'"
+
+
 @pytest.mark.parametrize("blocked", ["nothing", "udp"])
 async def test_page_in_a_call_through_turn_only(browser: Any, server: Server,
                                                 firewall: Firewall, blocked: str) -> None:
     if blocked == "udp":
         firewall.block("to", LISTEN, "ipproto", "udp")  # no UDP to the TURN server
     expect = "relay over UDP" if blocked == "nothing" else "relay over TCP"
-    codes = server.room(ROOM, ["alice", "bob"])
-    context = await browser.new_context(viewport={"width": 1100, "height": 900})
-    await context.add_init_script(ACCEPT_EVERY_DEVICE)
-    alice = Page("alice", await context.new_page(), console=False)
-    await enroll(alice.page, server.url, codes["alice"], ROOM, f"?video={VIDEO}&relay=only")
-    bob = Call(server.url, Identity.generate(), ROOM, video_size=(160, 120),
-               trust_policy=accept_all())
+    context, alice, bob = await alice_and_bob(browser, server, "&relay=only")
     try:
-        await bob.start(enroll_code=codes["bob"])
-        await join(alice)
-        await alice.until(f"() => document.querySelector('#media-path').textContent === "
-                          f"'{expect}'", 45)
+        await alice.until(path_is(expect), 45)
         await alice.until("() => (window.hotlineApp.remotes.bob?.framesDecoded ?? 0) > 30 "
                           "&& !window.hotlineApp.remotes.bob.waitingForKeys", 45)
 
@@ -92,18 +107,9 @@ async def test_page_shows_the_change_to_the_relay_when_udp_is_blocked(
     async with running_server(tmp_path / "data", join_timeout=5.0, media_host=SFU_MEDIA,
                               turn_urls=tuple(coturn.urls("udp", "tcp")),
                               turn_secret=coturn.secret) as server:
-        codes = server.room(ROOM, ["alice", "bob"])
-        context = await browser.new_context(viewport={"width": 1100, "height": 900})
-        await context.add_init_script(ACCEPT_EVERY_DEVICE)
-        alice = Page("alice", await context.new_page(), console=False)
-        await enroll(alice.page, server.url, codes["alice"], ROOM, f"?video={VIDEO}")
-        bob = Call(server.url, Identity.generate(), ROOM, video_size=(160, 120),
-                   trust_policy=accept_all(), host_addresses=[BOB])
+        context, alice, bob = await alice_and_bob(browser, server, "", host_addresses=[BOB])
         try:
-            await bob.start(enroll_code=codes["bob"])
-            await join(alice)
-            await alice.until("() => document.querySelector('#media-path').textContent === "
-                              "'via SFU'", 45)
+            await alice.until(path_is("via SFU"), 45)
             await alice.until("() => (window.hotlineApp.remotes.bob?.framesDecoded ?? 0) > 30",
                               45)
             for a, b in (("127.0.0.1", SFU_MEDIA), (SFU_MEDIA, "127.0.0.1")):
@@ -111,8 +117,7 @@ async def test_page_shows_the_change_to_the_relay_when_udp_is_blocked(
             firewall.block("to", LISTEN, "ipproto", "udp")
             decoded = (await alice.remote("bob"))["framesDecoded"]
             blocked_at = time.monotonic()
-            await alice.until("() => document.querySelector('#media-path').textContent === "
-                              "'relay over TCP'", 60)
+            await alice.until(path_is("relay over TCP"), 60)
             shown = time.monotonic() - blocked_at
             await alice.until("() => window.hotlineApp.remotes.bob.framesDecoded > "
                               f"{decoded + 30}", 45)

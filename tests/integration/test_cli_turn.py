@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ..support.coturn import Coturn
-from .test_cli_join import HOTLINE, free_port, run
+from .test_cli_join import HOTLINE, enrolled_summit, free_port, run
 
 pytestmark = pytest.mark.usefixtures("loopback_netns")
 
@@ -55,13 +55,7 @@ def test_join_relay_only_prints_its_path(tmp_path: Path, coturn: Coturn) -> None
         while "Press Ctrl-C" not in banner:
             banner += server.stdout.readline()
         assert "Relay (TURN) for clients" in banner
-        for party in ("alice", "bob"):
-            out = run("admin", "party", "add", party, "--json", cwd=tmp_path)
-            code = json.loads(out.stdout)["enrollment_code"]
-            assert run("enroll", "--server", url, "--code", code, "--identity",
-                       f"{party}.key", cwd=tmp_path).returncode == 0
-        assert run("admin", "room", "add", "summit", "--member", "alice", "--member", "bob",
-                   cwd=tmp_path).returncode == 0
+        enrolled_summit(url, tmp_path)
         joins = {p: subprocess.Popen(
             [*HOTLINE, "join", "--server", url, "--identity", f"{p}.key", "--room", "summit",
              "--synthetic", "--duration", "8", "--stats-json", f"{p}.json",
