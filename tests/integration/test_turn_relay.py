@@ -114,8 +114,8 @@ async def _media_both_ways(calls: dict[str, Call]) -> None:
                    for at, of in (("alice", "bob"), ("bob", "alice"))
                    for kind in ("video", "audio"))
     await wait_until(flowing, 60, "media decrypted both ways")
-    for c in calls.values():
-        assert c.stats().remote[next(iter(c.stats().remote))]["decrypt_failures"] == 0
+    for c in calls.values():  # a frame or two at the start, as in test_call_media.py
+        assert all(r["decrypt_failures"] <= 2 for r in c.stats().remote.values())
 
 
 async def _call_with_udp_blocked(server: Server, firewall: Firewall, expect: str,

@@ -72,8 +72,7 @@ class Call(PathShown):
                  trust_policy: TrustPolicy | None = None,
                  relay_only: bool = False, turn_ca: str | None = None) -> None:
         self.server, self.room = server, room
-        #: TURN (the server's ``ice_servers``; ``relay_only``: through TURN or not at all)
-        #: and the path shown (:mod:`hotline.client.mediapath`).
+        #: TURN (``relay_only``: media through TURN or not at all); the path shown
         self.route = MediaRoute(relay_only=relay_only, tls=trust(turn_ca))
         self._init_path()
         self.signaling = signaling if signaling is not None else SignalingClient(
@@ -162,9 +161,7 @@ class Call(PathShown):
 
     async def _publish(self) -> None:
         assert self.e2ee is not None
-        config = await self.route.configuration(self.signaling.ice_servers)
-        pc = self.publish_pc = RTCPeerConnection(config)
-        self.route.prepare(pc)
+        pc = self.publish_pc = await self.route.connection(self.signaling.ice_servers)
         self._connection_state("publish", pc)
         self.e2ee.attach(pc)
         if not self._sending:
@@ -299,9 +296,7 @@ class Call(PathShown):
     async def _answer(self, offer: m.SubscribeOffer) -> None:
         assert self.e2ee is not None
         if self.subscribe_pc is None:
-            config = await self.route.configuration(self.signaling.ice_servers)
-            sub = self.subscribe_pc = RTCPeerConnection(config)
-            self.route.prepare(sub)
+            sub = self.subscribe_pc = await self.route.connection(self.signaling.ice_servers)
             self._connection_state("subscribe", sub)
             self.e2ee.attach(sub)
             sub.on("track", self._on_track)

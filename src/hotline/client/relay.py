@@ -187,10 +187,12 @@ class MediaRoute:
         before may be what is blocked now)."""
         self._chosen_for = None
 
-    def prepare(self, pc: RTCPeerConnection) -> None:
-        """Call on a new connection made with :meth:`configuration`."""
+    async def connection(self, ice_servers: list[m.IceServer]) -> RTCPeerConnection:
+        """A new media connection with :meth:`configuration`."""
+        pc = RTCPeerConnection(await self.configuration(ice_servers))
         if self.relay is not None and self.relay.url.tls and self.tls is not None:
             adapter.use_turn_tls(pc, self.tls)
+        return pc
 
     @staticmethod
     def label(pc: RTCPeerConnection) -> str:
