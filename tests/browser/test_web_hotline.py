@@ -104,7 +104,9 @@ async def test_browser_standby_linktest_and_calls_both_ways(server: Server) -> N
                 "() => window.hotlineApp.hotlines.list"
                 ".some(h => h.name === 'red' && h.state === 'ok')")
             last = await card.locator(".last-test").inner_text()
-            assert ": ok · set-up " in last and "round trip" in last, last
+            assert last.endswith(": ok"), last
+            sfu = await card.locator(".paths li[data-path=sfu]").inner_text()
+            assert sfu.startswith("via SFU: ok · set-up ") and "round trip" in sfu, sfu
             assert await card.locator("svg.chart circle.dot.ok").count() == 1
             data_dir = Path(srv.store.data_dir)
             entries = UptimeRecord(srv.store, node_identity(data_dir)).entries(HOTLINE)

@@ -182,7 +182,7 @@ async def test_the_page_refuses_a_hotline_key_that_is_not_its_pin(tmp_path: Path
     assert result.data["outcome"] != "ok"
     ends = result.data["result"]
     assert isinstance(ends, dict)
-    assert "pinned" in str(ends["ends"]["washington"]["error"])
+    assert "pinned" in str(ends["paths"]["sfu"]["ends"]["washington"]["error"])
     # the link test's and the call's rooms hold moscow and the page only: every key moscow
     # got is the page's
     from_page = [KeyMessage.decode(m.b64decode(d["data"])) for conn in proxy.seen for d in conn

@@ -48,18 +48,20 @@ async def test_requested_link_tests_are_ok_and_each_terminal_takes_its_turn(
             for s in (a, b1, b2):
                 await s.stop()
     assert [r.outcome for r in results] == ["ok", "ok"], [r.result for r in results]
-    ends = [r.result["ends"] for r in results]
+    sfu = [r.result["paths"]["sfu"] for r in results]  # type: ignore[index]
+    ends = [t["ends"] for t in sfu]
     assert isinstance(ends[0], dict) and isinstance(ends[1], dict)
     assert ends[0]["bob"]["device"] != ends[1]["bob"]["device"]
     assert ends[0]["bob"]["fingerprint"] == bob.fingerprint
     assert {r.result["originator"] for r in results} == {"alice", "bob"}
-    assert any(r.result["ends"][p]["rtt_ms"] is not None  # type: ignore[index]
-               for r in results for p in ("alice", "bob"))
-    for r in results:
-        assert r.result["both_directions_decrypted"] is True
-        assert r.result["trigger"] == "requested" and r.result["path"] == "sfu"
+    assert any(t["ends"][p]["rtt_ms"] is not None for t in sfu for p in ("alice", "bob"))
+    for r, t in zip(results, sfu, strict=True):
+        assert list(r.result["paths"]) == ["sfu"]  # type: ignore[call-overload]
+        assert t["both_directions_decrypted"] is True
+        assert r.result["trigger"] == "requested" and t["path"] == "sfu"
+        assert t["round"] == r.result["round"]
         for end in ("alice", "bob"):
-            figures = r.result["ends"][end]  # type: ignore[index]
+            figures = t["ends"][end]
             assert figures["video_frames"] >= 5 and figures["audio_frames"] >= 5
             assert figures["first_frame_ms"] is not None
 
@@ -151,7 +153,10 @@ async def test_responder_whose_media_cannot_flow_is_responder_failed(tmp_path: P
         finally:
             await a.stop()
             await b.stop()
-    assert result.outcome == "responder_failed", result.result
-    assert result.result["both_directions_decrypted"] is False
-    ends = result.result["ends"]
+    # its one path failed: the hotline is unreachable, the path's test responder_failed
+    assert result.outcome == "unreachable", result.result
+    sfu = result.result["paths"]["sfu"]  # type: ignore[index]
+    assert sfu["outcome"] == "responder_failed" and sfu["both_directions_decrypted"] is False
+    assert str(result.result["reason"]).startswith("every path failed: path sfu: ")
+    ends = sfu["ends"]
     assert isinstance(ends, dict) and ends["alice"]["video_frames"] == 0

@@ -128,7 +128,7 @@ async def test_a_mitm_of_a_hotline_link_test_gets_no_key_and_raises_an_alarm(
     assert_names_both(text, bob.fingerprint, mitm.mallory.fingerprint)
     assert "NOT the pinned key" in str(done.data["error"])
     assert isinstance(result, m.LinkTestResult) and result.outcome != "ok"
-    ends = result.result["ends"]
+    ends = result.result["paths"]["sfu"]["ends"]  # type: ignore[index]
     assert isinstance(ends, dict) and "pinned" in str(ends["alice"]["error"])
 
 

@@ -48,6 +48,7 @@ def report_case(name: str, signer: Identity, **kw: Any) -> dict[str, Any]:
     report = LinkReport(signer_key=signer.public_key, signature=b"", **kw).signed_by(signer)
     return {"name": name, "seed": seed(f"{'alice' if signer is ALICE else 'bob'} identity").hex(),
             "hotline": report.hotline, "test_id": report.test_id, "role": report.role,
+            "path": report.path,
             "far_key": report.far_key.hex(), "head_length": report.head_length,
             "head_hash": report.head_hash.hex(), "group_code": report.group_code,
             "figures": figures_json(report.figures), "report": report.encode().hex(),
@@ -63,7 +64,10 @@ def invalid_reports(good: bytes) -> list[dict[str, str]]:
     bad = bytearray(good)
     bad[role_at] = 3
     out.append({"why": "role 3", "hex": bytes(bad).hex()})
-    joined_at = role_at + 1 + 32 + 32 + 8 + 32 + 1 + 12  # code "123456789012"
+    bad = bytearray(good)
+    bad[role_at + 1] = 4
+    out.append({"why": "path 4", "hex": bytes(bad).hex()})
+    joined_at = role_at + 2 + 32 + 32 + 8 + 32 + 1 + 12  # code "123456789012"
     bad = bytearray(good)
     bad[joined_at] = 2
     out.append({"why": "boolean 2", "hex": bytes(bad).hex()})
@@ -119,11 +123,13 @@ def main() -> None:
                     head_hash=seed("head"), group_code="123456789012",
                     figures=Figures(True, 812.3, 950.0, 61, 148, 1, 12.34, 0.0123, 1e-05, "")),
         report_case("responder, nothing measured", BOB, hotline="hot\u2013line \u260e", test_id=t2,
-                    role="responder", far_key=NO_KEY, head_length=0, head_hash=bytes(32),
+                    role="responder", path="direct", far_key=NO_KEY, head_length=0,
+                    head_hash=bytes(32),
                     group_code="", figures=Figures(False, None, None, 0, 0, 0, None, None,
                                                    None, "échec: ☂ 200 ms")),
         report_case("minus zero is written as zero", ALICE, hotline=HOTLINE, test_id=t2,
-                    role="responder", far_key=BOB.public_key, head_length=2**40,
+                    role="responder", path="relay", far_key=BOB.public_key,
+                    head_length=2**40,
                     head_hash=seed("other head"), group_code="000000000000",
                     figures=Figures(True, -0.0, 0.0, 2**31, 0, 0, 1e16, 1.0, 5.0, "x")),
     ]

@@ -12,11 +12,11 @@
 import { fromHex, toHex } from "../src/crypto/bytes.js";
 import { chainFromJson, chainToJson, follow } from "../src/crypto/chainwatch.js";
 import { Identity } from "../src/crypto/identity.js";
-import { type Figures, type ReportRole, ReportError, decodeReport, reportDigest, reportValid, signReport } from "../src/crypto/linkreport.js";
+import { type Figures, type ReportPath, type ReportRole, ReportError, decodeReport, reportDigest, reportValid, signReport } from "../src/crypto/linkreport.js";
 import { decodeEntry } from "../src/crypto/uptimelog.js";
 
 interface ReportCase {
-  name: string; seed: string; hotline: string; test_id: string; role: ReportRole; far_key: string;
+  name: string; seed: string; hotline: string; test_id: string; role: ReportRole; path: ReportPath; far_key: string;
   head_length: number; head_hash: string; group_code: string; figures: Figures; report: string; digest: string;
 }
 interface FollowCase { name: string; known: unknown; start: number; entries: string[]; me: string; ok: boolean; length_after: number }
@@ -50,14 +50,14 @@ async function run(v: Vectors): Promise<void> {
     await check("reports", c.name, async () => {
       const signer = await Identity.fromSeed(fromHex(c.seed));
       const report = await signReport(signer, {
-        hotline: c.hotline, testId: c.test_id, role: c.role, farKey: fromHex(c.far_key), headLength: c.head_length,
+        hotline: c.hotline, testId: c.test_id, role: c.role, path: c.path, farKey: fromHex(c.far_key), headLength: c.head_length,
         headHash: fromHex(c.head_hash), groupCode: c.group_code, figures: c.figures,
       });
       expect(toHex(report.encoded) === c.report, `bytes differ: ${toHex(report.encoded)}`);
       expect(toHex(await reportDigest(report)) === c.digest, "digest differs");
       const decoded = decodeReport(fromHex(c.report));
       expect(await reportValid(decoded), "signature does not verify");
-      expect(toHex(decoded.encoded) === c.report && decoded.testId === c.test_id && decoded.hotline === c.hotline, "decoded differs");
+      expect(toHex(decoded.encoded) === c.report && decoded.testId === c.test_id && decoded.hotline === c.hotline && decoded.path === c.path, "decoded differs");
       expect(decoded.figures.video_frames === c.figures.video_frames && decoded.figures.error === c.figures.error, "figures differ");
     });
   }

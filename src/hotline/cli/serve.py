@@ -18,7 +18,14 @@ from hotline.cli.listening import listen, until_stopped
 from hotline.errors import ConfigError, HotlineError
 from hotline.server.app import make_app
 from hotline.server.hotline.outcomes import Thresholds
-from hotline.server.settings import DEFAULT_DATA, DEFAULT_HOST, DEFAULT_PORT, Settings
+from hotline.server.settings import (
+    DEFAULT_DATA,
+    DEFAULT_HOST,
+    DEFAULT_LINKTEST_PATHS,
+    DEFAULT_PORT,
+    Settings,
+    path_kinds,
+)
 from hotline.server.tls_files import self_signed_files
 
 Host = Annotated[str, typer.Option("--host", envvar="HOTLINE_HOST", help="Address to listen on.")]
@@ -85,6 +92,10 @@ def serve(host: Host = DEFAULT_HOST, port: Port = DEFAULT_PORT, data: Data = DEF
           linktest_interval: Annotated[float, typer.Option(
               "--linktest-interval", envvar="HOTLINE_LINKTEST_INTERVAL",
               help="Seconds between link tests of each hotline (at least 60).")] = 3600.0,
+          linktest_path: Annotated[list[str] | None, typer.Option(
+              "--linktest-path", envvar="HOTLINE_LINKTEST_PATHS",
+              help="A media path each link test covers: sfu, direct or relay (repeat; "
+              "default: sfu).")] = None,
           alarm_webhook: Annotated[str | None, typer.Option(
               "--alarm-webhook", envvar="HOTLINE_ALARM_WEBHOOK",
               help="POST every hotline alarm (JSON) to this URL.")] = None,
@@ -142,6 +153,8 @@ def serve(host: Host = DEFAULT_HOST, port: Port = DEFAULT_PORT, data: Data = DEF
                             linktest_interval=linktest_interval, alarm_webhook=alarm_webhook,
                             ring_timeout=ring_timeout, linktest_thresholds=thresholds,
                             allowed_origins=tuple(allow_origin) if allow_origin else None,
+                            linktest_paths=path_kinds(linktest_path) if linktest_path
+                            else DEFAULT_LINKTEST_PATHS,
                             public_urls=tuple(public_url or ()),
                             turn_urls=tuple(turn_url or ()),
                             turn_secret=turn_secret_from(turn_secret, turn_secret_file),

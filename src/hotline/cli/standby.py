@@ -49,15 +49,23 @@ def _say(text: str) -> None:
     print(f"[{stamp}] {text}", flush=True)
 
 
-def figures_line(result: dict[str, Any]) -> str:
-    """One line of a link test's figures, for people."""
+def _path_figures(result: dict[str, Any]) -> str:
     def fmt(name: str, unit: str, scale: float = 1.0) -> str:
         value = result.get(name)
         return f"{name.removesuffix('_ms')} {value * scale:.1f}{unit}" if isinstance(
             value, int | float) else f"{name.removesuffix('_ms')} -"
-    parts = [fmt("setup_ms", " ms"), fmt("first_frame_ms", " ms"), fmt("rtt_ms", " ms"),
-             fmt("loss", " %", 100.0), fmt("jitter_ms", " ms")]
-    text = ", ".join(parts) + f" via {result.get('path') or '-'}"
+    return ", ".join([fmt("setup_ms", " ms"), fmt("first_frame_ms", " ms"),
+                      fmt("rtt_ms", " ms"), fmt("loss", " %", 100.0), fmt("jitter_ms", " ms")])
+
+
+def figures_line(result: dict[str, Any]) -> str:
+    """One line of a link test's figures, for people: per path for a round."""
+    paths = result.get("paths")
+    if isinstance(paths, dict):
+        text = "; ".join(f"{path} {str(d.get('outcome', '')).upper()} {_path_figures(d)}"
+                         for path, d in paths.items() if isinstance(d, dict))
+    else:  # one test (an entry of the record)
+        text = f"{_path_figures(result)} via {result.get('path') or '-'}"
     reason = result.get("reason")
     return f"{text} ({reason})" if reason else text
 

@@ -179,12 +179,15 @@ def _check_test(known: KnownChain, e: LogEntry, hash_at: dict[int, bytes],
         problems.append(f"entry {e.seq} of test {test_id}, which this endpoint signed, does "
                         "not hold its report unchanged")
         return problems
+    if str(fields_of(e).get("path", "sfu")) != own[0].path:
+        problems.append(f"entry {e.seq} of test {test_id} files it under path "
+                        f"{fields_of(e).get('path')!r}; this endpoint measured {own[0].path!r}")
     far = [r for r in reports.values() if r.signer_key != me]
     if mine.far_key != NO_KEY:
         if not far:
             problems.append(f"entry {e.seq} of test {test_id} holds no report of the far end")
         elif far[0].signer_key != mine.far_key or not far[0].valid() or \
-                far[0].test_id != test_id or far[0].far_key != me:
+                far[0].test_id != test_id or far[0].far_key != me or far[0].path != own[0].path:
             problems.append(f"entry {e.seq} of test {test_id}: the far end's report is not "
                             "signed by the key this endpoint saw in the call (forged)")
         elif far[0].group_code != mine.group_code:

@@ -10,7 +10,8 @@ and tests/vectors/uptime-v1.json the shared vectors::
 
     body   = "hotline/v1 linktest report" 0x00 || fields
     fields = bytes8 hotline (UTF-8) || bytes8 test_id (ASCII) || u8 role (1 originator,
-             2 responder) || signer_key (32) || far_key (32; zeros: none seen)
+             2 responder) || u8 path (1 sfu, 2 direct, 3 relay) || signer_key (32)
+             || far_key (32; zeros: none seen)
              || u64 head_length || head_hash (32; zeros if head_length is 0)
              || bytes8 group_code (ASCII) || figures
     figures = u8 joined (0|1) || opt setup_ms || opt first_frame_ms || u32 video_frames
@@ -38,6 +39,9 @@ from hotline.errors import Reason, ReportError
 _LABEL = b"hotline/v1 linktest report\x00"
 ROLES = {"originator": 1, "responder": 2}
 _ROLE_NAMES = {v: k for k, v in ROLES.items()}
+#: The media path a test measured (the signaling ``linktest_start.path``).
+PATHS = {"sfu": 1, "direct": 2, "relay": 3}
+_PATH_NAMES = {v: k for k, v in PATHS.items()}
 NO_KEY = bytes(32)
 _NEG_ZERO = struct.pack(">d", -0.0)
 
@@ -107,16 +111,19 @@ class LinkReport:
     group_code: str
     figures: Figures = field(default_factory=Figures)
     signature: bytes = b""
+    path: str = "sfu"  # "sfu" | "direct" | "relay": the path this end measured
 
     def fields_bytes(self) -> bytes:
         if self.role not in ROLES:
             raise ReportError(Reason.MALFORMED, "role is originator or responder")
+        if self.path not in PATHS:
+            raise ReportError(Reason.MALFORMED, "path is sfu, direct or relay")
         if len(self.signer_key) != PUBLIC_KEY_SIZE or len(self.far_key) != PUBLIC_KEY_SIZE \
                 or len(self.head_hash) != 32:
             raise ReportError(Reason.MALFORMED, "a key or hash has the wrong size")
         f = self.figures
         w = (Writer().bytes8(self.hotline.encode()).bytes8(self.test_id.encode("ascii"))
-             .u8(ROLES[self.role]).raw(self.signer_key).raw(self.far_key)
+             .u8(ROLES[self.role]).u8(PATHS[self.path]).raw(self.signer_key).raw(self.far_key)
              .u64(self.head_length).raw(self.head_hash)
              .bytes8(self.group_code.encode("ascii")).u8(1 if f.joined else 0))
         _opt(w, f.setup_ms)
@@ -157,6 +164,9 @@ class LinkReport:
         role = _ROLE_NAMES.get(r.u8())
         if role is None:
             raise ReportError(Reason.MALFORMED, "role is neither originator nor responder")
+        path = _PATH_NAMES.get(r.u8())
+        if path is None:
+            raise ReportError(Reason.MALFORMED, "path is neither sfu, direct nor relay")
         signer, far = r.raw(PUBLIC_KEY_SIZE), r.raw(PUBLIC_KEY_SIZE)
         head_length, head_hash = r.u64(), r.raw(32)
         code = r.bytes8()
@@ -174,7 +184,7 @@ class LinkReport:
         figures = Figures(bool(joined), setup, first, video, audio, failures, rtt, loss,
                           jitter, error)
         return cls(hotline, test_id.decode("ascii"), role, signer, far, head_length,
-                   head_hash, code.decode("ascii"), figures, signature)
+                   head_hash, code.decode("ascii"), figures, signature, path)
 
 
 def _as_float(value: object) -> object:

@@ -6,7 +6,7 @@ entry is checked against the two endpoints' signed reports
 (:mod:`hotline.crypto.linkreport`):
 
 * each report verifies and is signed by a key pinned for its party, for this hotline,
-  test id and role; each end saw the other's key as the far end;
+  test id, role and path; each end saw the other's key as the far end;
 * the figures the entry states are the ones the end signed;
 * the record head a report co-signs is in this chain (else the history was rewritten,
   reordered, cut or forked after it was signed);
@@ -108,9 +108,10 @@ def _linktest(e: LogEntry, hash_at: dict[int, bytes], pins: dict[str, set[str]],
         elif fp not in pins.get(party, set()):
             bad.append(f"the report of {party} is signed by {fp}, which is not pinned for "
                        f"{party} (pinned: {', '.join(sorted(pins.get(party, set()))) or 'none'})")
-        if r.hotline != e.hotline or r.test_id != test_id or roles.get(party) != r.role:
+        if r.hotline != e.hotline or r.test_id != test_id or roles.get(party) != r.role \
+                or r.path != str(data.get("path", "sfu")):
             bad.append(f"the report of {party} is for hotline {r.hotline!r}, test "
-                       f"{r.test_id}, role {r.role}: not this entry's")
+                       f"{r.test_id}, role {r.role}, path {r.path}: not this entry's")
         stated = ends.get(party)
         if not isinstance(stated, dict) or not same_figures(figures_from(stated), r.figures):
             bad.append(f"the figures the entry states for {party} are not the ones it signed")

@@ -3,17 +3,33 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from hotline.errors import ConfigError
 from hotline.server.hotline.outcomes import Thresholds
+from hotline.signaling.messages import MediaPathKind
 from hotline.signaling.origin import origin_of
 from hotline.signaling.turn_urls import parse_turn_url
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 DEFAULT_DATA = Path("hotline-data")
+PATH_KINDS: tuple[MediaPathKind, ...] = ("sfu", "direct", "relay")
+DEFAULT_LINKTEST_PATHS: tuple[MediaPathKind, ...] = ("sfu",)
+
+
+def path_kinds(names: Iterable[str]) -> tuple[MediaPathKind, ...]:
+    """``names`` (e.g. from the command line) as path kinds, or ConfigError."""
+    out: list[MediaPathKind] = []
+    for name in names:
+        kind = next((k for k in PATH_KINDS if k == name), None)
+        if kind is None:
+            raise ConfigError(f"a link-test path is one of {', '.join(PATH_KINDS)}, "
+                              f"not {name!r}")
+        out.append(kind)
+    return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +63,9 @@ class Settings:
     linktest_first_delay: float = 30.0
     linktest_duration: float = 4.0
     linktest_thresholds: Thresholds = field(default_factory=Thresholds)
+    #: The media paths each scheduled link test covers, one after another: through the
+    #: SFU, directly between the two ends, through the TURN relay to the SFU.
+    linktest_paths: tuple[MediaPathKind, ...] = DEFAULT_LINKTEST_PATHS
     ring_timeout: float = 120.0
     alarm_webhook: str | None = None
     #: Browser origins allowed to open the signaling WebSocket besides the server's own
@@ -85,6 +104,10 @@ class Settings:
                               f"{self.linktest_min_interval:g} s")
         if min(self.linktest_first_delay, self.linktest_duration, self.ring_timeout) <= 0:
             raise ConfigError("link-test delay, duration and ring timeout must be positive")
+        if not self.linktest_paths or len(set(self.linktest_paths)) != len(
+                self.linktest_paths) or not set(self.linktest_paths) <= set(PATH_KINDS):
+            raise ConfigError(f"link-test paths are one or more of {', '.join(PATH_KINDS)}, "
+                              f"each once, not {', '.join(self.linktest_paths) or 'none'}")
         if self.alarm_webhook is not None and not self.alarm_webhook.startswith(
                 ("http://", "https://")):
             raise ConfigError("--alarm-webhook must be an http:// or https:// URL")

@@ -159,6 +159,8 @@ class SubscribeAnswer(_Message):
 # -- hotlines (client -> server): standby, link tests, calls; docs/SIGNALING.md ------------
 
 CallId = Annotated[str, Field(pattern=r"^[0-9a-f]{16}$")]
+#: A media path: through the SFU, direct between two ends, or through a TURN relay.
+MediaPathKind = Literal["sfu", "direct", "relay"]
 Note = Annotated[str, Field(max_length=200)]
 Ms = Annotated[float, Field(ge=0, le=3_600_000)]
 
@@ -469,6 +471,9 @@ class LinkTestStart(_Message):
     room: str
     role: Literal["originator", "responder"]
     duration_s: float
+    #: The media path to test: through the SFU, directly between the two ends, or
+    #: through a TURN relay to the SFU. Each end signs the path it measured.
+    path: MediaPathKind = "sfu"
 
 
 class LinkTestResult(_Message):

@@ -26,7 +26,7 @@ def test_report_bytes(case: dict[str, Any]) -> None:
     report = LinkReport(case["hotline"], case["test_id"], case["role"], signer.public_key,
                         bytes.fromhex(case["far_key"]), case["head_length"],
                         bytes.fromhex(case["head_hash"]), case["group_code"],
-                        Figures(**case["figures"])).signed_by(signer)
+                        Figures(**case["figures"]), path=case["path"]).signed_by(signer)
     assert report.encode().hex() == case["report"]
     assert report.digest.hex() == case["digest"]
     decoded = LinkReport.decode(bytes.fromhex(case["report"]))

@@ -53,13 +53,28 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, cls?: 
 }
 
 /** Round trip of each test over time, a dot per test coloured by its outcome. */
+/** The paths of a round of link tests (hotline_status), in the order they ran. */
+function pathsOf(round: Doc): [string, Doc][] {
+  const paths = round["paths"];
+  return paths !== null && typeof paths === "object" ? Object.entries(paths as Record<string, Doc>) : [];
+}
+
+/** A round's round trip: of its first path that carried media (else its first path). */
+function roundTrip(round: Doc): unknown {
+  const paths = pathsOf(round);
+  const up = paths.find(([, d]) => d["outcome"] === "ok" || d["outcome"] === "degraded") ?? paths[0];
+  return up?.[1]["rtt_ms"] ?? null;
+}
+
+const PATH_NAMES: Record<string, string> = { sfu: "via SFU", direct: "direct", relay: "relay (TURN)" };
+
 function chart(tests: readonly Doc[]): SVGSVGElement {
   const ns = "http://www.w3.org/2000/svg";
   const svg = document.createElementNS(ns, "svg");
   svg.setAttribute("viewBox", `0 0 ${CHART_W} ${CHART_H}`);
   svg.setAttribute("class", "chart");
   svg.setAttribute("role", "img");
-  const rtts = tests.map((t) => num(t["rtt_ms"]) ?? 0);
+  const rtts = tests.map((t) => num(roundTrip(t)) ?? 0);
   const top = Math.max(10, ...rtts);
   svg.setAttribute("aria-label", `Link tests: round trip over time, ${tests.length} tests, up to ${Math.round(top)} ms`);
   const axis = document.createElementNS(ns, "line");
@@ -68,14 +83,14 @@ function chart(tests: readonly Doc[]): SVGSVGElement {
   svg.append(axis);
   tests.forEach((t, i) => {
     const x = tests.length === 1 ? CHART_W / 2 : 6 + (i * (CHART_W - 12)) / (tests.length - 1);
-    const y = CHART_H - 6 - ((num(t["rtt_ms"]) ?? 0) / top) * (CHART_H - 14);
+    const y = CHART_H - 6 - ((num(roundTrip(t)) ?? 0) / top) * (CHART_H - 14);
     const dot = document.createElementNS(ns, "circle");
     dot.setAttribute("cx", x.toFixed(1));
     dot.setAttribute("cy", y.toFixed(1));
     dot.setAttribute("r", "4");
     dot.setAttribute("class", `dot ${String(t["outcome"] ?? "unknown")}`);
     const title = document.createElementNS(ns, "title");
-    title.textContent = `${when(t["time_ms"])}: ${String(t["outcome"])}, round trip ${fmt(t["rtt_ms"], "ms", 1)}`;
+    title.textContent = `${when(t["time_ms"])}: ${String(t["outcome"])}, round trip ${fmt(roundTrip(t), "ms", 1)}`;
     dot.append(title);
     svg.append(dot);
   });
@@ -159,8 +174,17 @@ export class HotlinesView implements StandbyView {
     card.append(el("p", `Standby endpoints: ${parties.map((p) => `${p} ${standby[p] ?? 0}`).join(", ")}`));
     const last = h["last_test"] as Doc | null | undefined;
     card.append(el("p", last
-      ? `Last test ${when(last["time_ms"])}: ${String(last["outcome"])} · set-up ${fmt(last["setup_ms"], "ms")} · first frame ${fmt(last["first_frame_ms"], "ms")} · round trip ${fmt(last["rtt_ms"], "ms", 1)} · loss ${fmt(num(last["loss"]) === null ? null : (num(last["loss"]) ?? 0) * 100, "%", 1)} · jitter ${fmt(last["jitter_ms"], "ms", 1)}`
+      ? `Last test ${when(last["time_ms"])}: ${String(last["outcome"])}${last["reason"] ? ` (${String(last["reason"])})` : ""}`
       : "No link test yet.", "last-test"));
+    if (last) {
+      const list = el("ul", undefined, "paths");
+      for (const [path, d] of pathsOf(last)) {
+        const item = el("li", `${PATH_NAMES[path] ?? path}: ${String(d["outcome"])} · set-up ${fmt(d["setup_ms"], "ms")} · first frame ${fmt(d["first_frame_ms"], "ms")} · round trip ${fmt(d["rtt_ms"], "ms", 1)} · loss ${fmt(num(d["loss"]) === null ? null : (num(d["loss"]) ?? 0) * 100, "%", 1)} · jitter ${fmt(d["jitter_ms"], "ms", 1)}`, `path ${String(d["outcome"])}`);
+        item.dataset["path"] = path;
+        list.append(item);
+      }
+      card.append(list);
+    }
     const uptime = (h["uptime"] as Record<string, Doc> | undefined) ?? {};
     const pct = (d: Doc | undefined): string => (num(d?.["ratio"]) === null ? "–" : `${((num(d?.["ratio"]) ?? 0) * 100).toFixed(2)} % of ${String(d?.["tests"])} tests`);
     card.append(el("p", `Uptime: 24 h ${pct(uptime["24h"])} · 30 days ${pct(uptime["30d"])}`));

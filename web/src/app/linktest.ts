@@ -102,6 +102,7 @@ export async function takePart(identity: Identity, start: LinkTestStart): Promis
     };
   };
   try {
+    if (start.path !== "sfu") throw new Error(`this page cannot test the ${start.path} path yet`);
     await client.connect();
     await client.authenticate();
     client.onKeyActions = (actions) => mirrorKeys(e2ee, actions, (e) => { failure ??= `key refused: ${message(e)}`; });

@@ -186,7 +186,8 @@ export class StandbyEndpoint {
     const [headLength, headHash] = head(known);
     const { group_code: groupCode, ...measured } = figures;
     const report = await signReport(this.view.identity.identity, {
-      hotline: start.hotline, testId: start.test_id, role: start.role, farKey, headLength, headHash, groupCode, figures: measured,
+      hotline: start.hotline, testId: start.test_id, role: start.role, path: start.path, farKey, headLength, headHash,
+      groupCode, figures: measured,
     });
     if (!this.connected) return; // the connection broke meanwhile: no report, no entry
     known.pending.set(start.test_id, { digest: await reportDigest(report), farKey, groupCode });

@@ -158,12 +158,16 @@ async function checkTest(known: KnownChain, e: LogEntry, hashAt: Map<number, Byt
     problems.push(`entry ${e.seq} of test ${testId}, which this endpoint signed, does not hold its report unchanged`);
     return problems;
   }
+  const filed = String(e.fields["path"] ?? "sfu");
+  if (filed !== own[0]!.path) {
+    problems.push(`entry ${e.seq} of test ${testId} files it under path ${JSON.stringify(filed)}; this endpoint measured ${JSON.stringify(own[0]!.path)}`);
+  }
   const far = reports.filter((r) => !equal(r.signerKey, me));
   if (!equal(mine.farKey, NO_KEY)) {
     const f = far[0];
     if (f === undefined) {
       problems.push(`entry ${e.seq} of test ${testId} holds no report of the far end`);
-    } else if (!equal(f.signerKey, mine.farKey) || !(await reportValid(f)) || f.testId !== testId || !equal(f.farKey, me)) {
+    } else if (!equal(f.signerKey, mine.farKey) || !(await reportValid(f)) || f.testId !== testId || !equal(f.farKey, me) || f.path !== own[0]!.path) {
       problems.push(`entry ${e.seq} of test ${testId}: the far end's report is not signed by the key this endpoint saw in the call (forged)`);
     } else if (f.groupCode !== mine.groupCode) {
       problems.push(`entry ${e.seq} of test ${testId}: the far end saw group code ${f.groupCode || "-"}, this endpoint ${mine.groupCode || "-"}`);

@@ -17,6 +17,10 @@ const LABEL = ascii("hotline/v1 linktest report\0");
 export const NO_KEY: Bytes = new Uint8Array(32);
 export type ReportRole = "originator" | "responder";
 const ROLE_BYTES: Record<ReportRole, number> = { originator: 1, responder: 2 };
+/** The media path a test measured (the signaling `linktest_start.path`). */
+export type ReportPath = "sfu" | "direct" | "relay";
+const PATH_BYTES: Record<ReportPath, number> = { sfu: 1, direct: 2, relay: 3 };
+const PATH_NAMES: Record<number, ReportPath> = { 1: "sfu", 2: "direct", 3: "relay" };
 
 export class ReportError extends CryptoError {}
 
@@ -28,6 +32,7 @@ export interface ReportFields {
   readonly hotline: string;
   readonly testId: string;
   readonly role: ReportRole;
+  readonly path: ReportPath;
   readonly signerKey: Uint8Array;
   readonly farKey: Uint8Array;
   readonly headLength: number;
@@ -79,6 +84,12 @@ function u32(value: number): number {
   return value;
 }
 
+function pathByte(path: string): number {
+  const byte = PATH_BYTES[path as ReportPath];
+  if (byte === undefined) throw new ReportError(Reason.MALFORMED, "path is sfu, direct or relay");
+  return byte;
+}
+
 export function fieldsBytes(f: ReportFields): Bytes {
   if (f.signerKey.length !== PUBLIC_KEY_SIZE || f.farKey.length !== PUBLIC_KEY_SIZE || f.headHash.length !== 32) {
     throw new ReportError(Reason.MALFORMED, "a key or hash has the wrong size");
@@ -88,7 +99,7 @@ export function fieldsBytes(f: ReportFields): Bytes {
   if (!isAscii(testId) || !isAscii(code)) throw new ReportError(Reason.MALFORMED, "test id or code is not ASCII");
   const g = f.figures;
   const w = new Writer().bytes8(text(f.hotline, "hotline")).bytes8(testId).u8(ROLE_BYTES[f.role])
-    .raw(f.signerKey).raw(f.farKey).u64(BigInt(f.headLength)).raw(f.headHash).bytes8(code).u8(g.joined ? 1 : 0);
+    .u8(pathByte(f.path)).raw(f.signerKey).raw(f.farKey).u64(BigInt(f.headLength)).raw(f.headHash).bytes8(code).u8(g.joined ? 1 : 0);
   opt(w, g.setup_ms);
   opt(w, g.first_frame_ms);
   w.u32(u32(g.video_frames)).u32(u32(g.audio_frames)).u32(u32(g.decrypt_failures));
@@ -116,6 +127,8 @@ export function decodeReport(raw: Uint8Array): LinkReport {
   const roleByte = r.u8();
   const role = roleByte === 1 ? "originator" : roleByte === 2 ? "responder" : null;
   if (role === null) throw new ReportError(Reason.MALFORMED, "role is neither originator nor responder");
+  const path = PATH_NAMES[r.u8()];
+  if (path === undefined) throw new ReportError(Reason.MALFORMED, "path is neither sfu, direct nor relay");
   const signerKey = r.raw(PUBLIC_KEY_SIZE);
   const farKey = r.raw(PUBLIC_KEY_SIZE);
   const headLength = r.u64();
@@ -140,7 +153,7 @@ export function decodeReport(raw: Uint8Array): LinkReport {
   if (headLength > BigInt(Number.MAX_SAFE_INTEGER)) throw new ReportError(Reason.MALFORMED, "head length out of range");
   const dec = new TextDecoder();
   return {
-    hotline, testId: dec.decode(testId), role, signerKey, farKey, headLength: Number(headLength), headHash,
+    hotline, testId: dec.decode(testId), role, path, signerKey, farKey, headLength: Number(headLength), headHash,
     groupCode: dec.decode(code),
     figures: {
       joined: joined === 1, setup_ms: setup, first_frame_ms: first, video_frames: video, audio_frames: audio,

@@ -123,6 +123,8 @@ async def take_part(server: str, identity: Identity, start: m.LinkTestStart, *,
         adapter.use_host_addresses_here([media_host])
     try:  # the room is derived from hotline + test id, not the server's pick
         room = check_hotline_room(start.room, start.hotline, start.test_id)
+        if start.path != "sfu":
+            raise ProtocolError(f"this client cannot test the {start.path} path yet")
     except ProtocolError as exc:
         return m.LinkTestFigures(joined=False, error=_describe(exc)), NO_KEY
     policy = (trust or TrustPolicy()).for_hotline(start.hotline)

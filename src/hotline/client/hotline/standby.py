@@ -251,7 +251,8 @@ class Standby:
         length, head = known.head()
         report = LinkReport(start.hotline, start.test_id, start.role, self.identity.public_key,
                             far, length, head, figures.group_code,
-                            figures_from(figures.model_dump())).signed_by(self.identity)
+                            figures_from(figures.model_dump()), path=start.path
+                            ).signed_by(self.identity)
         if self._sig is None:  # the connection broke meanwhile: no report, no entry
             return
         known.pending[start.test_id] = Pending(report.digest, far, figures.group_code)

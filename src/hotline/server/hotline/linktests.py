@@ -1,5 +1,11 @@
 """Link tests: the server schedules them, the two standby ends run them, the server judges.
 
+A scheduled test is a round: one test per configured media path
+(``Settings.linktest_paths``: through the SFU, direct between the ends, through the TURN
+relay), one after another, each its own entry in the uptime record; the round's outcome
+(:func:`hotline.server.hotline.outcomes.round_verdict`) names every failed path, and a
+failed path raises an alarm that names it.
+
 Per test: the originating side alternates (it is the other side from the last test in
 the uptime record). If a party has no standby endpoint connected, the test is
 ``unreachable`` and no call is placed. Otherwise the server picks one endpoint per side
@@ -31,7 +37,7 @@ from hotline.crypto.linkreport import LinkReport, figures_from, same_figures
 from hotline.errors import CryptoError, ProtocolError, UsageError
 from hotline.logtext import safe
 from hotline.server.hotline.alarms import Alarms
-from hotline.server.hotline.outcomes import UNREACHABLE, UP, evaluate
+from hotline.server.hotline.outcomes import UNREACHABLE, UP, evaluate, round_verdict
 from hotline.server.hotline.records import Hotline
 from hotline.server.hotline.standby import Endpoint, Registered, StandbyRegistry, far_party
 from hotline.server.hotline.uptime import UptimeRecord
@@ -174,36 +180,61 @@ class LinkTests:
                 else hotline.parties[0]
             responder = far_party(hotline, originator)
             started = self._clock()
-            data = await self._test(hotline, originator, responder)
-            data.update(originator=originator, responder=responder, trigger=reason,
-                        duration_ms=round((self._clock() - started) * 1000, 1))
-            self._finish(name, data, started)
-        return m.LinkTestResult(hotline=name, outcome=data["outcome"], result=data)
+            round_id = secrets.token_hex(8)
+            paths: dict[str, dict[str, Any]] = {}
+            ends = self._choose_ends(hotline, originator, responder)
+            for path in self._settings.linktest_paths:  # one after another: own figures
+                path_started = self._clock()
+                data: dict[str, Any] = await self._test(hotline, ends, originator, path) \
+                    if isinstance(ends, dict) else {"outcome": UNREACHABLE, "path": None,
+                                                    "reason": ends}
+                data.update(round=round_id, originator=originator, responder=responder,
+                            trigger=reason,
+                            duration_ms=round((self._clock() - path_started) * 1000, 1))
+                self._record_test(name, data, path_started)
+                paths[path] = data
+                if data["path"] is None:  # no standby endpoint: no path can be tried
+                    break
+            outcome, why, failed = round_verdict(paths)
+            result = {"outcome": outcome, "reason": why, "round": round_id,
+                      "failed_paths": failed, "originator": originator,
+                      "responder": responder, "trigger": reason,
+                      "duration_ms": round((self._clock() - started) * 1000, 1),
+                      "paths": paths}
+            self._finish(name, result, started)
+        return m.LinkTestResult(hotline=name, outcome=outcome, result=result)
 
-    async def _test(self, hotline: Hotline, originator: str, responder: str
-                    ) -> dict[str, Any]:
+    def _choose_ends(self, hotline: Hotline, originator: str, responder: str
+                     ) -> dict[str, Registered] | str:
+        """One standby endpoint per party for a round (every path of the round tests the
+        same two), or why there is none."""
         ends: dict[str, Registered] = {}
         for party in (originator, responder):
             endpoints = self._standby.of(hotline.name, party)
             if not endpoints:
-                return {"outcome": UNREACHABLE, "path": None,
-                        "reason": f"no standby endpoint of {party} is connected"}
+                return f"no standby endpoint of {party} is connected"
             turn = self._turn.get((hotline.name, party), 0)
             self._turn[(hotline.name, party)] = turn + 1
             ends[party] = endpoints[turn % len(endpoints)]  # every terminal gets tested
+        return ends
+
+    async def _test(self, hotline: Hotline, ends: dict[str, Registered], originator: str,
+                    path: m.MediaPathKind) -> dict[str, Any]:
         test_id = secrets.token_hex(8)
         test = PendingTest(test_id, hotline.name, hotline_room(hotline.name, test_id), ends)
         loop = asyncio.get_running_loop()
         test.reports = {p: loop.create_future() for p in ends}
         self._pending[test_id] = test
         duration = self._settings.linktest_duration
-        log.info("link test %s hotline=%s originator=%s", test_id, hotline.name, originator)
+        log.info("link test %s hotline=%s path=%s originator=%s", test_id, hotline.name, path,
+                 originator)
         try:
             for party, end in ends.items():
                 self.sync(end)
                 end.endpoint.send(m.LinkTestStart(
                     hotline=hotline.name, test_id=test_id, room=test.room, duration_s=duration,
-                    role="originator" if party == originator else "responder"))
+                    role="originator" if party == originator else "responder",
+                    path=path))
             await asyncio.wait(test.reports.values(), timeout=duration + JOIN_MARGIN)
         finally:
             self._pending.pop(test_id, None)
@@ -213,7 +244,7 @@ class LinkTests:
         verdict = evaluate(figures, self._settings.linktest_thresholds)
         return {
             "outcome": verdict.outcome, "reason": verdict.reason, "test_id": test_id,
-            "path": "sfu", **verdict.figures,
+            "path": path, **verdict.figures,
             "ends": {p: {"device": ends[p].device,
                          "fingerprint": fingerprint(ends[p].endpoint.identity_key),
                          **(f.model_dump() if f is not None else {"reported": False}),
@@ -222,21 +253,26 @@ class LinkTests:
                      for p, f in figures.items()},
         }
 
-    def _finish(self, name: str, data: dict[str, Any], started: float) -> None:
-        outcome = data["outcome"]
-        self._last[name] = (started, data["originator"])
-        self._missing_alarmed.discard(name)
+    def _record_test(self, name: str, data: dict[str, Any], started: float) -> None:
         try:
             self._record.append(name, "linktest", data, time_ms=int(started * 1000))
         except UsageError as exc:
             log.error("cannot record link test of hotline=%s: %s", name, exc)
-        log.info("link test hotline=%s outcome=%s %s", safe(name), outcome,
-                 safe(data.get("reason", "")))
-        if outcome in UP:
-            self._alarms.clear(name, outcome=outcome, test_id=data.get("test_id"))
+        log.info("link test hotline=%s path=%s outcome=%s %s", safe(name), data["path"],
+                 data["outcome"], safe(data.get("reason", "")))
+
+    def _finish(self, name: str, data: dict[str, Any], started: float) -> None:
+        """After a round: alarms (a failed path raises one that names it), and every
+        standby end of the hotline gets the new entries and the result."""
+        outcome = data["outcome"]
+        self._last[name] = (started, data["originator"])
+        self._missing_alarmed.discard(name)
+        first: dict[str, Any] = next(iter(data["paths"].values()), {})
+        if outcome in UP and not data["failed_paths"]:
+            self._alarms.clear(name, outcome=outcome, test_id=first.get("test_id"))
         else:
             self._alarms.raise_alarm(name, data.get("reason") or outcome, outcome=outcome,
-                                     test_id=data.get("test_id"))
+                                     test_id=first.get("test_id"))
         result = m.LinkTestResult(hotline=name, outcome=outcome, result=data)
         hotline = self._store.get_hotline(name)
         for party in hotline.parties if hotline is not None else ():

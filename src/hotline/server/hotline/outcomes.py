@@ -14,6 +14,15 @@ Outcomes (docs/OPERATIONS.md):
 * ``responder_failed``: both ends connected, but the test call failed (an end did not
   join or report in time, media did not decrypt in a direction, or the codes differ);
 * ``no_answer``: a real call that nobody answered (calls only).
+
+A scheduled test is a **round**: one test per configured media path (``sfu``,
+``direct``, ``relay``), each its own ``linktest`` entry with the outcome above and the
+round's id. The round's outcome (:func:`round_verdict`), which is the hotline's state:
+
+* ``ok``: every path ``ok``;
+* ``degraded``: every path works but a figure is past its threshold, or some path
+  failed while another works (the reason names each failed path: an alarm);
+* ``unreachable``: no path works, or no standby endpoint of a party is connected.
 """
 
 from __future__ import annotations
@@ -101,6 +110,62 @@ def evaluate(ends: Mapping[str, LinkTestFigures | None], thresholds: Thresholds)
     return Verdict(OK, "", figures)
 
 
+def round_verdict(paths: Mapping[str, Mapping[str, Any]]) -> tuple[str, str, list[str]]:
+    """(outcome, reason, failed paths) of a round from its paths' entries (path ->
+    fields with ``outcome`` and ``reason``), in the order they ran."""
+    failed = [p for p, d in paths.items() if d.get("outcome") not in UP]
+    why = "; ".join(f"path {p}: {paths[p].get('reason') or paths[p].get('outcome')}"
+                    for p in failed)
+    if not paths:
+        return UNREACHABLE, "no path was tested", []
+    if len(failed) == len(paths):
+        if len(paths) == 1 and next(iter(paths.values())).get("path") is None:
+            only = next(iter(paths.values()))  # no standby endpoint: no path was tried
+            return UNREACHABLE, str(only.get("reason", "")), []
+        return UNREACHABLE, f"every path failed: {why}", failed
+    if failed:
+        return DEGRADED, why, failed
+    slow = "; ".join(f"path {p}: {d.get('reason')}" for p, d in paths.items()
+                     if d.get("outcome") == DEGRADED)
+    return (DEGRADED, slow, []) if slow else (OK, "", [])
+
+
+def rounds(tests: list[LogEntry]) -> list[list[LogEntry]]:
+    """``linktest`` entries grouped by round (consecutive entries with the same ``round``;
+    an entry without one, written before rounds existed, is a round of its own)."""
+    out: list[list[LogEntry]] = []
+    for e in tests:
+        key = e.fields.get("round")
+        if out and key is not None and out[-1][-1].fields.get("round") == key:
+            out[-1].append(e)
+        else:
+            out.append([e])
+    return out
+
+
+def round_of(entries: list[LogEntry]) -> tuple[str, str, list[str]]:
+    """:func:`round_verdict` of one round's entries; an entry written before rounds
+    existed (no ``round``) keeps its own outcome."""
+    if len(entries) == 1 and "round" not in entries[0].fields:
+        f = entries[0].fields
+        return str(f.get("outcome", "")), str(f.get("reason", "")), []
+    return round_verdict({str(e.fields.get("path") or "-"): e.fields for e in entries})
+
+
+def _round_summary(entries: list[LogEntry], *, with_ends: bool) -> dict[str, Any]:
+    paths = {str(e.fields.get("path") or "-"): {
+        k: v for k, v in {"seq": e.seq, **e.fields}.items()
+        if k not in ("round", "originator", "responder", "trigger") and
+        (with_ends or k != "ends")} for e in entries}
+    outcome, reason, failed = round_of(entries)
+    first = entries[0]
+    return {"seq": first.seq, "time_ms": first.time_ms, "round": first.fields.get("round"),
+            "originator": first.fields.get("originator"),
+            "responder": first.fields.get("responder"),
+            "trigger": first.fields.get("trigger"), "outcome": outcome, "reason": reason,
+            "failed_paths": failed, "paths": paths}
+
+
 # -- states and uptime, from the uptime record -------------------------------------------
 
 
@@ -124,20 +189,18 @@ def open_alarms(entries: Iterable[LogEntry]) -> list[dict[str, Any]]:
 
 def hotline_status(name: str, parties: tuple[str, str], entries: list[LogEntry], *,
                    now_ms: int, interval_s: float, last: int = 20) -> dict[str, Any]:
-    """One hotline's state, last ``last`` tests (per-end figures for the last one only),
-    uptime over 24 h and 30 days, open alarms.
+    """One hotline's state, last ``last`` rounds of tests (per-end figures for the last
+    one only), uptime over 24 h and 30 days, open alarms.
 
-    ``state`` is the last test's outcome, ``never_tested``, or ``alarm`` while a
+    ``state`` is the last round's outcome, ``never_tested``, or ``alarm`` while a
     missing-test alarm is open (the scheduler did not produce a result in time).
     """
-    tests = [e for e in entries if e.kind == "linktest"]
-    outcomes = [(e.time_ms, str(e.fields.get("outcome", ""))) for e in tests]
+    tests = rounds([e for e in entries if e.kind == "linktest"])
+    # The per-end details stay with the last round only: a status fits in one message.
+    recent = [_round_summary(r, with_ends=i == len(tests) - 1)
+              for i, r in enumerate(tests) if i >= len(tests) - last]
+    outcomes = [(r[0].time_ms, round_of(r)[0]) for r in tests]
     alarms = open_alarms(entries)
-    # The per-end details stay with the last test only: a status fits in one message.
-    recent = [{k: v for k, v in {"seq": e.seq, "time_ms": e.time_ms, **e.fields}.items()
-               if k != "ends"} for e in tests[-last:]]
-    if tests:
-        recent[-1]["ends"] = tests[-1].fields.get("ends")
     state = outcomes[-1][1] if outcomes else "never_tested"
     if any(a.get("reason") == "missing" for a in alarms):
         state = "alarm"

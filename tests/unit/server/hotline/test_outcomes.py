@@ -18,6 +18,7 @@ from hotline.server.hotline.outcomes import (
     Thresholds,
     evaluate,
     hotline_status,
+    round_verdict,
 )
 from hotline.server.hotline.standby import StandbyRegistry
 from hotline.server.hotline.uptime import UptimeRecord
@@ -86,12 +87,58 @@ def test_status_uptime_windows_states_and_alarms(record: UptimeRecord) -> None:
     assert status["uptime"]["24h"] == {"tests": 2, "up": 1, "ratio": 0.5}
     assert status["uptime"]["30d"] == {"tests": 4, "up": 2, "ratio": 0.5}
     assert [t["outcome"] for t in status["tests"]] == ["ok", "degraded", "responder_failed"]
-    assert "ends" not in status["tests"][0] and "ends" in status["last_test"]
+    assert status["last_test"]["paths"]["-"]["outcome"] == "responder_failed"  # no round
     assert len(status["alarms_open"]) == 1
     record.append("red", "alarm_cleared", {"reason": "ok"}, time_ms=now)
     after = hotline_status("red", ("a", "b"), record.entries("red"), now_ms=now,
                            interval_s=3600)
     assert after["alarms_open"] == []
+
+
+def _path(path: str | None, outcome: str, reason: str = "") -> dict[str, object]:
+    return {"path": path, "outcome": outcome, "reason": reason}
+
+
+def test_a_round_is_ok_degraded_or_unreachable_and_names_each_failed_path() -> None:
+    assert round_verdict({"sfu": _path("sfu", "ok"), "direct": _path("direct", "ok")}) == \
+        ("ok", "", [])
+    slow = round_verdict({"sfu": _path("sfu", "degraded", "rtt_ms 500 > 400"),
+                          "direct": _path("direct", "ok")})
+    assert slow == ("degraded", "path sfu: rtt_ms 500 > 400", [])  # no path lost: no alarm
+    one = round_verdict({"sfu": _path("sfu", "ok"),
+                         "direct": _path("direct", "responder_failed", "bob could not join"),
+                         "relay": _path("relay", "ok")})
+    assert one == ("degraded", "path direct: bob could not join", ["direct"])
+    every = round_verdict({"sfu": _path("sfu", "responder_failed", "x"),
+                           "direct": _path("direct", "responder_failed", "y")})
+    assert every == ("unreachable", "every path failed: path sfu: x; path direct: y",
+                     ["sfu", "direct"])
+    nobody = round_verdict({"sfu": _path(None, "unreachable", "no standby endpoint of b")})
+    assert nobody == ("unreachable", "no standby endpoint of b", [])
+
+
+def test_status_and_uptime_count_rounds_of_paths(record: UptimeRecord) -> None:
+    now = 100 * DAY_MS
+    rounds_plan = [("r1", now - 7_200_000, {"sfu": "ok", "direct": "ok"}),
+                   ("r2", now - 3_600_000, {"sfu": "responder_failed", "direct": "ok"}),
+                   ("r3", now - 60_000, {"sfu": "responder_failed",
+                                         "direct": "responder_failed"})]
+    for round_id, t, paths in rounds_plan:
+        for i, (path, outcome) in enumerate(paths.items()):
+            record.append("red", "linktest", {**_path(path, outcome, f"{path} broke"),
+                                              "round": round_id, "originator": "a",
+                                              "ends": {"a": {}, "b": {}}},
+                          time_ms=t + i)
+    status = hotline_status("red", ("a", "b"), record.entries("red"), now_ms=now,
+                            interval_s=3600)
+    assert status["state"] == "unreachable"
+    assert [(t["round"], t["outcome"], t["failed_paths"]) for t in status["tests"]] == [
+        ("r1", "ok", []), ("r2", "degraded", ["sfu"]), ("r3", "unreachable", ["sfu", "direct"])]
+    assert status["tests"][1]["reason"] == "path sfu: sfu broke"
+    assert status["uptime"]["24h"] == {"tests": 3, "up": 2, "ratio": round(2 / 3, 4)}
+    assert set(status["last_test"]["paths"]) == {"sfu", "direct"}
+    assert all("ends" in p for p in status["last_test"]["paths"].values())
+    assert all("ends" not in p for p in status["tests"][0]["paths"].values())
 
 
 def test_never_tested(record: UptimeRecord) -> None:
