@@ -70,10 +70,13 @@ class Call(PathShown):
                  host_addresses: list[str] | None = None,
                  media_restart: bool = True,
                  trust_policy: TrustPolicy | None = None,
-                 relay_only: bool = False, turn_ca: str | None = None) -> None:
+                 relay_only: bool = False, use_relay: bool = True,
+                 turn_ca: str | None = None) -> None:
         self.server, self.room = server, room
-        #: TURN (``relay_only``: media through TURN or not at all); the path shown
-        self.route = MediaRoute(relay_only=relay_only, tls=trust(turn_ca))
+        #: TURN (``relay_only``: media through TURN or not at all; ``use_relay`` False:
+        #: never through TURN); the path shown
+        self.route = MediaRoute(relay_only=relay_only, use_relay=use_relay,
+                                tls=trust(turn_ca))
         self._init_path()
         self.signaling = signaling if signaling is not None else SignalingClient(
             server, identity, kem=kem, ssl_context=trust(tls_ca), trust=trust_policy)

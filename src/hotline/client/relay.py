@@ -27,7 +27,7 @@ from aioice import stun
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection
 
 from hotline.client.mediapath import NO_PATH, path_label
-from hotline.errors import ConnectionFailed
+from hotline.errors import ConnectionFailed, UsageError
 from hotline.logtext import safe
 from hotline.rtc import aiortc_adapter as adapter
 from hotline.signaling import messages as m
@@ -154,10 +154,14 @@ CHOICE_REUSE = 10.0
 
 class MediaRoute:
     """How a call's media connections reach the SFU: which TURN server (if any) and
-    whether only relayed candidates are used (``relay_only``)."""
+    whether only relayed candidates are used (``relay_only``), or none (``use_relay``
+    False: the link test of the path through the SFU must not fall back to the relay)."""
 
-    def __init__(self, *, relay_only: bool = False, tls: ssl.SSLContext | None = None) -> None:
-        self.relay_only = relay_only
+    def __init__(self, *, relay_only: bool = False, use_relay: bool = True,
+                 tls: ssl.SSLContext | None = None) -> None:
+        if relay_only and not use_relay:
+            raise UsageError("relay only, or no relay: not both")
+        self.relay_only, self.use_relay = relay_only, use_relay
         self.tls = tls
         #: The relay chosen last (None: no TURN server offered or none answers).
         self.relay: Relay | None = None
@@ -166,6 +170,8 @@ class MediaRoute:
     async def configuration(self, ice_servers: list[m.IceServer]) -> RTCConfiguration:
         """The configuration of a new media connection. Raises ConnectionFailed when
         relay only is asked for and no relay answers (never connects without one)."""
+        if not self.use_relay:
+            return adapter.configuration()
         now = asyncio.get_running_loop().time()
         last = self._chosen_for
         if last is None or last[0] != ice_servers or now - last[1] > CHOICE_REUSE:
