@@ -5,7 +5,9 @@ It shows "relay over UDP" in #media-path (from getStats: the selected pair's loc
 candidate is a relay one, and its relayProtocol), with a line in the path log; with UDP
 to the TURN server blocked (kernel rules in the test's namespace) it shows "relay over
 TCP". A Python participant (direct to the SFU: "via SFU") and the page decrypt each
-other's media (E2EE on the relayed path as on any other).
+other's media (E2EE on the relayed path as on any other). A change of path mid-call is
+shown and logged; and a hotline link test between the page's standby and a Python one
+covers the relay path.
 """
 
 from __future__ import annotations
@@ -21,12 +23,15 @@ import pytest_asyncio
 from hotline.client.call import Call
 from hotline.crypto.identity import Identity
 
+from ..integration.hotline_support import enroll as enroll_party
+from ..integration.hotline_support import standby
 from ..support.coturn import LISTEN, Coturn, Firewall
 from ..support.server import Server, running_server
 from ..support.trust import accept_all
 from ..support.wait import wait_until
 from .callpage import ROOM, VIDEO, Page, join
 from .support import ACCEPT_EVERY_DEVICE, MEDIA_ARGS, browser_fixture, check_app_bundle, enroll
+from .test_web_hotline import HOTLINE, LINKTESTS, pin_in_page
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
 
@@ -134,4 +139,46 @@ async def test_page_shows_the_change_to_the_relay_when_udp_is_blocked(
             assert bob.path == "via SFU"
         finally:
             await bob.close()
+            await context.close()
+
+
+async def test_page_standby_link_test_covers_the_relay_path(
+        browser: Any, tmp_path: Path, coturn: Coturn) -> None:
+    """A hotline link test between the page's standby and a Python standby, over the path
+    through the SFU and the path through the TURN relay (the page joins that one with
+    ``iceTransportPolicy: "relay"``): both ok, each shown in the hotline's card."""
+    async with running_server(tmp_path / "data", **LINKTESTS,
+                              linktest_paths=("sfu", "relay"),
+                              turn_urls=tuple(coturn.urls("udp", "tcp")),
+                              turn_secret=coturn.secret) as srv:
+        srv.store.add_party("washington")
+        srv.store.add_party("moscow")
+        code = srv.store.new_enrollment_code("washington")
+        context = await browser.new_context(viewport={"width": 1100, "height": 900})
+        page = await context.new_page()
+        await page.goto(f"{srv.url}/?video=320x240#code={code}")
+        await page.wait_for_function("() => document.getElementById('code').value !== ''")
+        await page.get_by_role("button", name="Enroll").click()
+        await page.wait_for_function("() => window.hotlineApp.phase === 'rooms'")
+        moscow = await enroll_party(srv, "moscow")
+        srv.store.add_hotline(HOTLINE, "washington", "moscow")
+        await page.reload()
+        card = page.locator(f'article.hotline[data-hotline="{HOTLINE}"]')
+        await card.wait_for(timeout=15_000)
+        await pin_in_page(page, card, [moscow.fingerprint])
+        await card.get_by_role("button", name="Stand by here").click()
+        await page.wait_for_function("() => window.hotlineApp.hotlines.standby.red === true")
+        far = await standby(srv, moscow)
+        try:
+            await card.get_by_role("button", name="Run a link test now").click()
+            await page.wait_for_function(
+                "() => /Link test of red: (?!running)/.test("
+                "document.getElementById('hotline-notice').textContent)", timeout=60_000)
+            notice = await page.locator("#hotline-notice").inner_text()
+            assert notice == "Link test of red: ok", notice
+            for path in ("sfu", "relay"):
+                shown = await card.locator(f".paths li[data-path={path}]").inner_text()
+                assert ": ok · set-up " in shown, shown
+        finally:
+            await far.stop()
             await context.close()
