@@ -38,3 +38,15 @@ if [ ! -x "$chromium" ]; then
          "(as root: apt-get install chromium fonts-liberation)" >&2
   fi
 fi
+
+# The relay (TURN) tests start Debian's coturn themselves; Hotline itself never needs it
+# (`make run` is one process without TURN). Only the binary is used: the service that the
+# package may enable is left to the operator (docs/OPERATIONS.md).
+if ! command -v turnserver >/dev/null; then
+  if can_apt; then
+    apt_install coturn
+  else
+    echo "warning: no turnserver; the relay (TURN) tests of 'make test' will fail" \
+         "(as root: apt-get install coturn)" >&2
+  fi
+fi

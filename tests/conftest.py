@@ -9,6 +9,10 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+# The relay tests' fixtures: a real coturn and blackhole rules (tests/support/coturn.py).
+from .support.coturn import coturn as coturn
+from .support.coturn import firewall as firewall
+
 VECTORS = Path(__file__).parent / "vectors"
 
 settings.register_profile(

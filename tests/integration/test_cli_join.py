@@ -30,6 +30,17 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
                           timeout=60, env={**os.environ, "COLUMNS": "120"})
 
 
+def enrolled_summit(url: str, cwd: Path) -> None:
+    """Parties alice and bob, enrolled (alice.key, bob.key in ``cwd``), in room summit."""
+    for party in ("alice", "bob"):
+        out = run("admin", "party", "add", party, "--json", cwd=cwd)
+        code = json.loads(out.stdout)["enrollment_code"]
+        assert run("enroll", "--server", url, "--code", code, "--identity",
+                   f"{party}.key", cwd=cwd).returncode == 0
+    assert run("admin", "room", "add", "summit", "--member", "alice", "--member", "bob",
+               cwd=cwd).returncode == 0
+
+
 def test_two_terminals_hold_an_encrypted_call(tmp_path: Path) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"

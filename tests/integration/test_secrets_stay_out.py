@@ -5,7 +5,8 @@ enrollment of three devices, two publishing participants with media through the 
 third that joins (key exchange) and leaves (rekey). Every secret that passes through
 the clients and the server is collected on the way: enrollment codes, Ed25519 identity
 private keys, HPKE call-key private keys, the sender base keys (what HPKE carries), the
-SFrame keys, salts and secrets derived from them, and the authentication signatures.
+SFrame keys, salts and secrets derived from them, the authentication signatures, and the
+TURN shared secret (the server hands out credentials made with it for a real coturn).
 None may appear in any log record (raw, hex, base64, base64url or repr), nor in the
 SQLite files (database and WAL).
 
@@ -32,6 +33,7 @@ from hotline.crypto.keyschedule import InstallDecryptionKey, InstallEncryptionKe
 from hotline.crypto.mediakeys import MediaKeys
 from hotline.server.database import DB_NAME
 
+from ..support.coturn import Coturn
 from ..support.server import start_server
 from ..support.trust import accept_all
 
@@ -65,7 +67,8 @@ def private_bytes(key: Any) -> bytes:
 
 
 async def test_no_secret_in_logs_or_database(tmp_path: Path, caplog: pytest.LogCaptureFixture,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+                                             monkeypatch: pytest.MonkeyPatch,
+                                             coturn: Coturn) -> None:
     caplog.set_level(logging.DEBUG)
     secrets = Secrets()
 
@@ -97,7 +100,9 @@ async def test_no_secret_in_logs_or_database(tmp_path: Path, caplog: pytest.LogC
     monkeypatch.setattr(client_signaling, "prove", prove)
 
     data = tmp_path / "data"
-    srv = await start_server(data, join_timeout=5.0)
+    srv = await start_server(data, join_timeout=5.0, turn_urls=tuple(coturn.urls("udp", "tcp")),
+                             turn_secret=coturn.secret)
+    secrets.add("turn secret", coturn.secret)
     names = ("alice", "bob", "carol")
     srv.room("summit", list(names))
     identities = {n: Identity.generate() for n in names}
@@ -113,6 +118,7 @@ async def test_no_secret_in_logs_or_database(tmp_path: Path, caplog: pytest.LogC
                         trust_policy=accept_all())
             await call.start(enroll_code=code)
             assert call.signaling.schedule is not None
+            assert call.signaling.ice_servers  # TURN credentials made with the secret
             secrets.add("call private key", private_bytes(call.signaling.schedule.call_key))
             calls.append(call)
         code = srv.store.new_enrollment_code("carol")
@@ -138,7 +144,7 @@ async def test_no_secret_in_logs_or_database(tmp_path: Path, caplog: pytest.LogC
     kinds = {label.split("#")[0] for label in secrets.items}
     assert kinds == {"base key", "sframe secret", "sframe key", "sframe salt",
                      "auth signature", "identity private key", "enrollment code",
-                     "call private key"}
+                     "call private key", "turn secret"}
     assert len(caplog.records) > 50  # DEBUG logging was on (positive control)
 
     text = "\n".join(

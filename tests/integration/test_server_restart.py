@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .test_cli_join import HOTLINE, free_port, run
+from .test_cli_join import HOTLINE, enrolled_summit, free_port, run
 
 pytestmark = pytest.mark.usefixtures("loopback_netns")
 
@@ -31,13 +31,7 @@ def test_clients_join_again_after_a_server_restart(tmp_path: Path) -> None:
     server = serve(port, tmp_path)
     joins: list[subprocess.Popen[str]] = []
     try:
-        for party in ("alice", "bob"):
-            out = run("admin", "party", "add", party, "--json", cwd=tmp_path)
-            code = json.loads(out.stdout)["enrollment_code"]
-            assert run("enroll", "--server", url, "--code", code, "--identity",
-                       f"{party}.key", cwd=tmp_path).returncode == 0
-        assert run("admin", "room", "add", "summit", "--member", "alice", "--member", "bob",
-                   cwd=tmp_path).returncode == 0
+        enrolled_summit(url, tmp_path)
         joins = [subprocess.Popen(
             [*HOTLINE, "join", "--server", url, "--identity", f"{p}.key", "--room", "summit",
              "--duration", "35", "--stats-json", f"{p}.json",

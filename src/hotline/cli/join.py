@@ -40,7 +40,7 @@ from hotline.errors import HotlineError
 
 def _table(call: Call, stats: CallStats, elapsed: float) -> Table:
     table = Table(title=f"room {call.room!r} · {elapsed:.0f} s · encrypted end to end · "
-                        f"via SFU ({call.path_state})",
+                        f"{call.path or 'connecting'} ({call.path_state})",
                   caption=f"group code [bold]{stats.group_code or 'verifying…'}[/]  "
                           f"({stats.group_words})")
     table.add_column("party")
@@ -198,6 +198,12 @@ def join(
         "--direct", help="With one other member in a room that allows it: a direct "
         "(peer-to-peer) path beside the SFU, used while it works (media stays end-to-end "
         "encrypted).")] = False,
+    relay_only: Annotated[bool, typer.Option(
+        "--relay-only", help="Send and receive media only through the server's TURN "
+        "relay (fails if it offers none that answers).")] = False,
+    turn_ca: Annotated[str | None, typer.Option(
+        "--turn-ca", help="CA certificate (PEM) to check a turns: (TLS) relay with, "
+        "besides the system's.")] = None,
 ) -> None:
     """Join ROOM with this device's identity and take part in the call."""
     if synthetic and (media is not None or camera or microphone):
@@ -218,8 +224,10 @@ def join(
         def make_call() -> Call:
             call = Call(server, ident, room, record_dir=record, media_file=media,
                         camera=camera, microphone=microphone, tls_ca=tls_ca,
-                        trust_policy=policy, direct=direct)
-            call.on_path_change = lambda label: console.print(f"media path: {escape(label)}")
+                        trust_policy=policy, direct=direct, relay_only=relay_only,
+                        turn_ca=turn_ca)
+            call.on_path_change = lambda label: console.print(
+                f"media path: [bold]{escape(label)}[/]")
             return call
 
         asyncio.run(_run(make_call, duration, console, stats_json))

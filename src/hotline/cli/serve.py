@@ -55,6 +55,8 @@ async def _serve(settings: Settings, console: Console) -> None:
     if settings.public_urls:
         console.print("Logins are accepted for this address and: "
                       + ", ".join(sorted(settings.public_origins)))
+    if settings.turn_urls:
+        console.print("Relay (TURN) for clients: " + ", ".join(settings.turn_urls))
     console.print("Press Ctrl-C to stop.")
     try:
         await until_stopped()
@@ -62,6 +64,24 @@ async def _serve(settings: Settings, console: Console) -> None:
         console.print("stopping…")
         await runner.cleanup()
         console.print("stopped.")
+
+
+def turn_secret_from(value: str | None, file: Path | None) -> str | None:
+    """The TURN shared secret from ``--turn-secret`` or ``--turn-secret-file`` (its first
+    line). Errors name the file, never what it holds."""
+    if file is None:
+        return value or None
+    if value:
+        raise ConfigError("--turn-secret or --turn-secret-file, not both")
+    try:
+        lines = file.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the TURN secret file {file}: "
+                          f"{type(exc).__name__}") from None
+    secret = lines[0].strip() if lines else ""
+    if not secret:
+        raise ConfigError(f"the TURN secret file {file} is empty")
+    return secret
 
 
 def serve(host: Host = DEFAULT_HOST, port: Port = DEFAULT_PORT, data: Data = DEFAULT_DATA,
@@ -96,6 +116,22 @@ def serve(host: Host = DEFAULT_HOST, port: Port = DEFAULT_PORT, data: Data = DEF
               help="A URL clients reach this server by (a DNS name, a reverse proxy); "
               "repeatable. Login and enrollment proofs must name the server they are for: "
               "the address a connection arrives at is always accepted.")] = None,
+          turn_url: Annotated[list[str] | None, typer.Option(
+              "--turn-url", envvar="HOTLINE_TURN_URL",
+              help="A TURN server for clients whose UDP is blocked: "
+              "turn:HOST:PORT?transport=udp|tcp or turns:HOST:PORT?transport=tcp; "
+              "repeatable (docs/OPERATIONS.md).")] = None,
+          turn_secret: Annotated[str | None, typer.Option(
+              "--turn-secret", envvar="HOTLINE_TURN_SECRET", show_default=False,
+              help="The TURN server's static-auth-secret. On the command line it shows in "
+              "ps: prefer the environment variable or --turn-secret-file.")] = None,
+          turn_secret_file: Annotated[Path | None, typer.Option(
+              "--turn-secret-file", envvar="HOTLINE_TURN_SECRET_FILE",
+              help="A file holding the TURN shared secret (one line).")] = None,
+          turn_credential_lifetime: Annotated[float, typer.Option(
+              "--turn-credential-lifetime", envvar="HOTLINE_TURN_CREDENTIAL_LIFETIME",
+              help="Seconds a TURN credential is valid; it must outlive the call "
+              "(default 6 h: a 4-hour call plus margin).")] = 6 * 3600.0,
           verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     """Run the Hotline server: signaling, storage and the embedded SFU."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
@@ -119,7 +155,10 @@ def serve(host: Host = DEFAULT_HOST, port: Port = DEFAULT_PORT, data: Data = DEF
                             allowed_origins=tuple(allow_origin) if allow_origin else None,
                             linktest_paths=path_kinds(linktest_path) if linktest_path
                             else DEFAULT_LINKTEST_PATHS,
-                            public_urls=tuple(public_url or ()))
+                            public_urls=tuple(public_url or ()),
+                            turn_urls=tuple(turn_url or ()),
+                            turn_secret=turn_secret_from(turn_secret, turn_secret_file),
+                            turn_credential_lifetime=turn_credential_lifetime)
         with contextlib.suppress(KeyboardInterrupt):
             uvloop.run(_serve(settings, console))  # the SFU's hot path wants uvloop
     except HotlineError as exc:

@@ -22,7 +22,6 @@ import ipaddress
 import logging
 import urllib.parse
 from collections import deque
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +30,13 @@ from aiortc.contrib.media import MediaPlayer
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from hotline.client.callstats import CallStats, CountingSendKeys, RemoteStream, call_stats
+from hotline.client.mediapath import DIRECT, VIA_SFU, PathShown, path_label
 from hotline.client.mediarestart import Connection, MediaRestartPolicy
 from hotline.client.mediasources import open_media
 from hotline.client.paths import CallPaths
 from hotline.client.pathswitch import Path as MediaPath
 from hotline.client.recording import CallRecorder
+from hotline.client.relay import MediaRoute
 from hotline.client.signaling import ClientEvent, SignalingClient, trust
 from hotline.client.synthetic import PatternTrack
 from hotline.client.trustpolicy import TrustPolicy
@@ -62,7 +63,7 @@ def _loopback_server(server: str) -> str | None:
         return "127.0.0.1" if host == "localhost" else None
 
 
-class Call:
+class Call(PathShown):
     def __init__(self, server: str, identity: Identity, room: str, *,
                  kem: Kem = Kem.X25519, record_dir: Path | None = None,
                  media_file: Path | None = None, camera: str | None = None,
@@ -75,8 +76,15 @@ class Call:
                  trust_policy: TrustPolicy | None = None,
                  direct: bool = False, prefer_path: MediaPath = "direct",
                  direct_only: bool = False,
-                 direct_addresses: list[str] | None = None) -> None:
+                 direct_addresses: list[str] | None = None,
+                 relay_only: bool = False, use_relay: bool = True,
+                 turn_ca: str | None = None) -> None:
         self.server, self.room = server, room
+        #: TURN (``relay_only``: media through TURN or not at all; ``use_relay`` False:
+        #: never through TURN); the path shown
+        self.route = MediaRoute(relay_only=relay_only, use_relay=use_relay,
+                                tls=trust(turn_ca))
+        self._init_path()
         self.signaling = signaling if signaling is not None else SignalingClient(
             server, identity, kem=kem, ssl_context=trust(tls_ca), trust=trust_policy)
         self.join_request = join_request
@@ -111,11 +119,6 @@ class Call:
         #: When to restart the media (fed with loop time); it also counts the restarts
         #: queued and sent but not answered yet.
         self.restart_policy = MediaRestartPolicy()
-        #: The path our media goes on ("via SFU", "direct"), every change of it as
-        #: (loop time, label), and a callback for each change.
-        self.path = ""
-        self.path_changes: list[tuple[float, str]] = []
-        self.on_path_change: Callable[[str], None] | None = None
         self.audio_times: deque[float] = deque(maxlen=100_000)  # decoded audio frames
         #: A direct path beside the SFU in a two-party room that allows it (hot standby;
         #: direct_only: the direct path alone, nothing published to the SFU).
@@ -177,7 +180,7 @@ class Call:
 
     async def _publish(self) -> None:
         assert self.e2ee is not None
-        pc = self.publish_pc = RTCPeerConnection(adapter.configuration())
+        pc = self.publish_pc = await self.route.connection(self.signaling.ice_servers)
         self._connection_state("publish", pc)
         self.e2ee.attach(pc)
         sending = self.sending_tracks()
@@ -193,6 +196,8 @@ class Call:
             self.path_state = pc.connectionState
             if pc.connectionState == "connected":
                 adapter.raise_buffers(pc)
+                if self.paths is None or self.paths.policy.active in (None, "sfu"):
+                    self.set_path(self.path_label("sfu"))
             self.signaling.events.put_nowait(ClientEvent("path", {"via": "sfu",
                                                                   "state": pc.connectionState}))
             self._connection_state("publish", pc)
@@ -213,15 +218,16 @@ class Call:
             self._sending = self._media_tracks()
         return self._sending
 
-    def set_path(self, label: str, now: float) -> None:
-        """Our media goes on ``label`` now: noted, and told if it changed."""
-        if label == self.path:
-            return
-        self.path = label
-        self.path_changes.append((now, label))
-        log.info("media path: %s", label)
-        if self.on_path_change is not None:
-            self.on_path_change(label)
+    def path_label(self, active: MediaPath) -> str:
+        """What path ``active`` is called where people see it: "via SFU" or "relay over
+        X" for the SFU path (from its selected ICE pair), "direct" or "direct, relayed over
+        X" for the direct one."""
+        if active == "sfu":
+            pc = self.publish_pc or self.subscribe_pc
+            return (self.route.label(pc) if pc is not None else "") or VIA_SFU
+        link = self.paths.link if self.paths is not None else None
+        pair = adapter.selected_pair(link.pc) if link is not None else None
+        return path_label("direct", *pair) if pair is not None else DIRECT
 
     def _media_connected(self, now: float) -> None:
         """The connection that carries our media connected (first since it was made)."""
@@ -243,8 +249,6 @@ class Call:
             self._media_connected(now)
         if self.paths is not None and conn == "publish":
             self.paths.sfu_state(pc.connectionState, now)
-        elif self.paths is None and pc.connectionState == "connected" and conn == "publish":
-            self.set_path("via SFU", now)
         self._check_path()
 
     def _check_path(self) -> None:
@@ -285,6 +289,7 @@ class Call:
         self.old_streams.extend(self.streams.values())
         self.streams.clear()
         self.restart_policy.restart_sent(asyncio.get_running_loop().time())
+        self.route.forget()
         self.signaling.request_media_restart(self.media_restarts[-1]["reason"]
                                              if self.media_restarts else "")
         for pc in old:
@@ -331,7 +336,7 @@ class Call:
     async def _answer(self, offer: m.SubscribeOffer) -> None:
         assert self.e2ee is not None
         if self.subscribe_pc is None:
-            sub = self.subscribe_pc = RTCPeerConnection(adapter.configuration())
+            sub = self.subscribe_pc = await self.route.connection(self.signaling.ice_servers)
             self._connection_state("subscribe", sub)
             self.e2ee.attach(sub)
             sub.on("track", self._on_track)
@@ -344,6 +349,7 @@ class Call:
                     adapter.raise_buffers(sub)
                     if self.publish_pc is None:  # listening only: this is our path
                         self.path_state = "connected"
+                        self.set_path(self.route.label(sub))
                 self._connection_state("subscribe", sub)
         pc = self.subscribe_pc
         first = pc.localDescription is None

@@ -91,6 +91,8 @@ class SignalingConnection:
         # After ``joined``: the seat's resume token, messages received since, and what we
         # sent since (numbered), so that a broken connection can resume without a loss.
         self._seat: tuple[str, int, bytes] | None = None
+        #: TURN servers and credentials of the call (``joined``, renewed by ``resumed``).
+        self.ice_servers: list[m.IceServer] = []
         self._received = 0
         self._sent: deque[tuple[int, str]] = deque(maxlen=1024)
         self._sent_seq = 0
@@ -249,6 +251,7 @@ class SignalingConnection:
                 if seq > resumed.received:
                     self._outbox.put_nowait(text)
             self._writer = asyncio.create_task(self._write_loop())
+            self.ice_servers = list(resumed.ice_servers)
             self.resumes += 1
             self._event("resumed", attempts=attempt + 1)
             log.info("resumed room=%s participant=%d after %d attempt(s)", room, pid,

@@ -54,7 +54,8 @@ class Call(Protocol):
 
     def sending_tracks(self) -> list[MediaStreamTrack]: ...
     def consume_track(self, stream: RemoteStream, track: MediaStreamTrack) -> None: ...
-    def set_path(self, label: str, now: float) -> None: ...
+    def set_path(self, label: str, now: float | None = None) -> None: ...
+    def path_label(self, active: Path) -> str: ...
 
 
 class CallPaths:
@@ -205,7 +206,7 @@ class CallPaths:
                 "path": LABELS[decision.to], "reason": decision.reason,
                 "detail": decision.text}))
         if policy.active is not None:
-            self.call.set_path(LABELS[policy.active], now)
+            self.call.set_path(self.call.path_label(policy.active), now)
         self._retry(now)
 
     def _retry(self, now: float) -> None:

@@ -267,6 +267,7 @@ class SignalingClient(SignalingConnection):
                 self._replies.put_nowait(ProtocolError("joined another room than asked"))
             case m.Joined():
                 self._take_seat(self.room, message.participant_id, message.resume_token)
+                self.ice_servers = list(message.ice_servers)
                 self.participant_id = message.participant_id
                 self.names = {i.participant_id: i.party for i in message.members}
                 self.identity_keys = {i.participant_id: i.identity_key for i in message.members}

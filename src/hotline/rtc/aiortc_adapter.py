@@ -27,14 +27,17 @@ import contextlib
 import contextvars
 import ipaddress
 import socket
+import ssl
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Literal
 
 import aioice.ice
 from aiortc import (
     RTCBundlePolicy,
     RTCConfiguration,
     RTCDtlsTransport,
+    RTCIceServer,
+    RTCIceTransportPolicy,
     RTCPeerConnection,
     RTCRtpTransceiver,
     RTCSessionDescription,
@@ -184,9 +187,54 @@ def use_loopback_ice(pc: RTCPeerConnection) -> None:
     setattr(pc, "setLocalDescription", setLocalDescription)  # noqa: B010
 
 
-def configuration() -> RTCConfiguration:
-    """No STUN/TURN servers (never contact the outside), and MAX_BUNDLE."""
-    return RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+def configuration(turn: RTCIceServer | None = None, *, relay_only: bool = False
+                  ) -> RTCConfiguration:
+    """MAX_BUNDLE, no STUN server (never contact the outside), and at most one TURN
+    server (``turn``, one URL: aioice uses only one); ``relay_only`` gathers relayed
+    candidates only (``iceTransportPolicy: relay``)."""
+    if relay_only and turn is None:
+        raise UsageError("relay only, but no TURN server to relay through")
+    policy = RTCIceTransportPolicy.RELAY if relay_only else RTCIceTransportPolicy.ALL
+    return RTCConfiguration(iceServers=[] if turn is None else [turn],
+                            bundlePolicy=RTCBundlePolicy.MAX_BUNDLE,
+                            iceTransportPolicy=policy)
+
+
+def use_turn_tls(pc: RTCPeerConnection, context: ssl.SSLContext) -> None:
+    """Make ``pc``'s TURN-over-TLS connections check the server's certificate with
+    ``context`` (aiortc passes ``ssl=True``: the system's CAs). Call before
+    ``setLocalDescription``; every gathering of ``pc`` uses it."""
+    set_local = pc.setLocalDescription
+
+    async def setLocalDescription(
+        sessionDescription: RTCSessionDescription | None = None,
+    ) -> None:
+        for t in pc.getTransceivers():
+            for dtls in (t.sender.transport, t.receiver.transport):
+                connection = dtls.transport.iceGatherer._connection
+                if connection.turn_ssl:
+                    connection.turn_ssl = context  # type: ignore[assignment]
+        await set_local(sessionDescription)
+
+    setattr(pc, "setLocalDescription", setLocalDescription)  # noqa: B010
+
+
+def selected_pair(pc: RTCPeerConnection) -> tuple[str, Literal["udp", "tcp", "tls"] | None] | None:
+    """The local candidate type of ``pc``'s selected (nominated) ICE pair and, for a
+    relayed one, how this end reaches its TURN server; None before one is selected."""
+    try:
+        conn = dtls_transport(pc).transport._connection
+    except (IndexError, AttributeError):
+        return None
+    pair = conn._nominated.get(1)
+    if pair is None:
+        return None
+    kind = str(pair.local_candidate.type)
+    if kind != "relay":
+        return kind, None
+    if conn.turn_ssl:
+        return kind, "tls"
+    return kind, "tcp" if conn.turn_transport == "tcp" else "udp"
 
 
 # -- transceivers -------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from hotline.server.session import Session
 from hotline.server.settings import Settings
 from hotline.server.state import ServerState
 from hotline.server.store import SqliteStore, Store
+from hotline.server.turn import TurnCredentials, no_turn
 from hotline.server.webpage import WEB_APP, add_page_routes
 from hotline.sfu.edge import Sfu, StreamInfo
 from hotline.signaling import messages as m
@@ -78,7 +79,11 @@ def make_app(settings: Settings, store: Store | None = None,
     sfu = Sfu(settings.media_address, send_offer, consent_interval=settings.consent_interval,
               consent_failures=settings.consent_failures)
     # the live rooms own their media in the SFU (joins, publishes, leaves go through them)
-    rooms = RoomRegistry(join_timeout=settings.join_timeout, audit=store.audit, media=sfu)
+    turn = (TurnCredentials(settings.turn_urls, settings.turn_secret.encode(),
+                            settings.turn_credential_lifetime).ice_servers
+            if settings.turn_secret is not None else no_turn)
+    rooms = RoomRegistry(join_timeout=settings.join_timeout, audit=store.audit, media=sfu,
+                         ice_servers=turn)
     record = UptimeRecord(store, node_identity(settings.data_dir))
     hotlines = HotlineService(settings, store, record, discard_room=rooms.discard)
     app[STATE] = ServerState(settings, store, rooms, sfu, hotlines,

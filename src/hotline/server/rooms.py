@@ -37,9 +37,12 @@ from hotline.errors import (
 )
 from hotline.logtext import safe
 from hotline.roles import DEFAULT_ROLE, LISTEN_ONLY, Role
+from hotline.server.turn import no_turn
 from hotline.signaling import messages as m
 
 log = logging.getLogger("hotline.rooms")
+#: The TURN servers and credentials for a participant (hotline.server.turn).
+IceServersFor = Callable[[str], list[m.IceServer]]
 #: Where joins and leaves are recorded: ``audit(kind, room=..., party=..., **detail)``.
 AuditSink = Callable[..., None]
 _U32 = 2**32 - 1
@@ -94,8 +97,10 @@ class LiveRoom:
     """One room's call state. All roster changes happen under ``self._lock``."""
 
     def __init__(self, name: str, *, join_timeout: float, audit: AuditSink,
-                 media: Media) -> None:
+                 media: Media, ice_servers: IceServersFor = no_turn) -> None:
         self.name = name
+        #: TURN servers and credentials for a participant (``joined``, ``resumed``).
+        self.ice_servers = ice_servers
         self._join_timeout = join_timeout
         self._audit = audit
         self._media = media
@@ -157,7 +162,8 @@ class LiveRoom:
             self.epoch = epoch
             session.send(m.Joined(room=self.name, participant_id=pid, epoch=epoch,
                                   members=[o.info() for o in others], role=role,
-                                  resume_token=seat.token))
+                                  resume_token=seat.token,
+                                  ice_servers=self.ice_servers(f"p{pid}")))
             for other in others:
                 other.session.send(m.MemberJoined(epoch=epoch, member=seat.info()))
         log.info("join room=%s participant=%d conn=%s epoch=%d", self.name, pid,
@@ -286,8 +292,10 @@ class LiveRoom:
 class RoomRegistry:
     """The live rooms of this server, created on first join."""
 
-    def __init__(self, *, join_timeout: float, audit: AuditSink, media: Media) -> None:
+    def __init__(self, *, join_timeout: float, audit: AuditSink, media: Media,
+                 ice_servers: IceServersFor = no_turn) -> None:
         self._rooms: dict[str, LiveRoom] = {}
+        self._ice_servers = ice_servers
         self._join_timeout = join_timeout
         self._audit = audit
         self._media = media
@@ -300,7 +308,8 @@ class RoomRegistry:
         room = self._rooms.get(name)
         if room is None:
             room = self._rooms[name] = LiveRoom(name, join_timeout=self._join_timeout,
-                                                audit=self._audit, media=self._media)
+                                                audit=self._audit, media=self._media,
+                                                ice_servers=self._ice_servers)
         return room
 
     def rooms(self) -> list[LiveRoom]:

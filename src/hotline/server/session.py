@@ -354,7 +354,8 @@ class Session:
         assert isinstance(old, Session)  # every member of a server's room is a Session
         old.hand_over(self, live)
         self.send(m.Resumed(room=live.name, participant_id=msg.participant_id, epoch=live.epoch,
-                            received=self.conn.received))
+                            received=self.conn.received,
+                            ice_servers=live.ice_servers(f"p{msg.participant_id}")))
         try:
             for text in self.conn.replay_after(msg.received):
                 self._queue.put_nowait(text)

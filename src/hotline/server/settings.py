@@ -11,6 +11,7 @@ from hotline.errors import ConfigError
 from hotline.server.hotline.outcomes import Thresholds
 from hotline.signaling.messages import MediaPathKind
 from hotline.signaling.origin import origin_of
+from hotline.signaling.turn_urls import parse_turn_url
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
@@ -76,6 +77,12 @@ class Settings:
     #: URLs clients reach this server by, besides the address a connection arrives at
     #: (a DNS name, a reverse proxy): login and enrollment proofs must name one of them.
     public_urls: tuple[str, ...] = ()
+    #: TURN servers handed to clients (``turn:``/``turns:`` URLs, docs/OPERATIONS.md), the
+    #: secret shared with them (TURN REST API; never logged, stored or shown) and how long
+    #: a credential lasts (hotline.server.turn.DEFAULT_LIFETIME says why 6 hours).
+    turn_urls: tuple[str, ...] = ()
+    turn_secret: str | None = field(default=None, repr=False)
+    turn_credential_lifetime: float = 6 * 3600.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -114,6 +121,19 @@ class Settings:
                 origin_of(url)
             except ValueError:
                 raise ConfigError(f"--public-url {url!r} is not an http(s):// URL") from None
+
+        for url in self.turn_urls:
+            try:
+                parse_turn_url(url)
+            except ValueError as exc:
+                raise ConfigError(f"--turn-url: {exc}") from None
+        if self.turn_urls and not self.turn_secret:
+            raise ConfigError("--turn-url needs the TURN server's shared secret "
+                              "(--turn-secret-file or HOTLINE_TURN_SECRET)")
+        if self.turn_secret is not None and not self.turn_urls:
+            raise ConfigError("a TURN secret is set but no --turn-url")
+        if not 60 <= self.turn_credential_lifetime <= 7 * 86400:
+            raise ConfigError("the TURN credential lifetime must be from 60 s to 7 days")
 
     @property
     def public_origins(self) -> frozenset[str]:

@@ -41,6 +41,7 @@ from hotline.roles import DEFAULT_ROLE as DEFAULT_ROLE
 from hotline.roles import LISTEN_ONLY as LISTEN_ONLY
 from hotline.roles import ROLES as ROLES
 from hotline.roles import Role as Role
+from hotline.signaling.turn_urls import PATTERN as TURN_URL_PATTERN
 
 VERSION = 1
 MAX_MESSAGE_BYTES = 256 * 1024
@@ -369,6 +370,18 @@ class MemberInfo(BaseModel):
     media: MediaState = MediaState()
 
 
+class IceServer(BaseModel):
+    """A TURN server for this call's media connections and its time-limited credential
+    (TURN REST API: ``username`` is ``<expiry unix time>:<participant>``, ``credential``
+    is base64 HMAC-SHA1 of it under the secret the server shares with the TURN server).
+    Chosen by the server: a client trusts it for reachability only (SFrame stays on)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    urls: list[Annotated[str, Field(pattern=TURN_URL_PATTERN)]]
+    username: Annotated[str, Field(min_length=1, max_length=255)]
+    credential: Annotated[str, Field(min_length=1, max_length=255)]
+
+
 class JoinAck(_Message):
     """Your participant id and the epoch of your join: sign your announcement for them."""
 
@@ -389,6 +402,8 @@ class Joined(_Message):
     role: Role = "delegate"
     #: Present with ``resume`` on a new connection if this one breaks (keep it secret).
     resume_token: B64 = b""
+    #: TURN servers for this call's media connections (none: reach the SFU directly).
+    ice_servers: list[IceServer] = []
 
 
 class Resumed(_Message):
@@ -399,6 +414,8 @@ class Resumed(_Message):
     participant_id: U32
     epoch: U32
     received: U32  # messages the server got from you since ``joined`` (resend the rest)
+    #: Fresh TURN credentials for the media connections made from now on.
+    ice_servers: list[IceServer] = []
 
 
 class MemberJoined(_Message):

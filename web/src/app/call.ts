@@ -28,6 +28,7 @@ import { mirrorKeys } from "./keys.js";
 import { LocalMedia } from "./localmedia.js";
 import { MediaPath } from "./mediapath.js";
 import { gathered, onlyMidExtension } from "./negotiation.js";
+import { rtcConfiguration } from "./pathlabel.js";
 import type { PrejoinChoice } from "./prejoin.js";
 import { LevelMeter } from "./prejoin.js";
 import { workerUrl } from "./provenance.js";
@@ -166,7 +167,7 @@ export class Call {
   }
 
   private async publish(): Promise<void> {
-    const pc = new RTCPeerConnection({ iceServers: [] });
+    const pc = new RTCPeerConnection(rtcConfiguration(this.client.iceServers));
     this.publishPc = pc;
     this.mediaState("publish", pc);
     const stream = new MediaStream();
@@ -269,7 +270,7 @@ export class Call {
     if (this.ended) return;
     let pc = this.subscribePc;
     if (pc === null) {
-      const sub = new RTCPeerConnection({ iceServers: [] });
+      const sub = new RTCPeerConnection(rtcConfiguration(this.client.iceServers));
       pc = sub;
       this.subscribePc = sub;
       this.mediaState("subscribe", sub);
@@ -409,6 +410,7 @@ export class Call {
     $("code-digits").textContent = "";
     $("code-words").textContent = "";
     $("call-notice").textContent = "";
+    $("media-path").textContent = "connecting…";
     this.onEnded(error, connectionLost);
   }
 }

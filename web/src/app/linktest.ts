@@ -17,6 +17,7 @@ import { checkHotlineRoom } from "../protocol/hotlinerooms.js";
 import { SignalingClient } from "../protocol/signaling.js";
 import { alarm, trust } from "./trustui.js";
 import { gathered } from "./negotiation.js";
+import { rtcConfiguration } from "./pathlabel.js";
 import { mirrorKeys } from "./keys.js";
 import { serverUrl, workerUrl } from "./provenance.js";
 import { statSum } from "./quality.js";
@@ -102,7 +103,9 @@ export async function takePart(identity: Identity, start: LinkTestStart): Promis
     };
   };
   try {
-    if (start.path !== "sfu") throw new Error(`this page cannot test the ${start.path} path yet`);
+    if (start.path === "direct") throw new Error("this page cannot test the direct path yet");
+    // the relay path through TURN only; the SFU path never through TURN (no fallback)
+    const config = (): RTCConfiguration => start.path === "relay" ? rtcConfiguration(client.iceServers, true) : { iceServers: [] };
     await client.connect();
     await client.authenticate();
     client.onKeyActions = (actions) => mirrorKeys(e2ee, actions, (e) => { failure ??= `key refused: ${message(e)}`; });
@@ -112,7 +115,7 @@ export async function takePart(identity: Identity, start: LinkTestStart): Promis
       offers = offers.then(async () => {
         for (const s of offer.streams) attributed.set(s.mid, s.participant_id);
         if (subscribe === null) {
-          subscribe = new RTCPeerConnection({ iceServers: [] });
+          subscribe = new RTCPeerConnection(config());
           // each stream bound to the participant the offer names (frames of anyone else dropped)
           e2ee.watch(subscribe, (event) => attributed.get(event.transceiver.mid ?? "") ?? -1);
         }
@@ -125,7 +128,7 @@ export async function takePart(identity: Identity, start: LinkTestStart): Promis
     const room = checkHotlineRoom(start.room, start.hotline, start.test_id); // derived, not the server's pick
     await client.join(room, SETUP_TIMEOUT_MS / 1000, { type: "hotline_join", call_id: start.test_id });
     if (client.pinFailure !== null) throw client.pinFailure; // nothing was sealed to it
-    const pc = new RTCPeerConnection({ iceServers: [] });
+    const pc = new RTCPeerConnection(config());
     publish = pc;
     for (const track of [...media.stream.getAudioTracks(), ...media.stream.getVideoTracks()]) {
       e2ee.addTransceiver(pc, track, { direction: "sendonly", streams: [media.stream] });

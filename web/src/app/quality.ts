@@ -2,8 +2,8 @@
  * What the call view says about the connection, from the browser's own statistics:
  *
  * - the path: the selected ICE candidate pair of a connection (every media path of a room
- *   goes through the SFU; "relay" when the local candidate is a TURN relay), and how often
- *   it changed;
+ *   goes through the SFU; "relay over UDP|TCP|TLS" when the local candidate is a TURN
+ *   relay, pathlabel.ts), and how often it changed;
  * - the quality: round-trip time, packet loss over the last interval and jitter of what
  *   we receive, graded good / fair / poor;
  * - the active speaker: the loudest decoded remote audio (or our own microphone), held
@@ -13,6 +13,7 @@
  * travels in clear text (the page negotiates no audio-level header extension).
  */
 
+import { pathLabel } from "./pathlabel.js";
 import type { PathSummary, QualitySummary } from "./view.js";
 
 type Stat = Record<string, unknown>;
@@ -58,9 +59,11 @@ export function describePath(report: RTCStatsReport, previous: PathSummary | nul
   const localType = String(sel.local["candidateType"] ?? "unknown");
   const remoteAddress = `${String(sel.remote["address"] ?? sel.remote["ip"] ?? "?")}:${String(sel.remote["port"] ?? "?")}`;
   const protocol = String(sel.local["protocol"] ?? "udp");
+  // how we reach our TURN server (Chromium, Firefox: relayProtocol of the local candidate)
+  const relayProtocol = typeof sel.local["relayProtocol"] === "string" ? sel.local["relayProtocol"] : null;
   const changed = previous !== null && (previous.remoteAddress !== remoteAddress || previous.localType !== localType);
   return {
-    label: localType === "relay" ? "via SFU · relay" : "via SFU",
+    label: pathLabel("sfu", localType, relayProtocol),
     localType, remoteAddress, protocol,
     changes: (previous?.changes ?? 0) + (changed ? 1 : 0),
   };

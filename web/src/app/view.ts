@@ -38,7 +38,7 @@ export interface RemoteSummary {
 }
 
 export interface PathSummary {
-  /** "via SFU" or "via SFU · relay": every media path of a room goes through the SFU. */
+  /** "via SFU" or "relay over UDP|TCP|TLS" (pathlabel.ts): a room's media goes through the SFU. */
   label: string;
   localType: string;
   remoteAddress: string;

@@ -10,7 +10,7 @@ import { originOf, prove } from "../crypto/auth.js";
 import type { Bytes } from "../crypto/bytes.js";
 import type { Identity } from "../crypto/identity.js";
 import { ConnectionFailed, ProtocolError, ServerError, serverError } from "../errors.js";
-import { type ClientMessage, type ServerMessage, encodeClient, parseServer } from "./messages.js";
+import { type ClientMessage, type IceServer, type ServerMessage, encodeClient, parseServer } from "./messages.js";
 
 /** How long a broken connection is retried with `resume` (the server keeps a seat 15 s). */
 const RESUME_WINDOW_MS = 12000;
@@ -101,6 +101,8 @@ export abstract class SignalingConnection {
   // After `joined`: the seat's resume token, messages received since, what we sent since
   // (numbered): a connection that breaks mid-call is resumed without a loss.
   protected seat: Seat | null = null;
+  /** TURN servers and credentials of the call (`joined`; fresh ones with `resumed`). */
+  iceServers: readonly IceServer[] = [];
   protected received = 0;
   protected sentLog: [number, string][] = [];
   protected sentSeq = 0;
@@ -229,6 +231,7 @@ export abstract class SignalingConnection {
         const oldest = this.sentLog[0];
         if (oldest !== undefined && oldest[0] > resumed.received + 1) break; // what the server missed is gone
         for (const [seq, text] of this.sentLog) if (seq > resumed.received) this.ws?.send(text);
+        this.iceServers = resumed.ice_servers;
         this.resumes += 1;
         this.event("resumed", { attempts: attempt + 1 });
         return;

@@ -26,6 +26,9 @@ export interface DirectCandidate {
 /** An SDP offer or answer of the direct connection (an RTCSessionDescription: its `type` is `kind` here). */
 export interface DirectDescription { readonly kind: "offer" | "answer"; readonly sdp: string; }
 
+/** A TURN server for this call's media connections and its time-limited credential (TURN REST API: `username` is `<expiry unix time>:<participant>`, `credential` is base64 HMAC-SHA1 of it under the secret the server shares with the TURN server). Chosen by the server: a client trusts it for reachability only (SFrame stays on). */
+export interface IceServer { readonly urls: readonly string[]; readonly username: string; readonly credential: string; }
+
 /** What one end measured during a link test (sent by each end). */
 export interface LinkTestFigures {
   readonly joined: boolean;
@@ -61,6 +64,11 @@ const directCandidate: Check<DirectCandidate> = record({
   sdp_m_line_index: opt(nullable(int(0, 15)), null),
 });
 const directDescription: Check<DirectDescription> = record({ kind: literal("offer", "answer"), sdp: str(1, 32768) });
+const iceServer: Check<IceServer> = record({
+  urls: list(str(undefined, undefined, "^(turn:[A-Za-z0-9.\\-]{1,253}:[0-9]{1,5}\\?transport=(udp|tcp)|turns:[A-Za-z0-9.\\-]{1,253}:[0-9]{1,5}\\?transport=tcp)$")),
+  username: str(1, 255),
+  credential: str(1, 255),
+});
 const linkTestFigures: Check<LinkTestFigures> = record({
   joined: bool,
   setup_ms: opt(nullable(num(0, 3600000)), null),
@@ -116,6 +124,7 @@ export interface Joined {
   readonly members: readonly MemberInfo[];
   readonly role: Role;
   readonly resume_token: Bytes;
+  readonly ice_servers: readonly IceServer[];
 }
 
 /** Your seat is yours again; what was sent to you meanwhile follows, in order. */
@@ -125,6 +134,7 @@ export interface Resumed {
   readonly participant_id: number;
   readonly epoch: number;
   readonly received: number;
+  readonly ice_servers: readonly IceServer[];
 }
 
 export interface MemberJoined { readonly type: "member_joined"; readonly epoch: number; readonly member: MemberInfo; }
@@ -300,8 +310,15 @@ export const SERVER_SHAPES: { readonly [T in ServerMessage["type"]]: Shape } = {
     members: list(memberInfo),
     role: opt(role, "delegate"),
     resume_token: opt(b64(), ""),
+    ice_servers: opt(list(iceServer), []),
   },
-  resumed: { room: str(), participant_id: u32, epoch: u32, received: u32 },
+  resumed: {
+    room: str(),
+    participant_id: u32,
+    epoch: u32,
+    received: u32,
+    ice_servers: opt(list(iceServer), []),
+  },
   member_joined: { epoch: u32, member: memberInfo },
   member_left: { epoch: u32, participant_id: u32 },
   member_media: { participant_id: u32, state: mediaState },

@@ -259,6 +259,7 @@ export class SignalingClient extends SignalingConnection {
           break;
         }
         this.seat = { room: message.room, participantId: message.participant_id, token: message.resume_token };
+        this.iceServers = message.ice_servers;
         this.received = 0;
         this.sentSeq = 0;
         this.sentLog = [];

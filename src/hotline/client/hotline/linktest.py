@@ -123,13 +123,15 @@ async def take_part(server: str, identity: Identity, start: m.LinkTestStart, *,
         adapter.use_host_addresses_here([media_host])
     try:  # the room is derived from hotline + test id, not the server's pick
         room = check_hotline_room(start.room, start.hotline, start.test_id)
-        if start.path != "sfu":
-            raise ProtocolError(f"this client cannot test the {start.path} path yet")
+        if start.path == "direct":
+            raise ProtocolError("this client cannot test the direct path yet")
     except ProtocolError as exc:
         return m.LinkTestFigures(joined=False, error=_describe(exc)), NO_KEY
     policy = (trust or TrustPolicy()).for_hotline(start.hotline)
     call = Call(server, identity, room, tls_ca=tls_ca, video_size=VIDEO_SIZE,
-                join_request=m.HotlineJoin(call_id=start.test_id), trust_policy=policy)
+                join_request=m.HotlineJoin(call_id=start.test_id), trust_policy=policy,
+                # the relay path through TURN only, the SFU path never through TURN
+                relay_only=start.path == "relay", use_relay=start.path == "relay")
     figures: m.LinkTestFigures | None = None
     seen = NO_KEY
     try:
