@@ -5,11 +5,12 @@ connection of its own (same identity), sends the synthetic test pattern and tone
 (:class:`~hotline.client.synthetic.PatternTrack`: never a camera or microphone) for
 the test's duration, leaves, and returns the figures for ``linktest_report``:
 
-* ``setup_ms``: from the start of the test to our media connection (to the SFU) connected;
+* ``setup_ms``: from the start of the test to our media connection connected;
 * ``first_frame_ms``: from the start to the first frame of the far end we decrypted;
 * frames of the far end decrypted per kind, and frames that failed to decrypt;
-* ``rtt_ms``: round trip between us and the SFU, from RTCP (the path's round trip is
-  the sum of both ends' figures);
+* ``rtt_ms``: round trip from RTCP: between us and the SFU on the ``sfu`` and ``relay``
+  paths (the path's round trip is the sum of both ends' figures), between the two ends
+  on the ``direct`` path;
 * ``loss`` and ``jitter_ms``: of the far end's packets as we received them (RTP);
 * ``group_code``: the code we computed; the server checks both ends show the same.
 
@@ -20,6 +21,10 @@ verified member of the call), which the end's signed report names
 The far end's key must be pinned on this device for the hotline (``trust``, the
 hotline's strict :class:`~hotline.client.trustpolicy.TrustPolicy`): any other key is
 refused before anything is sealed to it, and the test fails with the reason in ``error``.
+
+The test's ``path`` says how the media goes: ``sfu`` to the SFU without TURN, ``relay``
+to the SFU through TURN only, ``direct`` on a direct connection between the two ends
+only (nothing published to the SFU: :class:`~hotline.client.paths.CallPaths`).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from typing import Any
 from aiortc import RTCPeerConnection
 
 from hotline.client.call import Call
+from hotline.client.callstats import RemoteStream
 from hotline.client.trustpolicy import TrustPolicy, UntrustedKey
 from hotline.crypto.identity import Identity
 from hotline.crypto.linkreport import NO_KEY
@@ -65,11 +71,36 @@ async def _code_with_far_end(call: Call, deadline: float) -> str:
         if call.signaling.pin_failure is not None:
             raise call.signaling.pin_failure
         code = call.signaling.code
-        if code is not None and any(s.first_frame_at is not None
-                                    for s in call.streams.values()):
+        if code is not None and any(s.first_frame_at is not None for s in _streams(call)):
             return code.digits
         await asyncio.sleep(0.05)
     return ""
+
+
+def _streams(call: Call) -> list[RemoteStream]:
+    """What we receive: through the SFU, and on the direct connection if there is one."""
+    return [*call.streams.values(), *(call.paths.streams() if call.paths is not None else ())]
+
+
+async def _path_figures(call: Call, started: float) -> tuple[float | None, ...]:
+    """(setup_ms, rtt_ms, loss, jitter_ms) of the path the call's media took: the direct
+    connection's in a direct-only call, else the SFU connections'."""
+    link = call.paths.link if call.paths is not None else None
+    if call.paths is not None and call.paths.direct_only:
+        figures = await call.direct_figures() or {}
+        connected = link.connected_at if link is not None else None
+        return (round((connected - started) * 1000, 1) if connected is not None else None,
+                figures.get("rtt_ms"), figures.get("loss"), figures.get("jitter_ms"))
+    inbound = [s for s in await _stats(call.subscribe_pc) if s.type == "inbound-rtp"]
+    received = sum(s.packetsReceived for s in inbound)
+    lost = sum(max(0, s.packetsLost) for s in inbound)
+    jitters = [s.jitter / CLOCK_RATE.get(s.kind, 90000) * 1000 for s in inbound]
+    rtts = [s.roundTripTime * 1000 for s in await _stats(call.publish_pc)
+            if s.type == "remote-inbound-rtp" and s.roundTripTime is not None]
+    return (round((call.setup_at - started) * 1000, 1) if call.setup_at else None,
+            round(max(rtts), 2) if rtts else None,
+            round(lost / (lost + received), 4) if received + lost else None,
+            round(max(jitters), 2) if jitters else None)
 
 
 async def measure(call: Call, started: float, group_code: str) -> m.LinkTestFigures:
@@ -77,28 +108,19 @@ async def measure(call: Call, started: float, group_code: str) -> m.LinkTestFigu
     stats = call.stats()
     far = [r for party, r in stats.remote.items() if party != call.signaling.party]
     remote = far[0] if far else None
-    inbound = [s for s in await _stats(call.subscribe_pc) if s.type == "inbound-rtp"]
-    received = sum(s.packetsReceived for s in inbound)
-    lost = sum(max(0, s.packetsLost) for s in inbound)
-    jitters = [s.jitter / CLOCK_RATE.get(s.kind, 90000) * 1000 for s in inbound]
-    rtts = [s.roundTripTime * 1000 for s in await _stats(call.publish_pc)
-            if s.type == "remote-inbound-rtp" and s.roundTripTime is not None]
     first = None
-    for s in call.streams.values():
+    for s in _streams(call):
         if s.first_frame_at is not None:
             at = (s.first_frame_at - started) * 1000
             first = at if first is None else min(first, at)
+    setup, rtt, loss, jitter = await _path_figures(call, started)
     return m.LinkTestFigures(
-        joined=call.signaling.participant_id is not None,
-        setup_ms=round((call.setup_at - started) * 1000, 1) if call.setup_at else None,
+        joined=call.signaling.participant_id is not None, setup_ms=setup,
         first_frame_ms=round(first, 1) if first is not None else None,
         video_frames=remote["video_frames_decrypted"] if remote else 0,
         audio_frames=remote["audio_frames_decrypted"] if remote else 0,
         decrypt_failures=remote["decrypt_failures"] if remote else 0,
-        rtt_ms=round(max(rtts), 2) if rtts else None,
-        loss=round(lost / (lost + received), 4) if received + lost else None,
-        jitter_ms=round(max(jitters), 2) if jitters else None,
-        group_code=group_code)
+        rtt_ms=rtt, loss=loss, jitter_ms=jitter, group_code=group_code)
 
 
 def far_key(call: Call) -> bytes:
@@ -123,15 +145,16 @@ async def take_part(server: str, identity: Identity, start: m.LinkTestStart, *,
         adapter.use_host_addresses_here([media_host])
     try:  # the room is derived from hotline + test id, not the server's pick
         room = check_hotline_room(start.room, start.hotline, start.test_id)
-        if start.path == "direct":
-            raise ProtocolError("this client cannot test the direct path yet")
     except ProtocolError as exc:
         return m.LinkTestFigures(joined=False, error=_describe(exc)), NO_KEY
     policy = (trust or TrustPolicy()).for_hotline(start.hotline)
     call = Call(server, identity, room, tls_ca=tls_ca, video_size=VIDEO_SIZE,
                 join_request=m.HotlineJoin(call_id=start.test_id), trust_policy=policy,
-                # the relay path through TURN only, the SFU path never through TURN
-                relay_only=start.path == "relay", use_relay=start.path == "relay")
+                # the relay path through TURN only, the SFU path never through TURN;
+                # the direct path alone (nothing published to the SFU)
+                relay_only=start.path == "relay", use_relay=start.path == "relay",
+                direct_only=start.path == "direct",
+                direct_addresses=[media_host] if media_host is not None else None)
     figures: m.LinkTestFigures | None = None
     seen = NO_KEY
     try:

@@ -241,7 +241,7 @@ class LinkTests:
             self._discard_room(test.room)
         figures = {p: (f.result() if f.done() and not f.cancelled() else None)
                    for p, f in test.reports.items()}
-        verdict = evaluate(figures, self._settings.linktest_thresholds)
+        verdict = evaluate(figures, self._settings.linktest_thresholds, path)
         return {
             "outcome": verdict.outcome, "reason": verdict.reason, "test_id": test_id,
             "path": path, **verdict.figures,

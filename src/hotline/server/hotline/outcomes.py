@@ -64,25 +64,30 @@ def _worst(values: Iterable[float | None], pick: Any = max) -> float | None:
     return round(pick(present), 3) if present else None
 
 
-def combine(ends: Mapping[str, LinkTestFigures | None]) -> dict[str, Any]:
-    """The path's figures from both ends' reports (None where an end measured none)."""
+def combine(ends: Mapping[str, LinkTestFigures | None], path: str = "sfu"
+            ) -> dict[str, Any]:
+    """The path's figures from both ends' reports (None where an end measured none).
+    Through the SFU each end measures its own hop (the round trip is their sum); on the
+    direct path both measure the same round trip (the larger is taken)."""
     got = [f for f in ends.values() if f is not None]
     rtts = [f.rtt_ms for f in got]
+    both = len(got) == 2 and all(r is not None for r in rtts)
     return {
         "setup_ms": _worst(f.setup_ms for f in got),
         "first_frame_ms": _worst(f.first_frame_ms for f in got),
-        "rtt_ms": round(sum(r for r in rtts if r is not None), 3)
-        if len(got) == 2 and all(r is not None for r in rtts) else None,
+        "rtt_ms": (_worst(rtts) if path == "direct" else
+                   round(sum(r for r in rtts if r is not None), 3)) if both else None,
         "loss": _worst(f.loss for f in got),
         "jitter_ms": _worst(f.jitter_ms for f in got),
         "both_directions_decrypted": False,
     }
 
 
-def evaluate(ends: Mapping[str, LinkTestFigures | None], thresholds: Thresholds) -> Verdict:
-    """The outcome of a link test whose two ends (party -> figures, None: no report) were
-    both connected when it started."""
-    figures = combine(ends)
+def evaluate(ends: Mapping[str, LinkTestFigures | None], thresholds: Thresholds,
+             path: str = "sfu") -> Verdict:
+    """The outcome of a link test of ``path`` whose two ends (party -> figures, None: no
+    report) were both connected when it started."""
+    figures = combine(ends, path)
     for party, f in ends.items():
         if f is None:
             return Verdict(RESPONDER_FAILED, f"no report from {party} in time", figures)
