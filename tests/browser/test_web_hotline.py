@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from hotline.client.hotline.caller import HotlineCaller
-from hotline.crypto.identity import fingerprint
+from hotline.crypto.identity import Identity, fingerprint
 from hotline.crypto.recordaudit import ENDPOINT_SIGNED, audit
 from hotline.server.hotline.uptime import UptimeRecord, node_identity
 
@@ -61,6 +61,28 @@ async def pin_in_page(page: Any, card: Any, fingerprints: list[str]) -> None:
     await page.wait_for_function(
         f"() => (window.hotlineTrust.pins.{HOTLINE} || {{fingerprints: []}}).fingerprints"
         f".includes({fingerprints[0]!r})")
+
+
+async def page_standing_by(srv: Server, page: Any) -> tuple[Any, Identity]:
+    """Washington enrolled in ``page`` and standing by there for hotline red with moscow
+    (enrolled here; its pin imported in the page); returns the hotline's card and moscow's
+    identity."""
+    srv.store.add_party("washington")
+    srv.store.add_party("moscow")
+    code = srv.store.new_enrollment_code("washington")
+    await page.goto(f"{srv.url}/?video=320x240#code={code}")
+    await page.wait_for_function("() => document.getElementById('code').value !== ''")
+    await page.get_by_role("button", name="Enroll").click()
+    await page.wait_for_function("() => window.hotlineApp.phase === 'rooms'")
+    moscow = await enroll(srv, "moscow")
+    srv.store.add_hotline(HOTLINE, "washington", "moscow")
+    await page.reload()
+    card = page.locator(f'article.hotline[data-hotline="{HOTLINE}"]')
+    await card.wait_for(timeout=15_000)
+    await pin_in_page(page, card, [moscow.fingerprint])  # as the operator printed it
+    await card.get_by_role("button", name="Stand by here").click()
+    await page.wait_for_function("() => window.hotlineApp.hotlines.standby.red === true")
+    return card, moscow
 
 
 async def test_browser_standby_linktest_and_calls_both_ways(server: Server) -> None:

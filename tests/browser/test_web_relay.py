@@ -23,7 +23,6 @@ import pytest_asyncio
 from hotline.client.call import Call
 from hotline.crypto.identity import Identity
 
-from ..integration.hotline_support import enroll as enroll_party
 from ..integration.hotline_support import standby
 from ..support.coturn import LISTEN, Coturn, Firewall
 from ..support.server import Server, running_server
@@ -31,7 +30,7 @@ from ..support.trust import accept_all
 from ..support.wait import wait_until
 from .callpage import ROOM, VIDEO, Page, join
 from .support import ACCEPT_EVERY_DEVICE, MEDIA_ARGS, browser_fixture, check_app_bundle, enroll
-from .test_web_hotline import HOTLINE, LINKTESTS, pin_in_page
+from .test_web_hotline import LINKTESTS, page_standing_by
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
 
@@ -151,23 +150,9 @@ async def test_page_standby_link_test_covers_the_relay_path(
                               linktest_paths=("sfu", "relay"),
                               turn_urls=tuple(coturn.urls("udp", "tcp")),
                               turn_secret=coturn.secret) as srv:
-        srv.store.add_party("washington")
-        srv.store.add_party("moscow")
-        code = srv.store.new_enrollment_code("washington")
         context = await browser.new_context(viewport={"width": 1100, "height": 900})
         page = await context.new_page()
-        await page.goto(f"{srv.url}/?video=320x240#code={code}")
-        await page.wait_for_function("() => document.getElementById('code').value !== ''")
-        await page.get_by_role("button", name="Enroll").click()
-        await page.wait_for_function("() => window.hotlineApp.phase === 'rooms'")
-        moscow = await enroll_party(srv, "moscow")
-        srv.store.add_hotline(HOTLINE, "washington", "moscow")
-        await page.reload()
-        card = page.locator(f'article.hotline[data-hotline="{HOTLINE}"]')
-        await card.wait_for(timeout=15_000)
-        await pin_in_page(page, card, [moscow.fingerprint])
-        await card.get_by_role("button", name="Stand by here").click()
-        await page.wait_for_function("() => window.hotlineApp.hotlines.standby.red === true")
+        card, moscow = await page_standing_by(srv, page)
         far = await standby(srv, moscow)
         try:
             await card.get_by_role("button", name="Run a link test now").click()

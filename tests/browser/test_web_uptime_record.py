@@ -17,10 +17,10 @@ from hotline.crypto.recordaudit import FAILED, audit
 from hotline.server.hotline.uptime import UptimeRecord, node_identity
 from tests.support.record_tamper import rewrite
 
-from ..integration.hotline_support import enroll, standby
+from ..integration.hotline_support import standby
 from ..support.server import Server, server_fixture
 from .support import MEDIA_ARGS, check_app_bundle, chromium
-from .test_web_hotline import LINKTESTS, pin_in_page
+from .test_web_hotline import LINKTESTS, page_standing_by
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
 HOTLINE = "red"
@@ -37,25 +37,11 @@ async def test_page_and_python_standby_detect_a_rewritten_record(server: Server,
                                                                  tmp_path: Path) -> None:
     srv = server
     data = Path(srv.store.data_dir)
-    srv.store.add_party("washington")
-    srv.store.add_party("moscow")
-    code = srv.store.new_enrollment_code("washington")
     async with chromium(MEDIA_ARGS, check_app_bundle) as browser:
         page = await (await browser.new_context()).new_page()
         errors: list[str] = []
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        await page.goto(f"{srv.url}/?video=320x240#code={code}")
-        await page.wait_for_function("() => document.getElementById('code').value !== ''")
-        await page.get_by_role("button", name="Enroll").click()
-        await page.wait_for_function("() => window.hotlineApp.phase === 'rooms'")
-        moscow = await enroll(srv, "moscow")
-        srv.store.add_hotline(HOTLINE, "washington", "moscow")
-        await page.reload()
-        card = page.locator(f'article.hotline[data-hotline="{HOTLINE}"]')
-        await card.wait_for(timeout=15_000)
-        await pin_in_page(page, card, [moscow.fingerprint])  # as the operator printed it
-        await card.get_by_role("button", name="Stand by here").click()
-        await page.wait_for_function("() => window.hotlineApp.hotlines.standby.red === true")
+        card, moscow = await page_standing_by(srv, page)
         far = await standby(srv, moscow, record_file=tmp_path / "moscow.key.record.json")
         notice = page.locator("#hotline-notice")
         done = ("() => /Link test of red: (?!running)/.test("
