@@ -167,9 +167,14 @@ class Firewall:
         self.block("to", address, "ipproto", "udp")
         self.block("to", LISTEN, "ipproto", "udp")
 
-    def teardown(self) -> None:
+    def clear(self) -> None:
+        """Lift every rule added so far (the path comes back)."""
         for pref in self.prefs:
             ip("rule", "del", "pref", pref)
+        self.prefs.clear()
+
+    def teardown(self) -> None:
+        self.clear()
         ip("rule", "add", "pref", "0", "table", "local")
         ip("rule", "del", "pref", "100")
 

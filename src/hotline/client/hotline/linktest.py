@@ -62,19 +62,23 @@ async def _stats(pc: RTCPeerConnection | None) -> list[Any]:
     return []
 
 
-async def _code_with_far_end(call: Call, deadline: float) -> str:
+async def _code_with_far_end(call: Call, deadline: float) -> tuple[str, bytes]:
     """The group code once a frame of the far end decrypted (both ends are in the call
     then, so both compute the code of the same two-member group), "" if none by
-    ``deadline``. Read later, it could already be the code after the far end left."""
+    ``deadline``; read later, it could already be the code after the far end left. And
+    the far end's key as seen while it was in the call (with or without media: a test
+    whose media did not flow still names who was at the other end)."""
     loop = asyncio.get_running_loop()
+    seen = NO_KEY
     while loop.time() < deadline:
         if call.signaling.pin_failure is not None:
             raise call.signaling.pin_failure
+        seen = far_key(call) if seen == NO_KEY else seen
         code = call.signaling.code
         if code is not None and any(s.first_frame_at is not None for s in _streams(call)):
-            return code.digits
+            return code.digits, far_key(call)
         await asyncio.sleep(0.05)
-    return ""
+    return "", seen
 
 
 def _streams(call: Call) -> list[RemoteStream]:
@@ -160,8 +164,7 @@ async def take_part(server: str, identity: Identity, start: m.LinkTestStart, *,
     try:
         await asyncio.wait_for(call.start(), SETUP_TIMEOUT)
         end = loop.time() + start.duration_s
-        code = await _code_with_far_end(call, end)
-        seen = far_key(call)
+        code, seen = await _code_with_far_end(call, end)
         while loop.time() < end:  # a far end whose key changes mid-test fails it too
             if call.signaling.pin_failure is not None:
                 raise call.signaling.pin_failure
