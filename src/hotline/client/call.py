@@ -92,9 +92,13 @@ class Call:
         self.joined_at = 0.0
         self.path_state = "new"  # of the connection that carries our media (via the SFU)
         self.setup_at: float | None = None  # loop time it first connected
-        #: Addresses to gather ICE candidates on (None: the server's loopback address, or
-        #: every interface); :meth:`set_host_addresses` changes them for later connections.
-        self.host_addresses = host_addresses
+        #: Addresses to gather ICE candidates on (None: every interface; given none, the
+        #: server's loopback address if it has one); :meth:`set_host_addresses` changes
+        #: them for later connections. Only this call's gathering: an SFU in the same
+        #: process (tests) keeps its own media address.
+        loopback = _loopback_server(server)
+        self.host_addresses = host_addresses if host_addresses is not None or loopback is None \
+            else [loopback]
         #: Media restarts (path loss): restart the connections when the path dies.
         self.auto_restart = media_restart
         self.media_restarts: list[dict[str, Any]] = []  # reason, requested_at, connected_at
@@ -105,9 +109,6 @@ class Call:
         #: When to restart the media (fed with loop time); it also counts the restarts
         #: queued and sent but not answered yet.
         self.restart_policy = MediaRestartPolicy()
-        loopback = _loopback_server(server)
-        if loopback is not None and host_addresses is None:
-            adapter.use_host_addresses([loopback])
 
     # -- life cycle ------------------------------------------------------------------------
 

@@ -38,7 +38,6 @@ from hotline.crypto.identity import Identity
 from hotline.crypto.linkreport import NO_KEY
 from hotline.errors import ProtocolError
 from hotline.logtext import safe
-from hotline.rtc import aiortc_adapter as adapter
 from hotline.signaling import messages as m
 from hotline.signaling.hotline_rooms import check_hotline_room
 
@@ -119,15 +118,14 @@ async def take_part(server: str, identity: Identity, start: m.LinkTestStart, *,
     only for cancellation."""
     loop = asyncio.get_running_loop()
     started = loop.time()
-    if media_host is not None:
-        adapter.use_host_addresses_here([media_host])
     try:  # the room is derived from hotline + test id, not the server's pick
         room = check_hotline_room(start.room, start.hotline, start.test_id)
     except ProtocolError as exc:
         return m.LinkTestFigures(joined=False, error=_describe(exc)), NO_KEY
     policy = (trust or TrustPolicy()).for_hotline(start.hotline)
     call = Call(server, identity, room, tls_ca=tls_ca, video_size=VIDEO_SIZE,
-                join_request=m.HotlineJoin(call_id=start.test_id), trust_policy=policy)
+                join_request=m.HotlineJoin(call_id=start.test_id), trust_policy=policy,
+                host_addresses=None if media_host is None else [media_host])
     figures: m.LinkTestFigures | None = None
     seen = NO_KEY
     try:

@@ -287,7 +287,8 @@ class Standby:
                     media_file=self.media.media_file, camera=self.media.camera,
                     microphone=self.media.microphone,
                     join_request=m.HotlineJoin(call_id=answered.call_id),
-                    trust_policy=self.pins)
+                    trust_policy=self.pins,
+                    host_addresses=None if self.media_host is None else [self.media_host])
         self.call = call
         try:
             await call.start()
