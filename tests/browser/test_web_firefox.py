@@ -20,7 +20,6 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -31,18 +30,29 @@ from hotline.crypto.identity import Identity
 from ..integration.hotline_support import enroll, standby
 from ..support.server import Server, running_server
 from ..support.trust import accept_all
-from .callpage import NAMES, ROOM, Page, enrolled, join
+from .callpage import NAMES, ROOM, enrolled, join
 from .firefox.engine import firefox
 from .firefox.network import netns_address  # noqa: F401  (a fixture)
 from .support import MEDIA_ARGS, check_app_bundle, chromium
 from .test_web_call import OTHERS, all_decode, codes, failures, figures
 from .test_web_controls import DISABLE_TRANSFORMS
-from .test_web_hotline import COUNT_GUM, HOTLINE, LINKTESTS, pin_in_page
+from .test_web_hotline import HOTLINE, LINKTESTS, pin_in_page
 from .test_web_send_proof import INSTRUMENT, click_join, media
 
 pytestmark = [pytest.mark.asyncio]
 
 WINDOW = 5.0
+#: test_web_hotline's count of getUserMedia calls, installed with ``evaluate`` once the
+#: page has loaded: as an init script (a BiDi preload script) Firefox 140 sometimes
+#: reports 'Permission denied to access property "length"' in the page.
+COUNT_GUM = """() => {
+  window.__gum = 0;
+  const gum = MediaDevices.prototype.getUserMedia;
+  MediaDevices.prototype.getUserMedia = function (c) {
+    window.__gum += 1;
+    return gum.call(this, c);
+  };
+}"""
 
 
 @pytest_asyncio.fixture
@@ -113,3 +123,124 @@ async def test_firefox_chromium_and_python_in_one_call(
                   f"frames, audio samples) {decoded}; total {time.monotonic() - started:.1f} s")
         finally:
             await carol.close()
+
+
+async def test_firefox_forced_bypass_sends_no_camera_or_microphone_frame(
+        hotline: tuple[Server, dict[str, str]]) -> None:
+    """test_web_send_proof's forced bypass, in Firefox: every transform assignment is
+    ignored on Bob's page; the instrument (the tracks getUserMedia gave out, every track
+    handed to a sender, frames and packets of outbound streams of those tracks) shows
+    that none left; Alice (Firefox too, no bypass) is the positive control."""
+    srv, enroll_codes = hotline
+    async with firefox() as ff:
+        alice = await enrolled(ff, srv.url, "alice", enroll_codes["alice"], init=INSTRUMENT)
+        await join(alice)
+        bob = await enrolled(ff, srv.url, "bob", enroll_codes["bob"],
+                             init=DISABLE_TRANSFORMS + INSTRUMENT)
+        await click_join(bob)
+        deadline = time.monotonic() + 30
+        while True:
+            st = await bob.state()
+            if st["phase"] != "in-call" and st["error"]:
+                break
+            assert time.monotonic() < deadline, f"bob's call did not end: {st}"
+            await asyncio.sleep(0.1)
+        assert "E2EE failure" in st["error"], st["error"]
+        got = await media(bob)
+        assert len(got["real"]) == 2, got  # the fake camera and microphone were opened
+        assert got["real_on_sender"] == [], got  # ... and never handed to a sender
+        assert got["sent"] == {"frames": 0, "packets": 0}, got
+        assert st["media"]["proofMs"] == {"audio": None, "video": None}, st["media"]
+        assert (await alice.remote("bob")).get("framesDecoded", 0) == 0
+        # positive control on the same instrument: Alice's real tracks went out
+        await alice.until("() => window.__media.sent.frames > 0 && "
+                          "window.__media.sent.packets > 0")
+        a = await media(alice)
+        assert len(a["real_on_sender"]) == 2, a
+        a_state = await alice.state()
+        assert a_state["phase"] == "in-call"
+        assert all(v is not None for v in a_state["media"]["proofMs"].values()), a_state
+        print({"bob": {"real_sent": got["sent"], "error": st["error"]},
+               "alice": {"real_sent": a["sent"], "proofMs": a_state["media"]["proofMs"]}})
+
+
+@pytest_asyncio.fixture
+async def linktest_server(tmp_path: Path, netns_address: str  # noqa: F811
+                          ) -> AsyncIterator[Server]:
+    async with running_server(tmp_path / "data", media_host=netns_address,
+                              **LINKTESTS) as srv:
+        yield srv
+
+
+async def test_firefox_hotline_standby_link_test(linktest_server: Server) -> None:
+    """test_web_hotline's standby and link test with Firefox at one end: `ok` with both
+    directions decrypted, shown on the page's dashboard, never the camera."""
+    srv = linktest_server
+    srv.store.add_party("washington")
+    srv.store.add_party("moscow")
+    code = srv.store.new_enrollment_code("washington")
+    async with firefox() as ff:
+        context = await ff.new_context()
+        page = await context.new_page()
+        problems: list[str] = []
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        await page.goto(f"{srv.url}/?video=320x240#code={code}")
+        await page.wait_for_function("() => document.getElementById('code').value !== ''")
+        await page.get_by_role("button", name="Enroll").click()
+        await page.wait_for_function("() => window.hotlineApp.phase === 'rooms'")
+        moscow = await enroll(srv, "moscow")
+        srv.store.add_hotline(HOTLINE, "washington", "moscow")  # pins both enrolled keys
+        await page.reload()
+        card = page.locator(f'article.hotline[data-hotline="{HOTLINE}"]')
+        await card.wait_for(timeout=15_000)
+        assert "with moscow" in await card.locator("h3").inner_text()
+        await pin_in_page(page, card, [moscow.fingerprint])
+        await page.evaluate(COUNT_GUM)  # from here on: no camera for a link test
+        await card.get_by_role("button", name="Stand by here").click()
+        await page.wait_for_function("() => window.hotlineApp.hotlines.standby.red === true")
+        far = await standby(srv, moscow)
+        try:
+            await card.get_by_role("button", name="Run a link test now").click()
+            await page.wait_for_function(
+                "() => /Link test of red: (?!running)/.test("
+                "document.getElementById('hotline-notice').textContent)", timeout=40_000)
+            notice = await page.locator("#hotline-notice").inner_text()
+            assert notice == "Link test of red: ok", notice
+            assert await page.evaluate("() => window.__gum") == 0  # no camera for a test
+            await page.wait_for_function(
+                "() => window.hotlineApp.hotlines.list"
+                ".some(h => h.name === 'red' && h.state === 'ok')")
+            last = await card.locator(".last-test").inner_text()
+            assert ": ok · set-up " in last and "round trip" in last, last
+            assert await card.locator("svg.chart circle.dot.ok").count() == 1
+            assert "group code" in await card.locator(".linktest-code").inner_text()
+            await page.screenshot(path=str(Path(srv.store.data_dir) / "firefox-dashboard.png"),
+                                  full_page=True)
+        finally:
+            await far.stop()
+        assert not problems, problems
+        print(f"\n{ff.version}: {last}")
+
+
+async def test_firefox_without_script_transform_refuses_with_a_message(
+        hotline: tuple[Server, dict[str, str]]) -> None:
+    """A browser without RTCRtpScriptTransform (Firefox with its pref off) says what is
+    missing and offers neither enrollment nor a call."""
+    srv, enroll_codes = hotline
+    async with firefox({"media.peerconnection.scripttransform.enabled": False}) as ff:
+        context = await ff.new_context()
+        page = await context.new_page()
+        assert await page.evaluate("() => 'RTCRtpScriptTransform' in window") is False
+        await page.goto(f"{srv.url}/#code={enroll_codes['alice']}")
+        await page.wait_for_function("() => window.hotlineApp?.error")
+        error = await page.locator("#error").inner_text()
+        assert error.startswith("This browser cannot make end-to-end encrypted calls: it has "
+                                "no RTCRtpScriptTransform"), error
+        assert "Ed25519" not in error  # only what is missing is named
+        assert await page.evaluate("() => window.hotlineApp.phase") not in ("rooms", "in-call")
+        for view in ("enroll", "rooms", "prejoin", "call"):
+            assert await page.evaluate(
+                f"() => document.getElementById('{view}-view').hidden") is True, view
+        assert "could not start" in await page.locator("#status").inner_text()
+        # the enrollment code in the link was not used: it still enrolls a device
+        srv.store.enroll(enroll_codes["alice"], Identity.generate().public_key)

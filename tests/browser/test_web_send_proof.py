@@ -72,10 +72,13 @@ INSTRUMENT = """
     for (const pc of pcs) {
       if (pc.connectionState === "closed") continue;
       const r = await pc.getStats();
-      const source = {};
+      const source = {}, onMid = {};
       r.forEach((s) => { if (s.type === "media-source") source[s.id] = s.trackIdentifier; });
+      // Firefox (140) gives no mediaSourceId: the track on the sender of the stream's mid
+      for (const t of pc.getTransceivers()) if (t.mid !== null) onMid[t.mid] = t.sender.track?.id;
       r.forEach((s) => {
-        if (s.type === "outbound-rtp" && real.has(source[s.mediaSourceId])) {
+        const track = s.mediaSourceId !== undefined ? source[s.mediaSourceId] : onMid[s.mid];
+        if (s.type === "outbound-rtp" && real.has(track)) {
           frames += s.framesEncoded || 0;
           packets += s.packetsSent || 0;
         }
