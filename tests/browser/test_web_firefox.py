@@ -26,6 +26,7 @@ import pytest_asyncio
 
 from hotline.client.call import Call
 from hotline.crypto.identity import Identity
+from hotline.rtc.aiortc_adapter import dtls_transport
 
 from ..integration.hotline_support import enroll, standby
 from ..support.server import Server, running_server
@@ -41,7 +42,7 @@ from .test_web_send_proof import INSTRUMENT, click_join, media
 
 pytestmark = [pytest.mark.asyncio]
 
-WINDOW = 5.0
+WARMUP, WINDOW = 2.0, 5.0
 #: test_web_hotline's count of getUserMedia calls, installed with ``evaluate`` once the
 #: page has loaded: as an init script (a BiDi preload script) Firefox 140 sometimes
 #: reports 'Permission denied to access property "length"' in the page.
@@ -64,7 +65,7 @@ async def hotline(tmp_path: Path, netns_address: str  # noqa: F811
 
 
 async def test_firefox_chromium_and_python_in_one_call(
-        hotline: tuple[Server, dict[str, str]]) -> None:
+        hotline: tuple[Server, dict[str, str]], netns_address: str) -> None:  # noqa: F811
     srv, enroll_codes = hotline
     started = time.monotonic()
     async with firefox() as ff, chromium(MEDIA_ARGS, check_app_bundle) as ch:
@@ -78,9 +79,16 @@ async def test_firefox_chromium_and_python_in_one_call(
         try:
             await all_decode(parties, carol, OTHERS, minimum=30, timeout=40, srv=srv)
             first_media = time.monotonic() - started
+            for p in parties:
+                st = await p.state()
+                assert st["phase"] == "in-call", (p.name, st["error"], p.problems)
+            await asyncio.sleep(WARMUP)
             before = await figures(parties, carol)
             remotes_before = {p.name: (await p.state())["remotes"] for p in parties}
             await asyncio.sleep(WINDOW)
+            for p in parties:
+                st = await p.state()
+                assert st["phase"] == "in-call", (p.name, st["error"], p.problems)
             after = await figures(parties, carol)
             # Carol (Python) decrypts what each browser's worker encrypted
             ratios = {}
@@ -88,7 +96,8 @@ async def test_firefox_chromium_and_python_in_one_call(
                 sent, got = sent1 - before[key][0], got1 - before[key][1]
                 ratios[key] = (got, sent)
                 assert sent > (50 if key[1] == "video" else 150), (key, sent)
-                assert got >= 0.9 * sent, f"{key}: carol decrypted {got} of {sent}"
+                # (Carol decodes in the server's process: on a loaded machine she lags)
+                assert got >= 0.8 * sent, f"{key}: carol decrypted {got} of {sent}"
             assert not any(failures(carol).values()) or all(
                 sum(per.values()) <= 2 for per in failures(carol).values()), failures(carol)
             # each browser decrypts and plays the two others' video and audio
@@ -118,9 +127,20 @@ async def test_firefox_chromium_and_python_in_one_call(
                                         full_page=True)
             for p in parties:
                 assert not p.problems, f"{p.name}: " + "\n".join(p.problems)
+            # the paths: every client reaches the SFU at the namespace's own address
+            paths = {p.name: (await p.state())["path"] for p in parties}
+            for name, path in paths.items():
+                assert path["label"] == "via SFU", (name, path)
+                assert path["remoteAddress"].startswith(f"{netns_address}:"), (name, path)
+            assert carol.publish_pc is not None
+            pair = dtls_transport(carol.publish_pc).transport._connection._nominated[1]
+            assert pair.remote_candidate.host == netns_address, pair
+            paths["carol"] = {"local": pair.local_candidate.host,
+                              "remote": pair.remote_candidate.host}
             print(f"\n{ff.version}: first media after {first_media:.1f} s; carol decrypted "
                   f"(got, sent) over {WINDOW:.0f} s: {ratios}; browsers decoded (video "
-                  f"frames, audio samples) {decoded}; total {time.monotonic() - started:.1f} s")
+                  f"frames, audio samples) {decoded}; paths {paths}; "
+                  f"total {time.monotonic() - started:.1f} s")
         finally:
             await carol.close()
 
