@@ -28,7 +28,7 @@ from hotline.client.call import Call
 from hotline.crypto.identity import Identity
 from hotline.rtc.aiortc_adapter import dtls_transport
 
-from ..integration.hotline_support import enroll, standby
+from ..integration.hotline_support import standby
 from ..support.server import Server, running_server
 from ..support.trust import accept_all
 from .callpage import NAMES, ROOM, enrolled, join
@@ -36,9 +36,8 @@ from .firefox.engine import firefox
 from .firefox.network import netns_address  # noqa: F401  (a fixture)
 from .support import MEDIA_ARGS, check_app_bundle, chromium
 from .test_web_call import OTHERS, all_decode, codes, failures, figures
-from .test_web_controls import DISABLE_TRANSFORMS
-from .test_web_hotline import HOTLINE, LINKTESTS, pin_in_page
-from .test_web_send_proof import INSTRUMENT, click_join, media
+from .test_web_hotline import LINKTESTS, hotline_dashboard, linktest_ok
+from .test_web_send_proof import forced_bypass
 
 pytestmark = [pytest.mark.asyncio]
 
@@ -153,35 +152,7 @@ async def test_firefox_forced_bypass_sends_no_camera_or_microphone_frame(
     that none left; Alice (Firefox too, no bypass) is the positive control."""
     srv, enroll_codes = hotline
     async with firefox() as ff:
-        alice = await enrolled(ff, srv.url, "alice", enroll_codes["alice"], init=INSTRUMENT)
-        await join(alice)
-        bob = await enrolled(ff, srv.url, "bob", enroll_codes["bob"],
-                             init=DISABLE_TRANSFORMS + INSTRUMENT)
-        await click_join(bob)
-        deadline = time.monotonic() + 30
-        while True:
-            st = await bob.state()
-            if st["phase"] != "in-call" and st["error"]:
-                break
-            assert time.monotonic() < deadline, f"bob's call did not end: {st}"
-            await asyncio.sleep(0.1)
-        assert "E2EE failure" in st["error"], st["error"]
-        got = await media(bob)
-        assert len(got["real"]) == 2, got  # the fake camera and microphone were opened
-        assert got["real_on_sender"] == [], got  # ... and never handed to a sender
-        assert got["sent"] == {"frames": 0, "packets": 0}, got
-        assert st["media"]["proofMs"] == {"audio": None, "video": None}, st["media"]
-        assert (await alice.remote("bob")).get("framesDecoded", 0) == 0
-        # positive control on the same instrument: Alice's real tracks went out
-        await alice.until("() => window.__media.sent.frames > 0 && "
-                          "window.__media.sent.packets > 0")
-        a = await media(alice)
-        assert len(a["real_on_sender"]) == 2, a
-        a_state = await alice.state()
-        assert a_state["phase"] == "in-call"
-        assert all(v is not None for v in a_state["media"]["proofMs"].values()), a_state
-        print({"bob": {"real_sent": got["sent"], "error": st["error"]},
-               "alice": {"real_sent": a["sent"], "proofMs": a_state["media"]["proofMs"]}})
+        print(await forced_bypass(ff, srv, enroll_codes))
 
 
 @pytest_asyncio.fixture
@@ -204,35 +175,13 @@ async def test_firefox_hotline_standby_link_test(linktest_server: Server) -> Non
         page = await context.new_page()
         problems: list[str] = []
         page.on("pageerror", lambda e: problems.append(str(e)))
-        await page.goto(f"{srv.url}/?video=320x240#code={code}")
-        await page.wait_for_function("() => document.getElementById('code').value !== ''")
-        await page.get_by_role("button", name="Enroll").click()
-        await page.wait_for_function("() => window.hotlineApp.phase === 'rooms'")
-        moscow = await enroll(srv, "moscow")
-        srv.store.add_hotline(HOTLINE, "washington", "moscow")  # pins both enrolled keys
-        await page.reload()
-        card = page.locator(f'article.hotline[data-hotline="{HOTLINE}"]')
-        await card.wait_for(timeout=15_000)
-        assert "with moscow" in await card.locator("h3").inner_text()
-        await pin_in_page(page, card, [moscow.fingerprint])
+        card, moscow = await hotline_dashboard(srv, page, code)
         await page.evaluate(COUNT_GUM)  # from here on: no camera for a link test
         await card.get_by_role("button", name="Stand by here").click()
         await page.wait_for_function("() => window.hotlineApp.hotlines.standby.red === true")
         far = await standby(srv, moscow)
         try:
-            await card.get_by_role("button", name="Run a link test now").click()
-            await page.wait_for_function(
-                "() => /Link test of red: (?!running)/.test("
-                "document.getElementById('hotline-notice').textContent)", timeout=40_000)
-            notice = await page.locator("#hotline-notice").inner_text()
-            assert notice == "Link test of red: ok", notice
-            assert await page.evaluate("() => window.__gum") == 0  # no camera for a test
-            await page.wait_for_function(
-                "() => window.hotlineApp.hotlines.list"
-                ".some(h => h.name === 'red' && h.state === 'ok')")
-            last = await card.locator(".last-test").inner_text()
-            assert ": ok · set-up " in last and "round trip" in last, last
-            assert await card.locator("svg.chart circle.dot.ok").count() == 1
+            last = await linktest_ok(page, card)
             assert "group code" in await card.locator(".linktest-code").inner_text()
             await page.screenshot(path=str(Path(srv.store.data_dir) / "firefox-dashboard.png"),
                                   full_page=True)
