@@ -28,7 +28,7 @@ command -v npm >/dev/null && command -v node >/dev/null || apt_install nodejs np
 node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 18 ? 0 : 1)' \
   || die "the web client needs Node.js 18 or newer (node is $(node --version))"
 
-# tests/browser runs Debian's Chromium (HOTLINE_CHROMIUM may name another binary).
+# tests/browser runs Debian's Chromium (HOTLINE_CHROMIUM may name another binary) ...
 chromium=${HOTLINE_CHROMIUM:-/usr/bin/chromium}
 if [ ! -x "$chromium" ]; then
   if can_apt; then
@@ -48,5 +48,17 @@ if ! command -v turnserver >/dev/null; then
   else
     echo "warning: no turnserver; the relay (TURN) tests of 'make test' will fail" \
          "(as root: apt-get install coturn)" >&2
+  fi
+fi
+
+# Debian's Firefox ESR for the second-engine browser tests (HOTLINE_FIREFOX may name another binary), driven over
+# WebDriver BiDi by npm puppeteer-core (web/package.json; it downloads no browser).
+firefox=${HOTLINE_FIREFOX:-/usr/bin/firefox-esr}
+if [ ! -x "$firefox" ]; then
+  if can_apt; then
+    apt_install firefox-esr
+  else
+    echo "warning: no Firefox at $firefox; the Firefox tests of 'make test' will fail" \
+         "(as root: apt-get install firefox-esr)" >&2
   fi
 fi

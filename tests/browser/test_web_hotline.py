@@ -63,23 +63,54 @@ async def pin_in_page(page: Any, card: Any, fingerprints: list[str]) -> None:
         f".includes({fingerprints[0]!r})")
 
 
+async def hotline_dashboard(srv: Server, page: Any, code: str) -> tuple[Any, Identity]:
+    """Enroll washington's page with ``code``, enroll moscow (Python), make the hotline,
+    and pin moscow's key in the page; returns the hotline's card and moscow's identity
+    (test_web_firefox does the same in Firefox)."""
+    await page.goto(f"{srv.url}/?video=320x240#code={code}")
+    await page.wait_for_function("() => document.getElementById('code').value !== ''")
+    await page.get_by_role("button", name="Enroll").click()
+    await page.wait_for_function("() => window.hotlineApp.phase === 'rooms'")
+    moscow = await enroll(srv, "moscow")
+    srv.store.add_hotline(HOTLINE, "washington", "moscow")  # pins both enrolled keys
+    await page.reload()
+    card = page.locator(f'article.hotline[data-hotline="{HOTLINE}"]')
+    await card.wait_for(timeout=15_000)
+    assert "with moscow" in await card.locator("h3").inner_text()
+    await pin_in_page(page, card, [moscow.fingerprint])  # as the operator printed it
+    return card, moscow
+
+
+async def linktest_ok(page: Any, card: Any) -> str:
+    """Run a link test from the page (standing by, the far end too): it must come out
+    `ok` without the camera, be shown on the card with its figures and a dot on the
+    chart; returns the card's "last test" line."""
+    await card.get_by_role("button", name="Run a link test now").click()
+    notice = page.locator("#hotline-notice")
+    await page.wait_for_function(
+        "() => /Link test of red: (?!running)/.test("
+        "document.getElementById('hotline-notice').textContent)", timeout=40_000)
+    assert await notice.inner_text() == "Link test of red: ok", await notice.inner_text()
+    assert (await page.evaluate("() => window.hotlineApp.hotlines.linktests")) == 1
+    assert await page.evaluate("() => window.__gum") == 0  # no camera for a test
+    await page.wait_for_function(
+        "() => window.hotlineApp.hotlines.list"
+        ".some(h => h.name === 'red' && h.state === 'ok')")
+    last: str = await card.locator(".last-test").inner_text()
+    assert last.endswith(": ok"), last
+    sfu = await card.locator(".paths li[data-path=sfu]").inner_text()
+    assert sfu.startswith("via SFU: ok · set-up ") and "round trip" in sfu, sfu
+    assert await card.locator("svg.chart circle.dot.ok").count() == 1
+    return last
+
+
 async def page_standing_by(srv: Server, page: Any) -> tuple[Any, Identity]:
     """Washington enrolled in ``page`` and standing by there for hotline red with moscow
     (enrolled here; its pin imported in the page); returns the hotline's card and moscow's
     identity."""
     srv.store.add_party("washington")
     srv.store.add_party("moscow")
-    code = srv.store.new_enrollment_code("washington")
-    await page.goto(f"{srv.url}/?video=320x240#code={code}")
-    await page.wait_for_function("() => document.getElementById('code').value !== ''")
-    await page.get_by_role("button", name="Enroll").click()
-    await page.wait_for_function("() => window.hotlineApp.phase === 'rooms'")
-    moscow = await enroll(srv, "moscow")
-    srv.store.add_hotline(HOTLINE, "washington", "moscow")
-    await page.reload()
-    card = page.locator(f'article.hotline[data-hotline="{HOTLINE}"]')
-    await card.wait_for(timeout=15_000)
-    await pin_in_page(page, card, [moscow.fingerprint])  # as the operator printed it
+    card, moscow = await hotline_dashboard(srv, page, srv.store.new_enrollment_code("washington"))
     await card.get_by_role("button", name="Stand by here").click()
     await page.wait_for_function("() => window.hotlineApp.hotlines.standby.red === true")
     return card, moscow
@@ -96,17 +127,7 @@ async def test_browser_standby_linktest_and_calls_both_ways(server: Server) -> N
         page = await context.new_page()
         problems: list[str] = []
         page.on("pageerror", lambda e: problems.append(str(e)))
-        await page.goto(f"{srv.url}/?video=320x240#code={code}")
-        await page.wait_for_function("() => document.getElementById('code').value !== ''")
-        await page.get_by_role("button", name="Enroll").click()
-        await page.wait_for_function("() => window.hotlineApp.phase === 'rooms'")
-        moscow = await enroll(srv, "moscow")
-        srv.store.add_hotline(HOTLINE, "washington", "moscow")  # pins both enrolled keys
-        await page.reload()
-        card = page.locator(f'article.hotline[data-hotline="{HOTLINE}"]')
-        await card.wait_for(timeout=15_000)
-        assert "with moscow" in await card.locator("h3").inner_text()
-        await pin_in_page(page, card, [moscow.fingerprint])  # as the operator printed it
+        card, moscow = await hotline_dashboard(srv, page, code)
 
         # -- stand by here, and a Python standby at the far end ------------------------------
         await card.get_by_role("button", name="Stand by here").click()
@@ -114,22 +135,7 @@ async def test_browser_standby_linktest_and_calls_both_ways(server: Server) -> N
         far = await standby(srv, moscow)
         try:
             # -- a link test from the page -------------------------------------------------
-            await card.get_by_role("button", name="Run a link test now").click()
-            notice = page.locator("#hotline-notice")
-            await page.wait_for_function(
-                "() => /Link test of red: (?!running)/.test("
-                "document.getElementById('hotline-notice').textContent)", timeout=40_000)
-            assert await notice.inner_text() == "Link test of red: ok", await notice.inner_text()
-            assert (await page.evaluate("() => window.hotlineApp.hotlines.linktests")) == 1
-            assert await page.evaluate("() => window.__gum") == 0  # no camera for a test
-            await page.wait_for_function(
-                "() => window.hotlineApp.hotlines.list"
-                ".some(h => h.name === 'red' && h.state === 'ok')")
-            last = await card.locator(".last-test").inner_text()
-            assert last.endswith(": ok"), last
-            sfu = await card.locator(".paths li[data-path=sfu]").inner_text()
-            assert sfu.startswith("via SFU: ok · set-up ") and "round trip" in sfu, sfu
-            assert await card.locator("svg.chart circle.dot.ok").count() == 1
+            await linktest_ok(page, card)
             data_dir = Path(srv.store.data_dir)
             entries = UptimeRecord(srv.store, node_identity(data_dir)).entries(HOTLINE)
             hotline = srv.store.get_hotline(HOTLINE)

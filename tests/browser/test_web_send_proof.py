@@ -72,10 +72,13 @@ INSTRUMENT = """
     for (const pc of pcs) {
       if (pc.connectionState === "closed") continue;
       const r = await pc.getStats();
-      const source = {};
+      const source = {}, onMid = {};
       r.forEach((s) => { if (s.type === "media-source") source[s.id] = s.trackIdentifier; });
+      // Firefox (140) gives no mediaSourceId: the track on the sender of the stream's mid
+      for (const t of pc.getTransceivers()) if (t.mid !== null) onMid[t.mid] = t.sender.track?.id;
       r.forEach((s) => {
-        if (s.type === "outbound-rtp" && real.has(source[s.mediaSourceId])) {
+        const track = s.mediaSourceId !== undefined ? source[s.mediaSourceId] : onMid[s.mid];
+        if (s.type === "outbound-rtp" && real.has(track)) {
           frames += s.framesEncoded || 0;
           packets += s.packetsSent || 0;
         }
@@ -149,17 +152,17 @@ async def click_join(p: Page) -> float:
     return clicked
 
 
-async def test_forced_bypass_sends_no_camera_or_microphone_frame(
-        hotline: tuple[Server, dict[str, str]], browser: Any,
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    tap = Tap(monkeypatch)
-    srv, codes = hotline
+async def forced_bypass(browser: Any, srv: Server, codes: dict[str, str]) -> dict[str, Any]:
+    """Bob's page ignores every transform assignment: his call must end with the E2EE
+    error before any camera or microphone frame left; Alice (no bypass) is the positive
+    control on the same instrument. Returns the figures (test_web_firefox runs it in
+    Firefox)."""
     alice = await enrolled(browser, srv.url, "alice", codes["alice"], init=INSTRUMENT)
     await join(alice)
     bob = await enrolled(browser, srv.url, "bob", codes["bob"],
                          init=DISABLE_TRANSFORMS + INSTRUMENT)
     await click_join(bob)
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 30
     while True:
         st = await bob.state()
         if st["phase"] != "in-call" and st["error"]:
@@ -173,18 +176,27 @@ async def test_forced_bypass_sends_no_camera_or_microphone_frame(
     assert got["sent"] == {"frames": 0, "packets": 0}, got
     assert st["media"]["proofMs"] == {"audio": None, "video": None}, st["media"]
     assert (await alice.remote("bob")).get("framesDecoded", 0) == 0
-    forwarded: dict[int, int] = {}
-    for _, stream, _ in tap.packets:
-        forwarded[stream.publisher] = forwarded.get(stream.publisher, 0) + 1
     # Positive control on the same instrument: Alice's real tracks went out, after her proof.
+    await alice.until("() => window.__media.sent.frames > 0")
     a = await media(alice)
-    assert len(a["real_on_sender"]) == 2 and a["sent"]["frames"] > 0, a
+    assert len(a["real_on_sender"]) == 2, a
     a_state = await alice.state()
     assert all(v is not None for v in a_state["media"]["proofMs"].values()), a_state["media"]
     assert a_state["phase"] == "in-call"
-    print({"bob": {"real_sent": got["sent"], "error": st["error"]},
-           "alice": {"real_sent": a["sent"], "proofMs": a_state["media"]["proofMs"]},
-           "forwarded_packets_by_publisher": forwarded})
+    return {"bob": {"real_sent": got["sent"], "error": st["error"]},
+            "alice": {"real_sent": a["sent"], "proofMs": a_state["media"]["proofMs"]}}
+
+
+async def test_forced_bypass_sends_no_camera_or_microphone_frame(
+        hotline: tuple[Server, dict[str, str]], browser: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    tap = Tap(monkeypatch)
+    srv, codes = hotline
+    figures = await forced_bypass(browser, srv, codes)
+    forwarded: dict[int, int] = {}
+    for _, stream, _ in tap.packets:
+        forwarded[stream.publisher] = forwarded.get(stream.publisher, 0) + 1
+    print({**figures, "forwarded_packets_by_publisher": forwarded})
 
 
 async def test_first_frame_after_the_proof(

@@ -106,9 +106,13 @@ class Call(PathShown):
         self.joined_at = 0.0
         self.path_state = "new"  # of the connection that carries our media (via the SFU)
         self.setup_at: float | None = None  # loop time it first connected
-        #: Addresses to gather ICE candidates on (None: the server's loopback address, or
-        #: every interface); :meth:`set_host_addresses` changes them for later connections.
-        self.host_addresses = host_addresses
+        #: Addresses to gather ICE candidates on (None: every interface; given none, the
+        #: server's loopback address if it has one); :meth:`set_host_addresses` changes
+        #: them for later connections. Only this call's gathering: an SFU in the same
+        #: process (tests) keeps its own media address.
+        loopback = _loopback_server(server)
+        self.host_addresses = host_addresses if host_addresses is not None or loopback is None \
+            else [loopback]
         #: Media restarts (path loss): restart the connections when the path dies.
         self.auto_restart = media_restart
         self.media_restarts: list[dict[str, Any]] = []  # reason, requested_at, connected_at
@@ -124,9 +128,6 @@ class Call(PathShown):
         #: direct_only: the direct path alone, nothing published to the SFU).
         self.paths = CallPaths(self, prefer=prefer_path, direct_only=direct_only,
                                addresses=direct_addresses) if direct or direct_only else None
-        loopback = _loopback_server(server)
-        if loopback is not None and host_addresses is None:
-            adapter.use_host_addresses([loopback])
 
     # -- life cycle ------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ import { Forbidden, ServerError, Unauthorized } from "../errors.js";
 import { LISTEN_ONLY } from "../protocol/messages.js";
 import { SignalingClient } from "../protocol/signaling.js";
 import { Call } from "./call.js";
+import { missingFeatures, unsupportedMessage } from "./capabilities.js";
 import type { HotlineCallStart } from "./hotlinecall.js";
 import { HotlinesView } from "./hotlines.js";
 import { Prejoin, type PrejoinChoice } from "./prejoin.js";
@@ -314,9 +315,8 @@ async function main(): Promise<void> {
   state.provenance = provenance;
   $("provenance").textContent = describe(provenance);
   warnIfInsecure(serverUrl());  // the server this page talks to (hotline web: a remote one)
-  if (!("RTCRtpScriptTransform" in window)) {
-    throw new Error("This browser has no RTCRtpScriptTransform, so end-to-end encrypted calls are not possible in it. Use a current Chromium, Chrome, Edge or Safari.");
-  }
+  const missing = await missingFeatures();
+  if (missing.length > 0) throw new Error(unsupportedMessage(missing));
   await loadWorker();
   status("Loading the device key…");
   identity = await loadOrCreateIdentity();

@@ -90,6 +90,8 @@ export class MediaE2EE extends EventTarget {
   private timer: ReturnType<typeof setInterval> | null = null;
   private running: Promise<boolean> | null = null;
   private readonly passed = new WeakSet<RTCRtpSender | RTCRtpReceiver>();
+  /** Receivers of audio found behind the slack at the last check: how far (packets). */
+  private readonly behind = new Map<string, number>();
   private failure: FatalMediaError | null = null;
   private closed = false;
 
@@ -291,16 +293,32 @@ export class MediaE2EE extends EventTarget {
       const t = entries[i]!;
       const slack = t.kind === "video" ? (this.opts.slackVideo ?? 10) : (this.opts.slackAudio ?? 25);
       const problem = compare(t, stats[i]!, byId.get(t.id), slack);
-      if (problem !== null) {
+      if (problem !== null && !this.lagging(t, problem)) {
         this.fatal(problem);
         return false;
       }
+      if (problem === null) this.behind.delete(t.id);
     }
     for (let i = 0; i < entries.length; i++) {
       const t = entries[i]!;
-      if (measured(t, stats[i]!)) this.passed.add((t.sender ?? t.receiver)!);
+      if (measured(t, stats[i]!) && !this.behind.has(t.id)) this.passed.add((t.sender ?? t.receiver)!);
     }
     return true;
+  }
+
+  /** An audio receiver's packets counted by the browser but not yet read by a busy
+   * worker (Firefox ESR on a loaded machine: 28 packets behind once, over the slack of
+   * 25) are a lag, not a bypass, as long as the gap does not grow: a receiver whose
+   * packets go around the transform falls further behind at every check (50 a second).
+   * So the first time over the slack is noted and the receiver is not shown or played
+   * meanwhile; over it again by more than before is a bypass. Senders and video
+   * receivers (framesDecoded, after the transform) are judged at once. */
+  private lagging(t: Tracked, problem: FatalDetail): boolean {
+    if (t.direction !== "recv" || t.kind !== "audio") return false;
+    const gap = (problem.statValue ?? 0) - (problem.transformed ?? 0);
+    const before = this.behind.get(t.id);
+    this.behind.set(t.id, gap);
+    return before === undefined || gap <= before;
   }
 
   private fatal(detail: FatalDetail): void {

@@ -44,7 +44,6 @@ from hotline.crypto.identity import Identity
 from hotline.crypto.linkreport import NO_KEY
 from hotline.errors import ProtocolError
 from hotline.logtext import safe
-from hotline.rtc import aiortc_adapter as adapter
 from hotline.signaling import messages as m
 from hotline.signaling.hotline_rooms import check_hotline_room
 
@@ -145,8 +144,6 @@ async def take_part(server: str, identity: Identity, start: m.LinkTestStart, *,
     only for cancellation."""
     loop = asyncio.get_running_loop()
     started = loop.time()
-    if media_host is not None:
-        adapter.use_host_addresses_here([media_host])
     try:  # the room is derived from hotline + test id, not the server's pick
         room = check_hotline_room(start.room, start.hotline, start.test_id)
     except ProtocolError as exc:
@@ -158,7 +155,8 @@ async def take_part(server: str, identity: Identity, start: m.LinkTestStart, *,
                 # the direct path alone (nothing published to the SFU)
                 relay_only=start.path == "relay", use_relay=start.path == "relay",
                 direct_only=start.path == "direct",
-                direct_addresses=[media_host] if media_host is not None else None)
+                direct_addresses=[media_host] if media_host is not None else None,
+                host_addresses=None if media_host is None else [media_host])
     figures: m.LinkTestFigures | None = None
     seen = NO_KEY
     try:

@@ -299,11 +299,19 @@ class Standby:
         if target is not None:
             self._send(m.Hangup(call_id=target))
 
+    def _media_options(self) -> dict[str, Any]:
+        """The Call options of an answered call: our media, and where it gathers (the
+        media options' addresses, else ``media_host``)."""
+        options = self.media.options()
+        if options["host_addresses"] is None and self.media_host is not None:
+            options["host_addresses"] = [self.media_host]
+        return options
+
     async def _start_call(self, answered: m.CallAnswered) -> None:
         self.ringing.pop(answered.call_id, None)
         call = Call(self.server, self.identity, answered.room, tls_ca=self.tls_ca,
                     join_request=m.HotlineJoin(call_id=answered.call_id),
-                    trust_policy=self.pins, **self.media.options())
+                    trust_policy=self.pins, **self._media_options())
         self.call = call
         call.on_path_change = lambda label: self._event("path", call_id=answered.call_id,
                                                         path=label)
