@@ -157,7 +157,7 @@ class LiveRoom:
             self.epoch = epoch
             session.send(m.Joined(room=self.name, participant_id=pid, epoch=epoch,
                                   members=[o.info() for o in others], role=role,
-                                  resume_token=seat.token))
+                                  resume_token=seat.token, direct=self.direct_allowed))
             for other in others:
                 other.session.send(m.MemberJoined(epoch=epoch, member=seat.info()))
         log.info("join room=%s participant=%d conn=%s epoch=%d", self.name, pid,

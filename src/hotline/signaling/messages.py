@@ -387,6 +387,10 @@ class Joined(_Message):
     role: Role = "delegate"
     #: Present with ``resume`` on a new connection if this one breaks (keep it secret).
     resume_token: B64 = b""
+    #: This room allows a direct connection between its two members (``direct_signal``):
+    #: a hotline call or link test, or a room its operator marked. A lying server can only
+    #: keep the call on the SFU with it (shown), never let anyone read the media.
+    direct: bool = False
 
 
 class Resumed(_Message):

@@ -116,6 +116,7 @@ export interface Joined {
   readonly members: readonly MemberInfo[];
   readonly role: Role;
   readonly resume_token: Bytes;
+  readonly direct: boolean;
 }
 
 /** Your seat is yours again; what was sent to you meanwhile follows, in order. */
@@ -299,6 +300,7 @@ export const SERVER_SHAPES: { readonly [T in ServerMessage["type"]]: Shape } = {
     members: list(memberInfo),
     role: opt(role, "delegate"),
     resume_token: opt(b64(), ""),
+    direct: opt(bool, false),
   },
   resumed: { room: str(), participant_id: u32, epoch: u32, received: u32 },
   member_joined: { epoch: u32, member: memberInfo },
