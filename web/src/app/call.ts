@@ -24,9 +24,11 @@ import { proveSender } from "../media/proof.js";
 import { LISTEN_ONLY, type MediaRestarted, type StreamInfo, type SubscribeOffer } from "../protocol/messages.js";
 import type { ClientEvent, SignalingClient } from "../protocol/signaling.js";
 import { setVerified, showCode } from "./codeview.js";
+import { DirectPath } from "./directpath.js";
 import { mirrorKeys } from "./keys.js";
 import { LocalMedia } from "./localmedia.js";
 import { MediaPath } from "./mediapath.js";
+import { clearPath } from "./pathview.js";
 import { gathered, onlyMidExtension } from "./negotiation.js";
 import type { PrejoinChoice } from "./prejoin.js";
 import { LevelMeter } from "./prejoin.js";
@@ -59,6 +61,8 @@ export class Call {
   private lastReceived: Received | null = null;
   private offers: Promise<void> = Promise.resolve();
   private readonly path = new MediaPath((text) => this.notice(text));
+  /** The direct path and the choice between it and the SFU (two-party rooms that allow it). */
+  private readonly direct: DirectPath;
   private timer: ReturnType<typeof setInterval> | null = null;
   private readonly abort = new AbortController();
 
@@ -85,7 +89,17 @@ export class Call {
         void this.end(`subscribe offer failed: ${message(error)}`);
       });
     };
-    client.onEvent.add((e) => this.onEvent(e));
+    this.direct = new DirectPath({
+      e2ee: this.e2ee, client, ended: () => this.ended,
+      realTrack: (kind) => this.local.realTrack(kind),
+      directVideo: (sender) => { this.local.directVideo = sender; },
+      show: (pid, receiver, kind) => this.roster.tile(pid)?.addTrack(receiver, kind),
+      notice: (text) => this.notice(text),
+    });
+    client.onEvent.add((e) => {
+      if (e.kind === "member_joined" || e.kind === "member_left" || e.kind === "accepted" || e.kind === "keys_rotated") this.direct.update();
+      this.onEvent(e);
+    });
   }
 
   // ------------------------------------------------------------------ keys and code
@@ -154,6 +168,7 @@ export class Call {
     this.selfLine.render(state.activeSpeaker === state.party);
     if (!listenOnly) {
       await this.publish();
+      this.direct.start();
       if (!state.local.audio || !state.local.video) this.client.setMedia(state.local);
       if (this.local.microphone !== null) this.selfMeter = new LevelMeter(this.local.microphone);
     }
@@ -175,8 +190,9 @@ export class Call {
     // on a placeholder (silence, a dark canvas): the real microphone and camera are
     // attached only once the worker proved it encrypts that sender's frames (proof.ts).
     const placeholders = this.local.newPlaceholders();
-    const audio = this.e2ee.addTransceiver(pc, placeholders.track("audio"), { direction: "sendonly", streams: [stream] });
-    const video = this.e2ee.addTransceiver(pc, placeholders.track("video"), { direction: "sendonly", streams: [stream] });
+    const init: RTCRtpTransceiverInit = { direction: "sendonly", streams: [stream] };
+    const audio = this.e2ee.addTransceiver(pc, placeholders.track("audio"), init, undefined, { path: "sfu" });
+    const video = this.e2ee.addTransceiver(pc, placeholders.track("video"), init, undefined, { path: "sfu" });
     onlyMidExtension(audio);
     onlyMidExtension(video);
     this.local.videoSender = video.sender;
@@ -227,6 +243,7 @@ export class Call {
    * dead (the policy decides). */
   private mediaState(conn: Connection, pc: RTCPeerConnection): void {
     this.path.connection(conn, pc);
+    if (conn === "publish") this.direct.sfuState(pc.connectionState);
     this.watchPath();
   }
 
@@ -307,7 +324,10 @@ export class Call {
     // the participant its transform is bound to (a later offer cannot relabel it)
     const pid = this.boundTo.get(event.receiver);
     if (pid === undefined || pid < 0) return; // not announced: it is guarded and never shown
-    this.roster.tile(pid)?.addTrack(event.receiver, event.track.kind === "audio" ? "audio" : "video");
+    const kind = event.track.kind === "audio" ? "audio" : "video";
+    this.direct.sfuTrack(pid, event.receiver, kind);
+    if (this.direct.hidden(pid)) return; // its frames come on the direct path now
+    this.roster.tile(pid)?.addTrack(event.receiver, kind);
   }
 
   private notice(text: string): void {
@@ -390,6 +410,8 @@ export class Call {
     status(error === null ? "Leaving…" : "Call ended.");
     this.local.stop();
     this.selfMeter?.close();
+    this.direct.close();
+    clearPath();
     this.publishPc?.close();
     this.subscribePc?.close();
     this.e2ee.close();

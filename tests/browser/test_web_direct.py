@@ -1,0 +1,164 @@
+"""The direct path in the call page (web/src/app/directpath.ts): two Chromium pages in a
+room marked for direct connections (``set_room_direct``) open a direct RTCPeerConnection
+beside their SFU connections and send their media on it, SFrame-encrypted with the same
+keys and counters; when it dies they go back to the SFU within 10 s, without a rekey.
+
+What is proved:
+
+- both pages say ``#media-path`` "direct", and over a window of WINDOW s each decrypts
+  the other's frames on the direct connection (the worker's counters of the direct
+  receivers, bound to the far member) while the SFU forwards none of their media (its
+  per-copy packet counters do not move: nothing was sent through it);
+- the direct connection's UDP port pair is then blackholed (``ip rule ... ipproto udp
+  sport/dport ... blackhole`` in the test's namespace): both pages show "via SFU" with a
+  log line, the far end's frames are decrypted from the SFU again within 10 s (the audio
+  gap, last direct frame to first SFU frame as seen in 100 ms polls, is reported), with
+  the same group code (no rekey) and no E2EE failure.
+
+Needs ``make web`` and the loopback-only namespace: ``scripts/in-loopback-netns.sh
+.venv/bin/python -m pytest tests/browser/test_web_direct.py``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from hotline.server.app import STATE
+
+from ..integration.test_path_loss import PathKiller, ip
+from ..support.server import Server, running_server
+from ..support.wait import wait_until
+from .callpage import ROOM, Page, enrolled, join
+from .support import MEDIA_ARGS, browser_fixture, check_app_bundle
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
+
+WINDOW = 3.0
+FAILOVER_LIMIT = 10.0
+browser = browser_fixture(MEDIA_ARGS, check_app_bundle)
+
+
+class PortKiller(PathKiller):
+    """Blackhole rules for one UDP port pair on loopback (both directions)."""
+
+    def kill_ports(self, a: int, b: int) -> None:
+        for pref, (src, dst) in (("1", (a, b)), ("2", (b, a))):
+            done = ip("rule", "add", "ipproto", "udp", "sport", str(src), "dport", str(dst),
+                      "blackhole", "pref", pref)
+            assert done.returncode == 0, done.stderr
+        self.dead.add(f"udp {a}-{b}")
+
+
+@pytest.fixture
+def port_killer() -> Iterator[PortKiller]:
+    killer = PortKiller()
+    killer.setup()
+    try:
+        yield killer
+    finally:
+        killer.teardown()
+
+
+@pytest_asyncio.fixture
+async def direct_room(tmp_path: Path) -> AsyncIterator[tuple[Server, dict[str, str]]]:
+    async with running_server(tmp_path / "data", join_timeout=5.0) as srv:
+        codes = srv.room(ROOM, ["alice", "bob"])
+        srv.store.set_room_direct(ROOM, True)
+        yield srv, codes
+
+
+def forwarded(srv: Server) -> int:
+    """RTP packets the SFU forwarded so far, to anyone."""
+    sfu = srv.app[STATE].sfu
+    return sum(c.packets_out for p in sfu.participants(ROOM).values() for c in p.subscribed.values())
+
+
+async def path_state(p: Page) -> dict[str, Any]:
+    return (await p.state())["mediaPath"]  # type: ignore[no-any-return]
+
+
+async def test_direct_call_and_failover_to_sfu(
+        direct_room: tuple[Server, dict[str, str]], browser: Any, port_killer: PortKiller) -> None:
+    srv, codes = direct_room
+    pages = {}
+    for name in ("alice", "bob"):
+        pages[name] = await enrolled(browser, srv.url, name, codes[name], console=True)
+        await join(pages[name])
+    alice, bob = pages["alice"], pages["bob"]
+
+    async def both_direct() -> bool:
+        for p in (alice, bob):
+            s = await path_state(p)
+            if s["label"] != "direct" or s["decrypted"]["direct"] < 30:
+                return False
+        return True
+
+    try:
+        await wait_until(both_direct, 40, "both pages sending and receiving direct")
+    except AssertionError as e:
+        raise AssertionError(f"{e}: alice {await alice.state()}, bob {await bob.state()}") from None
+    code = (await alice.state())["code"]
+    assert code is not None and code == (await bob.state())["code"]
+
+    # A window on the direct path: the far end's frames decrypted there, nothing through the SFU.
+    sfu_before = forwarded(srv)
+    before = {n: (await path_state(p))["decrypted"] for n, p in pages.items()}
+    shown = {n: (await pages[n].remote(o))["framesDecoded"] for n, o in (("alice", "bob"), ("bob", "alice"))}
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < WINDOW:
+        await alice.page.wait_for_timeout(200)
+    after = {n: (await path_state(p))["decrypted"] for n, p in pages.items()}
+    sfu_during = forwarded(srv) - sfu_before
+    for n in pages:
+        assert after[n]["direct"] - before[n]["direct"] > 10 * WINDOW, (n, before[n], after[n])
+        assert after[n]["sfu"] == before[n]["sfu"], (n, before[n], after[n])
+        st = await pages[n].state()
+        assert await pages[n].page.text_content("#media-path") == "direct"
+        assert st["error"] is None and not st["worker"]["locked"], st
+    assert sfu_during == 0, f"the SFU forwarded {sfu_during} packets while the pages were direct"
+    # the tile shows the direct receiver's video: it decodes on
+    for n, other in (("alice", "bob"), ("bob", "alice")):
+        assert (await pages[n].remote(other))["framesDecoded"] - shown[n] > 10 * WINDOW
+
+    # Kill the direct path: its UDP port pair, both ways.
+    pair = (await path_state(alice))["directPair"]
+    assert pair is not None and pair["protocol"] == "udp", pair
+    local_port = int(pair["local"].rsplit(":", 1)[1])
+    remote_port = int(pair["remote"].rsplit(":", 1)[1])
+    last_direct = {n: (time.monotonic(), after[n]["direct"]) for n in pages}
+    port_killer.kill_ports(local_port, remote_port)
+    killed = time.monotonic()
+    sfu_at_kill = {n: (await path_state(p))["decrypted"]["sfu"] for n, p in pages.items()}
+    back: dict[str, float] = {}
+    gap: dict[str, float] = {}
+    while len(back) < 2 and time.monotonic() - killed < FAILOVER_LIMIT + 5:
+        now = time.monotonic()
+        for n, p in pages.items():
+            d = (await path_state(p))["decrypted"]
+            if d["direct"] > last_direct[n][1]:
+                last_direct[n] = (now, d["direct"])
+            if n not in back and d["sfu"] > sfu_at_kill[n]:
+                back[n] = now - killed
+                gap[n] = now - last_direct[n][0]
+        await alice.page.wait_for_timeout(100)
+    states = {n: await path_state(p) for n, p in pages.items()}
+    assert len(back) == 2, f"media did not come back via the SFU: {states}"
+    print(f"direct path killed: media back via the SFU after {back}, gap {gap}")
+    for n, p in pages.items():
+        assert back[n] <= FAILOVER_LIMIT, (n, back)
+        await p.until("() => window.hotlineApp.mediaPath.label === 'via SFU'", 10)
+        assert await p.page.text_content("#media-path") == "via SFU"
+        log = await p.page.text_content("#media-path-log")
+        assert log is not None and "now via SFU" in log, log
+        st = await p.state()
+        assert st["code"] == code, "a rekey happened"
+        assert st["error"] is None and not st["worker"]["locked"], st
+    assert forwarded(srv) > sfu_before, "the SFU forwards again"
+    for p in pages.values():
+        assert not p.problems, p.problems
