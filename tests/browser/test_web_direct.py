@@ -76,7 +76,8 @@ async def direct_room(tmp_path: Path) -> AsyncIterator[tuple[Server, dict[str, s
 def forwarded(srv: Server) -> int:
     """RTP packets the SFU forwarded so far, to anyone."""
     sfu = srv.app[STATE].sfu
-    return sum(c.packets_out for p in sfu.participants(ROOM).values() for c in p.subscribed.values())
+    return sum(c.packets_out for p in sfu.participants(ROOM).values()
+               for c in p.subscribed.values())
 
 
 async def path_state(p: Page) -> dict[str, Any]:
@@ -109,7 +110,8 @@ async def test_direct_call_and_failover_to_sfu(
     # A window on the direct path: the far end's frames decrypted there, nothing through the SFU.
     sfu_before = forwarded(srv)
     before = {n: (await path_state(p))["decrypted"] for n, p in pages.items()}
-    shown = {n: (await pages[n].remote(o))["framesDecoded"] for n, o in (("alice", "bob"), ("bob", "alice"))}
+    pairs = (("alice", "bob"), ("bob", "alice"))
+    shown = {n: (await pages[n].remote(o))["framesDecoded"] for n, o in pairs}
     t0 = time.monotonic()
     while time.monotonic() - t0 < WINDOW:
         await alice.page.wait_for_timeout(200)
@@ -123,7 +125,7 @@ async def test_direct_call_and_failover_to_sfu(
         assert st["error"] is None and not st["worker"]["locked"], st
     assert sfu_during == 0, f"the SFU forwarded {sfu_during} packets while the pages were direct"
     # the tile shows the direct receiver's video: it decodes on
-    for n, other in (("alice", "bob"), ("bob", "alice")):
+    for n, other in pairs:
         assert (await pages[n].remote(other))["framesDecoded"] - shown[n] > 10 * WINDOW
 
     # Kill the direct path: its UDP port pair, both ways.
@@ -158,6 +160,8 @@ async def test_direct_call_and_failover_to_sfu(
         assert log is not None and "now via SFU" in log, log
         st = await p.state()
         assert st["code"] == code, "a rekey happened"
+        # the SFU's connections stayed up all along, unused (no media restart)
+        assert st["media"]["restarts"] == 0 and st["media"]["publish"] == "connected", st["media"]
         assert st["error"] is None and not st["worker"]["locked"], st
     assert forwarded(srv) > sfu_before, "the SFU forwards again"
     for p in pages.values():

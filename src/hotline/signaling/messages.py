@@ -504,6 +504,8 @@ class LinkTestStart(_Message):
     room: str
     role: Literal["originator", "responder"]
     duration_s: float
+    #: The path to test: through the SFU, direct between the two ends, or through TURN.
+    path: Literal["sfu", "direct", "relay"] = "sfu"
 
 
 class LinkTestResult(_Message):

@@ -184,6 +184,7 @@ export interface LinkTestStart {
   readonly room: string;
   readonly role: "originator" | "responder";
   readonly duration_s: number;
+  readonly path: "sfu" | "direct" | "relay";
 }
 
 /** The outcome of a link test and its figures (as written to the uptime record). */
@@ -325,6 +326,7 @@ export const SERVER_SHAPES: { readonly [T in ServerMessage["type"]]: Shape } = {
     room: str(),
     role: literal("originator", "responder"),
     duration_s: num(),
+    path: opt(literal("sfu", "direct", "relay"), "sfu"),
   },
   linktest_result: { hotline: str(), outcome: str(), result: anyObject },
   ring: { hotline: str(), call_id: str(), caller_party: str(), caller_device: str() },
