@@ -104,22 +104,31 @@ async def test_direct_call_and_failover_to_sfu(
         await wait_until(both_direct, 40, "both pages sending and receiving direct")
     except AssertionError as e:
         raise AssertionError(f"{e}: alice {await alice.state()}, bob {await bob.state()}") from None
+    pairs = (("alice", "bob"), ("bob", "alice"))
+    first = {n: (await pages[n].remote(o))["framesDecoded"] for n, o in pairs}
+
+    async def tiles_decode_direct() -> bool:  # the tiles show the direct receivers' video
+        now = {n: (await pages[n].remote(o))["framesDecoded"] for n, o in pairs}
+        return all(now[n] - first[n] >= 15 for n in now)
+
+    await wait_until(tiles_decode_direct, 15, "the tiles decoding the direct video")
     code = (await alice.state())["code"]
     assert code is not None and code == (await bob.state())["code"]
 
     # A window on the direct path: the far end's frames decrypted there, nothing through the SFU.
     sfu_before = forwarded(srv)
     before = {n: (await path_state(p))["decrypted"] for n, p in pages.items()}
-    pairs = (("alice", "bob"), ("bob", "alice"))
     shown = {n: (await pages[n].remote(o))["framesDecoded"] for n, o in pairs}
     t0 = time.monotonic()
     while time.monotonic() - t0 < WINDOW:
         await alice.page.wait_for_timeout(200)
     after = {n: (await path_state(p))["decrypted"] for n, p in pages.items()}
     sfu_during = forwarded(srv) - sfu_before
+    changes = {n: (await path_state(p))["changes"] for n, p in pages.items()}
     for n in pages:
-        assert after[n]["direct"] - before[n]["direct"] > 10 * WINDOW, (n, before[n], after[n])
-        assert after[n]["sfu"] == before[n]["sfu"], (n, before[n], after[n])
+        seen = (n, before[n], after[n], changes)
+        assert after[n]["direct"] - before[n]["direct"] > 10 * WINDOW, seen
+        assert after[n]["sfu"] == before[n]["sfu"], seen
         st = await pages[n].state()
         assert await pages[n].page.text_content("#media-path") == "direct"
         assert st["error"] is None and not st["worker"]["locked"], st

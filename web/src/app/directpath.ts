@@ -16,10 +16,12 @@
  * `DirectPath`: hot standby. Both paths stay up; our media goes on the active one (the
  * worker drops the frames of the other path's senders); `PathPolicy` (media/pathswitch.ts)
  * decides from the connection states and from where the far end's frames were decrypted
- * (the worker's counters per path, every POLL_MS). The far end's tile shows the streams of
+ * (the worker's counters per path, every POLL_MS; the first PATH_PROOF_FRAMES of each
+ * receiver are not counted: they may be the far end's proof on a path on standby). The far end's tile shows the streams of
  * the path its frames come on. Every change goes to pathview.ts.
  */
 
+import { PATH_PROOF_FRAMES } from "../media/messages.js";
 import { LABELS, PathPolicy, type Path } from "../media/pathswitch.js";
 import type { MediaE2EE } from "../media/pipeline.js";
 import { Placeholders, proveSender } from "../media/proof.js";
@@ -259,8 +261,11 @@ export class DirectPath {
       let more = 0;
       for (const t of report.transforms) {
         if (!ids[path].has(t.id)) continue;
-        more += Math.max(0, t.framesOut - (this.lastOut.get(t.id) ?? 0));
-        this.lastOut.set(t.id, t.framesOut);
+        // the far end's first frames on a path may be its senders' proof on standby
+        // (PATH_PROOF_FRAMES each): not media sent on that path
+        const counted = Math.max(0, t.framesOut - PATH_PROOF_FRAMES);
+        more += Math.max(0, counted - (this.lastOut.get(t.id) ?? 0));
+        this.lastOut.set(t.id, counted);
       }
       if (more > 0) {
         this.decrypted[path] += more;

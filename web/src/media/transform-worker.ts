@@ -53,6 +53,8 @@ interface ScriptTransformer {
   readonly readable: ReadableStream<EncodedFrame>;
   readonly writable: WritableStream<EncodedFrame>;
   readonly options: unknown;
+  /** Senders (where the browser has it): the encoder makes a key frame next. */
+  generateKeyFrame?: () => Promise<unknown>;
 }
 
 interface WorkerScope {
@@ -228,6 +230,9 @@ scope.onrtctransform = (event) => {
   const path = options.direction === "send" ? options.path ?? null : null;
   const state = new TransformState(options.id, options.direction, options.kind, slot, capture, participant, path);
   transforms.set(state.id, state);
+  if (state.direction === "send" && state.kind === "video" && typeof transformer.generateKeyFrame === "function") {
+    state.keyFrame = () => void transformer.generateKeyFrame?.().catch(() => undefined);
+  }
   const handle = state.direction === "send" ? sendFrame : receiveFrame;
   const stream = new TransformStream<EncodedFrame, EncodedFrame>({
     start(controller) {
@@ -362,7 +367,11 @@ async function handle(message: ToWorker): Promise<Omit<FromWorker & { type: "rep
       return { counters: report() };
     case "path":
       if (message.active !== "sfu" && message.active !== "direct") throw new RangeError("unknown path");
-      activePath = message.active;
+      if (activePath !== message.active) {
+        activePath = message.active;
+        // the far end's decoder on the new path starts with a key frame
+        for (const state of transforms.values()) if (state.path === activePath) state.keyFrame?.();
+      }
       return {};
     case "test-decrypt":
       if (!TEST_HOOKS) throw new RangeError("not a test build");

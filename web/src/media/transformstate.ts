@@ -25,6 +25,8 @@ export class TransformState {
   held: Held[] = [];
   captured = 0;
   enqueue: ((frame: EncodedFrame) => void) | null = null;
+  /** Senders: ask the encoder for a key frame (when this sender's path becomes the active one). */
+  keyFrame: (() => void) | null = null;
 
   constructor(
     readonly id: string,
