@@ -94,7 +94,7 @@ soak: $(STAMP)
 	scripts/in-loopback-netns.sh $(BIN)/python -m pytest -m "soak or not soak" -s \
 		tests/unit/test_fuzz_untrusted.py tests/integration/test_fuzz_sdp.py \
 		tests/integration/test_kill9.py tests/integration/test_impaired_network.py \
-		tests/integration/test_long_call.py $(PYTEST_ARGS)
+		tests/integration/test_long_call.py tests/integration/test_direct_path.py $(PYTEST_ARGS)
 
 # Benchmarks (not tests; docs/benchmarks.md). Root is needed: the SFU benchmark runs in a
 # private network namespace and starts Janus from the peer folder (JANUS_PEER) for the

@@ -15,6 +15,11 @@ What is proved:
   gap, last direct frame to first SFU frame as seen in 100 ms polls, is reported), with
   the same group code (no rekey) and no E2EE failure.
 
+And a Chromium page and a Python client (``Call(direct=True)``) in such a room: both send
+on their direct connection (the page's ``#media-path`` and ``Call.path`` say "direct"),
+decrypt each other there with nothing through the SFU, and go back to the SFU together
+when its port pair is blackholed.
+
 Needs ``make web`` and the loopback-only namespace: ``scripts/in-loopback-netns.sh
 .venv/bin/python -m pytest tests/browser/test_web_direct.py``.
 """
@@ -29,10 +34,13 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from hotline.client.call import Call
+from hotline.crypto.identity import Identity
 from hotline.server.app import STATE
 
-from ..integration.test_path_loss import PathKiller, ip
+from ..support.pathkiller import PathKiller, ip
 from ..support.server import Server, running_server
+from ..support.trust import accept_all
 from ..support.wait import wait_until
 from .callpage import ROOM, Page, enrolled, join
 from .support import MEDIA_ARGS, browser_fixture, check_app_bundle
@@ -175,3 +183,72 @@ async def test_direct_call_and_failover_to_sfu(
     assert forwarded(srv) > sfu_before, "the SFU forwards again"
     for p in pages.values():
         assert not p.problems, p.problems
+
+
+def python_decrypted(call: Call, of: str) -> int:
+    remote = call.stats().remote.get(of, {})
+    return sum(int(remote.get(f"{k}_frames_decrypted", 0)) for k in ("video", "audio"))
+
+
+def killed_ports(pair: dict[str, str]) -> tuple[int, int]:
+    return int(pair["local"].rsplit(":", 1)[1]), int(pair["remote"].rsplit(":", 1)[1])
+
+
+async def test_chromium_and_python_direct(
+        direct_room: tuple[Server, dict[str, str]], browser: Any, port_killer: PortKiller) -> None:
+    srv, codes = direct_room
+    alice = await enrolled(browser, srv.url, "alice", codes["alice"], console=True)
+    await join(alice)
+    bob = Call(srv.url, Identity.generate(), ROOM, video_size=(160, 120), direct=True,
+               direct_addresses=["127.0.0.1"], trust_policy=accept_all())
+    await bob.start(enroll_code=codes["bob"])
+    try:
+        async def both_direct() -> bool:
+            s = await path_state(alice)
+            return (s["label"] == "direct" and s["decrypted"]["direct"] >= 30
+                    and bob.path == "direct")
+
+        try:
+            await wait_until(both_direct, 40, "the page and Python both direct")
+        except AssertionError as e:
+            raise AssertionError(f"{e}: page {await path_state(alice)}, python {bob.path} "
+                                 f"{bob.path_changes} {bob.stats().as_json()}") from None
+        code = (await alice.state())["code"]
+        sfu_before = forwarded(srv)
+        page_before = (await path_state(alice))["decrypted"]
+        py_before = python_decrypted(bob, "alice")
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < WINDOW:
+            await alice.page.wait_for_timeout(200)
+        page_after = (await path_state(alice))["decrypted"]
+        assert page_after["direct"] - page_before["direct"] > 10 * WINDOW, (page_before, page_after)
+        assert page_after["sfu"] == page_before["sfu"], (page_before, page_after)
+        assert python_decrypted(bob, "alice") - py_before > 10 * WINDOW
+        assert forwarded(srv) == sfu_before, "the SFU forwarded media while both were direct"
+        assert bob.path == "direct" and await alice.page.text_content("#media-path") == "direct"
+
+        pair = (await path_state(alice))["directPair"]
+        assert pair is not None and pair["protocol"] == "udp", pair
+        sfu_at_kill = page_after["sfu"]
+        port_killer.kill_ports(*killed_ports(pair))
+        killed = time.monotonic()
+
+        async def back_via_sfu() -> bool:
+            s = await path_state(alice)
+            return s["label"] == "via SFU" and s["decrypted"]["sfu"] > sfu_at_kill \
+                and bob.path == "via SFU"
+
+        took = await wait_until(back_via_sfu, FAILOVER_LIMIT, "both back via the SFU")
+        py_back = python_decrypted(bob, "alice")
+        await wait_until(lambda: _more(bob, py_back), 5, "Python decrypting the page via the SFU")
+        print(f"Chromium <-> Python: direct path killed, both via the SFU after {took:.2f} s "
+              f"({time.monotonic() - killed:.2f} s with Python decrypting again)")
+        st = await alice.state()
+        assert st["code"] == code and st["error"] is None and not st["worker"]["locked"], st
+        assert not alice.problems, alice.problems
+    finally:
+        await bob.close()
+
+
+async def _more(call: Call, than: int) -> bool:
+    return python_decrypted(call, "alice") > than

@@ -1,5 +1,5 @@
-"""Fixtures: a real server on a free loopback port (tests/support/server.py), and the
-tampering proxy in front of it."""
+"""Fixtures: a real server on a free loopback port (tests/support/server.py), the
+tampering proxy in front of it, and a path killer (tests/support/pathkiller.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest_asyncio
 from hotline.server.app import STATE
 
 from ..support.evil_proxy import EvilProxy
+from ..support.pathkiller import path_killer  # noqa: F401  (a fixture)
 from ..support.server import Server, running_server
 
 

@@ -13,9 +13,7 @@ signaling (127.0.0.1) and the other client are untouched.
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +26,7 @@ from hotline.rtc import aiortc_adapter as adapter
 from hotline.server.app import STATE
 from hotline.sfu.edge import SfuParticipant
 
+from ..support.pathkiller import PathKiller
 from ..support.server import Server, start_server
 from ..support.trust import accept_all, hotline_pins
 from .hotline_support import HOTLINE, hotline_server, standby
@@ -38,52 +37,6 @@ pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
 VICTIM, MOVED = "127.0.0.2", "127.0.0.3"
 OUTAGE = 5.0
 RECOVERY_LIMIT = 10.0
-
-
-def ip(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["ip", *args], capture_output=True, text=True, check=False)
-
-
-class PathKiller:
-    """Blackhole routing rules for one 127.x address (both directions). The ``local``
-    table's rule moves from priority 0 to 100 so that the blackhole rules come first."""
-
-    def __init__(self) -> None:
-        self.dead: set[str] = set()
-
-    def setup(self) -> None:
-        added = ip("rule", "add", "pref", "100", "table", "local")
-        # The suite runs in a namespace of its own (scripts/in-loopback-netns.sh), where
-        # it may change routing: failing to is an error, not a reason to skip.
-        assert added.returncode == 0, f"cannot change routing rules (ip rule): {added.stderr}"
-        ip("rule", "del", "pref", "0")
-
-    def kill(self, address: str) -> None:
-        for pref, where in (("1", "from"), ("2", "to")):
-            done = ip("rule", "add", where, address, "blackhole", "pref", pref)
-            assert done.returncode == 0, done.stderr
-        self.dead.add(address)
-
-    def restore(self, address: str) -> None:
-        for pref in ("1", "2"):
-            ip("rule", "del", "pref", pref)
-        self.dead.discard(address)
-
-    def teardown(self) -> None:
-        for a in list(self.dead):
-            self.restore(a)
-        ip("rule", "add", "pref", "0", "table", "local")
-        ip("rule", "del", "pref", "100")
-
-
-@pytest.fixture
-def path_killer() -> Iterator[PathKiller]:
-    killer = PathKiller()
-    killer.setup()
-    try:
-        yield killer
-    finally:
-        killer.teardown()
 
 
 async def two_calls(server: Server, **alice_options: Any) -> dict[str, Call]:

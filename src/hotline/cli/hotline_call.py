@@ -33,6 +33,7 @@ async def _call(caller: HotlineCaller, duration: float | None, ring_timeout: flo
     try:
         if not caller.pins.has_pin(caller.hotline):
             raise UntrustedKey(Presented(0, "?", "-", Verdict.UNPINNED, caller.hotline))
+        caller.call.on_path_change = lambda label: _say(f"media path: {label}")
         await caller.connect()
         await caller.ring()
         _say(f"ringing {caller.endpoints} standby endpoint(s) on {caller.hotline!r}…")

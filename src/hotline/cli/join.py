@@ -194,6 +194,10 @@ def join(
     accept_new_devices: Annotated[bool, typer.Option(
         "--accept-new-devices", help="Accept EVERY new party and device (a warning for "
         "each): for unattended scripts that verify the group code otherwise.")] = False,
+    direct: Annotated[bool, typer.Option(
+        "--direct", help="With one other member in a room that allows it: a direct "
+        "(peer-to-peer) path beside the SFU, used while it works (media stays end-to-end "
+        "encrypted).")] = False,
 ) -> None:
     """Join ROOM with this device's identity and take part in the call."""
     if synthetic and (media is not None or camera or microphone):
@@ -212,9 +216,11 @@ def join(
         policy.on_warning = lambda text: console.print(f"[bold yellow]{escape(text)}[/]")
 
         def make_call() -> Call:
-            return Call(server, ident, room, record_dir=record, media_file=media,
+            call = Call(server, ident, room, record_dir=record, media_file=media,
                         camera=camera, microphone=microphone, tls_ca=tls_ca,
-                        trust_policy=policy)
+                        trust_policy=policy, direct=direct)
+            call.on_path_change = lambda label: console.print(f"media path: {escape(label)}")
+            return call
 
         asyncio.run(_run(make_call, duration, console, stats_json))
     except HotlineError as exc:

@@ -103,6 +103,8 @@ class Console:
                 _say(f"link test: {str(d['outcome']).upper()}: {figures_line(result)}")
             case "call_started":
                 _say("call connected: media flows (encrypted end to end)")
+            case "path":
+                _say(f"media path: {d['path']}")
             case "call_ended":
                 _say(f"call ended: {d['reason']}")
             case "error":

@@ -21,16 +21,21 @@ import contextlib
 import ipaddress
 import logging
 import urllib.parse
+from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
-from aiortc.contrib.media import MediaPlayer, MediaRecorder, MediaRelay
+from aiortc.contrib.media import MediaPlayer
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from hotline.client.callstats import CallStats, CountingSendKeys, RemoteStream, call_stats
 from hotline.client.mediarestart import Connection, MediaRestartPolicy
 from hotline.client.mediasources import open_media
+from hotline.client.paths import CallPaths
+from hotline.client.pathswitch import Path as MediaPath
+from hotline.client.recording import CallRecorder
 from hotline.client.signaling import ClientEvent, SignalingClient, trust
 from hotline.client.synthetic import PatternTrack
 from hotline.client.trustpolicy import TrustPolicy
@@ -67,7 +72,10 @@ class Call:
                  signaling: SignalingClient | None = None,
                  host_addresses: list[str] | None = None,
                  media_restart: bool = True,
-                 trust_policy: TrustPolicy | None = None) -> None:
+                 trust_policy: TrustPolicy | None = None,
+                 direct: bool = False, prefer_path: MediaPath = "direct",
+                 direct_only: bool = False,
+                 direct_addresses: list[str] | None = None) -> None:
         self.server, self.room = server, room
         self.signaling = signaling if signaling is not None else SignalingClient(
             server, identity, kem=kem, ssl_context=trust(tls_ca), trust=trust_policy)
@@ -84,9 +92,7 @@ class Call:
         self.camera, self.microphone = camera, microphone
         self.video_size = video_size
         self._players: list[MediaPlayer] = []
-        self._relay = MediaRelay()
-        self._recorders: dict[int, MediaRecorder] = {}
-        self._record_tracks: dict[int, list[MediaStreamTrack]] = {}
+        self.recorder = None if record_dir is None else CallRecorder(record_dir, self._spawn)
         self._tasks: set[asyncio.Task[None]] = set()
         self._offers: asyncio.Queue[m.SubscribeOffer | m.MediaRestarted | str] = asyncio.Queue()
         self.joined_at = 0.0
@@ -105,6 +111,16 @@ class Call:
         #: When to restart the media (fed with loop time); it also counts the restarts
         #: queued and sent but not answered yet.
         self.restart_policy = MediaRestartPolicy()
+        #: The path our media goes on ("via SFU", "direct"), every change of it as
+        #: (loop time, label), and a callback for each change.
+        self.path = ""
+        self.path_changes: list[tuple[float, str]] = []
+        self.on_path_change: Callable[[str], None] | None = None
+        self.audio_times: deque[float] = deque(maxlen=100_000)  # decoded audio frames
+        #: A direct path beside the SFU in a two-party room that allows it (hot standby;
+        #: direct_only: the direct path alone, nothing published to the SFU).
+        self.paths = CallPaths(self, prefer=prefer_path, direct_only=direct_only,
+                               addresses=direct_addresses) if direct or direct_only else None
         loopback = _loopback_server(server)
         if loopback is not None and host_addresses is None:
             adapter.use_host_addresses([loopback])
@@ -132,12 +148,18 @@ class Call:
         self._spawn(self._answer_offers())
         loop = asyncio.get_running_loop()
         self.joined_at = loop.time()
+        if self.paths is not None:
+            self.paths.listen()
         await sig.join(self.room, request=self.join_request)
         if sig.pin_failure is not None:  # a hotline's far end is not the pinned key
             raise sig.pin_failure
         self.send_keys.replace(sig.keys.senders)
         self.restart_policy.start(loop.time())
         self._spawn(self._watch_path())
+        if self.paths is not None and sig.role not in m.LISTEN_ONLY:
+            self.paths.start()
+            if self.paths.direct_only:
+                return  # nothing published to the SFU
         if sig.role in m.LISTEN_ONLY:
             log.info("role %s listens only: nothing published", sig.role)
             return
@@ -158,9 +180,10 @@ class Call:
         pc = self.publish_pc = RTCPeerConnection(adapter.configuration())
         self._connection_state("publish", pc)
         self.e2ee.attach(pc)
-        if not self._sending:
-            self._sending = self._media_tracks()
-        for track in self._sending:  # the same tracks after a media restart
+        sending = self.sending_tracks()
+        if self.paths is not None:
+            sending = self.paths.tracks("sfu", sending)  # while the SFU path is active
+        for track in sending:  # the same tracks after a media restart
             pc.addTransceiver(track, direction="sendonly")
 
         @pc.on("connectionstatechange")
@@ -184,6 +207,22 @@ class Call:
         answer = await self.signaling.publish(pc.localDescription.sdp)
         await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
 
+    def sending_tracks(self) -> list[MediaStreamTrack]:
+        """What we send (made on first use)."""
+        if not self._sending:
+            self._sending = self._media_tracks()
+        return self._sending
+
+    def set_path(self, label: str, now: float) -> None:
+        """Our media goes on ``label`` now: noted, and told if it changed."""
+        if label == self.path:
+            return
+        self.path = label
+        self.path_changes.append((now, label))
+        log.info("media path: %s", label)
+        if self.on_path_change is not None:
+            self.on_path_change(label)
+
     def _media_connected(self, now: float) -> None:
         """The connection that carries our media connected (first since it was made)."""
         if self.setup_at is None:
@@ -202,6 +241,10 @@ class Call:
         self.restart_policy.connection(conn, pc.connectionState, now)
         if not was and self.restart_policy.connected:
             self._media_connected(now)
+        if self.paths is not None and conn == "publish":
+            self.paths.sfu_state(pc.connectionState, now)
+        elif self.paths is None and pc.connectionState == "connected" and conn == "publish":
+            self.set_path("via SFU", now)
         self._check_path()
 
     def _check_path(self) -> None:
@@ -341,9 +384,15 @@ class Call:
         if stream is None:
             log.warning("track on an unknown m-line %s", safe(mid))
             return
-        if self.record_dir is not None:
-            self._record(stream, track)
-            track = self._relay.subscribe(track)
+        if self.recorder is not None:
+            pid = stream.participant_id
+            track = self.recorder.add(
+                pid, self.signaling.names.get(pid, f"participant-{pid}"),
+                {s.kind for s in self.streams.values() if s.participant_id == pid}, track)
+        self.consume_track(stream, track)
+
+    def consume_track(self, stream: RemoteStream, track: MediaStreamTrack) -> None:
+        """Decode (and count) an incoming track's frames from now on."""
         self._spawn(self._consume(stream, track))
 
     async def _consume(self, stream: RemoteStream, track: MediaStreamTrack) -> None:
@@ -354,21 +403,9 @@ class Call:
                 if stream.first_frame_at is None:
                     stream.first_frame_at = loop.time()
                 stream.frames_decoded += 1
-
-    def _record(self, stream: RemoteStream, track: MediaStreamTrack) -> None:
-        pid = stream.participant_id
-        tracks = self._record_tracks.setdefault(pid, [])
-        tracks.append(self._relay.subscribe(track))
-        kinds = {s.kind for s in self.streams.values() if s.participant_id == pid}
-        if len(tracks) == len(kinds) and pid not in self._recorders:
-            assert self.record_dir is not None
-            self.record_dir.mkdir(parents=True, exist_ok=True)
-            name = self.signaling.names.get(pid, f"participant-{pid}")
-            recorder = MediaRecorder(str(self.record_dir / f"{name}-{pid}.mkv"))
-            for t in tracks:
-                recorder.addTrack(t)
-            self._recorders[pid] = recorder
-            self._spawn(recorder.start())
+                stream.last_frame_at = loop.time()
+                if stream.kind == "audio":
+                    self.audio_times.append(stream.last_frame_at)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -377,11 +414,12 @@ class Call:
 
     async def close(self) -> None:
         self.auto_restart = False  # connections closed from here on are no path loss
-        for recorder in self._recorders.values():
-            with contextlib.suppress(Exception):
-                await recorder.stop()
+        if self.recorder is not None:
+            await self.recorder.stop()
         for task in list(self._tasks):
             task.cancel()
+        if self.paths is not None:
+            await self.paths.close()
         for pc in (self.publish_pc, self.subscribe_pc):
             if pc is not None:
                 await _close_quietly(pc)
@@ -392,9 +430,16 @@ class Call:
 
     # -- figures ---------------------------------------------------------------------------
 
+    async def direct_figures(self) -> dict[str, float | None] | None:
+        """The direct connection's figures: ``setup_ms`` (start -> connected), ``rtt_ms``,
+        ``loss`` (fraction, far end -> us) and ``jitter_ms``; None without one."""
+        return None if self.paths is None else await self.paths.direct_figures()
+
     def stats(self) -> CallStats:
         return call_stats(self.signaling, self.send_keys,
-                          [*self.old_streams, *self.streams.values()], self.joined_at,
+                          [*self.old_streams, *self.streams.values(),
+                           *(self.paths.streams() if self.paths is not None else [])],
+                          self.joined_at,
                           len(self.media_restarts))
 
 

@@ -39,6 +39,7 @@ class RemoteStream:
     decryptor: StreamDecryptor
     first_frame_at: float | None = None
     frames_decoded: int = 0
+    last_frame_at: float | None = None  # loop time of the last frame decoded
 
 
 @dataclass

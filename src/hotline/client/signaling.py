@@ -92,6 +92,11 @@ class SignalingClient(SignalingConnection):
         self.roles: dict[int, str] = {}  # participant id -> role in the room
         self.media: dict[int, m.MediaState] = {}  # participant id -> what it sends
         self.role = ""  # ours, in the room joined
+        self.present: set[int] = set()  # participant ids in the room now, ours included
+        #: Called after the roster changed (a direct connection needs exactly two).
+        self.on_roster: Callable[[], None] | None = None
+        #: Called with each ``direct_from`` (the direct connection's signals), in order.
+        self.on_direct: Callable[[m.DirectFrom], None] | None = None
         self.rejected_key_messages = 0
         self._timer: asyncio.Task[None] | None = None
         self._joined = asyncio.Event()
@@ -182,6 +187,15 @@ class SignalingClient(SignalingConnection):
         :attr:`on_subscribe_offer`)."""
         self._send(m.MediaRestart(reason=reason[:200]))
 
+    def send_direct(self, to: int, *, description: m.DirectDescription | None = None,
+                    candidate: m.DirectCandidate | None = None) -> None:
+        """A signal of the direct connection to participant ``to`` (``direct_signal``)."""
+        self._send(m.DirectSignal(to=to, description=description, candidate=candidate))
+
+    def _roster_changed(self) -> None:
+        if self.on_roster is not None:
+            self.on_roster()
+
     def answer_subscription(self, answer_sdp: str) -> None:
         self._send(m.SubscribeAnswer(sdp=answer_sdp))
 
@@ -260,6 +274,7 @@ class SignalingClient(SignalingConnection):
                 self.roles = {i.participant_id: i.role for i in message.members}
                 self.roles[message.participant_id] = self.role = message.role
                 self.media = {i.participant_id: i.media for i in message.members}
+                self.present = {message.participant_id, *self.names}
                 self._feed(KsJoined(self._now(), message.epoch, message.participant_id,
                                     tuple(self._member(i) for i in message.members)))
                 self._timer = asyncio.create_task(self._timer_loop())
@@ -267,6 +282,7 @@ class SignalingClient(SignalingConnection):
                 self._event("joined", participant_id=message.participant_id,
                             epoch=message.epoch)
                 self._replies.put_nowait(message)
+                self._roster_changed()
             case m.MemberJoined():
                 self.names[message.member.participant_id] = message.member.party
                 self.identity_keys[message.member.participant_id] = message.member.identity_key
@@ -276,11 +292,15 @@ class SignalingClient(SignalingConnection):
                                           self._member(message.member)))
                 self._event("member_joined", participant_id=message.member.participant_id,
                             party=message.member.party)
+                self.present.add(message.member.participant_id)
+                self._roster_changed()
             case m.MemberLeft():
                 self.unverified.pop(message.participant_id, None)
                 self._feed(KsMemberLeft(self._now(), message.epoch, message.participant_id))
                 self._event("member_left", participant_id=message.participant_id,
                             party=self.names.get(message.participant_id, "?"))
+                self.present.discard(message.participant_id)
+                self._roster_changed()
             case m.MemberMedia():
                 if message.participant_id in self.names:
                     self.media[message.participant_id] = message.state
@@ -289,6 +309,9 @@ class SignalingClient(SignalingConnection):
                                 screen=message.state.screen)
             case m.KeyFrom():
                 self._feed(KeyMessageReceived(self._now(), message.data))
+            case m.DirectFrom():
+                if self.on_direct is not None:
+                    self.on_direct(message)
             case m.SubscribeOffer() | m.MediaRestarted():
                 if self.on_subscribe_offer is not None:
                     self.on_subscribe_offer(message)

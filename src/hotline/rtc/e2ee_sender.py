@@ -135,6 +135,10 @@ class E2eeEncoder(Encoder):
             # Shadows the classmethod for this instance only (see aiortc_internals).
             setattr(inner, "_packetize", self._packetize_vp8)  # noqa: B010
 
+    def request_keyframe(self) -> None:
+        """Make the next VP8 frame a key frame (e.g. its stream moved to another path)."""
+        self._force_keyframe = True
+
     # aiortc's sender adapts VP8's bitrate to REMB through this (if the encoder has it).
     @property
     def target_bitrate(self) -> int:

@@ -168,6 +168,14 @@ class MediaE2ee:
 
         setattr(sender, "_next_encoded_frame", next_encoded_frame)  # noqa: B010
 
+    @staticmethod
+    def request_keyframe(sender: RTCRtpSender) -> None:
+        """The next frame ``sender`` encodes is a key frame (VP8; nothing for audio or
+        before its first frame, which is one anyway)."""
+        encoder = getattr(sender, _SENDER_ENCODER, None)
+        if isinstance(encoder, E2eeEncoder):
+            encoder.request_keyframe()
+
     def protect_receiver(self, receiver: RTCRtpReceiver, kind: str) -> StreamDecryptor:
         """Decrypt every frame ``receiver`` decodes. Call before ``receive()`` runs."""
         current = getattr(receiver, _RECEIVER_QUEUE)

@@ -16,8 +16,9 @@
  *     counted from its last packet or from when it became active (`silent`);
  *  4. the active path silent for `follow_s` and the other path brought the far end's
  *     media within `follow_s`, not within `dwell_s` of our last switch (`far_end_moved`);
- *  5. the preferred path is up, was not left for silence or failure since its connection
- *     was made, not within `dwell_s` of our last switch (`preferred`).
+ *  5. the preferred path is up, and we did not leave it since its connection was made
+ *     (it went silent or failed, or the far end never came onto it), not within
+ *     `dwell_s` of our last switch (`preferred`).
  *
  * Why these values: docs/reliability.md ("Path switching").
  */
@@ -48,7 +49,7 @@ export interface Switch {
 interface PathState {
   state: string;
   mediaAt: number | null; // last packet of the far end's media on it
-  abandoned: boolean; // left for silence or failure since its connection was made
+  abandoned: boolean; // we left it since its connection was made
 }
 
 export function other(path: Path): Path {
@@ -85,13 +86,7 @@ export class PathPolicy {
 
   /** The caller now sends on `to`. */
   switched(to: Path, now: number): void {
-    if (this.active !== null && this.active !== to) {
-      const left = this.paths[this.active];
-      if (left.state === "failed" || left.state === "closed"
-          || (left.mediaAt !== null && this.quiet(this.active, now) >= this.thresholds.silent_s)) {
-        left.abandoned = true;
-      }
-    }
+    if (this.active !== null && this.active !== to) this.paths[this.active].abandoned = true;
     this.active = to;
     this.activeSince = now;
   }

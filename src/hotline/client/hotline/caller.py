@@ -32,9 +32,7 @@ class HotlineCaller:
         self.signaling = SignalingClient(server, identity, ssl_context=trust(tls_ca),
                                          trust=self.pins)
         media = media or CallMedia()
-        self.call = Call(server, identity, "", signaling=self.signaling,
-                         media_file=media.media_file, camera=media.camera,
-                         microphone=media.microphone)
+        self.call = Call(server, identity, "", signaling=self.signaling, **media.options())
         self.call_id: str | None = None
         self.endpoints = 0
         self.ended: str | None = None

@@ -35,6 +35,7 @@ from typing import Any
 from hotline.client.call import Call
 from hotline.client.hotline.linktest import take_part
 from hotline.client.hotline.recordhead import RecordHeads
+from hotline.client.pathswitch import Path as MediaPath
 from hotline.client.signaling import SignalingClient, trust
 from hotline.client.trust import Verdict
 from hotline.client.trustpolicy import Presented, TrustPolicy, UntrustedKey, pin_message
@@ -60,8 +61,9 @@ log = logging.getLogger("hotline.standby")
 class StandbyEvent:
     """``kind``: connected, disconnected, ring, ring_stop, acked, linktest, linktest_done
     (our end's group code or error), linktest_result, call_started, group_code (of the
-    call), call_ended, alarm (a key that is not pinned: refused; or the uptime record was
-    rewritten or forked), error."""
+    call), path (the call's media path changed: "via SFU", "direct"), call_ended, alarm
+    (a key that is not pinned: refused; or the uptime record was rewritten or forked),
+    error."""
 
     kind: str
     data: dict[str, object] = field(default_factory=dict)
@@ -69,11 +71,26 @@ class StandbyEvent:
 
 @dataclass
 class CallMedia:
-    """What a real call sends once answered (default: the synthetic pattern)."""
+    """What a real call sends once answered (default: the synthetic pattern), and on
+    which paths: via the SFU and, with ``direct`` (the default), a direct path to the far
+    end in hot standby (hotline.client.paths; ``prefer_path`` carries the media while
+    both are up). ``host_addresses``/``direct_addresses``: where each path gathers its
+    ICE candidates (None: the defaults)."""
 
     media_file: Path | None = None
     camera: str | None = None
     microphone: str | None = None
+    direct: bool = True
+    prefer_path: MediaPath = "direct"
+    host_addresses: list[str] | None = None
+    direct_addresses: list[str] | None = None
+
+    def options(self) -> dict[str, Any]:
+        """The :class:`~hotline.client.call.Call` options these stand for."""
+        return {"media_file": self.media_file, "camera": self.camera,
+                "microphone": self.microphone, "direct": self.direct,
+                "prefer_path": self.prefer_path, "host_addresses": self.host_addresses,
+                "direct_addresses": self.direct_addresses}
 
 
 class Standby:
@@ -284,11 +301,11 @@ class Standby:
     async def _start_call(self, answered: m.CallAnswered) -> None:
         self.ringing.pop(answered.call_id, None)
         call = Call(self.server, self.identity, answered.room, tls_ca=self.tls_ca,
-                    media_file=self.media.media_file, camera=self.media.camera,
-                    microphone=self.media.microphone,
                     join_request=m.HotlineJoin(call_id=answered.call_id),
-                    trust_policy=self.pins)
+                    trust_policy=self.pins, **self.media.options())
         self.call = call
+        call.on_path_change = lambda label: self._event("path", call_id=answered.call_id,
+                                                        path=label)
         try:
             await call.start()
         except UntrustedKey as exc:
