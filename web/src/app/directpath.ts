@@ -202,12 +202,14 @@ export class DirectPath {
       this.policy.connection("direct", conn.pc.connectionState, seconds());
       this.decide();
     });
+    let proved = 0;
     for (const kind of ["audio", "video"] as const) {
       const sender = conn.transceivers[kind].sender;
       proveSender(this.host.e2ee, sender, kind, () => conn.pc.connectionState === "connected", () => conn !== this.conn || this.host.ended())
         .then(async () => {
           await sender.replaceTrack(this.host.realTrack(kind));
           if (kind === "video") this.host.directVideo(sender);
+          if (++proved === 2 && conn === this.conn) this.placeholders?.stop(); // both real now
         })
         .catch((error: unknown) => {
           if (conn !== this.conn || this.host.ended()) return;
