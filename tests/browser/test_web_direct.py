@@ -148,7 +148,7 @@ async def test_direct_call_and_failover_to_sfu(
     assert sfu_during == 0, f"the SFU forwarded {sfu_during} packets while the pages were direct"
     # the tile shows the direct receiver's video: it decodes on
     for n, other in pairs:
-        assert (await pages[n].remote(other))["framesDecoded"] - shown[n] > 10 * WINDOW
+        assert (await pages[n].remote(other))["framesDecoded"] - shown[n] > 5 * WINDOW
 
     # Kill the direct path: its UDP port pair, both ways.
     pair = (await path_state(alice))["directPair"]

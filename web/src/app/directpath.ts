@@ -35,6 +35,10 @@ import { message, state } from "./view.js";
 const POLL_MS = 200;
 /** The direct connection's candidate pair is read every this many polls. */
 const PAIR_POLLS = 5;
+/** Seconds on the SFU with the direct connection up and hearing the far end before the
+ * direct path is tried again; "hearing": its pair received something within HEARD_S. */
+const RETRY_S = 10;
+const HEARD_S = 3;
 /** Signals kept for a connection not made yet. */
 const MAX_EARLY = 64;
 type Kind = "audio" | "video";
@@ -157,6 +161,10 @@ export class DirectPath {
   private shown: Path | null = null;
   private timer: ReturnType<typeof setInterval> | null = null;
   private polls = 0;
+  /** The direct connection's selected pair: bytes received, and when they last grew. */
+  private directRx = -1;
+  private directRxAt: number | null = null;
+  private lastRetry = 0;
 
   /** Signals that came before their connection was made (the far member offered while
    * we were still publishing): replayed to it, in order. */
@@ -282,8 +290,29 @@ export class DirectPath {
       const where = (c: Record<string, unknown>): string => `${String(c["address"] ?? c["ip"] ?? "?")}:${String(c["port"] ?? "?")}`;
       if (pair !== null && conn === this.conn) {
         state.mediaPath.directPair = { local: where(pair.local), remote: where(pair.remote), protocol: String(pair.local["protocol"] ?? "udp") };
+        const rx = typeof pair.pair["bytesReceived"] === "number" ? pair.pair["bytesReceived"] : -1;
+        if (rx > this.directRx) {
+          this.directRx = rx;
+          this.directRxAt = seconds();
+        }
       }
     }
+    this.retry(conn);
+  }
+
+  /** Left for the SFU while the direct connection stays up and hears the far end (the two
+   * ends' choices crossed, e.g. on a loaded machine): after RETRY_S on the SFU the direct
+   * connection counts as a new one again, so that the preferred path can be taken back.
+   * A direct path that died hears nothing (its consent checks get no answer): not retried. */
+  private retry(conn: DirectConnection): void {
+    const now = seconds();
+    if (this.policy.active !== "sfu" || conn.pc.connectionState !== "connected") return;
+    if (now - this.policy.activeSince < RETRY_S || now - this.lastRetry < RETRY_S) return;
+    if (this.directRxAt === null || now - this.directRxAt > HEARD_S) return;
+    this.lastRetry = now;
+    this.policy.connection("direct", "new", now);
+    this.policy.connection("direct", "connected", now);
+    this.decide();
   }
 
   /** The far member's frames come on `path`: its tile shows that path's streams. */
@@ -330,6 +359,8 @@ export class DirectPath {
     this.placeholders?.stop();
     this.placeholders = null;
     this.shown = null;
+    this.directRx = -1;
+    this.directRxAt = null;
     showDirectState("none");
     this.policy.connection("direct", "closed", seconds());
     this.decide();
