@@ -5,7 +5,8 @@
  * subscribe offers (MediaE2EE.watch: receivers get their transform in 'track'), and the
  * status line (quality, active speaker). What we send and its controls are localmedia.ts;
  * the others' tiles roster.ts and what they show tilefigures.ts; the group code
- * codeview.ts; the path and its restarts mediapath.ts.
+ * codeview.ts; the path and its restarts mediapath.ts; the direct path beside the SFU's
+ * in a two-party room that allows it, and the choice between them, directpath.ts.
  *
  * Every batch of key actions is mirrored into the transform worker: sending keys per
  * slot, receiving keys installed and retired. A fatal error of MediaE2EE (a bypass, a
@@ -28,7 +29,6 @@ import { DirectPath } from "./directpath.js";
 import { mirrorKeys } from "./keys.js";
 import { LocalMedia } from "./localmedia.js";
 import { MediaPath } from "./mediapath.js";
-import { clearPath } from "./pathview.js";
 import { gathered, onlyMidExtension } from "./negotiation.js";
 import type { PrejoinChoice } from "./prejoin.js";
 import { LevelMeter } from "./prejoin.js";
@@ -411,7 +411,6 @@ export class Call {
     this.local.stop();
     this.selfMeter?.close();
     this.direct.close();
-    clearPath();
     this.publishPc?.close();
     this.subscribePc?.close();
     this.e2ee.close();

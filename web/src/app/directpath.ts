@@ -28,7 +28,7 @@ import { Placeholders, proveSender } from "../media/proof.js";
 import type { DirectFrom } from "../protocol/messages.js";
 import type { SignalingClient } from "../protocol/signaling.js";
 import { onlyMidExtension } from "./negotiation.js";
-import { showDirectState, showPath } from "./pathview.js";
+import { clearPath, showDirectState, showPath } from "./pathview.js";
 import { selectedPath } from "./quality.js";
 import { message, state } from "./view.js";
 
@@ -244,7 +244,8 @@ export class DirectPath {
     this.sfuReceivers.set(participant, r);
   }
 
-  /** Whether `receiver` is the far member's on the path not shown now (kept out of the tile). */
+  /** Whether `participant`'s streams come on the direct path now (a new SFU receiver of
+   * it is then kept out of its tile until its frames come that way). */
   hidden(participant: number): boolean {
     return this.conn !== null && this.conn.far === participant && this.shown === "direct";
   }
@@ -371,5 +372,6 @@ export class DirectPath {
     this.timer = null;
     this.closeConnection();
     this.host.client.onDirect = null;
+    clearPath();
   }
 }
