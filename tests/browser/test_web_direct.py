@@ -20,6 +20,11 @@ on their direct connection (the page's ``#media-path`` and ``Call.path`` say "di
 decrypt each other there with nothing through the SFU, and go back to the SFU together
 when its port pair is blackholed.
 
+And fail closed: a page whose direct senders' transforms are ignored (as Chromium does
+with a late one; an init script makes the direct connection's senders drop the
+assignment) never puts its camera or microphone on them (0 real frames sent on the
+direct connection), and its call ends with the E2EE error.
+
 Needs ``make web`` and the loopback-only namespace: ``scripts/in-loopback-netns.sh
 .venv/bin/python -m pytest tests/browser/test_web_direct.py``.
 """
@@ -258,3 +263,73 @@ async def test_chromium_and_python_direct(
 
 async def _more(call: Call, than: int) -> bool:
     return python_decrypted(call, "alice") > than
+
+
+#: The direct connection's senders (the page makes them with addTrack; its SFU senders
+#: with addTransceiver) ignore their transform; what they send of the real camera and
+#: microphone is counted.
+DIRECT_BYPASS = """
+(() => {
+  const real = new Set(), pcs = [];
+  const out = { realOnSender: 0, frames: 0, packets: 0, senders: 0 };
+  window.__direct = out;
+  const gum = MediaDevices.prototype.getUserMedia;
+  MediaDevices.prototype.getUserMedia = async function (c) {
+    const s = await gum.call(this, c);
+    for (const t of s.getTracks()) real.add(t.id);
+    return s;
+  };
+  const addTrack = RTCPeerConnection.prototype.addTrack;
+  RTCPeerConnection.prototype.addTrack = function (t, ...streams) {
+    if (!pcs.includes(this)) pcs.push(this);
+    const sender = addTrack.call(this, t, ...streams);
+    out.senders += 1;
+    Object.defineProperty(sender, "transform",
+                          { configurable: true, get() { return null; }, set(_) {} });
+    const replace = sender.replaceTrack.bind(sender);
+    sender.replaceTrack = (track) => {
+      if (track && real.has(track.id)) out.realOnSender += 1;
+      return replace(track);
+    };
+    return sender;
+  };
+  setInterval(async () => {
+    for (const pc of pcs) {
+      if (pc.connectionState === "closed") continue;
+      const r = await pc.getStats();
+      const source = {};
+      r.forEach((s) => { if (s.type === "media-source") source[s.id] = s.trackIdentifier; });
+      r.forEach((s) => {
+        if (s.type === "outbound-rtp" && real.has(source[s.mediaSourceId])) {
+          out.frames = Math.max(out.frames, s.framesEncoded || 0);
+          out.packets = Math.max(out.packets, s.packetsSent || 0);
+        }
+      });
+    }
+  }, 100);
+})();
+"""
+
+
+async def test_direct_senders_without_their_transform_fail_closed(
+        direct_room: tuple[Server, dict[str, str]], browser: Any) -> None:
+    srv, codes = direct_room
+    alice = await enrolled(browser, srv.url, "alice", codes["alice"], console=True)
+    await join(alice)
+    bob = await enrolled(browser, srv.url, "bob", codes["bob"], init=DIRECT_BYPASS)
+    await join(bob)
+
+    async def ended() -> bool:
+        st = await bob.state()
+        return st["phase"] != "in-call" and bool(st["error"])
+
+    await wait_until(ended, 30, "bob's call ending on the E2EE error")
+    st = await bob.state()
+    assert "E2EE" in st["error"], st["error"]
+    got = await bob.page.evaluate("() => window.__direct")
+    assert got["senders"] == 2, got  # the direct connection was made
+    assert got == {**got, "realOnSender": 0, "frames": 0, "packets": 0}, got
+    # Alice decrypted nothing of bob on the direct connection (clear frames dropped)
+    assert (await path_state(alice))["decrypted"]["direct"] == 0
+    print(f"direct senders without their transform: bob's call ended ({st['error']}); "
+          f"real frames on the direct connection {got}")
