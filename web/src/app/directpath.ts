@@ -204,16 +204,29 @@ export class DirectPath {
     this.conn = conn;
     this.policy.connection("direct", "new", seconds());
     showDirectState("new");
+    let proving = false;
     conn.pc.addEventListener("connectionstatechange", () => {
       if (conn !== this.conn) return;
       showDirectState(conn.pc.connectionState);
       this.policy.connection("direct", conn.pc.connectionState, seconds());
+      if (!proving && conn.pc.connectionState === "connected") {
+        proving = true; // not before: a far end that never connects costs no proof loop
+        this.prove(conn);
+      }
       this.decide();
     });
+    conn.start();
+    for (const m of this.early.splice(0)) if (m.sender === far) conn.signal(m);
+    this.timer ??= setInterval(() => void this.poll(), POLL_MS);
+  }
+
+  /** Each direct sender gets its real track once proved (proof.ts); one never proved
+   * closes the direct path (the call stays on the SFU, shown). */
+  private prove(conn: DirectConnection): void {
     let proved = 0;
     for (const kind of ["audio", "video"] as const) {
       const sender = conn.transceivers[kind].sender;
-      proveSender(this.host.e2ee, sender, kind, () => conn.pc.connectionState === "connected", () => conn !== this.conn || this.host.ended())
+      proveSender(this.host.e2ee, sender, kind, () => true, () => conn !== this.conn || this.host.ended())
         .then(async () => {
           await sender.replaceTrack(this.host.realTrack(kind));
           if (kind === "video") this.host.directVideo(sender);
@@ -221,14 +234,10 @@ export class DirectPath {
         })
         .catch((error: unknown) => {
           if (conn !== this.conn || this.host.ended()) return;
-          // never proved: the direct path is closed, the call stays on the SFU (shown)
           this.host.notice(`The direct path was closed: ${message(error)}`);
           this.closeConnection();
         });
     }
-    conn.start();
-    for (const m of this.early.splice(0)) if (m.sender === far) conn.signal(m);
-    this.timer ??= setInterval(() => void this.poll(), POLL_MS);
   }
 
   /** The SFU's publish connection changed state (or a new one was made: "new"). */
