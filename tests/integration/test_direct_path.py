@@ -19,6 +19,7 @@ import contextlib
 import json
 import os
 import statistics
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ from hotline.signaling import messages as m
 
 from ..support.pathkiller import PathKiller
 from ..support.server import Server
+from ..support.sfu_tap import Tap
 from ..support.trust import accept_all, hotline_pins
 from ..support.wait import wait_until
 from .hotline_support import HOTLINE, RunningStandby, hotline_server, standby
@@ -188,11 +190,18 @@ async def failover(calls: dict[str, Call], killer: PathKiller, kill: MediaPath, 
 
 
 async def test_a_direct_call_beside_the_sfu_keeps_its_keys_and_binds_its_streams(
-        server: Server) -> None:
+        server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    tap = Tap(monkeypatch)
     calls = await direct_pair(server)
     alice, bob = calls["alice"], calls["bob"]
     try:
         await on_path(calls, "direct")
+        # hot standby: media goes on one path; the SFU forwards nothing of either now
+        await asyncio.sleep(0.5)  # packets already on their way through the SFU
+        since = time.monotonic()
+        await asyncio.sleep(1.5)
+        assert [t for t, _, _ in tap.packets if t > since] == []
+        assert any(t < since for t, _, _ in tap.packets)  # it did, before direct was up
         assert [label for _, label in alice.path_changes][-1] == "direct"
         assert alice.paths is not None and bob.paths is not None
         link = alice.paths.link
@@ -229,6 +238,25 @@ async def test_a_dead_path_of_a_hotline_call_is_replaced_within_10_s_with_at_mos
                 print(f"\n{kill} killed: {json.dumps(figures)}")
         finally:
             await b.stop()
+
+
+async def test_a_direct_path_that_died_is_set_up_again_and_taken_back(
+        server: Server, path_killer: PathKiller) -> None:
+    """Direct dies: via the SFU; once the path is back, the offerer's new direct
+    connection (after 3 s, then 6, 12 … 30) carries the call again (preferred)."""
+    calls = await direct_pair(server)
+    try:
+        offerer = min(calls.values(), key=lambda c: c.signaling.participant_id or 0)
+        assert offerer.paths is not None
+        first = offerer.paths.link
+        await failover(calls, path_killer, "direct")  # and the path comes back
+        await on_path(calls, "direct", timeout=45)
+        assert offerer.paths.retries >= 1 and offerer.paths.link is not first
+        for c in calls.values():
+            assert [label for _, label in c.path_changes][-3:] == ["direct", "via SFU", "direct"]
+    finally:
+        for c in calls.values():
+            await c.close()
 
 
 async def test_a_stranger_slipped_in_by_a_lying_server_gets_ciphertext_and_is_left(
@@ -274,6 +302,9 @@ async def test_a_stranger_slipped_in_by_a_lying_server_gets_ciphertext_and_is_le
         assert bob_pid is not None and mallory.localDescription is not None
         alice.signaling._dispatch(m.DirectFrom(sender=bob_pid, description=m.DirectDescription(
             kind="answer", sdp=mallory.localDescription.sdp)))
+        assert alice.paths is not None
+        to_mallory = alice.paths.link
+        assert to_mallory is not None
         # Alice takes the (preferred) direct path, finds no frame of Bob on it, leaves it
         await until(lambda: "direct" in [label for _, label in alice.path_changes], 15,
                     "Alice on the direct path")
@@ -282,9 +313,9 @@ async def test_a_stranger_slipped_in_by_a_lying_server_gets_ciphertext_and_is_le
         await on_path(calls, "via SFU")
         await asyncio.sleep(3.0)
         assert len(alice.path_changes) == changes, alice.path_changes  # no flapping
-        # Mallory's frames: dropped and counted by Alice, never decoded
-        assert alice.paths is not None and alice.paths.link is not None
-        streams = alice.paths.link.streams
+        # Mallory's frames: dropped and counted by Alice, never decoded (Alice offers
+        # again later, as for any direct link she left: those offers go nowhere here)
+        streams = to_mallory.streams
         assert sum(s.frames_decoded for s in streams) == 0
         assert sum(n for s in streams for n in s.decryptor.dropped().values()) > 0
         # what Mallory got of Alice: SFrame ciphertext only (Bob's keys open it, hers none)

@@ -37,6 +37,10 @@ from hotline.signaling import messages as m
 log = logging.getLogger("hotline.paths")
 #: How often the active path is checked (the policy's thresholds are tenths of seconds).
 CHECK_INTERVAL = 0.1
+#: A direct link we left is replaced by a new one (by the offerer) after these seconds,
+#: doubling up to the last while new ones do not carry the far end's media.
+RETRY_FIRST, RETRY_MAX = 3.0, 30.0
+SETUP_TIMEOUT = 10.0  # a direct link not connected by then is no use
 
 
 class Call(Protocol):
@@ -67,6 +71,9 @@ class CallPaths:
         self._gated: dict[Path, list[MediaStreamTrack]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._queue: asyncio.Queue[m.DirectFrom | None] = asyncio.Queue()
+        self._retry_after = RETRY_FIRST
+        self._retry_at: float | None = None
+        self.retries = 0  # direct links made again after we left one
 
     # -- what the call tells us ------------------------------------------------------------
 
@@ -199,6 +206,30 @@ class CallPaths:
                 "detail": decision.text}))
         if policy.active is not None:
             self.call.set_path(LABELS[policy.active], now)
+        self._retry(now)
+
+    def _retry(self, now: float) -> None:
+        """The offerer replaces a direct link that is no use (we left it: it died or the
+        far end never came onto it; it failed; or it did not connect in SETUP_TIMEOUT)
+        by a new one, with a growing delay; the answerer takes the new offer."""
+        link, me = self.link, self.call.signaling.participant_id
+        if link is None or me is None or me > link.far:
+            return
+        stuck = link.connected_at is None and now - link.started_at > SETUP_TIMEOUT
+        if not (self.policy.left("direct") or link.state in ("failed", "closed") or stuck):
+            if link.connected_at is not None:
+                self._retry_after, self._retry_at = RETRY_FIRST, None
+            return
+        if self._retry_at is None:
+            self._retry_at = now + self._retry_after
+        elif now >= self._retry_at:
+            self._retry_at = None
+            self._retry_after = min(RETRY_MAX, self._retry_after * 2)
+            self.retries += 1
+            log.info("direct: a new direct connection (try %d)", self.retries)
+            far = link.far
+            self._drop_link()
+            self._spawn(self._offer(self._new_link(far)))
 
     def _keyframe(self, path: Path) -> None:
         if path == "direct" and self.link is not None:

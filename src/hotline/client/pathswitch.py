@@ -125,6 +125,10 @@ class PathPolicy:
     def state(self, path: Path) -> str:
         return self._paths[path].state
 
+    def left(self, path: Path) -> bool:
+        """We left ``path`` since its connection was made (it needs a new one)."""
+        return self._paths[path].abandoned
+
     def decide(self, now: float) -> Switch | None:
         """Whether to send on the other path from now on, and why."""
         t = self.thresholds

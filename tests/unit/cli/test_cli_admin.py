@@ -76,3 +76,20 @@ def test_room_roles(tmp_path: Path) -> None:
         assert out.stderr.startswith("error: ") and "Traceback" not in out.output
     out = runner.invoke(app, ["admin", "room", "member", "summit", "alice", "--data", data])
     assert out.exit_code != 0 and "--role ROLE or --remove" in out.output
+
+
+def test_room_direct_allow_and_deny(tmp_path: Path) -> None:
+    data = str(tmp_path)
+    assert runner.invoke(app, ["admin", "party", "add", "alice", "--data", data]).exit_code == 0
+    assert runner.invoke(app, ["admin", "room", "add", "pair", "--member", "alice",
+                               "--data", data]).exit_code == 0
+    out = runner.invoke(app, ["admin", "room", "direct", "pair", "--allow", "--data", data])
+    assert out.exit_code == 0 and "direct connections allowed" in out.stdout
+    out = runner.invoke(app, ["admin", "room", "list", "--data", data])
+    assert out.stdout.strip() == "pair: alice (delegate) [direct allowed]"
+    out = runner.invoke(app, ["admin", "room", "direct", "pair", "--deny", "--data", data])
+    assert out.exit_code == 0 and "denied" in out.stdout
+    out = runner.invoke(app, ["admin", "room", "direct", "nowhere", "--allow", "--data", data])
+    assert out.exit_code == 1 and out.stderr.startswith("error: ") and "Traceback" not in out.output
+    out = runner.invoke(app, ["admin", "room", "direct", "pair", "--data", data])
+    assert out.exit_code != 0  # --allow or --deny is required

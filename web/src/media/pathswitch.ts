@@ -95,6 +95,11 @@ export class PathPolicy {
     return this.paths[path].state;
   }
 
+  /** We left `path` since its connection was made (it needs a new one). */
+  left(path: Path): boolean {
+    return this.paths[path].abandoned;
+  }
+
   private quiet(path: Path, now: number): number {
     const p = this.paths[path];
     const last = p.mediaAt === null ? this.activeSince : Math.max(p.mediaAt, this.activeSince);
