@@ -13,7 +13,8 @@ What is proved:
   sport/dport ... blackhole`` in the test's namespace): both pages show "via SFU" with a
   log line, the far end's frames are decrypted from the SFU again within 10 s (the audio
   gap, last direct frame to first SFU frame as seen in 100 ms polls, is reported), with
-  the same group code (no rekey) and no E2EE failure.
+  the same group code (no rekey) and no E2EE failure; the offerer then replaces the dead
+  direct connection by a new one (other ports) and both pages take the direct path back.
 
 And a Chromium page and a Python client (``Call(direct=True)``) in such a room: both send
 on their direct connection (the page's ``#media-path`` and ``Call.path`` say "direct"),
@@ -191,6 +192,13 @@ async def test_direct_call_and_failover_to_sfu(
         assert st["media"]["restarts"] == 0 and st["media"]["publish"] == "connected", st["media"]
         assert st["error"] is None and not st["worker"]["locked"], st
     assert forwarded(tap, killed) > 0, "the SFU forwards again"
+    # The offerer replaces the dead direct connection (3 s later; new ports, which the
+    # rules do not block): both pages take the direct path back, same code.
+    for p in pages.values():
+        await p.until("() => window.hotlineApp.mediaPath.label === 'direct'", 30)
+        log = await p.page.text_content("#media-path-log")
+        assert log is not None and log.count("now direct") >= 1, log
+        assert (await p.state())["code"] == code
     for p in pages.values():
         assert not p.problems, p.problems
 
@@ -256,9 +264,17 @@ async def test_chromium_and_python_direct(
               f"({time.monotonic() - killed:.2f} s with Python decrypting again)")
         st = await alice.state()
         assert st["code"] == code and st["error"] is None and not st["worker"]["locked"], st
+        # the page (the offerer here: it joined first) makes a new direct connection,
+        # Python takes it: both direct again
+        await alice.until("() => window.hotlineApp.mediaPath.label === 'direct'", 30)
+        await wait_until(lambda: _is(bob.path, "direct"), 10, "Python direct again")
         assert not alice.problems, alice.problems
     finally:
         await bob.close()
+
+
+async def _is(value: str, expected: str) -> bool:
+    return value == expected
 
 
 async def _more(call: Call, than: int) -> bool:

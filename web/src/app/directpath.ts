@@ -35,10 +35,11 @@ import { message, state } from "./view.js";
 const POLL_MS = 200;
 /** The direct connection's candidate pair is read every this many polls. */
 const PAIR_POLLS = 5;
-/** Seconds on the SFU with the direct connection up and hearing the far end before the
- * direct path is tried again; "hearing": its pair received something within HEARD_S. */
-const RETRY_S = 10;
-const HEARD_S = 3;
+/** A direct connection that is no use is replaced after RETRY_FIRST_S, doubling up to
+ * RETRY_MAX_S (seconds); one not connected SETUP_TIMEOUT_S after it was made is no use. */
+const RETRY_FIRST_S = 3;
+const RETRY_MAX_S = 30;
+const SETUP_TIMEOUT_S = 10;
 /** Signals kept for a connection not made yet. */
 const MAX_EARLY = 64;
 type Kind = "audio" | "video";
@@ -51,7 +52,10 @@ function seconds(): number {
 export class DirectConnection {
   readonly pc = new RTCPeerConnection({ iceServers: [] });
   readonly transceivers: Record<Kind, RTCRtpTransceiver>;
-  private remoteSet = false;
+  /** The far end's description was applied (an offer after that is a new connection). */
+  remoteSet = false;
+  readonly startedAt = seconds();
+  connectedAt: number | null = null;
   private candidates: RTCIceCandidateInit[] = [];
   private chain: Promise<void> = Promise.resolve();
   closed = false;
@@ -98,19 +102,20 @@ export class DirectConnection {
     this.queue(async () => {
       if (m.description !== null) {
         const d = m.description;
-        if ((d.kind === "offer") === this.offerer || this.remoteSet) {
-          throw new Error(`an unexpected direct ${d.kind}`); // the lower id offers, once
-        }
+        // the lower id offers (an offer from the higher id is ignored); one answer each
+        if ((d.kind === "offer") === this.offerer) return;
+        if (this.remoteSet) throw new Error(`an unexpected direct ${d.kind}`);
         await this.pc.setRemoteDescription({ type: d.kind, sdp: d.sdp });
         this.remoteSet = true;
         if (d.kind === "offer") {
           await this.pc.setLocalDescription(await this.pc.createAnswer());
           this.client.sendDirect({ to: this.far, description: { kind: "answer", sdp: this.pc.localDescription!.sdp } });
         }
-        for (const c of this.candidates.splice(0)) await this.pc.addIceCandidate(c);
+        for (const c of this.candidates.splice(0)) await this.pc.addIceCandidate(c).catch(() => undefined);
       } else if (m.candidate !== null && m.candidate.candidate !== "") {
         const c = { candidate: m.candidate.candidate, sdpMid: m.candidate.sdp_mid, sdpMLineIndex: m.candidate.sdp_m_line_index };
-        if (this.remoteSet) await this.pc.addIceCandidate(c);
+        // a candidate of a connection this one replaced does not fit: ignored
+        if (this.remoteSet) await this.pc.addIceCandidate(c).catch(() => undefined);
         else this.candidates.push(c);
       }
     });
@@ -161,10 +166,9 @@ export class DirectPath {
   private shown: Path | null = null;
   private timer: ReturnType<typeof setInterval> | null = null;
   private polls = 0;
-  /** The direct connection's selected pair: bytes received, and when they last grew. */
-  private directRx = -1;
-  private directRxAt: number | null = null;
-  private lastRetry = 0;
+  /** When the offerer makes a new direct connection, and the delay after the next. */
+  private retryAt: number | null = null;
+  private retryAfter = RETRY_FIRST_S;
 
   /** Signals that came before their connection was made (the far member offered while
    * we were still publishing): replayed to it, in order. */
@@ -173,8 +177,14 @@ export class DirectPath {
 
   constructor(private readonly host: DirectHost) {
     host.client.onDirect = (m) => {
-      if (this.conn?.far === m.sender) this.conn.signal(m);
-      else if (this.early.length < MAX_EARLY) this.early.push(m);
+      const conn = this.conn;
+      if (conn !== null && conn.far === m.sender) {
+        // the offerer's new offer replaces a connection that has had one (docs/SIGNALING.md)
+        if (m.description?.kind === "offer" && !conn.offerer && conn.remoteSet) this.open(conn.far);
+        this.conn?.signal(m);
+      } else if (this.early.length < MAX_EARLY) {
+        this.early.push(m);
+      }
     };
   }
 
@@ -195,8 +205,14 @@ export class DirectPath {
     const others = schedule === null ? [] : schedule.members;
     const far = others.length === 1 && schedule?.untrusted.length === 0 ? others[0]! : null;
     if (this.conn !== null && this.conn.far === far) return;
+    if (far === null) this.closeConnection();
+    else this.open(far);
+  }
+
+  /** A new direct connection to `far` (the one before, if any, closed). */
+  private open(far: number): void {
     this.closeConnection();
-    if (far === null) return;
+    const client = this.host.client;
     this.placeholders = new Placeholders();
     const conn = new DirectConnection(this.host.e2ee, client, far,
       { audio: this.placeholders.track("audio"), video: this.placeholders.track("video") },
@@ -209,6 +225,7 @@ export class DirectPath {
       if (conn !== this.conn) return;
       showDirectState(conn.pc.connectionState);
       this.policy.connection("direct", conn.pc.connectionState, seconds());
+      if (conn.pc.connectionState === "connected") conn.connectedAt ??= seconds();
       if (!proving && conn.pc.connectionState === "connected") {
         proving = true; // not before: a far end that never connects costs no proof loop
         this.prove(conn);
@@ -300,29 +317,34 @@ export class DirectPath {
       const where = (c: Record<string, unknown>): string => `${String(c["address"] ?? c["ip"] ?? "?")}:${String(c["port"] ?? "?")}`;
       if (pair !== null && conn === this.conn) {
         state.mediaPath.directPair = { local: where(pair.local), remote: where(pair.remote), protocol: String(pair.local["protocol"] ?? "udp") };
-        const rx = typeof pair.pair["bytesReceived"] === "number" ? pair.pair["bytesReceived"] : -1;
-        if (rx > this.directRx) {
-          this.directRx = rx;
-          this.directRxAt = seconds();
-        }
       }
     }
     this.retry(conn);
   }
 
-  /** Left for the SFU while the direct connection stays up and hears the far end (the two
-   * ends' choices crossed, e.g. on a loaded machine): after RETRY_S on the SFU the direct
-   * connection counts as a new one again, so that the preferred path can be taken back.
-   * A direct path that died hears nothing (its consent checks get no answer): not retried. */
+  /** The offerer replaces a direct connection that is no use (we left it: it died or
+   * the far end never came onto it; it failed; it did not connect in SETUP_TIMEOUT_S) by
+   * a new one, after RETRY_FIRST_S, doubling up to RETRY_MAX_S while new ones do not
+   * carry the far end's media; the answerer takes the new offer (as the Python client). */
   private retry(conn: DirectConnection): void {
+    if (!conn.offerer) return;
     const now = seconds();
-    if (this.policy.active !== "sfu" || conn.pc.connectionState !== "connected") return;
-    if (now - this.policy.activeSince < RETRY_S || now - this.lastRetry < RETRY_S) return;
-    if (this.directRxAt === null || now - this.directRxAt > HEARD_S) return;
-    this.lastRetry = now;
-    this.policy.connection("direct", "new", now);
-    this.policy.connection("direct", "connected", now);
-    this.decide();
+    const state = conn.pc.connectionState;
+    const stuck = conn.connectedAt === null && now - conn.startedAt > SETUP_TIMEOUT_S;
+    if (!(this.policy.left("direct") || state === "failed" || state === "closed" || stuck)) {
+      if (conn.connectedAt !== null) {
+        this.retryAfter = RETRY_FIRST_S;
+        this.retryAt = null;
+      }
+      return;
+    }
+    if (this.retryAt === null) {
+      this.retryAt = now + this.retryAfter;
+    } else if (now >= this.retryAt) {
+      this.retryAt = null;
+      this.retryAfter = Math.min(RETRY_MAX_S, this.retryAfter * 2);
+      this.open(conn.far);
+    }
   }
 
   /** The far member's frames come on `path`: its tile shows that path's streams. */
@@ -369,8 +391,7 @@ export class DirectPath {
     this.placeholders?.stop();
     this.placeholders = null;
     this.shown = null;
-    this.directRx = -1;
-    this.directRxAt = null;
+    state.mediaPath.directPair = null;
     showDirectState("none");
     this.policy.connection("direct", "closed", seconds());
     this.decide();
