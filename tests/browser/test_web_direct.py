@@ -48,7 +48,7 @@ from ..support.server import Server, running_server
 from ..support.sfu_tap import Tap
 from ..support.trust import accept_all
 from ..support.wait import wait_until
-from .callpage import ROOM, Page, enrolled, join
+from .callpage import REAL_SENT, ROOM, Page, enrolled, join
 from .support import MEDIA_ARGS, browser_fixture, check_app_bundle
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
@@ -288,6 +288,7 @@ DIRECT_BYPASS = """
 (() => {
   const real = new Set(), pcs = [];
   const out = { realOnSender: 0, frames: 0, packets: 0, senders: 0 };
+  const sent = out;
   window.__direct = out;
   const gum = MediaDevices.prototype.getUserMedia;
   MediaDevices.prototype.getUserMedia = async function (c) {
@@ -309,21 +310,7 @@ DIRECT_BYPASS = """
     };
     return sender;
   };
-  setInterval(async () => {
-    for (const pc of pcs) {
-      if (pc.connectionState === "closed") continue;
-      const r = await pc.getStats();
-      const source = {};
-      r.forEach((s) => { if (s.type === "media-source") source[s.id] = s.trackIdentifier; });
-      r.forEach((s) => {
-        if (s.type === "outbound-rtp" && real.has(source[s.mediaSourceId])) {
-          out.frames = Math.max(out.frames, s.framesEncoded || 0);
-          out.packets = Math.max(out.packets, s.packetsSent || 0);
-        }
-      });
-    }
-  }, 100);
-})();
+""" + REAL_SENT + """})();
 """
 
 
