@@ -15,6 +15,33 @@ NAMES = ("alice", "bob", "carol")
 VIDEO = "320x240"
 
 
+#: Page script (init scripts): every 0.1 s, the frames encoded and packets sent so far by
+#: the outbound streams of the connections in ``pcs`` whose media source is a track in
+#: ``real`` (ids), kept in ``sent.frames`` / ``sent.packets``.
+REAL_SENT = """
+  setInterval(async () => {
+    let frames = 0, packets = 0;
+    for (const pc of pcs) {
+      if (pc.connectionState === "closed") continue;
+      const r = await pc.getStats();
+      const source = {}, onMid = {};
+      r.forEach((s) => { if (s.type === "media-source") source[s.id] = s.trackIdentifier; });
+      // Firefox (140) gives no mediaSourceId: the track on the sender of the stream's mid
+      for (const t of pc.getTransceivers()) if (t.mid !== null) onMid[t.mid] = t.sender.track?.id;
+      r.forEach((s) => {
+        const track = s.mediaSourceId !== undefined ? source[s.mediaSourceId] : onMid[s.mid];
+        if (s.type === "outbound-rtp" && real.has(track)) {
+          frames += s.framesEncoded || 0;
+          packets += s.packetsSent || 0;
+        }
+      });
+    }
+    sent.frames = Math.max(sent.frames, frames);
+    sent.packets = Math.max(sent.packets, packets);
+  }, 100);
+"""
+
+
 class Page:
     """One browser participant: its page and what went wrong on it (uncaught errors, and
     with ``console`` its console errors)."""

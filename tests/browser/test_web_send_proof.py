@@ -31,7 +31,7 @@ import pytest_asyncio
 
 from ..support.server import Server, running_server
 from ..support.sfu_tap import Tap
-from .callpage import NAMES, ROOM, Page, enrolled, join
+from .callpage import NAMES, REAL_SENT, ROOM, Page, enrolled, join
 from .support import MEDIA_ARGS, browser_fixture, check_app_bundle
 from .test_web_controls import DISABLE_TRANSFORMS
 
@@ -67,27 +67,7 @@ INSTRUMENT = """
     note(null, t);
     return replaceTrack.call(this, t);
   };
-  setInterval(async () => {
-    let frames = 0, packets = 0;
-    for (const pc of pcs) {
-      if (pc.connectionState === "closed") continue;
-      const r = await pc.getStats();
-      const source = {}, onMid = {};
-      r.forEach((s) => { if (s.type === "media-source") source[s.id] = s.trackIdentifier; });
-      // Firefox (140) gives no mediaSourceId: the track on the sender of the stream's mid
-      for (const t of pc.getTransceivers()) if (t.mid !== null) onMid[t.mid] = t.sender.track?.id;
-      r.forEach((s) => {
-        const track = s.mediaSourceId !== undefined ? source[s.mediaSourceId] : onMid[s.mid];
-        if (s.type === "outbound-rtp" && real.has(track)) {
-          frames += s.framesEncoded || 0;
-          packets += s.packetsSent || 0;
-        }
-      });
-    }
-    sent.frames = Math.max(sent.frames, frames);
-    sent.packets = Math.max(sent.packets, packets);
-  }, 100);
-})();
+""" + REAL_SENT + """})();
 """
 MEDIA = ("() => ({ real: [...window.__media.real], onSender: window.__media.onSender,"
          " sent: window.__media.sent })")

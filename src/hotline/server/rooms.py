@@ -162,7 +162,7 @@ class LiveRoom:
             self.epoch = epoch
             session.send(m.Joined(room=self.name, participant_id=pid, epoch=epoch,
                                   members=[o.info() for o in others], role=role,
-                                  resume_token=seat.token,
+                                  resume_token=seat.token, direct=self.direct_allowed,
                                   ice_servers=self.ice_servers(f"p{pid}")))
             for other in others:
                 other.session.send(m.MemberJoined(epoch=epoch, member=seat.info()))

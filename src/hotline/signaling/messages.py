@@ -404,6 +404,10 @@ class Joined(_Message):
     resume_token: B64 = b""
     #: TURN servers for this call's media connections (none: reach the SFU directly).
     ice_servers: list[IceServer] = []
+    #: This room allows a direct connection between its two members (``direct_signal``):
+    #: a hotline call or link test, or a room its operator marked. A lying server can only
+    #: keep the call on the SFU with it (shown), never let anyone read the media.
+    direct: bool = False
 
 
 class Resumed(_Message):

@@ -5,7 +5,8 @@
  * subscribe offers (MediaE2EE.watch: receivers get their transform in 'track'), and the
  * status line (quality, active speaker). What we send and its controls are localmedia.ts;
  * the others' tiles roster.ts and what they show tilefigures.ts; the group code
- * codeview.ts; the path and its restarts mediapath.ts.
+ * codeview.ts; the path and its restarts mediapath.ts; the direct path beside the SFU's
+ * in a two-party room that allows it, and the choice between them, directpath.ts.
  *
  * Every batch of key actions is mirrored into the transform worker: sending keys per
  * slot, receiving keys installed and retired. A fatal error of MediaE2EE (a bypass, a
@@ -24,6 +25,7 @@ import { proveSender } from "../media/proof.js";
 import { LISTEN_ONLY, type MediaRestarted, type StreamInfo, type SubscribeOffer } from "../protocol/messages.js";
 import type { ClientEvent, SignalingClient } from "../protocol/signaling.js";
 import { setVerified, showCode } from "./codeview.js";
+import { DirectPath } from "./directpath.js";
 import { mirrorKeys } from "./keys.js";
 import { LocalMedia } from "./localmedia.js";
 import { MediaPath } from "./mediapath.js";
@@ -60,6 +62,8 @@ export class Call {
   private lastReceived: Received | null = null;
   private offers: Promise<void> = Promise.resolve();
   private readonly path = new MediaPath((text) => this.notice(text));
+  /** The direct path and the choice between it and the SFU (two-party rooms that allow it). */
+  private readonly direct: DirectPath;
   private timer: ReturnType<typeof setInterval> | null = null;
   private readonly abort = new AbortController();
 
@@ -86,7 +90,17 @@ export class Call {
         void this.end(`subscribe offer failed: ${message(error)}`);
       });
     };
-    client.onEvent.add((e) => this.onEvent(e));
+    this.direct = new DirectPath({
+      e2ee: this.e2ee, client, ended: () => this.ended,
+      realTrack: (kind) => this.local.realTrack(kind),
+      directVideo: (sender) => { this.local.directVideo = sender; },
+      show: (pid, receiver, kind) => this.roster.tile(pid)?.addTrack(receiver, kind),
+      notice: (text) => this.notice(text),
+    });
+    client.onEvent.add((e) => {
+      if (e.kind === "member_joined" || e.kind === "member_left" || e.kind === "accepted" || e.kind === "keys_rotated") this.direct.update();
+      this.onEvent(e);
+    });
   }
 
   // ------------------------------------------------------------------ keys and code
@@ -155,6 +169,7 @@ export class Call {
     this.selfLine.render(state.activeSpeaker === state.party);
     if (!listenOnly) {
       await this.publish();
+      this.direct.start();
       if (!state.local.audio || !state.local.video) this.client.setMedia(state.local);
       if (this.local.microphone !== null) this.selfMeter = new LevelMeter(this.local.microphone);
     }
@@ -176,8 +191,9 @@ export class Call {
     // on a placeholder (silence, a dark canvas): the real microphone and camera are
     // attached only once the worker proved it encrypts that sender's frames (proof.ts).
     const placeholders = this.local.newPlaceholders();
-    const audio = this.e2ee.addTransceiver(pc, placeholders.track("audio"), { direction: "sendonly", streams: [stream] });
-    const video = this.e2ee.addTransceiver(pc, placeholders.track("video"), { direction: "sendonly", streams: [stream] });
+    const init: RTCRtpTransceiverInit = { direction: "sendonly", streams: [stream] };
+    const audio = this.e2ee.addTransceiver(pc, placeholders.track("audio"), init, undefined, { path: "sfu" });
+    const video = this.e2ee.addTransceiver(pc, placeholders.track("video"), init, undefined, { path: "sfu" });
     onlyMidExtension(audio);
     onlyMidExtension(video);
     this.local.videoSender = video.sender;
@@ -228,6 +244,7 @@ export class Call {
    * dead (the policy decides). */
   private mediaState(conn: Connection, pc: RTCPeerConnection): void {
     this.path.connection(conn, pc);
+    if (conn === "publish") this.direct.sfuState(pc.connectionState);
     this.watchPath();
   }
 
@@ -308,7 +325,10 @@ export class Call {
     // the participant its transform is bound to (a later offer cannot relabel it)
     const pid = this.boundTo.get(event.receiver);
     if (pid === undefined || pid < 0) return; // not announced: it is guarded and never shown
-    this.roster.tile(pid)?.addTrack(event.receiver, event.track.kind === "audio" ? "audio" : "video");
+    const kind = event.track.kind === "audio" ? "audio" : "video";
+    this.direct.sfuTrack(pid, event.receiver, kind);
+    if (this.direct.hidden(pid)) return; // its frames come on the direct path now
+    this.roster.tile(pid)?.addTrack(event.receiver, kind);
   }
 
   private notice(text: string): void {
@@ -391,6 +411,7 @@ export class Call {
     status(error === null ? "Leaving…" : "Call ended.");
     this.local.stop();
     this.selfMeter?.close();
+    this.direct.close();
     this.publishPc?.close();
     this.subscribePc?.close();
     this.e2ee.close();

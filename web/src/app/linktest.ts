@@ -7,14 +7,22 @@
  * what failed), never an exception. Also returns the far end's identity key as seen in
  * the call (the one other verified member; NO_KEY if not exactly one), which the signed
  * report names (crypto/linkreport.ts).
+ *
+ * `start.path` names the path under test: "sfu" (publish to the SFU and subscribe), or
+ * "direct" (the same room, keys and group code, but media sent and received only on a
+ * direct connection to the far end, app/directpath.ts, nothing published to the SFU; its
+ * figures from that connection). "relay" is not tested by this page yet (a failed result
+ * that says so).
  */
 
 import type { Identity } from "../crypto/identity.js";
+import { equal } from "../crypto/bytes.js";
 import { NO_KEY } from "../crypto/linkreport.js";
 import { MediaE2EE } from "../media/pipeline.js";
-import type { LinkTestFigures, LinkTestStart, MediaRestarted, SubscribeOffer } from "../protocol/messages.js";
+import type { DirectFrom, LinkTestFigures, LinkTestStart, MediaRestarted, SubscribeOffer } from "../protocol/messages.js";
 import { checkHotlineRoom } from "../protocol/hotlinerooms.js";
 import { SignalingClient } from "../protocol/signaling.js";
+import { DirectConnection } from "./directpath.js";
 import { alarm, trust } from "./trustui.js";
 import { gathered } from "./negotiation.js";
 import { rtcConfiguration } from "./pathlabel.js";
@@ -46,6 +54,34 @@ function farKey(client: SignalingClient): Uint8Array {
   return keys.length === 1 ? keys[0]! : NO_KEY;
 }
 
+/** The direct connection of a link test of the direct path: to the one other member once
+ * its keys are in, sending only there (the worker's active path is "direct"). */
+async function directConnection(
+  client: SignalingClient, e2ee: MediaE2EE, stream: MediaStream, started: number, fail: (text: string) => void,
+): Promise<DirectConnection> {
+  if (!client.directAllowed) throw new Error("the server does not allow a direct connection in this test's room");
+  await e2ee.setActivePath("direct");
+  const early: DirectFrom[] = []; // the far end may offer before we are ready
+  let conn: DirectConnection | null = null;
+  client.onDirect = (m) => {
+    if (conn !== null) conn.signal(m);
+    else if (early.length < 64) early.push(m);
+  };
+  for (;;) {
+    const others = client.schedule?.members ?? [];
+    if (others.length === 1) break;
+    if (performance.now() - started > SETUP_TIMEOUT_MS) throw new Error("the far end did not join");
+    await sleep(POLL_MS);
+  }
+  const far = client.schedule!.members[0]!;
+  const [audio, video] = [stream.getAudioTracks()[0], stream.getVideoTracks()[0]];
+  if (audio === undefined || video === undefined) throw new Error("no synthetic media");
+  const made: DirectConnection = new DirectConnection(e2ee, client, far, { audio, video }, fail);
+  conn = made;
+  for (const m of early.splice(0)) made.signal(m);
+  return made;
+}
+
 export async function takePart(identity: Identity, start: LinkTestStart): Promise<{ figures: LinkTestFigures; farKey: Uint8Array }> {
   const started = performance.now();
   const since = (): number => round(performance.now() - started);
@@ -66,6 +102,7 @@ export async function takePart(identity: Identity, start: LinkTestStart): Promis
   let seen: Uint8Array = NO_KEY;
   let publish: RTCPeerConnection | null = null;
   let subscribe: RTCPeerConnection | null = null;
+  let direct: DirectConnection | null = null;
   let offers = Promise.resolve();
   const figures = async (error: string): Promise<LinkTestFigures> => {
     let video = 0;
@@ -84,12 +121,14 @@ export async function takePart(identity: Identity, start: LinkTestStart): Promis
     let rtt: number | null = null;
     let loss: number | null = null;
     let jitter: number | null = null;
-    if (publish !== null) {
-      const rtts = statValues(await publish.getStats(), "remote-inbound-rtp", "roundTripTime");
+    const sending: RTCPeerConnection | null = direct?.pc ?? publish;
+    const receiving: RTCPeerConnection | null = direct?.pc ?? subscribe;
+    if (sending !== null) {
+      const rtts = statValues(await sending.getStats(), "remote-inbound-rtp", "roundTripTime");
       if (rtts.length) rtt = round(Math.max(...rtts) * 1000, 2);
     }
-    if (subscribe !== null) {
-      const report = await subscribe.getStats();
+    if (receiving !== null) {
+      const report = await receiving.getStats();
       const got = statSum(report, "inbound-rtp", "packetsReceived");
       const lost = Math.max(0, statSum(report, "inbound-rtp", "packetsLost"));
       if (got + lost > 0) loss = round(lost / (got + lost), 4);
@@ -103,7 +142,6 @@ export async function takePart(identity: Identity, start: LinkTestStart): Promis
     };
   };
   try {
-    if (start.path === "direct") throw new Error("this page cannot test the direct path yet");
     // the relay path through TURN only; the SFU path never through TURN (no fallback)
     const config = (): RTCConfiguration => start.path === "relay" ? rtcConfiguration(client.iceServers, true) : { iceServers: [] };
     await client.connect();
@@ -128,21 +166,31 @@ export async function takePart(identity: Identity, start: LinkTestStart): Promis
     const room = checkHotlineRoom(start.room, start.hotline, start.test_id); // derived, not the server's pick
     await client.join(room, SETUP_TIMEOUT_MS / 1000, { type: "hotline_join", call_id: start.test_id });
     if (client.pinFailure !== null) throw client.pinFailure; // nothing was sealed to it
-    const pc = new RTCPeerConnection(config());
-    publish = pc;
-    for (const track of [...media.stream.getAudioTracks(), ...media.stream.getVideoTracks()]) {
-      e2ee.addTransceiver(pc, track, { direction: "sendonly", streams: [media.stream] });
-    }
-    pc.addEventListener("connectionstatechange", () => {
+    const watch = (pc: RTCPeerConnection, what: string): void => pc.addEventListener("connectionstatechange", () => {
       if (pc.connectionState === "connected" && setupMs === null) setupMs = since();
-      if (pc.connectionState === "failed") failure ??= "the media connection to the server failed";
+      if (pc.connectionState === "failed") failure ??= `the ${what} connection failed`;
     });
-    await pc.setLocalDescription(await pc.createOffer());
-    await gathered(pc);
-    await pc.setRemoteDescription({ type: "answer", sdp: await client.publish(pc.localDescription!.sdp) });
+    if (start.path === "direct") {
+      direct = await directConnection(client, e2ee, media.stream, started, (text) => { failure ??= text; });
+      watch(direct.pc, "direct media");
+      direct.start();
+    } else {
+      const pc = new RTCPeerConnection(config());
+      publish = pc;
+      for (const track of [...media.stream.getAudioTracks(), ...media.stream.getVideoTracks()]) {
+        e2ee.addTransceiver(pc, track, { direction: "sendonly", streams: [media.stream] });
+      }
+      watch(pc, "media connection to the server");
+      await pc.setLocalDescription(await pc.createOffer());
+      await gathered(pc);
+      await pc.setRemoteDescription({ type: "answer", sdp: await client.publish(pc.localDescription!.sdp) });
+    }
     const end = started + start.duration_s * 1000;
     while (performance.now() < end && failure === null) {
       await sleep(POLL_MS);
+      // who is at the far end, with or without media (a test whose media did not flow
+      // still names it; read only at the end, it could race the far end's leave)
+      if (equal(seen, NO_KEY)) seen = farKey(client);
       if (firstFrameMs === null) {
         const c = await e2ee.counters();
         if ((c.totals["recv/video"]?.framesOut ?? 0) + (c.totals["recv/audio"]?.framesOut ?? 0) > 0) {
@@ -161,6 +209,7 @@ export async function takePart(identity: Identity, start: LinkTestStart): Promis
     if (client.participantId !== null) await Promise.race([client.leave().catch(() => undefined), sleep(2000)]);
     publish?.close();
     (subscribe as RTCPeerConnection | null)?.close();
+    (direct as DirectConnection | null)?.close();
     e2ee.close();
     client.close();
   }

@@ -22,6 +22,9 @@ export interface LocalMediaHost {
 export class LocalMedia {
   /** The video sender of the current publish connection (null between connections). */
   videoSender: RTCRtpSender | null = null;
+  /** The video sender of the direct connection, once proved (app/directpath.ts): camera
+   * off and screen share swap its track too. */
+  directVideo: RTCRtpSender | null = null;
   readonly microphone: MediaStreamTrack | null;
   private camera: MediaStreamTrack | null;
   private screen: MediaStreamTrack | null = null;
@@ -55,6 +58,17 @@ export class LocalMedia {
     this.proven[kind] = true;
     await sender.replaceTrack(kind === "audio" ? this.microphone : this.screen ?? this.camera);
     if (this.proven.audio && this.proven.video) this.placeholders?.stop();
+  }
+
+  /** The real track of `kind` now (null: camera off). */
+  realTrack(kind: "audio" | "video"): MediaStreamTrack | null {
+    return kind === "audio" ? this.microphone : this.screen ?? this.camera;
+  }
+
+  /** What the video senders send: the publish one once proved, and the direct one. */
+  private async setVideo(track: MediaStreamTrack | null): Promise<void> {
+    await this.directVideo?.replaceTrack(track).catch(() => undefined);
+    if (this.proven.video) await this.videoSender?.replaceTrack(track);
   }
 
   wireControls(): void {
@@ -95,7 +109,7 @@ export class LocalMedia {
       if (this.camera !== null) {
         this.camera.stop();
         this.camera = null;
-        if (this.screen === null && this.proven.video) await this.videoSender.replaceTrack(null);
+        if (this.screen === null) await this.setVideo(null);
         state.local.video = false;
       } else {
         const media = await navigator.mediaDevices.getUserMedia({ video: this.cameraConstraints });
@@ -106,7 +120,7 @@ export class LocalMedia {
           return;
         }
         this.camera = track;
-        if (this.screen === null && this.proven.video) await this.videoSender.replaceTrack(track); // else at the proof
+        if (this.screen === null) await this.setVideo(track); // else at the proof
         state.local.video = true;
       }
       this.changed();
@@ -134,7 +148,7 @@ export class LocalMedia {
       track.contentHint = "detail";
       this.screen = track;
       track.addEventListener("ended", () => void this.stopScreen(), { signal: this.signal }); // the browser's own "Stop sharing"
-      if (this.proven.video) await this.videoSender.replaceTrack(track); // else at the proof
+      await this.setVideo(track); // else at the proof
       state.local.screen = true;
       this.changed();
     } catch (error) {
@@ -148,7 +162,7 @@ export class LocalMedia {
     if (screen === null) return;
     this.screen = null;
     screen.stop();
-    if (!this.host.ended() && this.videoSender !== null && this.proven.video) await this.videoSender.replaceTrack(this.camera);
+    if (!this.host.ended() && this.videoSender !== null) await this.setVideo(this.camera);
     state.local.screen = false;
     this.changed();
   }

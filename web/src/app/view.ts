@@ -62,6 +62,30 @@ export interface PrejoinSummary {
   microphones: number;
 }
 
+/** One change of the path: when (ms since the page loaded), to what, and why. */
+export interface PathChange {
+  readonly atMs: number;
+  readonly label: string;
+  readonly reason: string;
+}
+
+export interface MediaPathSummary {
+  /** The label of the path our media is sent on now ("" before any). */
+  label: string;
+  changes: PathChange[];
+  /** connectionState of the direct connection ("none": there is none). */
+  direct: string;
+  /** The direct connection's selected candidate pair ("address:port", protocol). */
+  directPair: { local: string; remote: string; protocol: string } | null;
+  /** Frames of the far member the worker decrypted, per path (since that path's
+   * connection was made). */
+  decrypted: { sfu: number; direct: number };
+}
+
+export function newPathSummary(): MediaPathSummary {
+  return { label: "", changes: [], direct: "none", directPair: null, decrypted: { sfu: 0, direct: 0 } };
+}
+
 export interface AppState {
   phase: Phase;
   error: string | null;
@@ -82,6 +106,8 @@ export interface AppState {
   activeSpeaker: string | null;
   problems: string[];
   path: PathSummary | null;
+  /** The path our media is sent on and its changes (pathview.ts). */
+  mediaPath: MediaPathSummary;
   quality: QualitySummary;
   prejoin: PrejoinSummary;
   worker: CounterReport | null;
@@ -126,7 +152,7 @@ declare global {
 export const state: AppState = {
   phase: "loading", error: null, fingerprint: "", party: "", rooms: [], room: "", role: "", participantId: null,
   code: null, verified: false, sent: { video: 0, audio: 0 }, local: { audio: true, video: true, screen: false },
-  remotes: {}, activeSpeaker: null, problems: [], path: null,
+  remotes: {}, activeSpeaker: null, problems: [], path: null, mediaPath: newPathSummary(),
   quality: { grade: "unknown", rttMs: null, lossPercent: null, jitterMs: null },
   prejoin: { ready: false, level: 0, maxLevel: 0, problem: null, cameras: 0, microphones: 0 },
   worker: null, calls: 0, reconnects: 0, signaling: "connected", resumes: 0, media: { publish: "new", subscribe: "new", offers: 0, restarts: 0, restarting: false, lastRestartMs: null, proofMs: { audio: null, video: null } },

@@ -15,6 +15,9 @@
  *     send-key    {slot, kid, baseKey}          new sending key of a slot (used at once)
  *     counters    {}                            -> reply.counters (CounterReport)
  *     lockdown    {}                            drop every frame from now on (fatal error)
+ *     path        {active}                      send on this path from now on: sender
+ *                                               transforms of the other path drop their
+ *                                               frames (after their first PATH_PROOF_FRAMES)
  *     test-decrypt{kind, wires, participant?}   test builds only: feed wire frames to a
  *                                               receive path without RTP ("test/<kind>",
  *                                               or "test/<kind>/<participant>" if bound);
@@ -27,11 +30,17 @@
  *                                                      (ciphertext) as sent
  *
  * RTCRtpScriptTransform options (what each transform is; see TransformOptions):
- * `{hotline: 1, id, direction: "send" | "recv", kind: "audio" | "video", slot?, participant?, capture?}`.
+ * `{hotline: 1, id, direction: "send" | "recv", kind: "audio" | "video", slot?, participant?, path?, capture?}`.
  */
 
 export type Direction = "send" | "recv";
 export type MediaKind = "audio" | "video";
+/** The two paths of a two-party call (media/pathswitch.ts). */
+export type MediaPathKind = "sfu" | "direct";
+
+/** A sender bound to a path encrypts this many frames before its path's gate applies
+ * (so that it can prove its transform, proof.ts, while its path is on standby). */
+export const PATH_PROOF_FRAMES = 5;
 
 /** The options object given to `new RTCRtpScriptTransform(worker, options)`. */
 export interface TransformOptions {
@@ -47,6 +56,11 @@ export interface TransformOptions {
    * kind's, is dropped before decryption (kid.ts streamKidVerdict); -1: attributed to
    * nobody, every frame dropped. Absent: only the slot is checked (test pages). */
   readonly participant?: number;
+  /** Senders only: the path whose connection this sender is on. Its frames are sent
+   * only while that path is the active one (`path` message; "sfu" at first), else
+   * dropped as `standby`; the sender of a slot is one SFrameSender for both paths (one
+   * counter per key: never two encryptors on one key and counter). Absent: always sent. */
+  readonly path?: MediaPathKind;
   /** Test builds only, sender only: post the first `capture` wire frames back. */
   readonly capture?: number;
 }
@@ -58,6 +72,7 @@ export type ToWorker =
   | { readonly type: "send-key"; readonly id: number; readonly slot: number; readonly kid: bigint; readonly baseKey: Uint8Array }
   | { readonly type: "counters"; readonly id: number }
   | { readonly type: "lockdown"; readonly id: number }
+  | { readonly type: "path"; readonly id: number; readonly active: MediaPathKind }
   | { readonly type: "test-decrypt"; readonly id: number; readonly kind: MediaKind; readonly wires: readonly Uint8Array[]; readonly installAfter?: number; readonly participant?: number };
 
 /** Frames seen by one transform. `framesIn` counts every frame read from the encoder or
@@ -98,6 +113,9 @@ export const FailureReason = {
    * could mean an attack. */
   EMPTY: "empty",
   ERROR: "error",
+  /** Senders: a frame of the path on standby (the other path is the active one). Not a
+   * failure: both paths stay up, media goes on one. */
+  STANDBY: "standby",
   /** Receivers: a member's KID of another participant than the stream's (a swapped or
    * relabelled stream), or of another kind's slot. A KID no key has is unknown_kid. */
   WRONG_PARTICIPANT: "wrong_participant",

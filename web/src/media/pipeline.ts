@@ -39,7 +39,7 @@
 import { Slot } from "../crypto/kid.js";
 import { DEFAULT_SUITE } from "../crypto/suites.js";
 import { FatalMediaError, compare, measured, unprotected, type FatalDetail, type Tracked } from "./bypasscheck.js";
-import type { CounterReport, Direction, FromWorker, MediaKind, ToWorker, TransformOptions } from "./messages.js";
+import type { CounterReport, Direction, FromWorker, MediaKind, MediaPathKind, ToWorker, TransformOptions } from "./messages.js";
 
 export type { CounterReport, TransformCounters } from "./messages.js";
 export { FatalMediaError, type FatalDetail } from "./bypasscheck.js";
@@ -76,6 +76,13 @@ export function restrictCodecs(transceiver: RTCRtpTransceiver, kind: MediaKind):
   if (caps === null || typeof transceiver.setCodecPreferences !== "function") return;
   const codecs = caps.codecs.filter((c) => c.mimeType.toLowerCase() === MIME[kind]);
   if (codecs.length > 0) transceiver.setCodecPreferences(codecs);
+}
+
+/** What a new transceiver's transforms are bound to: its receiver to a participant (frames
+ * of anyone else dropped), its sender to a path (sent only while that path is active). */
+export interface Bound {
+  readonly participant?: number;
+  readonly path?: MediaPathKind;
 }
 
 export class MediaE2EE extends EventTarget {
@@ -120,16 +127,40 @@ export class MediaE2EE extends EventTarget {
    * Chromium applies them), and the codecs restricted to Opus or VP8. */
   addTransceiver(
     pc: RTCPeerConnection, trackOrKind: MediaStreamTrack | MediaKind, init: RTCRtpTransceiverInit = {}, slot?: number,
+    bind: Bound = {},
   ): RTCRtpTransceiver {
     const kind = (typeof trackOrKind === "string" ? trackOrKind : trackOrKind.kind) as MediaKind;
     if (kind !== "audio" && kind !== "video") throw new RangeError("audio or video only");
     const transceiver = pc.addTransceiver(trackOrKind, init);
     this.guard(pc);
     const direction = init.direction ?? "sendrecv";
-    if (direction === "sendrecv" || direction === "sendonly") this.attachSender(transceiver.sender, kind, slot);
-    if (direction === "sendrecv" || direction === "recvonly") this.attachReceiver(transceiver.receiver, kind);
+    if (direction === "sendrecv" || direction === "sendonly") this.attachSender(transceiver.sender, kind, slot, bind.path);
+    if (direction === "sendrecv" || direction === "recvonly") this.attachReceiver(transceiver.receiver, kind, bind.participant);
     restrictCodecs(transceiver, kind);
     return transceiver;
+  }
+
+  /** pc.addTrack (a sendrecv transceiver that an offer's m-line of its kind takes over,
+   * so that the answering end of a direct connection has its transforms before the
+   * offer) with both transforms attached in the same task, the receiver bound to
+   * `bind.participant`, the sender to `bind.path`; codecs restricted to Opus or VP8. */
+  addTrack(pc: RTCPeerConnection, track: MediaStreamTrack, stream: MediaStream, bind: Bound = {}): RTCRtpTransceiver {
+    const kind = track.kind as MediaKind;
+    if (kind !== "audio" && kind !== "video") throw new RangeError("audio or video only");
+    const sender = pc.addTrack(track, stream);
+    this.guard(pc);
+    const transceiver = pc.getTransceivers().find((t) => t.sender === sender);
+    if (transceiver === undefined) throw new Error("addTrack made no transceiver");
+    this.attachSender(sender, kind, undefined, bind.path);
+    this.attachReceiver(transceiver.receiver, kind, bind.participant);
+    restrictCodecs(transceiver, kind);
+    return transceiver;
+  }
+
+  /** Send on `path` from now on: the senders bound to the other path drop their frames
+   * (media/messages.ts "path"); those of one slot share one SFrame counter. */
+  setActivePath(path: MediaPathKind): Promise<void> {
+    return this.request({ type: "path", id: 0, active: path }).then(() => undefined);
   }
 
   /** Receivers that setRemoteDescription creates get their transform in the 'track'
@@ -169,8 +200,8 @@ export class MediaE2EE extends EventTarget {
 
   /** Attach a sender transform. Must run in the same task that created the sender
    * (no await, no timer in between); a late one is caught by the check, fatally. */
-  attachSender(sender: RTCRtpSender, kind: MediaKind, slot?: number): string {
-    const base = { direction: "send" as const, kind, ...(slot === undefined ? {} : { slot }) };
+  attachSender(sender: RTCRtpSender, kind: MediaKind, slot?: number, path?: MediaPathKind): string {
+    const base = { direction: "send" as const, kind, ...(slot === undefined ? {} : { slot }), ...(path === undefined ? {} : { path }) };
     return this.attach(sender, base, (t) => {
       sender.transform = t;
     }, { sender });
@@ -188,7 +219,7 @@ export class MediaE2EE extends EventTarget {
 
   private attach(
     target: RTCRtpSender | RTCRtpReceiver,
-    base: { direction: Direction; kind: MediaKind; slot?: number; participant?: number },
+    base: { direction: Direction; kind: MediaKind; slot?: number; participant?: number; path?: MediaPathKind },
     assign: (t: RTCRtpScriptTransform) => void,
     ends: { sender?: RTCRtpSender; receiver?: RTCRtpReceiver },
   ): string {

@@ -17,6 +17,11 @@
  * its key is installed; then it is dropped (counted as unknown_kid, or held_overflow when
  * pushed out). Any failure: dropped and counted. A frame is never passed on undecrypted.
  *
+ * Senders bound to a path (option `path`): the frames of the path on standby are dropped
+ * (counted as standby) before they take a counter; both paths' senders of a slot share
+ * its one SFrameSender, so one counter runs across both paths (no nonce reuse, no rekey
+ * on a switch).
+ *
  * Nothing here posts key material or plaintext anywhere. Test builds (esbuild
  * --define:HOTLINE_TEST_HOOKS=true, web/dist/test/) add two hooks: sender transforms
  * may post back their first wire frames (ciphertext), and `test-decrypt` runs given wire
@@ -30,8 +35,8 @@ import { GENERATION_BITS, SLOT_BITS, parseKid, streamKidVerdict } from "../crypt
 import { SFrameContext, SFrameSender } from "../crypto/sframe.js";
 import { DEFAULT_SUITE } from "../crypto/suites.js";
 import {
-  type CounterReport, type CounterTotals, FailureReason, type FromWorker, type MediaKind,
-  type TestDecryptResult, type ToWorker, type TransformOptions,
+  type CounterReport, type CounterTotals, FailureReason, type FromWorker, type MediaKind, type MediaPathKind,
+  PATH_PROOF_FRAMES, type TestDecryptResult, type ToWorker, type TransformOptions,
 } from "./messages.js";
 import { type EncodedFrame, TransformState, codecMatches, reasonOf, setData } from "./transformstate.js";
 
@@ -48,6 +53,8 @@ interface ScriptTransformer {
   readonly readable: ReadableStream<EncodedFrame>;
   readonly writable: WritableStream<EncodedFrame>;
   readonly options: unknown;
+  /** Senders (where the browser has it): the encoder makes a key frame next. */
+  generateKeyFrame?: () => Promise<unknown>;
 }
 
 interface WorkerScope {
@@ -69,6 +76,8 @@ const senders = new Map<number, SFrameSender>();
 const usedSendingKeys = new Set<string>();
 const transforms = new Map<string, TransformState>();
 let locked = false;
+/** The path media is sent on (senders bound to the other one drop their frames). */
+let activePath: MediaPathKind = "sfu";
 let expiryTimer: ReturnType<typeof setInterval> | null = null;
 
 // --------------------------------------------------------------------------- sending
@@ -76,6 +85,11 @@ let expiryTimer: ReturnType<typeof setInterval> | null = null;
 async function sendFrame(state: TransformState, frame: EncodedFrame): Promise<void> {
   state.framesIn++;
   if (locked) return state.fail(FailureReason.LOCKDOWN);
+  // a sender on the path on standby: dropped before it takes a counter (its first few
+  // frames go, so that it can prove its transform)
+  if (state.path !== null && state.path !== activePath && state.framesOut >= PATH_PROOF_FRAMES) {
+    return state.fail(FailureReason.STANDBY);
+  }
   const sender = senders.get(state.slot);
   if (sender === undefined) return state.fail(FailureReason.NO_SENDING_KEY);
   if (!codecMatches(state, frame)) return state.fail(FailureReason.WRONG_CODEC);
@@ -193,6 +207,7 @@ function parseOptions(raw: unknown): TransformOptions | null {
   if (o.hotline !== 1 || typeof o.id !== "string") return null;
   if (o.direction !== "send" && o.direction !== "recv") return null;
   if (o.kind !== "audio" && o.kind !== "video") return null;
+  if (o.path !== undefined && o.path !== "sfu" && o.path !== "direct") return null;
   return o as TransformOptions;
 }
 
@@ -212,8 +227,12 @@ scope.onrtctransform = (event) => {
   const capture = TEST_HOOKS && options.direction === "send" ? Math.max(0, options.capture ?? 0) : 0;
   const participant = options.direction === "recv" && options.participant !== undefined
     ? (Number.isInteger(options.participant) ? options.participant : -1) : null;
-  const state = new TransformState(options.id, options.direction, options.kind, slot, capture, participant);
+  const path = options.direction === "send" ? options.path ?? null : null;
+  const state = new TransformState(options.id, options.direction, options.kind, slot, capture, participant, path);
   transforms.set(state.id, state);
+  if (state.direction === "send" && state.kind === "video" && typeof transformer.generateKeyFrame === "function") {
+    state.keyFrame = () => void transformer.generateKeyFrame?.().catch(() => undefined);
+  }
   const handle = state.direction === "send" ? sendFrame : receiveFrame;
   const stream = new TransformStream<EncodedFrame, EncodedFrame>({
     start(controller) {
@@ -346,6 +365,14 @@ async function handle(message: ToWorker): Promise<Omit<FromWorker & { type: "rep
         state.held = [];
       }
       return { counters: report() };
+    case "path":
+      if (message.active !== "sfu" && message.active !== "direct") throw new RangeError("unknown path");
+      if (activePath !== message.active) {
+        activePath = message.active;
+        // the far end's decoder on the new path starts with a key frame
+        for (const state of transforms.values()) if (state.path === activePath) state.keyFrame?.();
+      }
+      return {};
     case "test-decrypt":
       if (!TEST_HOOKS) throw new RangeError("not a test build");
       return { result: await testDecrypt(message.kind, message.wires, message.participant) };

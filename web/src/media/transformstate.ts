@@ -7,7 +7,7 @@
 import type { Bytes } from "../crypto/bytes.js";
 import { CryptoError } from "../crypto/errors.js";
 import { Codec } from "../crypto/frames.js";
-import { type Direction, FailureReason, type MediaKind, type TransformCounters } from "./messages.js";
+import { type Direction, FailureReason, type MediaKind, type MediaPathKind, type TransformCounters } from "./messages.js";
 
 export type EncodedFrame = RTCEncodedAudioFrame | RTCEncodedVideoFrame;
 
@@ -25,6 +25,8 @@ export class TransformState {
   held: Held[] = [];
   captured = 0;
   enqueue: ((frame: EncodedFrame) => void) | null = null;
+  /** Senders: ask the encoder for a key frame (when this sender's path becomes the active one). */
+  keyFrame: (() => void) | null = null;
 
   constructor(
     readonly id: string,
@@ -34,6 +36,8 @@ export class TransformState {
     readonly capture: number,
     /** Receivers: the stream's participant (null: only the slot is checked). */
     readonly participant: number | null = null,
+    /** Senders: the path of its connection (null: sent whatever the active path). */
+    readonly path: MediaPathKind | null = null,
   ) {}
 
   get codec(): Codec {

@@ -125,6 +125,7 @@ export interface Joined {
   readonly role: Role;
   readonly resume_token: Bytes;
   readonly ice_servers: readonly IceServer[];
+  readonly direct: boolean;
 }
 
 /** Your seat is yours again; what was sent to you meanwhile follows, in order. */
@@ -311,6 +312,7 @@ export const SERVER_SHAPES: { readonly [T in ServerMessage["type"]]: Shape } = {
     role: opt(role, "delegate"),
     resume_token: opt(b64(), ""),
     ice_servers: opt(list(iceServer), []),
+    direct: opt(bool, false),
   },
   resumed: {
     room: str(),

@@ -32,7 +32,7 @@ import { HotlineError, ProtocolError, RemoteError, UsageError, serverError } fro
 import { SignalingConnection } from "./connection.js";
 import { type Presented, TrustPolicy, UntrustedKey } from "./trust.js";
 import {
-  type ClientMessage, type ErrorMessage, HOTLINE_TYPES, type HotlineMessage, type MediaRestarted, type MediaState, type MemberInfo, type Role, type ServerMessage, type SubscribeOffer,
+  type ClientMessage, type DirectFrom, type DirectSignal, type ErrorMessage, HOTLINE_TYPES, type HotlineMessage, type MediaRestarted, type MediaState, type MemberInfo, type Role, type ServerMessage, type SubscribeOffer,
 } from "./messages.js";
 
 export { AsyncQueue, type ClientEvent, type ClientEventKind, wsUrl } from "./connection.js";
@@ -78,6 +78,10 @@ export class SignalingClient extends SignalingConnection {
   /** Called with each subscribe offer from the SFU (the media layer answers it). */
   /** Subscribe offers and `media_restarted`, in the order they came. */
   onSubscribeOffer: ((offer: SubscribeOffer | MediaRestarted) => void) | null = null;
+  /** The room joined allows a direct connection between its two members (`joined`). */
+  directAllowed = false;
+  /** The other member's signals of a direct connection (app/directpath.ts). */
+  onDirect: ((message: DirectFrom) => void) | null = null;
   /** Hotline messages (standby, link tests, ringing, calls, dashboard data) and every
    * error, in order, for the hotline views. */
   readonly onHotline = new Set<(message: HotlineMessage | ErrorMessage) => void>();
@@ -172,6 +176,11 @@ export class SignalingClient extends SignalingConnection {
   async publish(offerSdp: string, timeoutSeconds = 15.0): Promise<string> {
     this.send({ type: "publish", sdp: offerSdp });
     return (await this.reply(["publish_answer"], timeoutSeconds)).sdp;
+  }
+
+  /** A description or candidate of the direct connection, for the other member. */
+  sendDirect(signal: Omit<DirectSignal, "type">): void {
+    this.send({ type: "direct_signal", ...signal });
   }
 
   /** Tell the room what we send now (mute, camera off, screen share). */
@@ -277,6 +286,7 @@ export class SignalingClient extends SignalingConnection {
         this.names.set(message.participant_id, this.party);
         this.roles.set(message.participant_id, message.role);
         this.role = message.role;
+        this.directAllowed = message.direct;
         this.feed({
           type: "joined", now, epoch: message.epoch, participantId: message.participant_id,
           members: message.members.map(member),
@@ -314,6 +324,9 @@ export class SignalingClient extends SignalingConnection {
       case "subscribe_offer":
       case "media_restarted":
         this.onSubscribeOffer?.(message);
+        break;
+      case "direct_from":
+        this.onDirect?.(message);
         break;
       default:
         if (HOTLINE_TYPES.has(message.type)) {
