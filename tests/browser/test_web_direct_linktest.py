@@ -1,7 +1,7 @@
 """The page's link test of the direct path (web/src/app/linktest.ts, ``linktest_start``
-with ``path: "direct"``): two Chromium standbys of one hotline; the server here is made
-to ask for the direct path (it asks for "sfu" by itself until the lead wires the paths
-into the link-test schedule). Both pages join the test's room as for any link test (keys,
+with ``path: "direct"``): two Chromium standbys of one hotline whose server tests the
+direct path only (``--linktest-path direct``; by default it tests it after the SFU path,
+tests/browser/test_web_hotline.py). Both pages join the test's room as for any link test (keys,
 group code) but send and receive only on a direct connection: the test comes out ok with
 both directions decrypted, the figures are the direct connection's, and the SFU forwards
 nothing (its tap).
@@ -11,12 +11,11 @@ Needs ``make web`` and the loopback-only namespace.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import pytest
 
 from hotline.server.hotline.uptime import UptimeRecord, node_identity
-from hotline.signaling import messages as m
 
 from ..support.server import Server, server_fixture
 from ..support.sfu_tap import Tap
@@ -25,13 +24,7 @@ from .test_web_hotline import HOTLINE, LINKTESTS, pin_in_page
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
 
-server = server_fixture(**LINKTESTS)
-
-
-class DirectLinkTestStart(m.LinkTestStart):
-    """What the server sends once it asks for the direct path."""
-
-    path: Literal["sfu", "direct", "relay"] = "direct"
+server = server_fixture(**LINKTESTS, linktest_paths=("direct",))
 
 
 async def standing_by(browser: Any, srv: Server, party: str, code: str) -> Any:
@@ -47,7 +40,6 @@ async def standing_by(browser: Any, srv: Server, party: str, code: str) -> Any:
 async def test_a_link_test_of_the_direct_path_between_two_pages(
         server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
     srv = server
-    monkeypatch.setattr(m, "LinkTestStart", DirectLinkTestStart)
     tap = Tap(monkeypatch)
     parties = ("washington", "moscow")
     for p in parties:
@@ -79,6 +71,7 @@ async def test_a_link_test_of_the_direct_path_between_two_pages(
         entries = UptimeRecord(srv.store, node_identity(srv.store.data_dir)).entries(HOTLINE)
         test = next(e for e in entries if e.kind == "linktest").fields
         assert notice == "Link test of red: ok", (notice, test)
+        assert test["path"] == "direct", test
         assert test["both_directions_decrypted"], test
         for p in parties:
             figures = test["ends"][p]

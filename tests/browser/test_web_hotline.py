@@ -91,7 +91,8 @@ async def linktest_ok(page: Any, card: Any) -> str:
         "() => /Link test of red: (?!running)/.test("
         "document.getElementById('hotline-notice').textContent)", timeout=40_000)
     assert await notice.inner_text() == "Link test of red: ok", await notice.inner_text()
-    assert (await page.evaluate("() => window.hotlineApp.hotlines.linktests")) == 1
+    # the page took part in one test per path of the round (sfu, direct)
+    assert (await page.evaluate("() => window.hotlineApp.hotlines.linktests")) == 2
     assert await page.evaluate("() => window.__gum") == 0  # no camera for a test
     await page.wait_for_function(
         "() => window.hotlineApp.hotlines.list"
@@ -100,6 +101,8 @@ async def linktest_ok(page: Any, card: Any) -> str:
     assert last.endswith(": ok"), last
     sfu = await card.locator(".paths li[data-path=sfu]").inner_text()
     assert sfu.startswith("via SFU: ok · set-up ") and "round trip" in sfu, sfu
+    direct = await card.locator(".paths li[data-path=direct]").inner_text()
+    assert direct.startswith("direct: ok · set-up "), direct  # the default's second path
     assert await card.locator("svg.chart circle.dot.ok").count() == 1
     return last
 
@@ -142,7 +145,8 @@ async def test_browser_standby_linktest_and_calls_both_ways(server: Server) -> N
             assert hotline is not None
             pins = {p: {fingerprint(k) for k in ks} for p, ks in hotline.pins.items()}
             found = audit(entries, [node_identity(data_dir).public_key], pins)
-            assert found.ok and found.count(ENDPOINT_SIGNED) == 1, found.findings
+            # one entry per path of the round (sfu, direct), each signed by both ends
+            assert found.ok and found.count(ENDPOINT_SIGNED) == 2, found.findings
             ends = next(e for e in entries if e.kind == "linktest").fields["ends"]
             assert {p: bool(ends[p].get("report")) for p in ends} == \
                 {"washington": True, "moscow": True}

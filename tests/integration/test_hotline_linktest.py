@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -56,7 +57,11 @@ async def test_requested_link_tests_are_ok_and_each_terminal_takes_its_turn(
     assert {r.result["originator"] for r in results} == {"alice", "bob"}
     assert any(t["ends"][p]["rtt_ms"] is not None for t in sfu for p in ("alice", "bob"))
     for r, t in zip(results, sfu, strict=True):
-        assert list(r.result["paths"]) == ["sfu"]  # type: ignore[call-overload]
+        # by default a round covers the SFU and the direct path (no TURN configured)
+        assert list(r.result["paths"]) == ["sfu", "direct"]  # type: ignore[call-overload]
+        direct = r.result["paths"]["direct"]  # type: ignore[index]
+        assert direct["outcome"] == "ok" and direct["both_directions_decrypted"], direct
+        assert direct["ends"]["bob"]["device"] == t["ends"]["bob"]["device"]  # one pair
         assert t["both_directions_decrypted"] is True
         assert r.result["trigger"] == "requested" and t["path"] == "sfu"
         assert t["round"] == r.result["round"]
@@ -119,7 +124,13 @@ async def test_schedule_alternates_alarms_when_a_side_is_gone_and_recovers(
     assert all(b["hotline"] == HOTLINE for _, b in hook.bodies)
     tests = [e.fields for e in entries if e.kind == "linktest"]
     assert len(tests) >= 4
-    originators = [t["originator"] for t in tests]
+    rounds: dict[str, list[dict[str, Any]]] = {}  # a round: a test per path, in order
+    for t in tests:
+        rounds.setdefault(str(t["round"]), []).append(t)
+    for paths in rounds.values():  # one originator per round; every path where reachable
+        assert len({t["originator"] for t in paths}) == 1, paths
+        assert [t["path"] for t in paths] in (["sfu", "direct"], [None]), paths
+    originators = [paths[0]["originator"] for paths in rounds.values()]
     assert all(x != y for x, y in itertools.pairwise(originators)), originators
     for t in tests:
         if t["outcome"] == "ok":
@@ -138,8 +149,9 @@ async def test_schedule_alternates_alarms_when_a_side_is_gone_and_recovers(
     assert status["state"] == "ok"
     assert status["last_test"]["outcome"] == "ok"
     day = status["uptime"]["24h"]
-    assert day["tests"] == len(tests)
-    assert day["up"] == sum(1 for t in tests if t["outcome"] == "ok")
+    assert day["tests"] == len(rounds)
+    assert day["up"] == sum(1 for paths in rounds.values()
+                            if any(t["outcome"] == "ok" for t in paths))
     assert status["alarms_open"] == []
 
 

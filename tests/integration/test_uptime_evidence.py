@@ -31,6 +31,9 @@ from tests.support.record_tamper import rechain, rewrite, rows
 from .hotline_support import HOTLINE, RunningStandby, hotline_server, record, service, standby
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
+#: One path per round, so that each link test is one entry: the subject here is the
+#: record's evidence (the rounds over several paths: test_hotline_paths.py).
+ONE_PATH = {"linktest_paths": ("sfu",)}
 runner = CliRunner()
 
 
@@ -77,7 +80,7 @@ async def test_link_tests_carry_both_endpoints_signatures(tmp_path: Path) -> Non
     head each knew; `hotline log verify` says so; each standby's head file is 0600 and
     at the record's end; other pins (--pins) fail every endpoint report."""
     data = tmp_path / "data"
-    async with hotline_server(data) as (srv, alice, bob):
+    async with hotline_server(data, **ONE_PATH) as (srv, alice, bob):
         record(srv, data).append(HOTLINE, "created", {"parties": ["alice", "bob"]})
         a, b = await two_standbys(srv, alice, bob, tmp_path)
         try:
@@ -155,7 +158,7 @@ def _reordered(view: list[dict[str, Any]]) -> list[dict[str, Any]]:
 async def test_a_rewritten_record_is_found_by_verify_and_by_both_standbys(
         tmp_path: Path, transform: Any, verify_says: str) -> None:
     data = tmp_path / "data"
-    async with hotline_server(data) as (srv, alice, bob):
+    async with hotline_server(data, **ONE_PATH) as (srv, alice, bob):
         record(srv, data).append(HOTLINE, "created", {"parties": ["alice", "bob"]})
         a, b = await two_standbys(srv, alice, bob, tmp_path)
         try:
@@ -193,7 +196,7 @@ async def test_a_chain_forked_per_endpoint_is_found(tmp_path: Path) -> None:
     each end co-signs its own view; verify names the fork, and each standby sees the
     other's report co-sign a history it never saw."""
     data = tmp_path / "data"
-    async with hotline_server(data) as (srv, alice, bob):
+    async with hotline_server(data, **ONE_PATH) as (srv, alice, bob):
         uptime = record(srv, data)
         uptime.append(HOTLINE, "created", {"parties": ["alice", "bob"]})
         a, b = await two_standbys(srv, alice, bob, tmp_path)
@@ -238,7 +241,7 @@ async def test_a_report_forged_by_the_server_is_found(tmp_path: Path) -> None:
     figures): verify says the key is not pinned for bob; alice, who saw bob's real key
     in the call, calls it forged as soon as the entry reaches her."""
     data = tmp_path / "data"
-    async with hotline_server(data) as (srv, alice, bob):
+    async with hotline_server(data, **ONE_PATH) as (srv, alice, bob):
         a, b = await two_standbys(srv, alice, bob, tmp_path)
         lt = service(srv).linktests
         honest_report = lt.report
@@ -274,7 +277,7 @@ async def test_a_test_the_server_leaves_out_of_the_record_is_found(tmp_path: Pat
     """The server runs a test but does not record it (e.g. to hide an outage): at the
     next test both ends say the entry of a test they signed is missing, and it fails."""
     data = tmp_path / "data"
-    async with hotline_server(data) as (srv, alice, bob):
+    async with hotline_server(data, **ONE_PATH) as (srv, alice, bob):
         a, b = await two_standbys(srv, alice, bob, tmp_path)
         uptime = service(srv).linktests._record
         honest_append = uptime.append

@@ -21,7 +21,6 @@ from hotline.server.hotline.outcomes import Thresholds
 from hotline.server.settings import (
     DEFAULT_DATA,
     DEFAULT_HOST,
-    DEFAULT_LINKTEST_PATHS,
     DEFAULT_PORT,
     Settings,
     path_kinds,
@@ -57,6 +56,7 @@ async def _serve(settings: Settings, console: Console) -> None:
                       + ", ".join(sorted(settings.public_origins)))
     if settings.turn_urls:
         console.print("Relay (TURN) for clients: " + ", ".join(settings.turn_urls))
+    console.print("Hotline link tests cover the paths: " + ", ".join(settings.link_paths))
     console.print("Press Ctrl-C to stop.")
     try:
         await until_stopped()
@@ -95,7 +95,7 @@ def serve(host: Host = DEFAULT_HOST, port: Port = DEFAULT_PORT, data: Data = DEF
           linktest_path: Annotated[list[str] | None, typer.Option(
               "--linktest-path", envvar="HOTLINE_LINKTEST_PATHS",
               help="A media path each link test covers: sfu, direct or relay (repeat; "
-              "default: sfu).")] = None,
+              "default: sfu and direct, and relay with --turn-url).")] = None,
           alarm_webhook: Annotated[str | None, typer.Option(
               "--alarm-webhook", envvar="HOTLINE_ALARM_WEBHOOK",
               help="POST every hotline alarm (JSON) to this URL.")] = None,
@@ -154,7 +154,7 @@ def serve(host: Host = DEFAULT_HOST, port: Port = DEFAULT_PORT, data: Data = DEF
                             ring_timeout=ring_timeout, linktest_thresholds=thresholds,
                             allowed_origins=tuple(allow_origin) if allow_origin else None,
                             linktest_paths=path_kinds(linktest_path) if linktest_path
-                            else DEFAULT_LINKTEST_PATHS,
+                            else None,
                             public_urls=tuple(public_url or ()),
                             turn_urls=tuple(turn_url or ()),
                             turn_secret=turn_secret_from(turn_secret, turn_secret_file),

@@ -17,7 +17,6 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 DEFAULT_DATA = Path("hotline-data")
 PATH_KINDS: tuple[MediaPathKind, ...] = ("sfu", "direct", "relay")
-DEFAULT_LINKTEST_PATHS: tuple[MediaPathKind, ...] = ("sfu",)
 
 
 def path_kinds(names: Iterable[str]) -> tuple[MediaPathKind, ...]:
@@ -64,8 +63,9 @@ class Settings:
     linktest_duration: float = 4.0
     linktest_thresholds: Thresholds = field(default_factory=Thresholds)
     #: The media paths each scheduled link test covers, one after another: through the
-    #: SFU, directly between the two ends, through the TURN relay to the SFU.
-    linktest_paths: tuple[MediaPathKind, ...] = DEFAULT_LINKTEST_PATHS
+    #: SFU, directly between the two ends, through the TURN relay to the SFU. None: every
+    #: path this server has (:attr:`link_paths`).
+    linktest_paths: tuple[MediaPathKind, ...] | None = None
     ring_timeout: float = 120.0
     alarm_webhook: str | None = None
     #: Browser origins allowed to open the signaling WebSocket besides the server's own
@@ -104,10 +104,13 @@ class Settings:
                               f"{self.linktest_min_interval:g} s")
         if min(self.linktest_first_delay, self.linktest_duration, self.ring_timeout) <= 0:
             raise ConfigError("link-test delay, duration and ring timeout must be positive")
-        if not self.linktest_paths or len(set(self.linktest_paths)) != len(
-                self.linktest_paths) or not set(self.linktest_paths) <= set(PATH_KINDS):
+        paths = self.linktest_paths
+        if paths is not None and (not paths or len(set(paths)) != len(paths)
+                                  or not set(paths) <= set(PATH_KINDS)):
             raise ConfigError(f"link-test paths are one or more of {', '.join(PATH_KINDS)}, "
-                              f"each once, not {', '.join(self.linktest_paths) or 'none'}")
+                              f"each once, not {', '.join(paths) or 'none'}")
+        if paths is not None and "relay" in paths and not self.turn_urls:
+            raise ConfigError("the relay link-test path needs a TURN server (--turn-url)")
         if self.alarm_webhook is not None and not self.alarm_webhook.startswith(
                 ("http://", "https://")):
             raise ConfigError("--alarm-webhook must be an http:// or https:// URL")
@@ -139,6 +142,14 @@ class Settings:
     def public_origins(self) -> frozenset[str]:
         """The configured public URLs as origins (hotline.crypto.auth.origin_of)."""
         return frozenset(origin_of(url) for url in self.public_urls)
+
+    @property
+    def link_paths(self) -> tuple[MediaPathKind, ...]:
+        """The paths each link test covers: as set, else the SFU, the direct path (every
+        hotline call has one) and, with a TURN server, the relay."""
+        if self.linktest_paths is not None:
+            return self.linktest_paths
+        return ("sfu", "direct", *(("relay",) if self.turn_urls else ()))
 
     @property
     def media_address(self) -> str:

@@ -1,7 +1,7 @@
 """Link tests: the server schedules them, the two standby ends run them, the server judges.
 
 A scheduled test is a round: one test per configured media path
-(``Settings.linktest_paths``: through the SFU, direct between the ends, through the TURN
+(``Settings.link_paths``: through the SFU, direct between the ends, through the TURN
 relay), one after another, each its own entry in the uptime record; the round's outcome
 (:func:`hotline.server.hotline.outcomes.round_verdict`) names every failed path, and a
 failed path raises an alarm that names it.
@@ -183,7 +183,7 @@ class LinkTests:
             round_id = secrets.token_hex(8)
             paths: dict[str, dict[str, Any]] = {}
             ends = self._choose_ends(hotline, originator, responder)
-            for path in self._settings.linktest_paths:  # one after another: own figures
+            for path in self._settings.link_paths:  # one after another: own figures
                 path_started = self._clock()
                 data: dict[str, Any] = await self._test(hotline, ends, originator, path) \
                     if isinstance(ends, dict) else {"outcome": UNREACHABLE, "path": None,
