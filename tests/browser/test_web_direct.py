@@ -98,6 +98,22 @@ def forwarded(tap: Tap, since: float = 0.0) -> int:
     return sum(1 for t, _, _ in tap.packets if t >= since)
 
 
+STABLE_DIRECT = """() => {
+  const s = window.hotlineApp.mediaPath, last = s.changes[s.changes.length - 1];
+  return s.label === "direct" && last !== undefined && performance.now() - last.atMs > 4000;
+}"""
+
+
+async def settled_direct(pages: Any) -> None:
+    """Every page on the direct path for 4 s (longer than the first delay before a direct
+    connection that is no use is replaced: the choice has settled)."""
+    for p in pages:
+        try:
+            await p.until(STABLE_DIRECT, 40)
+        except Exception as e:
+            raise AssertionError(f"{p.name} not settled on direct: {await path_state(p)}") from e
+
+
 async def path_state(p: Page) -> dict[str, Any]:
     return (await p.state())["mediaPath"]  # type: ignore[no-any-return]
 
@@ -123,6 +139,7 @@ async def test_direct_call_and_failover_to_sfu(
         await wait_until(both_direct, 40, "both pages sending and receiving direct")
     except AssertionError as e:
         raise AssertionError(f"{e}: alice {await alice.state()}, bob {await bob.state()}") from None
+    await settled_direct(pages.values())
     pairs = (("alice", "bob"), ("bob", "alice"))
     first = {n: (await pages[n].remote(o))["framesDecoded"] for n, o in pairs}
 
@@ -232,6 +249,7 @@ async def test_chromium_and_python_direct(
         except AssertionError as e:
             raise AssertionError(f"{e}: page {await path_state(alice)}, python {bob.path} "
                                  f"{bob.path_changes} {bob.stats().as_json()}") from None
+        await settled_direct([alice])
         code = (await alice.state())["code"]
         window_start = time.monotonic()
         page_before = (await path_state(alice))["decrypted"]
