@@ -31,6 +31,7 @@ import { LocalMedia } from "./localmedia.js";
 import { MediaPath } from "./mediapath.js";
 import { gathered, onlyMidExtension } from "./negotiation.js";
 import { rtcConfiguration } from "./pathlabel.js";
+import { clearPath } from "./pathview.js";
 import type { PrejoinChoice } from "./prejoin.js";
 import { LevelMeter } from "./prejoin.js";
 import { workerUrl } from "./provenance.js";
@@ -431,6 +432,7 @@ export class Call {
     $("code-digits").textContent = "";
     $("code-words").textContent = "";
     $("call-notice").textContent = "";
+    clearPath(); // the next call's path log starts empty
     $("media-path").textContent = "connecting…";
     this.onEnded(error, connectionLost);
   }

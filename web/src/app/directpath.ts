@@ -28,7 +28,7 @@ import { Placeholders, proveSender } from "../media/proof.js";
 import type { DirectFrom } from "../protocol/messages.js";
 import type { SignalingClient } from "../protocol/signaling.js";
 import { onlyMidExtension } from "./negotiation.js";
-import { clearPath, showDirectState, showPath } from "./pathview.js";
+import { clearPath, showActivePath, showDirectState } from "./pathview.js";
 import { selectedPath } from "./quality.js";
 import { message, state } from "./view.js";
 
@@ -376,7 +376,7 @@ export class DirectPath {
   private apply(reason: string): void {
     const to = this.policy.active;
     if (to === null) return;
-    showPath(LABELS[to], reason);
+    showActivePath(to, reason);
     if (to === this.applied) return;
     this.applied = to;
     this.applying = this.applying.then(() => this.host.e2ee.setActivePath(to)).catch(() => undefined);

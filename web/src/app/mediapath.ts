@@ -7,6 +7,7 @@
 
 import { MediaRestartPolicy, type Connection, type Restart } from "../media/mediarestart.js";
 import { describePath, selectedPath } from "./quality.js";
+import { showSfuLabel } from "./pathview.js";
 import { $, state } from "./view.js";
 
 /** The policy's clock: performance.now(), in seconds. */
@@ -78,14 +79,6 @@ export class MediaPath {
     return this.policy.restarted(seconds());
   }
 
-  /** The path label in #media-path, and a line in the path log for each change. */
-  private showPath(label: string): void {
-    $("media-path").textContent = label;
-    const line = document.createElement("li");
-    line.textContent = `${new Date().toLocaleTimeString()} media path: ${label}`;
-    $("path-log").append(line);
-  }
-
   /** The stats of the connection that carries our media (`conn`): what it received,
    * which path it takes (a change is told), the badge. */
   stats(conn: Connection, report: RTCStatsReport): void {
@@ -105,7 +98,7 @@ export class MediaPath {
         this.reconnected = null;
       }
     }
-    if (path !== null && path.label !== state.path?.label) this.showPath(path.label);
+    if (path !== null && path.label !== state.path?.label) showSfuLabel(path.label);
     state.path = path;
     $("protection").textContent = `encrypted · ${path?.label ?? "via SFU"}`;
     $("protection").title = path === null ? "" : `${path.localType} candidate, ${path.protocol} to ${path.remoteAddress}`;

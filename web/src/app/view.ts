@@ -72,6 +72,10 @@ export interface PathChange {
 export interface MediaPathSummary {
   /** The label of the path our media is sent on now ("" before any). */
   label: string;
+  /** The path the policy sends on (null: no direct connection was ever chosen). */
+  active: "sfu" | "direct" | null;
+  /** The SFU connection's label ("via SFU", "relay over TCP"; "" before its stats). */
+  sfuLabel: string;
   changes: PathChange[];
   /** connectionState of the direct connection ("none": there is none). */
   direct: string;
@@ -83,7 +87,7 @@ export interface MediaPathSummary {
 }
 
 export function newPathSummary(): MediaPathSummary {
-  return { label: "", changes: [], direct: "none", directPair: null, decrypted: { sfu: 0, direct: 0 } };
+  return { label: "", active: null, sfuLabel: "", changes: [], direct: "none", directPair: null, decrypted: { sfu: 0, direct: 0 } };
 }
 
 export interface AppState {
