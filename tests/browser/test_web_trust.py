@@ -151,9 +151,10 @@ async def test_the_page_refuses_a_hotline_key_that_is_not_its_pin(tmp_path: Path
             far = await standby(srv, moscow, proxy.url)
             await card.get_by_role("button", name="Run a link test now").click()
             result = await far.next("linktest_result", timeout=60)
-            await page.wait_for_function("() => window.hotlineTrust.alarms.length === 2",
+            # one refused test per path of the round (sfu, direct): an alarm each
+            await page.wait_for_function("() => window.hotlineTrust.alarms.length === 3",
                                          timeout=10_000)
-            alarm = (await page.evaluate("() => window.hotlineTrust.alarms"))[1]
+            alarm, direct_alarm = (await page.evaluate("() => window.hotlineTrust.alarms"))[1:]
             notice = await page.locator("#trust-alarm").inner_text()
             # a call placed by the page: moscow answers, and the key the server presents for
             # it is not the pin either: refused in the call, before anything is sealed
@@ -161,12 +162,12 @@ async def test_the_page_refuses_a_hotline_key_that_is_not_its_pin(tmp_path: Path
             ring = await far.next("ring", timeout=10)
             far.standby.answer(str(ring.data["call_id"]))
             await page.get_by_role("button", name="Join now").click(timeout=15_000)
-            await page.wait_for_function("() => window.hotlineTrust.alarms.length >= 3",
+            await page.wait_for_function("() => window.hotlineTrust.alarms.length >= 4",
                                          timeout=20_000)
-            call_alarm = (await page.evaluate("() => window.hotlineTrust.alarms"))[2]
+            call_alarm = (await page.evaluate("() => window.hotlineTrust.alarms"))[3]
             await page.wait_for_function("() => window.hotlineApp.phase === 'rooms'")
             # one refused call, one alarm (not one from the event and one from the join)
-            call_alarms = len(await page.evaluate("() => window.hotlineTrust.alarms")) - 2
+            call_alarms = len(await page.evaluate("() => window.hotlineTrust.alarms")) - 3
             call_error = await page.evaluate("() => window.hotlineApp.error")
     finally:
         if far is not None:
@@ -175,6 +176,7 @@ async def test_the_page_refuses_a_hotline_key_that_is_not_its_pin(tmp_path: Path
         await srv.close()
     assert "moscow" in alarm and moscow.fingerprint in alarm and wrong in alarm, alarm
     assert "NOT the pinned key" in alarm
+    assert "moscow" in direct_alarm and "NOT the pinned key" in direct_alarm, direct_alarm
     assert "moscow" in call_alarm and wrong in call_alarm and "NOT the pinned key" in call_alarm
     assert call_alarms == 1, f"one refused call raised {call_alarms} alarms"
     assert "NOT the pinned key" in call_error  # the call ended with the alarm as its error
@@ -182,7 +184,8 @@ async def test_the_page_refuses_a_hotline_key_that_is_not_its_pin(tmp_path: Path
     assert result.data["outcome"] != "ok"
     ends = result.data["result"]
     assert isinstance(ends, dict)
-    assert "pinned" in str(ends["paths"]["sfu"]["ends"]["washington"]["error"])
+    for path in ("sfu", "direct"):
+        assert "pinned" in str(ends["paths"][path]["ends"]["washington"]["error"]), path
     # the link test's and the call's rooms hold moscow and the page only: every key moscow
     # got is the page's
     from_page = [KeyMessage.decode(m.b64decode(d["data"])) for conn in proxy.seen for d in conn

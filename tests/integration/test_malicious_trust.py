@@ -205,7 +205,8 @@ async def three_verified(server: Server, proxy: EvilProxy) -> list[SignalingClie
     policies = verified_stores(idents)
     def keyed(cs: list[SignalingClient]) -> bool:
         return all(c.schedule is not None and len(c.schedule.members) == 2
-                   and len(c.keys.context.decryption_kids()) >= 4 for c in cs)
+                   and len(c.keys.context.decryption_kids()) >= 4
+                   and c.code is not None for c in cs)  # the code shown before: compared
 
     clients = await three(server, proxy, identities=idents, policies=policies, ready=keyed)
     assert all(not c.unverified for c in clients)  # verified before: no warning
