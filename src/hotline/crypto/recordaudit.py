@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from hotline.crypto.chainwatch import entry_reports, fields_of, head_problem
 from hotline.crypto.identity import fingerprint
-from hotline.crypto.linkreport import LinkReport, figures_from, same_figures
+from hotline.crypto.linkreport import NO_KEY, LinkReport, figures_from, same_figures
 from hotline.crypto.uptimelog import ChainReport, LogEntry, verify_chain
 from hotline.errors import CryptoError
 
@@ -126,7 +126,9 @@ def _linktest(e: LogEntry, hash_at: dict[int, bytes], pins: dict[str, set[str]],
     if len(reports) == 2:
         (pa, a), (pb, b) = reports.items()
         for (p, x), y in (((pa, a), b), ((pb, b), a)):
-            if x.far_key != y.signer_key:
+            # an end that saw no far end (NO_KEY: it refused the far end's key, or the test
+            # failed before it came) names nobody; a test that carried media names both
+            if x.far_key != y.signer_key and (x.far_key != NO_KEY or outcome in UP):
                 bad.append(f"{p} saw {fingerprint(x.far_key)} as the far end, but the far "
                            f"end's report is signed by {fingerprint(y.signer_key)}")
     if outcome in UP:
