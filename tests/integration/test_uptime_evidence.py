@@ -307,3 +307,38 @@ async def test_a_test_the_server_leaves_out_of_the_record_is_found(tmp_path: Pat
     for s in (a, b):
         found = alarms(s)
         assert found and f"test {hidden[0]}" in found[0] and "missing" in found[0], found
+
+
+def _paths_swapped(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The server files the direct test under "sfu" and the SFU test under "direct"."""
+    swap = {"sfu": "direct", "direct": "sfu"}
+    for r in rows:
+        if r["kind"] == "linktest" and r["data"].get("path") in swap:
+            r["data"]["path"] = swap[r["data"]["path"]]
+    return rows
+
+
+async def test_a_test_filed_under_another_path_is_found(tmp_path: Path) -> None:
+    """A lying server relabels the paths of a round (the direct test shown as the SFU's):
+    both ends signed the path they measured, so `hotline log verify` names the path, and
+    both standbys find the rewritten history."""
+    data = tmp_path / "data"
+    async with hotline_server(data, linktest_paths=("sfu", "direct")) as (srv, alice, bob):
+        a, b = await two_standbys(srv, alice, bob, tmp_path)
+        try:
+            before = await linktest(srv.url, alice)
+            await asyncio.sleep(0.5)
+            assert before.outcome == "ok" and alarms(a) == [] and alarms(b) == []
+            rewrite(srv.store, node_identity(data), HOTLINE, _paths_swapped)
+            assert record(srv, data).verify(HOTLINE).ok  # the server's own check passes
+            code, output = verify_cli(data)
+            await linktest(srv.url, alice)
+            await asyncio.sleep(0.5)
+        finally:
+            await a.stop()
+            await b.stop()
+    assert code == 1 and "FAILED entry" in output and "path direct" in output, output
+    for s in (a, b):
+        found = alarms(s)
+        # each already held the honest entries: the relabelled ones do not link to them
+        assert found and "rewritten or forked" in found[0], found
