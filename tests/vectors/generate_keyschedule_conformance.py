@@ -301,7 +301,8 @@ def phases() -> Cases:
             "bob", [closed, phase(e + 1, to="open", by="alice"), phase(e + 2, to="open"),
                     phase(e + 3, to="open", by="alice", proof=proof("alice", e + 2))]),
         "reopening with a forged or replayed proof is refused": (
-            "bob", [closed, phase(e + 1, to="open", by="alice", proof=proof("alice", e, key="carol")),
+            "bob", [closed,
+                    phase(e + 1, to="open", by="alice", proof=proof("alice", e, key="carol")),
                     phase(e + 2, to="open", by="alice", proof=proof("alice", e)),
                     phase(e + 3, to="open", by="alice", proof=proof("alice", e + 2, "closed")),
                     phase(e + 4, to="open", by="alice",
