@@ -126,6 +126,8 @@ export interface Joined {
   readonly resume_token: Bytes;
   readonly ice_servers: readonly IceServer[];
   readonly direct: boolean;
+  readonly phase: "open" | "closed";
+  readonly phase_epoch: number;
 }
 
 /** Your seat is yours again; what was sent to you meanwhile follows, in order. */
@@ -136,11 +138,22 @@ export interface Resumed {
   readonly epoch: number;
   readonly received: number;
   readonly ice_servers: readonly IceServer[];
+  readonly phase: "open" | "closed";
+  readonly phase_epoch: number;
 }
 
 export interface MemberJoined { readonly type: "member_joined"; readonly epoch: number; readonly member: MemberInfo; }
 
 export interface MemberLeft { readonly type: "member_left"; readonly epoch: number; readonly participant_id: number; }
+
+/** The call's phase changed: a roster event (the previous epoch + 1), to every member. `by` is the member who asked (0: an operator outside the call); `proof` its signature when it reopens (:mod:`hotline.crypto.phaseproof`). A client believes a reopening only with a valid proof of a principal of its view. */
+export interface PhaseChanged {
+  readonly type: "phase_changed";
+  readonly epoch: number;
+  readonly phase: "open" | "closed";
+  readonly by: number;
+  readonly proof: Bytes;
+}
 
 /** A participant's `MediaState` changed. */
 export interface MemberMedia {
@@ -260,6 +273,7 @@ export type ServerMessage =
   | Resumed
   | MemberJoined
   | MemberLeft
+  | PhaseChanged
   | MemberMedia
   | KeyFrom
   | Left
@@ -313,6 +327,8 @@ export const SERVER_SHAPES: { readonly [T in ServerMessage["type"]]: Shape } = {
     resume_token: opt(b64(), ""),
     ice_servers: opt(list(iceServer), []),
     direct: opt(bool, false),
+    phase: opt(literal("open", "closed"), "open"),
+    phase_epoch: opt(u32, 0),
   },
   resumed: {
     room: str(),
@@ -320,9 +336,17 @@ export const SERVER_SHAPES: { readonly [T in ServerMessage["type"]]: Shape } = {
     epoch: u32,
     received: u32,
     ice_servers: opt(list(iceServer), []),
+    phase: opt(literal("open", "closed"), "open"),
+    phase_epoch: opt(u32, 0),
   },
   member_joined: { epoch: u32, member: memberInfo },
   member_left: { epoch: u32, participant_id: u32 },
+  phase_changed: {
+    epoch: u32,
+    phase: literal("open", "closed"),
+    by: opt(u32, 0),
+    proof: opt(b64(128), ""),
+  },
   member_media: { participant_id: u32, state: mediaState },
   key_from: { sender: u32, data: b64() },
   left: { room: str() },
@@ -424,6 +448,14 @@ export interface DirectSignal {
   readonly candidate?: DirectCandidate | null;
 }
 
+/** Open or close the call in `room` (L3: the press is shown out of the closed part). From a member of the call whose role is principal or operator, or from an authenticated connection outside the call whose party has that role in the room. Reopening needs `proof` (:mod:`hotline.crypto.phaseproof`, by a principal in the call); closing needs none: it only takes keys away. */
+export interface SetPhase {
+  readonly type: "set_phase";
+  readonly room: string;
+  readonly phase: "open" | "closed";
+  readonly proof?: Bytes;
+}
+
 /** Keep this connection ready for hotline NAME: answer link tests, ring on calls. */
 export interface StandbyRegister {
   readonly type: "standby";
@@ -472,6 +504,7 @@ export type ClientMessage =
   | Resume
   | MediaRestart
   | DirectSignal
+  | SetPhase
   | StandbyRegister
   | LinkTestRequest
   | LinkTestReport
@@ -523,6 +556,7 @@ export const CLIENT_SHAPES: { readonly [T in ClientMessage["type"]]: Shape } = {
     description: opt(nullable(directDescription), null),
     candidate: opt(nullable(directCandidate), null),
   },
+  set_phase: { room: str(1, 64), phase: literal("open", "closed"), proof: opt(b64(128), "") },
   standby: { hotline: str(1, 64), record_length: opt(int(0, 9007199254740991), 0) },
   linktest_request: { hotline: str(1, 64) },
   linktest_report: {
