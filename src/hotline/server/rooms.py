@@ -27,6 +27,7 @@ from typing import Protocol
 
 from hotline.crypto.callkey import CallKeyAnnouncement
 from hotline.crypto.codecommit import relayed_header
+from hotline.crypto.phaseproof import verify_phase
 from hotline.errors import (
     CryptoError,
     Forbidden,
@@ -35,7 +36,6 @@ from hotline.errors import (
     Refused,
     ResumeRefused,
 )
-from hotline.crypto.phaseproof import verify_phase
 from hotline.logtext import safe
 from hotline.phases import CLOSED_OUT, Phase
 from hotline.roles import DEFAULT_ROLE, LISTEN_ONLY, Role
