@@ -1,7 +1,9 @@
-"""Phases of a call (REQUIREMENTS L3): an open part the press sees, a closed part it does
-not. The one list, with the codes signed on the wire (group code digest, phase proofs).
+"""Phases of a call (REQUIREMENTS L3): the open part, which the press sees, and the closed
+part, from which the roles of :data:`CLOSED_OUT` are shown out (no key is sealed to them).
 
-PURE: no I/O, no imports beyond typing.
+PURE: no I/O. The wire schema types its ``phase`` fields with :data:`Phase`; the key
+schedule (:mod:`hotline.crypto.keyschedule`) and the group code commit to
+:data:`PHASE_CODES`; web/src/protocol/messages.gen.ts has the same tables (generated).
 """
 
 from __future__ import annotations
@@ -10,7 +12,10 @@ from typing import Literal
 
 Phase = Literal["open", "closed"]
 PHASES: tuple[str, ...] = ("open", "closed")
-#: The u8 of a phase where it is signed.
+DEFAULT_PHASE: Phase = "open"
+#: Each phase's code on the wire (u8): in the group code and the phase proof.
 PHASE_CODES: dict[str, int] = {"open": 0, "closed": 1}
-#: Roles shown out in the closed part: no key and no media for them.
+#: Roles shown out in the closed part: nothing is sealed to them, nothing forwarded.
 CLOSED_OUT: frozenset[str] = frozenset({"press"})
+#: Roles whose signed phase proof may reopen a closed call.
+REOPENERS: frozenset[str] = frozenset({"principal"})

@@ -45,8 +45,8 @@ class PhaseView:
             return f"participant {msg.by} who reopened it is no principal"
         if not trusted(msg.by):
             return f"participant {msg.by} who reopened it is not a device this one trusts"
-        if not verify_phase(identity_keys[msg.by], msg.proof, room, msg.by, msg.epoch - 1,
-                            "open"):
+        if not verify_phase(identity_keys[msg.by], msg.proof, room_id=room, signer=msg.by,
+                            epoch=msg.epoch - 1, phase="open"):
             return f"the proof of participant {msg.by} is missing or does not verify"
         return None
 

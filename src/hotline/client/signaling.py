@@ -198,8 +198,8 @@ class SignalingClient(SignalingConnection):
             if self.participant_id is None or self.schedule is None:
                 raise UsageError("not in a call")
             if phase == "open":
-                proof = sign_phase(self.identity, room, self.participant_id,
-                                   self.schedule.epoch, "open")
+                proof = sign_phase(self.identity, room_id=room, signer=self.participant_id,
+                                   epoch=self.schedule.epoch, phase="open")
         self._send(m.SetPhase(room=room, phase=phase, proof=proof))
         if self.participant_id is None:  # from outside: no roster event comes to us
             self._send(m.Ping())

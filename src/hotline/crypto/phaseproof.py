@@ -22,14 +22,14 @@ def phase_message(room_id: str, participant_id: int, epoch: int, phase: str) -> 
                            .u8(PHASE_CODES[phase]))
 
 
-def sign_phase(identity: Identity, room_id: str, participant_id: int, epoch: int,
+def sign_phase(identity: Identity, *, room_id: str, signer: int, epoch: int,
                phase: str) -> bytes:
-    return identity.sign(phase_message(room_id, participant_id, epoch, phase))
+    return identity.sign(phase_message(room_id, signer, epoch, phase))
 
 
-def verify_phase(identity_key: bytes, proof: bytes, room_id: str, participant_id: int,
-                 epoch: int, phase: str) -> bool:
+def verify_phase(identity_key: bytes, proof: bytes, *, room_id: str, signer: int, epoch: int,
+                 phase: str) -> bool:
     """True if ``proof`` is ``identity_key``'s signature of this phase change."""
-    if phase not in PHASE_CODES:
+    if phase not in PHASE_CODES or not 0 <= signer < 2**32 or not 0 <= epoch < 2**32:
         return False
-    return verify(identity_key, proof, phase_message(room_id, participant_id, epoch, phase))
+    return verify(identity_key, proof, phase_message(room_id, signer, epoch, phase))

@@ -234,7 +234,8 @@ class LiveRoom:
             if phase == "open":
                 seat = self._seats.get(by)
                 if seat is None or seat.role != "principal" or not verify_phase(
-                        seat.session.identity_key, proof, self.name, by, self.epoch, phase):
+                        seat.session.identity_key, proof, room_id=self.name, signer=by,
+                        epoch=self.epoch, phase=phase):
                     raise Forbidden("reopening needs the signed proof of a principal in "
                                     "the call (the page's Reopen button, Call.set_phase)")
             if self.epoch >= _U32:

@@ -39,7 +39,7 @@ async def test_close_then_reopen_is_a_roster_event_and_holds_the_press() -> None
     assert isinstance(joined, m.Joined) and (joined.phase, joined.phase_epoch) == (
         "closed", before + 1)
     assert ("hold", ROOM, 3) in media.calls
-    proof = sign_phase(chief.identity, ROOM, 1, live.epoch, "open")
+    proof = sign_phase(chief.identity, room_id=ROOM, signer=1, epoch=live.epoch, phase="open")
     await live.set_phase(1, "open", proof, "chief")
     assert ("release", ROOM, 2) in media.calls and ("release", ROOM, 3) in media.calls
     assert live.phase == "open" and audit.count("phase") == 2
@@ -55,10 +55,10 @@ async def test_reopening_needs_a_principals_valid_proof() -> None:
     await live.join(press, "press")
     await live.set_phase(2, "closed", b"", "aide")  # anyone allowed may close
     epoch = live.epoch
-    for by, proof in ((1, b""), (1, b"\x00" * 64),
-                      (1, sign_phase(chief.identity, ROOM, 1, epoch - 1, "open")),  # stale
-                      (2, sign_phase(aide.identity, ROOM, 2, epoch, "open")),  # no principal
-                      (0, b"")):  # an operator outside the call
+    stale = sign_phase(chief.identity, room_id=ROOM, signer=1, epoch=epoch - 1, phase="open")
+    by_aide = sign_phase(aide.identity, room_id=ROOM, signer=2, epoch=epoch, phase="open")
+    # no proof, garbage, a stale proof, an operator's proof, an operator outside the call
+    for by, proof in ((1, b""), (1, b"\x00" * 64), (1, stale), (2, by_aide), (0, b"")):
         with pytest.raises(Forbidden):
             await live.set_phase(by, "open", proof, "x")
     assert live.epoch == epoch and live.phase == "closed"
