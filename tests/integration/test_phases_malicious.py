@@ -134,7 +134,7 @@ async def test_a_server_that_reopens_on_its_own_is_not_believed(
             forged.append((by, proof))
             before = alice.phases.epoch
             bob._send(m.SetPhase(room=ROOM, phase="open"))
-            await until(lambda: all(len(c.phases.alarms) == n for c in clients))
+            await until(lambda n=n: all(len(c.phases.alarms) == n for c in clients))  # type: ignore[misc]
             print(f"\n{what}: every client stays CLOSED and raises an alarm: "
                   f"{alice.phases.alarms[-1]}")
             assert [c.phases.phase for c in clients] == ["closed"] * 3, what
