@@ -64,6 +64,7 @@ export interface Joined {
   readonly epoch: number;
   readonly participantId: number;
   readonly members: readonly Member[]; // everyone else already in the call
+  readonly phase?: string; // the call's phase at my join ("open" if left out)
 }
 
 export interface MemberJoined {
@@ -85,6 +86,10 @@ export interface PhaseChanged {
   readonly now: number;
   readonly epoch: number;
   readonly phase: string;
+  /** The member who asked (0: an operator outside the call). */
+  readonly by?: number;
+  /** Its phase proof (crypto/phaseproof.ts), needed to reopen. */
+  readonly proof?: Uint8Array;
 }
 
 export interface TimerFired {
