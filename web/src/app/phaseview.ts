@@ -36,9 +36,10 @@ export class PhaseControls {
       state.callPhase.changes.push({ phase, atMs: performance.now() });
       const by = Number(e.data["by"]);
       const who = by === 0 ? "an operator" : (this.client.names.get(by) ?? `participant ${by}`);
+      const at = new Date().toISOString().slice(11, 19);
       const text = phase === "closed"
-        ? `${new Date().toLocaleTimeString()} CLOSED by ${who}: the press is shown out`
-        : `${new Date().toLocaleTimeString()} OPEN again, reopened by ${who}: the press sees and hears the call`;
+        ? `${at} CLOSED by ${who}: the press is shown out`
+        : `${at} OPEN again, reopened by ${who}: the press sees and hears the call`;
       const item = document.createElement("li");
       item.textContent = text;
       $("phase-log").append(item);
@@ -72,7 +73,9 @@ export class PhaseControls {
     const shown = $("call-phase");
     shown.textContent = phase.toUpperCase();
     shown.dataset["phase"] = phase;
-    $("closed-screen").hidden = !(phase === "closed" && CLOSED_OUT.has(this.client.role));
+    const shownOut = phase === "closed" && CLOSED_OUT.has(this.client.role);
+    $("closed-screen").hidden = !shownOut;
+    $("tiles").hidden = shownOut; // their last frames would stay frozen there
     ($("phase-close") as HTMLButtonElement).disabled = phase === "closed";
     ($("phase-reopen") as HTMLButtonElement).disabled = phase === "open";
   }
@@ -80,6 +83,7 @@ export class PhaseControls {
   close(): void {
     this.abort.abort();
     $("closed-screen").hidden = true;
+    $("tiles").hidden = false;
     for (const id of ["phase-close", "phase-reopen"]) ($(id) as HTMLButtonElement).hidden = true;
     $("call-phase").textContent = "OPEN";
     $("call-phase").dataset["phase"] = "open";
