@@ -114,7 +114,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "logtext": set(),
     "roles": {"errors"},
     "phases": set(),
-    "crypto": {"errors", "phases"},
+    "crypto": {"errors", "roles", "phases"},
     "signaling": {"crypto", "roles", "phases", "errors"},
     "rtc": {"crypto"} | BASE,
     "sfu": {"rtc"} | BASE,

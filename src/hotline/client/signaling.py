@@ -45,6 +45,7 @@ from hotline.crypto.keyschedule import (
     KeyScheduleConfig,
     Member,
     PeerAccepted,
+    PhaseRefused,
     TimerFired,
 )
 from hotline.crypto.keyschedule import Joined as KsJoined
@@ -168,7 +169,7 @@ class SignalingClient(SignalingConnection):
         if ack.room != room:  # our announcement is for the room we asked for, no other
             self._stop_schedule()
             raise ProtocolError(f"the server answered a join of {room!r} with another room")
-        ann = self.schedule.announcement(ack.participant_id, ack.epoch)
+        ann = self.schedule.announcement(ack.participant_id, ack.epoch, ack.role)
         self._send(m.Announce(announcement=ann.encode()))
         await self._reply(m.Joined, timeout=timeout)
         await asyncio.wait_for(self._joined.wait(), timeout)
@@ -376,7 +377,8 @@ class SignalingClient(SignalingConnection):
 
     @staticmethod
     def _member(info: m.MemberInfo) -> Member:
-        return Member(info.participant_id, info.identity_key, info.announcement, info.party)
+        return Member(info.participant_id, info.identity_key, info.announcement, info.party,
+                      info.role)
 
     def _feed(self, event: Event) -> None:
         if self.schedule is None:
@@ -404,6 +406,11 @@ class SignalingClient(SignalingConnection):
                 self._event("group_code_pending", epoch=action.epoch)
             elif isinstance(action, InstallDecryptionKey):
                 self._event("keys_rotated", sender=action.sender, generation=action.generation)
+            elif isinstance(action, PhaseRefused):  # an alarm: a reopen nobody entitled asked
+                log.warning("phase change to %s by %d refused: %s", action.phase, action.by,
+                            action.reason.value)
+                self._event("phase_refused", phase=action.phase, by=action.by,
+                            reason=action.reason.value, epoch=action.epoch)
         if self._timer is not None and not self._timer.done():
             self._timer.cancel()
             self._timer = asyncio.create_task(self._timer_loop())

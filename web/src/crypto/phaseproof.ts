@@ -5,16 +5,18 @@
  *     proof = Ed25519( "hotline/v1 phase change" 0x00 || bytes8 room_id
  *                      || u32 signer participant_id || u32 epoch || u8 phase )
  *
- * `epoch` is the signer's epoch before the change. A change from closed to open is
- * believed only with the proof of a principal of the view; closing needs none.
+ * `epoch` is the signer's epoch before the change. The key schedule accepts a change from
+ * closed to open only with the proof of a principal of its view; closing needs none.
  */
 
 import { type Bytes, ascii, concat } from "./bytes.js";
+import { roomIdBytes } from "./callkey.js";
+import { PHASE_CODES, type Phase } from "./codes.gen.js";
+import { KeyMessageError, Reason } from "./errors.js";
 import { type Identity, verify } from "./identity.js";
 import { Writer } from "./wire.js";
 
 const LABEL = ascii("hotline/v1 phase change\0");
-const PHASE_CODES: Readonly<Record<string, number>> = { open: 0, closed: 1 };
 
 export interface PhaseRequest {
   readonly roomId: string;
@@ -24,10 +26,9 @@ export interface PhaseRequest {
 }
 
 function message(r: PhaseRequest): Bytes {
-  const code = PHASE_CODES[r.phase];
-  if (code === undefined) throw new Error(`unknown phase '${r.phase}'`);
-  const w = new Writer().bytes8(new TextEncoder().encode(r.roomId)).u32(r.signer).u32(r.epoch);
-  return concat(LABEL, w.u8(code).bytes());
+  if (!Object.hasOwn(PHASE_CODES, r.phase)) throw new KeyMessageError(Reason.MALFORMED, `unknown phase '${r.phase}'`);
+  const w = new Writer().bytes8(roomIdBytes(r.roomId, KeyMessageError)).u32(r.signer).u32(r.epoch);
+  return concat(LABEL, w.u8(PHASE_CODES[r.phase as Phase]).bytes());
 }
 
 /** The proof (64 bytes) that participant `signer` asks for `phase` after `epoch`. */
@@ -35,8 +36,8 @@ export function signPhase(identity: Identity, request: PhaseRequest): Promise<By
   return identity.sign(message(request));
 }
 
-/** Whether `proof` is `signer`'s valid signature asking for `phase` after `epoch` in
- * `roomId`; false for anything else, ids out of range too. */
+/** Whether `proof` is `signer`'s valid signature (strict Ed25519) asking for `phase` after
+ * `epoch` in `roomId`; false for anything else, ids out of range too. */
 export async function verifyPhase(identityKey: Uint8Array, proof: Uint8Array, request: PhaseRequest): Promise<boolean> {
   let data: Bytes;
   try {

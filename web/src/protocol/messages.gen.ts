@@ -10,7 +10,7 @@ export const VERSION = 1;
 export const MAX_MESSAGE_BYTES = 262144;
 
 /** A party's role in a room (docs/SIGNALING.md). */
-export const ROLES = ["principal", "delegate", "interpreter", "aide", "note_taker", "operator", "press"] as const;
+export const ROLES = ["principal", "delegate", "interpreter", "aide", "note_taker", "operator", "press", "recorder"] as const;
 export type Role = (typeof ROLES)[number];
 const role = literal(...ROLES);
 
@@ -107,12 +107,13 @@ export interface Welcome {
   readonly roles: Readonly<Record<string, Role>>;
 }
 
-/** Your participant id and the epoch of your join: sign your announcement for them. */
+/** Your participant id, the epoch of your join and your role: sign your announcement for them. */
 export interface JoinAck {
   readonly type: "join_ack";
   readonly room: string;
   readonly participant_id: number;
   readonly epoch: number;
+  readonly role: Role;
 }
 
 /** You are in: the others already in the call. */
@@ -317,7 +318,7 @@ export const SERVER_SHAPES: { readonly [T in ServerMessage["type"]]: Shape } = {
     rooms: list(str()),
     roles: opt(dict(role), {}),
   },
-  join_ack: { room: str(), participant_id: u32, epoch: u32 },
+  join_ack: { room: str(), participant_id: u32, epoch: u32, role: opt(role, "delegate") },
   joined: {
     room: str(),
     participant_id: u32,

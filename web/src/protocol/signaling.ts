@@ -172,7 +172,7 @@ export class SignalingClient extends SignalingConnection {
     this.send(request ?? { type: "join", room }); // a hotline's test or call room: hotline_join
     const ack = await this.reply(["join_ack"], timeoutSeconds);
     if (ack.room !== room) throw new ProtocolError(`the server answered a join of ${JSON.stringify(room)} with another room`);
-    const ann = await this.schedule.announcement(ack.participant_id, ack.epoch);
+    const ann = await this.schedule.announcement(ack.participant_id, ack.epoch, ack.role);
     this.send({ type: "announce", announcement: ann.encode() });
     await this.reply(["joined"], timeoutSeconds); // delivered once the roster was fed
   }
@@ -433,6 +433,8 @@ export class SignalingClient extends SignalingConnection {
         this.event("group_code_pending", { epoch: action.epoch });
       } else if (action.type === "install_decryption_key") {
         this.event("keys_rotated", { sender: action.sender, generation: action.generation });
+      } else if (action.type === "phase_refused") { // an alarm: a reopen nobody entitled asked
+        this.event("phase_refused", { phase: action.phase, by: action.by, reason: action.reason, epoch: action.epoch });
       }
     }
     this.armTimer();
@@ -467,5 +469,8 @@ export class SignalingClient extends SignalingConnection {
 }
 
 function member(info: MemberInfo): Member {
-  return { participantId: info.participant_id, identityKey: info.identity_key, announcement: info.announcement, party: info.party };
+  return {
+    participantId: info.participant_id, identityKey: info.identity_key, announcement: info.announcement, party: info.party,
+    role: info.role,
+  };
 }
