@@ -25,6 +25,7 @@ from hotline.crypto.kid import Slot
 from hotline.crypto.sframe import SFrameContext
 from hotline.errors import SFrameError
 from hotline.sfu import rtp
+from hotline.sfu.edge import Sfu
 
 from ..support.server import Server, running_server
 from ..support.sfu_tap import Tap
@@ -84,6 +85,14 @@ async def _shown(calls: list[Call], phase: str, since: float) -> float:
 async def test_close_shows_the_press_out_and_reopen_lets_it_back(
         summit: Server, monkeypatch: pytest.MonkeyPatch) -> None:
     tap = Tap(monkeypatch)
+    switched: list[tuple[float, int, bool]] = []  # when the SFU held or released a seat
+    hold = Sfu.hold
+
+    def timed_hold(sfu: Sfu, room: str, participant_id: int, held: bool) -> None:
+        hold(sfu, room, participant_id, held)
+        switched.append((time.monotonic(), participant_id, held))
+
+    monkeypatch.setattr(Sfu, "hold", timed_hold)
     alice, bob, press = calls = await _calls(summit, ("alice", "bob", "press"))
     loop = asyncio.get_running_loop()
     try:
@@ -98,9 +107,10 @@ async def test_close_shows_the_press_out_and_reopen_lets_it_back(
         press_pid = press.signaling.participant_id
 
         # -- close -------------------------------------------------------------------
-        switch = time.monotonic()
         closed_at = loop.time()
         await alice.set_phase("closed")
+        assert [(pid, held) for _, pid, held in switched] == [(press_pid, True)]
+        switch = switched[0][0]  # the server switched: from here on nothing to the press
         took = await _shown(calls, "closed", closed_at)
         print(f"\nclose -> every member shows CLOSED in {took * 1000:.0f} ms")
         assert took < CLOSED_WITHIN
