@@ -18,17 +18,12 @@ import pytest
 import pytest_asyncio
 
 from hotline.client.call import Call
-from hotline.crypto.frames import Codec, unprotect
 from hotline.crypto.identity import Identity
-from hotline.crypto.keyschedule import InstallDecryptionKey
 from hotline.crypto.kid import Slot
-from hotline.crypto.sframe import SFrameContext
-from hotline.errors import SFrameError
-from hotline.sfu import rtp
 from hotline.sfu.edge import Sfu
 
 from ..support.server import Server, running_server
-from ..support.sfu_tap import Tap
+from ..support.sfu_tap import Tap, opened_by, remember_keys
 from ..support.trust import accept_all
 from ..support.wait import wait_until
 
@@ -60,19 +55,6 @@ def _video(call: Call, party: str) -> int:
     return 0 if remote is None else int(remote["video_frames_decrypted"])
 
 
-def _held_keys(call: Call) -> list[InstallDecryptionKey]:
-    """Every decryption key ``call`` installs from now on (the press seat's own keys)."""
-    held: list[InstallDecryptionKey] = []
-    original = call.signaling.keys.apply
-
-    def remember(actions):  # type: ignore[no-untyped-def]
-        held.extend(x for x in actions if isinstance(x, InstallDecryptionKey))
-        return original(actions)
-
-    call.signaling.keys.apply = remember  # type: ignore[method-assign]
-    return held
-
-
 async def _shown(calls: list[Call], phase: str, since: float) -> float:
     """Seconds from ``since`` (loop time) until every call shows ``phase``."""
     async def every() -> bool:
@@ -97,7 +79,7 @@ async def test_close_shows_the_press_out_and_reopen_lets_it_back(
     loop = asyncio.get_running_loop()
     try:
         assert [c.phase for c in calls] == ["open"] * 3
-        held = _held_keys(press)
+        held = remember_keys(press.signaling.keys)  # the press seat's own keys
 
         async def press_sees_both() -> bool:
             return _video(press, "alice") > 20 and _video(press, "bob") > 20
@@ -136,21 +118,9 @@ async def test_close_shows_the_press_out_and_reopen_lets_it_back(
         print(f"packets the SFU forwarded to the press after the switch: {len(to_press)}")
         assert to_press == []
         # The press seat's own keys on what the SFU forwarded to the others after the rekey.
-        keys = SFrameContext()
-        for action in held:
-            for kid in action.kids:
-                keys.add_decryption_key(kid, action.base_key)
         opus = [p for t, s, p in tap.packets if t > rotated and s.kind == "audio"]
         assert len(opus) > 50
-        opened = 0
-        for packet in opus:
-            header = rtp.parse_rtp(packet)
-            assert header is not None
-            try:
-                unprotect(keys, Codec.OPUS, packet[header.header_size:])
-                opened += 1
-            except SFrameError:
-                pass
+        opened = opened_by(held, opus)
         print(f"audio packets forwarded after the rekey: {len(opus)}, "
               f"opened with the press seat's keys: {opened}")
         assert opened == 0
