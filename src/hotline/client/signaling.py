@@ -356,17 +356,14 @@ class SignalingClient(SignalingConnection):
                     self.hotline.put_nowait(message)
 
     def _phase_changed(self, msg: m.PhaseChanged) -> None:
-        """A phase change: to the key schedule (a roster event), then shown if believed."""
-        problem = None
-        if msg.phase == "open" and self.schedule is not None and self.participant_id is not None:
-            me, schedule = self.participant_id, self.schedule
-            problem = self.phases.opening_problem(
-                msg, self.room, {**self.identity_keys, me: self.identity.public_key},
-                self.roles, lambda pid: pid == me or schedule.is_trusted(pid))
+        """A phase change: to the key schedule (a roster event, which decides whether a
+        reopening is proven), then shown as the key schedule holds it."""
         self._feed(KsPhaseChanged(self._now(), msg.epoch, msg.phase, by=msg.by,
                                   proof=msg.proof))
-        if problem is not None:
-            text = f"the server says the call was reopened, but {problem}: it stays CLOSED"
+        held = self.schedule.phase if self.schedule is not None else msg.phase
+        if msg.phase == "open" and held != "open":
+            text = (f"the server says participant {msg.by} reopened the call, without a valid "
+                    "phase proof of a principal of this call: it stays CLOSED")
             self.phases.alarm(text)
             log.warning("%s", text)
             self._event("phase_alarm", epoch=msg.epoch, by=msg.by, message=text)

@@ -97,7 +97,6 @@ export class SignalingClient extends SignalingConnection {
   private timerArmed = false; // after joined, until leave or close
   /** The call's phase as this client believes it (protocol/phase.ts). */
   readonly phases = new PhaseView();
-  private phaseChain: Promise<void> = Promise.resolve(); // phase changes, in order
 
   constructor(server: string, identity: Identity, options: SignalingOptions = {}) {
     super(server, identity);
@@ -363,20 +362,13 @@ export class SignalingClient extends SignalingConnection {
     }
   }
 
-  /** A phase change: to the key schedule (a roster event), then shown if believed. */
+  /** A phase change: to the key schedule (a roster event, which decides whether a
+   * reopening is proven), then shown as the key schedule holds it. */
   private phaseChanged(msg: PhaseChanged, now: number): void {
-    const me = this.participantId;
-    const schedule = this.schedule;
-    let problem: Promise<string | null> = Promise.resolve(null);
-    if (msg.phase === "open" && me !== null && schedule !== null) {
-      const keys = new Map(this.identityKeys).set(me, this.identity.publicKey);
-      problem = this.phases.openingProblem(msg, this.room, keys, this.roles, (pid) => pid === me || schedule.isTrusted(pid));
-    }
-    this.feed({ type: "phase_changed", now, epoch: msg.epoch, phase: msg.phase, by: msg.by, proof: msg.proof });
-    this.phaseChain = this.phaseChain.then(async () => {
-      const why = await problem;
-      if (why !== null) {
-        const text = `the server says the call was reopened, but ${why}: it stays CLOSED`;
+    this.feed({ type: "phase_changed", now, epoch: msg.epoch, phase: msg.phase, by: msg.by, proof: msg.proof }, () => {
+      const held = this.schedule?.phase ?? msg.phase;
+      if (msg.phase === "open" && held !== "open") {
+        const text = `the server says participant ${msg.by} reopened the call, without a valid phase proof of a principal of this call: it stays CLOSED`;
         this.phases.alarms.push(text);
         console.error(`ALARM ${text}`);
         this.event("phase_alarm", { epoch: msg.epoch, by: msg.by, message: text });
