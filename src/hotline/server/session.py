@@ -38,6 +38,7 @@ from hotline.logtext import safe
 from hotline.roles import DEFAULT_ROLE, LISTEN_ONLY, as_role
 from hotline.server.connection import Handlers, M, ServerConnection
 from hotline.server.hotline.standby import Endpoint
+from hotline.server.phases import set_phase
 from hotline.server.rooms import LiveRoom
 from hotline.server.state import ServerState
 from hotline.signaling import messages as m
@@ -82,6 +83,7 @@ class Session:
         h.add(m.SetMedia, self._on_media)
         h.add(m.MediaRestart, self._on_media_restart)
         h.add(m.DirectSignal, self._on_direct_signal)
+        h.add(m.SetPhase, lambda msg: set_phase(self, self.state, msg))
         # hotlines: decided in hotline.server.hotline.service
         hotlines = self.state.hotlines
         h.add(m.StandbyRegister, self._on_standby)
@@ -355,7 +357,8 @@ class Session:
         old.hand_over(self, live)
         self.send(m.Resumed(room=live.name, participant_id=msg.participant_id, epoch=live.epoch,
                             received=self.conn.received,
-                            ice_servers=live.ice_servers(f"p{msg.participant_id}")))
+                            ice_servers=live.ice_servers(f"p{msg.participant_id}"),
+                            phase=live.phase, phase_epoch=live.phase_epoch))
         try:
             for text in self.conn.replay_after(msg.received):
                 self._queue.put_nowait(text)

@@ -35,6 +35,7 @@ from pydantic import (
 )
 
 from hotline.errors import ProtocolError
+from hotline.phases import Phase as Phase
 
 # Roles live in hotline.roles; re-exported here for the clients that read them off a message.
 from hotline.roles import DEFAULT_ROLE as DEFAULT_ROLE
@@ -331,9 +332,22 @@ class SetMedia(_Message):
     state: MediaState
 
 
+class SetPhase(_Message):
+    """Open or close the call in ``room`` (L3: the press is shown out of the closed part).
+    From a member of the call whose role is principal or operator, or from an
+    authenticated connection outside the call whose party has that role in the room.
+    Reopening needs ``proof`` (:mod:`hotline.crypto.phaseproof`, by a principal in the
+    call); closing needs none: it only takes keys away."""
+
+    type: Literal["set_phase"] = "set_phase"
+    room: Name
+    phase: Phase
+    proof: Annotated[B64, Field(max_length=128)] = b""
+
+
 ClientMessage = Annotated[
     Enroll | Auth | Join | Announce | SendKey | Leave | Publish | SubscribeAnswer | Ping
-    | SetMedia | Resume | MediaRestart | DirectSignal | HotlineClientMessage,
+    | SetMedia | Resume | MediaRestart | DirectSignal | SetPhase | HotlineClientMessage,
     Field(discriminator="type"),
 ]
 
@@ -412,6 +426,10 @@ class Joined(_Message):
     #: a hotline call or link test, or a room its operator marked. A lying server can only
     #: keep the call on the SFU with it (shown), never let anyone read the media.
     direct: bool = False
+    #: The call's phase now, and the epoch it began in (the call's first epoch until a
+    #: phase change): in the closed part the press gets no key and no media.
+    phase: Phase = "open"
+    phase_epoch: U32 = 0
 
 
 class Resumed(_Message):
@@ -424,6 +442,8 @@ class Resumed(_Message):
     received: U32  # messages the server got from you since ``joined`` (resend the rest)
     #: Fresh TURN credentials for the media connections made from now on.
     ice_servers: list[IceServer] = []
+    phase: Phase = "open"
+    phase_epoch: U32 = 0
 
 
 class MemberJoined(_Message):
@@ -436,6 +456,19 @@ class MemberLeft(_Message):
     type: Literal["member_left"] = "member_left"
     epoch: U32
     participant_id: U32
+
+
+class PhaseChanged(_Message):
+    """The call's phase changed: a roster event (the previous epoch + 1), to every
+    member. ``by`` is the member who asked (0: an operator outside the call); ``proof``
+    its signature when it reopens (:mod:`hotline.crypto.phaseproof`). A client believes
+    a reopening only with a valid proof of a principal of its view."""
+
+    type: Literal["phase_changed"] = "phase_changed"
+    epoch: U32
+    phase: Phase
+    by: U32 = 0
+    proof: Annotated[B64, Field(max_length=128)] = b""
 
 
 class MemberMedia(_Message):
@@ -613,7 +646,7 @@ HotlineServerMessage = (StandbyOk | LinkTestStart | LinkTestResult | Ring | Ring
 ServerMessage = Annotated[
     Hello | Enrolled | Welcome | JoinAck | Joined | Resumed | MemberJoined | MemberLeft
     | MemberMedia | KeyFrom | Left | PublishAnswer | SubscribeOffer | MediaRestarted | Pong
-    | DirectFrom | Error
+    | DirectFrom | Error | PhaseChanged
     | HotlineServerMessage,
     Field(discriminator="type"),
 ]

@@ -127,6 +127,8 @@ export interface Joined {
   readonly resume_token: Bytes;
   readonly ice_servers: readonly IceServer[];
   readonly direct: boolean;
+  readonly phase: "open" | "closed";
+  readonly phase_epoch: number;
 }
 
 /** Your seat is yours again; what was sent to you meanwhile follows, in order. */
@@ -137,6 +139,8 @@ export interface Resumed {
   readonly epoch: number;
   readonly received: number;
   readonly ice_servers: readonly IceServer[];
+  readonly phase: "open" | "closed";
+  readonly phase_epoch: number;
 }
 
 export interface MemberJoined { readonly type: "member_joined"; readonly epoch: number; readonly member: MemberInfo; }
@@ -178,6 +182,15 @@ export interface DirectFrom {
 
 /** A request was refused. `code` is stable; `message` is for people. */
 export interface ErrorMessage { readonly type: "error"; readonly code: string; readonly message: string; }
+
+/** The call's phase changed: a roster event (the previous epoch + 1), to every member. `by` is the member who asked (0: an operator outside the call); `proof` its signature when it reopens (:mod:`hotline.crypto.phaseproof`). A client believes a reopening only with a valid proof of a principal of its view. */
+export interface PhaseChanged {
+  readonly type: "phase_changed";
+  readonly epoch: number;
+  readonly phase: "open" | "closed";
+  readonly by: number;
+  readonly proof: Bytes;
+}
 
 export interface StandbyOk {
   readonly type: "standby_ok";
@@ -270,6 +283,7 @@ export type ServerMessage =
   | Pong
   | DirectFrom
   | ErrorMessage
+  | PhaseChanged
   | StandbyOk
   | LinkTestStart
   | LinkTestResult
@@ -314,6 +328,8 @@ export const SERVER_SHAPES: { readonly [T in ServerMessage["type"]]: Shape } = {
     resume_token: opt(b64(), ""),
     ice_servers: opt(list(iceServer), []),
     direct: opt(bool, false),
+    phase: opt(literal("open", "closed"), "open"),
+    phase_epoch: opt(u32, 0),
   },
   resumed: {
     room: str(),
@@ -321,6 +337,8 @@ export const SERVER_SHAPES: { readonly [T in ServerMessage["type"]]: Shape } = {
     epoch: u32,
     received: u32,
     ice_servers: opt(list(iceServer), []),
+    phase: opt(literal("open", "closed"), "open"),
+    phase_epoch: opt(u32, 0),
   },
   member_joined: { epoch: u32, member: memberInfo },
   member_left: { epoch: u32, participant_id: u32 },
@@ -337,6 +355,12 @@ export const SERVER_SHAPES: { readonly [T in ServerMessage["type"]]: Shape } = {
     candidate: opt(nullable(directCandidate), null),
   },
   error: { code: str(), message: str() },
+  phase_changed: {
+    epoch: u32,
+    phase: literal("open", "closed"),
+    by: opt(u32, 0),
+    proof: opt(b64(128), ""),
+  },
   standby_ok: { hotline: str(), party: str(), far_party: str(), interval_s: num() },
   linktest_start: {
     hotline: str(),
@@ -425,6 +449,14 @@ export interface DirectSignal {
   readonly candidate?: DirectCandidate | null;
 }
 
+/** Open or close the call in `room` (L3: the press is shown out of the closed part). From a member of the call whose role is principal or operator, or from an authenticated connection outside the call whose party has that role in the room. Reopening needs `proof` (:mod:`hotline.crypto.phaseproof`, by a principal in the call); closing needs none: it only takes keys away. */
+export interface SetPhase {
+  readonly type: "set_phase";
+  readonly room: string;
+  readonly phase: "open" | "closed";
+  readonly proof?: Bytes;
+}
+
 /** Keep this connection ready for hotline NAME: answer link tests, ring on calls. */
 export interface StandbyRegister {
   readonly type: "standby";
@@ -473,6 +505,7 @@ export type ClientMessage =
   | Resume
   | MediaRestart
   | DirectSignal
+  | SetPhase
   | StandbyRegister
   | LinkTestRequest
   | LinkTestReport
@@ -524,6 +557,7 @@ export const CLIENT_SHAPES: { readonly [T in ClientMessage["type"]]: Shape } = {
     description: opt(nullable(directDescription), null),
     candidate: opt(nullable(directCandidate), null),
   },
+  set_phase: { room: str(1, 64), phase: literal("open", "closed"), proof: opt(b64(128), "") },
   standby: { hotline: str(1, 64), record_length: opt(int(0, 9007199254740991), 0) },
   linktest_request: { hotline: str(1, 64) },
   linktest_report: {
