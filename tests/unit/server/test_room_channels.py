@@ -49,19 +49,19 @@ async def test_an_interpreter_sets_its_channel_and_everyone_is_told() -> None:
 
 async def test_only_an_interpreter_sets_a_channel() -> None:
     media, (delegate,), live = await _room("delegate")
-    with pytest.raises(Forbidden, match="only an interpreter.*delegate"):
+    with pytest.raises(Forbidden, match=r"only an interpreter.*delegate"):
         live.set_channel(delegate, "ru")
     assert media.routed == [] and not delegate.of(m.MemberChannel)
 
 
 async def test_a_channel_the_room_does_not_have_is_refused() -> None:
     media, (interpreter,), live = await _room("interpreter")
-    with pytest.raises(ProtocolError, match="unknown channel 'en'.*ru, zh"):
+    with pytest.raises(ProtocolError, match=r"unknown channel 'en'.*ru, zh"):
         live.set_channel(interpreter, "en")
     with pytest.raises(ProtocolError, match=r"unknown channels 'en', 'fr'.*ru, zh"):
         live.listen(interpreter, ["ru", "en", "fr", "en"])
     live.channels = ()
-    with pytest.raises(ProtocolError, match="none .*hotline admin room channels"):
+    with pytest.raises(ProtocolError, match=r"none .*hotline admin room channels"):
         live.listen(interpreter, ["ru"])
     assert media.routed == []
 
@@ -77,7 +77,7 @@ async def test_listen_is_answered_and_routed() -> None:
 
 
 async def test_channels_need_a_seat() -> None:
-    media, _, live = await _room()
+    _, _, live = await _room()
     with pytest.raises(NotInRoom):
         live.set_channel(FakeMember("stranger"), "ru")
     with pytest.raises(NotInRoom):
