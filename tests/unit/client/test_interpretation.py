@@ -4,6 +4,10 @@ the server forwards), the floor at the chosen level or muted, changes at the nex
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 import av
 import pytest
 
@@ -89,3 +93,19 @@ def test_the_mix_clips_bounds_its_queues_and_drops_odd_frames() -> None:
     assert mono(frame(7, layout="mono")) is not None
     mix.forget(FLOOR)
     mix.forget(FLOOR)
+
+
+CASES = json.loads((Path(__file__).resolve().parents[3] / "protocol" / "conformance"
+                    / "interpretation.json").read_text())["cases"]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+def test_conformance(case: dict[str, Any]) -> None:
+    if case.get("floor_refused"):
+        with pytest.raises(UsageError):
+            Interpretation(case["listening"], case["floor_db"])
+        return
+    i = Interpretation(case["listening"], case["floor_db"])
+    i.member_channel = {int(k): v for k, v in case["member_channel"].items()}
+    for pid, gain in case["gains"].items():
+        assert i.gain(int(pid)) == pytest.approx(gain, abs=1e-9)
