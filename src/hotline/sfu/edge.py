@@ -34,6 +34,7 @@ from hotline.rtc import aiortc_adapter as adapter
 from hotline.rtc.aiortc_internals import check_internals
 from hotline.rtc.opus_fec import with_inband_fec
 from hotline.rtc.raw_media import RawMediaPath
+from hotline.sfu.channels import ChannelRouting
 from hotline.sfu.forwarding import ForwardedCopy, PublishedStream, Router
 from hotline.sfu.sdp import MIME, codecs, extensions, rtx
 
@@ -231,7 +232,7 @@ class SfuParticipant:
     def _start(self, copy: ForwardedCopy) -> None:
         if self.router.held:
             return  # shown out: started again by Sfu.hold(..., False)
-        if copy.stream.add_copy(copy):
+        if self.sfu.routing(self.room).start(copy):  # unless in a channel not listened to
             copy.stream.request_keyframe(self._now())  # a decoder must start somewhere
 
     @property
@@ -271,6 +272,7 @@ class Sfu:
         self.send_offer = send_offer
         self._rooms: dict[str, dict[int, SfuParticipant]] = {}
         self._held: set[tuple[str, int]] = set()  # (room, participant): forward nothing to
+        self._routing: dict[str, ChannelRouting] = {}  # interpretation channels, by room
         self._tasks: set[asyncio.Task[None]] = set()
         self._reporter: asyncio.Future[None] | None = None
 
@@ -309,6 +311,17 @@ class Sfu:
     def streams(self, room: str) -> list[PublishedStream]:
         return [s for p in self.participants(room).values() if p.publish_path.attached
                 for s in p.router.published.values()]
+
+    def routing(self, room: str) -> ChannelRouting:
+        return self._routing.setdefault(room, ChannelRouting())
+
+    def set_channels(self, room: str, participant_id: int, *, channel: str | None = None,
+                     listening: frozenset[str] | None = None) -> int:
+        """An interpreter's channel or a subscriber's listen set changed: forwarding
+        follows at once (:meth:`ChannelRouting.update`)."""
+        return self.routing(room).update(participant_id, channel, listening, [
+            p.router for p in self.participants(room).values()
+            if p.subscribe_path.attached and not p.closed and not p.router.held])
 
     def listen(self, room: str, participant_id: int) -> SfuParticipant:
         """A participant that publishes nothing: offered the others' streams at once."""
@@ -427,9 +440,11 @@ class Sfu:
         for other in members.values():
             other.router.remove_publisher(participant_id)
         p.router.unsubscribe_all()  # nothing may be forwarded to the leaver any more
+        self.routing(room).forget(participant_id)
         await p.close()
         if not members:
             self._rooms.pop(room, None)
+            self._routing.pop(room, None)
 
     async def close(self) -> None:
         if self._reporter is not None:
