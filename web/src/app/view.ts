@@ -35,6 +35,22 @@ export interface RemoteSummary {
   /** The E2EE check (getStats against the worker) passed for a stream of this
    * participant: only then is anything of it shown or played. */
   checked: boolean;
+  /** An interpreter's signalled channel ("": its audio is floor). */
+  channel: string;
+  /** The gain its audio is played at now (channelmix.ts; null: no audio played yet). */
+  gain: number | null;
+}
+
+/** The listener's interpretation choice (channels.ts). */
+export interface ListeningSummary {
+  /** The room's channels (joined.channels). */
+  roomChannels: string[];
+  /** The channel listened to ("": the floor only). */
+  channel: string;
+  /** The floor level in dB, or null: muted. */
+  floorDb: number | null;
+  /** Our own channel, as an interpreter ("": floor). */
+  interpreting: string;
 }
 
 export interface PathSummary {
@@ -130,6 +146,7 @@ export interface AppState {
   hotlines: HotlinesSummary;
   /** Where the page's code came from and which server it talks to (provenance.ts). */
   provenance: Provenance | null;
+  listening: ListeningSummary;
 }
 
 export interface HotlinesSummary {
@@ -162,6 +179,7 @@ export const state: AppState = {
   worker: null, calls: 0, reconnects: 0, signaling: "connected", resumes: 0, media: { publish: "new", subscribe: "new", offers: 0, restarts: 0, restarting: false, lastRestartMs: null, proofMs: { audio: null, video: null } },
   hotlines: { list: [], standby: {}, linktests: 0, record: {}, ringing: null, calling: null },
   provenance: null,
+  listening: { roomChannels: [], channel: "", floorDb: 0, interpreting: "" },
 };
 window.hotlineApp = state;
 
