@@ -194,7 +194,9 @@ class _TypeScript:
         if kind == "boolean":
             return self._use("bool")
         if kind == "array":
-            return f"{self._use('list')}({self.check_of(node['items'])})"
+            limit = node.get("maxItems")
+            return (f"{self._use('list')}({self.check_of(node['items'])}"
+                    f"{'' if limit is None else f', {limit}'})")
         if kind == "object":
             extra = node.get("additionalProperties")
             if extra is True or extra is None:
@@ -347,7 +349,8 @@ def _describe(node: JSON, defs: JSON) -> str:
             text += f" {'' if low is None else low}..{'' if high is None else high}"
         return text
     if kind == "array":
-        return f"[{_describe(node['items'], defs)}]"
+        limit = node.get("maxItems")
+        return f"[{_describe(node['items'], defs)}]{'' if limit is None else f' ≤{limit}'}"
     if kind == "object":
         return _values(node, lambda x: f"{{name: {_describe(x, defs)}}}", "object")
     return DOC_SCALARS.get(kind, json.dumps(node))

@@ -41,6 +41,8 @@ from hotline.roles import DEFAULT_ROLE as DEFAULT_ROLE
 from hotline.roles import LISTEN_ONLY as LISTEN_ONLY
 from hotline.roles import ROLES as ROLES
 from hotline.roles import Role as Role
+from hotline.signaling.channels import MAX_CHANNELS, MAX_NAME
+from hotline.signaling.channels import PATTERN as CHANNEL_PATTERN
 from hotline.signaling.turn_urls import PATTERN as TURN_URL_PATTERN
 
 VERSION = 1
@@ -81,6 +83,12 @@ Origin = Annotated[str, Field(max_length=255,
                                       r"^https?://\[[0-9a-f:.]+\]:[0-9]{1,5}$")]
 #: The TLS channel binding a proof includes: none, or RFC 5929 tls-unique (TLS <= 1.2).
 ChannelBinding = Literal["", "tls-unique"]
+#: An interpretation channel of a room (hotline.signaling.channels): ``ru``, ``pt-br``.
+Channel = Annotated[str, Field(max_length=MAX_NAME, pattern=CHANNEL_PATTERN)]
+#: The channel an interpreter publishes into, or "" (its audio is floor).
+ChannelOrFloor = Annotated[str, Field(max_length=MAX_NAME,
+                                      pattern=f"^(|{CHANNEL_PATTERN.strip('^$')})$")]
+Channels = Annotated[list[Channel], Field(max_length=MAX_CHANNELS)]
 
 
 
@@ -331,9 +339,30 @@ class SetMedia(_Message):
     state: MediaState
 
 
+# -- interpretation channels (docs/SIGNALING.md "Interpretation channels") ----------------
+
+
+class SetChannel(_Message):
+    """An interpreter's audio goes into ``channel`` from now on (a channel of the room),
+    or is floor again (""). Not a roster change: no epoch, no rekey, the same keys.
+    Answered by ``member_channel`` to everyone, this interpreter included."""
+
+    type: Literal["set_channel"] = "set_channel"
+    channel: ChannelOrFloor
+
+
+class Listen(_Message):
+    """The channels I receive besides the floor ([]: the floor only). The SFU forwards an
+    interpreter's audio of channel C only to those listening to C. Answered by
+    ``listening``."""
+
+    type: Literal["listen"] = "listen"
+    channels: Channels
+
+
 ClientMessage = Annotated[
     Enroll | Auth | Join | Announce | SendKey | Leave | Publish | SubscribeAnswer | Ping
-    | SetMedia | Resume | MediaRestart | DirectSignal | HotlineClientMessage,
+    | SetMedia | SetChannel | Listen | Resume | MediaRestart | DirectSignal | HotlineClientMessage,
     Field(discriminator="type"),
 ]
 
@@ -368,6 +397,8 @@ class MemberInfo(BaseModel):
     announcement: B64
     role: Role = "delegate"
     media: MediaState = MediaState()
+    #: The channel this interpreter publishes its audio into ("": its audio is floor).
+    channel: ChannelOrFloor = ""
 
 
 class IceServer(BaseModel):
@@ -408,6 +439,8 @@ class Joined(_Message):
     #: a hotline call or link test, or a room its operator marked. A lying server can only
     #: keep the call on the SFU with it (shown), never let anyone read the media.
     direct: bool = False
+    #: The room's interpretation channels (none: no interpretation).
+    channels: Channels = []
 
 
 class Resumed(_Message):
@@ -440,6 +473,23 @@ class MemberMedia(_Message):
     type: Literal["member_media"] = "member_media"
     participant_id: U32
     state: MediaState
+
+
+class MemberChannel(_Message):
+    """An interpreter's audio goes into ``channel`` now ("": floor). Metadata the server
+    relays and routes by; each client also plays an interpreter's audio only in the
+    channel it last heard here."""
+
+    type: Literal["member_channel"] = "member_channel"
+    participant_id: U32
+    channel: ChannelOrFloor
+
+
+class Listening(_Message):
+    """The channels the SFU forwards to you now besides the floor (your ``listen``)."""
+
+    type: Literal["listening"] = "listening"
+    channels: Channels
 
 
 class KeyFrom(_Message):
@@ -609,6 +659,7 @@ HotlineServerMessage = (StandbyOk | LinkTestStart | LinkTestResult | Ring | Ring
 ServerMessage = Annotated[
     Hello | Enrolled | Welcome | JoinAck | Joined | Resumed | MemberJoined | MemberLeft
     | MemberMedia | KeyFrom | Left | PublishAnswer | SubscribeOffer | MediaRestarted | Pong
+    | MemberChannel | Listening
     | DirectFrom | Error
     | HotlineServerMessage,
     Field(discriminator="type"),

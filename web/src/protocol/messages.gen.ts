@@ -54,6 +54,7 @@ export interface MemberInfo {
   readonly announcement: Bytes;
   readonly role: Role;
   readonly media: MediaState;
+  readonly channel: string;
 }
 
 export interface StreamInfo { readonly mid: string; readonly participant_id: number; readonly kind: "audio" | "video"; }
@@ -90,6 +91,7 @@ const memberInfo: Check<MemberInfo> = record({
   announcement: b64(),
   role: opt(role, "delegate"),
   media: opt(mediaState, {"audio": true, "video": true, "screen": false}),
+  channel: opt(str(undefined, 12, "^(|[a-z]{2,3}(-[a-z0-9]{2,8})?)$"), ""),
 });
 const streamInfo: Check<StreamInfo> = record({ mid: str(), participant_id: u32, kind: literal("audio", "video") });
 
@@ -126,6 +128,7 @@ export interface Joined {
   readonly resume_token: Bytes;
   readonly ice_servers: readonly IceServer[];
   readonly direct: boolean;
+  readonly channels: readonly string[];
 }
 
 /** Your seat is yours again; what was sent to you meanwhile follows, in order. */
@@ -166,6 +169,16 @@ export interface SubscribeOffer {
 export interface MediaRestarted { readonly type: "media_restarted"; }
 
 export interface Pong { readonly type: "pong"; }
+
+/** An interpreter's audio goes into `channel` now ("": floor). Metadata the server relays and routes by; each client also plays an interpreter's audio only in the channel it last heard here. */
+export interface MemberChannel {
+  readonly type: "member_channel";
+  readonly participant_id: number;
+  readonly channel: string;
+}
+
+/** The channels the SFU forwards to you now besides the floor (your `listen`). */
+export interface Listening { readonly type: "listening"; readonly channels: readonly string[]; }
 
 /** A `DirectSignal` of `sender`, the other member of the room. */
 export interface DirectFrom {
@@ -267,6 +280,8 @@ export type ServerMessage =
   | SubscribeOffer
   | MediaRestarted
   | Pong
+  | MemberChannel
+  | Listening
   | DirectFrom
   | ErrorMessage
   | StandbyOk
@@ -313,6 +328,7 @@ export const SERVER_SHAPES: { readonly [T in ServerMessage["type"]]: Shape } = {
     resume_token: opt(b64(), ""),
     ice_servers: opt(list(iceServer), []),
     direct: opt(bool, false),
+    channels: opt(list(str(undefined, 12, "^[a-z]{2,3}(-[a-z0-9]{2,8})?$"), 8), []),
   },
   resumed: {
     room: str(),
@@ -330,6 +346,11 @@ export const SERVER_SHAPES: { readonly [T in ServerMessage["type"]]: Shape } = {
   subscribe_offer: { sdp: str(), streams: list(streamInfo) },
   media_restarted: {},
   pong: {},
+  member_channel: {
+    participant_id: u32,
+    channel: str(undefined, 12, "^(|[a-z]{2,3}(-[a-z0-9]{2,8})?)$"),
+  },
+  listening: { channels: list(str(undefined, 12, "^[a-z]{2,3}(-[a-z0-9]{2,8})?$"), 8) },
   direct_from: {
     sender: u32,
     description: opt(nullable(directDescription), null),
@@ -404,6 +425,12 @@ export interface Ping { readonly type: "ping"; }
 /** I muted, unmuted, turned my camera off or on, or started or stopped sharing. */
 export interface SetMedia { readonly type: "media"; readonly state: MediaState; }
 
+/** An interpreter's audio goes into `channel` from now on (a channel of the room), or is floor again (""). Not a roster change: no epoch, no rekey, the same keys. Answered by `member_channel` to everyone, this interpreter included. */
+export interface SetChannel { readonly type: "set_channel"; readonly channel: string; }
+
+/** The channels I receive besides the floor ([]: the floor only). The SFU forwards an interpreter's audio of channel C only to those listening to C. Answered by `listening`. */
+export interface Listen { readonly type: "listen"; readonly channels: readonly string[]; }
+
 /** After `auth` on a new connection: take my seat in `room` back (the connection broke; the server keeps a seat for a few seconds, media and keys included). */
 export interface Resume {
   readonly type: "resume";
@@ -469,6 +496,8 @@ export type ClientMessage =
   | SubscribeAnswer
   | Ping
   | SetMedia
+  | SetChannel
+  | Listen
   | Resume
   | MediaRestart
   | DirectSignal
@@ -516,6 +545,8 @@ export const CLIENT_SHAPES: { readonly [T in ClientMessage["type"]]: Shape } = {
   subscribe_answer: { sdp: str(1, 200000) },
   ping: {},
   media: { state: mediaState },
+  set_channel: { channel: str(undefined, 12, "^(|[a-z]{2,3}(-[a-z0-9]{2,8})?)$") },
+  listen: { channels: list(str(undefined, 12, "^[a-z]{2,3}(-[a-z0-9]{2,8})?$"), 8) },
   resume: { room: str(1, 64), participant_id: u32, token: b64(), received: u32 },
   media_restart: { reason: opt(str(undefined, 200), "") },
   direct_signal: {

@@ -120,9 +120,10 @@ export function nullable<T>(check: Check<T>): Check<T | null> {
   return (v, where) => (v === null ? null : check(v, where));
 }
 
-export function list<T>(item: Check<T>): Check<T[]> {
+export function list<T>(item: Check<T>, max = Infinity): Check<T[]> {
   return (v, where) => {
     if (!Array.isArray(v)) fail(where, "expected a list");
+    if (v.length > max) fail(where, `at most ${max} items`);
     return v.map((x: unknown, i) => item(x, `${where}.${i}`));
   };
 }
