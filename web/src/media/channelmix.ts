@@ -18,9 +18,6 @@
 export const FLOOR = "";
 export const FLOOR_MIN_DB = -40;
 export const FLOOR_MAX_DB = 0;
-/** Channel names, as the server checks them (`hotline admin room channels`). */
-export const CHANNEL_NAME = /^[a-z]{2,3}(-[a-z0-9]{2,8})?$/;
-export const MAX_CHANNELS = 8;
 
 export interface Listening {
   /** The channels listened to besides the floor ([]: the floor only). */

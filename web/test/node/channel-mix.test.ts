@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { CHANNEL_NAME, floorGain, gainDb, streamChannel, streamGain } from "../../src/media/channelmix.js";
+import { floorGain, gainDb, streamChannel, streamGain } from "../../src/media/channelmix.js";
 import { readJson } from "./support.js";
 
 interface Stream {
@@ -48,9 +48,7 @@ test("only an interpreter's audio leaves the floor", () => {
   assert.equal(streamChannel({ role: "interpreter", channel: "" }), "");
 });
 
-test("channel names and dB", () => {
-  for (const ok of ["ru", "zh", "eng", "zh-hant", "pt-br"]) assert.match(ok, CHANNEL_NAME);
-  for (const bad of ["", "r", "RU", "russ", "zh-", "zh-x", "zh_hant", "floor"]) assert.doesNotMatch(bad, CHANNEL_NAME);
+test("dB", () => {
   assert.equal(gainDb(0), -Infinity);
   close(gainDb(0.1), -20, "0.1");
 });
