@@ -14,7 +14,7 @@ What is proved:
 - listening to ``ru`` the page plays ru's tone and not zh's: the cross-leak (zh's tone
   while listening to ru, against zh's tone while listening to zh) is below -40 dB, and the
   other way round; the figures are printed;
-- the floor, ducked to -20 dB with the keyboard (#floor-level: End, then 20 × ArrowLeft),
+- the floor, ducked to -20 dB with the keyboard (#floor-level: End, then 20 x ArrowLeft),
   is 20 dB (± 3) below its level at 0 dB;
 - switching to ``zh`` changes the output at once (the time until zh's tone is up and ru's
   is gone is printed, and must stay under 2 s on a loaded 2-core machine);
