@@ -19,6 +19,7 @@ PURE = (
     "errors.py",
     "sfu/rtp.py",
     "sfu/forwarding.py",
+    "sfu/channels.py",
     "sfu/nack.py",
     "sfu/reception.py",
     "sfu/uplink.py",

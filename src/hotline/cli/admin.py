@@ -14,6 +14,7 @@ import typer
 from hotline.errors import HotlineError
 from hotline.roles import DEFAULT_ROLE, LISTEN_ONLY, ROLES
 from hotline.server.store import Room, SqliteStore
+from hotline.signaling.channels import MAX_CHANNELS
 
 app = typer.Typer(help="Operator commands: parties, rooms, audit log.", no_args_is_help=True)
 party_app = typer.Typer(help="Parties (an organisation or person with devices).",
@@ -143,6 +144,26 @@ def room_direct(
     typer.echo(f"room {room!r}: direct connections {'allowed' if allow else 'denied'}")
 
 
+@room_app.command("channels")
+def room_channels(
+    room: str,
+    channels: Annotated[list[str] | None, typer.Argument(
+        help="Language channels, e.g. ru zh en (lowercase tags such as pt-br; at most "
+        f"{MAX_CHANNELS}).", show_default=False)] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Remove ROOM's channels.")] = False,
+    data: DataDir = DEFAULT_DATA,
+) -> None:
+    """Set the interpretation channels of ROOM (from each member's next join on):
+    interpreters publish into one, every listener picks one or the floor."""
+    if clear == bool(channels):
+        raise typer.BadParameter("give the channels (e.g. ru zh en) or --clear")
+    with opened_store(data) as store:
+        store.set_room_channels(room, channels or [])
+        changed = store.get_room(room)
+    assert changed is not None
+    typer.echo(f"room {room!r}: channels {' '.join(changed.channels) or 'none'}")
+
+
 @room_app.command("list")
 def room_list(data: DataDir = DEFAULT_DATA) -> None:
     """List rooms with their members and roles."""
@@ -151,4 +172,6 @@ def room_list(data: DataDir = DEFAULT_DATA) -> None:
             found = store.get_room(name)
             if found is not None:
                 direct = " [direct allowed]" if found.direct else ""
-                typer.echo(f"{found.name}: {_described(found)}{direct}")
+                channels = f" [channels: {' '.join(found.channels)}]" if found.channels \
+                    else ""
+                typer.echo(f"{found.name}: {_described(found)}{direct}{channels}")

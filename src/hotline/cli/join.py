@@ -11,6 +11,11 @@ gets no key until accepted: at a terminal, type ``a N`` (accept participant N) o
 (refuse); scripts use ``--accept PARTY:FINGERPRINT`` or ``--accept-new-devices`` (a
 warning for each device so accepted). Accepted devices are remembered: joining again
 later (e.g. after a server restart) asks nothing.
+
+In a room with interpretation channels, ``--listen ru`` hears channel ``ru`` besides the
+floor, ``--floor -15`` (dB, 0 to -40) or ``--floor mute`` sets the floor's level, and an
+interpreter publishes into a channel with ``--channel ru``; ``--mix-out FILE.wav`` writes
+what this listener hears.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import signal
 import sys
 from collections.abc import Callable
@@ -36,11 +42,15 @@ from hotline.client.callstats import CallStats
 from hotline.client.trustpolicy import TrustPolicy
 from hotline.crypto.identity import Identity
 from hotline.errors import HotlineError
+from hotline.signaling.channels import PATTERN
+
+CHANNEL = re.compile(PATTERN)
 
 
 def _table(call: Call, stats: CallStats, elapsed: float) -> Table:
     table = Table(title=f"room {call.room!r} · {elapsed:.0f} s · encrypted end to end · "
-                        f"{call.path or 'connecting'} ({call.path_state})",
+                        f"{call.path or 'connecting'} ({call.path_state})"
+                        f"{_channels(call)}",
                   caption=f"group code [bold]{stats.group_code or 'verifying…'}[/]  "
                           f"({stats.group_words})")
     table.add_column("party")
@@ -64,6 +74,32 @@ def _table(call: Call, stats: CallStats, elapsed: float) -> Table:
     table.add_row("[dim]sent by me[/]", str(stats.sent["video_frames"]),
                   str(stats.sent["audio_frames"]), "", "")
     return table
+
+
+def _channels(call: Call) -> str:
+    """What this member hears and publishes into, in a room with channels."""
+    i = call.interpretation
+    if not i.channels:
+        return ""
+    heard = ", ".join(sorted(i.listening)) or "floor only"
+    floor = "muted" if i.floor_db is None else f"{i.floor_db:g} dB"
+    mine = i.member_channel.get(call.signaling.participant_id or -1, "")
+    return f"\nchannels {' '.join(i.channels)} · hearing {heard} · floor {floor}" + (
+        f" · interpreting into {mine}" if mine else "")
+
+
+def parse_floor(text: str) -> float | None:
+    """``--floor``: a level in dB (0 to -40) or ``mute`` (None)."""
+    if text.strip().lower() in ("mute", "muted", "off"):
+        return None
+    try:
+        db = float(text)
+    except ValueError:
+        raise typer.BadParameter(f"--floor takes a level in dB (0 to -40) or mute, not "
+                                 f"{text!r}") from None
+    if not -40 <= db <= 0:
+        raise typer.BadParameter(f"--floor {text}: the level is 0 to -40 dB (or mute)")
+    return db
 
 
 def _prompt(call: Call, console: Console, shown: set[tuple[int, str]]) -> None:
@@ -204,6 +240,18 @@ def join(
     turn_ca: Annotated[str | None, typer.Option(
         "--turn-ca", help="CA certificate (PEM) to check a turns: (TLS) relay with, "
         "besides the system's.")] = None,
+    listen: Annotated[list[str] | None, typer.Option(
+        "--listen", help="Hear this interpretation channel besides the floor (e.g. ru; "
+        "repeat for more).")] = None,
+    floor: Annotated[str, typer.Option(
+        "--floor", help="The floor's level while hearing a channel: dB (0 to -40) or "
+        "mute.")] = "0",
+    channel: Annotated[str, typer.Option(
+        "--channel", help="Interpreters: publish your audio into this channel (e.g. "
+        "ru).")] = "",
+    mix_out: Annotated[Path | None, typer.Option(
+        "--mix-out", help="Write what you hear (channels and floor, mixed) to this WAV "
+        "file.")] = None,
 ) -> None:
     """Join ROOM with this device's identity and take part in the call."""
     if synthetic and (media is not None or camera or microphone):
@@ -211,6 +259,11 @@ def join(
                                  "--media, --camera and --microphone")
     if duration is not None and duration <= 0:
         raise typer.BadParameter("--duration must be positive")
+    floor_db = parse_floor(floor)
+    for name in [*(listen or []), *([channel] if channel else [])]:
+        if not CHANNEL.fullmatch(name):
+            raise typer.BadParameter(f"bad channel name {name!r}: a lowercase language tag "
+                                     "such as ru, zh, en or pt-br")
     console = Console()
     try:
         ident = Identity.load(identity)
@@ -225,7 +278,8 @@ def join(
             call = Call(server, ident, room, record_dir=record, media_file=media,
                         camera=camera, microphone=microphone, tls_ca=tls_ca,
                         trust_policy=policy, direct=direct, relay_only=relay_only,
-                        turn_ca=turn_ca)
+                        turn_ca=turn_ca, listen=listen or [], floor_db=floor_db,
+                        channel=channel, mix_out=mix_out)
             call.on_path_change = lambda label: console.print(
                 f"media path: [bold]{escape(label)}[/]")
             return call

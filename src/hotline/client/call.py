@@ -30,6 +30,7 @@ from aiortc.contrib.media import MediaPlayer
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from hotline.client.callstats import CallStats, CountingSendKeys, RemoteStream, call_stats
+from hotline.client.channelcall import ChannelListener
 from hotline.client.mediapath import DIRECT, VIA_SFU, PathShown, path_label
 from hotline.client.mediarestart import Connection, MediaRestartPolicy
 from hotline.client.mediasources import open_media
@@ -63,7 +64,7 @@ def _loopback_server(server: str) -> str | None:
         return "127.0.0.1" if host == "localhost" else None
 
 
-class Call(PathShown):
+class Call(PathShown, ChannelListener):
     def __init__(self, server: str, identity: Identity, room: str, *,
                  kem: Kem = Kem.X25519, record_dir: Path | None = None,
                  media_file: Path | None = None, camera: str | None = None,
@@ -78,7 +79,9 @@ class Call(PathShown):
                  direct_only: bool = False,
                  direct_addresses: list[str] | None = None,
                  relay_only: bool = False, use_relay: bool = True,
-                 turn_ca: str | None = None) -> None:
+                 turn_ca: str | None = None,
+                 listen: list[str] | tuple[str, ...] = (), floor_db: float | None = 0.0,
+                 channel: str = "", mix: bool = False, mix_out: Path | None = None) -> None:
         self.server, self.room = server, room
         #: TURN (``relay_only``: media through TURN or not at all; ``use_relay`` False:
         #: never through TURN); the path shown
@@ -88,6 +91,9 @@ class Call(PathShown):
         self.signaling = signaling if signaling is not None else SignalingClient(
             server, identity, kem=kem, ssl_context=trust(tls_ca), trust=trust_policy)
         self.join_request = join_request
+        #: Interpretation channels heard and the floor level; the channel we publish into
+        #: (an interpreter); the mix of what we hear (hotline.client.channelcall).
+        self._init_channels(listen, floor_db, channel, mix, mix_out)
         self.send_keys = CountingSendKeys()
         self.e2ee: MediaE2ee | None = None
         self.publish_pc: RTCPeerConnection | None = None
@@ -160,6 +166,7 @@ class Call(PathShown):
         self.send_keys.replace(sig.keys.senders)
         self.restart_policy.start(loop.time())
         self._spawn(self._watch_path())
+        await self._enter_channels()
         if self.paths is not None and sig.role not in m.LISTEN_ONLY:
             self.paths.start()
             if self.paths.direct_only:
@@ -406,7 +413,9 @@ class Call(PathShown):
         loop = asyncio.get_running_loop()
         with contextlib.suppress(MediaStreamError):
             while True:
-                await track.recv()
+                frame = await track.recv()
+                if stream.kind == "audio" and self.mix is not None:
+                    self.mix.push(stream.participant_id, frame)  # type: ignore[arg-type]
                 if stream.first_frame_at is None:
                     stream.first_frame_at = loop.time()
                 stream.frames_decoded += 1
@@ -425,6 +434,7 @@ class Call(PathShown):
             await self.recorder.stop()
         for task in list(self._tasks):
             task.cancel()
+        self._close_channels()
         if self.paths is not None:
             await self.paths.close()
         for pc in (self.publish_pc, self.subscribe_pc):

@@ -28,6 +28,7 @@ import ssl
 from collections.abc import Callable
 
 from hotline.client.connection import ClientEvent, SignalingConnection, trust
+from hotline.client.interpretation import Interpretation
 from hotline.client.trust import Verdict
 from hotline.client.trustpolicy import Presented, TrustPolicy, UntrustedKey
 from hotline.crypto.auth import Purpose, prove
@@ -93,6 +94,8 @@ class SignalingClient(SignalingConnection):
         self.media: dict[int, m.MediaState] = {}  # participant id -> what it sends
         self.role = ""  # ours, in the room joined
         self.present: set[int] = set()  # participant ids in the room now, ours included
+        #: The room's interpretation channels, each interpreter's, and what we listen to.
+        self.interpretation = Interpretation()
         #: Called after the roster changed (a direct connection needs exactly two).
         self.on_roster: Callable[[], None] | None = None
         #: Called with each ``direct_from`` (the direct connection's signals), in order.
@@ -181,6 +184,18 @@ class SignalingClient(SignalingConnection):
         if self.participant_id is not None:
             self.media[self.participant_id] = state
         self._send(m.SetMedia(state=state))
+
+    async def set_channel(self, channel: str, timeout: float = 10.0) -> None:
+        """Publish our audio into ``channel`` ("": the floor); an interpreter only."""
+        self._send(m.SetChannel(channel=channel))
+        await self._reply(m.MemberChannel, timeout=timeout)
+
+    async def listen(self, channels: list[str], timeout: float = 10.0) -> list[str]:
+        """Ask the SFU for these channels besides the floor; returns what it sends now."""
+        self._send(m.Listen(channels=channels))
+        reply = await self._reply(m.Listening, timeout=timeout)
+        assert isinstance(reply, m.Listening)
+        return list(reply.channels)
 
     def request_media_restart(self, reason: str = "") -> None:
         """Ask the SFU for new media connections (``media_restarted`` comes back through
@@ -275,6 +290,9 @@ class SignalingClient(SignalingConnection):
                 self.roles = {i.participant_id: i.role for i in message.members}
                 self.roles[message.participant_id] = self.role = message.role
                 self.media = {i.participant_id: i.media for i in message.members}
+                self.interpretation.channels = list(message.channels)
+                self.interpretation.member_channel = {
+                    i.participant_id: i.channel for i in message.members if i.channel}
                 self.present = {message.participant_id, *self.names}
                 self._feed(KsJoined(self._now(), message.epoch, message.participant_id,
                                     tuple(self._member(i) for i in message.members)))
@@ -289,6 +307,8 @@ class SignalingClient(SignalingConnection):
                 self.identity_keys[message.member.participant_id] = message.member.identity_key
                 self.roles[message.member.participant_id] = message.member.role
                 self.media[message.member.participant_id] = message.member.media
+                self.interpretation.member_channel[message.member.participant_id] = \
+                    message.member.channel
                 self._feed(KsMemberJoined(self._now(), message.epoch,
                                           self._member(message.member)))
                 self._event("member_joined", participant_id=message.member.participant_id,
@@ -302,6 +322,12 @@ class SignalingClient(SignalingConnection):
                             party=self.names.get(message.participant_id, "?"))
                 self.present.discard(message.participant_id)
                 self._roster_changed()
+            case m.MemberChannel():
+                self.interpretation.member_channel[message.participant_id] = message.channel
+                self._event("member_channel", participant_id=message.participant_id,
+                            channel=message.channel)
+                if message.participant_id == self.participant_id:
+                    self._replies.put_nowait(message)  # the answer to our set_channel
             case m.MemberMedia():
                 if message.participant_id in self.names:
                     self.media[message.participant_id] = message.state

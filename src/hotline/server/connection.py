@@ -98,6 +98,9 @@ TABLE: dict[type[m.ClientMessage], tuple[Refusal | None, ...]] = {
     m.SubscribeAnswer: (_AUTH_FIRST, _NO_SEAT, _NO_SEAT, ALLOW, _HANDED_OVER),
     m.SetMedia: (_AUTH_FIRST, _NO_SEAT, _NO_SEAT, ALLOW, _HANDED_OVER),
     m.MediaRestart: (_AUTH_FIRST, _NO_SEAT, _NO_SEAT, ALLOW, _HANDED_OVER),
+    # interpretation channels: checked against the room and the role (hotline.server.rooms)
+    m.SetChannel: (_AUTH_FIRST, _NO_SEAT, _NO_SEAT, ALLOW, _HANDED_OVER),
+    m.Listen: (_AUTH_FIRST, _NO_SEAT, _NO_SEAT, ALLOW, _HANDED_OVER),
     # relayed only in a two-party room that allows it (hotline.server.rooms.relay_direct)
     m.DirectSignal: (_AUTH_FIRST, _NO_SEAT, _NO_SEAT, ALLOW, _HANDED_OVER),
     # hotlines: every action is checked again by hotline.server.hotline.service

@@ -42,7 +42,8 @@ CREATE TABLE IF NOT EXISTS room_members (
     PRIMARY KEY (room_id, party_id));
 CREATE TABLE IF NOT EXISTS room_options (
     room_id INTEGER PRIMARY KEY REFERENCES rooms(id) ON DELETE CASCADE,
-    direct INTEGER NOT NULL DEFAULT 0);
+    direct INTEGER NOT NULL DEFAULT 0,
+    channels TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS hotlines (
     id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,
     party_a INTEGER NOT NULL REFERENCES parties(id),
@@ -89,6 +90,7 @@ class Database:
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(SCHEMA)
         self._check_version()
+        self._add_columns()
 
     def _check_version(self) -> None:
         row = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
@@ -108,6 +110,15 @@ class Database:
                 db.execute("ALTER TABLE room_members ADD COLUMN role TEXT NOT NULL"
                            " DEFAULT 'delegate'")
             db.execute("UPDATE meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION),))
+
+    def _add_columns(self) -> None:
+        """Columns added to a table of schema 2 after it shipped (each with a default, so
+        an older Hotline still reads the table): added to an existing database here."""
+        columns = {r[1] for r in self._db.execute("PRAGMA table_info(room_options)")}
+        if "channels" not in columns:  # interpretation channels, space-separated
+            with self._tx() as db:
+                db.execute("ALTER TABLE room_options ADD COLUMN channels TEXT NOT NULL"
+                           " DEFAULT ''")
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:

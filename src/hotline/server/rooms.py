@@ -39,6 +39,7 @@ from hotline.logtext import safe
 from hotline.roles import DEFAULT_ROLE, LISTEN_ONLY, Role
 from hotline.server.turn import no_turn
 from hotline.signaling import messages as m
+from hotline.signaling.channels import describe, unknown_channels
 
 log = logging.getLogger("hotline.rooms")
 #: The TURN servers and credentials for a participant (hotline.server.turn).
@@ -76,6 +77,8 @@ class Media(Protocol):
     def subscribe_answer(self, room: str, participant_id: int, sdp: str) -> None: ...
     async def restart(self, room: str, participant_id: int) -> object: ...
     async def remove(self, room: str, participant_id: int) -> None: ...
+    def set_channels(self, room: str, participant_id: int, *, channel: str | None = None,
+                     listening: frozenset[str] | None = None) -> object: ...
 
 
 @dataclass
@@ -86,11 +89,14 @@ class _Seat:
     role: Role
     media: m.MediaState
     token: bytes = b""  # for ``resume`` (never logged)
+    channel: str = ""  # an interpreter's: the channel its audio is in ("": floor)
+    listening: frozenset[str] = frozenset()  # the channels it gets besides the floor
 
     def info(self) -> m.MemberInfo:
         return m.MemberInfo(participant_id=self.participant_id, party=self.session.party,
                             identity_key=self.session.identity_key,
-                            announcement=self.announcement, role=self.role, media=self.media)
+                            announcement=self.announcement, role=self.role, media=self.media,
+                            channel=self.channel)
 
 
 class LiveRoom:
@@ -112,6 +118,8 @@ class LiveRoom:
         #: Whether its two members may connect directly (``direct_signal``): a hotline
         #: call or link test, or a room its operator marked (set by each join).
         self.direct_allowed = False
+        #: Its interpretation channels (the operator's setting, as of the latest join).
+        self.channels: tuple[str, ...] = ()
 
     @property
     def participants(self) -> dict[int, str]:
@@ -163,6 +171,7 @@ class LiveRoom:
             session.send(m.Joined(room=self.name, participant_id=pid, epoch=epoch,
                                   members=[o.info() for o in others], role=role,
                                   resume_token=seat.token, direct=self.direct_allowed,
+                                  channels=list(self.channels),
                                   ice_servers=self.ice_servers(f"p{pid}")))
             for other in others:
                 other.session.send(m.MemberJoined(epoch=epoch, member=seat.info()))
@@ -224,6 +233,35 @@ class LiveRoom:
         for other in self._seats.values():
             if other is not seat:
                 other.session.send(m.MemberMedia(participant_id=pid, state=state))
+
+    def set_channel(self, session: Member, channel: str) -> None:
+        """An interpreter's audio goes into ``channel`` ("": floor) from now on: the SFU
+        forwards it accordingly at once and everyone is told (not a roster change)."""
+        pid = self._seat_of(session)
+        seat = self._seats[pid]
+        if seat.role != "interpreter":
+            raise Forbidden(f"only an interpreter publishes into a channel (your role in "
+                            f"this room: {seat.role})")
+        if channel and channel not in self.channels:
+            raise ProtocolError(f"unknown channel {channel!r}; this room's channels: "
+                                f"{describe(self.channels)}")
+        seat.channel = channel
+        self._media.set_channels(self.name, pid, channel=channel)
+        for other in self._seats.values():
+            other.session.send(m.MemberChannel(participant_id=pid, channel=channel))
+
+    def listen(self, session: Member, channels: list[str]) -> None:
+        """The channels ``session`` gets besides the floor, from now on (``listening``)."""
+        pid = self._seat_of(session)
+        unknown = unknown_channels(channels, self.channels)
+        if unknown:
+            raise ProtocolError(f"unknown channel{'s' if len(unknown) > 1 else ''} "
+                                f"{', '.join(map(repr, unknown))}; this room's channels: "
+                                f"{describe(self.channels)}")
+        seat = self._seats[pid]
+        seat.listening = frozenset(channels)
+        self._media.set_channels(self.name, pid, listening=seat.listening)
+        session.send(m.Listening(channels=[c for c in self.channels if c in seat.listening]))
 
     def _seat_of(self, session: Member) -> int:
         pid = self._by_conn.get(session.conn_id)

@@ -81,6 +81,8 @@ class Session:
         h.add(m.SubscribeAnswer, self._on_subscribe_answer)
         h.add(m.SetMedia, self._on_media)
         h.add(m.MediaRestart, self._on_media_restart)
+        h.add(m.SetChannel, self._on_set_channel)
+        h.add(m.Listen, self._on_listen)
         h.add(m.DirectSignal, self._on_direct_signal)
         # hotlines: decided in hotline.server.hotline.service
         hotlines = self.state.hotlines
@@ -285,7 +287,8 @@ class Session:
         if room is None or self.party not in room.members:
             raise Forbidden(f"not a member of room {msg.room!r}")
         live = self.state.rooms.get(msg.room)
-        live.direct_allowed = room.direct  # the operator's setting, as of this join
+        live.direct_allowed = room.direct  # the operator's settings, as of this join
+        live.channels = room.channels
         self.conn.joining(live)
         self._spawn(self._join(live, as_role(room.role_of(self.party)) or DEFAULT_ROLE))
 
@@ -332,6 +335,12 @@ class Session:
 
     async def _on_media(self, msg: m.SetMedia) -> None:
         self._seat().set_media(self, msg.state)
+
+    async def _on_set_channel(self, msg: m.SetChannel) -> None:
+        self._seat().set_channel(self, msg.channel)
+
+    async def _on_listen(self, msg: m.Listen) -> None:
+        self._seat().listen(self, msg.channels)
 
     async def _on_media_restart(self, msg: m.MediaRestart) -> None:
         """The client's media path died: new connections in the same seat (no roster

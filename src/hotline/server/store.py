@@ -23,6 +23,7 @@ from hotline.errors import UsageError
 from hotline.roles import DEFAULT_ROLE, check_role
 from hotline.server.database import MAX_NAME, check_name
 from hotline.server.hotline.records import Hotline, HotlineRecords
+from hotline.signaling.channels import check_channels
 
 CODE_TTL_SECONDS = 7 * 24 * 3600
 _CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
@@ -51,6 +52,8 @@ class Room:
     roles: dict[str, str]  # member party -> role (hotline.roles.ROLES)
     #: Its two members may connect directly (peer to peer) when they are alone in it.
     direct: bool = False
+    #: Its interpretation channels (hotline.signaling.channels), in the operator's order.
+    channels: tuple[str, ...] = ()
 
     def role_of(self, party: str) -> str:
         return self.roles.get(party, DEFAULT_ROLE)
@@ -81,6 +84,7 @@ class Store(Protocol):
                  roles: dict[str, str] | None = None) -> Room: ...
     def set_member(self, room: str, party: str, role: str | None) -> None: ...
     def set_room_direct(self, room: str, allow: bool) -> None: ...
+    def set_room_channels(self, room: str, channels: list[str]) -> None: ...
     def get_room(self, name: str) -> Room | None: ...
     def rooms_of(self, party: str) -> list[Room]: ...
     def add_hotline(self, name: str, party_a: str, party_b: str) -> Hotline: ...
@@ -230,10 +234,11 @@ class SqliteStore(HotlineRecords):
         rows = list(self._db.execute(
             "SELECT p.name, m.role FROM room_members m JOIN parties p ON p.id = m.party_id"
             " WHERE m.room_id=? ORDER BY p.name", (row[0],)))
-        option = self._db.execute("SELECT direct FROM room_options WHERE room_id=?",
+        option = self._db.execute("SELECT direct, channels FROM room_options WHERE room_id=?",
                                   (row[0],)).fetchone()
         return Room(row[0], name, tuple(r[0] for r in rows), {r[0]: r[1] for r in rows},
-                    direct=bool(option and option[0]))
+                    direct=bool(option and option[0]),
+                    channels=tuple(option[1].split()) if option else ())
 
     def set_room_direct(self, room: str, allow: bool) -> None:
         """Whether the two members of ``room`` may connect directly (peer to peer)."""
@@ -246,6 +251,19 @@ class SqliteStore(HotlineRecords):
                        (found.id, int(allow)))
             db.execute("INSERT INTO audit (at, kind, room, detail) VALUES (?, ?, ?, ?)",
                        (self._now(), "room_direct", room, json.dumps({"allow": allow})))
+
+    def set_room_channels(self, room: str, channels: list[str]) -> None:
+        """The interpretation channels of ``room`` (checked names; [] removes them)."""
+        names = check_channels(channels)
+        found = self.get_room(room)
+        if found is None:
+            raise UsageError(f"no room {room!r}")
+        with self._tx() as db:
+            db.execute("INSERT INTO room_options (room_id, channels) VALUES (?, ?)"
+                       " ON CONFLICT (room_id) DO UPDATE SET channels=excluded.channels",
+                       (found.id, " ".join(names)))
+            db.execute("INSERT INTO audit (at, kind, room, detail) VALUES (?, ?, ?, ?)",
+                       (self._now(), "room_channels", room, json.dumps({"channels": names})))
 
     def set_member(self, room: str, party: str, role: str | None) -> None:
         """Add ``party`` to ``room`` or change its role; ``role=None`` removes it.

@@ -34,6 +34,7 @@ from hotline.rtc import aiortc_adapter as adapter
 from hotline.rtc.aiortc_internals import check_internals
 from hotline.rtc.opus_fec import with_inband_fec
 from hotline.rtc.raw_media import RawMediaPath
+from hotline.sfu.channels import ChannelRouting
 from hotline.sfu.forwarding import ForwardedCopy, PublishedStream, Router
 from hotline.sfu.sdp import MIME, codecs, extensions, rtx
 
@@ -229,7 +230,7 @@ class SfuParticipant:
             self._start(copy)
 
     def _start(self, copy: ForwardedCopy) -> None:
-        if copy.stream.add_copy(copy):
+        if self.sfu.routing(self.room).start(copy):  # unless in a channel not listened to
             copy.stream.request_keyframe(self._now())  # a decoder must start somewhere
 
     @property
@@ -268,6 +269,7 @@ class Sfu:
         adapter.use_consent_timing(consent_interval, consent_failures)
         self.send_offer = send_offer
         self._rooms: dict[str, dict[int, SfuParticipant]] = {}
+        self._routing: dict[str, ChannelRouting] = {}  # interpretation channels, by room
         self._tasks: set[asyncio.Task[None]] = set()
         self._reporter: asyncio.Future[None] | None = None
 
@@ -286,6 +288,21 @@ class Sfu:
     def streams(self, room: str) -> list[PublishedStream]:
         return [s for p in self.participants(room).values() if p.publish_path.attached
                 for s in p.router.published.values()]
+
+    def routing(self, room: str) -> ChannelRouting:
+        return self._routing.setdefault(room, ChannelRouting())
+
+    def set_channels(self, room: str, participant_id: int, *, channel: str | None = None,
+                     listening: frozenset[str] | None = None) -> int:
+        """An interpreter's channel or a subscriber's listen set changed: forwarding
+        follows at once (no renegotiation). Returns how many copies started or stopped."""
+        routing = self.routing(room)
+        if channel is not None:
+            routing.channel[participant_id] = channel
+        if listening is not None:
+            routing.listening[participant_id] = listening
+        return routing.reroute(p.router for p in self.participants(room).values()
+                               if p.subscribe_path.attached and not p.closed)
 
     def listen(self, room: str, participant_id: int) -> SfuParticipant:
         """A participant that publishes nothing: offered the others' streams at once."""
@@ -402,9 +419,11 @@ class Sfu:
         for other in members.values():
             other.router.remove_publisher(participant_id)
         p.router.unsubscribe_all()  # nothing may be forwarded to the leaver any more
+        self.routing(room).forget(participant_id)
         await p.close()
         if not members:
             self._rooms.pop(room, None)
+            self._routing.pop(room, None)
 
     async def close(self) -> None:
         if self._reporter is not None:

@@ -93,3 +93,28 @@ def test_room_direct_allow_and_deny(tmp_path: Path) -> None:
     assert out.exit_code == 1 and out.stderr.startswith("error: ") and "Traceback" not in out.output
     out = runner.invoke(app, ["admin", "room", "direct", "pair", "--data", data])
     assert out.exit_code != 0  # --allow or --deny is required
+
+
+def test_room_channels_set_listed_and_cleared(tmp_path: Path) -> None:
+    data = str(tmp_path)
+    assert runner.invoke(app, ["admin", "party", "add", "alice", "--data", data]).exit_code == 0
+    assert runner.invoke(app, ["admin", "room", "add", "summit", "--member", "alice",
+                               "--data", data]).exit_code == 0
+    out = runner.invoke(app, ["admin", "room", "channels", "summit", "ru", "zh", "en",
+                              "--data", data])
+    assert out.exit_code == 0 and "channels ru zh en" in out.stdout
+    out = runner.invoke(app, ["admin", "room", "list", "--data", data])
+    assert out.stdout.strip() == "summit: alice (delegate) [channels: ru zh en]"
+    for bad, why in ((["RU"], "bad channel name 'RU'"), (["ru", "ru"], "given twice"),
+                     ([f"a{c}" for c in "abcdefghi"], "too many channels (9)")):
+        out = runner.invoke(app, ["admin", "room", "channels", "summit", *bad, "--data", data])
+        assert out.exit_code == 1 and why in out.stderr and "Traceback" not in out.output
+    out = runner.invoke(app, ["admin", "room", "channels", "nowhere", "ru", "--data", data])
+    assert out.exit_code == 1 and "no room 'nowhere'" in out.stderr
+    for args in ([], ["ru", "--clear"]):
+        out = runner.invoke(app, ["admin", "room", "channels", "summit", *args, "--data", data])
+        assert out.exit_code == 2 and "--clear" in out.output
+    out = runner.invoke(app, ["admin", "room", "channels", "summit", "--clear", "--data", data])
+    assert out.exit_code == 0 and "channels none" in out.stdout
+    out = runner.invoke(app, ["admin", "room", "list", "--data", data])
+    assert out.stdout.strip() == "summit: alice (delegate)"

@@ -26,6 +26,7 @@ class FakeMedia:
 
     rooms: dict[str, set[int]] = field(default_factory=dict)
     calls: list[tuple[str, str, int]] = field(default_factory=list)
+    routed: list[tuple[int, str | None, frozenset[str] | None]] = field(default_factory=list)
 
     def _seat(self, what: str, room: str, pid: int) -> None:
         self.calls.append((what, room, pid))
@@ -44,6 +45,12 @@ class FakeMedia:
 
     async def restart(self, room: str, participant_id: int) -> object:
         self._seat("restart", room, participant_id)
+        return None
+
+    def set_channels(self, room: str, participant_id: int, *, channel: str | None = None,
+                     listening: frozenset[str] | None = None) -> object:
+        self.calls.append(("set_channels", room, participant_id))
+        self.routed.append((participant_id, channel, listening))
         return None
 
     async def remove(self, room: str, participant_id: int) -> None:

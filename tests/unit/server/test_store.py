@@ -194,3 +194,55 @@ def test_a_room_allows_direct_connections_only_when_marked(tmp_path: Path) -> No
     assert again.get_room("pair").direct is False  # type: ignore[union-attr]
     assert [e.kind for e in again.audit_log()][:2] == ["room_direct", "room_direct"]
     again.close()
+
+
+def test_a_room_has_interpretation_channels_when_set(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path)
+    store.add_party("alice")
+    store.add_room("summit", ["alice"])
+    assert store.get_room("summit").channels == ()  # type: ignore[union-attr]
+    store.set_room_channels("summit", ["ru", "zh", "pt-br"])
+    store.set_room_direct("summit", True)  # the other option keeps them
+    assert store.get_room("summit").channels == ("ru", "zh", "pt-br")  # type: ignore[union-attr]
+    for bad, why in ((["RU"], "bad channel name"), (["ru", "ru"], "twice"),
+                     ([f"a{c}" for c in "abcdefghi"], "at most 8"), (["r u"], "bad channel"),
+                     (["russian"], "bad channel")):
+        with pytest.raises(UsageError, match=why):
+            store.set_room_channels("summit", bad)
+    with pytest.raises(UsageError, match="no room"):
+        store.set_room_channels("nowhere", ["ru"])
+    store.close()
+    again = SqliteStore(tmp_path)
+    assert again.get_room("summit").channels == ("ru", "zh", "pt-br")  # type: ignore[union-attr]
+    assert again.get_room("summit").direct is True  # type: ignore[union-attr]
+    again.set_room_channels("summit", [])
+    assert again.get_room("summit").channels == ()  # type: ignore[union-attr]
+    assert [e.kind for e in again.audit_log()][:3] == ["room_channels", "room_direct",
+                                                     "room_channels"]
+    again.close()
+
+
+def test_a_database_without_the_channels_column_gains_it(tmp_path: Path) -> None:
+    """A data directory made before channels (room_options without the column) opens,
+    keeps its options, and takes channels."""
+    s = SqliteStore(tmp_path)
+    s.add_party("alice")
+    s.add_room("pair", ["alice"])
+    s.set_room_direct("pair", True)
+    s.close()
+    db = sqlite3.connect(tmp_path / DB_NAME)
+    db.executescript("""
+        CREATE TABLE old_options AS SELECT room_id, direct FROM room_options;
+        DROP TABLE room_options;
+        CREATE TABLE room_options (
+            room_id INTEGER PRIMARY KEY REFERENCES rooms(id) ON DELETE CASCADE,
+            direct INTEGER NOT NULL DEFAULT 0);
+        INSERT INTO room_options SELECT * FROM old_options;
+        DROP TABLE old_options;""")
+    db.close()
+    s = SqliteStore(tmp_path)
+    room = s.get_room("pair")
+    assert room is not None and room.direct is True and room.channels == ()
+    s.set_room_channels("pair", ["en"])
+    assert s.get_room("pair").channels == ("en",)  # type: ignore[union-attr]
+    s.close()
