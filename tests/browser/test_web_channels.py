@@ -142,11 +142,9 @@ async def test_channel_picker_floor_level_and_mute(
         for name, tone, channel in (("speaker", FLOOR_HZ, ""), ("interp-ru", RU_HZ, "ru"),
                                     ("interp-zh", ZH_HZ, "zh")):
             call = Call(srv.url, Identity.generate(), ROOM, trust_policy=accept_all(),
-                        media_file=tone_wav(tmp_path / f"{name}.wav", tone))
-            await call.start(enroll_code=codes[name])
-            if channel:
-                await call.set_channel(channel)
+                        media_file=tone_wav(tmp_path / f"{name}.wav", tone), channel=channel)
             calls.append(call)
+            await call.start(enroll_code=codes[name])
 
         listener = await enrolled(browser, srv.url, "listener", codes["listener"], init=TAP,
                                   console=True)

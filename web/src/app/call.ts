@@ -378,7 +378,8 @@ export class Call {
     const problems: string[] = [];
     for (const [pid, tile] of this.roster.tiles) {
       const before = this.roster.decrypted.get(pid) ?? { out: 0, failed: 0 };
-      this.roster.decrypted.set(pid, await readTile(tile, this.e2ee, byTransform, before, this.client.unverified.has(pid), problems));
+      this.roster.decrypted.set(pid, await readTile(tile, this.e2ee, byTransform, before, this.client.unverified.has(pid), problems,
+        this.audioOut.level(pid)));
       if (tile.audioReceiver !== null) levels.set(tile.summary.name, tile.summary.audio ? tile.summary.audioLevel : 0);
     }
     if (this.selfMeter !== null) levels.set(state.party, state.local.audio ? this.selfMeter.level() : 0);

@@ -30,7 +30,7 @@ export class Channels {
 
   /** The gain participant `pid`'s audio is played at, for the current choice. */
   gain(pid: number): number {
-    return streamGain({ role: this.client.roles.get(pid) ?? "delegate", channel: this.client.memberChannels.get(pid) ?? "" }, this.listening);
+    return streamGain(this.client.memberChannels.get(pid) ?? "", this.listening);
   }
 
   /** Where participant `pid`'s admitted audio goes: played at its gain for the choice. */

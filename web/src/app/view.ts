@@ -26,6 +26,8 @@ export interface RemoteSummary {
   frameWidth: number;
   audioPacketsReceived: number;
   audioSamplesReceived: number;
+  /** Its decoded audio before our gain (audioout.ts): energy so far (mean square x s), and
+   * the peak level (0..1) at the last poll. */
   audioEnergy: number;
   audioLevel: number;
   decryptFailures: number;

@@ -1,17 +1,14 @@
 /**
  * Interpretation channels on the listener's side (pure): which received audio streams are
- * heard, and how loud, for a listener's choice. The same rule as the Python client's; both
- * run protocol/conformance/channel-mix.json.
+ * heard, and how loud, for a listener's choice. The same rule as the Python client's
+ * (hotline.client.interpretation); both run protocol/conformance/channel-mix.json.
  *
- * - An interpreter's audio whose signalled channel is C (`member_channel`,
- *   `MemberInfo.channel`) is heard at full level only if the listener listens to C, and
- *   not at all otherwise (gain 0: the SFU should not even forward it; if a server does, it
- *   is not played).
- * - Everything else is the floor: the audio of every other role, and an interpreter's
- *   audio while its channel is "". Only a member whose role is interpreter can move its
- *   audio out of the floor: a server that puts a channel on a principal changes nothing.
- * - The floor plays at the listener's floor level: a gain in dB from -40 to 0, or muted
- *   (null). Local only, never sent.
+ * - Audio whose signalled channel is C (`member_channel`, `MemberInfo.channel`: the server
+ *   lets only interpreters set one) is heard at full level only if the listener listens to
+ *   C, and not at all otherwise (gain 0: the SFU should not even forward it; if a server
+ *   does, it is not played).
+ * - Audio in no channel ("") is the floor: it plays at the listener's floor level, a gain
+ *   in dB from -40 to 0, or muted (null). Local only, never sent.
  */
 
 /** The floor as a listening choice (no channel). */
@@ -26,17 +23,6 @@ export interface Listening {
   readonly floorDb: number | null;
 }
 
-/** A received audio stream: its sender's role and signalled channel ("": none). */
-export interface AudioStream {
-  readonly role: string;
-  readonly channel: string;
-}
-
-/** The channel whose audio this stream carries ("" for the floor). */
-export function streamChannel(stream: AudioStream): string {
-  return stream.role === "interpreter" ? stream.channel : FLOOR;
-}
-
 /** The linear gain of a floor level in dB (null: muted, 0). RangeError outside -40..0. */
 export function floorGain(floorDb: number | null): number {
   if (floorDb === null) return 0;
@@ -46,9 +32,8 @@ export function floorGain(floorDb: number | null): number {
   return 10 ** (floorDb / 20);
 }
 
-/** The linear gain this listener plays `stream` at (0: not heard). */
-export function streamGain(stream: AudioStream, listening: Listening): number {
-  const channel = streamChannel(stream);
+/** The linear gain this listener plays audio signalled in `channel` at (0: not heard). */
+export function streamGain(channel: string, listening: Listening): number {
   if (channel === FLOOR) return floorGain(listening.floorDb);
   return listening.channels.includes(channel) ? 1 : 0;
 }

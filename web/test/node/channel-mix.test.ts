@@ -5,11 +5,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { floorGain, gainDb, streamChannel, streamGain } from "../../src/media/channelmix.js";
+import { floorGain, gainDb, streamGain } from "../../src/media/channelmix.js";
 import { readJson } from "./support.js";
 
 interface Stream {
-  readonly role: string;
   readonly channel: string;
   readonly gain: number;
 }
@@ -37,15 +36,9 @@ test("which streams are heard, and how loud", () => {
   assert.ok(mix.cases.length >= 5);
   for (const c of mix.cases) {
     for (const s of c.streams) {
-      close(streamGain(s, { channels: c.listen, floorDb: c.floor_db }), s.gain, `${c.name}: ${JSON.stringify(s)}`);
+      close(streamGain(s.channel, { channels: c.listen, floorDb: c.floor_db }), s.gain, `${c.name}: ${JSON.stringify(s)}`);
     }
   }
-});
-
-test("only an interpreter's audio leaves the floor", () => {
-  assert.equal(streamChannel({ role: "interpreter", channel: "ru" }), "ru");
-  assert.equal(streamChannel({ role: "principal", channel: "ru" }), "");
-  assert.equal(streamChannel({ role: "interpreter", channel: "" }), "");
 });
 
 test("dB", () => {
