@@ -128,7 +128,12 @@ export class Call {
   // ------------------------------------------------------------------ roster events
 
   private onEvent(e: ClientEvent): void {
-    if (this.ended || this.roster.onEvent(e) || this.channels.onEvent(e)) return;
+    if (this.ended) return;
+    if (this.roster.onEvent(e)) {
+      if (e.kind === "member_joined") this.channels.apply(); // its channel shown
+      return;
+    }
+    if (this.channels.onEvent(e)) return;
     if (e.kind === "pin_mismatch") {
       const text = String(e.data["message"] ?? "the far end's key is not pinned");
       this.pinAlarmed = true;
@@ -165,6 +170,7 @@ export class Call {
       if (pid !== this.client.participantId) this.roster.tile(pid);
     }
     for (const pid of this.client.unverified.keys()) this.roster.showTrust(pid);
+    this.channels.apply();
     const code = this.client.code;
     showCode(code === null ? null : { digits: code.digits, words: code.words });
     setVerified(false);

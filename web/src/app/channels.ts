@@ -120,6 +120,8 @@ export class Channels {
       const gain = this.gain(pid);
       this.out.setGain(pid, gain);
       if (tile.summary.gain !== null) tile.summary.gain = gain;
+      tile.outOfChannel = gain === 0 && tile.summary.channel !== "";
+      tile.render(state.activeSpeaker === tile.summary.name);
     }
     const text = this.listening.channels.length === 0 ? "Listening to the floor" : `Listening to ${this.listening.channels.join(", ")}`;
     $("listening").textContent = `${text}; floor ${this.levelText()}.`;

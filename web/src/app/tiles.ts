@@ -37,6 +37,8 @@ export class Tile {
   readonly summary: RemoteSummary;
   videoReceiver: RTCRtpReceiver | null = null;
   audioReceiver: RTCRtpReceiver | null = null;
+  /** An interpreter in a channel this listener does not listen to (channels.ts). */
+  outOfChannel = false;
   private readonly pending: Record<"audio" | "video", MediaStreamTrack | null> = { audio: null, video: null };
   private readonly overlay: HTMLElement;
   private readonly badges: HTMLElement;
@@ -125,7 +127,7 @@ export class Tile {
     let overlay: string | null = null;
     if (keys !== "ok" && s.wrongStream > 0) overlay = `someone else's media arrives as ${s.name}'s: not shown`;
     else if (keys === "failing") overlay = `cannot decrypt ${s.name}'s media: wrong keys`;
-    else if (keys === "waiting") overlay = listener ? "listens only" : "waiting for keys";
+    else if (keys === "waiting") overlay = listener ? "listens only" : this.outOfChannel ? `interprets into ${s.channel}: not listened to` : "waiting for keys";
     else if (!s.video && !s.screen) overlay = "camera off";
     this.overlay.textContent = overlay ?? "";
     this.overlay.hidden = overlay === null;
