@@ -27,6 +27,7 @@ Needs ``make web`` and the loopback-only namespace.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import struct
 import time
@@ -44,7 +45,7 @@ from hotline.crypto.identity import Identity
 from ..support.server import Server, running_server
 from ..support.trust import accept_all
 from ..support.wait import wait_until
-from .callpage import ROOM, Page, enrolled
+from .callpage import ROOM, Page, enrolled, join
 from .support import MEDIA_ARGS, browser_fixture, check_app_bundle
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
@@ -252,3 +253,61 @@ async def test_channel_picker_floor_level_and_mute(
     finally:
         for call in calls:
             await call.close()
+
+
+async def test_an_interpreter_page_picks_its_channel(
+        hotline: tuple[Server, dict[str, str]], browser: Any) -> None:
+    """An interpreter's page publishes into the channel its #interpret-channel names: the
+    server tells the room (member_channel), a Python listener of another channel stops
+    receiving its audio, and receives and decrypts it again once it listens to that
+    channel; the page shows its own channel in its line."""
+    srv, codes = hotline
+    listener = Call(srv.url, Identity.generate(), ROOM, trust_policy=accept_all(), listen=["ru"])
+    try:
+        await listener.start(enroll_code=codes["listener"])
+        interp = await enrolled(browser, srv.url, "interp-zh", codes["interp-zh"], console=True)
+        await join(interp)
+        page = interp.page
+        await page.locator("#interpret-row").wait_for()
+        choice = page.get_by_label("I interpret into")
+        assert await choice.evaluate("s => [...s.options].map(o => o.value)") == ["", "ru", "zh"]
+        pid = (await interp.state())["participantId"]
+        names = listener.signaling.names
+
+        async def decrypted() -> int:
+            got: int = listener.stats().remote.get("interp-zh", {}).get(
+                "audio_frames_decrypted", 0)
+            return got
+
+        await wait_until(lambda: _true(names.get(pid) == "interp-zh"), 20, "the page joined")
+
+        async def on_the_floor() -> bool:  # its audio is floor until it picks a channel
+            return await decrypted() > 50
+        await wait_until(on_the_floor, 20, "the listener decrypting the page's floor audio")
+        await choice.select_option("zh")
+        await until(interp, "() => window.hotlineApp.listening.interpreting === 'zh'", 10)
+        assert "into zh" in await page.locator("#participant-self").inner_text()
+        await wait_until(lambda: _true(listener.interpretation.member_channel.get(pid) == "zh"),
+                         10, "member_channel at the listener")
+        await asyncio.sleep(0.5)  # what was on its way
+        stalled = await decrypted()
+        await asyncio.sleep(1.5)
+        assert await decrypted() - stalled <= 2, "zh's audio reached a listener of ru"
+        before = await decrypted()
+        await listener.listen(["zh"])
+
+        async def receiving() -> bool:
+            return await decrypted() > before + 50  # 1 s of audio in zh, decrypted
+        await wait_until(receiving, 20, "the listener decrypting the page's audio in zh")
+
+        await choice.select_option("")
+        await wait_until(lambda: _true(listener.interpretation.member_channel.get(pid) == ""),
+                         10, "the interpreter back on the floor")
+        assert (await interp.state())["listening"]["interpreting"] == ""
+        assert not interp.problems, interp.problems
+    finally:
+        await listener.close()
+
+
+async def _true(value: bool) -> bool:
+    return value
