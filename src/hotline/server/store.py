@@ -242,28 +242,27 @@ class SqliteStore(HotlineRecords):
 
     def set_room_direct(self, room: str, allow: bool) -> None:
         """Whether the two members of ``room`` may connect directly (peer to peer)."""
-        found = self.get_room(room)
-        if found is None:
-            raise UsageError(f"no room {room!r}")
-        with self._tx() as db:
-            db.execute("INSERT INTO room_options (room_id, direct) VALUES (?, ?)"
-                       " ON CONFLICT (room_id) DO UPDATE SET direct=excluded.direct",
-                       (found.id, int(allow)))
-            db.execute("INSERT INTO audit (at, kind, room, detail) VALUES (?, ?, ?, ?)",
-                       (self._now(), "room_direct", room, json.dumps({"allow": allow})))
+        self._set_room_option(room, "direct", int(allow), "room_direct", {"allow": allow})
 
     def set_room_channels(self, room: str, channels: list[str]) -> None:
         """The interpretation channels of ``room`` (checked names; [] removes them)."""
         names = check_channels(channels)
+        self._set_room_option(room, "channels", " ".join(names), "room_channels",
+                              {"channels": names})
+
+    def _set_room_option(self, room: str, column: str, value: object, kind: str,
+                         detail: dict[str, object]) -> None:
+        """One column of ``room``'s options (a name of this module, never input), audited."""
+        assert column in ("direct", "channels")
         found = self.get_room(room)
         if found is None:
             raise UsageError(f"no room {room!r}")
         with self._tx() as db:
-            db.execute("INSERT INTO room_options (room_id, channels) VALUES (?, ?)"
-                       " ON CONFLICT (room_id) DO UPDATE SET channels=excluded.channels",
-                       (found.id, " ".join(names)))
+            db.execute(f"INSERT INTO room_options (room_id, {column}) VALUES (?, ?)"  # noqa: S608
+                       f" ON CONFLICT (room_id) DO UPDATE SET {column}=excluded.{column}",
+                       (found.id, value))
             db.execute("INSERT INTO audit (at, kind, room, detail) VALUES (?, ?, ?, ?)",
-                       (self._now(), "room_channels", room, json.dumps({"channels": names})))
+                       (self._now(), kind, room, json.dumps(detail)))
 
     def set_member(self, room: str, party: str, role: str | None) -> None:
         """Add ``party`` to ``room`` or change its role; ``role=None`` removes it.
