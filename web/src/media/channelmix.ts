@@ -1,7 +1,7 @@
 /**
  * Interpretation channels on the listener's side (pure): which received audio streams are
  * heard, and how loud, for a listener's choice. The same rule as the Python client's
- * (hotline.client.interpretation); both run protocol/conformance/channel-mix.json.
+ * (hotline.client.interpretation); both run protocol/conformance/interpretation.json.
  *
  * - Audio whose signalled channel is C (`member_channel`, `MemberInfo.channel`: the server
  *   lets only interpreters set one) is heard at full level only if the listener listens to
