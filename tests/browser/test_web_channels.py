@@ -172,6 +172,8 @@ async def test_channel_picker_floor_level_and_mute(
         assert await page.locator("#interpret-row").is_hidden()  # not an interpreter
         assert "into ru" in await page.locator(".tile[data-party='interp-ru']").inner_text()
         assert "into zh" in await page.locator("#participants").inner_text()
+        # not forwarded to a listener of the floor, and said so (not "waiting for keys")
+        await page.get_by_text("interprets into ru: not listened to").wait_for()
 
         # -- the floor only: the floor's tone, no channel ---------------------------------
         async def floor_playing() -> bool:

@@ -62,6 +62,9 @@ export class Channels {
     mute.checked = false;
     this.showLevel();
     const opts = { signal: this.signal };
+    // a browser that started our AudioContext suspended (no user gesture yet) plays at the
+    // first click or key press in the page
+    for (const kind of ["pointerdown", "keydown"]) document.addEventListener(kind, () => this.out.resume(), opts);
     picker.addEventListener("change", () => this.choose(picker.value), opts);
     level.addEventListener("input", () => this.setFloor(Number(level.value), mute.checked), opts);
     mute.addEventListener("change", () => this.setFloor(Number(level.value), mute.checked), opts);
