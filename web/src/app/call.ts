@@ -24,6 +24,8 @@ import { MediaE2EE } from "../media/pipeline.js";
 import { proveSender } from "../media/proof.js";
 import { LISTEN_ONLY, type MediaRestarted, type StreamInfo, type SubscribeOffer } from "../protocol/messages.js";
 import type { ClientEvent, SignalingClient } from "../protocol/signaling.js";
+import { AudioOut } from "./audioout.js";
+import { Channels } from "./channels.js";
 import { setVerified, showCode } from "./codeview.js";
 import { DirectPath } from "./directpath.js";
 import { mirrorKeys } from "./keys.js";
@@ -58,6 +60,9 @@ export class Call {
   private readonly streams = new Map<string, StreamInfo>(); // by mid
   private readonly boundTo = new WeakMap<RTCRtpReceiver, number>(); // participant of each receiver's transform
   private readonly roster: Roster;
+  /** What we hear: each participant's audio at the gain of our channel choice. */
+  private readonly audioOut = new AudioOut();
+  private readonly channels: Channels;
   private readonly speaker = new SpeakerPicker();
   private selfLine: SelfLine | null = null;
   private selfMeter: LevelMeter | null = null;
@@ -85,7 +90,8 @@ export class Call {
       },
       notice: (text) => this.notice(text),
     }, this.abort.signal);
-    this.roster = new Roster(client, () => this.ended);
+    this.roster = new Roster(client, () => this.ended, (pid) => this.channels.sink(pid));
+    this.channels = new Channels(client, this.roster, this.audioOut, this.abort.signal);
     this.again = choice === null ? null : { audio: choice.audio, video: choice.video, constraints: choice.constraints };
     this.e2ee = new MediaE2EE({ workerUrl: workerUrl(), onFatal: (e) => void this.end(`E2EE failure, call ended: ${e.message}`) });
     client.onKeyActions = (actions) => this.mirror(actions);
@@ -125,7 +131,12 @@ export class Call {
   // ------------------------------------------------------------------ roster events
 
   private onEvent(e: ClientEvent): void {
-    if (this.ended || this.roster.onEvent(e) || this.phaseControls?.onEvent(e)) return;
+    if (this.ended) return;
+    if (this.roster.onEvent(e)) {
+      if (e.kind === "member_joined") this.channels.apply(); // its channel shown
+      return;
+    }
+    if (this.channels.onEvent(e) || this.phaseControls?.onEvent(e)) return;
     if (e.kind === "pin_mismatch") {
       const text = String(e.data["message"] ?? "the far end's key is not pinned");
       this.pinAlarmed = true;
@@ -157,10 +168,13 @@ export class Call {
     state.role = this.client.role;
     this.phaseControls = new PhaseControls(this.client, (text) => this.notice(text));
     this.selfLine = new SelfLine(this.client.party, this.client.role);
+    this.channels.self = this.selfLine;
+    this.channels.start();
     for (const pid of this.client.names.keys()) {
       if (pid !== this.client.participantId) this.roster.tile(pid);
     }
     for (const pid of this.client.unverified.keys()) this.roster.showTrust(pid);
+    this.channels.apply();
     const code = this.client.code;
     showCode(code === null ? null : { digits: code.digits, words: code.words });
     setVerified(false);
@@ -374,7 +388,8 @@ export class Call {
     const problems: string[] = [];
     for (const [pid, tile] of this.roster.tiles) {
       const before = this.roster.decrypted.get(pid) ?? { out: 0, failed: 0 };
-      this.roster.decrypted.set(pid, await readTile(tile, this.e2ee, byTransform, before, this.client.unverified.has(pid), problems));
+      this.roster.decrypted.set(pid, await readTile(tile, this.e2ee, byTransform, before, this.client.unverified.has(pid), problems,
+        this.audioOut.level(pid)));
       if (tile.audioReceiver !== null) levels.set(tile.summary.name, tile.summary.audio ? tile.summary.audioLevel : 0);
     }
     if (this.selfMeter !== null) levels.set(state.party, state.local.audio ? this.selfMeter.level() : 0);
@@ -421,6 +436,8 @@ export class Call {
     this.subscribePc?.close();
     this.e2ee.close();
     this.roster.removeAll();
+    this.audioOut.close();
+    $("interpretation").hidden = true;
     this.selfLine?.remove();
     this.phaseControls?.close();
     clearRoster();

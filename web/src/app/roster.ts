@@ -6,7 +6,7 @@
 
 import type { ClientEvent, SignalingClient } from "../protocol/signaling.js";
 import type { Decrypted } from "./tilefigures.js";
-import { Tile } from "./tiles.js";
+import { type AudioSink, Tile } from "./tiles.js";
 import { showTrust } from "./trustui.js";
 import { state } from "./view.js";
 
@@ -15,7 +15,9 @@ export class Roster {
   /** What the worker had decrypted for each participant at the last poll. */
   readonly decrypted = new Map<number, Decrypted>();
 
-  constructor(private readonly client: SignalingClient, private readonly ended: () => boolean) {}
+  constructor(private readonly client: SignalingClient, private readonly ended: () => boolean,
+    /** Where each participant's admitted audio is played (channels.ts). */
+    private readonly sink: (pid: number) => AudioSink) {}
 
   /** A member event (joined, left, trust, media): applied, and true; false for others. */
   onEvent(e: ClientEvent): boolean {
@@ -47,7 +49,8 @@ export class Roster {
     if (existing !== undefined) return existing;
     const name = this.client.names.get(pid) ?? `participant ${pid}`;
     const tile = new Tile(pid, name, this.client.roles.get(pid) ?? "delegate",
-      this.client.media.get(pid) ?? { audio: true, video: true, screen: false });
+      this.client.media.get(pid) ?? { audio: true, video: true, screen: false }, this.sink(pid),
+      this.client.memberChannels.get(pid) ?? "");
     this.tiles.set(pid, tile);
     return tile;
   }

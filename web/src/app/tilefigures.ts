@@ -6,6 +6,7 @@
  */
 
 import type { MediaE2EE, TransformCounters } from "../media/pipeline.js";
+import type { Level } from "./audioout.js";
 import { statMax, statSum } from "./quality.js";
 import type { Tile } from "./tiles.js";
 import { $, state } from "./view.js";
@@ -22,9 +23,10 @@ export interface Decrypted {
 }
 
 /** Read `tile`'s figures into its summary; its problems are added to `problems`.
- * `before` is what the previous poll returned; `unverified`: a member not verified here. */
+ * `before` is what the previous poll returned; `unverified`: a member not verified here;
+ * `heard`: its level as played here (audioout.ts; null: none of its audio is played). */
 export async function readTile(tile: Tile, e2ee: MediaE2EE, byTransform: ReadonlyMap<string, TransformCounters>,
-  before: Decrypted, unverified: boolean, problems: string[]): Promise<Decrypted> {
+  before: Decrypted, unverified: boolean, problems: string[], heard: Level | null): Promise<Decrypted> {
   const s = tile.summary;
   if (tile.videoReceiver !== null) {
     const report = await tile.videoReceiver.getStats();
@@ -36,9 +38,11 @@ export async function readTile(tile: Tile, e2ee: MediaE2EE, byTransform: Readonl
     const report = await tile.audioReceiver.getStats();
     s.audioPacketsReceived = statSum(report, "inbound-rtp", "packetsReceived");
     s.audioSamplesReceived = statSum(report, "inbound-rtp", "totalSamplesReceived");
-    s.audioEnergy = statSum(report, "inbound-rtp", "totalAudioEnergy");
-    s.audioLevel = statMax(report, "inbound-rtp", "audioLevel");
   }
+  // measured on the decoded audio before the listener's gain: the receiver's stats read 0
+  // while the tile's element is muted (the audio plays through WebAudio, audioout.ts)
+  s.audioLevel = heard?.level ?? 0;
+  if (heard !== null) s.audioEnergy = heard.energy;
   // what the worker decrypted (out) and failed to decrypt, for this participant
   let out = 0;
   let failed = 0;

@@ -23,6 +23,14 @@ export function roleLabel(role: string): string {
   return ROLE_LABELS[role] ?? role;
 }
 
+/** The role as shown, with an interpreter's channel ("interpreter · into ru"). */
+export function roleText(role: string, channel: string): string {
+  return role === "interpreter" && channel !== "" ? `${roleLabel(role)} · into ${channel}` : roleLabel(role);
+}
+
+/** Where an admitted audio track is played (audioout.ts): null when it goes. */
+export type AudioSink = (track: MediaStreamTrack | null) => void;
+
 export class Tile {
   readonly element: HTMLElement;
   readonly video: HTMLVideoElement;
@@ -30,12 +38,16 @@ export class Tile {
   readonly summary: RemoteSummary;
   videoReceiver: RTCRtpReceiver | null = null;
   audioReceiver: RTCRtpReceiver | null = null;
+  /** An interpreter in a channel this listener does not listen to (channels.ts). */
+  outOfChannel = false;
   private readonly pending: Record<"audio" | "video", MediaStreamTrack | null> = { audio: null, video: null };
   private readonly overlay: HTMLElement;
   private readonly badges: HTMLElement;
   private readonly rosterLine: HTMLElement;
+  private readonly caption: HTMLElement;
 
-  constructor(readonly participantId: number, name: string, role: string, media: { audio: boolean; video: boolean; screen: boolean }) {
+  constructor(readonly participantId: number, name: string, role: string, media: { audio: boolean; video: boolean; screen: boolean },
+    private readonly audioSink: AudioSink, channel = "") {
     this.element = document.createElement("figure");
     this.element.className = "tile";
     this.element.dataset["participant"] = String(participantId);
@@ -43,24 +55,26 @@ export class Tile {
     this.video = document.createElement("video");
     this.video.autoplay = true;
     this.video.playsInline = true;
+    this.video.muted = true; // its audio is played through audioSink (the listener's channel mix)
     this.video.setAttribute("aria-label", `Video of ${name}`);
     this.overlay = document.createElement("p");
     this.overlay.className = "waiting";
     this.overlay.setAttribute("role", "status");
+    this.caption = document.createElement("span");
+    this.caption.textContent = `${name} · ${roleText(role, channel)}`;
     const caption = document.createElement("figcaption");
     caption.className = "name";
-    caption.textContent = `${name} · ${roleLabel(role)}`;
     this.badges = document.createElement("span");
     this.badges.className = "badges";
-    caption.append(this.badges);
+    caption.append(this.caption, this.badges);
     this.element.append(this.video, this.overlay, caption);
     $("tiles").append(this.element);
-    this.rosterLine = rosterLine(name, role, `participant-${participantId}`);
+    this.rosterLine = rosterLine(name, roleText(role, channel), `participant-${participantId}`);
     this.summary = {
       participantId, name, role, audio: media.audio, video: media.video, screen: media.screen,
       keys: "waiting", waitingForKeys: true, framesDecoded: 0, framesReceived: 0, frameWidth: 0,
       audioPacketsReceived: 0, audioSamplesReceived: 0, audioEnergy: 0, audioLevel: 0, decryptFailures: 0,
-      wrongStream: 0, checked: false,
+      wrongStream: 0, checked: false, channel, gain: null,
     };
     state.remotes[name] = this.summary;
     this.render(false);
@@ -89,6 +103,16 @@ export class Tile {
     this.stream.addTrack(track);
     if (this.video.srcObject !== this.stream) this.video.srcObject = this.stream;
     void this.video.play().catch(() => undefined);
+    if (kind === "audio") this.audioSink(track);
+  }
+
+  /** The interpreter's channel changed (member_channel): shown in the tile and the list. */
+  setChannel(channel: string): void {
+    this.summary.channel = channel;
+    const text = roleText(this.summary.role, channel);
+    this.caption.textContent = `${this.summary.name} · ${text}`;
+    const role = this.rosterLine.querySelector(".role");
+    if (role !== null) role.textContent = text;
   }
 
   setMedia(media: { audio: boolean; video: boolean; screen: boolean }): void {
@@ -104,7 +128,7 @@ export class Tile {
     let overlay: string | null = null;
     if (keys !== "ok" && s.wrongStream > 0) overlay = `someone else's media arrives as ${s.name}'s: not shown`;
     else if (keys === "failing") overlay = `cannot decrypt ${s.name}'s media: wrong keys`;
-    else if (keys === "waiting") overlay = listener ? "listens only" : "waiting for keys";
+    else if (keys === "waiting") overlay = listener ? "listens only" : this.outOfChannel ? `interprets into ${s.channel}: not listened to` : "waiting for keys";
     else if (!s.video && !s.screen) overlay = "camera off";
     this.overlay.textContent = overlay ?? "";
     this.overlay.hidden = overlay === null;
@@ -118,6 +142,7 @@ export class Tile {
   }
 
   remove(): void {
+    this.audioSink(null);
     this.video.srcObject = null;
     this.element.remove();
     this.rosterLine.remove();
@@ -135,7 +160,7 @@ function badgesOf(audio: boolean, video: boolean, screen: boolean, speaking: boo
   return out;
 }
 
-function rosterLine(name: string, role: string, id: string): HTMLElement {
+function rosterLine(name: string, roleShown: string, id: string): HTMLElement {
   const li = document.createElement("li");
   li.id = id;
   const who = document.createElement("span");
@@ -143,7 +168,7 @@ function rosterLine(name: string, role: string, id: string): HTMLElement {
   who.textContent = name;
   const roleEl = document.createElement("span");
   roleEl.className = "role";
-  roleEl.textContent = roleLabel(role);
+  roleEl.textContent = roleShown;
   const what = document.createElement("span");
   what.className = "state";
   li.append(who, " ", roleEl, " ", what);
@@ -165,8 +190,14 @@ function updateCount(): void {
 export class SelfLine {
   private readonly line: HTMLElement;
 
-  constructor(name: string, role: string) {
-    this.line = rosterLine(`${name} (you)`, role, "participant-self");
+  constructor(name: string, private readonly role: string) {
+    this.line = rosterLine(`${name} (you)`, roleLabel(role), "participant-self");
+  }
+
+  /** Our own channel (an interpreter's `set_channel`), shown in our line. */
+  setChannel(channel: string): void {
+    const el = this.line.querySelector(".role");
+    if (el !== null) el.textContent = roleText(this.role, channel);
   }
 
   render(speaking: boolean): void {

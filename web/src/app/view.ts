@@ -26,6 +26,8 @@ export interface RemoteSummary {
   frameWidth: number;
   audioPacketsReceived: number;
   audioSamplesReceived: number;
+  /** Its decoded audio before our gain (audioout.ts): energy so far (mean square x s), and
+   * the peak level (0..1) at the last poll. */
   audioEnergy: number;
   audioLevel: number;
   decryptFailures: number;
@@ -35,6 +37,22 @@ export interface RemoteSummary {
   /** The E2EE check (getStats against the worker) passed for a stream of this
    * participant: only then is anything of it shown or played. */
   checked: boolean;
+  /** An interpreter's signalled channel ("": its audio is floor). */
+  channel: string;
+  /** The gain its audio is played at now (channelmix.ts; null: no audio played yet). */
+  gain: number | null;
+}
+
+/** The listener's interpretation choice (channels.ts). */
+export interface ListeningSummary {
+  /** The room's channels (joined.channels). */
+  roomChannels: string[];
+  /** The channel listened to ("": the floor only). */
+  channel: string;
+  /** The floor level in dB, or null: muted. */
+  floorDb: number | null;
+  /** Our own channel, as an interpreter ("": floor). */
+  interpreting: string;
 }
 
 export interface PathSummary {
@@ -133,6 +151,7 @@ export interface AppState {
   /** The call's phase as shown (phaseview.ts): its changes (ms since the page loaded)
    * and the alarms of reopenings that were not believed. */
   callPhase: { phase: "open" | "closed"; changes: { phase: string; atMs: number }[]; alarms: string[] };
+  listening: ListeningSummary;
 }
 
 export interface HotlinesSummary {
@@ -166,6 +185,7 @@ export const state: AppState = {
   worker: null, calls: 0, reconnects: 0, signaling: "connected", resumes: 0, media: { publish: "new", subscribe: "new", offers: 0, restarts: 0, restarting: false, lastRestartMs: null, proofMs: { audio: null, video: null } },
   hotlines: { list: [], standby: {}, linktests: 0, record: {}, ringing: null, calling: null },
   provenance: null,
+  listening: { roomChannels: [], channel: "", floorDb: 0, interpreting: "" },
 };
 window.hotlineApp = state;
 

@@ -18,7 +18,7 @@ const RESUME_BACKOFF_MS = [100, 250, 500, 1000, 2000];
 const RESUME_KEEP = 1024;
 
 export type ClientEventKind =
-  | "joined" | "member_joined" | "member_left" | "member_media" | "connection_lost" | "resumed" | "keys_rotated" | "group_code" | "group_code_pending" | "key_rejected"
+  | "joined" | "member_joined" | "member_left" | "member_media" | "member_channel" | "listening" | "connection_lost" | "resumed" | "keys_rotated" | "group_code" | "group_code_pending" | "key_rejected"
   | "unverified" | "accepted" | "refused" | "pin_mismatch" | "error" | "closed" | "phase_refused" | "phase" | "phase_alarm";
 
 export interface ClientEvent {

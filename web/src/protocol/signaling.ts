@@ -64,6 +64,11 @@ export class SignalingClient extends SignalingConnection {
   readonly identityKeys = new Map<number, Uint8Array>(); // participant id -> identity key listed
   readonly roles = new Map<number, Role>(); // participant id -> role in the room
   readonly media = new Map<number, MediaState>(); // participant id -> what it sends
+  /** participant id -> the channel its audio goes into ("": floor; interpreters). */
+  readonly memberChannels = new Map<number, string>();
+  /** The room's interpretation channels (`joined`), and those the SFU forwards to us. */
+  channels: readonly string[] = [];
+  listening: readonly string[] = [];
   role: Role = "delegate"; // ours, in the room joined
   rejectedKeyMessages = 0;
   /** Whom this device seals keys to. */
@@ -193,6 +198,16 @@ export class SignalingClient extends SignalingConnection {
     this.send({ type: "media", state });
   }
 
+  /** Receive these channels besides the floor ([]: the floor only); `listening` answers. */
+  listen(channels: readonly string[]): void {
+    this.send({ type: "listen", channels: [...channels] });
+  }
+
+  /** An interpreter's audio goes into `channel` ("": floor); `member_channel` answers. */
+  setChannel(channel: string): void {
+    this.send({ type: "set_channel", channel });
+  }
+
   /** Ask the SFU for new media connections (the path died); `media_restarted` comes
    * back through onSubscribeOffer. Seat and keys stay. */
   requestMediaRestart(reason: string): void {
@@ -294,7 +309,11 @@ export class SignalingClient extends SignalingConnection {
         this.identityKeys.clear();
         this.roles.clear();
         this.media.clear();
+        this.memberChannels.clear();
+        this.channels = message.channels;
+        this.listening = [];
         for (const i of message.members) {
+          this.memberChannels.set(i.participant_id, i.channel);
           this.names.set(i.participant_id, i.party);
           this.identityKeys.set(i.participant_id, i.identity_key);
           this.roles.set(i.participant_id, i.role);
@@ -320,6 +339,7 @@ export class SignalingClient extends SignalingConnection {
         this.identityKeys.set(message.member.participant_id, message.member.identity_key);
         this.roles.set(message.member.participant_id, message.member.role);
         this.media.set(message.member.participant_id, message.member.media);
+        this.memberChannels.set(message.member.participant_id, message.member.channel);
         this.feed({ type: "member_joined", now, epoch: message.epoch, member: member(message.member) }, () =>
           this.event("member_joined", { participant_id: message.member.participant_id, party: message.member.party }));
         break;
@@ -338,6 +358,16 @@ export class SignalingClient extends SignalingConnection {
           this.media.set(message.participant_id, message.state);
           this.event("member_media", { participant_id: message.participant_id, ...message.state });
         }
+        break;
+      case "member_channel":
+        if (this.names.has(message.participant_id)) {
+          this.memberChannels.set(message.participant_id, message.channel);
+          this.event("member_channel", { participant_id: message.participant_id, channel: message.channel });
+        }
+        break;
+      case "listening":
+        this.listening = message.channels;
+        this.event("listening", { channels: message.channels });
         break;
       case "key_from":
         this.feed({ type: "key_message_received", now, data: message.data });
