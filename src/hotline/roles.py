@@ -11,12 +11,17 @@ from typing import Literal, cast
 
 from hotline.errors import UsageError
 
-Role = Literal["principal", "delegate", "interpreter", "aide", "note_taker", "operator", "press"]
+Role = Literal["principal", "delegate", "interpreter", "aide", "note_taker", "operator", "press",
+               "recorder"]
 ROLES: tuple[str, ...] = ("principal", "delegate", "interpreter", "aide", "note_taker",
-                          "operator", "press")
+                          "operator", "press", "recorder")
 DEFAULT_ROLE: Role = "delegate"
 #: Roles that listen only: the server refuses their ``publish``.
-LISTEN_ONLY: frozenset[str] = frozenset({"aide", "press"})
+LISTEN_ONLY: frozenset[str] = frozenset({"aide", "press", "recorder"})
+#: Each role's code on the wire (u8): signed in the call-key announcement
+#: (:mod:`hotline.crypto.callkey`), so a server cannot relabel a member.
+ROLE_CODES: dict[str, int] = {"principal": 1, "delegate": 2, "interpreter": 3, "aide": 4,
+                              "note_taker": 5, "operator": 6, "press": 7, "recorder": 8}
 
 
 def check_role(role: str) -> str:

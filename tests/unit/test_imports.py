@@ -113,13 +113,14 @@ MAY_IMPORT: dict[str, set[str]] = {
     "errors": set(),
     "logtext": set(),
     "roles": {"errors"},
-    "crypto": {"errors"},
-    "signaling": {"crypto", "roles", "errors"},
+    "phases": set(),
+    "crypto": {"errors", "roles", "phases"},
+    "signaling": {"crypto", "roles", "phases", "errors"},
     "rtc": {"crypto"} | BASE,
     "sfu": {"rtc"} | BASE,
-    "server": {"sfu", "rtc", "signaling", "crypto", "roles"} | BASE,
-    "client": {"rtc", "signaling", "crypto", "roles"} | BASE,
-    "cli": {"server", "client", "sfu", "rtc", "signaling", "crypto", "roles"} | BASE,
+    "server": {"sfu", "rtc", "signaling", "crypto", "roles", "phases"} | BASE,
+    "client": {"rtc", "signaling", "crypto", "roles", "phases"} | BASE,
+    "cli": {"server", "client", "sfu", "rtc", "signaling", "crypto", "roles", "phases"} | BASE,
 }
 
 

@@ -24,6 +24,7 @@ PURE = (
     "sfu/uplink.py",
     "server/hotline/outcomes.py",
     "roles.py",
+    "phases.py",
     "server/connection.py",
 )
 FORBIDDEN = {"asyncio", "socket", "selectors", "ssl", "aiohttp", "aiortc", "aioice", "http",

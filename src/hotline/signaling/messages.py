@@ -35,6 +35,7 @@ from pydantic import (
 )
 
 from hotline.errors import ProtocolError
+from hotline.phases import Phase as Phase
 
 # Roles live in hotline.roles; re-exported here for the clients that read them off a message.
 from hotline.roles import DEFAULT_ROLE as DEFAULT_ROLE
@@ -331,9 +332,58 @@ class SetMedia(_Message):
     state: MediaState
 
 
+class SetPhase(_Message):
+    """Open or close the call in ``room`` (L3: the press is shown out of the closed part).
+    From a member of the call whose role is principal or operator, or from an
+    authenticated connection outside the call whose party has that role in the room.
+    Reopening needs ``proof`` (:mod:`hotline.crypto.phaseproof`, by a principal in the
+    call); closing needs none: it only takes keys away."""
+
+    type: Literal["set_phase"] = "set_phase"
+    room: Name
+    phase: Phase
+    proof: Annotated[B64, Field(max_length=128)] = b""
+
+
+# -- recording (L4): a visible recorder, with each principal's signed consent -------------
+
+#: A consent signature (Ed25519, :mod:`hotline.crypto.consent`).
+ConsentSignature = Annotated[B64, Field(max_length=128)]
+
+
+class RecordRequest(_Message):
+    """A recorder (role recorder or press) asks the principals to consent to its recording
+    of ``phase`` (relayed to every member as :class:`RecordRequested`)."""
+
+    type: Literal["record_request"] = "record_request"
+    phase: Phase
+
+
+class RecordConsent(_Message):
+    """A principal's answer to ``recorder``'s request: its signature over the consent
+    (:mod:`hotline.crypto.consent`), relayed to every member as :class:`RecordConsentFrom`.
+    The server cannot make one: the recorder checks it with the principal's identity key."""
+
+    type: Literal["record_consent"] = "record_consent"
+    recorder: U32
+    phase: Phase
+    phase_epoch: U32
+    granted: bool
+    signature: ConsentSignature
+
+
+class SetRecording(_Message):
+    """The recorder started (``active``) or stopped writing its file: shown on every
+    terminal as "● recorded by NAME" (:class:`MemberRecording`)."""
+
+    type: Literal["recording"] = "recording"
+    active: bool
+
+
 ClientMessage = Annotated[
     Enroll | Auth | Join | Announce | SendKey | Leave | Publish | SubscribeAnswer | Ping
-    | SetMedia | Resume | MediaRestart | DirectSignal | HotlineClientMessage,
+    | SetMedia | Resume | MediaRestart | DirectSignal | SetPhase | HotlineClientMessage
+    | RecordRequest | RecordConsent | SetRecording,
     Field(discriminator="type"),
 ]
 
@@ -368,6 +418,8 @@ class MemberInfo(BaseModel):
     announcement: B64
     role: Role = "delegate"
     media: MediaState = MediaState()
+    #: It records the call now (L4: shown as "● recorded by NAME" to late joiners too).
+    recording: bool = False
 
 
 class IceServer(BaseModel):
@@ -408,6 +460,10 @@ class Joined(_Message):
     #: a hotline call or link test, or a room its operator marked. A lying server can only
     #: keep the call on the SFU with it (shown), never let anyone read the media.
     direct: bool = False
+    #: The call's phase now, and the epoch it began in (the call's first epoch until a
+    #: phase change): in the closed part the press gets no key and no media.
+    phase: Phase = "open"
+    phase_epoch: U32 = 0
 
 
 class Resumed(_Message):
@@ -420,6 +476,8 @@ class Resumed(_Message):
     received: U32  # messages the server got from you since ``joined`` (resend the rest)
     #: Fresh TURN credentials for the media connections made from now on.
     ice_servers: list[IceServer] = []
+    phase: Phase = "open"
+    phase_epoch: U32 = 0
 
 
 class MemberJoined(_Message):
@@ -434,12 +492,66 @@ class MemberLeft(_Message):
     participant_id: U32
 
 
+class PhaseChanged(_Message):
+    """The call's phase changed: a roster event (the previous epoch + 1), to every
+    member. ``by`` is the member who asked (0: an operator outside the call); ``proof``
+    its signature when it reopens (:mod:`hotline.crypto.phaseproof`). A client believes
+    a reopening only with a valid proof of a principal of its view."""
+
+    type: Literal["phase_changed"] = "phase_changed"
+    epoch: U32
+    phase: Phase
+    by: U32 = 0
+    proof: Annotated[B64, Field(max_length=128)] = b""
+
+
 class MemberMedia(_Message):
     """A participant's :class:`MediaState` changed."""
 
     type: Literal["member_media"] = "member_media"
     participant_id: U32
     state: MediaState
+
+
+class RecordRequested(_Message):
+    """``participant_id`` (a recorder) asks to record ``phase``, which began in
+    ``phase_epoch``: principals answer with ``record_consent``."""
+
+    type: Literal["record_requested"] = "record_requested"
+    participant_id: U32
+    phase: Phase
+    phase_epoch: U32
+
+
+class RecordConsentFrom(_Message):
+    """A :class:`RecordConsent` of member ``from``, relayed as it was sent (``sender`` in
+    Python: ``from`` is a keyword; build one with :meth:`relayed`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True,
+                              serialize_by_alias=True)
+    type: Literal["record_consent_from"] = "record_consent_from"
+    sender: U32 = Field(alias="from")
+    recorder: U32
+    phase: Phase
+    phase_epoch: U32
+    granted: bool
+    signature: ConsentSignature
+
+    @classmethod
+    def relayed(cls, sender: int, consent: RecordConsent) -> RecordConsentFrom:
+        return cls.model_validate({"from": sender, "recorder": consent.recorder,
+                                   "phase": consent.phase, "phase_epoch": consent.phase_epoch,
+                                   "granted": consent.granted,
+                                   "signature": consent.signature})
+
+
+class MemberRecording(_Message):
+    """``participant_id`` started (``active``) or stopped recording ``phase``."""
+
+    type: Literal["member_recording"] = "member_recording"
+    participant_id: U32
+    active: bool
+    phase: Phase
 
 
 class KeyFrom(_Message):
@@ -608,9 +720,9 @@ HotlineServerMessage = (StandbyOk | LinkTestStart | LinkTestResult | Ring | Ring
 
 ServerMessage = Annotated[
     Hello | Enrolled | Welcome | JoinAck | Joined | Resumed | MemberJoined | MemberLeft
-    | MemberMedia | KeyFrom | Left | PublishAnswer | SubscribeOffer | MediaRestarted | Pong
+    | PhaseChanged | MemberMedia | KeyFrom | Left | PublishAnswer | SubscribeOffer | MediaRestarted | Pong
     | DirectFrom | Error
-    | HotlineServerMessage,
+    | HotlineServerMessage | RecordRequested | RecordConsentFrom | MemberRecording,
     Field(discriminator="type"),
 ]
 

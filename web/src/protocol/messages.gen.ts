@@ -10,7 +10,7 @@ export const VERSION = 1;
 export const MAX_MESSAGE_BYTES = 262144;
 
 /** A party's role in a room (docs/SIGNALING.md). */
-export const ROLES = ["principal", "delegate", "interpreter", "aide", "note_taker", "operator", "press"] as const;
+export const ROLES = ["principal", "delegate", "interpreter", "aide", "note_taker", "operator", "press", "recorder"] as const;
 export type Role = (typeof ROLES)[number];
 const role = literal(...ROLES);
 
@@ -54,6 +54,7 @@ export interface MemberInfo {
   readonly announcement: Bytes;
   readonly role: Role;
   readonly media: MediaState;
+  readonly recording: boolean;
 }
 
 export interface StreamInfo { readonly mid: string; readonly participant_id: number; readonly kind: "audio" | "video"; }
@@ -90,6 +91,7 @@ const memberInfo: Check<MemberInfo> = record({
   announcement: b64(),
   role: opt(role, "delegate"),
   media: opt(mediaState, {"audio": true, "video": true, "screen": false}),
+  recording: opt(bool, false),
 });
 const streamInfo: Check<StreamInfo> = record({ mid: str(), participant_id: u32, kind: literal("audio", "video") });
 
@@ -126,6 +128,8 @@ export interface Joined {
   readonly resume_token: Bytes;
   readonly ice_servers: readonly IceServer[];
   readonly direct: boolean;
+  readonly phase: "open" | "closed";
+  readonly phase_epoch: number;
 }
 
 /** Your seat is yours again; what was sent to you meanwhile follows, in order. */
@@ -136,11 +140,22 @@ export interface Resumed {
   readonly epoch: number;
   readonly received: number;
   readonly ice_servers: readonly IceServer[];
+  readonly phase: "open" | "closed";
+  readonly phase_epoch: number;
 }
 
 export interface MemberJoined { readonly type: "member_joined"; readonly epoch: number; readonly member: MemberInfo; }
 
 export interface MemberLeft { readonly type: "member_left"; readonly epoch: number; readonly participant_id: number; }
+
+/** The call's phase changed: a roster event (the previous epoch + 1), to every member. `by` is the member who asked (0: an operator outside the call); `proof` its signature when it reopens (:mod:`hotline.crypto.phaseproof`). A client believes a reopening only with a valid proof of a principal of its view. */
+export interface PhaseChanged {
+  readonly type: "phase_changed";
+  readonly epoch: number;
+  readonly phase: "open" | "closed";
+  readonly by: number;
+  readonly proof: Bytes;
+}
 
 /** A participant's `MediaState` changed. */
 export interface MemberMedia {
@@ -251,6 +266,33 @@ export interface RecordEntries {
   readonly more: boolean;
 }
 
+/** `participant_id` (a recorder) asks to record `phase`, which began in `phase_epoch`: principals answer with `record_consent`. */
+export interface RecordRequested {
+  readonly type: "record_requested";
+  readonly participant_id: number;
+  readonly phase: "open" | "closed";
+  readonly phase_epoch: number;
+}
+
+/** A `RecordConsent` of member `from`, relayed as it was sent (`sender` in Python: `from` is a keyword; build one with :meth:`relayed`). */
+export interface RecordConsentFrom {
+  readonly type: "record_consent_from";
+  readonly from: number;
+  readonly recorder: number;
+  readonly phase: "open" | "closed";
+  readonly phase_epoch: number;
+  readonly granted: boolean;
+  readonly signature: Bytes;
+}
+
+/** `participant_id` started (`active`) or stopped recording `phase`. */
+export interface MemberRecording {
+  readonly type: "member_recording";
+  readonly participant_id: number;
+  readonly active: boolean;
+  readonly phase: "open" | "closed";
+}
+
 export type ServerMessage =
   | Hello
   | Enrolled
@@ -260,6 +302,7 @@ export type ServerMessage =
   | Resumed
   | MemberJoined
   | MemberLeft
+  | PhaseChanged
   | MemberMedia
   | KeyFrom
   | Left
@@ -279,7 +322,10 @@ export type ServerMessage =
   | CallAnswered
   | CallEnded
   | HotlineStatus
-  | RecordEntries;
+  | RecordEntries
+  | RecordRequested
+  | RecordConsentFrom
+  | MemberRecording;
 export type HotlineMessage =
   | StandbyOk
   | LinkTestStart
@@ -313,6 +359,8 @@ export const SERVER_SHAPES: { readonly [T in ServerMessage["type"]]: Shape } = {
     resume_token: opt(b64(), ""),
     ice_servers: opt(list(iceServer), []),
     direct: opt(bool, false),
+    phase: opt(literal("open", "closed"), "open"),
+    phase_epoch: opt(u32, 0),
   },
   resumed: {
     room: str(),
@@ -320,9 +368,17 @@ export const SERVER_SHAPES: { readonly [T in ServerMessage["type"]]: Shape } = {
     epoch: u32,
     received: u32,
     ice_servers: opt(list(iceServer), []),
+    phase: opt(literal("open", "closed"), "open"),
+    phase_epoch: opt(u32, 0),
   },
   member_joined: { epoch: u32, member: memberInfo },
   member_left: { epoch: u32, participant_id: u32 },
+  phase_changed: {
+    epoch: u32,
+    phase: literal("open", "closed"),
+    by: opt(u32, 0),
+    proof: opt(b64(128), ""),
+  },
   member_media: { participant_id: u32, state: mediaState },
   key_from: { sender: u32, data: b64() },
   left: { room: str() },
@@ -359,6 +415,16 @@ export const SERVER_SHAPES: { readonly [T in ServerMessage["type"]]: Shape } = {
     entries: list(b64()),
     more: opt(bool, false),
   },
+  record_requested: { participant_id: u32, phase: literal("open", "closed"), phase_epoch: u32 },
+  record_consent_from: {
+    from: u32,
+    recorder: u32,
+    phase: literal("open", "closed"),
+    phase_epoch: u32,
+    granted: bool,
+    signature: b64(128),
+  },
+  member_recording: { participant_id: u32, active: bool, phase: literal("open", "closed") },
 };
 
 // -- client -> server (fields with a default may be left out) ------------------------
@@ -424,6 +490,14 @@ export interface DirectSignal {
   readonly candidate?: DirectCandidate | null;
 }
 
+/** Open or close the call in `room` (L3: the press is shown out of the closed part). From a member of the call whose role is principal or operator, or from an authenticated connection outside the call whose party has that role in the room. Reopening needs `proof` (:mod:`hotline.crypto.phaseproof`, by a principal in the call); closing needs none: it only takes keys away. */
+export interface SetPhase {
+  readonly type: "set_phase";
+  readonly room: string;
+  readonly phase: "open" | "closed";
+  readonly proof?: Bytes;
+}
+
 /** Keep this connection ready for hotline NAME: answer link tests, ring on calls. */
 export interface StandbyRegister {
   readonly type: "standby";
@@ -458,6 +532,22 @@ export interface HotlineJoin { readonly type: "hotline_join"; readonly call_id: 
 /** The dashboard's data: every hotline of my party (`HotlineStatus`). */
 export interface HotlineStatusRequest { readonly type: "hotline_status_request"; readonly last?: number; }
 
+/** A recorder (role recorder or press) asks the principals to consent to its recording of `phase` (relayed to every member as `RecordRequested`). */
+export interface RecordRequest { readonly type: "record_request"; readonly phase: "open" | "closed"; }
+
+/** A principal's answer to `recorder`'s request: its signature over the consent (:mod:`hotline.crypto.consent`), relayed to every member as `RecordConsentFrom`. The server cannot make one: the recorder checks it with the principal's identity key. */
+export interface RecordConsent {
+  readonly type: "record_consent";
+  readonly recorder: number;
+  readonly phase: "open" | "closed";
+  readonly phase_epoch: number;
+  readonly granted: boolean;
+  readonly signature: Bytes;
+}
+
+/** The recorder started (`active`) or stopped writing its file: shown on every terminal as "● recorded by NAME" (`MemberRecording`). */
+export interface SetRecording { readonly type: "recording"; readonly active: boolean; }
+
 export type ClientMessage =
   | Enroll
   | Auth
@@ -472,6 +562,7 @@ export type ClientMessage =
   | Resume
   | MediaRestart
   | DirectSignal
+  | SetPhase
   | StandbyRegister
   | LinkTestRequest
   | LinkTestReport
@@ -480,7 +571,10 @@ export type ClientMessage =
   | CallAnswer
   | Hangup
   | HotlineJoin
-  | HotlineStatusRequest;
+  | HotlineStatusRequest
+  | RecordRequest
+  | RecordConsent
+  | SetRecording;
 export type HotlineClientMessage =
   | StandbyRegister
   | LinkTestRequest
@@ -523,6 +617,7 @@ export const CLIENT_SHAPES: { readonly [T in ClientMessage["type"]]: Shape } = {
     description: opt(nullable(directDescription), null),
     candidate: opt(nullable(directCandidate), null),
   },
+  set_phase: { room: str(1, 64), phase: literal("open", "closed"), proof: opt(b64(128), "") },
   standby: { hotline: str(1, 64), record_length: opt(int(0, 9007199254740991), 0) },
   linktest_request: { hotline: str(1, 64) },
   linktest_report: {
@@ -539,6 +634,15 @@ export const CLIENT_SHAPES: { readonly [T in ClientMessage["type"]]: Shape } = {
   hangup: { call_id: str(undefined, undefined, "^[0-9a-f]{16}$") },
   hotline_join: { call_id: str(undefined, undefined, "^[0-9a-f]{16}$") },
   hotline_status_request: { last: opt(int(1, 200), 20) },
+  record_request: { phase: literal("open", "closed") },
+  record_consent: {
+    recorder: u32,
+    phase: literal("open", "closed"),
+    phase_epoch: u32,
+    granted: bool,
+    signature: b64(128),
+  },
+  recording: { active: bool },
 };
 
 /** The server's hotline messages (standby, link tests, calls, dashboard). */
