@@ -36,6 +36,7 @@ from hotline.errors import (
     ResumeRefused,
 )
 from hotline.logtext import safe
+from hotline.phases import Phase
 from hotline.roles import DEFAULT_ROLE, LISTEN_ONLY, Role
 from hotline.server.turn import no_turn
 from hotline.signaling import messages as m
@@ -86,11 +87,13 @@ class _Seat:
     role: Role
     media: m.MediaState
     token: bytes = b""  # for ``resume`` (never logged)
+    recording: bool = False  # it says it records (L4; hotline.server.recording)
 
     def info(self) -> m.MemberInfo:
         return m.MemberInfo(participant_id=self.participant_id, party=self.session.party,
                             identity_key=self.session.identity_key,
-                            announcement=self.announcement, role=self.role, media=self.media)
+                            announcement=self.announcement, role=self.role, media=self.media,
+                            recording=self.recording)
 
 
 class LiveRoom:
@@ -112,6 +115,9 @@ class LiveRoom:
         #: Whether its two members may connect directly (``direct_signal``): a hotline
         #: call or link test, or a room its operator marked (set by each join).
         self.direct_allowed = False
+        #: The call's phase and the epoch it began in (L3; docs/SIGNALING.md "Phases").
+        self.phase: Phase = "open"
+        self.phase_epoch = 0
 
     @property
     def participants(self) -> dict[int, str]:
@@ -155,6 +161,8 @@ class LiveRoom:
             if ann.epoch != epoch:
                 raise ProtocolError("announcement is for another epoch")
             others = list(self._seats.values())
+            if not others:  # a new call begins open
+                self.phase, self.phase_epoch = "open", epoch
             media = m.MediaState(audio=role not in LISTEN_ONLY, video=role not in LISTEN_ONLY)
             seat = _Seat(session, pid, raw, role, media, secrets.token_bytes(16))
             self._seats[pid] = seat
@@ -163,7 +171,8 @@ class LiveRoom:
             session.send(m.Joined(room=self.name, participant_id=pid, epoch=epoch,
                                   members=[o.info() for o in others], role=role,
                                   resume_token=seat.token, direct=self.direct_allowed,
-                                  ice_servers=self.ice_servers(f"p{pid}")))
+                                  ice_servers=self.ice_servers(f"p{pid}"),
+                                  phase=self.phase, phase_epoch=self.phase_epoch))
             for other in others:
                 other.session.send(m.MemberJoined(epoch=epoch, member=seat.info()))
         log.info("join room=%s participant=%d conn=%s epoch=%d", self.name, pid,
@@ -249,6 +258,15 @@ class LiveRoom:
                  safe(self.name), pid, safe(reason))
         await self._media.restart(self.name, pid)
         session.send(m.MediaRestarted())
+
+    def seat_of(self, session: Member) -> _Seat:
+        """The seat of ``session``; NotInRoom if it has none."""
+        return self._seats[self._seat_of(session)]
+
+    def broadcast(self, message: m.ServerMessage) -> None:
+        """``message`` to every member of the call."""
+        for seat in self._seats.values():
+            seat.session.send(message)
 
     def send_to(self, participant_id: int, message: m.ServerMessage) -> None:
         seat = self._seats.get(participant_id)

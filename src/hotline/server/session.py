@@ -36,6 +36,7 @@ from hotline.errors import (
 )
 from hotline.logtext import safe
 from hotline.roles import DEFAULT_ROLE, LISTEN_ONLY, as_role
+from hotline.server import recording
 from hotline.server.connection import Handlers, M, ServerConnection
 from hotline.server.hotline.standby import Endpoint
 from hotline.server.rooms import LiveRoom
@@ -82,6 +83,9 @@ class Session:
         h.add(m.SetMedia, self._on_media)
         h.add(m.MediaRestart, self._on_media_restart)
         h.add(m.DirectSignal, self._on_direct_signal)
+        h.add(m.RecordRequest, self._in_seat(recording.record_request))
+        h.add(m.RecordConsent, self._in_seat(recording.record_consent))
+        h.add(m.SetRecording, self._in_seat(recording.set_recording))
         # hotlines: decided in hotline.server.hotline.service
         hotlines = self.state.hotlines
         h.add(m.StandbyRegister, self._on_standby)
@@ -355,7 +359,8 @@ class Session:
         old.hand_over(self, live)
         self.send(m.Resumed(room=live.name, participant_id=msg.participant_id, epoch=live.epoch,
                             received=self.conn.received,
-                            ice_servers=live.ice_servers(f"p{msg.participant_id}")))
+                            ice_servers=live.ice_servers(f"p{msg.participant_id}"),
+                            phase=live.phase, phase_epoch=live.phase_epoch))
         try:
             for text in self.conn.replay_after(msg.received):
                 self._queue.put_nowait(text)
@@ -364,6 +369,13 @@ class Session:
 
     async def _on_ping(self, msg: m.Ping) -> None:
         self.send(m.Pong())
+
+    def _in_seat(self, act: Callable[[LiveRoom, Session, M], None]
+                 ) -> Callable[[M], Awaitable[None]]:
+        """A handler that hands the message to ``act`` with this seat's room."""
+        async def handle(msg: M) -> None:
+            act(self._seat(), self, msg)
+        return handle
 
     # -- hotlines: everything is decided in hotline.server.hotline.service ---------------
 
