@@ -36,10 +36,12 @@ from hotline.client.callstats import CallStats
 from hotline.client.trustpolicy import TrustPolicy
 from hotline.crypto.identity import Identity
 from hotline.errors import HotlineError
+from hotline.phases import CLOSED_OUT
 
 
 def _table(call: Call, stats: CallStats, elapsed: float) -> Table:
-    table = Table(title=f"room {call.room!r} · {elapsed:.0f} s · encrypted end to end · "
+    table = Table(title=f"room {call.room!r} · {call.phase.upper()} · {elapsed:.0f} s · "
+                        "encrypted end to end · "
                         f"{call.path or 'connecting'} ({call.path_state})",
                   caption=f"group code [bold]{stats.group_code or 'verifying…'}[/]  "
                           f"({stats.group_words})")
@@ -64,6 +66,15 @@ def _table(call: Call, stats: CallStats, elapsed: float) -> Table:
     table.add_row("[dim]sent by me[/]", str(stats.sent["video_frames"]),
                   str(stats.sent["audio_frames"]), "", "")
     return table
+
+
+def phase_line(call: Call, phase: str) -> str:
+    """What ``hotline join`` prints at a phase change."""
+    if phase == "closed":
+        out = (" You are a press seat: you are shown out (no key, no media) until it "
+               "reopens." if call.signaling.role in CLOSED_OUT else " The press is shown out.")
+        return f"[bold]phase: CLOSED[/].{out}"
+    return "[bold]phase: OPEN[/] (the press sees and hears the call)."
 
 
 def _prompt(call: Call, console: Console, shown: set[tuple[int, str]]) -> None:
@@ -228,6 +239,9 @@ def join(
                         turn_ca=turn_ca)
             call.on_path_change = lambda label: console.print(
                 f"media path: [bold]{escape(label)}[/]")
+            call.on_phase_change = lambda phase: console.print(phase_line(call, phase))
+            call.signaling.phases.on_alarm = lambda text: console.print(
+                f"[bold red]ALARM: {escape(text)}[/]")
             return call
 
         asyncio.run(_run(make_call, duration, console, stats_json))

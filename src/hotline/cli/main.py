@@ -15,6 +15,7 @@ from hotline.cli import (
     hotlines,
     identity,
     join,
+    phase,
     pins,
     selfcheck,
     serve,
@@ -40,6 +41,7 @@ app.command("selfcheck")(selfcheck.selfcheck)
 app.command("serve")(serve.serve)
 app.command("enroll")(enroll.enroll)
 app.command("join")(join.join)
+app.command("phase")(phase.phase)
 app.command("standby")(standby.standby)
 app.command("call")(hotline_call.call)
 app.command("linktest")(hotline_call.linktest)

@@ -22,6 +22,7 @@ import ipaddress
 import logging
 import urllib.parse
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -434,6 +435,31 @@ class Call(PathShown):
             if self.signaling.participant_id is not None:
                 await asyncio.wait_for(self.signaling.leave(), 2)
         await self.signaling.close()
+
+    # -- phases (L3): open, or closed to the press ---------------------------------------
+
+    @property
+    def phase(self) -> m.Phase:
+        """"open" or "closed", as this client believes it (hotline.client.phase)."""
+        return self.signaling.phases.phase
+
+    @property
+    def phase_changes(self) -> list[tuple[float, m.Phase]]:
+        """Every phase change this client took: (loop time, phase)."""
+        return self.signaling.phases.changes
+
+    @property
+    def on_phase_change(self) -> Callable[[m.Phase], None] | None:
+        return self.signaling.phases.on_change
+
+    @on_phase_change.setter
+    def on_phase_change(self, callback: Callable[[m.Phase], None] | None) -> None:
+        self.signaling.phases.on_change = callback
+
+    async def set_phase(self, phase: m.Phase) -> None:
+        """Close the call (the press is shown out) or reopen it (signed by this device:
+        only a principal's reopening is believed); principals and operators may."""
+        await self.signaling.set_phase(phase)
 
     # -- figures ---------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ import ssl
 from collections.abc import Callable
 
 from hotline.client.connection import ClientEvent, SignalingConnection, trust
+from hotline.client.phase import PhaseView
 from hotline.client.trust import Verdict
 from hotline.client.trustpolicy import Presented, TrustPolicy, UntrustedKey
 from hotline.crypto.auth import Purpose, prove
@@ -49,7 +50,9 @@ from hotline.crypto.keyschedule import (
 from hotline.crypto.keyschedule import Joined as KsJoined
 from hotline.crypto.keyschedule import MemberJoined as KsMemberJoined
 from hotline.crypto.keyschedule import MemberLeft as KsMemberLeft
+from hotline.crypto.keyschedule import PhaseChanged as KsPhaseChanged
 from hotline.crypto.mediakeys import MediaKeys
+from hotline.crypto.phaseproof import sign_phase
 from hotline.errors import CryptoError, HotlineError, ProtocolError, UsageError
 from hotline.logtext import safe
 from hotline.signaling import messages as m
@@ -93,6 +96,8 @@ class SignalingClient(SignalingConnection):
         self.media: dict[int, m.MediaState] = {}  # participant id -> what it sends
         self.role = ""  # ours, in the room joined
         self.present: set[int] = set()  # participant ids in the room now, ours included
+        #: The call's phase as this client believes it (hotline.client.phase).
+        self.phases = PhaseView()
         #: Called after the roster changed (a direct connection needs exactly two).
         self.on_roster: Callable[[], None] | None = None
         #: Called with each ``direct_from`` (the direct connection's signals), in order.
@@ -181,6 +186,26 @@ class SignalingClient(SignalingConnection):
         if self.participant_id is not None:
             self.media[self.participant_id] = state
         self._send(m.SetMedia(state=state))
+
+    async def set_phase(self, phase: m.Phase, room: str | None = None,
+                        timeout: float = 10.0) -> None:
+        """Close or reopen the call (``set_phase``): in it (reopening signs the proof), or
+        from outside it (``room`` given: an operator's or principal's device). Returns
+        once the server announced the change; a refusal raises its ServerError."""
+        proof = b""
+        if room is None:
+            room = self.room
+            if self.participant_id is None or self.schedule is None:
+                raise UsageError("not in a call")
+            if phase == "open":
+                proof = sign_phase(self.identity, room_id=room, signer=self.participant_id,
+                                   epoch=self.schedule.epoch, phase="open")
+        self._send(m.SetPhase(room=room, phase=phase, proof=proof))
+        if self.participant_id is None:  # from outside: no roster event comes to us
+            self._send(m.Ping())
+            await self._reply(m.Pong, timeout=timeout)
+        else:
+            await self._reply(m.PhaseChanged, timeout=timeout)
 
     def request_media_restart(self, reason: str = "") -> None:
         """Ask the SFU for new media connections (``media_restarted`` comes back through
@@ -276,8 +301,10 @@ class SignalingClient(SignalingConnection):
                 self.roles[message.participant_id] = self.role = message.role
                 self.media = {i.participant_id: i.media for i in message.members}
                 self.present = {message.participant_id, *self.names}
+                self.phases.joined(message.phase, message.phase_epoch)
                 self._feed(KsJoined(self._now(), message.epoch, message.participant_id,
-                                    tuple(self._member(i) for i in message.members)))
+                                    tuple(self._member(i) for i in message.members),
+                                    phase=message.phase))
                 self._timer = asyncio.create_task(self._timer_loop())
                 self._joined.set()
                 self._event("joined", participant_id=message.participant_id,
@@ -302,6 +329,8 @@ class SignalingClient(SignalingConnection):
                             party=self.names.get(message.participant_id, "?"))
                 self.present.discard(message.participant_id)
                 self._roster_changed()
+            case m.PhaseChanged():
+                self._phase_changed(message)
             case m.MemberMedia():
                 if message.participant_id in self.names:
                     self.media[message.participant_id] = message.state
@@ -323,6 +352,24 @@ class SignalingClient(SignalingConnection):
                 if isinstance(message, m.Error):
                     self._event("error", code=message.code, message=message.message)
                     self.hotline.put_nowait(message)
+
+    def _phase_changed(self, msg: m.PhaseChanged) -> None:
+        """A phase change: to the key schedule (a roster event), then shown if believed."""
+        problem = None
+        if msg.phase == "open" and self.schedule is not None:
+            problem = self.phases.opening_problem(msg, self.room, self.identity_keys,
+                                                  self.roles, self.schedule.is_trusted)
+        self._feed(KsPhaseChanged(self._now(), msg.epoch, msg.phase, by=msg.by,
+                                  proof=msg.proof))
+        if problem is not None:
+            text = f"the server says the call was reopened, but {problem}: it stays CLOSED"
+            self.phases.alarm(text)
+            log.warning("%s", text)
+            self._event("phase_alarm", epoch=msg.epoch, by=msg.by, message=text)
+        elif self.phases.take(msg.phase, msg.epoch, self._now()):
+            self._event("phase", phase=msg.phase, epoch=msg.epoch, by=msg.by,
+                        shown_out=msg.phase == "closed" and self.role == "press")
+        self._replies.put_nowait(msg)
 
     @staticmethod
     def _member(info: m.MemberInfo) -> Member:

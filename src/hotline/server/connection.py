@@ -100,6 +100,8 @@ TABLE: dict[type[m.ClientMessage], tuple[Refusal | None, ...]] = {
     m.MediaRestart: (_AUTH_FIRST, _NO_SEAT, _NO_SEAT, ALLOW, _HANDED_OVER),
     # relayed only in a two-party room that allows it (hotline.server.rooms.relay_direct)
     m.DirectSignal: (_AUTH_FIRST, _NO_SEAT, _NO_SEAT, ALLOW, _HANDED_OVER),
+    # from a member of the call, or from outside it (hotline.server.phases decides)
+    m.SetPhase: (_AUTH_FIRST, ALLOW, ALLOW, ALLOW, _HANDED_OVER),
     # recording (L4): relayed by hotline.server.recording, which checks the roles
     m.RecordRequest: (_AUTH_FIRST, _NO_SEAT, _NO_SEAT, ALLOW, _HANDED_OVER),
     m.RecordConsent: (_AUTH_FIRST, _NO_SEAT, _NO_SEAT, ALLOW, _HANDED_OVER),

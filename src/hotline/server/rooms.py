@@ -27,6 +27,7 @@ from typing import Protocol
 
 from hotline.crypto.callkey import CallKeyAnnouncement
 from hotline.crypto.codecommit import relayed_header
+from hotline.crypto.phaseproof import verify_phase
 from hotline.errors import (
     CryptoError,
     Forbidden,
@@ -36,7 +37,7 @@ from hotline.errors import (
     ResumeRefused,
 )
 from hotline.logtext import safe
-from hotline.phases import Phase
+from hotline.phases import CLOSED_OUT, Phase
 from hotline.roles import DEFAULT_ROLE, LISTEN_ONLY, Role
 from hotline.server.turn import no_turn
 from hotline.signaling import messages as m
@@ -77,6 +78,7 @@ class Media(Protocol):
     def subscribe_answer(self, room: str, participant_id: int, sdp: str) -> None: ...
     async def restart(self, room: str, participant_id: int) -> object: ...
     async def remove(self, room: str, participant_id: int) -> None: ...
+    def hold(self, room: str, participant_id: int, held: bool) -> None: ...
 
 
 @dataclass
@@ -178,6 +180,8 @@ class LiveRoom:
         log.info("join room=%s participant=%d conn=%s epoch=%d", self.name, pid,
                  session.conn_id, epoch)
         self._audit("join", room=self.name, party=session.party, participant=pid)
+        if role in CLOSED_OUT and self.phase == "closed":
+            self._media.hold(self.name, pid, True)  # before anything is forwarded to it
         if role in LISTEN_ONLY:
             self._media.listen(self.name, pid)
 
@@ -217,6 +221,38 @@ class LiveRoom:
         log.info("resume room=%s participant=%d conn=%s (was %s)", self.name, participant_id,
                  session.conn_id, old.conn_id)
         return old
+
+    async def set_phase(self, by: int, phase: Phase, proof: bytes, party: str = "") -> int:
+        """Change the call's phase for member ``by`` (0: an operator outside the call),
+        whose right to ask was checked by the caller: a roster event (epoch + 1) to every
+        member, and the SFU forwards nothing to the press in the closed part. Reopening
+        needs ``by``'s proof (checked here too, so garbage stops early; every client
+        checks it again). Returns the new epoch."""
+        async with self._lock:
+            if not self._seats:
+                raise NotInRoom(f"no call in room {self.name!r} now")
+            if phase == self.phase:
+                raise ProtocolError(f"the call is {phase} already")
+            if phase == "open":
+                seat = self._seats.get(by)
+                if seat is None or seat.role != "principal" or not verify_phase(
+                        seat.session.identity_key, proof, room_id=self.name, signer=by,
+                        epoch=self.epoch, phase=phase):
+                    raise Forbidden("reopening needs the signed proof of a principal in "
+                                    "the call (the page's Reopen button, Call.set_phase)")
+            if self.epoch >= _U32:
+                raise ProtocolError("room epoch exhausted")
+            self.epoch += 1
+            self.phase, self.phase_epoch = phase, self.epoch
+            event = m.PhaseChanged(epoch=self.epoch, phase=phase, by=by, proof=proof)
+            for seat in self._seats.values():
+                seat.session.send(event)
+            for pid, seat in self._seats.items():
+                if seat.role in CLOSED_OUT:
+                    self._media.hold(self.name, pid, phase == "closed")
+        log.info("phase room=%s %s by=%d epoch=%d", self.name, phase, by, self.epoch)
+        self._audit("phase", room=self.name, party=party, phase=phase, by=by)
+        return self.epoch
 
     def set_media(self, session: Member, state: m.MediaState) -> None:
         """Record what ``session`` sends now and tell the others (no epoch: not a roster

@@ -39,6 +39,7 @@ from hotline.roles import DEFAULT_ROLE, LISTEN_ONLY, as_role
 from hotline.server import recording
 from hotline.server.connection import Handlers, M, ServerConnection
 from hotline.server.hotline.standby import Endpoint
+from hotline.server.phases import set_phase
 from hotline.server.rooms import LiveRoom
 from hotline.server.state import ServerState
 from hotline.signaling import messages as m
@@ -83,6 +84,7 @@ class Session:
         h.add(m.SetMedia, self._on_media)
         h.add(m.MediaRestart, self._on_media_restart)
         h.add(m.DirectSignal, self._on_direct_signal)
+        h.add(m.SetPhase, lambda msg: set_phase(self, self.state, msg))
         h.add(m.RecordRequest, self._in_seat(recording.record_request))
         h.add(m.RecordConsent, self._in_seat(recording.record_consent))
         h.add(m.SetRecording, self._in_seat(recording.set_recording))

@@ -229,6 +229,8 @@ class SfuParticipant:
             self._start(copy)
 
     def _start(self, copy: ForwardedCopy) -> None:
+        if self.router.held:
+            return  # shown out: started again by Sfu.hold(..., False)
         if copy.stream.add_copy(copy):
             copy.stream.request_keyframe(self._now())  # a decoder must start somewhere
 
@@ -268,6 +270,7 @@ class Sfu:
         adapter.use_consent_timing(consent_interval, consent_failures)
         self.send_offer = send_offer
         self._rooms: dict[str, dict[int, SfuParticipant]] = {}
+        self._held: set[tuple[str, int]] = set()  # (room, participant): forward nothing to
         self._tasks: set[asyncio.Task[None]] = set()
         self._reporter: asyncio.Future[None] | None = None
 
@@ -278,7 +281,27 @@ class Sfu:
         p = members.get(participant_id)
         if p is None:
             p = members[participant_id] = SfuParticipant(self, room, participant_id)
+            p.router.held = (room, participant_id) in self._held
         return p
+
+    def hold(self, room: str, participant_id: int, held: bool) -> None:
+        """Forward nothing to this participant (``held``: a press seat in the closed part;
+        its connections stay up), or again, starting each stream with a key frame."""
+        if held:
+            self._held.add((room, participant_id))
+        else:
+            self._held.discard((room, participant_id))
+        p = self.participants(room).get(participant_id)
+        if p is None:
+            return
+        p.router.held = held
+        for copy in p.subscribed.values():
+            if held:
+                copy.stream.remove_copy(copy)
+            elif p.subscribe_path.attached:
+                p._start(copy)  # a key frame request with each
+        log.info("room=%s participant=%d %s", safe(room), participant_id,
+                 "held: nothing forwarded" if held else "forwarded again")
 
     def participants(self, room: str) -> dict[int, SfuParticipant]:
         return self._rooms.get(room, {})
@@ -370,6 +393,7 @@ class Sfu:
         members = self._rooms.setdefault(room, {})
         old = members.get(participant_id)
         fresh = SfuParticipant(self, room, participant_id)
+        fresh.router.held = (room, participant_id) in self._held
         members[participant_id] = fresh
         if self._reporter is None:
             self._reporter = asyncio.ensure_future(self._reports())
@@ -397,6 +421,7 @@ class Sfu:
     async def remove(self, room: str, participant_id: int) -> None:
         members = self._rooms.get(room, {})
         p = members.pop(participant_id, None)
+        self._held.discard((room, participant_id))
         if p is None:
             return
         for other in members.values():

@@ -229,6 +229,9 @@ class Router:
         self.dropped = 0  # malformed or unknown packets
         self.oversized = 0  # RTP packets over MAX_RTP_BYTES (also counted in dropped)
         self.rtcp_malformed = 0  # compound RTCP with a bad version or length
+        #: Nothing is forwarded to this participant for now (a press seat in the closed
+        #: part of a call): its copies are off every stream and its NACKs get nothing.
+        self.held = False
 
     # -- the graph -----------------------------------------------------------------------
 
@@ -333,7 +336,7 @@ class Router:
                 continue
             media = rtp.feedback_media_ssrc(p)
             copy = self._copies.get(media) if media is not None else None
-            if copy is None:
+            if copy is None or self.held:
                 self.dropped += 1
                 continue
             if p.packet_type == rtp.PSFB and p.fmt in (rtp.FMT_PLI, rtp.FMT_FIR):

@@ -720,8 +720,8 @@ HotlineServerMessage = (StandbyOk | LinkTestStart | LinkTestResult | Ring | Ring
 
 ServerMessage = Annotated[
     Hello | Enrolled | Welcome | JoinAck | Joined | Resumed | MemberJoined | MemberLeft
-    | PhaseChanged | MemberMedia | KeyFrom | Left | PublishAnswer | SubscribeOffer | MediaRestarted | Pong
-    | DirectFrom | Error
+    | MemberMedia | KeyFrom | Left | PublishAnswer | SubscribeOffer | MediaRestarted | Pong
+    | DirectFrom | Error | PhaseChanged
     | HotlineServerMessage | RecordRequested | RecordConsentFrom | MemberRecording,
     Field(discriminator="type"),
 ]

@@ -46,6 +46,9 @@ class FakeMedia:
         self._seat("restart", room, participant_id)
         return None
 
+    def hold(self, room: str, participant_id: int, held: bool) -> None:
+        self.calls.append(("hold" if held else "release", room, participant_id))
+
     async def remove(self, room: str, participant_id: int) -> None:
         self.calls.append(("remove", room, participant_id))
         members = self.rooms.get(room, set())

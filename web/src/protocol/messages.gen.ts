@@ -148,15 +148,6 @@ export interface MemberJoined { readonly type: "member_joined"; readonly epoch: 
 
 export interface MemberLeft { readonly type: "member_left"; readonly epoch: number; readonly participant_id: number; }
 
-/** The call's phase changed: a roster event (the previous epoch + 1), to every member. `by` is the member who asked (0: an operator outside the call); `proof` its signature when it reopens (:mod:`hotline.crypto.phaseproof`). A client believes a reopening only with a valid proof of a principal of its view. */
-export interface PhaseChanged {
-  readonly type: "phase_changed";
-  readonly epoch: number;
-  readonly phase: "open" | "closed";
-  readonly by: number;
-  readonly proof: Bytes;
-}
-
 /** A participant's `MediaState` changed. */
 export interface MemberMedia {
   readonly type: "member_media";
@@ -192,6 +183,15 @@ export interface DirectFrom {
 
 /** A request was refused. `code` is stable; `message` is for people. */
 export interface ErrorMessage { readonly type: "error"; readonly code: string; readonly message: string; }
+
+/** The call's phase changed: a roster event (the previous epoch + 1), to every member. `by` is the member who asked (0: an operator outside the call); `proof` its signature when it reopens (:mod:`hotline.crypto.phaseproof`). A client believes a reopening only with a valid proof of a principal of its view. */
+export interface PhaseChanged {
+  readonly type: "phase_changed";
+  readonly epoch: number;
+  readonly phase: "open" | "closed";
+  readonly by: number;
+  readonly proof: Bytes;
+}
 
 export interface StandbyOk {
   readonly type: "standby_ok";
@@ -302,7 +302,6 @@ export type ServerMessage =
   | Resumed
   | MemberJoined
   | MemberLeft
-  | PhaseChanged
   | MemberMedia
   | KeyFrom
   | Left
@@ -312,6 +311,7 @@ export type ServerMessage =
   | Pong
   | DirectFrom
   | ErrorMessage
+  | PhaseChanged
   | StandbyOk
   | LinkTestStart
   | LinkTestResult
@@ -373,12 +373,6 @@ export const SERVER_SHAPES: { readonly [T in ServerMessage["type"]]: Shape } = {
   },
   member_joined: { epoch: u32, member: memberInfo },
   member_left: { epoch: u32, participant_id: u32 },
-  phase_changed: {
-    epoch: u32,
-    phase: literal("open", "closed"),
-    by: opt(u32, 0),
-    proof: opt(b64(128), ""),
-  },
   member_media: { participant_id: u32, state: mediaState },
   key_from: { sender: u32, data: b64() },
   left: { room: str() },
@@ -392,6 +386,12 @@ export const SERVER_SHAPES: { readonly [T in ServerMessage["type"]]: Shape } = {
     candidate: opt(nullable(directCandidate), null),
   },
   error: { code: str(), message: str() },
+  phase_changed: {
+    epoch: u32,
+    phase: literal("open", "closed"),
+    by: opt(u32, 0),
+    proof: opt(b64(128), ""),
+  },
   standby_ok: { hotline: str(), party: str(), far_party: str(), interval_s: num() },
   linktest_start: {
     hotline: str(),

@@ -78,6 +78,7 @@ class Joined:
     epoch: int
     participant_id: int
     members: tuple[Member, ...]  # everyone else already in the call
+    phase: str = "open"
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +100,8 @@ class PhaseChanged:
     now: float
     epoch: int
     phase: str
+    by: int = 0  # the member who asked (0: an operator outside the call)
+    proof: bytes = b""  # hotline.crypto.phaseproof, needed to reopen
 
 
 @dataclass(frozen=True, slots=True)
