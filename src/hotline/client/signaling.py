@@ -28,6 +28,7 @@ import ssl
 from collections.abc import Callable
 
 from hotline.client.connection import ClientEvent, SignalingConnection, trust
+from hotline.client.consentgate import RecordingView, answer
 from hotline.client.phase import PhaseView
 from hotline.client.trust import Verdict
 from hotline.client.trustpolicy import Presented, TrustPolicy, UntrustedKey
@@ -98,6 +99,8 @@ class SignalingClient(SignalingConnection):
         self.present: set[int] = set()  # participant ids in the room now, ours included
         #: The call's phase as this client believes it (hotline.client.phase).
         self.phases = PhaseView()
+        #: Who records the call, requests and consents (hotline.client.consentgate).
+        self.recordings = RecordingView()
         #: Called after the roster changed (a direct connection needs exactly two).
         self.on_roster: Callable[[], None] | None = None
         #: Called with each ``direct_from`` (the direct connection's signals), in order.
@@ -207,6 +210,13 @@ class SignalingClient(SignalingConnection):
         else:
             await self._reply(m.PhaseChanged, timeout=timeout)
 
+    def consent_recording(self, request: m.RecordRequested, granted: bool) -> None:
+        """Answer a recorder's request, signed by this device (a principal's consent)."""
+        if self.participant_id is None or request.participant_id not in self.identity_keys:
+            raise UsageError("no such recorder in the call")
+        self._send(answer(self.identity, self.room, self.participant_id, request,
+                          self.identity_keys[request.participant_id], granted))
+
     def request_media_restart(self, reason: str = "") -> None:
         """Ask the SFU for new media connections (``media_restarted`` comes back through
         :attr:`on_subscribe_offer`)."""
@@ -302,6 +312,7 @@ class SignalingClient(SignalingConnection):
                 self.media = {i.participant_id: i.media for i in message.members}
                 self.present = {message.participant_id, *self.names}
                 self.phases.joined(message.phase, message.phase_epoch)
+                self.recordings.joined(message.members)
                 self._feed(KsJoined(self._now(), message.epoch, message.participant_id,
                                     tuple(self._member(i) for i in message.members),
                                     phase=message.phase))
@@ -321,6 +332,7 @@ class SignalingClient(SignalingConnection):
                 self._event("member_joined", participant_id=message.member.participant_id,
                             party=message.member.party)
                 self.present.add(message.member.participant_id)
+                self.recordings.member_joined(message.member)
                 self._roster_changed()
             case m.MemberLeft():
                 self.unverified.pop(message.participant_id, None)
@@ -328,7 +340,10 @@ class SignalingClient(SignalingConnection):
                 self._event("member_left", participant_id=message.participant_id,
                             party=self.names.get(message.participant_id, "?"))
                 self.present.discard(message.participant_id)
+                self.recordings.member_left(message.participant_id)
                 self._roster_changed()
+            case m.RecordRequested() | m.RecordConsentFrom() | m.MemberRecording():
+                self.recordings.handle(message)
             case m.PhaseChanged():
                 self._phase_changed(message)
             case m.MemberMedia():
