@@ -17,16 +17,20 @@ class Tap:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.packets: list[tuple[float, PublishedStream, bytes]] = []
+        #: (monotonic time, subscriber's participant id) of each of those packets
+        self.sent_to: list[tuple[float, int]] = []
         original = ForwardedCopy.__post_init__
-        packets = self.packets
+        packets, sent_to = self.packets, self.sent_to
 
         def post_init(copy: ForwardedCopy) -> None:
             original(copy)
             out = copy.out
 
             def tapped(b0: int, b1: int, seq: int, ts: int, ssrc: int, tail: bytes) -> None:
-                packets.append((time.monotonic(), copy.stream,
+                now = time.monotonic()
+                packets.append((now, copy.stream,
                                 rtp.FIXED_HEADER.pack(b0, b1, seq, ts, ssrc) + tail))
+                sent_to.append((now, copy.subscriber))
                 out(b0, b1, seq, ts, ssrc, tail)
 
             copy.out = tapped

@@ -207,8 +207,9 @@ class SignalingClient(SignalingConnection):
         if self.participant_id is None:  # from outside: no roster event comes to us
             self._send(m.Ping())
             await self._reply(m.Pong, timeout=timeout)
-        else:
-            await self._reply(m.PhaseChanged, timeout=timeout)
+        else:  # the change comes back to us; an older one may be queued before it
+            while (await self._reply(m.PhaseChanged, timeout=timeout)).phase != phase:  # type: ignore[union-attr]
+                pass
 
     def consent_recording(self, request: m.RecordRequested, granted: bool) -> None:
         """Answer a recorder's request, signed by this device (a principal's consent)."""
@@ -371,9 +372,11 @@ class SignalingClient(SignalingConnection):
     def _phase_changed(self, msg: m.PhaseChanged) -> None:
         """A phase change: to the key schedule (a roster event), then shown if believed."""
         problem = None
-        if msg.phase == "open" and self.schedule is not None:
-            problem = self.phases.opening_problem(msg, self.room, self.identity_keys,
-                                                  self.roles, self.schedule.is_trusted)
+        if msg.phase == "open" and self.schedule is not None and self.participant_id is not None:
+            me, schedule = self.participant_id, self.schedule
+            problem = self.phases.opening_problem(
+                msg, self.room, {**self.identity_keys, me: self.identity.public_key},
+                self.roles, lambda pid: pid == me or schedule.is_trusted(pid))
         self._feed(KsPhaseChanged(self._now(), msg.epoch, msg.phase, by=msg.by,
                                   proof=msg.proof))
         if problem is not None:
