@@ -4,8 +4,9 @@ Only :class:`hotline.client.recording.Recorder` makes one, and only while its co
 rule holds (REQUIREMENTS L4). Video is H.264 (x264, ultrafast), audio Opus. Every
 stream is given its first frame before the header is written (a video stream's size is
 its first frame's); a track that sends nothing within ``FIRST_FRAME_S`` is left out of
-the file and named in :attr:`MkvWriter.missing`. Times are arrival times from the
-file's start, so the tracks stay in step with each other.
+the file and named in :attr:`MkvWriter.missing`. Each track starts at the arrival time of
+its first frame (from the earliest first frame of the file), then follows the frames' own
+timestamps, so the tracks stay in step with each other.
 """
 
 from __future__ import annotations
@@ -50,7 +51,6 @@ class MkvWriter:
 
     async def start(self) -> None:
         """Wait for each track's first frame, write the header, then write as they come."""
-        loop = asyncio.get_running_loop()
         firsts = await asyncio.gather(*(self._first(s.track) for s in self._specs))
         if self._halted:
             raise OSError("consent ended before the tracks started")
@@ -60,11 +60,12 @@ class MkvWriter:
             raise OSError("no track sent a frame: nothing to record")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         container = self._container = av.open(str(self.path), mode="w", format="matroska")
-        self._t0 = loop.time()
-        for spec, frame in live:
+        self._t0 = min(at for _, (_, at) in live)
+        for spec, (frame, at) in live:
             stream = self._add_stream(container, spec, frame)
             self.titles.append(spec.title)
-            self._tasks.append(asyncio.ensure_future(self._run(spec.track, stream, frame)))
+            self._tasks.append(asyncio.ensure_future(
+                self._run(spec.track, stream, frame, at - self._t0)))
 
     @staticmethod
     def _add_stream(container: av.container.OutputContainer, spec: TrackSpec,
@@ -86,26 +87,35 @@ class MkvWriter:
         return stream
 
     @staticmethod
-    async def _first(track: MediaStreamTrack) -> AudioFrame | VideoFrame | None:
+    async def _first(track: MediaStreamTrack) -> tuple[AudioFrame | VideoFrame, float] | None:
+        """The track's first frame and the loop time it came; None if none came in time."""
         try:
             frame = await asyncio.wait_for(track.recv(), FIRST_FRAME_S)
         except (TimeoutError, MediaStreamError):
             return None
-        return frame if isinstance(frame, AudioFrame | VideoFrame) else None
+        if not isinstance(frame, AudioFrame | VideoFrame):
+            return None
+        return frame, asyncio.get_running_loop().time()
 
     async def _run(self, track: MediaStreamTrack, stream: av.stream.Stream,
-                   frame: AudioFrame | VideoFrame) -> None:
-        loop = asyncio.get_running_loop()
+                   frame: AudioFrame | VideoFrame, offset: float) -> None:
+        """Write ``track`` from its first ``frame``, which came ``offset`` s into the file."""
         samples: int | None = None
+        first: float | None = None  # the first frame's own time (s)
         last_pts = -1
         while True:
             if isinstance(frame, AudioFrame):
-                if samples is None:  # arrival of the first frame; then sample-exact
-                    samples = int((loop.time() - self._t0) * frame.sample_rate)
+                if samples is None:  # then sample-exact
+                    samples = int(offset * frame.sample_rate)
                 frame.pts, frame.time_base = samples, fractions.Fraction(1, frame.sample_rate)
                 samples += frame.samples
             else:
-                pts = max(last_pts + 1, int((loop.time() - self._t0) * 90_000))
+                own = float(frame.pts * frame.time_base) if frame.pts is not None \
+                    and frame.time_base is not None else None
+                if first is None:
+                    first = own
+                since = (own - first) if own is not None and first is not None else 0.0
+                pts = max(last_pts + 1, int((offset + since) * 90_000))
                 frame.pts, frame.time_base, last_pts = pts, _VIDEO_BASE, pts
             self._mux(stream, frame)
             try:
