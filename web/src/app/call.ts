@@ -36,6 +36,7 @@ import type { PrejoinChoice } from "./prejoin.js";
 import { LevelMeter } from "./prejoin.js";
 import { workerUrl } from "./provenance.js";
 import { SpeakerPicker, grade, qualityText, received, type Received } from "./quality.js";
+import { RecordingUi } from "./recordingui.js";
 import { Roster } from "./roster.js";
 import { readTile, showProblems } from "./tilefigures.js";
 import { SelfLine, clearRoster, roleLabel } from "./tiles.js";
@@ -57,6 +58,7 @@ export class Call {
   private readonly streams = new Map<string, StreamInfo>(); // by mid
   private readonly boundTo = new WeakMap<RTCRtpReceiver, number>(); // participant of each receiver's transform
   private readonly roster: Roster;
+  private readonly recordingUi: RecordingUi;
   private readonly speaker = new SpeakerPicker();
   private selfLine: SelfLine | null = null;
   private selfMeter: LevelMeter | null = null;
@@ -83,6 +85,7 @@ export class Call {
       notice: (text) => this.notice(text),
     }, this.abort.signal);
     this.roster = new Roster(client, () => this.ended);
+    this.recordingUi = new RecordingUi(client, (text) => this.notice(text));
     this.again = choice === null ? null : { audio: choice.audio, video: choice.video, constraints: choice.constraints };
     this.e2ee = new MediaE2EE({ workerUrl: workerUrl(), onFatal: (e) => void this.end(`E2EE failure, call ended: ${e.message}`) });
     client.onKeyActions = (actions) => this.mirror(actions);
@@ -99,6 +102,7 @@ export class Call {
       notice: (text) => this.notice(text),
     });
     client.onEvent.add((e) => {
+      if (e.kind === "joined" || e.kind === "member_joined" || e.kind === "member_left") this.recordingUi.render();
       if (e.kind === "member_joined" || e.kind === "member_left" || e.kind === "accepted" || e.kind === "keys_rotated") this.direct.update();
       this.onEvent(e);
     });
@@ -412,6 +416,7 @@ export class Call {
     status(error === null ? "Leaving…" : "Call ended.");
     this.local.stop();
     this.selfMeter?.close();
+    this.recordingUi.close();
     this.direct.close();
     this.publishPc?.close();
     this.subscribePc?.close();
