@@ -67,7 +67,7 @@ class Recorder:
     _sources: list[_Source] = field(default_factory=list)
     _writer: MkvWriter | None = None
     _writer_epoch: int = -1
-    _written_sources: int = 0
+    _written: set[int] = field(default_factory=set)  # id() of the sources in the file
     _requested: tuple[object, ...] = ()
     _said: str = ""
     _task: asyncio.Task[None] | None = None
@@ -157,7 +157,7 @@ class Recorder:
                 self.phase_over.set()
             elif not allowed:
                 await self._close("paused: " + self._why(d))
-            elif len(self._sources) != self._written_sources:
+            elif {id(s) for s in self._live()} - self._written:
                 await self._close("a new track: starting a new file")
         if sig.phases.phase != self.phase:
             self._say(f"waiting for the {self.phase} phase (the call is {sig.phases.phase})")
@@ -166,7 +166,7 @@ class Recorder:
         if not allowed:
             self._say(self._why(d))
             return
-        if self._writer is None and self._sources:
+        if self._writer is None and self._live():
             await self._open()
 
     def _request(self) -> None:
@@ -192,10 +192,18 @@ class Recorder:
 
     # -- the file --------------------------------------------------------------------------
 
+    def _live(self) -> list[_Source]:
+        """The sources of members in the call whose track has not ended (the others are
+        dropped)."""
+        present = self.call.signaling.present
+        self._sources = [s for s in self._sources if s.participant_id in present
+                         and s.track.readyState == "live"]
+        return self._sources
+
     def _specs(self) -> list[TrackSpec]:
         sig = self.call.signaling
         specs = []
-        for src in self._sources:
+        for src in self._live():
             name = sig.names.get(src.participant_id, f"participant {src.participant_id}")
             info = sig.recordings.infos.get(src.participant_id)
             channel = str(getattr(info, "channel", "") or "")
@@ -214,7 +222,7 @@ class Recorder:
         while path.exists() or path in self.files:
             path = self.directory / f"{sig.room}-{self.phase}-{stamp}-{n}.mkv"
             n += 1
-        self._written_sources = len(self._sources)
+        self._written = {id(s) for s in self._live()}
         writer = MkvWriter(path, self._specs())
         self._writer, self._writer_epoch = writer, sig.phases.epoch
         sig.send(m.SetRecording(active=True))

@@ -321,6 +321,12 @@ class LiveRoom:
         if sender != pid or recipient != to or room_id != self.name:
             raise ProtocolError("key message header does not match its sender or recipient")
         target = self._seats.get(to)
+        if target is None and 0 < to < self._next_pid:
+            # it just left (the sender had not seen the leave yet): not the sender's fault,
+            # and an error here would be taken as the answer to its next request
+            log.info("room=%s key message to participant %d, who left: dropped",
+                     safe(self.name), to)
+            return
         if target is None:
             raise ProtocolError(f"no participant {to} in this room")
         target.session.send(m.KeyFrom(sender=pid, data=data))
