@@ -100,7 +100,26 @@ class Recorder:
             raise PermissionError(f"the role {self.call.signaling.role} does not record "
                                   "(a recorder or press seat does)")
         self._task = asyncio.ensure_future(self._watch())
+        self._listen_to_every_channel()
 
+    def _listen_to_every_channel(self) -> None:
+        """Ask the SFU for every interpretation channel of the room besides the floor
+        (``listen``), where the signaling client has them (interpretation channels, L2)."""
+        sig = self.call.signaling
+        channels = list(getattr(getattr(sig, "interpretation", None), "channels", None) or [])
+        listen = getattr(sig, "listen", None)
+        if not channels or listen is None:
+            return
+
+        async def ask() -> None:
+            try:
+                await listen(channels)
+                self._say(f"listening to the channels {', '.join(channels)}")
+            except Exception as exc:  # recorded: the audio the SFU sends anyway
+                self._say(f"the channels were not sent to the recorder: {exc}")
+        step = asyncio.ensure_future(ask())
+        self._steps.add(step)
+        step.add_done_callback(self._steps.discard)
     async def _watch(self) -> None:
         while True:
             self.check()
@@ -206,7 +225,9 @@ class Recorder:
         for src in self._live():
             name = sig.names.get(src.participant_id, f"participant {src.participant_id}")
             info = sig.recordings.infos.get(src.participant_id)
-            channel = str(getattr(info, "channel", "") or "")
+            channels = getattr(getattr(sig, "interpretation", None), "member_channel", None)
+            channel = str((channels or {}).get(src.participant_id, "")
+                          or getattr(info, "channel", "") or "")
             if src.kind == "audio" and channel:
                 title, lang = f"{channel} interpretation ({name})", channel
             else:
