@@ -97,7 +97,7 @@ class HotlineParticipant:
         self.send(m.Join(room=room))
         ack = await self._reply(m.JoinAck)
         ann = CallKeyAnnouncement.create(identity, room, ack.participant_id, ack.epoch,
-                                         CallKeyPair.generate().public)
+                                         CallKeyPair.generate().public, ack.role)
         self.send(m.Announce(announcement=ann.encode()))
         await self._reply(m.Joined)
 

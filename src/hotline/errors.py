@@ -214,6 +214,8 @@ class Reason(enum.StrEnum):
     STALE = "stale"
     BINDING = "binding"
     POLICY = "policy"
+    ROLE_MISMATCH = "role_mismatch"  # the signed role differs from the roster's
+    PHASE_UNPROVEN = "phase_unproven"  # a reopen without a valid principal's proof
     # identity files
     FILE = "file"
     PERMISSIONS = "permissions"

@@ -64,6 +64,7 @@ def expected_counts() -> dict[str, int]:
         "hotline/announcement": 1,
         "hotline/key_message": 1,
         "hotline/group_code": 1,
+        "hotline/phase_proof": 1,
         "hotline/frames": len(hot["frames"]),
         "group/code_messages": len(group["code_messages"]),
         "group/epoch_code": 1,

@@ -15,16 +15,13 @@ import pytest_asyncio
 
 from hotline.client.call import Call
 from hotline.client.signaling import SignalingClient
-from hotline.crypto.frames import Codec, unprotect
+from hotline.crypto.frames import Codec
 from hotline.crypto.keyschedule import InstallDecryptionKey
 from hotline.crypto.kid import Slot
-from hotline.crypto.sframe import SFrameContext
-from hotline.errors import SFrameError
-from hotline.sfu import rtp
 from hotline.signaling import messages as m
 
 from ..support.server import Server, running_server, start_server
-from ..support.sfu_tap import Tap
+from ..support.sfu_tap import Tap, opened_by, remember_keys
 from ..support.trust import accept_all
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("loopback_netns")]
@@ -149,14 +146,7 @@ async def test_leave_rotates_keys_and_the_leaver_decrypts_nothing_after(
         media_server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
     tap = Tap(monkeypatch)
     a, b, c = await join_all(media_server)
-    held: list[InstallDecryptionKey] = []
-    original_apply = c.signaling.keys.apply
-
-    def remember(actions):  # type: ignore[no-untyped-def]
-        held.extend(x for x in actions if isinstance(x, InstallDecryptionKey))
-        return original_apply(actions)
-
-    c.signaling.keys.apply = remember  # type: ignore[method-assign]
+    held = remember_keys(c.signaling.keys)
     try:
         await asyncio.sleep(2.0)
         gens = (a.signaling.keys.generation, b.signaling.keys.generation)
@@ -174,22 +164,9 @@ async def test_leave_rotates_keys_and_the_leaver_decrypts_nothing_after(
         rotated_at = time.monotonic()
         await asyncio.sleep(2.0)
         # Every audio packet forwarded after the rotation: the leaver's keys open none.
-        leaver = SFrameContext()
-        for action in held:
-            for kid in action.kids:
-                leaver.add_decryption_key(kid, action.base_key)
         opus = [p for t, s, p in tap.packets if t > rotated_at and s.kind == "audio"]
         assert len(opus) > 100
-        opened = 0
-        for packet in opus:
-            header = rtp.parse_rtp(packet)
-            assert header is not None
-            try:
-                unprotect(leaver, Codec.OPUS, packet[header.header_size:])
-                opened += 1
-            except SFrameError:
-                pass
-        assert opened == 0
+        assert opened_by(held, opus) == 0
         assert a.stats().group_code == b.stats().group_code
     finally:
         await a.close()

@@ -16,7 +16,6 @@ import os
 import pytest
 
 from hotline.client.signaling import SignalingClient
-from hotline.crypto.keyschedule import InstallDecryptionKey
 from hotline.crypto.phaseproof import sign_phase
 from hotline.errors import Forbidden, NotInRoom
 from hotline.phases import CLOSED_OUT, Phase
@@ -27,24 +26,12 @@ from hotline.signaling import messages as m
 
 from ..support.malicious_room import until
 from ..support.server import Server
+from ..support.sfu_tap import remember_keys
 from .test_signaling import enrolled
 
 pytestmark = pytest.mark.asyncio
 ROOM = "summit"
 ROLES = {"alice": "principal", "bob": "delegate", "press": "press"}
-
-
-def _keys_to(client: SignalingClient) -> list[InstallDecryptionKey]:
-    """Every decryption key ``client`` installs from now on."""
-    got: list[InstallDecryptionKey] = []
-    original = client.keys.apply
-
-    def remember(actions):  # type: ignore[no-untyped-def]
-        got.extend(x for x in actions if isinstance(x, InstallDecryptionKey))
-        return original(actions)
-
-    client.keys.apply = remember  # type: ignore[method-assign]
-    return got
 
 
 async def _summit(server: Server) -> list[SignalingClient]:
@@ -101,7 +88,7 @@ async def test_a_server_that_reopens_on_its_own_is_not_believed(
         await until(lambda: all(c.phases.phase == "closed" for c in clients))
         await until(lambda: all(c.schedule is not None and c.schedule.epoch == alice.phases.epoch
                                 for c in clients))
-        press_keys = _keys_to(press)
+        press_keys = remember_keys(press.keys)
         alice_pid = alice.participant_id
         assert alice_pid is not None
         forged: list[tuple[int, bytes]] = []
@@ -162,7 +149,7 @@ async def test_a_press_seat_relabelled_as_a_delegate_gets_no_key(
         await bob.join(ROOM)
         await until(lambda: alice.code is not None and bob.code is not None)
         await alice.set_phase("closed")
-        press_keys = _keys_to(press)
+        press_keys = remember_keys(press.keys)
         await press.join(ROOM)
         assert press.role == "press"  # it knows its own role; the others were told otherwise
         await until(lambda: all(c.schedule is not None and c.schedule.epoch == press.schedule.epoch

@@ -35,7 +35,7 @@ class Ghost:
 
     def info(self, pid: int, epoch: int, party: str, real: dict[str, Any]) -> dict[str, Any]:
         self.pid = pid
-        ann = self.ks.announcement(pid, epoch).encode()
+        ann = self.ks.announcement(pid, epoch, real.get("role", "delegate")).encode()
         return {**real, "identity_key": m.b64encode(self.identity.public_key),
                 "announcement": m.b64encode(ann), "party": party}
 

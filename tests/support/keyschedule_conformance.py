@@ -61,6 +61,8 @@ def _action(a: sched.Action) -> list[Any]:
             return ["retire", _kids(a.kids), a.sending]
         case sched.MemberRejected():
             return ["rejected", a.participant_id, a.reason.value]
+        case sched.PhaseRefused():
+            return ["phase_refused", a.epoch, a.phase, a.by, a.reason.value]
         case sched.GroupCodePending():
             return ["code_pending", a.epoch]
         case sched.GroupCodeChanged():
@@ -90,8 +92,8 @@ def outcome(ks: sched.KeySchedule, event: sched.Event) -> dict[str, Any]:
                 "actions": [_action(a) for a in actions if not isinstance(a, sched.SendKeyMessage)],
                 "code": ks.code.digits if ks.code else None,
                 "code_changed": any(isinstance(a, sched.GroupCodeChanged) for a in actions),
-                "next_deadline": ks.next_deadline()}
-    return {"refused": refused, "code": ks.code.digits if ks.code else None}
+                "next_deadline": ks.next_deadline(), "phase": ks.phase}
+    return {"refused": refused, "code": ks.code.digits if ks.code else None, "phase": ks.phase}
 
 
 class TraceRunner:
@@ -108,24 +110,27 @@ class TraceRunner:
             self.parties.ids[me], self.parties.calls[me],
             sched.KeyScheduleConfig(doc["room_id"], **config), random=trace_random(),
             trusted=lambda m: self.verdicts.get(m.participant_id, True))
+        self.schedule.role = trace.get("role", "delegate")
 
     def _member(self, x: dict[str, Any]) -> sched.Member:
         self.verdicts[x["participant_id"]] = x.get("trusted", True)
         return sched.Member(x["participant_id"], self.parties.ids[x["identity"]].public_key,
-                      bytes.fromhex(x["announcement"]))
+                            bytes.fromhex(x["announcement"]), role=x.get("role", "delegate"))
 
     def event(self, step: dict[str, Any]) -> sched.Event:
         now = float(step.get("now", 0.0))
         match step["type"]:
             case "joined":
                 return sched.Joined(now, step["epoch"], step["participant_id"],
-                              tuple(self._member(x) for x in step["members"]))
+                                    tuple(self._member(x) for x in step["members"]),
+                                    step.get("phase", "open"))
             case "member_joined":
                 return sched.MemberJoined(now, step["epoch"], self._member(step["member"]))
             case "member_left":
                 return sched.MemberLeft(now, step["epoch"], step["participant_id"])
             case "phase_changed":
-                return sched.PhaseChanged(now, step["epoch"], "open")
+                return sched.PhaseChanged(now, step["epoch"], step.get("phase", "open"),
+                                          step.get("by", 0), bytes.fromhex(step.get("proof", "")))
             case "message":
                 return sched.KeyMessageReceived(now, bytes.fromhex(step["data"]))
             case "timer":

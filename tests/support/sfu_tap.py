@@ -7,6 +7,11 @@ import time
 
 import pytest
 
+from hotline.crypto.frames import Codec, unprotect
+from hotline.crypto.keyschedule import InstallDecryptionKey
+from hotline.crypto.mediakeys import MediaKeys
+from hotline.crypto.sframe import SFrameContext
+from hotline.errors import SFrameError
 from hotline.sfu import rtp
 from hotline.sfu.forwarding import ForwardedCopy, PublishedStream
 
@@ -36,3 +41,35 @@ class Tap:
             copy.out = tapped
 
         monkeypatch.setattr(ForwardedCopy, "__post_init__", post_init)
+
+
+def remember_keys(keys: MediaKeys) -> list[InstallDecryptionKey]:
+    """Every decryption key ``keys`` (a client's) installs from now on: what that member
+    could open with."""
+    held: list[InstallDecryptionKey] = []
+    original = keys.apply
+
+    def remember(actions):  # type: ignore[no-untyped-def]
+        held.extend(x for x in actions if isinstance(x, InstallDecryptionKey))
+        return original(actions)
+
+    keys.apply = remember  # type: ignore[method-assign]
+    return held
+
+
+def opened_by(held: list[InstallDecryptionKey], opus: list[bytes]) -> int:
+    """How many of the Opus RTP packets ``opus`` (as tapped) the keys ``held`` open."""
+    context = SFrameContext()
+    for action in held:
+        for kid in action.kids:
+            context.add_decryption_key(kid, action.base_key)
+    opened = 0
+    for packet in opus:
+        header = rtp.parse_rtp(packet)
+        assert header is not None
+        try:
+            unprotect(context, Codec.OPUS, packet[header.header_size:])
+            opened += 1
+        except SFrameError:
+            pass
+    return opened

@@ -20,6 +20,7 @@ from hotline.crypto.groupcode import group_code
 from hotline.crypto.identity import Identity
 from hotline.crypto.keymessage import KeyMessage
 from hotline.crypto.kid import Slot, make_kid
+from hotline.crypto.phaseproof import sign_phase
 from hotline.crypto.sframe import CipherSuite, SFrameContext, SFrameSender
 
 ROOM = "hotline-example"
@@ -42,13 +43,14 @@ def main() -> None:
         for p, g, s in [(0, 0, Slot.AUDIO), (7, 2, Slot.VIDEO), (1023, 15, Slot.DATA),
                         (1024, 16, Slot.AUDIO), (2**32 - 1, 5, Slot.SCREEN)]
     ]
-    ann = CallKeyAnnouncement.create(alice_id, ROOM, alice_pid, epoch, alice_call.public)
+    ann = CallKeyAnnouncement.create(alice_id, ROOM, alice_pid, epoch, alice_call.public,
+                                     "principal")
     msg = KeyMessage.seal(alice_id, bob_call.public, room_id=ROOM, sender=alice_pid,
                           recipient=bob_pid, epoch=epoch, generation=generation,
                           cipher_suite=CipherSuite.AES_128_CTR_HMAC_SHA256_80,
                           base_key=base_key)
     code = group_code(ROOM, epoch, [(alice_id.public_key, alice_call.public),
-                                    (bob_id.public_key, bob_call.public)],
+                                    (bob_id.public_key, bob_call.public)], phase="closed",
                       cipher_suite=CipherSuite.AES_128_CTR_HMAC_SHA256_80,
                       kems=frozenset({Kem.X25519}))
 
@@ -82,15 +84,21 @@ def main() -> None:
                     "public_key": bob_call.public.key.hex()},
         },
         "kids": kids,
-        "announcement": {"participant_id": alice_pid, "epoch": epoch, "signer": "alice",
-                         "call_key": "alice", "encoded": ann.encode().hex()},
+        "announcement": {"participant_id": alice_pid, "epoch": epoch, "role": "principal",
+                         "role_code": 1, "signer": "alice", "call_key": "alice",
+                         "encoded": ann.encode().hex()},
         "key_message": {"sender": alice_pid, "recipient": bob_pid, "epoch": epoch,
                         "generation": generation, "kid": msg.kid, "cipher_suite": 1,
                         "signer": "alice", "recipient_call_key": "bob",
                         "base_key": base_key.hex(), "encoded": msg.encode().hex()},
-        "group_code": {"epoch": epoch, "cipher_suite": 1, "kems": [0x0020],
+        "group_code": {"epoch": epoch, "phase": "closed", "phase_code": 1, "cipher_suite": 1,
+                       "kems": [0x0020],
                        "members": ["alice", "bob"], "digest": code.digest.hex(),
                        "digits": code.digits, "words": code.words},
+        "phase_proof": {"signer": "alice", "participant_id": alice_pid, "epoch": epoch,
+                        "phase": "open", "phase_code": 0,
+                        "proof": sign_phase(alice_id, room_id=ROOM, signer=alice_pid,
+                                            epoch=epoch, phase="open").hex()},
         "frames": frames,
     }
     write_vectors("hotline-v1.json", out)

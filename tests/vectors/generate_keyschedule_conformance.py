@@ -21,6 +21,7 @@ from typing import Any
 from hotline.crypto.codecommit import MSG_COMMIT, MSG_REVEAL
 from hotline.crypto.keymessage import KeyMessage
 from hotline.crypto.keyschedule import KeySchedule, KeyScheduleConfig
+from hotline.crypto.phaseproof import sign_phase
 from hotline.crypto.suites import DEFAULT_SUITE, CipherSuite
 
 from ..support.keyschedule_conformance import CONFORMANCE, TraceRunner
@@ -31,16 +32,21 @@ E = 1000  # the epoch of the traces' first join
 CONFIG = {"rekey_interval": 600.0, "grace": 1.0, "rekey_deadline": 5.0, "max_pending": 256}
 
 
-def announcement(name: str, epoch: int) -> str:
+def announcement(name: str, epoch: int, role: str = "delegate") -> str:
     ks = KeySchedule(IDS[name], CALL[name], KeyScheduleConfig(ROOM))
-    return ks.announcement(PIDS[name], epoch).encode().hex()
+    return ks.announcement(PIDS[name], epoch, role).encode().hex()
 
 
-def member(name: str, epoch: int, *, trusted: bool = True) -> dict[str, Any]:
+def member(name: str, epoch: int, *, trusted: bool = True, role: str = "delegate",
+           signed_role: str | None = None) -> dict[str, Any]:
+    """A roster entry: the roster gives it ``role``; its announcement signs ``signed_role``
+    (the same unless a lying server relabelled it)."""
     m: dict[str, Any] = {"participant_id": PIDS[name], "identity": name,
-                         "announcement": announcement(name, epoch)}
+                         "announcement": announcement(name, epoch, signed_role or role)}
     if not trusted:
         m["trusted"] = False
+    if role != "delegate":
+        m["role"] = role
     return m
 
 
@@ -80,11 +86,25 @@ def joined(me: str, *members: dict[str, Any], epoch: int = E, now: float = 0.0
     return step
 
 
-def phase(epoch: int, now: float = 0.0) -> dict[str, Any]:
+def phase(epoch: int, now: float = 0.0, to: str = "", *, by: str | int = 0,
+          proof: str = "") -> dict[str, Any]:
     step: dict[str, Any] = {"type": "phase_changed", "epoch": epoch}
+    if to:
+        step["phase"] = to
+    if by:
+        step["by"] = PIDS[by] if isinstance(by, str) else by
+    if proof:
+        step["proof"] = proof
     if now:
         step["now"] = now
     return step
+
+
+def proof(signer: str, epoch: int, to: str = "open", *, key: str | None = None,
+          room: str = ROOM) -> str:
+    """``signer``'s phase proof (made with ``key``'s identity if given: a forgery)."""
+    return sign_phase(IDS[key or signer], room_id=room, signer=PIDS[signer], epoch=epoch,
+                      phase=to).hex()
 
 
 def timer(now: float) -> dict[str, Any]:
@@ -105,8 +125,9 @@ def accepted(name: str, now: float = 0.0) -> dict[str, Any]:
     return step
 
 
-Cases = dict[str, tuple[str, list[dict[str, Any]]] | tuple[str, list[dict[str, Any]],
-                                                           dict[str, Any]]]
+Cases = dict[str, tuple[str, list[dict[str, Any]]]
+             | tuple[str, list[dict[str, Any]], dict[str, Any]]
+             | tuple[str, list[dict[str, Any]], dict[str, Any], str]]
 
 
 def code_round() -> Cases:
@@ -258,6 +279,61 @@ def trust() -> Cases:
     }
 
 
+def phases() -> Cases:
+    """alice is a principal, carol the press; bob (me) a delegate unless a trace says."""
+    e = E
+    alice, carol = member("alice", e - 2, role="principal"), member("carol", e - 1, role="press")
+    closed = joined("bob", alice, carol) | {"phase": "closed"}
+    reopen = phase(e + 1, to="open", by="alice", proof=proof("alice", e))
+    return {
+        "closing rekeys at once without the press (no proof needed, by the operator: 0)": (
+            "bob", [joined("bob", alice, carol), phase(e + 1, to="closed"),
+                    phase(e + 2, to="closed", now=1.0)]),
+        "a press joining in the closed part gets no key; a delegate does": (
+            "alice", [joined("alice") | {"phase": "closed"},
+                      {"type": "member_joined", "epoch": e + 1,
+                       "member": member("carol", e + 1, role="press")},
+                      {"type": "member_joined", "epoch": e + 2, "member": member("bob", e + 2)}],
+            {}, "principal"),
+        "reopening with a principal's proof: the press gets a fresh key": (
+            "bob", [closed, reopen, phase(e + 2, to="open")]),
+        "reopening without a proof is refused: still closed, the epoch advances": (
+            "bob", [closed, phase(e + 1, to="open", by="alice"), phase(e + 2, to="open"),
+                    phase(e + 3, to="open", by="alice", proof=proof("alice", e + 2))]),
+        "reopening with a forged or replayed proof is refused": (
+            "bob", [closed,
+                    phase(e + 1, to="open", by="alice", proof=proof("alice", e, key="carol")),
+                    phase(e + 2, to="open", by="alice", proof=proof("alice", e)),
+                    phase(e + 3, to="open", by="alice", proof=proof("alice", e + 2, "closed")),
+                    phase(e + 4, to="open", by="alice",
+                          proof=proof("alice", e + 3, room="other-room"))]),
+        "reopening by someone not a principal of my view is refused": (
+            "bob", [closed, phase(e + 1, to="open", by="carol", proof=proof("carol", e)),
+                    phase(e + 2, to="open", by="bob", proof=proof("bob", e + 1)),
+                    phase(e + 3, to="open", by=9, proof=proof("alice", e + 2)),
+                    phase(e + 4, to="open", by=2**32, proof=proof("alice", e + 3))]),
+        "reopening by a principal this device has not verified is refused": (
+            "bob", [joined("bob", member("alice", e - 2, role="principal", trusted=False),
+                           carol) | {"phase": "closed"},
+                    reopen]),
+        "a principal reopens with its own proof": (
+            "alice", [joined("alice", member("bob", e - 2), carol) | {"phase": "closed"},
+                      phase(e + 1, to="open", by="alice", proof=proof("alice", e))],
+            {}, "principal"),
+        "a member whose signed role differs from the roster's is rejected": (
+            "bob", [joined("bob", member("alice", e - 2, signed_role="principal"),
+                           member("carol", e - 1, signed_role="press"))]),
+        "the code commits to the phase: open": (
+            "bob", [joined("bob", alice), commit("alice", "bob", e), reveal("alice", "bob", e)]),
+        "the code commits to the phase: closed": (
+            "bob", [joined("bob", alice) | {"phase": "closed"}, commit("alice", "bob", e),
+                    reveal("alice", "bob", e)]),
+        "an unknown phase is refused": (
+            "bob", [joined("bob", alice) | {"phase": "recess"}, joined("bob", alice),
+                    phase(e + 1, to="recess")]),
+    }
+
+
 FILES = {
     "code-round": ("The group code's commit/reveal round: commitments before reveals, one "
                    "commitment per member and epoch, reveals that must open it.", code_round),
@@ -269,6 +345,9 @@ FILES = {
                "peer's key after an epoch change, the bound of waiting messages.", timers),
     "trust": ("Trust verdicts: nothing sealed to or taken from an unverified member until "
               "the user accepts it (a rekey), which opens its held key message.", trust),
+    "phases": ("Phases and roles: nothing sealed to the press in the closed part, a reopen "
+               "only with a principal's proof, signed roles that must fit the roster, the "
+               "phase in the group code.", phases),
 }
 
 
@@ -287,8 +366,10 @@ def document(description: str, cases: Cases) -> dict[str, Any]:
     }
     for name, (me, steps, *rest) in cases.items():
         trace: dict[str, Any] = {"name": name, "me": me, "participant_id": PIDS[me]}
-        if rest:
+        if rest and rest[0]:
             trace["config"] = rest[0]
+        if len(rest) > 1:
+            trace["role"] = rest[1]  # my role (the one my announcement signs)
         runner = TraceRunner(doc, trace)
         trace["steps"] = [{"event": s, "expect": runner.step(s)} for s in steps]
         doc["traces"].append(trace)

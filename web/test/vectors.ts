@@ -21,7 +21,7 @@ import {
   ReplayWindow, SFrameContext, SFrameError, SFrameSender, Slot, WORDS, Writer, ascii,
   bytesUint, clearLength, concat, copy, decodeHeader, deriveKeySalt, encodeHeader, equal,
   fingerprint, frameKid, fromHex, groupCode, kidsFor, makeAead, makeKid, params, parseKid,
-  protect, randomBytes, toHex, uintBytes, unprotect, verify,
+  PHASE_CODES, ROLE_CODES, protect, randomBytes, signPhase, toHex, uintBytes, unprotect, verify, verifyPhase,
 } from "../src/crypto/index.js";
 import { type GroupCodeVectors, groupCodeVectors } from "./groupcode_vectors.js";
 
@@ -46,14 +46,17 @@ interface HotlineVectors {
   identities: Record<string, { seed: string; public_key: string; fingerprint: string }>;
   call_keys: Record<string, { kem: number; x25519_seed: string; public_key: string }>;
   kids: { participant_id: number; generation: number; slot: string; kid: number }[];
-  announcement: { participant_id: number; epoch: number; signer: string; call_key: string; encoded: string };
+  announcement: {
+    participant_id: number; epoch: number; role: string; role_code: number; signer: string; call_key: string; encoded: string;
+  };
+  phase_proof: { signer: string; participant_id: number; epoch: number; phase: string; phase_code: number; proof: string };
   key_message: {
     sender: number; recipient: number; epoch: number; generation: number; kid: number;
     cipher_suite: number; signer: string; recipient_call_key: string; base_key: string; encoded: string;
   };
   group_code: {
-    epoch: number; cipher_suite: number; kems: number[]; members: string[]; digest: string;
-    digits: string; words: string;
+    epoch: number; phase: string; phase_code: number; cipher_suite: number; kems: number[]; members: string[];
+    digest: string; digits: string; words: string;
   };
   frames: {
     codec: string; cipher_suite: number; kid: number; ctr: number; base_key: string;
@@ -272,19 +275,25 @@ async function hotlineVectors(v: HotlineVectors): Promise<Actors> {
     same(ann.roomId, room, "room");
     same(ann.participantId, a.participant_id, "participant");
     same(ann.epoch, a.epoch, "epoch");
+    same(ann.role, a.role, "role");
+    same(ROLE_CODES[a.role], a.role_code, "role code");
     expect(ann.callKey.equals(callKey(a.call_key).publicKey), "call key");
-    await ann.verify({ roomId: room, participantId: a.participant_id, identityKey: identity(a.signer).publicKey });
+    await ann.verify({ roomId: room, participantId: a.participant_id, identityKey: identity(a.signer).publicKey, role: a.role });
+    await fails(() => ann.verify({ roomId: room, participantId: a.participant_id, identityKey: identity(a.signer).publicKey, role: "press" }),
+      AnnouncementError, "role_mismatch", "another role in the roster");
     sameHex(ann.encode(), a.encoded, "re-encode");
     // Ed25519 is deterministic: re-creating from the seeds gives the same bytes.
-    const again = await CallKeyAnnouncement.create(identity(a.signer), room, a.participant_id, a.epoch, callKey(a.call_key).publicKey);
+    const again = await CallKeyAnnouncement.create(identity(a.signer), room, a.participant_id, a.epoch, callKey(a.call_key).publicKey,
+      a.role);
     sameHex(again.encode(), a.encoded, "re-create");
-    // The layout by hand: type, version, room, participant, epoch, kem, key, identity, signature.
+    // The layout by hand: type, version, room, participant, epoch, role, kem, key, identity, signature.
     const r = new Reader(data, AnnouncementError);
     same(r.u8(), 0x01, "type");
     same(r.u8(), 1, "version");
     sameHex(r.bytes8(), toHex(ascii(room)), "room bytes");
     same(r.u32(), a.participant_id, "participant field");
     same(r.u32(), a.epoch, "epoch field");
+    same(r.u8(), a.role_code, "role field");
     same(r.u16(), 0x0020, "kem field");
     sameHex(r.bytes16(), v.call_keys[a.call_key]!.public_key, "call key field");
     sameHex(r.raw(32), v.identities[a.signer]!.public_key, "identity field");
@@ -317,7 +326,8 @@ async function hotlineVectors(v: HotlineVectors): Promise<Actors> {
     const g = v.group_code;
     const members = g.members.map((n) => [identity(n).publicKey, callKey(n).publicKey] as const);
     const kems = new Set(g.kems.map((k) => { expect(k === Kem.X25519 || k === Kem.MLKEM768_X25519, "kem"); return k; }));
-    const code = await groupCode(room, g.epoch, members, { cipherSuite: g.cipher_suite, kems });
+    same(PHASE_CODES[g.phase as keyof typeof PHASE_CODES], g.phase_code, "phase code");
+    const code = await groupCode(room, g.epoch, members, { phase: g.phase, cipherSuite: g.cipher_suite, kems });
     sameHex(code.digest, g.digest, "digest");
     same(code.digits, g.digits, "digits");
     same(code.words, g.words, "words");
@@ -328,10 +338,25 @@ async function hotlineVectors(v: HotlineVectors): Promise<Actors> {
       .sort((a, b) => (toHex(a) < toHex(b) ? -1 : toHex(a) > toHex(b) ? 1 : 0));
     const body = concat(
       ascii("hotline/v1 group code\0"), Uint8Array.of(room.length), ascii(room), uintBytes(BigInt(g.epoch), 4),
+      Uint8Array.of(g.phase_code),
       uintBytes(BigInt(g.cipher_suite), 2), Uint8Array.of(g.kems.length),
       ...[...g.kems].sort((a, b) => a - b).map((k) => uintBytes(BigInt(k), 2)),
       uintBytes(BigInt(entries.length), 2), ...entries);
     sameHex(new Uint8Array(await crypto.subtle.digest("SHA-256", body)), g.digest, "digest by hand");
+  });
+
+  await run("hotline/phase_proof", "phase proof", async () => {
+    const p = v.phase_proof;
+    const key = identity(p.signer).publicKey;
+    const request = { roomId: room, signer: p.participant_id, epoch: p.epoch, phase: p.phase };
+    expect(await verifyPhase(key, h(p.proof), request), "verifies");
+    sameHex(await signPhase(identity(p.signer), request), p.proof, "re-sign (Ed25519 is deterministic)");
+    const signed = concat(ascii("hotline/v1 phase change\0"), Uint8Array.of(room.length), ascii(room),
+      uintBytes(BigInt(p.participant_id), 4), uintBytes(BigInt(p.epoch), 4), Uint8Array.of(p.phase_code));
+    expect(await verify(key, h(p.proof), signed), "signed bytes by hand");
+    for (const changed of [{ epoch: p.epoch + 1 }, { phase: "closed" }, { signer: 8 }, { roomId: room + "x" }, { phase: "recess" }]) {
+      expect(!(await verifyPhase(key, h(p.proof), { ...request, ...changed })), `refused: ${JSON.stringify(changed)}`);
+    }
   });
 
   for (const c of v.frames) {
@@ -671,7 +696,8 @@ function checks(rfc: RfcVectors, v: HotlineVectors, actors: Actors): Check[] {
     await fails(() => new CallPublicKey(Kem.MLKEM768_X25519, randomBytes(32)), AnnouncementError, "malformed", "hybrid key of 32 bytes");
   }]);
   list.push(["malformed announcements are refused", async () => {
-    const kemAt = 3 + roomLen + 8;
+    const kemAt = 3 + roomLen + 8 + 1; // after the role
+    await fails(() => CallKeyAnnouncement.decode(flip(annData, kemAt - 1, 0x80)), AnnouncementError, "malformed", "unknown role code");
     for (const [what, data] of [
       ["trailing byte", concat(annData, Uint8Array.of(0))], ["truncated", annData.subarray(0, annData.length - 1)],
       ["type", flip(annData, 0, 0x03)], ["version", flip(annData, 1, 0x02)], ["unknown KEM", flip(annData, kemAt + 1, 0x01)],
@@ -702,16 +728,20 @@ function checks(rfc: RfcVectors, v: HotlineVectors, actors: Actors): Check[] {
     const g = v.group_code;
     const members = [[alice().publicKey, aliceCall().publicKey], [bob().publicKey, bobCall().publicKey]] as const;
     const kems = new Set([Kem.X25519]);
-    const code = async (o: { room?: string; epoch?: number; suite?: number; kems?: Set<Kem>; members?: readonly (readonly [Bytes, CallPublicKey])[] }): Promise<GroupCode> =>
-      groupCode(o.room ?? room, o.epoch ?? g.epoch, o.members ?? members, { cipherSuite: o.suite ?? g.cipher_suite, kems: o.kems ?? kems });
+    const code = async (o: {
+      room?: string; epoch?: number; phase?: string; suite?: number; kems?: Set<Kem>; members?: readonly (readonly [Bytes, CallPublicKey])[];
+    }): Promise<GroupCode> => groupCode(o.room ?? room, o.epoch ?? g.epoch, o.members ?? members,
+      { phase: o.phase ?? g.phase, cipherSuite: o.suite ?? g.cipher_suite, kems: o.kems ?? kems });
     sameHex((await code({ members: [...members].reverse() })).digest, g.digest, "reversed members");
     const variants = [
       await code({ room: `${room}!` }), await code({ epoch: g.epoch + 1 }), await code({ suite: 4 }),
+      await code({ phase: g.phase === "open" ? "closed" : "open" }),
       await code({ kems: new Set([Kem.X25519, Kem.MLKEM768_X25519]) }), await code({ members: [members[0]] }),
       await code({ members: [members[0], [bob().publicKey, aliceCall().publicKey]] }),
     ];
     for (const [i, other] of variants.entries()) expect(toHex(other.digest) !== g.digest, `variant ${i} changes the code`);
     same((await groupCode(room, 1, [])).digits.length, 23, "an empty roster still has a code");
+    await fails(() => groupCode(room, 1, [], { phase: "recess" }), AnnouncementError, "malformed", "unknown phase");
   }]);
   list.push(["identities sign and verify", async () => {
     const id = await Identity.generate();

@@ -41,7 +41,8 @@ class ClientEvent:
     """Something the application may show: ``kind`` is one of joined, member_joined,
     member_left, member_media, connection_lost, resumed, keys_rotated, group_code,
     group_code_pending,
-    key_rejected, unverified, accepted, refused, pin_mismatch, error, closed."""
+    key_rejected, unverified, accepted, refused, pin_mismatch, error, closed,
+    phase_refused (an alarm: a reopen without a principal's proof was refused)."""
 
     kind: str
     data: dict[str, object] = field(default_factory=dict)

@@ -1,22 +1,20 @@
 """The call's phase as this client believes it (REQUIREMENTS L3; docs/SIGNALING.md
 "Phases"): open, or closed (the press is shown out: no key, no media).
 
-The server announces each change (``phase_changed``); it is not believed blindly. A
-change to closed is always taken (it only takes keys away). A change to open is taken
-only with a valid phase proof (:mod:`hotline.crypto.phaseproof`) by a member of this
-client's view whose role is principal and whose device this client trusts; otherwise the
-call stays closed here and an alarm is raised (a server that tries to let the press back
-in on its own). The key schedule applies the same rule to the keys.
+The server announces each change (``phase_changed``); it is not believed blindly: the
+client shows the phase its key schedule holds (:mod:`hotline.crypto.keyschedule`). A
+change to closed is always taken (it only takes keys away); a change to open only with a
+valid phase proof (:mod:`hotline.crypto.phaseproof`) of a trusted member of the view whose
+signed role is principal. Otherwise the call stays closed here and an alarm is raised (a
+server that tries to let the press back in on its own).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from hotline.crypto.phaseproof import verify_phase
 from hotline.phases import Phase
-from hotline.signaling import messages as m
 
 
 @dataclass
@@ -35,20 +33,6 @@ class PhaseView:
 
     def joined(self, phase: Phase, epoch: int) -> None:
         self.phase, self.epoch = phase, epoch
-
-    def opening_problem(self, msg: m.PhaseChanged, room: str, identity_keys: Mapping[int, bytes],
-                        roles: Mapping[int, str], trusted: Callable[[int], bool]) -> str | None:
-        """Why the reopening ``msg`` is not believed; None when its proof holds."""
-        if msg.by not in identity_keys:
-            return "it names no member of the call as the one who reopened it"
-        if roles.get(msg.by) != "principal":
-            return f"participant {msg.by} who reopened it is no principal"
-        if not trusted(msg.by):
-            return f"participant {msg.by} who reopened it is not a device this one trusts"
-        if not verify_phase(identity_keys[msg.by], msg.proof, room_id=room, signer=msg.by,
-                            epoch=msg.epoch - 1, phase="open"):
-            return f"the proof of participant {msg.by} is missing or does not verify"
-        return None
 
     def alarm(self, text: str) -> None:
         self.alarms.append(text)

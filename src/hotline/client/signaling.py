@@ -46,6 +46,7 @@ from hotline.crypto.keyschedule import (
     KeyScheduleConfig,
     Member,
     PeerAccepted,
+    PhaseRefused,
     TimerFired,
 )
 from hotline.crypto.keyschedule import Joined as KsJoined
@@ -171,7 +172,7 @@ class SignalingClient(SignalingConnection):
         if ack.room != room:  # our announcement is for the room we asked for, no other
             self._stop_schedule()
             raise ProtocolError(f"the server answered a join of {room!r} with another room")
-        ann = self.schedule.announcement(ack.participant_id, ack.epoch)
+        ann = self.schedule.announcement(ack.participant_id, ack.epoch, ack.role)
         self._send(m.Announce(announcement=ann.encode()))
         await self._reply(m.Joined, timeout=timeout)
         await asyncio.wait_for(self._joined.wait(), timeout)
@@ -370,17 +371,14 @@ class SignalingClient(SignalingConnection):
                     self.hotline.put_nowait(message)
 
     def _phase_changed(self, msg: m.PhaseChanged) -> None:
-        """A phase change: to the key schedule (a roster event), then shown if believed."""
-        problem = None
-        if msg.phase == "open" and self.schedule is not None and self.participant_id is not None:
-            me, schedule = self.participant_id, self.schedule
-            problem = self.phases.opening_problem(
-                msg, self.room, {**self.identity_keys, me: self.identity.public_key},
-                self.roles, lambda pid: pid == me or schedule.is_trusted(pid))
+        """A phase change: to the key schedule (a roster event, which decides whether a
+        reopening is proven), then shown as the key schedule holds it."""
         self._feed(KsPhaseChanged(self._now(), msg.epoch, msg.phase, by=msg.by,
                                   proof=msg.proof))
-        if problem is not None:
-            text = f"the server says the call was reopened, but {problem}: it stays CLOSED"
+        held = self.schedule.phase if self.schedule is not None else msg.phase
+        if msg.phase == "open" and held != "open":
+            text = (f"the server says participant {msg.by} reopened the call, without a valid "
+                    "phase proof of a principal of this call: it stays CLOSED")
             self.phases.alarm(text)
             log.warning("%s", text)
             self._event("phase_alarm", epoch=msg.epoch, by=msg.by, message=text)
@@ -391,7 +389,8 @@ class SignalingClient(SignalingConnection):
 
     @staticmethod
     def _member(info: m.MemberInfo) -> Member:
-        return Member(info.participant_id, info.identity_key, info.announcement, info.party)
+        return Member(info.participant_id, info.identity_key, info.announcement, info.party,
+                      info.role)
 
     def _feed(self, event: Event) -> None:
         if self.schedule is None:
@@ -419,6 +418,11 @@ class SignalingClient(SignalingConnection):
                 self._event("group_code_pending", epoch=action.epoch)
             elif isinstance(action, InstallDecryptionKey):
                 self._event("keys_rotated", sender=action.sender, generation=action.generation)
+            elif isinstance(action, PhaseRefused):  # an alarm: a reopen nobody entitled asked
+                log.warning("phase change to %s by %d refused: %s", action.phase, action.by,
+                            action.reason.value)
+                self._event("phase_refused", phase=action.phase, by=action.by,
+                            reason=action.reason.value, epoch=action.epoch)
         if self._timer is not None and not self._timer.done():
             self._timer.cancel()
             self._timer = asyncio.create_task(self._timer_loop())

@@ -8,8 +8,11 @@ HKDF-SHA256, AES-128-GCM) with one of two KEMs:
   it (the room's policy; see :func:`check_kem_policy`).
 
 The public key goes out in a :class:`CallKeyAnnouncement` signed by the identity
-key over (version, room id, participant id, epoch, KEM, call public key, identity
-public key). Byte layout: docs/PROTOCOL.md, "Call-key announcement".
+key over (version, room id, participant id, epoch, role, KEM, call public key, identity
+public key). Byte layout: docs/PROTOCOL.md, "Call-key announcement". The role
+(:data:`hotline.roles.ROLE_CODES`) is the one the server gave the member for this room:
+a receiver rejects a member whose signed role differs from the roster's
+(``role_mismatch``), so a server cannot relabel the press as a delegate.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from hotline.crypto.ed25519_checks import public_key_problem
 from hotline.crypto.identity import PUBLIC_KEY_SIZE, SIGNATURE_SIZE, Identity, verify
 from hotline.crypto.wire import Reader, Writer
 from hotline.errors import AnnouncementError, CryptoError, KeyMessageError, Reason
+from hotline.roles import ROLE_CODES
 
 PROTOCOL_VERSION = 1
 MSG_ANNOUNCEMENT = 0x01
@@ -31,6 +35,15 @@ _ANNOUNCEMENT_LABEL = b"hotline/v1 call-key announcement\x00"
 
 _MLKEM768_PUBLIC_SIZE = 1184
 _X25519_SIZE = 32
+_ROLE_NAMES = {code: name for name, code in ROLE_CODES.items()}
+
+
+def role_code(role: str) -> int:
+    """The u8 code of ``role`` (AnnouncementError(MALFORMED) for a name not in ROLES)."""
+    code = ROLE_CODES.get(role)
+    if code is None:
+        raise AnnouncementError(Reason.MALFORMED, f"unknown role {role!r}")
+    return code
 
 
 class Kem(enum.IntEnum):
@@ -141,7 +154,8 @@ def check_kem_policy(kem: Kem, allowed: frozenset[Kem]) -> None:
 
 @dataclass(frozen=True, slots=True)
 class CallKeyAnnouncement:
-    """A participant's call public key, signed by its identity key."""
+    """A participant's call public key and its role in the room, signed by its identity
+    key."""
 
     room_id: str
     participant_id: int
@@ -149,10 +163,11 @@ class CallKeyAnnouncement:
     call_key: CallPublicKey
     identity_key: bytes
     signature: bytes
+    role: str = "delegate"
 
     @staticmethod
     def _body(room_id: str, participant_id: int, epoch: int, call_key: CallPublicKey,
-              identity_key: bytes) -> bytes:
+              identity_key: bytes, role: str = "delegate") -> bytes:
         return bytes(
             Writer()
             .u8(MSG_ANNOUNCEMENT)
@@ -160,6 +175,7 @@ class CallKeyAnnouncement:
             .bytes8(room_id_bytes(room_id, AnnouncementError))
             .u32(participant_id)
             .u32(epoch)
+            .u8(role_code(role))
             .u16(call_key.kem)
             .bytes16(call_key.key)
             .raw(identity_key)
@@ -167,22 +183,28 @@ class CallKeyAnnouncement:
 
     @classmethod
     def create(cls, identity: Identity, room_id: str, participant_id: int, epoch: int,
-               call_key: CallPublicKey) -> CallKeyAnnouncement:
-        body = cls._body(room_id, participant_id, epoch, call_key, identity.public_key)
+               call_key: CallPublicKey, role: str = "delegate") -> CallKeyAnnouncement:
+        body = cls._body(room_id, participant_id, epoch, call_key, identity.public_key, role)
         signature = identity.sign(_ANNOUNCEMENT_LABEL + body)
-        return cls(room_id, participant_id, epoch, call_key, identity.public_key, signature)
+        return cls(room_id, participant_id, epoch, call_key, identity.public_key, signature,
+                   role)
+
+    def _own_body(self) -> bytes:
+        return self._body(self.room_id, self.participant_id, self.epoch, self.call_key,
+                          self.identity_key, self.role)
 
     def encode(self) -> bytes:
-        body = self._body(self.room_id, self.participant_id, self.epoch, self.call_key,
-                          self.identity_key)
-        return body + self.signature
+        return self._own_body() + self.signature
 
     @classmethod
     def decode(cls, data: bytes) -> CallKeyAnnouncement:
         """Parse (does not verify: call :meth:`verify`)."""
         r = Reader(data, AnnouncementError)
         room_id = r.message_start(MSG_ANNOUNCEMENT, PROTOCOL_VERSION, "call-key announcement")
-        participant_id, epoch, kem_id = r.u32(), r.u32(), r.u16()
+        participant_id, epoch, code, kem_id = r.u32(), r.u32(), r.u8(), r.u16()
+        role = _ROLE_NAMES.get(code)
+        if role is None:
+            raise AnnouncementError(Reason.MALFORMED, f"unknown role code {code}")
         try:
             kem = Kem(kem_id)
         except ValueError:
@@ -191,13 +213,13 @@ class CallKeyAnnouncement:
         identity_key = r.raw(PUBLIC_KEY_SIZE)
         signature = r.raw(SIGNATURE_SIZE)
         r.end()
-        return cls(room_id, participant_id, epoch, call_key, identity_key, signature)
+        return cls(room_id, participant_id, epoch, call_key, identity_key, signature, role)
 
     def verify(self, *, room_id: str, participant_id: int, identity_key: bytes,
-               allowed_kems: frozenset[Kem] = frozenset(Kem)) -> None:
-        """Check signature and binding against what the roster says about the sender."""
-        body = self._body(self.room_id, self.participant_id, self.epoch, self.call_key,
-                          self.identity_key)
+               allowed_kems: frozenset[Kem] = frozenset(Kem), role: str | None = None) -> None:
+        """Check signature and binding against what the roster says about the sender
+        (its role too, unless ``role`` is None)."""
+        body = self._own_body()
         if self.identity_key != identity_key:
             raise AnnouncementError(Reason.BINDING, "identity key differs from the roster")
         problem = public_key_problem(identity_key)
@@ -209,5 +231,8 @@ class CallKeyAnnouncement:
             raise AnnouncementError(Reason.WRONG_ROOM)
         if self.participant_id != participant_id:
             raise AnnouncementError(Reason.BINDING, "participant id differs from the roster")
+        if role is not None and self.role != role:
+            raise AnnouncementError(Reason.ROLE_MISMATCH,
+                                    f"signed role {self.role}, the roster says {role}")
         check_kem_policy(self.call_key.kem, allowed_kems)
         self.call_key.check()

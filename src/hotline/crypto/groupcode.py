@@ -3,15 +3,16 @@
 ::
 
     digest = SHA-256( "hotline/v1 group code" || 0x00
-                      || u8 len(room_id) || room_id || u32 epoch
+                      || u8 len(room_id) || room_id || u32 epoch || u8 phase
                       || u16 cipher_suite || u8 k || kem_1 || ... || kem_k   (u16, sorted)
                       || u16 n || entry_1 || ... || entry_n )
     entry  = identity_public_key (32) || u16 kem || u16 len(call_key) || call_key
 
 Entries are sorted by their encoded bytes, so every member computes the same code
 whatever order the roster arrived in. Any change of membership, of anyone's
-identity or call key, of the epoch, or of the call's cipher suite or allowed KEMs
-(a downgrade) changes the code.
+identity or call key, of the epoch, of the phase (:data:`hotline.phases.PHASE_CODES`:
+a server that tells members different phases splits the code), or of the call's cipher
+suite or allowed KEMs (a downgrade) changes the code.
 
 That digest covers the roster only; a server could grind it (ghost call keys chosen after
 it saw the honest ones). The code shown is :func:`epoch_code`: it binds the roster digest
@@ -40,7 +41,8 @@ from hotline.crypto.identity import PUBLIC_KEY_SIZE
 from hotline.crypto.suites import DEFAULT_SUITE
 from hotline.crypto.wire import Writer
 from hotline.crypto.wordlist import WORDS
-from hotline.errors import AnnouncementError
+from hotline.errors import AnnouncementError, Reason
+from hotline.phases import PHASE_CODES
 
 _LABEL = b"hotline/v1 group code\x00"
 
@@ -70,12 +72,15 @@ def _entry(identity_key: bytes, call_key: CallPublicKey) -> bytes:
 
 
 def group_code(room_id: str, epoch: int, members: Iterable[tuple[bytes, CallPublicKey]],
-               *, cipher_suite: int = DEFAULT_SUITE,
+               *, phase: str = "open", cipher_suite: int = DEFAULT_SUITE,
                kems: frozenset[Kem] = frozenset(Kem)) -> GroupCode:
-    """Code for ``members`` given as (identity public key, call public key) pairs, in a
-    call using ``cipher_suite`` and allowing ``kems``."""
+    """Code for ``members`` given as (identity public key, call public key) pairs, in
+    ``phase`` of a call using ``cipher_suite`` and allowing ``kems``."""
+    if phase not in PHASE_CODES:
+        raise AnnouncementError(Reason.MALFORMED, f"unknown phase {phase!r}")
     entries = sorted(_entry(i, c) for i, c in members)
     w = Writer().bytes8(room_id_bytes(room_id, AnnouncementError)).u32(epoch)
+    w.u8(PHASE_CODES[phase])
     w.u16(cipher_suite).u8(len(kems))
     for kem in sorted(kems):
         w.u16(kem)

@@ -70,6 +70,7 @@ class LocalRoom:
         self.rejected: list[tuple[int, Reason]] = []
         #: Tests set this to make the "server" withhold key messages it returns True for.
         self.withhold: Callable[[int, sched.SendKeyMessage], bool] = lambda sender, msg: False
+        self.phase = "open"  # what the "server" tells joiners
 
     def _dispatch(self, p: LocalParticipant, event: sched.Event,
                   queue: deque[tuple[int, sched.SendKeyMessage]]) -> None:
@@ -89,14 +90,17 @@ class LocalRoom:
             except KeyMessageError as exc:  # a real client logs and drops it
                 self.rejected.append((msg.recipient, exc.reason))
 
-    def join(self, name: str, kem: Kem = Kem.X25519) -> LocalParticipant:
+    def join(self, name: str, kem: Kem = Kem.X25519, role: str = "delegate", *,
+             roster_role: str | None = None) -> LocalParticipant:
+        """A participant with ``role`` joins; the others' roster says ``roster_role``
+        (``role`` unless a test plays a server that relabels it)."""
         identity = Identity.generate()
         schedule = sched.KeySchedule(identity, CallKeyPair.generate(kem), self.config)
         pid = self._next_id
         self._next_id += 1
         self.epoch += 1
-        ann = schedule.announcement(pid, self.epoch).encode()
-        member = sched.Member(pid, identity.public_key, ann)
+        ann = schedule.announcement(pid, self.epoch, role).encode()
+        member = sched.Member(pid, identity.public_key, ann, role=roster_role or role)
         newcomer = LocalParticipant(name, pid, schedule, MediaKeys(self.config.cipher_suite),
                                     member)
         queue: deque[tuple[int, sched.SendKeyMessage]] = deque()
@@ -104,7 +108,8 @@ class LocalRoom:
         for p in list(self.participants.values()):
             self._dispatch(p, sched.MemberJoined(self.now, self.epoch, member), queue)
         self.participants[pid] = newcomer
-        self._dispatch(newcomer, sched.Joined(self.now, self.epoch, pid, others), queue)
+        self._dispatch(newcomer, sched.Joined(self.now, self.epoch, pid, others, self.phase),
+                       queue)
         self._relay(queue)
         return newcomer
 
@@ -117,11 +122,14 @@ class LocalRoom:
         self._relay(queue)
         return leaver
 
-    def change_phase(self, phase: str) -> None:
+    def change_phase(self, phase: str, by: int = 0, proof: bytes = b"") -> None:
+        """Every member learns that the phase is now ``phase`` (asked by ``by`` with
+        ``proof``); each schedule decides whether it believes a reopen."""
         self.epoch += 1
+        self.phase = phase
         queue: deque[tuple[int, sched.SendKeyMessage]] = deque()
         for p in list(self.participants.values()):
-            self._dispatch(p, sched.PhaseChanged(self.now, self.epoch, phase), queue)
+            self._dispatch(p, sched.PhaseChanged(self.now, self.epoch, phase, by, proof), queue)
         self._relay(queue)
 
     def advance(self, seconds: float) -> None:

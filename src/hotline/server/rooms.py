@@ -149,7 +149,7 @@ class LiveRoom:
         async with self._lock:
             pid, epoch = self._next_pid, self._next_epoch()
             self._next_pid += 1
-            session.send(m.JoinAck(room=self.name, participant_id=pid, epoch=epoch))
+            session.send(m.JoinAck(room=self.name, participant_id=pid, epoch=epoch, role=role))
             try:
                 raw = await session.next_announcement(self._join_timeout)
             except TimeoutError:
@@ -157,7 +157,7 @@ class LiveRoom:
             try:
                 ann = CallKeyAnnouncement.decode(raw)
                 ann.verify(room_id=self.name, participant_id=pid,
-                           identity_key=session.identity_key)
+                           identity_key=session.identity_key, role=role)
             except CryptoError as exc:
                 raise ProtocolError(f"announcement refused: {exc.reason}") from None
             if ann.epoch != epoch:

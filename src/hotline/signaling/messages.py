@@ -435,12 +435,16 @@ class IceServer(BaseModel):
 
 
 class JoinAck(_Message):
-    """Your participant id and the epoch of your join: sign your announcement for them."""
+    """Your participant id, the epoch of your join and your role: sign your announcement
+    for them."""
 
     type: Literal["join_ack"] = "join_ack"
     room: str
     participant_id: U32
     epoch: U32
+    #: Your role in the room: sign it in your announcement (others check it against
+    #: their roster: a server cannot relabel you).
+    role: Role = "delegate"
 
 
 class Joined(_Message):

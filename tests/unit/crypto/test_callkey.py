@@ -25,6 +25,7 @@ from hotline.crypto.callkey import (
 )
 from hotline.crypto.identity import Identity, verify
 from hotline.errors import AnnouncementError, KeyMessageError, Reason
+from hotline.roles import ROLE_CODES
 
 ALICE = Identity.from_seed(bytes(range(32)))
 MALLORY = Identity.from_seed(bytes(range(1, 33)))
@@ -65,11 +66,12 @@ def decode_reason(data: bytes) -> Reason:
 def layout(kem_id: int, key: bytes, room: bytes = ROOM.encode(), pid: int = PID,
            epoch: int = EPOCH, identity_key: bytes = ALICE.public_key,
            signature: bytes = b"\x00" * 64, msg_type: int = MSG_ANNOUNCEMENT,
-           version: int = PROTOCOL_VERSION) -> bytes:
+           version: int = PROTOCOL_VERSION, role: int = 2) -> bytes:
     """The announcement layout rebuilt with struct, independently of wire.Writer."""
     return (
         struct.pack(">BBB", msg_type, version, len(room)) + room
-        + struct.pack(">IIHH", pid, epoch, kem_id, len(key)) + key + identity_key + signature
+        + struct.pack(">IIBHH", pid, epoch, role, kem_id, len(key)) + key + identity_key
+        + signature
     )
 
 
@@ -346,7 +348,7 @@ def test_unknown_kem_is_malformed(kem_id: int) -> None:
 
 def test_unknown_kem_patched_into_real_announcement() -> None:
     data = bytearray(announce().encode())
-    offset = 3 + len(ROOM) + 8
+    offset = 3 + len(ROOM) + 8 + 1  # after the role
     assert data[offset : offset + 2] == b"\x00\x20"
     data[offset : offset + 2] = b"\x12\x34"
     assert decode_reason(bytes(data)) is Reason.MALFORMED
@@ -364,6 +366,37 @@ def test_wrong_type_byte_is_malformed(msg_type: int) -> None:
     data = bytearray(announce().encode())
     data[0] = msg_type
     assert decode_reason(bytes(data)) is Reason.MALFORMED
+
+
+@pytest.mark.parametrize("role", sorted(ROLE_CODES))
+def test_the_role_is_signed_after_the_epoch(role: str) -> None:
+    ann = CallKeyAnnouncement.create(ALICE, ROOM, PID, EPOCH, PAIRS[Kem.X25519].public, role)
+    key = PAIRS[Kem.X25519].public.key
+    assert ann.encode() == layout(0x0020, key, signature=ann.signature, role=ROLE_CODES[role])
+    decoded = CallKeyAnnouncement.decode(ann.encode())
+    assert decoded.role == role
+    verify_ok(decoded, role=role)
+
+
+def test_a_role_other_than_the_rosters_is_a_role_mismatch() -> None:
+    press = CallKeyAnnouncement.create(ALICE, ROOM, PID, EPOCH, PAIRS[Kem.X25519].public, "press")
+    assert reason_of(verify_ok, press, role="delegate") is Reason.ROLE_MISMATCH
+    assert reason_of(verify_ok, announce(), role="principal") is Reason.ROLE_MISMATCH
+    # relabelling the signed byte breaks the signature
+    data = bytearray(press.encode())
+    data[3 + len(ROOM) + 8] = ROLE_CODES["delegate"]
+    assert reason_of(verify_ok, CallKeyAnnouncement.decode(bytes(data)),
+                     role="delegate") is Reason.BAD_SIGNATURE
+
+
+@pytest.mark.parametrize("code", [0, 9, 0xFF])
+def test_an_unknown_role_code_is_malformed(code: int) -> None:
+    assert decode_reason(layout(0x0020, b"\x01" * 32, role=code)) is Reason.MALFORMED
+
+
+def test_an_unknown_role_cannot_be_announced() -> None:
+    assert reason_of(CallKeyAnnouncement.create, ALICE, ROOM, PID, EPOCH,
+                     PAIRS[Kem.X25519].public, "king") is Reason.MALFORMED
 
 
 def test_layout_helper_decodes() -> None:

@@ -35,7 +35,7 @@ MEMBERS: list[Member] = [
 
 
 def reference_digest(room_id: str, epoch: int, members: list[Member], suite: int = 1,
-                     kems: tuple[int, ...] = (0x0020, 0x647A)) -> bytes:
+                     kems: tuple[int, ...] = (0x0020, 0x647A), phase: int = 0) -> bytes:
     """The formula from the module docstring, written out with struct and hashlib."""
     entries = sorted(
         ident + struct.pack(">HH", int(ck.kem), len(ck.key)) + ck.key for ident, ck in members
@@ -44,7 +44,7 @@ def reference_digest(room_id: str, epoch: int, members: list[Member], suite: int
     data = (
         b"hotline/v1 group code\x00"
         + struct.pack(">B", len(room)) + room
-        + struct.pack(">I", epoch)
+        + struct.pack(">IB", epoch, phase)
         + struct.pack(">HB", suite, len(kems)) + b"".join(struct.pack(">H", k) for k in kems)
         + struct.pack(">H", len(entries))
         + b"".join(entries)
@@ -81,6 +81,7 @@ def test_fixed_example_spelled_out() -> None:
         b"hotline/v1 group code\x00"
         + b"\x01" + b"r"            # u8 len(room_id) || room_id
         + b"\x00\x00\x00\x05"        # u32 epoch
+        + b"\x00"                    # u8 phase (open)
         + b"\x00\x01"                # u16 cipher suite (the default, 0x0001)
         + b"\x02\x00\x20\x64\x7a"    # u8 k, allowed KEMs sorted (X25519, hybrid)
         + b"\x00\x01"                # u16 n
@@ -138,6 +139,21 @@ def test_changes_with_call_settings() -> None:
     assert group_code("room-1", 42, MEMBERS, kems=frozenset({Kem.X25519})) != base
     assert group_code("room-1", 42, MEMBERS, cipher_suite=3).digest == reference_digest(
         "room-1", 42, MEMBERS, suite=3)
+
+
+def test_changes_with_the_phase() -> None:
+    """A server that tells members different phases splits their code."""
+    opened = group_code("room-1", 42, MEMBERS)
+    closed = group_code("room-1", 42, MEMBERS, phase="closed")
+    assert opened == group_code("room-1", 42, MEMBERS, phase="open")
+    assert closed != opened
+    assert closed.digest == reference_digest("room-1", 42, MEMBERS, phase=1)
+
+
+def test_an_unknown_phase_has_no_code() -> None:
+    with pytest.raises(AnnouncementError) as err:
+        group_code("room-1", 42, MEMBERS, phase="recess")
+    assert err.value.reason is Reason.MALFORMED
 
 
 def test_changes_with_room() -> None:

@@ -13,12 +13,15 @@ import pytest
 from hotline.crypto.callkey import CallKeyAnnouncement, CallKeyPair, CallPublicKey, Kem
 from hotline.crypto.frames import Codec, protect, unprotect
 from hotline.crypto.groupcode import group_code
-from hotline.crypto.identity import Identity
+from hotline.crypto.identity import Identity, verify
 from hotline.crypto.keymessage import KeyMessage
 from hotline.crypto.kid import Slot, make_kid, parse_kid
+from hotline.crypto.phaseproof import sign_phase, verify_phase
 from hotline.crypto.sframe import SFrameContext, SFrameHeader, SFrameSender
 from hotline.crypto.wordlist import WORDS
 from hotline.errors import AnnouncementError
+from hotline.phases import PHASE_CODES
+from hotline.roles import ROLE_CODES
 
 V: dict[str, Any] = json.loads(
     (Path(__file__).parents[2] / "vectors" / "hotline-v1.json").read_text())
@@ -56,19 +59,23 @@ def test_announcement() -> None:
     data = h(a["encoded"])
     ann = CallKeyAnnouncement.decode(data)
     ann.verify(room_id=ROOM, participant_id=a["participant_id"],
-               identity_key=identity("alice").public_key)
+               identity_key=identity("alice").public_key, role=a["role"])
+    assert ann.role == a["role"] and ROLE_CODES[a["role"]] == a["role_code"]
     assert ann.encode() == data
     # Ed25519 is deterministic: re-creating gives the same bytes.
     again = CallKeyAnnouncement.create(identity("alice"), ROOM, a["participant_id"], a["epoch"],
-                                       call_key("alice").public)
+                                       call_key("alice").public, a["role"])
     assert again.encode() == data
-    # Layout by hand: type, version, room, participant, epoch, kem, key, identity, signature.
+    # Layout by hand: type, version, room, participant, epoch, role, kem, key, identity,
+    # signature.
     room = ROOM.encode()
     assert data[0] == 0x01 and data[1] == 1 and data[2] == len(room)
     pos = 3 + len(room)
     assert data[3:pos] == room
     assert int.from_bytes(data[pos : pos + 4], "big") == a["participant_id"]
     assert int.from_bytes(data[pos + 4 : pos + 8], "big") == a["epoch"]
+    assert data[pos + 8] == a["role_code"]
+    pos += 1
     assert int.from_bytes(data[pos + 8 : pos + 10], "big") == Kem.X25519
     assert int.from_bytes(data[pos + 10 : pos + 12], "big") == 32
     assert data[pos + 12 : pos + 44] == call_key("alice").public.key
@@ -99,15 +106,16 @@ def test_key_message() -> None:
 def test_group_code() -> None:
     g = V["group_code"]
     members = [(identity(n).public_key, call_key(n).public) for n in g["members"]]
-    code = group_code(ROOM, g["epoch"], members, cipher_suite=g["cipher_suite"],
+    code = group_code(ROOM, g["epoch"], members, phase=g["phase"], cipher_suite=g["cipher_suite"],
                       kems=frozenset(Kem(k) for k in g["kems"]))
+    assert PHASE_CODES[g["phase"]] == g["phase_code"]
     assert code.digest.hex() == g["digest"]
     assert code.digits == g["digits"] and code.words == g["words"]
     # The formula of PROTOCOL.md, by hand.
     entries = sorted(ik + (0x0020).to_bytes(2, "big") + (32).to_bytes(2, "big") + ck.key
                      for ik, ck in members)
     body = (b"hotline/v1 group code\x00" + bytes([len(ROOM)]) + ROOM.encode()
-            + g["epoch"].to_bytes(4, "big")
+            + g["epoch"].to_bytes(4, "big") + bytes([g["phase_code"]])
             + g["cipher_suite"].to_bytes(2, "big") + bytes([len(g["kems"])])
             + b"".join(k.to_bytes(2, "big") for k in sorted(g["kems"]))
             + len(entries).to_bytes(2, "big") + b"".join(entries))
@@ -116,6 +124,23 @@ def test_group_code() -> None:
     assert g["digits"] == " ".join(
         f"{int.from_bytes(digest[5 * i : 5 * i + 5], 'big') % 100000:05d}" for i in range(4))
     assert g["words"] == " ".join(WORDS[b] for b in digest[:8])
+
+
+def test_phase_proof() -> None:
+    p = V["phase_proof"]
+    proof, key = h(p["proof"]), identity(p["signer"]).public_key
+    args = {"room_id": ROOM, "signer": p["participant_id"], "epoch": p["epoch"],
+            "phase": p["phase"]}
+    assert verify_phase(key, proof, **args)
+    assert sign_phase(identity(p["signer"]), **args) == proof  # Ed25519 is deterministic
+    # The signed bytes of PROTOCOL.md, by hand.
+    signed = (b"hotline/v1 phase change\x00" + bytes([len(ROOM)]) + ROOM.encode()
+              + p["participant_id"].to_bytes(4, "big") + p["epoch"].to_bytes(4, "big")
+              + bytes([p["phase_code"]]))
+    assert verify(key, proof, signed)
+    for changed in ({"epoch": p["epoch"] + 1}, {"phase": "closed"}, {"signer": 8},
+                    {"room_id": ROOM + "x"}):
+        assert not verify_phase(key, proof, **(args | changed))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("case", V["frames"], ids=lambda c: f"{c['codec']}-{c['ctr']}")

@@ -132,8 +132,8 @@ def test_the_cli_table_says_when_streams_were_swapped() -> None:
     stats = CallStats("123", "words", ["alice", "carol"], remote, {"video_frames": 1,
                                                                    "audio_frames": 2})
     console = Console(width=200, record=True)
-    console.print(_table(SimpleNamespace(room="summit", path_state="connected", path="via SFU"),  # type: ignore[arg-type]
-                         stats, 3.0))
+    call = SimpleNamespace(room="summit", path_state="connected", path="via SFU", phase="open")
+    console.print(_table(call, stats, 3.0))  # type: ignore[arg-type]
     assert "65 not alice's: streams swapped" in console.export_text()
 
 

@@ -68,6 +68,7 @@ class FakeMember:
         self.sent: list[m.ServerMessage] = []
         self.announce = announce
         self.kept = 10  # messages a resume could replay
+        self.role: str | None = None  # announce this role instead of join_ack's (a liar)
 
     def send(self, message: m.ServerMessage) -> None:
         self.sent.append(message)
@@ -78,13 +79,26 @@ class FakeMember:
             raise TimeoutError
         ack = next(s for s in reversed(self.sent) if isinstance(s, m.JoinAck))
         return CallKeyAnnouncement.create(self.identity, ack.room, ack.participant_id,
-                                          ack.epoch, KEY).encode()
+                                          ack.epoch, KEY, self.role or ack.role).encode()
 
     def can_replay_after(self, received: int) -> bool:
         return received <= self.kept
 
     def of(self, kind: type[m._Message]) -> list[m.ServerMessage]:
         return [s for s in self.sent if isinstance(s, kind)]
+
+
+async def test_join_ack_gives_the_role_and_a_relabelled_announcement_is_refused() -> None:
+    rooms, _ = registry(FakeMedia())
+    live = rooms.get(ROOM)
+    press = FakeMember("press")
+    await live.join(press, "press")
+    assert press.of(m.JoinAck)[0].role == "press"  # type: ignore[union-attr]
+    liar = FakeMember("liar")
+    liar.role = "principal"  # claims more than the room gives it
+    with pytest.raises(ProtocolError, match="role_mismatch"):
+        await live.join(liar, "delegate")
+    assert live.role_of(liar) is None
 
 
 def registry(media: FakeMedia, join_timeout: float = 1.0) -> tuple[RoomRegistry, list[str]]:

@@ -38,6 +38,7 @@ import { workerUrl } from "./provenance.js";
 import { SpeakerPicker, grade, qualityText, received, type Received } from "./quality.js";
 import { RecordingUi } from "./recordingui.js";
 import { Roster } from "./roster.js";
+import { PhaseControls } from "./phaseview.js";
 import { readTile, showProblems } from "./tilefigures.js";
 import { SelfLine, clearRoster, roleLabel } from "./tiles.js";
 import { alarm } from "./trustui.js";
@@ -68,6 +69,8 @@ export class Call {
   /** The direct path and the choice between it and the SFU (two-party rooms that allow it). */
   private readonly direct: DirectPath;
   private timer: ReturnType<typeof setInterval> | null = null;
+  /** OPEN / CLOSED and its controls (from the join on). */
+  private phaseControls: PhaseControls | null = null;
   private readonly abort = new AbortController();
 
   constructor(
@@ -126,7 +129,7 @@ export class Call {
   // ------------------------------------------------------------------ roster events
 
   private onEvent(e: ClientEvent): void {
-    if (this.ended || this.roster.onEvent(e)) return;
+    if (this.ended || this.roster.onEvent(e) || this.phaseControls?.onEvent(e)) return;
     if (e.kind === "pin_mismatch") {
       const text = String(e.data["message"] ?? "the far end's key is not pinned");
       this.pinAlarmed = true;
@@ -156,6 +159,7 @@ export class Call {
     }
     state.participantId = this.client.participantId;
     state.role = this.client.role;
+    this.phaseControls = new PhaseControls(this.client, (text) => this.notice(text));
     this.selfLine = new SelfLine(this.client.party, this.client.role);
     for (const pid of this.client.names.keys()) {
       if (pid !== this.client.participantId) this.roster.tile(pid);
@@ -423,6 +427,7 @@ export class Call {
     this.e2ee.close();
     this.roster.removeAll();
     this.selfLine?.remove();
+    this.phaseControls?.close();
     clearRoster();
     showProblems([]);
     ($("self-video") as HTMLVideoElement).srcObject = null;

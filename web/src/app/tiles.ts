@@ -16,6 +16,7 @@ import { $, type KeyState, type RemoteSummary, state } from "./view.js";
 const ROLE_LABELS: Record<string, string> = {
   principal: "principal", delegate: "delegate", interpreter: "interpreter", aide: "aide (listens)",
   note_taker: "note taker", operator: "operator", press: "press (listens)",
+  recorder: "recorder (listens)",
 };
 
 export function roleLabel(role: string): string {

@@ -130,6 +130,9 @@ export interface AppState {
   hotlines: HotlinesSummary;
   /** Where the page's code came from and which server it talks to (provenance.ts). */
   provenance: Provenance | null;
+  /** The call's phase as shown (phaseview.ts): its changes (ms since the page loaded)
+   * and the alarms of reopenings that were not believed. */
+  callPhase: { phase: "open" | "closed"; changes: { phase: string; atMs: number }[]; alarms: string[] };
 }
 
 export interface HotlinesSummary {
@@ -155,6 +158,7 @@ declare global {
 
 export const state: AppState = {
   phase: "loading", error: null, fingerprint: "", party: "", rooms: [], room: "", role: "", participantId: null,
+  callPhase: { phase: "open", changes: [], alarms: [] },
   code: null, verified: false, sent: { video: 0, audio: 0 }, local: { audio: true, video: true, screen: false },
   remotes: {}, activeSpeaker: null, problems: [], path: null, mediaPath: newPathSummary(),
   quality: { grade: "unknown", rttMs: null, lossPercent: null, jitterMs: null },

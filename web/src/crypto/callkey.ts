@@ -9,15 +9,18 @@
  * fail with a `policy` reason saying so.
  *
  *     u8 type = 0x01 | u8 version = 1 | bytes8 room_id | u32 participant_id | u32 epoch
- *     u16 kem | bytes16 call_public_key | [32] identity_public_key | [64] signature
+ *     u8 role | u16 kem | bytes16 call_public_key | [32] identity_public_key | [64] signature
  *
  * signature = Ed25519 over "hotline/v1 call-key announcement" 0x00 || all of the above.
+ * `role` (ROLE_CODES) is the member's role in the room: a receiver rejects a member whose
+ * signed role differs from the roster's (`role_mismatch`).
  */
 
 import { Aes128Gcm, CipherSuite as HpkeSuite, HkdfSha256 } from "@hpke/core";
 import { DhkemX25519HkdfSha256, X25519 } from "@hpke/dhkem-x25519";
 
 import { type Bytes, ascii, concat, copy, equal, fromUtf8, utf8 } from "./bytes.js";
+import { ROLE_CODES } from "./codes.gen.js";
 import { publicKeyProblem } from "./ed25519_checks.js";
 import { AnnouncementError, type CryptoErrorClass, KeyMessageError, Reason } from "./errors.js";
 import { type Identity, PUBLIC_KEY_SIZE, SIGNATURE_SIZE, verify } from "./identity.js";
@@ -38,6 +41,14 @@ export const POST_QUANTUM: ReadonlySet<Kem> = new Set([Kem.MLKEM768_X25519]);
 const KEM_NAME: Record<Kem, string> = { [Kem.X25519]: "X25519", [Kem.MLKEM768_X25519]: "MLKEM768_X25519" };
 const PUBLIC_SIZE: Record<Kem, number> = { [Kem.X25519]: 32, [Kem.MLKEM768_X25519]: 1184 + 32 };
 const X25519_ENC_SIZE = 32;
+const ROLE_NAMES = new Map(Object.entries(ROLE_CODES).map(([name, code]) => [code, name]));
+
+/** The u8 code of `role` (AnnouncementError(MALFORMED) for a name not in ROLES). */
+export function roleCode(role: string): number {
+  const code = Object.hasOwn(ROLE_CODES, role) ? ROLE_CODES[role] : undefined;
+  if (code === undefined) throw new AnnouncementError(Reason.MALFORMED, `unknown role '${role}'`);
+  return code;
+}
 
 export function isKem(value: number): value is Kem {
   return value === Kem.X25519 || value === Kem.MLKEM768_X25519;
@@ -155,9 +166,11 @@ export interface AnnouncementBinding {
   readonly participantId: number;
   readonly identityKey: Uint8Array;
   readonly allowedKems?: ReadonlySet<Kem>;
+  /** The role the roster gives the sender (not checked if absent). */
+  readonly role?: string;
 }
 
-/** A participant's call public key, signed by its identity key. */
+/** A participant's call public key and its role in the room, signed by its identity key. */
 export class CallKeyAnnouncement {
   constructor(
     readonly roomId: string,
@@ -166,16 +179,18 @@ export class CallKeyAnnouncement {
     readonly callKey: CallPublicKey,
     readonly identityKey: Bytes,
     readonly signature: Bytes,
+    readonly role: string = "delegate",
   ) {}
 
   private static body(roomId: string, participantId: number, epoch: number, callKey: CallPublicKey,
-                      identityKey: Uint8Array): Bytes {
+                      identityKey: Uint8Array, role: string): Bytes {
     return new Writer()
       .u8(MSG_ANNOUNCEMENT)
       .u8(PROTOCOL_VERSION)
       .bytes8(roomIdBytes(roomId, AnnouncementError))
       .u32(participantId)
       .u32(epoch)
+      .u8(roleCode(role))
       .u16(callKey.kem)
       .bytes16(callKey.key)
       .raw(identityKey)
@@ -183,10 +198,10 @@ export class CallKeyAnnouncement {
   }
 
   static async create(identity: Identity, roomId: string, participantId: number, epoch: number,
-                      callKey: CallPublicKey): Promise<CallKeyAnnouncement> {
-    const body = CallKeyAnnouncement.body(roomId, participantId, epoch, callKey, identity.publicKey);
+                      callKey: CallPublicKey, role = "delegate"): Promise<CallKeyAnnouncement> {
+    const body = CallKeyAnnouncement.body(roomId, participantId, epoch, callKey, identity.publicKey, role);
     const signature = await identity.sign(concat(ANNOUNCEMENT_LABEL, body));
-    return new CallKeyAnnouncement(roomId, participantId, epoch, callKey, copy(identity.publicKey), signature);
+    return new CallKeyAnnouncement(roomId, participantId, epoch, callKey, copy(identity.publicKey), signature, role);
   }
 
   encode(): Bytes {
@@ -194,7 +209,8 @@ export class CallKeyAnnouncement {
   }
 
   private ownBody(): Bytes {
-    return CallKeyAnnouncement.body(this.roomId, this.participantId, this.epoch, this.callKey, this.identityKey);
+    return CallKeyAnnouncement.body(this.roomId, this.participantId, this.epoch, this.callKey, this.identityKey,
+      this.role);
   }
 
   /** Parse (does not verify: call `verify`). */
@@ -206,6 +222,9 @@ export class CallKeyAnnouncement {
     if (roomId === null) throw new AnnouncementError(Reason.MALFORMED, "room id is not UTF-8");
     const participantId = r.u32();
     const epoch = r.u32();
+    const code = r.u8();
+    const role = ROLE_NAMES.get(code);
+    if (role === undefined) throw new AnnouncementError(Reason.MALFORMED, `unknown role code ${code}`);
     const kemId = r.u16();
     if (!isKem(kemId)) throw new AnnouncementError(Reason.MALFORMED, `unknown KEM 0x${kemId.toString(16).padStart(4, "0")}`);
     const callKey = new CallPublicKey(kemId, r.bytes16());
@@ -213,11 +232,12 @@ export class CallKeyAnnouncement {
     const signature = r.raw(SIGNATURE_SIZE);
     r.end();
     if (roomId === "") throw new AnnouncementError(Reason.MALFORMED, "empty room id");
-    return new CallKeyAnnouncement(roomId, participantId, epoch, callKey, identityKey, signature);
+    return new CallKeyAnnouncement(roomId, participantId, epoch, callKey, identityKey, signature, role);
   }
 
   /** Check signature and binding against what the roster says about the sender, in
-   * Python's order: identity key, signature, room, participant, KEM policy, usable key. */
+   * Python's order: identity key, signature, room, participant, role, KEM policy, usable
+   * key. */
   async verify(binding: AnnouncementBinding): Promise<void> {
     const body = this.ownBody();
     if (!equal(this.identityKey, binding.identityKey)) {
@@ -231,6 +251,9 @@ export class CallKeyAnnouncement {
     if (this.roomId !== binding.roomId) throw new AnnouncementError(Reason.WRONG_ROOM);
     if (this.participantId !== binding.participantId) {
       throw new AnnouncementError(Reason.BINDING, "participant id differs from the roster");
+    }
+    if (binding.role !== undefined && this.role !== binding.role) {
+      throw new AnnouncementError(Reason.ROLE_MISMATCH, `signed role ${this.role}, the roster says ${binding.role}`);
     }
     checkKemPolicy(this.callKey.kem, binding.allowedKems ?? ALL_KEMS);
     await this.callKey.check();

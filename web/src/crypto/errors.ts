@@ -35,6 +35,8 @@ export const Reason = {
   STALE: "stale",
   BINDING: "binding",
   POLICY: "policy",
+  ROLE_MISMATCH: "role_mismatch", // the signed role differs from the roster's
+  PHASE_UNPROVEN: "phase_unproven", // a reopen without a valid principal's proof
   // identity keys
   FILE: "file",
   PERMISSIONS: "permissions",

@@ -3,7 +3,7 @@
  * (docs/PROTOCOL.md "Group code"; src/hotline/crypto/groupcode.py).
  *
  *     digest = SHA-256( "hotline/v1 group code" 0x00
- *                       || bytes8(room_id) || u32 epoch
+ *                       || bytes8(room_id) || u32 epoch || u8 phase (PHASE_CODES)
  *                       || u16 cipher_suite || u8 k || kem_1 || ... || kem_k   (u16, sorted)
  *                       || u16 n || entry_1 || ... || entry_n )
  *     entry  = identity_public_key (32) || u16 kem || bytes16(call_public_key)
@@ -14,7 +14,8 @@
 
 import { type Bytes, ascii, compare, concat } from "./bytes.js";
 import { ALL_KEMS, type CallPublicKey, type Kem, roomIdBytes } from "./callkey.js";
-import { AnnouncementError } from "./errors.js";
+import { PHASE_CODES, type Phase } from "./codes.gen.js";
+import { AnnouncementError, Reason } from "./errors.js";
 import { PUBLIC_KEY_SIZE } from "./identity.js";
 import { DEFAULT_SUITE } from "./suites.js";
 import { Writer } from "./wire.js";
@@ -50,18 +51,23 @@ function entry(identityKey: Uint8Array, callKey: CallPublicKey): Bytes {
 }
 
 export interface GroupCodeOptions {
+  /** The call's phase ("open" if absent). */
+  readonly phase?: string;
   readonly cipherSuite?: number;
   readonly kems?: ReadonlySet<Kem>;
 }
 
-/** Code for `members` given as [identity public key, call public key] pairs, in a call
- * using `cipherSuite` and allowing `kems`. */
+/** Code for `members` given as [identity public key, call public key] pairs, in `phase`
+ * of a call using `cipherSuite` and allowing `kems`. */
 export async function groupCode(roomId: string, epoch: number,
                                 members: Iterable<readonly [Uint8Array, CallPublicKey]>,
                                 options: GroupCodeOptions = {}): Promise<GroupCode> {
+  const phase = options.phase ?? "open";
+  if (!Object.hasOwn(PHASE_CODES, phase)) throw new AnnouncementError(Reason.MALFORMED, `unknown phase '${phase}'`);
   const entries = Array.from(members, ([i, c]) => entry(i, c)).sort(compare);
   const kems = [...(options.kems ?? ALL_KEMS)].sort((a, b) => a - b);
   const w = new Writer().bytes8(roomIdBytes(roomId, AnnouncementError)).u32(epoch);
+  w.u8(PHASE_CODES[phase as Phase]);
   w.u16(options.cipherSuite ?? DEFAULT_SUITE).u8(kems.length);
   for (const kem of kems) w.u16(kem);
   w.u16(entries.length);

@@ -5,6 +5,7 @@
 
 export * from "./bytes.js";
 export * from "./callkey.js";
+export * from "./codes.gen.js";
 export * from "./auth.js";
 export * from "./ed25519_checks.js";
 export * from "./errors.js";
@@ -13,6 +14,7 @@ export * from "./groupcode.js";
 export * from "./identity.js";
 export * from "./keymessage.js";
 export * from "./kid.js";
+export * from "./phaseproof.js";
 export * from "./replay.js";
 export * from "./sframe.js";
 export * from "./suites.js";

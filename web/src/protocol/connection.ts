@@ -19,7 +19,7 @@ const RESUME_KEEP = 1024;
 
 export type ClientEventKind =
   | "joined" | "member_joined" | "member_left" | "member_media" | "connection_lost" | "resumed" | "keys_rotated" | "group_code" | "group_code_pending" | "key_rejected"
-  | "unverified" | "accepted" | "refused" | "pin_mismatch" | "error" | "closed";
+  | "unverified" | "accepted" | "refused" | "pin_mismatch" | "error" | "closed" | "phase_refused" | "phase" | "phase_alarm";
 
 export interface ClientEvent {
   readonly kind: ClientEventKind;

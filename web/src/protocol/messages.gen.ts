@@ -109,12 +109,13 @@ export interface Welcome {
   readonly roles: Readonly<Record<string, Role>>;
 }
 
-/** Your participant id and the epoch of your join: sign your announcement for them. */
+/** Your participant id, the epoch of your join and your role: sign your announcement for them. */
 export interface JoinAck {
   readonly type: "join_ack";
   readonly room: string;
   readonly participant_id: number;
   readonly epoch: number;
+  readonly role: Role;
 }
 
 /** You are in: the others already in the call. */
@@ -349,7 +350,7 @@ export const SERVER_SHAPES: { readonly [T in ServerMessage["type"]]: Shape } = {
     rooms: list(str()),
     roles: opt(dict(role), {}),
   },
-  join_ack: { room: str(), participant_id: u32, epoch: u32 },
+  join_ack: { room: str(), participant_id: u32, epoch: u32, role: opt(role, "delegate") },
   joined: {
     room: str(),
     participant_id: u32,

@@ -23,7 +23,7 @@ export * from "./messages.gen.js";
 export { b64decode, b64encode } from "./base64url.js";
 
 /** Roles that listen only: the server refuses their `publish` (messages.py LISTEN_ONLY). */
-export const LISTEN_ONLY: ReadonlySet<Role> = new Set<Role>(["aide", "press"]);
+export const LISTEN_ONLY: ReadonlySet<Role> = new Set<Role>(["aide", "press", "recorder"]);
 
 /** Validate one message from the server (ProtocolError if it is refused). */
 export function parseServer(text: string): ServerMessage {

@@ -28,11 +28,13 @@ import {
   type KeyScheduleAction, type KeyScheduleEvent, KeySchedule, type Member, keyScheduleConfig,
 } from "../crypto/keyschedule/index.js";
 import { MediaKeys } from "../crypto/mediakeys.js";
+import { signPhase } from "../crypto/phaseproof.js";
 import { HotlineError, ProtocolError, RemoteError, UsageError, serverError } from "../errors.js";
 import { SignalingConnection } from "./connection.js";
+import { type CallPhase, PhaseView } from "./phase.js";
 import { type Presented, TrustPolicy, UntrustedKey } from "./trust.js";
 import {
-  type ClientMessage, type DirectFrom, type DirectSignal, type ErrorMessage, HOTLINE_TYPES, type HotlineMessage, type MediaRestarted, type MediaState, type MemberInfo, type Role, type ServerMessage, type SubscribeOffer,
+  type ClientMessage, type DirectFrom, type DirectSignal, type ErrorMessage, HOTLINE_TYPES, type HotlineMessage, type MediaRestarted, type MediaState, type MemberInfo, type PhaseChanged, type Role, type ServerMessage, type SubscribeOffer,
   type MemberRecording, type RecordConsentFrom, type RecordRequested,
 } from "./messages.js";
 
@@ -98,6 +100,8 @@ export class SignalingClient extends SignalingConnection {
   private chain: Promise<void> = Promise.resolve(); // the key schedule's input, in order
   private timer: ReturnType<typeof setTimeout> | null = null;
   private timerArmed = false; // after joined, until leave or close
+  /** The call's phase as this client believes it (protocol/phase.ts). */
+  readonly phases = new PhaseView();
 
   constructor(server: string, identity: Identity, options: SignalingOptions = {}) {
     super(server, identity);
@@ -172,7 +176,7 @@ export class SignalingClient extends SignalingConnection {
     this.send(request ?? { type: "join", room }); // a hotline's test or call room: hotline_join
     const ack = await this.reply(["join_ack"], timeoutSeconds);
     if (ack.room !== room) throw new ProtocolError(`the server answered a join of ${JSON.stringify(room)} with another room`);
-    const ann = await this.schedule.announcement(ack.participant_id, ack.epoch);
+    const ann = await this.schedule.announcement(ack.participant_id, ack.epoch, ack.role);
     this.send({ type: "announce", announcement: ann.encode() });
     await this.reply(["joined"], timeoutSeconds); // delivered once the roster was fed
   }
@@ -202,6 +206,19 @@ export class SignalingClient extends SignalingConnection {
 
   answerSubscription(answerSdp: string): void {
     this.send({ type: "subscribe_answer", sdp: answerSdp });
+  }
+
+  /** Close the call (the press is shown out) or reopen it (signed by this device: only a
+   * principal's reopening is believed). Resolves once the server announced the change. */
+  async setPhase(phase: CallPhase, timeoutSeconds = 10.0): Promise<void> {
+    const me = this.participantId;
+    const schedule = this.schedule;
+    if (me === null || schedule === null) throw new UsageError("not in a call");
+    const proof = phase === "open"
+      ? await signPhase(this.identity, { roomId: this.room, signer: me, epoch: schedule.epoch, phase })
+      : new Uint8Array(0);
+    this.send({ type: "set_phase", room: this.room, phase, proof });
+    while ((await this.reply(["phase_changed"], timeoutSeconds)).phase !== phase) { /* an older change */ }
   }
 
   async leave(): Promise<void> {
@@ -294,9 +311,10 @@ export class SignalingClient extends SignalingConnection {
         this.roles.set(message.participant_id, message.role);
         this.role = message.role;
         this.directAllowed = message.direct;
+        this.phases.joined(message.phase, message.phase_epoch);
         this.feed({
           type: "joined", now, epoch: message.epoch, participantId: message.participant_id,
-          members: message.members.map(member),
+          members: message.members.map(member), phase: message.phase,
         }, () => {
           this.timerArmed = true;
           this.event("joined", { participant_id: message.participant_id, epoch: message.epoch });
@@ -320,6 +338,9 @@ export class SignalingClient extends SignalingConnection {
           this.event("member_left", {
             participant_id: message.participant_id, party: this.names.get(message.participant_id) ?? "?",
           }));
+        break;
+      case "phase_changed":
+        this.phaseChanged(message, now);
         break;
       case "member_media":
         if (this.names.has(message.participant_id)) {
@@ -357,6 +378,23 @@ export class SignalingClient extends SignalingConnection {
           for (const listener of [...this.onHotline]) listener(message);
         }
     }
+  }
+
+  /** A phase change: to the key schedule (a roster event, which decides whether a
+   * reopening is proven), then shown as the key schedule holds it. */
+  private phaseChanged(msg: PhaseChanged, now: number): void {
+    this.feed({ type: "phase_changed", now, epoch: msg.epoch, phase: msg.phase, by: msg.by, proof: msg.proof }, () => {
+      const held = this.schedule?.phase ?? msg.phase;
+      if (msg.phase === "open" && held !== "open") {
+        const text = `the server says participant ${msg.by} reopened the call, without a valid phase proof of a principal of this call: it stays CLOSED`;
+        this.phases.alarms.push(text);
+        console.error(`ALARM ${text}`);
+        this.event("phase_alarm", { epoch: msg.epoch, by: msg.by, message: text });
+      } else if (this.phases.take(msg.phase, msg.epoch, now)) {
+        this.event("phase", { phase: msg.phase, epoch: msg.epoch, by: msg.by, shown_out: msg.phase === "closed" && this.role === "press" });
+      }
+      this.replies.put(msg);
+    });
   }
 
   /** Hand `event` to the key schedule after everything before it; `after` runs once it
@@ -405,6 +443,8 @@ export class SignalingClient extends SignalingConnection {
         this.event("group_code_pending", { epoch: action.epoch });
       } else if (action.type === "install_decryption_key") {
         this.event("keys_rotated", { sender: action.sender, generation: action.generation });
+      } else if (action.type === "phase_refused") { // an alarm: a reopen nobody entitled asked
+        this.event("phase_refused", { phase: action.phase, by: action.by, reason: action.reason, epoch: action.epoch });
       }
     }
     this.armTimer();
@@ -439,5 +479,8 @@ export class SignalingClient extends SignalingConnection {
 }
 
 function member(info: MemberInfo): Member {
-  return { participantId: info.participant_id, identityKey: info.identity_key, announcement: info.announcement, party: info.party };
+  return {
+    participantId: info.participant_id, identityKey: info.identity_key, announcement: info.announcement, party: info.party,
+    role: info.role,
+  };
 }

@@ -17,13 +17,13 @@ import {
 import { ProtocolError, UsageError } from "../../src/errors.js";
 import { jsonFiles, readJson } from "./support.js";
 
-interface TraceMember { participant_id: number; identity: string; announcement: string; trusted?: boolean }
+interface TraceMember { participant_id: number; identity: string; announcement: string; trusted?: boolean; role?: string }
 interface TraceEvent {
   type: string; now?: number; epoch?: number; participant_id?: number; members?: TraceMember[];
-  member?: TraceMember; data?: string;
+  member?: TraceMember; data?: string; phase?: string; by?: number; proof?: string;
 }
 interface Config { rekey_interval?: number; grace?: number; rekey_deadline?: number; max_pending?: number }
-interface Trace { name: string; me: string; config?: Config; steps: { event: TraceEvent; expect: unknown }[] }
+interface Trace { name: string; me: string; role?: string; config?: Config; steps: { event: TraceEvent; expect: unknown }[] }
 interface Doc {
   description: string;
   version: number;
@@ -62,6 +62,7 @@ function action(a: KeyScheduleAction): unknown[] {
     case "install_decryption_key": return ["decrypt", a.sender, a.generation, kids(a.kids), toHex(a.baseKey)];
     case "retire_keys": return ["retire", kids(a.kids), a.sending];
     case "member_rejected": return ["rejected", a.participantId, a.reason];
+    case "phase_refused": return ["phase_refused", a.epoch, a.phase, a.by, a.reason];
     case "group_code_pending": return ["code_pending", a.epoch];
     case "group_code_changed": return ["code_changed", a.epoch, [...a.members]];
     case "send_key_message": throw new Error("a sent message is not an action here");
@@ -73,10 +74,10 @@ async function outcome(ks: KeySchedule, event: KeyScheduleEvent): Promise<unknow
   try {
     actions = await ks.handle(event);
   } catch (error) {
-    const code = ks.code?.digits ?? null;
-    if (error instanceof CryptoError) return { refused: `key_message:${error.reason}`, code };
-    if (error instanceof ProtocolError) return { refused: "protocol", code };
-    if (error instanceof UsageError) return { refused: "usage", code };
+    const [code, phase] = [ks.code?.digits ?? null, ks.phase];
+    if (error instanceof CryptoError) return { refused: `key_message:${error.reason}`, code, phase };
+    if (error instanceof ProtocolError) return { refused: "protocol", code, phase };
+    if (error instanceof UsageError) return { refused: "usage", code, phase };
     throw error;
   }
   const sent: (string | number)[][] = [];
@@ -88,7 +89,7 @@ async function outcome(ks: KeySchedule, event: KeyScheduleEvent): Promise<unknow
   return {
     refused: null, sent, actions: actions.filter((a) => a.type !== "send_key_message").map(action),
     code: ks.code?.digits ?? null, code_changed: actions.some((a) => a.type === "group_code_changed"),
-    next_deadline: ks.nextDeadline(),
+    next_deadline: ks.nextDeadline(), phase: ks.phase,
   };
 }
 
@@ -115,9 +116,13 @@ async function runTrace(doc: Doc, trace: Trace): Promise<void> {
   const ks = new KeySchedule(ids.get(trace.me)!, calls.get(trace.me)!, config, {
     random: await traceRandom(256), trusted: (m) => verdicts.get(m.participantId) ?? true,
   });
+  ks.role = trace.role ?? "delegate";
   const member = (m: TraceMember): Member => {
     verdicts.set(m.participant_id, m.trusted ?? true);
-    return { participantId: m.participant_id, identityKey: ids.get(m.identity)!.publicKey, announcement: fromHex(m.announcement) };
+    return {
+      participantId: m.participant_id, identityKey: ids.get(m.identity)!.publicKey, announcement: fromHex(m.announcement),
+      role: m.role ?? "delegate",
+    };
   };
   for (const [i, step] of trace.steps.entries()) {
     const ev = step.event;
@@ -125,7 +130,10 @@ async function runTrace(doc: Doc, trace: Trace): Promise<void> {
     let event: KeyScheduleEvent;
     switch (ev.type) {
       case "joined":
-        event = { type: "joined", now, epoch: ev.epoch!, participantId: ev.participant_id!, members: ev.members!.map(member) };
+        event = {
+          type: "joined", now, epoch: ev.epoch!, participantId: ev.participant_id!, members: ev.members!.map(member),
+          phase: ev.phase ?? "open",
+        };
         break;
       case "member_joined":
         event = { type: "member_joined", now, epoch: ev.epoch!, member: member(ev.member!) };
@@ -134,7 +142,10 @@ async function runTrace(doc: Doc, trace: Trace): Promise<void> {
         event = { type: "member_left", now, epoch: ev.epoch!, participantId: ev.participant_id! };
         break;
       case "phase_changed":
-        event = { type: "phase_changed", now, epoch: ev.epoch!, phase: "open" };
+        event = {
+          type: "phase_changed", now, epoch: ev.epoch!, phase: ev.phase ?? "open", by: ev.by ?? 0,
+          proof: fromHex(ev.proof ?? ""),
+        };
         break;
       case "message":
         event = { type: "key_message_received", now, data: fromHex(ev.data!) };

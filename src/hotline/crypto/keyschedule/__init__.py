@@ -5,7 +5,8 @@ Feed it events (:class:`Joined`, :class:`MemberJoined`, :class:`MemberLeft`,
 :meth:`KeySchedule.handle` (and :class:`PeerAccepted` when the user accepts a device it
 had not verified); it returns actions (:class:`SendKeyMessage`,
 :class:`InstallEncryptionKey`, :class:`InstallDecryptionKey`, :class:`RetireKeys`,
-:class:`GroupCodeChanged`, :class:`MemberRejected`) for the caller to carry out, and
+:class:`GroupCodeChanged`, :class:`MemberRejected`, :class:`PhaseRefused`) for the caller
+to carry out, and
 :meth:`KeySchedule.next_deadline` tells when to feed the next :class:`TimerFired`.
 Time (``now``, seconds) and randomness are passed in; there is no I/O.
 
@@ -30,19 +31,28 @@ Rules (docs/PROTOCOL.md, "Key schedule"):
   the new epoch within ``rekey_deadline`` seconds; if it is late, its current keys are
   retired anyway (fail closed: a leaver, who knows them, cannot keep using them).
 * A member whose call key cannot be sealed to is rejected, not allowed to stop the
-  rekey of everyone else.
+  rekey of everyone else. So is a member whose announcement signs another role than the
+  roster gives it (``role_mismatch``): a server cannot relabel the press as a delegate.
+* Phases (:mod:`hotline.phases`): in the closed phase nothing is sealed to a member whose
+  signed role is shown out (CLOSED_OUT: the press), a newcomer too; a change to closed
+  rekeys at once without them (anyone may close: it only takes keys away). A change back
+  to open needs the phase proof (:mod:`hotline.crypto.phaseproof`) of a trusted member of
+  my view (or me) whose signed role is principal, over my epoch before the change;
+  without it the schedule stays closed (the epoch still advances) and reports
+  :class:`PhaseRefused` (``phase_unproven``). :attr:`KeySchedule.phase` is the phase held.
 * Key messages are accepted once, in the current epoch, with a generation above the
   last one accepted from that sender; messages for a later epoch wait (bounded) until
   that epoch arrives; anything else is rejected with :class:`KeyMessageError`.
-* The group code covers the room, the epoch, every verified member's identity and call
-  key, and one fresh nonce per member (:mod:`hotline.crypto.coderound`): at every epoch
+* The group code covers the room, the epoch, the phase, every verified member's identity
+  and call key, and one fresh nonce per member (:mod:`hotline.crypto.coderound`): at every epoch
   each member sends the others a signed commitment to its nonce, reveals the nonce once
   it holds everyone's commitment, and the code is known (:class:`GroupCodeChanged`) once
   all reveals match; until then it is pending (:class:`GroupCodePending`). Media keys
   never wait for this.
 
 Modules: :mod:`.events` (configuration, events, actions), :mod:`.peers` (membership and
-the checks of roster events), :mod:`.inbox` (addressing of incoming messages, the wait
+the checks of roster events), :mod:`.phase` (whom a phase allows keys, reopen proofs),
+:mod:`.inbox` (addressing of incoming messages, the wait
 for later epochs), :mod:`.schedule` (the state machine). web/src/crypto/keyschedule/ has
 the same modules.
 """

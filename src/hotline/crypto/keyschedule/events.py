@@ -27,6 +27,7 @@ __all__ = [
     "MemberRejected",
     "PeerAccepted",
     "PhaseChanged",
+    "PhaseRefused",
     "RetireKeys",
     "SendKeyMessage",
     "TimerFired",
@@ -63,13 +64,15 @@ class KeyScheduleConfig:
 
 @dataclass(frozen=True, slots=True)
 class Member:
-    """A roster entry from the server: id, identity key, encoded announcement, and the
-    party the server says it belongs to (checked by the client's trust decision)."""
+    """A roster entry from the server: id, identity key, encoded announcement, the party
+    the server says it belongs to (checked by the client's trust decision) and its role
+    in the room (checked against the role its announcement signs: ``role_mismatch``)."""
 
     participant_id: int
     identity_key: bytes
     announcement: bytes
     party: str = ""
+    role: str = "delegate"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +81,7 @@ class Joined:
     epoch: int
     participant_id: int
     members: tuple[Member, ...]  # everyone else already in the call
-    phase: str = "open"
+    phase: str = "open"  # the call's phase at my join (hotline.phases.PHASES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,11 +100,16 @@ class MemberLeft:
 
 @dataclass(frozen=True, slots=True)
 class PhaseChanged:
+    """The call's phase is now ``phase`` (a roster event). A change from closed to open
+    needs ``proof`` (:func:`hotline.crypto.phaseproof.sign_phase`) by member ``by`` of my
+    view whose signed role is principal (0: the operator outside the call, who can only
+    close)."""
+
     now: float
     epoch: int
     phase: str
-    by: int = 0  # the member who asked (0: an operator outside the call)
-    proof: bytes = b""  # hotline.crypto.phaseproof, needed to reopen
+    by: int = 0
+    proof: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,8 +195,20 @@ class MemberRejected:
     reason: Reason
 
 
+@dataclass(frozen=True, slots=True)
+class PhaseRefused:
+    """A change to ``phase`` at ``epoch`` asked by ``by`` was refused (``phase_unproven``:
+    a reopen without a valid proof of a principal): the schedule stayed in its phase.
+    Raise an alarm: the server claimed a reopen nobody entitled asked for."""
+
+    epoch: int
+    phase: str
+    by: int
+    reason: Reason
+
+
 Action = (SendKeyMessage | InstallEncryptionKey | InstallDecryptionKey | RetireKeys
-          | GroupCodeChanged | GroupCodePending | MemberRejected)
+          | GroupCodeChanged | GroupCodePending | MemberRejected | PhaseRefused)
 
 
 #: Decides whether this device trusts a roster member (see :mod:`hotline.crypto.keyschedule`).

@@ -21,6 +21,7 @@ class Peer:
     kids: tuple[int, ...] = ()
     trusted: bool = True  # verified by this device: keys are sealed to it and taken from it
     held: bytes = b""  # its last key message while untrusted (opened if it is accepted)
+    role: str = "delegate"  # signed in its announcement, and the roster's
 
 
 @dataclass(order=True)
@@ -57,8 +58,8 @@ def verify_member(config: KeyScheduleConfig, m: Member, joined_epoch: int | None
     """
     ann = CallKeyAnnouncement.decode(m.announcement)
     ann.verify(room_id=config.room_id, participant_id=m.participant_id,
-               identity_key=m.identity_key, allowed_kems=config.allowed_kems)
+               identity_key=m.identity_key, allowed_kems=config.allowed_kems, role=m.role)
     fits = ann.epoch == joined_epoch if joined_epoch is not None else ann.epoch < epoch
     if not fits:
         raise AnnouncementError(Reason.STALE, "announcement epoch does not fit the roster")
-    return Peer(m.participant_id, m.identity_key, ann, trusted=bool(trusted(m)))
+    return Peer(m.participant_id, m.identity_key, ann, trusted=bool(trusted(m)), role=ann.role)

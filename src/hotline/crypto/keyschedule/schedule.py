@@ -28,6 +28,7 @@ from hotline.crypto.keyschedule.events import (
     MemberRejected,
     PeerAccepted,
     PhaseChanged,
+    PhaseRefused,
     RetireKeys,
     SendKeyMessage,
     TimerFired,
@@ -37,6 +38,7 @@ from hotline.crypto.keyschedule.events import (
 from hotline.crypto.keyschedule.inbox import Pending, check_addressed
 from hotline.crypto.keyschedule.outbox import seal_to_peers
 from hotline.crypto.keyschedule.peers import Deadline, Peer, check_epoch, check_ids, verify_member
+from hotline.crypto.keyschedule.phase import check_phase, keyed, reopen_proven
 from hotline.crypto.kid import kids_for
 from hotline.errors import (
     AnnouncementError,
@@ -75,13 +77,22 @@ class KeySchedule:
         self._roster: set[int] = set()  # every id the server listed, rejected ones too
         self._round: CodeRound | None = None  # this epoch's code commit/reveal
         self._code_ids: tuple[int, ...] | None = None  # whom self.code covers
+        #: The call's phase as this schedule holds it (hotline.phases.PHASES): in the
+        #: closed part nothing is sealed to a member whose signed role is shown out.
+        self.phase = "open"
+        #: My role in the room, as my announcement signs it (:meth:`announcement`).
+        self.role = "delegate"
 
     # -- public API --------------------------------------------------------------------
 
-    def announcement(self, participant_id: int, epoch: int) -> CallKeyAnnouncement:
-        """My signed call-key announcement, to send before or with my join."""
-        return CallKeyAnnouncement.create(self.identity, self.config.room_id, participant_id,
-                                          epoch, self.call_key.public)
+    def announcement(self, participant_id: int, epoch: int,
+                     role: str | None = None) -> CallKeyAnnouncement:
+        """My signed call-key announcement, to send before or with my join, with my role
+        in the room (``join_ack.role``; kept as :attr:`role`)."""
+        ann = CallKeyAnnouncement.create(self.identity, self.config.room_id, participant_id,
+                                         epoch, self.call_key.public, role or self.role)
+        self.role = ann.role
+        return ann
 
     @property
     def members(self) -> tuple[int, ...]:
@@ -114,7 +125,7 @@ class KeySchedule:
             case MemberLeft():
                 return self._member_left(event)
             case PhaseChanged():
-                return self._new_epoch(event.now, event.epoch)
+                return self._phase_changed(event)
             case TimerFired():
                 return self._timer(event.now)
             case KeyMessageReceived():
@@ -148,8 +159,9 @@ class KeySchedule:
         if self.participant_id is not None:
             raise UsageError("already joined")
         check_epoch(self.epoch, ev.epoch)
+        phase = check_phase(ev.phase)
         actions = self._admit(ev.members, ev.participant_id, epoch=ev.epoch)
-        self.participant_id = ev.participant_id
+        self.participant_id, self.phase = ev.participant_id, phase
         return actions + self._new_epoch(ev.now, ev.epoch)
 
     def _member_joined(self, ev: MemberJoined) -> list[Action]:
@@ -169,6 +181,23 @@ class KeySchedule:
         if peer is not None and peer.kids:
             self._retire.append(Deadline(ev.now + self.config.grace, peer.kids))
         return self._new_epoch(ev.now, ev.epoch)
+
+    def _phase_changed(self, ev: PhaseChanged) -> list[Action]:
+        """Closing needs no proof and rekeys at once without the roles shown out; opening
+        a closed call needs a principal's proof, else it stays closed (the epoch still
+        advances) and the refusal is reported."""
+        me = self._require_joined()
+        check_epoch(self.epoch, ev.epoch)
+        phase = check_phase(ev.phase)
+        actions: list[Action] = []
+        if phase == "open" and self.phase == "closed" and not reopen_proven(
+                room_id=self.config.room_id, me=me, my_key=self.identity.public_key,
+                my_role=self.role, peers=self._peers, by=ev.by, proof=ev.proof,
+                epoch=self.epoch):
+            actions.append(PhaseRefused(ev.epoch, phase, ev.by, Reason.PHASE_UNPROVEN))
+            phase = "closed"
+        self.phase = phase
+        return actions + self._new_epoch(ev.now, ev.epoch)
 
     def _new_epoch(self, now: float, epoch: int) -> list[Action]:
         self._require_joined()
@@ -217,7 +246,7 @@ class KeySchedule:
         entries = [(self.identity.public_key, self.call_key.public)] + [
             (p.identity_key, p.announcement.call_key) for p in self._peers.values()
         ]
-        roster = group_code(self.config.room_id, self.epoch, entries,
+        roster = group_code(self.config.room_id, self.epoch, entries, phase=self.phase,
                             cipher_suite=self.config.cipher_suite,
                             kems=self.config.allowed_kems)
         self.code, self._code_ids = epoch_code(roster, nonces), ids
@@ -245,13 +274,15 @@ class KeySchedule:
     # -- my sending key ----------------------------------------------------------------
 
     def _rekey(self, now: float) -> list[Action]:
-        """New sending key, sealed to every peer. Everything is computed first and the
-        state changed last, so a failure cannot leave a half-done rekey behind; a peer
-        whose call key cannot be sealed to is rejected rather than aborting the rekey."""
+        """New sending key, sealed to every peer the phase allows. Everything is computed
+        first and the state changed last, so a failure cannot leave a half-done rekey
+        behind; a peer whose call key cannot be sealed to is rejected rather than aborting
+        the rekey."""
         me = self._require_joined()
         generation = self.generation + 1
         base_key = self._random(BASE_KEY_SIZE)
-        messages, rejected = seal_to_peers(self.identity, self.config, self._peers, me=me,
+        messages, rejected = seal_to_peers(self.identity, self.config,
+                                           keyed(self._peers, self.phase), me=me,
                                            epoch=self.epoch, generation=generation,
                                            base_key=base_key)
         kids = kids_for(me, generation)

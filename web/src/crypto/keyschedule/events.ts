@@ -46,13 +46,16 @@ export function keyScheduleConfig(options: KeyScheduleOptions): KeyScheduleConfi
 
 // -- events (inputs) --------------------------------------------------------------------
 
-/** A roster entry from the server: id, identity key, encoded announcement, and the party
- * the server says it belongs to (checked by the client's trust decision). */
+/** A roster entry from the server: id, identity key, encoded announcement, the party the
+ * server says it belongs to (checked by the client's trust decision) and its role in the
+ * room ("delegate" if absent; checked against the role its announcement signs:
+ * `role_mismatch`). */
 export interface Member {
   readonly participantId: number;
   readonly identityKey: Uint8Array;
   readonly announcement: Uint8Array;
   readonly party?: string;
+  readonly role?: string;
 }
 
 /** Decides whether this device trusts a roster member (see the rules above). */
@@ -64,6 +67,7 @@ export interface Joined {
   readonly epoch: number;
   readonly participantId: number;
   readonly members: readonly Member[]; // everyone else already in the call
+  readonly phase?: string; // the call's phase at my join ("open" if absent)
 }
 
 export interface MemberJoined {
@@ -80,11 +84,16 @@ export interface MemberLeft {
   readonly participantId: number;
 }
 
+/** The call's phase is now `phase` (a roster event). A change from closed to open needs
+ * `proof` (phaseproof.ts `signPhase`) by member `by` of my view whose signed role is
+ * principal (0 or absent: the operator outside the call, who can only close). */
 export interface PhaseChanged {
   readonly type: "phase_changed";
   readonly now: number;
   readonly epoch: number;
   readonly phase: string;
+  readonly by?: number;
+  readonly proof?: Uint8Array;
 }
 
 export interface TimerFired {
@@ -157,9 +166,20 @@ export interface MemberRejected {
   readonly reason: Reason;
 }
 
+/** A change to `phase` at `epoch` asked by `by` was refused (`phase_unproven`: a reopen
+ * without a valid proof of a principal): the schedule stayed in its phase. Raise an alarm:
+ * the server claimed a reopen nobody entitled asked for. */
+export interface PhaseRefused {
+  readonly type: "phase_refused";
+  readonly epoch: number;
+  readonly phase: string;
+  readonly by: number;
+  readonly reason: Reason;
+}
+
 export type KeyScheduleAction =
   | SendKeyMessage | InstallEncryptionKey | InstallDecryptionKey | RetireKeys | GroupCodeChanged | GroupCodePending
-  | MemberRejected;
+  | MemberRejected | PhaseRefused;
 
 /** What a test may compare before and after an event (no key material). */
 export interface KeyScheduleSnapshot {
@@ -173,4 +193,5 @@ export interface KeyScheduleSnapshot {
   readonly pending: number[]; // epochs of waiting key messages
   readonly nextRekey: number | null;
   readonly code: string | null;
+  readonly phase: string;
 }

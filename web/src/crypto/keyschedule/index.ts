@@ -5,7 +5,7 @@
  * Feed it events (`joined`, `member_joined`, `member_left`, `phase_changed`,
  * `timer_fired`, `key_message_received`) with `KeySchedule.handle`; it resolves to actions
  * (`send_key_message`, `install_encryption_key`, `install_decryption_key`, `retire_keys`,
- * `group_code_changed`, `member_rejected`) for the caller to carry out, and `nextDeadline`
+ * `group_code_changed`, `member_rejected`, `phase_refused`) for the caller to carry out, and `nextDeadline`
  * tells when to feed the next `timer_fired`. Time (`now`, seconds) and randomness are
  * passed in; there is no I/O.
  *
@@ -29,19 +29,28 @@
  *   the leave. After every epoch change each peer owes a key of the new epoch within
  *   `rekeyDeadline` seconds; if it is late, its current keys are retired anyway.
  * - A member whose call key cannot be sealed to is rejected, not allowed to stop the rekey
- *   of everyone else.
+ *   of everyone else. So is a member whose announcement signs another role than the roster
+ *   gives it (`role_mismatch`): a server cannot relabel the press as a delegate.
+ * - Phases (codes.gen.ts): in the closed phase nothing is sealed to a member whose signed
+ *   role is shown out (CLOSED_OUT: the press), a newcomer too; a change to closed rekeys at
+ *   once without them (anyone may close: it only takes keys away). A change back to open
+ *   needs the phase proof (phaseproof.ts) of a trusted member of my view (or me) whose
+ *   signed role is principal, over my epoch before the change; without it the schedule
+ *   stays closed (the epoch still advances) and reports `phase_refused`
+ *   (`phase_unproven`). `KeySchedule.phase` is the phase held.
  * - Key messages are accepted once, in the current epoch, with a generation above the last
  *   one accepted from that sender; messages for a later epoch (at most MAX_EPOCHS_AHEAD
  *   ahead) wait, bounded by `maxPending` with the oldest dropped, until that epoch arrives;
  *   anything else is refused with `KeyMessageError`.
- * - The group code covers the room, the epoch, every verified member's identity and call
- *   key, and one fresh nonce per member (coderound.ts): at every epoch each member sends
+ * - The group code covers the room, the epoch, the phase, every verified member's identity
+ *   and call key, and one fresh nonce per member (coderound.ts): at every epoch each member sends
  *   the others a signed commitment to its nonce, reveals the nonce once it holds everyone's
  *   commitment, and the code is known (`group_code_changed`) once all reveals match; until
  *   then it is pending (`group_code_pending`). Media keys never wait for this.
  *
  * Modules (the same as Python's): events.ts (configuration, events, actions), peers.ts
- * (membership and the checks of roster events), inbox.ts (addressing of incoming messages,
+ * (membership and the checks of roster events), phase.ts (whom a phase allows keys, reopen
+ * proofs), inbox.ts (addressing of incoming messages,
  * the wait for later epochs), schedule.ts (the state machine).
  */
 

@@ -17,6 +17,7 @@ export interface Peer {
   kids: readonly bigint[];
   trusted: boolean; // verified by this device: keys are sealed to it and taken from it
   held: Uint8Array | null; // its last key message while untrusted (opened if it is accepted)
+  readonly role: string; // signed in its announcement, and the roster's
 }
 
 /** Keys to retire at `at`. */
@@ -56,10 +57,11 @@ export async function verifyMember(config: KeyScheduleConfig, m: Member, joinedE
   const ann = CallKeyAnnouncement.decode(m.announcement);
   await ann.verify({
     roomId: config.roomId, participantId: m.participantId, identityKey: m.identityKey,
-    allowedKems: config.allowedKems,
+    allowedKems: config.allowedKems, role: m.role ?? "delegate",
   });
   const fits = joinedEpoch !== null ? ann.epoch === joinedEpoch : ann.epoch < epoch;
   if (!fits) throw new AnnouncementError(Reason.STALE, "announcement epoch does not fit the roster");
   const verdict = Boolean(await trusted(m));
-  return { participantId: m.participantId, identityKey: m.identityKey, announcement: ann, generation: -1, kids: [], trusted: verdict, held: null };
+  return { participantId: m.participantId, identityKey: m.identityKey, announcement: ann, generation: -1, kids: [], trusted: verdict, held: null,
+    role: ann.role };
 }

@@ -14,6 +14,7 @@ import { type Bytes, randomBytes } from "../bytes.js";
 import { CallKeyAnnouncement, type CallKeyPair } from "../callkey.js";
 import { CodeMessage, MSG_COMMIT, MSG_REVEAL, NONCE_SIZE } from "../codecommit.js";
 import { CodeRound } from "../coderound.js";
+import type { Phase } from "../codes.gen.js";
 import { AnnouncementError, KeyMessageError, Reason } from "../errors.js";
 import { type GroupCode, epochCode, groupCode } from "../groupcode.js";
 import type { Identity } from "../identity.js";
@@ -21,11 +22,12 @@ import { BASE_KEY_SIZE, KeyMessage } from "../keymessage.js";
 import { kidsFor } from "../kid.js";
 import type {
   GroupCodeChanged, Joined, KeyScheduleAction, KeyScheduleConfig, KeyScheduleEvent, KeyScheduleSnapshot, Member,
-  MemberJoined, MemberLeft, PeerAccepted, SendKeyMessage, TrustDecision,
+  MemberJoined, MemberLeft, PeerAccepted, PhaseChanged, SendKeyMessage, TrustDecision,
 } from "./events.js";
 import { Pending, checkAddressed } from "./inbox.js";
 import { sealToPeers } from "./outbox.js";
 import { type Deadline, type Peer, checkEpoch, checkIds, verifyMember } from "./peers.js";
+import { checkPhase, keyed, reopenProven } from "./phase.js";
 
 const byNumber = (a: number, b: number): number => a - b;
 
@@ -35,6 +37,11 @@ export class KeySchedule {
   epoch = -1;
   generation = -1;
   code: GroupCode | null = null;
+  /** The call's phase as this schedule holds it: in the closed part nothing is sealed to a
+   * member whose signed role is shown out (CLOSED_OUT). */
+  phase: Phase = "open";
+  /** My role in the room, as my announcement signs it (`announcement`). */
+  role = "delegate";
   private readonly peers = new Map<number, Peer>();
   private sendingKids: readonly bigint[] = [];
   private retire: Deadline[] = [];
@@ -68,9 +75,13 @@ export class KeySchedule {
 
   // -- public API ------------------------------------------------------------------------
 
-  /** My signed call-key announcement, to send before or with my join. */
-  announcement(participantId: number, epoch: number): Promise<CallKeyAnnouncement> {
-    return CallKeyAnnouncement.create(this.identity, this.config.roomId, participantId, epoch, this.callKey.publicKey);
+  /** My signed call-key announcement, to send before or with my join, with my role in the
+   * room (`join_ack.role`; kept as `role`). */
+  async announcement(participantId: number, epoch: number, role?: string): Promise<CallKeyAnnouncement> {
+    const ann = await CallKeyAnnouncement.create(this.identity, this.config.roomId, participantId, epoch,
+      this.callKey.publicKey, role ?? this.role);
+    this.role = ann.role;
+    return ann;
   }
 
   /** Participants other than me whose announcement verified (trusted or not). */
@@ -115,6 +126,7 @@ export class KeySchedule {
       pending: this.pending.epochs(),
       nextRekey: this.nextRekey,
       code: this.code?.digits ?? null,
+      phase: this.phase,
     };
   }
 
@@ -127,7 +139,7 @@ export class KeySchedule {
       case "member_left":
         return this.memberLeft(event);
       case "phase_changed":
-        return this.newEpoch(event.now, event.epoch);
+        return this.phaseChanged(event);
       case "timer_fired":
         return this.timer(event.now);
       case "key_message_received":
@@ -166,10 +178,12 @@ export class KeySchedule {
   private async joined(ev: Joined): Promise<KeyScheduleAction[]> {
     if (this.participantId !== null) throw new UsageError("already joined");
     checkEpoch(this.epoch, ev.epoch);
+    const phase = checkPhase(ev.phase ?? "open");
     const [peers, actions] = await this.admit(ev.members, ev.participantId, null, ev.epoch);
     for (const m of ev.members) this.roster.add(m.participantId);
     for (const p of peers) this.peers.set(p.participantId, p);
     this.participantId = ev.participantId;
+    this.phase = phase;
     return [...actions, ...(await this.newEpoch(ev.now, ev.epoch))];
   }
 
@@ -192,6 +206,26 @@ export class KeySchedule {
     this.owed.delete(ev.participantId);
     if (peer !== undefined && peer.kids.length) this.retire.push({ at: ev.now + this.config.grace, kids: peer.kids });
     return this.newEpoch(ev.now, ev.epoch);
+  }
+
+  /** Closing needs no proof and rekeys at once without the roles shown out; opening a
+   * closed call needs a principal's proof, else it stays closed (the epoch still
+   * advances) and the refusal is reported. */
+  private async phaseChanged(ev: PhaseChanged): Promise<KeyScheduleAction[]> {
+    const me = this.requireJoined();
+    checkEpoch(this.epoch, ev.epoch);
+    let phase = checkPhase(ev.phase);
+    const actions: KeyScheduleAction[] = [];
+    const by = ev.by ?? 0;
+    if (phase === "open" && this.phase === "closed" && !(await reopenProven({
+      roomId: this.config.roomId, me, myKey: this.identity.publicKey, myRole: this.role, peers: this.peers, by,
+      proof: ev.proof ?? new Uint8Array(0), epoch: this.epoch,
+    }))) {
+      actions.push({ type: "phase_refused", epoch: ev.epoch, phase, by, reason: Reason.PHASE_UNPROVEN });
+      phase = "closed";
+    }
+    this.phase = phase;
+    return [...actions, ...(await this.newEpoch(ev.now, ev.epoch))];
   }
 
   private async newEpoch(now: number, epoch: number): Promise<KeyScheduleAction[]> {
@@ -273,7 +307,7 @@ export class KeySchedule {
         [p.identityKey, p.announcement.callKey]),
     ];
     const roster = await groupCode(this.config.roomId, this.epoch, entries,
-      { cipherSuite: this.config.cipherSuite, kems: this.config.allowedKems });
+      { phase: this.phase, cipherSuite: this.config.cipherSuite, kems: this.config.allowedKems });
     const code = await epochCode(roster, nonces);
     this.code = code;
     this.codeIds = ids.join(",");
@@ -282,14 +316,14 @@ export class KeySchedule {
 
   // -- my sending key --------------------------------------------------------------------
 
-  /** New sending key, sealed to every peer. Everything is computed first and the state
-   * changed last, so a failure cannot leave a half-done rekey behind; a peer whose call
-   * key cannot be sealed to is rejected rather than aborting the rekey. */
+  /** New sending key, sealed to every peer the phase allows. Everything is computed first
+   * and the state changed last, so a failure cannot leave a half-done rekey behind; a peer
+   * whose call key cannot be sealed to is rejected rather than aborting the rekey. */
   private async rekey(now: number): Promise<KeyScheduleAction[]> {
     const me = this.requireJoined();
     const generation = this.generation + 1;
     const baseKey = this.random(BASE_KEY_SIZE);
-    const [messages, rejected] = await sealToPeers(this.identity, this.config, this.peers,
+    const [messages, rejected] = await sealToPeers(this.identity, this.config, keyed(this.peers, this.phase),
       { me, epoch: this.epoch, generation, baseKey });
     const kids = kidsFor(me, generation);
     const actions: KeyScheduleAction[] = [...rejected];
