@@ -23,7 +23,7 @@ from hotline.client.consentgate import indicator
 from hotline.client.recording import Recorder
 from hotline.crypto.consent import Consent, sign_consent
 from hotline.crypto.identity import Identity
-from hotline.errors import Forbidden
+from hotline.errors import Forbidden, UsageError
 from hotline.server import recording as server_recording
 from hotline.server.rooms import LiveRoom, Member
 from hotline.signaling import messages as m
@@ -126,6 +126,13 @@ async def test_consent_gates_the_recording_and_the_close_ends_it(
         assert not out.exists() and recorder.files == []
         assert _shown(alice) == _shown(boris) == ""
 
+        # a request for another part (e.g. the next open part, asked in advance by a lying
+        # server) is not signed: a principal signs for the phase its own client is in
+        later = _request(alice, pid).model_copy(
+            update={"phase_epoch": alice.signaling.phases.epoch + 1})
+        with pytest.raises(UsageError):
+            alice.signaling.consent_recording(later, True)
+
         # -- alice allows, boris refuses: blocked ---------------------------------------
         alice.signaling.consent_recording(_request(alice, pid), True)
         boris.signaling.consent_recording(_request(boris, pid), False)
@@ -166,6 +173,8 @@ async def test_consent_gates_the_recording_and_the_close_ends_it(
         assert recorder._writer is None and len(recorder.files) >= 2
         await wait_until(lambda: _true(all(_shown(c) == "" for c in (alice, boris, dan, carl))),
                          10.0, "the indicator gone everywhere")
+        with pytest.raises(UsageError):  # the open part's request is over
+            alice.signaling.consent_recording(_request(alice, pid), True)
         sizes = [p.stat().st_size for p in recorder.files]
         await asyncio.sleep(1.0)  # nothing more is written to them in the closed part
         assert [p.stat().st_size for p in recorder.files] == sizes

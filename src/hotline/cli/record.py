@@ -31,7 +31,7 @@ from hotline.client.consentgate import indicator
 from hotline.client.recording import Recorder
 from hotline.client.trustpolicy import TrustPolicy
 from hotline.crypto.identity import Identity
-from hotline.errors import HotlineError
+from hotline.errors import HotlineError, UsageError
 from hotline.signaling import messages as m
 
 
@@ -78,7 +78,11 @@ def answer_request(call: Call, msg: m.RecordRequested, granted: bool,
                    console: Console) -> None:
     """Sign and send this principal's answer to a recorder's request."""
     sig = call.signaling
-    sig.consent_recording(msg, granted)
+    try:
+        sig.consent_recording(msg, granted)
+    except UsageError as exc:
+        console.print(f"[bold red]recording request not answered: {escape(str(exc))}[/]")
+        return
     name = escape(sig.names.get(msg.participant_id, f"participant {msg.participant_id}"))
     console.print(f"recording by {name} of the {msg.phase} part: "
                   f"{'[green]allowed[/]' if granted else '[yellow]refused[/]'} (signed)")

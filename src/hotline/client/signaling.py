@@ -213,9 +213,15 @@ class SignalingClient(SignalingConnection):
                 pass
 
     def consent_recording(self, request: m.RecordRequested, granted: bool) -> None:
-        """Answer a recorder's request, signed by this device (a principal's consent)."""
+        """Answer a recorder's request, signed by this device (a principal's consent), only
+        for the phase this client is in (a server cannot collect a consent in advance for a
+        later phase)."""
         if self.participant_id is None or request.participant_id not in self.identity_keys:
             raise UsageError("no such recorder in the call")
+        if (request.phase, request.phase_epoch) != (self.phases.phase, self.phases.epoch):
+            raise UsageError(f"the request is for the {request.phase} part from epoch "
+                             f"{request.phase_epoch}, but this call is {self.phases.phase} "
+                             f"since epoch {self.phases.epoch}: not signed")
         self._send(answer(self.identity, self.room, self.participant_id, request,
                           self.identity_keys[request.participant_id], granted))
 

@@ -13,6 +13,7 @@ import { $, button } from "./view.js";
 
 export class RecordingUi {
   private request: RecordRequested | null = null;
+  private closed = false;
   private readonly abort = new AbortController();
 
   constructor(private readonly client: SignalingClient, private readonly notice: (text: string) => void) {
@@ -44,13 +45,26 @@ export class RecordingUi {
         this.notice(`${this.name(m.participant_id)} asks the principals to consent to recording the ${m.phase} part.`);
         return;
       }
-      this.request = m;
-      $("record-consent-text").textContent = `${this.name(m.participant_id)} asks to record the ${m.phase} part of this call. ` +
-        "Allow it? Your answer is signed with this device's key; it holds for this part only.";
-      $("record-consent").hidden = false;
+      this.ask(m, 20);
     } else {
       this.notice(`${this.name(m.from)} ${m.granted ? "allowed" : "refused"} recording by ${this.name(m.recorder)}.`);
     }
+  }
+
+  /** Show the dialog for `m` if it is for the phase this page is in (the phase change may
+   * still be on its way through the key schedule: look again, `tries` times). */
+  private ask(m: RecordRequested, tries: number): void {
+    const view = this.client.phases;
+    if (m.phase !== view.phase || m.phase_epoch !== view.epoch) {
+      if (tries > 0 && !this.closed) setTimeout(() => this.ask(m, tries - 1), 250);
+      else this.notice(`A recording request for another part of the call (${m.phase} from epoch ${m.phase_epoch}) was not shown.`);
+      return;
+    }
+    if (this.closed) return;
+    this.request = m;
+    $("record-consent-text").textContent = `${this.name(m.participant_id)} asks to record the ${m.phase} part of this call. ` +
+      "Allow it? Your answer is signed with this device's key; it holds for this part only.";
+    $("record-consent").hidden = false;
   }
 
   private async answer(granted: boolean): Promise<void> {
@@ -70,6 +84,7 @@ export class RecordingUi {
   }
 
   close(): void {
+    this.closed = true;
     this.abort.abort();
     this.client.onRecording = null;
     $("record-consent").hidden = true;
