@@ -37,6 +37,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from hotline.cli.enroll import IdentityFile, Server, TlsCa
+from hotline.cli.record import ConsentPolicy, typed_answer, watch_recordings
 from hotline.client.call import Call
 from hotline.client.callstats import CallStats
 from hotline.client.trustpolicy import TrustPolicy
@@ -125,11 +126,15 @@ def _prompt(call: Call, console: Console, shown: set[tuple[int, str]]) -> None:
 
 def _decide(call: Call | None, line: str, console: Console) -> None:
     word, _, rest = line.strip().partition(" ")
-    if call is None or word not in ("a", "r") or not rest.strip().isdigit():
+    if call is None or word not in ("a", "r", "y", "n") or not rest.strip().isdigit():
         if line.strip():
-            console.print("commands: a N (accept participant N) | r N (refuse it)")
+            console.print("commands: a N (accept participant N) | r N (refuse it) | "
+                          "y N (allow recorder N to record) | n N (refuse it)")
         return
     pid = int(rest)
+    if word in ("y", "n"):
+        typed_answer(call, pid, word == "y", console)
+        return
     try:
         if word == "a":
             call.signaling.accept(pid)
@@ -228,8 +233,10 @@ def join(
                                                    "this ALSA device, e.g. default.")] = None,
     duration: Annotated[float | None, typer.Option(help="Leave after this many seconds.")]
     = None,
-    record: Annotated[Path | None, typer.Option("--record", help="Write each party's "
-                                                "decrypted audio+video here.")] = None,
+    consent_recording: Annotated[ConsentPolicy, typer.Option(
+        "--consent-recording", help="A principal's answer to a recorder's request: yes, "
+        "no, or ask (at a terminal; otherwise left unanswered). Recording is done only by "
+        "`hotline record`, with every principal's consent.")] = ConsentPolicy.ask,
     stats_json: Annotated[Path | None, typer.Option("--stats-json", help="Write call "
                                                     "figures as JSON here at exit.")] = None,
     tls_ca: TlsCa = None,
@@ -284,7 +291,7 @@ def join(
         policy.on_warning = lambda text: console.print(f"[bold yellow]{escape(text)}[/]")
 
         def make_call() -> Call:
-            call = Call(server, ident, room, record_dir=record, media_file=media,
+            call = Call(server, ident, room, media_file=media,
                         camera=camera, microphone=microphone, tls_ca=tls_ca,
                         trust_policy=policy, direct=direct, relay_only=relay_only,
                         turn_ca=turn_ca, listen=listen or [], floor_db=floor_db,
@@ -294,6 +301,7 @@ def join(
             call.on_phase_change = lambda phase: console.print(phase_line(call, phase))
             call.signaling.phases.on_alarm = lambda text: console.print(
                 f"[bold red]ALARM: {escape(text)}[/]")
+            watch_recordings(call, console, consent_recording)
             return call
 
         asyncio.run(_run(make_call, duration, console, stats_json))

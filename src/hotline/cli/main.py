@@ -17,6 +17,7 @@ from hotline.cli import (
     join,
     phase,
     pins,
+    record,
     selfcheck,
     serve,
     standby,
@@ -42,6 +43,7 @@ app.command("serve")(serve.serve)
 app.command("enroll")(enroll.enroll)
 app.command("join")(join.join)
 app.command("phase")(phase.phase)
+app.command("record")(record.record)
 app.command("standby")(standby.standby)
 app.command("call")(hotline_call.call)
 app.command("linktest")(hotline_call.linktest)

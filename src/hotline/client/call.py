@@ -9,8 +9,9 @@ attributes it to: frames of anyone else in it are dropped and counted
 (``wrong_stream_frames``), never decoded. Frames of a member this device has not
 verified have no key on purpose and are counted apart (``unverified_frames``), not as
 failures. Per remote party it counts decrypted frames, failures and the time from join to
-the first decrypted frame (:mod:`hotline.client.callstats`); it can record what it
-receives. When the media path dies it replaces its media connections (``media_restart``)
+the first decrypted frame (:mod:`hotline.client.callstats`). It records nothing itself:
+a recorder seat (:mod:`hotline.client.recording`) taps its tracks and writes only with the
+principals' consent. When the media path dies it replaces its media connections (``media_restart``)
 as :mod:`hotline.client.mediarestart` decides.
 """
 
@@ -22,7 +23,7 @@ import ipaddress
 import logging
 import urllib.parse
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,6 @@ from hotline.client.mediarestart import Connection, MediaRestartPolicy
 from hotline.client.mediasources import open_media
 from hotline.client.paths import CallPaths
 from hotline.client.pathswitch import Path as MediaPath
-from hotline.client.recording import CallRecorder
 from hotline.client.relay import MediaRoute
 from hotline.client.signaling import ClientEvent, SignalingClient, trust
 from hotline.client.synthetic import PatternTrack
@@ -67,7 +67,7 @@ def _loopback_server(server: str) -> str | None:
 
 class Call(PathShown, ChannelListener):
     def __init__(self, server: str, identity: Identity, room: str, *,
-                 kem: Kem = Kem.X25519, record_dir: Path | None = None,
+                 kem: Kem = Kem.X25519,
                  media_file: Path | None = None, camera: str | None = None,
                  microphone: str | None = None, tls_ca: str | None = None,
                  video_size: tuple[int, int] = (320, 240),
@@ -102,12 +102,15 @@ class Call(PathShown, ChannelListener):
         self.tracks: list[PatternTrack] = []
         self.streams: dict[str, RemoteStream] = {}  # by mid
         self.parties: dict[int, str] = {}
-        self.record_dir = record_dir
         self.media_file = media_file
         self.camera, self.microphone = camera, microphone
         self.video_size = video_size
         self._players: list[MediaPlayer] = []
-        self.recorder = None if record_dir is None else CallRecorder(record_dir, self._spawn)
+        #: Given each incoming decrypted track before it is consumed; returns the track to
+        #: consume (hotline.client.recording, which writes only with consent).
+        self.track_tap: Callable[[RemoteStream, MediaStreamTrack], MediaStreamTrack] | None = None
+        #: Awaited by close() first (the recorder closes its file).
+        self.on_close: Callable[[], Awaitable[None]] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._offers: asyncio.Queue[m.SubscribeOffer | m.MediaRestarted | str] = asyncio.Queue()
         self.joined_at = 0.0
@@ -399,11 +402,8 @@ class Call(PathShown, ChannelListener):
         if stream is None:
             log.warning("track on an unknown m-line %s", safe(mid))
             return
-        if self.recorder is not None:
-            pid = stream.participant_id
-            track = self.recorder.add(
-                pid, self.signaling.names.get(pid, f"participant-{pid}"),
-                {s.kind for s in self.streams.values() if s.participant_id == pid}, track)
+        if self.track_tap is not None:
+            track = self.track_tap(stream, track)
         self.consume_track(stream, track)
 
     def consume_track(self, stream: RemoteStream, track: MediaStreamTrack) -> None:
@@ -431,8 +431,8 @@ class Call(PathShown, ChannelListener):
 
     async def close(self) -> None:
         self.auto_restart = False  # connections closed from here on are no path loss
-        if self.recorder is not None:
-            await self.recorder.stop()
+        if self.on_close is not None:
+            await self.on_close()
         for task in list(self._tasks):
             task.cancel()
         self._close_channels()

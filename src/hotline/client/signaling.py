@@ -28,6 +28,7 @@ import ssl
 from collections.abc import Callable
 
 from hotline.client.connection import ClientEvent, SignalingConnection, trust
+from hotline.client.consentgate import RecordingView, answer
 from hotline.client.phase import PhaseView
 from hotline.client.interpretation import Interpretation
 from hotline.client.trust import Verdict
@@ -102,6 +103,8 @@ class SignalingClient(SignalingConnection):
         self.phases = PhaseView()
         #: The room's interpretation channels, each interpreter's, and what we listen to.
         self.interpretation = Interpretation()
+        #: Who records the call, requests and consents (hotline.client.consentgate).
+        self.recordings = RecordingView()
         #: Called after the roster changed (a direct connection needs exactly two).
         self.on_roster: Callable[[], None] | None = None
         #: Called with each ``direct_from`` (the direct connection's signals), in order.
@@ -223,6 +226,19 @@ class SignalingClient(SignalingConnection):
         assert isinstance(reply, m.Listening)
         return list(reply.channels)
 
+    def consent_recording(self, request: m.RecordRequested, granted: bool) -> None:
+        """Answer a recorder's request, signed by this device (a principal's consent), only
+        for the phase this client is in (a server cannot collect a consent in advance for a
+        later phase)."""
+        if self.participant_id is None or request.participant_id not in self.identity_keys:
+            raise UsageError("no such recorder in the call")
+        if (request.phase, request.phase_epoch) != (self.phases.phase, self.phases.epoch):
+            raise UsageError(f"the request is for the {request.phase} part from epoch "
+                             f"{request.phase_epoch}, but this call is {self.phases.phase} "
+                             f"since epoch {self.phases.epoch}: not signed")
+        self._send(answer(self.identity, self.room, self.participant_id, request,
+                          self.identity_keys[request.participant_id], granted))
+
     def request_media_restart(self, reason: str = "") -> None:
         """Ask the SFU for new media connections (``media_restarted`` comes back through
         :attr:`on_subscribe_offer`)."""
@@ -321,6 +337,7 @@ class SignalingClient(SignalingConnection):
                     i.participant_id: i.channel for i in message.members if i.channel}
                 self.present = {message.participant_id, *self.names}
                 self.phases.joined(message.phase, message.phase_epoch)
+                self.recordings.joined(message.members)
                 self._feed(KsJoined(self._now(), message.epoch, message.participant_id,
                                     tuple(self._member(i) for i in message.members),
                                     phase=message.phase))
@@ -342,6 +359,7 @@ class SignalingClient(SignalingConnection):
                 self._event("member_joined", participant_id=message.member.participant_id,
                             party=message.member.party)
                 self.present.add(message.member.participant_id)
+                self.recordings.member_joined(message.member)
                 self._roster_changed()
             case m.MemberLeft():
                 self.unverified.pop(message.participant_id, None)
@@ -349,7 +367,10 @@ class SignalingClient(SignalingConnection):
                 self._event("member_left", participant_id=message.participant_id,
                             party=self.names.get(message.participant_id, "?"))
                 self.present.discard(message.participant_id)
+                self.recordings.member_left(message.participant_id)
                 self._roster_changed()
+            case m.RecordRequested() | m.RecordConsentFrom() | m.MemberRecording():
+                self.recordings.handle(message)
             case m.PhaseChanged():
                 self._phase_changed(message)
             case m.MemberChannel():

@@ -105,6 +105,10 @@ TABLE: dict[type[m.ClientMessage], tuple[Refusal | None, ...]] = {
     m.DirectSignal: (_AUTH_FIRST, _NO_SEAT, _NO_SEAT, ALLOW, _HANDED_OVER),
     # from a member of the call, or from outside it (hotline.server.phases decides)
     m.SetPhase: (_AUTH_FIRST, ALLOW, ALLOW, ALLOW, _HANDED_OVER),
+    # recording (L4): relayed by hotline.server.recording, which checks the roles
+    m.RecordRequest: (_AUTH_FIRST, _NO_SEAT, _NO_SEAT, ALLOW, _HANDED_OVER),
+    m.RecordConsent: (_AUTH_FIRST, _NO_SEAT, _NO_SEAT, ALLOW, _HANDED_OVER),
+    m.SetRecording: (_AUTH_FIRST, _NO_SEAT, _NO_SEAT, ALLOW, _HANDED_OVER),
     # hotlines: every action is checked again by hotline.server.hotline.service
     m.StandbyRegister: (_AUTH_FIRST, ALLOW, ALLOW, ALLOW, _HANDED_OVER),
     m.LinkTestRequest: (_AUTH_FIRST, ALLOW, ALLOW, ALLOW, _HANDED_OVER),

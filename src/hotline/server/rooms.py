@@ -94,12 +94,13 @@ class _Seat:
     token: bytes = b""  # for ``resume`` (never logged)
     channel: str = ""  # an interpreter's: the channel its audio is in ("": floor)
     listening: frozenset[str] = frozenset()  # the channels it gets besides the floor
+    recording: bool = False  # it says it records (L4; hotline.server.recording)
 
     def info(self) -> m.MemberInfo:
         return m.MemberInfo(participant_id=self.participant_id, party=self.session.party,
                             identity_key=self.session.identity_key,
                             announcement=self.announcement, role=self.role, media=self.media,
-                            channel=self.channel)
+                            channel=self.channel, recording=self.recording)
 
 
 class LiveRoom:
@@ -331,6 +332,15 @@ class LiveRoom:
         await self._media.restart(self.name, pid)
         session.send(m.MediaRestarted())
 
+    def seat_of(self, session: Member) -> _Seat:
+        """The seat of ``session``; NotInRoom if it has none."""
+        return self._seats[self._seat_of(session)]
+
+    def broadcast(self, message: m.ServerMessage) -> None:
+        """``message`` to every member of the call."""
+        for seat in self._seats.values():
+            seat.session.send(message)
+
     def send_to(self, participant_id: int, message: m.ServerMessage) -> None:
         seat = self._seats.get(participant_id)
         if seat is not None:
@@ -348,6 +358,12 @@ class LiveRoom:
         if sender != pid or recipient != to or room_id != self.name:
             raise ProtocolError("key message header does not match its sender or recipient")
         target = self._seats.get(to)
+        if target is None and 0 < to < self._next_pid:
+            # it just left (the sender had not seen the leave yet): not the sender's fault,
+            # and an error here would be taken as the answer to its next request
+            log.info("room=%s key message to participant %d, who left: dropped",
+                     safe(self.name), to)
+            return
         if target is None:
             raise ProtocolError(f"no participant {to} in this room")
         target.session.send(m.KeyFrom(sender=pid, data=data))

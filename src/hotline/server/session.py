@@ -36,6 +36,7 @@ from hotline.errors import (
 )
 from hotline.logtext import safe
 from hotline.roles import DEFAULT_ROLE, LISTEN_ONLY, as_role
+from hotline.server import recording
 from hotline.server.connection import Handlers, M, ServerConnection
 from hotline.server.hotline.standby import Endpoint
 from hotline.server.phases import set_phase
@@ -86,6 +87,9 @@ class Session:
         h.add(m.Listen, self._on_listen)
         h.add(m.DirectSignal, self._on_direct_signal)
         h.add(m.SetPhase, lambda msg: set_phase(self, self.state, msg))
+        h.add(m.RecordRequest, self._in_seat(recording.record_request))
+        h.add(m.RecordConsent, self._in_seat(recording.record_consent))
+        h.add(m.SetRecording, self._in_seat(recording.set_recording))
         # hotlines: decided in hotline.server.hotline.service
         hotlines = self.state.hotlines
         h.add(m.StandbyRegister, self._on_standby)
@@ -376,6 +380,13 @@ class Session:
 
     async def _on_ping(self, msg: m.Ping) -> None:
         self.send(m.Pong())
+
+    def _in_seat(self, act: Callable[[LiveRoom, Session, M], None]
+                 ) -> Callable[[M], Awaitable[None]]:
+        """A handler that hands the message to ``act`` with this seat's room."""
+        async def handle(msg: M) -> None:
+            act(self._seat(), self, msg)
+        return handle
 
     # -- hotlines: everything is decided in hotline.server.hotline.service ---------------
 

@@ -372,10 +372,45 @@ class Listen(_Message):
     channels: Channels
 
 
+# -- recording (L4): a visible recorder, with each principal's signed consent -------------
+
+#: A consent signature (Ed25519, :mod:`hotline.crypto.consent`).
+ConsentSignature = Annotated[B64, Field(max_length=128)]
+
+
+class RecordRequest(_Message):
+    """A recorder (role recorder or press) asks the principals to consent to its recording
+    of ``phase`` (relayed to every member as :class:`RecordRequested`)."""
+
+    type: Literal["record_request"] = "record_request"
+    phase: Phase
+
+
+class RecordConsent(_Message):
+    """A principal's answer to ``recorder``'s request: its signature over the consent
+    (:mod:`hotline.crypto.consent`), relayed to every member as :class:`RecordConsentFrom`.
+    The server cannot make one: the recorder checks it with the principal's identity key."""
+
+    type: Literal["record_consent"] = "record_consent"
+    recorder: U32
+    phase: Phase
+    phase_epoch: U32
+    granted: bool
+    signature: ConsentSignature
+
+
+class SetRecording(_Message):
+    """The recorder started (``active``) or stopped writing its file: shown on every
+    terminal as "● recorded by NAME" (:class:`MemberRecording`)."""
+
+    type: Literal["recording"] = "recording"
+    active: bool
+
+
 ClientMessage = Annotated[
     Enroll | Auth | Join | Announce | SendKey | Leave | Publish | SubscribeAnswer | Ping
     | SetMedia | SetChannel | Listen | Resume | MediaRestart | DirectSignal | SetPhase
-    | HotlineClientMessage,
+    | HotlineClientMessage | RecordRequest | RecordConsent | SetRecording,
     Field(discriminator="type"),
 ]
 
@@ -412,6 +447,8 @@ class MemberInfo(BaseModel):
     media: MediaState = MediaState()
     #: The channel this interpreter publishes its audio into ("": its audio is floor).
     channel: ChannelOrFloor = ""
+    #: It records the call now (L4: shown as "● recorded by NAME" to late joiners too).
+    recording: bool = False
 
 
 class IceServer(BaseModel):
@@ -526,6 +563,45 @@ class Listening(_Message):
 
     type: Literal["listening"] = "listening"
     channels: Channels
+class RecordRequested(_Message):
+    """``participant_id`` (a recorder) asks to record ``phase``, which began in
+    ``phase_epoch``: principals answer with ``record_consent``."""
+
+    type: Literal["record_requested"] = "record_requested"
+    participant_id: U32
+    phase: Phase
+    phase_epoch: U32
+
+
+class RecordConsentFrom(_Message):
+    """A :class:`RecordConsent` of member ``from``, relayed as it was sent (``sender`` in
+    Python: ``from`` is a keyword; build one with :meth:`relayed`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True,
+                              serialize_by_alias=True)
+    type: Literal["record_consent_from"] = "record_consent_from"
+    sender: U32 = Field(alias="from")
+    recorder: U32
+    phase: Phase
+    phase_epoch: U32
+    granted: bool
+    signature: ConsentSignature
+
+    @classmethod
+    def relayed(cls, sender: int, consent: RecordConsent) -> RecordConsentFrom:
+        return cls.model_validate({"from": sender, "recorder": consent.recorder,
+                                   "phase": consent.phase, "phase_epoch": consent.phase_epoch,
+                                   "granted": consent.granted,
+                                   "signature": consent.signature})
+
+
+class MemberRecording(_Message):
+    """``participant_id`` started (``active``) or stopped recording ``phase``."""
+
+    type: Literal["member_recording"] = "member_recording"
+    participant_id: U32
+    active: bool
+    phase: Phase
 
 
 class KeyFrom(_Message):
@@ -697,7 +773,7 @@ ServerMessage = Annotated[
     | MemberMedia | KeyFrom | Left | PublishAnswer | SubscribeOffer | MediaRestarted | Pong
     | MemberChannel | Listening
     | DirectFrom | Error | PhaseChanged
-    | HotlineServerMessage,
+    | HotlineServerMessage | RecordRequested | RecordConsentFrom | MemberRecording,
     Field(discriminator="type"),
 ]
 

@@ -38,6 +38,7 @@ import type { PrejoinChoice } from "./prejoin.js";
 import { LevelMeter } from "./prejoin.js";
 import { workerUrl } from "./provenance.js";
 import { SpeakerPicker, grade, qualityText, received, type Received } from "./quality.js";
+import { RecordingUi } from "./recordingui.js";
 import { Roster } from "./roster.js";
 import { PhaseControls } from "./phaseview.js";
 import { readTile, showProblems } from "./tilefigures.js";
@@ -63,6 +64,7 @@ export class Call {
   /** What we hear: each participant's audio at the gain of our channel choice. */
   private readonly audioOut = new AudioOut();
   private readonly channels: Channels;
+  private readonly recordingUi: RecordingUi;
   private readonly speaker = new SpeakerPicker();
   private selfLine: SelfLine | null = null;
   private selfMeter: LevelMeter | null = null;
@@ -92,6 +94,7 @@ export class Call {
     }, this.abort.signal);
     this.roster = new Roster(client, () => this.ended, (pid) => this.channels.sink(pid));
     this.channels = new Channels(client, this.roster, this.audioOut, this.abort.signal);
+    this.recordingUi = new RecordingUi(client, (text) => this.notice(text));
     this.again = choice === null ? null : { audio: choice.audio, video: choice.video, constraints: choice.constraints };
     this.e2ee = new MediaE2EE({ workerUrl: workerUrl(), onFatal: (e) => void this.end(`E2EE failure, call ended: ${e.message}`) });
     client.onKeyActions = (actions) => this.mirror(actions);
@@ -108,6 +111,7 @@ export class Call {
       notice: (text) => this.notice(text),
     });
     client.onEvent.add((e) => {
+      if (e.kind === "joined" || e.kind === "member_joined" || e.kind === "member_left") this.recordingUi.render();
       if (e.kind === "member_joined" || e.kind === "member_left" || e.kind === "accepted" || e.kind === "keys_rotated") this.direct.update();
       this.onEvent(e);
     });
@@ -431,6 +435,7 @@ export class Call {
     status(error === null ? "Leaving…" : "Call ended.");
     this.local.stop();
     this.selfMeter?.close();
+    this.recordingUi.close();
     this.direct.close();
     this.publishPc?.close();
     this.subscribePc?.close();

@@ -55,6 +55,7 @@ export interface MemberInfo {
   readonly role: Role;
   readonly media: MediaState;
   readonly channel: string;
+  readonly recording: boolean;
 }
 
 export interface StreamInfo { readonly mid: string; readonly participant_id: number; readonly kind: "audio" | "video"; }
@@ -92,6 +93,7 @@ const memberInfo: Check<MemberInfo> = record({
   role: opt(role, "delegate"),
   media: opt(mediaState, {"audio": true, "video": true, "screen": false}),
   channel: opt(str(undefined, 12, "^(|[a-z]{2,3}(-[a-z0-9]{2,8})?)$"), ""),
+  recording: opt(bool, false),
 });
 const streamInfo: Check<StreamInfo> = record({ mid: str(), participant_id: u32, kind: literal("audio", "video") });
 
@@ -278,6 +280,33 @@ export interface RecordEntries {
   readonly more: boolean;
 }
 
+/** `participant_id` (a recorder) asks to record `phase`, which began in `phase_epoch`: principals answer with `record_consent`. */
+export interface RecordRequested {
+  readonly type: "record_requested";
+  readonly participant_id: number;
+  readonly phase: "open" | "closed";
+  readonly phase_epoch: number;
+}
+
+/** A `RecordConsent` of member `from`, relayed as it was sent (`sender` in Python: `from` is a keyword; build one with :meth:`relayed`). */
+export interface RecordConsentFrom {
+  readonly type: "record_consent_from";
+  readonly from: number;
+  readonly recorder: number;
+  readonly phase: "open" | "closed";
+  readonly phase_epoch: number;
+  readonly granted: boolean;
+  readonly signature: Bytes;
+}
+
+/** `participant_id` started (`active`) or stopped recording `phase`. */
+export interface MemberRecording {
+  readonly type: "member_recording";
+  readonly participant_id: number;
+  readonly active: boolean;
+  readonly phase: "open" | "closed";
+}
+
 export type ServerMessage =
   | Hello
   | Enrolled
@@ -309,7 +338,10 @@ export type ServerMessage =
   | CallAnswered
   | CallEnded
   | HotlineStatus
-  | RecordEntries;
+  | RecordEntries
+  | RecordRequested
+  | RecordConsentFrom
+  | MemberRecording;
 export type HotlineMessage =
   | StandbyOk
   | LinkTestStart
@@ -405,6 +437,16 @@ export const SERVER_SHAPES: { readonly [T in ServerMessage["type"]]: Shape } = {
     entries: list(b64()),
     more: opt(bool, false),
   },
+  record_requested: { participant_id: u32, phase: literal("open", "closed"), phase_epoch: u32 },
+  record_consent_from: {
+    from: u32,
+    recorder: u32,
+    phase: literal("open", "closed"),
+    phase_epoch: u32,
+    granted: bool,
+    signature: b64(128),
+  },
+  member_recording: { participant_id: u32, active: bool, phase: literal("open", "closed") },
 };
 
 // -- client -> server (fields with a default may be left out) ------------------------
@@ -518,6 +560,22 @@ export interface HotlineJoin { readonly type: "hotline_join"; readonly call_id: 
 /** The dashboard's data: every hotline of my party (`HotlineStatus`). */
 export interface HotlineStatusRequest { readonly type: "hotline_status_request"; readonly last?: number; }
 
+/** A recorder (role recorder or press) asks the principals to consent to its recording of `phase` (relayed to every member as `RecordRequested`). */
+export interface RecordRequest { readonly type: "record_request"; readonly phase: "open" | "closed"; }
+
+/** A principal's answer to `recorder`'s request: its signature over the consent (:mod:`hotline.crypto.consent`), relayed to every member as `RecordConsentFrom`. The server cannot make one: the recorder checks it with the principal's identity key. */
+export interface RecordConsent {
+  readonly type: "record_consent";
+  readonly recorder: number;
+  readonly phase: "open" | "closed";
+  readonly phase_epoch: number;
+  readonly granted: boolean;
+  readonly signature: Bytes;
+}
+
+/** The recorder started (`active`) or stopped writing its file: shown on every terminal as "● recorded by NAME" (`MemberRecording`). */
+export interface SetRecording { readonly type: "recording"; readonly active: boolean; }
+
 export type ClientMessage =
   | Enroll
   | Auth
@@ -543,7 +601,10 @@ export type ClientMessage =
   | CallAnswer
   | Hangup
   | HotlineJoin
-  | HotlineStatusRequest;
+  | HotlineStatusRequest
+  | RecordRequest
+  | RecordConsent
+  | SetRecording;
 export type HotlineClientMessage =
   | StandbyRegister
   | LinkTestRequest
@@ -605,6 +666,15 @@ export const CLIENT_SHAPES: { readonly [T in ClientMessage["type"]]: Shape } = {
   hangup: { call_id: str(undefined, undefined, "^[0-9a-f]{16}$") },
   hotline_join: { call_id: str(undefined, undefined, "^[0-9a-f]{16}$") },
   hotline_status_request: { last: opt(int(1, 200), 20) },
+  record_request: { phase: literal("open", "closed") },
+  record_consent: {
+    recorder: u32,
+    phase: literal("open", "closed"),
+    phase_epoch: u32,
+    granted: bool,
+    signature: b64(128),
+  },
+  recording: { active: bool },
 };
 
 /** The server's hotline messages (standby, link tests, calls, dashboard). */

@@ -35,6 +35,7 @@ import { type CallPhase, PhaseView } from "./phase.js";
 import { type Presented, TrustPolicy, UntrustedKey } from "./trust.js";
 import {
   type ClientMessage, type DirectFrom, type DirectSignal, type ErrorMessage, HOTLINE_TYPES, type HotlineMessage, type MediaRestarted, type MediaState, type MemberInfo, type PhaseChanged, type Role, type ServerMessage, type SubscribeOffer,
+  type MemberRecording, type RecordConsentFrom, type RecordRequested,
 } from "./messages.js";
 
 export { AsyncQueue, type ClientEvent, type ClientEventKind, wsUrl } from "./connection.js";
@@ -87,6 +88,10 @@ export class SignalingClient extends SignalingConnection {
   onSubscribeOffer: ((offer: SubscribeOffer | MediaRestarted) => void) | null = null;
   /** The room joined allows a direct connection between its two members (`joined`). */
   directAllowed = false;
+  /** Members that record the call now (`member_recording`, `MemberInfo.recording`). */
+  readonly recording = new Set<number>();
+  /** Recording requests, relayed consents and recording changes (app/recordingui.ts). */
+  onRecording: ((message: RecordRequested | RecordConsentFrom | MemberRecording) => void) | null = null;
   /** The other member's signals of a direct connection (app/directpath.ts). */
   onDirect: ((message: DirectFrom) => void) | null = null;
   /** Hotline messages (standby, link tests, ringing, calls, dashboard data) and every
@@ -312,8 +317,10 @@ export class SignalingClient extends SignalingConnection {
         this.memberChannels.clear();
         this.channels = message.channels;
         this.listening = [];
+        this.recording.clear();
         for (const i of message.members) {
           this.memberChannels.set(i.participant_id, i.channel);
+          if (i.recording) this.recording.add(i.participant_id);
           this.names.set(i.participant_id, i.party);
           this.identityKeys.set(i.participant_id, i.identity_key);
           this.roles.set(i.participant_id, i.role);
@@ -340,11 +347,13 @@ export class SignalingClient extends SignalingConnection {
         this.roles.set(message.member.participant_id, message.member.role);
         this.media.set(message.member.participant_id, message.member.media);
         this.memberChannels.set(message.member.participant_id, message.member.channel);
+        if (message.member.recording) this.recording.add(message.member.participant_id);
         this.feed({ type: "member_joined", now, epoch: message.epoch, member: member(message.member) }, () =>
           this.event("member_joined", { participant_id: message.member.participant_id, party: message.member.party }));
         break;
       case "member_left":
         this.unverified.delete(message.participant_id);
+        if (this.recording.delete(message.participant_id)) this.onRecording?.({ type: "member_recording", participant_id: message.participant_id, active: false, phase: "open" } as MemberRecording);
         this.feed({ type: "member_left", now, epoch: message.epoch, participantId: message.participant_id }, () =>
           this.event("member_left", {
             participant_id: message.participant_id, party: this.names.get(message.participant_id) ?? "?",
@@ -378,6 +387,15 @@ export class SignalingClient extends SignalingConnection {
         break;
       case "direct_from":
         this.onDirect?.(message);
+        break;
+      case "member_recording":
+        if (message.active) this.recording.add(message.participant_id);
+        else this.recording.delete(message.participant_id);
+        this.onRecording?.(message);
+        break;
+      case "record_requested":
+      case "record_consent_from":
+        this.onRecording?.(message);
         break;
       default:
         if (HOTLINE_TYPES.has(message.type)) {
