@@ -29,8 +29,8 @@ from collections.abc import Callable
 
 from hotline.client.connection import ClientEvent, SignalingConnection, trust
 from hotline.client.consentgate import RecordingView, answer
-from hotline.client.phase import PhaseView
 from hotline.client.interpretation import Interpretation
+from hotline.client.phase import PhaseView
 from hotline.client.trust import Verdict
 from hotline.client.trustpolicy import Presented, TrustPolicy, UntrustedKey
 from hotline.crypto.auth import Purpose, prove

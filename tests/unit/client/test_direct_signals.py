@@ -48,7 +48,10 @@ async def test_a_gated_track_passes_frames_only_while_open() -> None:
     open_ = {"now": False}
     gated = GatedTrack(source, lambda: open_["now"])  # type: ignore[arg-type]
     reading = asyncio.ensure_future(gated.recv())
-    await asyncio.sleep(0.1)
+    for _ in range(500):  # until 10 frames were read (a loaded machine is slow)
+        await asyncio.sleep(0.01)
+        if source.n > 10:
+            break
     assert not reading.done() and source.n > 10  # frames read and dropped while closed
     open_["now"] = True
     first = await asyncio.wait_for(reading, 1)
