@@ -48,3 +48,36 @@ def mean_power(blocks: Iterable[Sequence[int]], hz: float) -> float:
 
 def db(ratio: float) -> float:
     return 10 * math.log10(max(ratio, 1e-30))
+
+
+def write_speaker(path: Path, hz: float, *, size: tuple[int, int] = (160, 120),
+                  seconds: int = 2, fps: int = 15) -> Path:
+    """A Matroska file a Call sends (looped): a moving picture and a steady ``hz`` tone,
+    for a speaker who is seen and heard (a principal)."""
+    import av  # noqa: PLC0415  (only the tests that film a speaker need it)
+
+    with av.open(str(path), "w", format="matroska") as out:
+        video = out.add_stream("mjpeg", rate=fps)
+        video.width, video.height, video.pix_fmt = size[0], size[1], "yuvj420p"
+        audio = out.add_stream("pcm_s16le", rate=RATE, layout="mono")
+        for i in range(seconds * fps):
+            frame = av.VideoFrame(size[0], size[1], "rgb24")
+            frame.planes[0].update(bytes(((x + 4 * i) & 0xFF) for x in range(size[0] * 3))
+                                   * size[1])
+            frame.pts = i
+            for packet in video.encode(frame.reformat(format="yuvj420p")):
+                out.mux(packet)
+        chunk = 960
+        for k in range(seconds * RATE // chunk):
+            samples = b"".join(
+                int(8000 * math.sin(2 * math.pi * hz * n / RATE)).to_bytes(2, "little", signed=True)
+                for n in range(k * chunk, (k + 1) * chunk))
+            frame = av.AudioFrame(format="s16", layout="mono", samples=chunk)
+            frame.planes[0].update(samples)
+            frame.sample_rate, frame.pts = RATE, k * chunk
+            for packet in audio.encode(frame):
+                out.mux(packet)
+        for stream in (video, audio):
+            for packet in stream.encode(None):
+                out.mux(packet)
+    return path
