@@ -3,7 +3,7 @@ part, from which the roles of :data:`CLOSED_OUT` are shown out (no key is sealed
 
 PURE: no I/O. The wire schema types its ``phase`` fields with :data:`Phase`; the key
 schedule (:mod:`hotline.crypto.keyschedule`) and the group code commit to
-:data:`PHASE_CODES`; web/src/protocol/messages.gen.ts has the same tables (generated).
+:data:`PHASE_CODES`; web/src/crypto/codes.gen.ts has the same tables (generated).
 """
 
 from __future__ import annotations

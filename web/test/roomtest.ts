@@ -345,7 +345,7 @@ async function unit(): Promise<void> {
     const isProtocol = (e: unknown): boolean => e instanceof ProtocolError;
     await refused(b, { type: "member_joined", now: t0, epoch: b.ks.epoch, member }, isProtocol, "same epoch");
     await refused(b, { type: "member_left", now: t0, epoch: b.ks.epoch - 1, participantId: a.id }, isProtocol, "older epoch");
-    await refused(b, { type: "phase_changed", now: t0, epoch: 2 ** 32, phase: "x" }, isProtocol, "epoch above u32");
+    await refused(b, { type: "phase_changed", now: t0, epoch: 2 ** 32, phase: "open" }, isProtocol, "epoch above u32");
     await refused(b, { type: "member_joined", now: t0, epoch: b.ks.epoch + 1, member: await asMember(a, b.ks.epoch + 1) },
       isProtocol, "duplicate participant id");
     const fresh = await party(5);
@@ -395,7 +395,7 @@ async function unit(): Promise<void> {
     const first = ofType(actions, "install_encryption_key");
     assert(first.length === 1 && first[0]!.generation === 0, "generation 0 on join");
     same(toHex(first[0]!.baseKey), toHex(new Uint8Array(32).fill(1)), "base key from the random function");
-    actions = await p.ks.handle({ type: "phase_changed", now: t0 + 1, epoch: 6, phase: "talk" });
+    actions = await p.ks.handle({ type: "phase_changed", now: t0 + 1, epoch: 6, phase: "open" });
     same(actions.map((x) => x.type), ["install_encryption_key", "retire_keys", "group_code_pending", "group_code_changed"],
       "phase change actions (alone: no commitment to wait for, the code follows at once)");
     const retire = ofType(actions, "retire_keys")[0]!;
@@ -443,16 +443,16 @@ async function unit(): Promise<void> {
     const [a, b] = (await call(t0, 2)) as [Party, Party];
     const now = t0 + 30;
     // A sees epoch 12 (phase change) first and rekeys; B gets A's key before the roster event
-    const early = sent(a, await a.ks.handle({ type: "phase_changed", now, epoch: 12, phase: "x" }));
+    const early = sent(a, await a.ks.handle({ type: "phase_changed", now, epoch: 12, phase: "open" }));
     same(await deliver([a, b], early, now), [], "held, no action yet");
     same(b.ks.snapshot().pending, [12, 12], "pending for epoch 12 (A's key message and code commitment)");
-    const actions = await b.ks.handle({ type: "phase_changed", now, epoch: 12, phase: "x" });
+    const actions = await b.ks.handle({ type: "phase_changed", now, epoch: 12, phase: "open" });
     same(ofType(actions, "install_decryption_key").map((x) => [x.sender, x.generation]), [[a.id, a.ks.generation]],
       "installed when the epoch arrives");
     same(b.ks.snapshot().pending, [], "nothing waiting");
     // two events handed in without waiting: processed in call order
-    const next = sent(a, await a.ks.handle({ type: "phase_changed", now, epoch: 13, phase: "y" }));
-    const p1 = b.ks.handle({ type: "phase_changed", now, epoch: 13, phase: "y" });
+    const next = sent(a, await a.ks.handle({ type: "phase_changed", now, epoch: 13, phase: "open" }));
+    const p1 = b.ks.handle({ type: "phase_changed", now, epoch: 13, phase: "open" });
     const p2 = b.ks.handle({ type: "key_message_received", now, data: next[0]!.data });
     const [r1, r2] = await Promise.all([p1, p2]);
     assert(ofType(r1, "group_code_pending").length === 1, "roster first");
@@ -480,8 +480,8 @@ async function unit(): Promise<void> {
     ka.onSenders = (s) => { seen = s.size; };
     // replay a fresh rekey through MediaKeys on both sides
     const epoch = a.ks.epoch + 1; // epochs are sequential
-    const aActions = await a.ks.handle({ type: "phase_changed", now: t0, epoch, phase: "m" });
-    const bActions = await b.ks.handle({ type: "phase_changed", now: t0, epoch, phase: "m" });
+    const aActions = await a.ks.handle({ type: "phase_changed", now: t0, epoch, phase: "open" });
+    const bActions = await b.ks.handle({ type: "phase_changed", now: t0, epoch, phase: "open" });
     let toB = await ka.apply(aActions);
     let toA = await kb.apply(bActions);
     assert(seen === 4 && ka.generation === a.ks.generation && ka.rotations === 1, "senders installed");

@@ -59,3 +59,26 @@ async def test_joined_for_another_room_fails_the_join_as_a_protocol_error() -> N
     with pytest.raises(ProtocolError, match="another room"):
         await c._reply(m.Joined, timeout=1)
     assert c._seat is None  # nothing to resume
+
+
+@pytest.mark.asyncio
+async def test_a_reopen_without_a_proof_is_an_alarm_and_the_members_role_reaches_the_schedule(
+        ) -> None:
+    from hotline.crypto.callkey import CallKeyPair
+    from hotline.crypto.keyschedule import Joined, KeySchedule, KeyScheduleConfig, PhaseChanged
+
+    c = client()
+    c._send = lambda message: None  # type: ignore[method-assign]  # no server here
+    c.schedule = KeySchedule(c.identity, CallKeyPair.generate(), KeyScheduleConfig("r"))
+    press = KeySchedule(Identity.generate(), CallKeyPair.generate(), KeyScheduleConfig("r"))
+    info = m.MemberInfo(participant_id=2, party="press", role="press",
+                        identity_key=press.identity.public_key,
+                        announcement=press.announcement(2, 9, "press").encode())
+    c._feed(Joined(0.0, 10, 1, (c._member(info),), "closed"))
+    assert c.schedule.members == (2,)  # its signed role is the roster's: admitted
+    c._feed(PhaseChanged(0.0, 11, "open", 2, b"\x00" * 64))
+    events = [c.events.get_nowait() for _ in range(c.events.qsize())]
+    refused = [e.data for e in events if e.kind == "phase_refused"]
+    assert refused == [{"phase": "open", "by": 2, "reason": "phase_unproven", "epoch": 11}]
+    assert c.schedule.phase == "closed"
+    c._stop_schedule()

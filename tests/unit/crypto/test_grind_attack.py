@@ -229,9 +229,9 @@ def test_member_left_for_an_unknown_id_and_epoch_jumps_are_refused() -> None:
     with pytest.raises(ProtocolError):
         a.ks.handle(sched.MemberLeft(0, EPOCH + 1, 99))  # never in the call
     with pytest.raises(ProtocolError):
-        a.ks.handle(sched.PhaseChanged(0, EPOCH + 2, "x"))  # an epoch skipped
+        a.ks.handle(sched.PhaseChanged(0, EPOCH + 2, "open"))  # an epoch skipped
     with pytest.raises(ProtocolError):
-        a.ks.handle(sched.PhaseChanged(0, EPOCH + 1 + 2**20, "x"))  # any jump
+        a.ks.handle(sched.PhaseChanged(0, EPOCH + 1 + 2**20, "open"))  # any jump
     assert (a.ks.epoch, a.ks.generation, a.ks.members) == before
     actions = a.ks.handle(sched.MemberLeft(0, EPOCH + 1, 2))  # the real one is fine
     assert a.ks.epoch == EPOCH + 1 and a.ks.members == ()

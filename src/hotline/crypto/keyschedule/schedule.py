@@ -28,7 +28,6 @@ from hotline.crypto.keyschedule.events import (
     MemberRejected,
     PeerAccepted,
     PhaseChanged,
-    PhaseRefused,
     RetireKeys,
     SendKeyMessage,
     TimerFired,
@@ -38,8 +37,9 @@ from hotline.crypto.keyschedule.events import (
 from hotline.crypto.keyschedule.inbox import Pending, check_addressed
 from hotline.crypto.keyschedule.outbox import seal_to_peers
 from hotline.crypto.keyschedule.peers import Deadline, Peer, check_epoch, check_ids, verify_member
-from hotline.crypto.keyschedule.phase import check_phase, keyed, reopen_proven
+from hotline.crypto.keyschedule.phase import PhaseView, check_phase, keyed, phase_after
 from hotline.crypto.kid import kids_for
+from hotline.crypto.phaseproof import sign_phase
 from hotline.errors import (
     AnnouncementError,
     KeyMessageError,
@@ -93,6 +93,12 @@ class KeySchedule:
                                          epoch, self.call_key.public, role or self.role)
         self.role = ann.role
         return ann
+
+    def phase_proof(self, phase: str = "open") -> bytes:
+        """My proof asking for ``phase`` as the next change (``set_phase.proof``): over my
+        current epoch, the one before the change."""
+        return sign_phase(self.identity, room_id=self.config.room_id,
+                          signer=self._require_joined(), epoch=self.epoch, phase=phase)
 
     @property
     def members(self) -> tuple[int, ...]:
@@ -188,16 +194,10 @@ class KeySchedule:
         advances) and the refusal is reported."""
         me = self._require_joined()
         check_epoch(self.epoch, ev.epoch)
-        phase = check_phase(ev.phase)
-        actions: list[Action] = []
-        if phase == "open" and self.phase == "closed" and not reopen_proven(
-                room_id=self.config.room_id, me=me, my_key=self.identity.public_key,
-                my_role=self.role, peers=self._peers, by=ev.by, proof=ev.proof,
-                epoch=self.epoch):
-            actions.append(PhaseRefused(ev.epoch, phase, ev.by, Reason.PHASE_UNPROVEN))
-            phase = "closed"
-        self.phase = phase
-        return actions + self._new_epoch(ev.now, ev.epoch)
+        self.phase, refused = phase_after(self.phase, ev, PhaseView(
+            self.config.room_id, me, self.identity.public_key, self.role, self._peers,
+            self.epoch))
+        return ([refused] if refused else []) + self._new_epoch(ev.now, ev.epoch)
 
     def _new_epoch(self, now: float, epoch: int) -> list[Action]:
         self._require_joined()

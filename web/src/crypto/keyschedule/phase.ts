@@ -5,7 +5,9 @@
 
 import { ProtocolError } from "../../errors.js";
 import { CLOSED_OUT, PHASES, type Phase, REOPENERS } from "../codes.gen.js";
+import { Reason } from "../errors.js";
 import { verifyPhase } from "../phaseproof.js";
+import type { PhaseChanged, PhaseRefused } from "./events.js";
 import type { Peer } from "./peers.js";
 
 const U32 = 2 ** 32 - 1;
@@ -23,21 +25,38 @@ export function keyed(peers: ReadonlyMap<number, Peer>, phase: string): Map<numb
   return new Map([...peers].filter(([, p]) => !CLOSED_OUT.has(p.role)));
 }
 
-export interface ReopenRequest {
+/** What a schedule knows to judge a reopen: its room, me, my key and signed role, my view,
+ * my epoch before the change. */
+export interface PhaseView {
   readonly roomId: string;
   readonly me: number;
   readonly myKey: Uint8Array;
   readonly myRole: string;
   readonly peers: ReadonlyMap<number, Peer>;
+  readonly epoch: number;
+}
+
+interface ReopenRequest extends PhaseView {
   readonly by: number;
   readonly proof: Uint8Array;
-  readonly epoch: number;
+}
+
+/** The phase after `ev` for a schedule now in `current`: closing needs no proof; opening a
+ * closed call needs a principal's proof, else it stays closed and the refusal is returned. */
+export async function phaseAfter(current: Phase, ev: PhaseChanged, view: PhaseView): Promise<[Phase, PhaseRefused | null]> {
+  const phase = checkPhase(ev.phase);
+  const by = ev.by ?? 0;
+  if (phase === "open" && current === "closed"
+    && !(await reopenProven({ ...view, by, proof: ev.proof ?? new Uint8Array(0) }))) {
+    return ["closed", { type: "phase_refused", epoch: ev.epoch, phase, by, reason: Reason.PHASE_UNPROVEN }];
+  }
+  return [phase, null];
 }
 
 /** Whether `proof` is a valid phase proof asking to open after `epoch` (mine before the
  * change), signed by `by`: me or a trusted member of my view, whose signed role may
  * reopen (REOPENERS). */
-export async function reopenProven(r: ReopenRequest): Promise<boolean> {
+async function reopenProven(r: ReopenRequest): Promise<boolean> {
   if (!Number.isInteger(r.by) || r.by <= 0 || r.by > U32) return false;
   let key: Uint8Array;
   let role: string;

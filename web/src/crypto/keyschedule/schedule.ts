@@ -20,6 +20,7 @@ import { type GroupCode, epochCode, groupCode } from "../groupcode.js";
 import type { Identity } from "../identity.js";
 import { BASE_KEY_SIZE, KeyMessage } from "../keymessage.js";
 import { kidsFor } from "../kid.js";
+import { signPhase } from "../phaseproof.js";
 import type {
   GroupCodeChanged, Joined, KeyScheduleAction, KeyScheduleConfig, KeyScheduleEvent, KeyScheduleSnapshot, Member,
   MemberJoined, MemberLeft, PeerAccepted, PhaseChanged, SendKeyMessage, TrustDecision,
@@ -27,7 +28,7 @@ import type {
 import { Pending, checkAddressed } from "./inbox.js";
 import { sealToPeers } from "./outbox.js";
 import { type Deadline, type Peer, checkEpoch, checkIds, verifyMember } from "./peers.js";
-import { checkPhase, keyed, reopenProven } from "./phase.js";
+import { checkPhase, keyed, phaseAfter } from "./phase.js";
 
 const byNumber = (a: number, b: number): number => a - b;
 
@@ -82,6 +83,12 @@ export class KeySchedule {
       this.callKey.publicKey, role ?? this.role);
     this.role = ann.role;
     return ann;
+  }
+
+  /** My proof asking for `phase` as the next change (`set_phase.proof`): over my current
+   * epoch, the one before the change. */
+  phaseProof(phase = "open"): Promise<Bytes> {
+    return signPhase(this.identity, { roomId: this.config.roomId, signer: this.requireJoined(), epoch: this.epoch, phase });
   }
 
   /** Participants other than me whose announcement verified (trusted or not). */
@@ -214,18 +221,11 @@ export class KeySchedule {
   private async phaseChanged(ev: PhaseChanged): Promise<KeyScheduleAction[]> {
     const me = this.requireJoined();
     checkEpoch(this.epoch, ev.epoch);
-    let phase = checkPhase(ev.phase);
-    const actions: KeyScheduleAction[] = [];
-    const by = ev.by ?? 0;
-    if (phase === "open" && this.phase === "closed" && !(await reopenProven({
-      roomId: this.config.roomId, me, myKey: this.identity.publicKey, myRole: this.role, peers: this.peers, by,
-      proof: ev.proof ?? new Uint8Array(0), epoch: this.epoch,
-    }))) {
-      actions.push({ type: "phase_refused", epoch: ev.epoch, phase, by, reason: Reason.PHASE_UNPROVEN });
-      phase = "closed";
-    }
+    const [phase, refused] = await phaseAfter(this.phase, ev, {
+      roomId: this.config.roomId, me, myKey: this.identity.publicKey, myRole: this.role, peers: this.peers, epoch: this.epoch,
+    });
     this.phase = phase;
-    return [...actions, ...(await this.newEpoch(ev.now, ev.epoch))];
+    return [...(refused ? [refused] : []), ...(await this.newEpoch(ev.now, ev.epoch))];
   }
 
   private async newEpoch(now: number, epoch: number): Promise<KeyScheduleAction[]> {
