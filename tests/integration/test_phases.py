@@ -197,3 +197,38 @@ async def test_an_operator_closes_from_outside_with_hotline_phase(
     finally:
         for c in calls:
             await c.close()
+
+
+async def test_hotline_join_of_a_press_seat_prints_that_it_is_shown_out(
+        summit: Server, tmp_path: Path) -> None:
+    seat = Identity.generate()
+    seat.save(tmp_path / "press.key")
+    summit.store.enroll(summit.store.new_enrollment_code("press"), seat.public_key)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "hotline.cli", "join", "--server", summit.url, "--identity",
+        str(tmp_path / "press.key"), "--room", ROOM, "--accept-new-devices", "--duration", "60",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        env={**os.environ, "COLUMNS": "200"})
+    (alice,) = await _calls(summit, ("alice",))
+    printed: list[str] = []
+
+    async def line_with(text: str) -> None:
+        assert proc.stdout is not None
+        while not any(text in line for line in printed):
+            line = await asyncio.wait_for(proc.stdout.readline(), 30)
+            assert line, "hotline join ended: " + "".join(printed)
+            printed.append(line.decode(errors="replace"))
+
+    try:
+        async def press_in_call() -> bool:
+            return len(alice.signaling.present) == 2
+
+        await wait_until(press_in_call, 30.0, "the press seat joins with hotline join")
+        await alice.set_phase("closed")
+        await line_with("you are shown out")
+        await alice.set_phase("open")
+        await line_with("phase: OPEN")
+    finally:
+        proc.terminate()
+        await proc.wait()
+        await alice.close()

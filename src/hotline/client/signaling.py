@@ -55,7 +55,6 @@ from hotline.crypto.keyschedule import MemberJoined as KsMemberJoined
 from hotline.crypto.keyschedule import MemberLeft as KsMemberLeft
 from hotline.crypto.keyschedule import PhaseChanged as KsPhaseChanged
 from hotline.crypto.mediakeys import MediaKeys
-from hotline.crypto.phaseproof import sign_phase
 from hotline.errors import CryptoError, HotlineError, ProtocolError, UsageError
 from hotline.logtext import safe
 from hotline.signaling import messages as m
@@ -205,8 +204,7 @@ class SignalingClient(SignalingConnection):
             if self.participant_id is None or self.schedule is None:
                 raise UsageError("not in a call")
             if phase == "open":
-                proof = sign_phase(self.identity, room_id=room, signer=self.participant_id,
-                                   epoch=self.schedule.epoch, phase="open")
+                proof = self.schedule.phase_proof("open")
         self._send(m.SetPhase(room=room, phase=phase, proof=proof))
         if self.participant_id is None:  # from outside: no roster event comes to us
             self._send(m.Ping())

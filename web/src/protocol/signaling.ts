@@ -28,7 +28,6 @@ import {
   type KeyScheduleAction, type KeyScheduleEvent, KeySchedule, type Member, keyScheduleConfig,
 } from "../crypto/keyschedule/index.js";
 import { MediaKeys } from "../crypto/mediakeys.js";
-import { signPhase } from "../crypto/phaseproof.js";
 import { HotlineError, ProtocolError, RemoteError, UsageError, serverError } from "../errors.js";
 import { SignalingConnection } from "./connection.js";
 import { type CallPhase, PhaseView } from "./phase.js";
@@ -229,9 +228,7 @@ export class SignalingClient extends SignalingConnection {
     const me = this.participantId;
     const schedule = this.schedule;
     if (me === null || schedule === null) throw new UsageError("not in a call");
-    const proof = phase === "open"
-      ? await signPhase(this.identity, { roomId: this.room, signer: me, epoch: schedule.epoch, phase })
-      : new Uint8Array(0);
+    const proof = phase === "open" ? await schedule.phaseProof("open") : new Uint8Array(0);
     this.send({ type: "set_phase", room: this.room, phase, proof });
     while ((await this.reply(["phase_changed"], timeoutSeconds)).phase !== phase) { /* an older change */ }
   }
