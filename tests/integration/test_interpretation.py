@@ -191,8 +191,9 @@ async def test_hand_over_between_two_interpreters_of_a_channel(room: Room) -> No
                                                (igor, ivan, RU2_HZ, RU_HZ)):
         await asyncio.sleep(1.0)
         t0 = asyncio.get_running_loop().time()
-        await before.set_channel("zh")  # A stops interpreting into ru ...
-        await after.set_channel("ru")  # ... B takes over
+        # at one moment A stops interpreting into ru and B takes over (two people in a
+        # booth: neither waits for the other's request to be answered)
+        await asyncio.gather(before.set_channel("zh"), after.set_channel("ru"))
         await hears(lena, hz_after, level=level, timeout=5.0)
         await asyncio.sleep(0.5)
         mixed = [(at, list(b)) for at, b in lena.mix.blocks if at >= t0 - 1.0]

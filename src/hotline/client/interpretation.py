@@ -18,6 +18,7 @@ cannot make a listener hear a channel it did not choose.
 from __future__ import annotations
 
 from hotline.errors import UsageError
+from hotline.signaling.channels import describe, unknown_channels
 
 MIN_FLOOR_DB = -40.0
 
@@ -49,11 +50,10 @@ class Interpretation:
 
     def check(self, channels: list[str] | tuple[str, ...] | frozenset[str]) -> None:
         """A UsageError if one of ``channels`` is not a channel of the room."""
-        unknown = [c for c in channels if c not in self.channels]
+        unknown = unknown_channels(channels, self.channels)
         if unknown:
-            have = ", ".join(self.channels) or "none"
-            raise UsageError(f"unknown channel {', '.join(map(repr, unknown))}: this room's "
-                             f"channels are {have}")
+            raise UsageError(f"unknown channel {', '.join(map(repr, unknown))}; this room's "
+                             f"channels: {describe(self.channels)}")
 
     def gain(self, participant_id: int) -> float:
         """The level this listener plays ``participant_id``'s audio at (0: not at all)."""

@@ -41,7 +41,9 @@ class ListenerMix:
         self._gain = gain
         self._queues: dict[int, deque[array[int]]] = {}
         self._primed: set[int] = set()
-        #: (loop time, samples) of each block mixed, when kept.
+        #: (its time on the listener's audio timeline, samples) of each block mixed, when
+        #: kept: loop time of the first block + 20 ms per block (a block mixed late, after
+        #: a stall, keeps its place: a player would play the blocks one after another).
         self.blocks: list[tuple[float, array[int]]] = []
         self._keep = keep
         self._wav: wave.Wave_write | None = None
@@ -103,7 +105,7 @@ class ListenerMix:
                 await asyncio.sleep(due - now)
             samples = self.block()
             if self._keep:
-                self.blocks.append((loop.time(), samples))
+                self.blocks.append((due, samples))
             if self._wav is not None:
                 self._wav.writeframes(samples.tobytes())
 

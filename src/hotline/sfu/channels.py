@@ -57,6 +57,16 @@ class ChannelRouting:
             copy.stream.remove_copy(copy)
             self._paused[copy] = copy.stream.reception.highest
 
+    def update(self, participant_id: int, channel: str | None,
+               listening: frozenset[str] | None, routers: Iterable[Router]) -> int:
+        """``participant_id``'s channel and/or listen set (None: unchanged) changed:
+        :meth:`reroute` the ``routers``. Returns how many copies started or stopped."""
+        if channel is not None:
+            self.channel[participant_id] = channel
+        if listening is not None:
+            self.listening[participant_id] = listening
+        return self.reroute(routers)
+
     def reroute(self, routers: Iterable[Router]) -> int:
         """After a change: start or stop each copy the ``routers`` (of subscribers whose
         connection is up) have. Returns how many copies changed."""

@@ -295,14 +295,10 @@ class Sfu:
     def set_channels(self, room: str, participant_id: int, *, channel: str | None = None,
                      listening: frozenset[str] | None = None) -> int:
         """An interpreter's channel or a subscriber's listen set changed: forwarding
-        follows at once (no renegotiation). Returns how many copies started or stopped."""
-        routing = self.routing(room)
-        if channel is not None:
-            routing.channel[participant_id] = channel
-        if listening is not None:
-            routing.listening[participant_id] = listening
-        return routing.reroute(p.router for p in self.participants(room).values()
-                               if p.subscribe_path.attached and not p.closed)
+        follows at once (:meth:`ChannelRouting.update`)."""
+        return self.routing(room).update(participant_id, channel, listening, [
+            p.router for p in self.participants(room).values()
+            if p.subscribe_path.attached and not p.closed])
 
     def listen(self, room: str, participant_id: int) -> SfuParticipant:
         """A participant that publishes nothing: offered the others' streams at once."""

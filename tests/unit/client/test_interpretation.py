@@ -55,10 +55,10 @@ def test_floor_levels_and_channel_checks() -> None:
             floor_gain(bad)
     i = interpretation()
     i.check(["ru", "zh"])
-    with pytest.raises(UsageError, match="unknown channel 'en': this room's channels are ru, zh"):
+    with pytest.raises(UsageError, match="unknown channel 'en'; this room's channels: ru, zh"):
         i.check(["ru", "en"])
     i.channels = []
-    with pytest.raises(UsageError, match="channels are none"):
+    with pytest.raises(UsageError, match="channels: none"):
         i.check(["ru"])
 
 
