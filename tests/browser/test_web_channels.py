@@ -20,6 +20,9 @@ What is proved:
 - switching to ``zh`` changes the output at once (the time until zh's tone is up and ru's
   is gone is printed, and must stay under 2 s on a loaded 2-core machine);
 - muting the floor (#floor-mute) silences it: its tone falls by more than 40 dB;
+- a server that forwards a channel the page did not choose (the test tells the SFU so,
+  behind the page's back) is not heard: ru's packets arrive, its tone stays more than
+  40 dB below its level when chosen;
 - the tiles and the participant list show each interpreter's channel.
 
 Needs ``make web`` and the loopback-only namespace.
@@ -41,6 +44,7 @@ import pytest_asyncio
 
 from hotline.client.call import Call
 from hotline.crypto.identity import Identity
+from hotline.server.app import STATE
 
 from ..support.server import Server, running_server
 from ..support.trust import accept_all
@@ -244,6 +248,24 @@ async def test_channel_picker_floor_level_and_mute(
         muted = await levels(listener)
         assert muted["floor"] < floor_only["floor"] - 40, (show(floor_only), show(muted))
         assert muted["zh"] > -70, show(muted)
+
+        # -- a server that forwards ru behind the page's back: received, not played --------
+        sfu = srv.app[STATE].sfu
+        me = st["participantId"]
+        ru_pid = calls[1].signaling.participant_id
+        copy = next(c for s, c in sfu.participants(ROOM)[me].subscribed.items()
+                    if s.publisher == ru_pid and s.kind == "audio")
+        packets = (await listener.remote("interp-ru"))["audioPacketsReceived"]
+        sfu.set_channels(ROOM, me, listening=frozenset({"ru", "zh"}))
+
+        async def ru_arrives() -> bool:
+            r = await listener.remote("interp-ru")
+            return int(r["audioPacketsReceived"]) > packets + 50
+        await wait_until(ru_arrives, 10, "ru's packets at the page")
+        assert copy in copy.stream.copies  # the SFU forwards it
+        lied = await levels(listener)
+        filtered = lied["ru"] - ru["ru"]  # ru's tone now, against ru's tone when chosen
+        assert filtered < -40, (show(ru), show(lied))
         assert not listener.problems, listener.problems
         print(f"\nfloor only: {show(floor_only)}\nfloor at -20 dB: {show(floor_20db)} "
               f"(floor {ducked:+.1f} dB)\nru, floor -20 dB: {show(ru)}\n"
@@ -251,7 +273,8 @@ async def test_channel_picker_floor_level_and_mute(
               f"cross-leak: zh into ru {leak_zh_in_ru:.1f} dB, ru into zh {leak_ru_in_zh:.1f} dB;"
               f" switch ru -> zh heard after {switch_s * 1000:.0f} ms (zh's first time), "
               f"zh -> ru after {back_s * 1000:.0f} ms; muted floor "
-              f"{muted['floor'] - floor_only['floor']:.1f} dB")
+              f"{muted['floor'] - floor_only['floor']:.1f} dB; ru forwarded behind the page's "
+              f"back: {show(lied)} (ru {filtered:.1f} dB)")
     finally:
         for call in calls:
             await call.close()
