@@ -40,6 +40,7 @@ from hotline.signaling import messages as m
 
 log = logging.getLogger("hotline.recording")
 CHECK_INTERVAL = 0.2
+RETRY_S = 5.0  # after a file could not be started
 #: The roles that may record.
 RECORDERS = frozenset({"recorder", "press"})
 
@@ -73,6 +74,7 @@ class Recorder:
     _task: asyncio.Task[None] | None = None
     _busy: asyncio.Lock = field(default_factory=asyncio.Lock)
     _steps: set[asyncio.Future[None]] = field(default_factory=set)
+    _retry_at: float = 0.0  # after a file could not be started (loop time)
 
     def attach(self) -> None:
         """Tap the call's tracks and watch its consents, roster and phase (before
@@ -185,7 +187,8 @@ class Recorder:
         if not allowed:
             self._say(self._why(d))
             return
-        if self._writer is None and self._live():
+        if self._writer is None and self._live() \
+                and asyncio.get_running_loop().time() >= self._retry_at:
             await self._open()
 
     def _request(self) -> None:
@@ -253,7 +256,11 @@ class Recorder:
         except OSError as exc:
             self._writer = None
             sig.send(m.SetRecording(active=False))
-            self._say(f"not recording: {exc}")
+            if writer.halted:  # the rule stopped it: started again as soon as it allows
+                self._say(f"not recording: {exc}")
+                return
+            self._retry_at = asyncio.get_running_loop().time() + RETRY_S
+            self._say(f"not recording: {exc} (trying again in {RETRY_S:.0f} s)")
             return
         if writer.missing:
             self._say(f"no media from {', '.join(writer.missing)} (left out of the file)")
