@@ -34,15 +34,14 @@ from aiortc.mediastreams import MediaStreamTrack
 
 from hotline.client.call import Call
 from hotline.client.callstats import RemoteStream
-from hotline.client.consentgate import CONSENTERS, Decision, decide
+from hotline.client.consentgate import Decision, decide
 from hotline.client.mkvwriter import MkvWriter, TrackSpec
+from hotline.roles import CONSENTERS, RECORDERS
 from hotline.signaling import messages as m
 
 log = logging.getLogger("hotline.recording")
 CHECK_INTERVAL = 0.2
 RETRY_S = 5.0  # after a file could not be started
-#: The roles that may record.
-RECORDERS = frozenset({"recorder", "press"})
 
 
 @dataclass
