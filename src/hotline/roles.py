@@ -23,6 +23,9 @@ LISTEN_ONLY: frozenset[str] = frozenset({"aide", "press", "recorder"})
 ROLE_CODES: dict[str, int] = {"principal": 1, "delegate": 2, "interpreter": 3, "aide": 4,
                               "note_taker": 5, "operator": 6, "press": 7, "recorder": 8}
 
+#: Roles whose seat may record the call (REQUIREMENTS L4), and whose consent it needs.
+RECORDERS: frozenset[str] = frozenset({"recorder", "press"})
+CONSENTERS: frozenset[str] = frozenset({"principal"})
 
 def check_role(role: str) -> str:
     """``role`` if it is one of :data:`ROLES`; a UsageError naming them otherwise."""

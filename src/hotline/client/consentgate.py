@@ -21,9 +21,6 @@ from hotline.crypto.consent import Consent, sign_consent, verify_consent
 from hotline.crypto.identity import Identity
 from hotline.signaling import messages as m
 
-#: The roles whose consent a recorder needs.
-CONSENTERS = frozenset({"principal"})
-
 
 @dataclass(frozen=True)
 class Decision:

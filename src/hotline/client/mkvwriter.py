@@ -136,6 +136,10 @@ class MkvWriter:
         except (av.error.FFmpegError, ValueError) as exc:
             log.warning("recording %s: a frame was not written: %s", self.path.name, exc)
 
+    @property
+    def halted(self) -> bool:
+        return self._halted
+
     def halt(self) -> None:
         """Write no frame from now on (synchronous: the consent ended)."""
         self._halted = True

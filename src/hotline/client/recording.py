@@ -34,14 +34,14 @@ from aiortc.mediastreams import MediaStreamTrack
 
 from hotline.client.call import Call
 from hotline.client.callstats import RemoteStream
-from hotline.client.consentgate import CONSENTERS, Decision, decide
+from hotline.client.consentgate import Decision, decide
 from hotline.client.mkvwriter import MkvWriter, TrackSpec
+from hotline.roles import CONSENTERS, RECORDERS
 from hotline.signaling import messages as m
 
 log = logging.getLogger("hotline.recording")
 CHECK_INTERVAL = 0.2
-#: The roles that may record.
-RECORDERS = frozenset({"recorder", "press"})
+RETRY_S = 5.0  # after a file could not be started
 
 
 @dataclass
@@ -73,6 +73,7 @@ class Recorder:
     _task: asyncio.Task[None] | None = None
     _busy: asyncio.Lock = field(default_factory=asyncio.Lock)
     _steps: set[asyncio.Future[None]] = field(default_factory=set)
+    _retry_at: float = 0.0  # after a file could not be started (loop time)
 
     def attach(self) -> None:
         """Tap the call's tracks and watch its consents, roster and phase (before
@@ -185,7 +186,8 @@ class Recorder:
         if not allowed:
             self._say(self._why(d))
             return
-        if self._writer is None and self._live():
+        if self._writer is None and self._live() \
+                and asyncio.get_running_loop().time() >= self._retry_at:
             await self._open()
 
     def _request(self) -> None:
@@ -253,7 +255,11 @@ class Recorder:
         except OSError as exc:
             self._writer = None
             sig.send(m.SetRecording(active=False))
-            self._say(f"not recording: {exc}")
+            if writer.halted:  # the rule stopped it: started again as soon as it allows
+                self._say(f"not recording: {exc}")
+                return
+            self._retry_at = asyncio.get_running_loop().time() + RETRY_S
+            self._say(f"not recording: {exc} (trying again in {RETRY_S:.0f} s)")
             return
         if writer.missing:
             self._say(f"no media from {', '.join(writer.missing)} (left out of the file)")

@@ -17,14 +17,11 @@ import logging
 
 from hotline.errors import Forbidden, Refused
 from hotline.logtext import safe
+from hotline.roles import CONSENTERS, RECORDERS
 from hotline.server.rooms import LiveRoom, Member
 from hotline.signaling import messages as m
 
 log = logging.getLogger("hotline.recording")
-#: The roles that may record (a visible participant of the call).
-RECORDERS = frozenset({"recorder", "press"})
-#: The roles whose consent a recorder needs.
-CONSENTERS = frozenset({"principal"})
 
 
 def _recorder_seat(room: LiveRoom, session: Member, what: str) -> int:

@@ -10,11 +10,10 @@ import { type Bytes, ascii, concat } from "./bytes.js";
 import { KeyMessageError, Reason } from "./errors.js";
 import { type Identity, PUBLIC_KEY_SIZE, verify } from "./identity.js";
 import { roomIdBytes } from "./callkey.js";
+import { PHASE_CODES } from "./codes.gen.js";
 import { Writer } from "./wire.js";
 
 const LABEL = ascii("hotline/v1 recording consent\0");
-/** Each phase's code on the wire (src/hotline/phases.py PHASE_CODES). */
-const PHASE_CODES: Readonly<Record<string, number>> = { open: 0, closed: 1 };
 
 export interface Consent {
   readonly roomId: string;
@@ -28,7 +27,7 @@ export interface Consent {
 
 /** The signed bytes; KeyMessageError(MALFORMED) for fields out of range. */
 export function consentMessage(c: Consent): Bytes {
-  const code = PHASE_CODES[c.phase];
+  const code = (PHASE_CODES as Readonly<Record<string, number>>)[c.phase];
   if (code === undefined) throw new KeyMessageError(Reason.MALFORMED, `unknown phase ${c.phase}`);
   if (c.recorderKey.length !== PUBLIC_KEY_SIZE) {
     throw new KeyMessageError(Reason.MALFORMED, "a recorder identity key is 32 bytes");
