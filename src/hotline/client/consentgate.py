@@ -80,8 +80,6 @@ class RecordingView:
 
     #: Members that record now (participant ids).
     recording: set[int] = field(default_factory=set)
-    #: The roster's entry of each member (track titles: a member's channel).
-    infos: dict[int, m.MemberInfo] = field(default_factory=dict)
     #: The last answer of each member, by recorder: recorder -> member -> answer.
     consents: dict[int, dict[int, m.RecordConsentFrom]] = field(default_factory=dict)
     #: Requests waiting for this principal's answer (a person asked), by recorder.
@@ -96,19 +94,16 @@ class RecordingView:
 
     def joined(self, members: list[m.MemberInfo]) -> None:
         self.recording = {i.participant_id for i in members if i.recording}
-        self.infos = {i.participant_id: i for i in members}
         self.consents.clear()
         self.requests.clear()
         self._changed()
 
     def member_joined(self, info: m.MemberInfo) -> None:
-        self.infos[info.participant_id] = info
         if info.recording:
             self.recording.add(info.participant_id)
             self._changed()
 
     def member_left(self, pid: int) -> None:
-        self.infos.pop(pid, None)
         self.consents.pop(pid, None)
         for answers in self.consents.values():
             answers.pop(pid, None)

@@ -105,12 +105,12 @@ class Recorder:
 
     def _listen_to_every_channel(self) -> None:
         """Ask the SFU for every interpretation channel of the room besides the floor
-        (``listen``), where the signaling client has them (interpretation channels, L2)."""
+        (``listen``; interpretation channels, L2)."""
         sig = self.call.signaling
-        channels = list(getattr(getattr(sig, "interpretation", None), "channels", None) or [])
-        listen = getattr(sig, "listen", None)
-        if not channels or listen is None:
+        channels = list(sig.interpretation.channels)
+        if not channels:
             return
+        listen = sig.listen
 
         async def ask() -> None:
             try:
@@ -226,10 +226,7 @@ class Recorder:
         specs = []
         for src in self._live():
             name = sig.names.get(src.participant_id, f"participant {src.participant_id}")
-            info = sig.recordings.infos.get(src.participant_id)
-            channels = getattr(getattr(sig, "interpretation", None), "member_channel", None)
-            channel = str((channels or {}).get(src.participant_id, "")
-                          or getattr(info, "channel", "") or "")
+            channel = sig.interpretation.member_channel.get(src.participant_id, "")
             if src.kind == "audio" and channel:
                 title, lang = f"{channel} interpretation ({name})", channel
             else:
