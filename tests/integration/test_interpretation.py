@@ -22,6 +22,7 @@ from hotline.crypto.identity import Identity
 from hotline.errors import BadRequest, UsageError
 from hotline.server.app import STATE
 from hotline.sfu.forwarding import ForwardedCopy
+from hotline.signaling import messages as m
 
 from ..support.server import Server, running_server
 from ..support.tones import db, mean_power, power, write_tone
@@ -222,6 +223,12 @@ async def test_channel_requests_give_clear_errors(room: Room) -> None:
         await dan.signaling.listen(["en"])
     with pytest.raises(UsageError, match="floor level"):
         dan.set_floor_level(-50)
+    # nine channels: refused by the schema on both ends (sent here past the client's)
+    dan.signaling.send(m.Listen.model_construct(channels=["ru"] * 9))
+    with pytest.raises(BadRequest, match="channels: List should have at most 8"):
+        await dan.signaling.listen([])  # its reply comes after the refusal
+    await dan.listen(["ru"] * 9)  # the same channel nine times is one
+    assert dan.interpretation.listening == {"ru"}
     ivan = await room.join("ivan", RU_HZ)
     with pytest.raises(UsageError, match="unknown channel 'fr'"):
         await ivan.set_channel("fr")
