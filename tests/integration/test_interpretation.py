@@ -243,3 +243,31 @@ def _channel_seen(viewer: Call, member: Call, channel: str):  # type: ignore[no-
         pid = member.signaling.participant_id
         return viewer.interpretation.member_channel.get(pid or -1) == channel
     return check
+
+
+async def test_channels_survive_a_media_restart(room: Room) -> None:
+    """A listener's media restart (new connections, same seat): the SFU still forwards it
+    only the channel it listens to, without a new ``listen``."""
+    await room.join("alice", FLOOR_HZ)
+    await room.join("ivan", RU_HZ, channel="ru")
+    await room.join("zhou", ZH_HZ, channel="zh")
+    lena = await room.join("lena", listen=["ru"], floor_db=-20, mix=True)
+    await hears(lena, RU_HZ)
+    old_zh = room.copy("lena", "zhou")
+    lena.restart_media("test")
+
+    async def restarted() -> bool:
+        try:
+            return room.copy("lena", "zhou") is not old_zh and \
+                room.copy("lena", "ivan").packets_out > 100
+        except (KeyError, StopIteration):
+            return False
+    await wait_until(restarted, 30.0, "the new connections to carry ru")
+    await asyncio.sleep(0.5)
+    after = await window(lena, 2.0)
+    leak = db(mean_power(after, ZH_HZ) / mean_power(after, RU_HZ))
+    floor = db(mean_power(after, FLOOR_HZ) / mean_power(after, RU_HZ))
+    print(f"\nafter a media restart: zh {leak:+.1f} dB, floor {floor:+.1f} dB re ru; "
+          f"zh copy forwarded {room.copy('lena', 'zhou').packets_out} packets")
+    assert room.copy("lena", "zhou").packets_out == 0
+    assert leak < -40 and abs(floor + 20) < 2
