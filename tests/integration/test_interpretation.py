@@ -188,13 +188,15 @@ async def test_hand_over_between_two_interpreters_of_a_channel(room: Room) -> No
     level = mean_power(steady, RU_HZ) / 10  # present: within 10 dB of the steady level
 
     gaps = []
-    for before, after, hz_before, hz_after in ((ivan, igor, RU_HZ, RU2_HZ),
-                                               (igor, ivan, RU2_HZ, RU_HZ)):
+    for before, after, hz_before, hz_after, how in (
+            (ivan, igor, RU_HZ, RU2_HZ, "A to zh"), (igor, ivan, RU2_HZ, RU_HZ, "A to zh"),
+            (ivan, igor, RU_HZ, RU2_HZ, "A leaves the call: a rekey too")):
         await asyncio.sleep(1.0)
         t0 = asyncio.get_running_loop().time()
         # at one moment A stops interpreting into ru and B takes over (two people in a
         # booth: neither waits for the other's request to be answered)
-        await asyncio.gather(before.set_channel("zh"), after.set_channel("ru"))
+        await asyncio.gather(before.close() if "leaves" in how else before.set_channel("zh"),
+                             after.set_channel("ru"))
         await hears(lena, hz_after, level=level, timeout=5.0)
         await asyncio.sleep(0.5)
         mixed = [(at, list(b)) for at, b in lena.mix.blocks if at >= t0 - 1.0]
@@ -203,7 +205,7 @@ async def test_hand_over_between_two_interpreters_of_a_channel(room: Room) -> No
         gap_ms = max(0.0, (first_b - last_a - BLOCK_S) * 1000)
         overlap = first_b < last_a
         gaps.append(gap_ms)
-        print(f"\nhand-over {hz_before} Hz -> {hz_after} Hz: gap {gap_ms:.0f} ms"
+        print(f"\nhand-over {hz_before} Hz -> {hz_after} Hz ({how}): gap {gap_ms:.0f} ms"
               f"{' (overlap)' if overlap else ''}; signalled in "
               f"{(first_b - t0) * 1000:.0f} ms from the first request to B heard")
     assert max(gaps) <= 200
