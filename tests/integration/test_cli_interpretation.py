@@ -6,7 +6,6 @@ channel choices are clear errors (in a loopback-only namespace: join starts real
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import wave
 from pathlib import Path
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ..support.tones import db, mean_power, write_tone
-from .test_cli_join import HOTLINE, free_port, run
+from .test_cli_join import HOTLINE, hotline_serve, run
 
 pytestmark = pytest.mark.usefixtures("loopback_netns")
 MEMBERS = {"alice": "principal", "ivan": "interpreter", "lena": "aide"}
@@ -28,12 +27,7 @@ def _join(url: str, party: str, *args: str, cwd: Path) -> subprocess.Popen[str]:
 
 
 def test_an_interpreter_and_a_listener_from_the_terminal(tmp_path: Path) -> None:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([*HOTLINE, "serve", "--port", str(port)], cwd=tmp_path,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        assert server.stdout is not None and url in server.stdout.readline()
+    with hotline_serve(tmp_path) as url:
         for party in MEMBERS:
             out = run("admin", "party", "add", party, "--json", cwd=tmp_path)
             code = json.loads(out.stdout)["enrollment_code"]
@@ -82,9 +76,3 @@ def test_an_interpreter_and_a_listener_from_the_terminal(tmp_path: Path) -> None
         ru, floor = mean_power(tail, 650), mean_power(tail, 400)
         print(f"\nhotline join --listen ru --floor -20: floor {db(floor / ru):+.1f} dB re ru")
         assert ru > 1e4 and abs(db(floor / ru) + 20) < 2
-    finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()

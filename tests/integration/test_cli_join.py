@@ -9,7 +9,8 @@ import signal
 import socket
 import subprocess
 import sys
-import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -40,13 +41,27 @@ def enrolled_summit(url: str, cwd: Path) -> None:
                cwd=cwd).returncode == 0
 
 
-def test_two_terminals_hold_an_encrypted_call(tmp_path: Path) -> None:
+@contextmanager
+def hotline_serve(cwd: Path) -> Iterator[str]:
+    """``hotline serve`` on a free loopback port with its data in ``cwd``; yields its URL,
+    stops it (Ctrl-C) at the end."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([*HOTLINE, "serve", "--port", str(port)], cwd=tmp_path,
+    server = subprocess.Popen([*HOTLINE, "serve", "--port", str(port)], cwd=cwd,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         assert server.stdout is not None and url in server.stdout.readline()
+        yield url
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def test_two_terminals_hold_an_encrypted_call(tmp_path: Path) -> None:
+    with hotline_serve(tmp_path) as url:
         for party in ("alice", "bob"):
             out = run("admin", "party", "add", party, "--json", cwd=tmp_path)
             assert out.returncode == 0, out.stderr
@@ -90,10 +105,3 @@ def test_two_terminals_hold_an_encrypted_call(tmp_path: Path) -> None:
         down = run("join", "--server", f"http://127.0.0.1:{free_port()}", "--identity",
                    "alice.key", "--room", "summit", cwd=tmp_path)
         assert down.returncode == 1 and "cannot reach" in down.stderr
-    finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        time.sleep(0)

@@ -22,6 +22,7 @@ from hotline.crypto.identity import Identity
 from hotline.errors import BadRequest, UsageError
 from hotline.server.app import STATE
 from hotline.sfu.forwarding import ForwardedCopy
+from hotline.signaling import messages as m
 
 from ..support.server import Server, running_server
 from ..support.tones import db, mean_power, power, write_tone
@@ -187,13 +188,15 @@ async def test_hand_over_between_two_interpreters_of_a_channel(room: Room) -> No
     level = mean_power(steady, RU_HZ) / 10  # present: within 10 dB of the steady level
 
     gaps = []
-    for before, after, hz_before, hz_after in ((ivan, igor, RU_HZ, RU2_HZ),
-                                               (igor, ivan, RU2_HZ, RU_HZ)):
+    for before, after, hz_before, hz_after, how in (
+            (ivan, igor, RU_HZ, RU2_HZ, "A to zh"), (igor, ivan, RU2_HZ, RU_HZ, "A to zh"),
+            (ivan, igor, RU_HZ, RU2_HZ, "A leaves the call: a rekey too")):
         await asyncio.sleep(1.0)
         t0 = asyncio.get_running_loop().time()
         # at one moment A stops interpreting into ru and B takes over (two people in a
         # booth: neither waits for the other's request to be answered)
-        await asyncio.gather(before.set_channel("zh"), after.set_channel("ru"))
+        await asyncio.gather(before.close() if "leaves" in how else before.set_channel("zh"),
+                             after.set_channel("ru"))
         await hears(lena, hz_after, level=level, timeout=5.0)
         await asyncio.sleep(0.5)
         mixed = [(at, list(b)) for at, b in lena.mix.blocks if at >= t0 - 1.0]
@@ -202,7 +205,7 @@ async def test_hand_over_between_two_interpreters_of_a_channel(room: Room) -> No
         gap_ms = max(0.0, (first_b - last_a - BLOCK_S) * 1000)
         overlap = first_b < last_a
         gaps.append(gap_ms)
-        print(f"\nhand-over {hz_before} Hz -> {hz_after} Hz: gap {gap_ms:.0f} ms"
+        print(f"\nhand-over {hz_before} Hz -> {hz_after} Hz ({how}): gap {gap_ms:.0f} ms"
               f"{' (overlap)' if overlap else ''}; signalled in "
               f"{(first_b - t0) * 1000:.0f} ms from the first request to B heard")
     assert max(gaps) <= 200
@@ -222,6 +225,12 @@ async def test_channel_requests_give_clear_errors(room: Room) -> None:
         await dan.signaling.listen(["en"])
     with pytest.raises(UsageError, match="floor level"):
         dan.set_floor_level(-50)
+    # nine channels: refused by the schema on both ends (sent here past the client's)
+    dan.signaling.send(m.Listen.model_construct(channels=["ru"] * 9))
+    with pytest.raises(BadRequest, match="channels: List should have at most 8"):
+        await dan.signaling.listen([])  # its reply comes after the refusal
+    await dan.listen(["ru"] * 9)  # the same channel nine times is one
+    assert dan.interpretation.listening == {"ru"}
     ivan = await room.join("ivan", RU_HZ)
     with pytest.raises(UsageError, match="unknown channel 'fr'"):
         await ivan.set_channel("fr")
@@ -236,3 +245,31 @@ def _channel_seen(viewer: Call, member: Call, channel: str):  # type: ignore[no-
         pid = member.signaling.participant_id
         return viewer.interpretation.member_channel.get(pid or -1) == channel
     return check
+
+
+async def test_channels_survive_a_media_restart(room: Room) -> None:
+    """A listener's media restart (new connections, same seat): the SFU still forwards it
+    only the channel it listens to, without a new ``listen``."""
+    await room.join("alice", FLOOR_HZ)
+    await room.join("ivan", RU_HZ, channel="ru")
+    await room.join("zhou", ZH_HZ, channel="zh")
+    lena = await room.join("lena", listen=["ru"], floor_db=-20, mix=True)
+    await hears(lena, RU_HZ)
+    old_zh = room.copy("lena", "zhou")
+    lena.restart_media("test")
+
+    async def restarted() -> bool:
+        try:
+            return room.copy("lena", "zhou") is not old_zh and \
+                room.copy("lena", "ivan").packets_out > 100
+        except (KeyError, StopIteration):
+            return False
+    await wait_until(restarted, 30.0, "the new connections to carry ru")
+    await asyncio.sleep(0.5)
+    after = await window(lena, 2.0)
+    leak = db(mean_power(after, ZH_HZ) / mean_power(after, RU_HZ))
+    floor = db(mean_power(after, FLOOR_HZ) / mean_power(after, RU_HZ))
+    print(f"\nafter a media restart: zh {leak:+.1f} dB, floor {floor:+.1f} dB re ru; "
+          f"zh copy forwarded {room.copy('lena', 'zhou').packets_out} packets")
+    assert room.copy("lena", "zhou").packets_out == 0
+    assert leak < -40 and abs(floor + 20) < 2

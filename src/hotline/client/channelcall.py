@@ -52,6 +52,7 @@ class ChannelListener:
 
     async def listen(self, channels: list[str] | tuple[str, ...]) -> None:
         """Hear ``channels`` besides the floor ([]: the floor only), from now on."""
+        channels = list(dict.fromkeys(channels))  # each once
         self.interpretation.check(channels)
         self.interpretation.listening = frozenset(channels)  # the filter first: no overlap
         await self.signaling.listen(list(channels))
