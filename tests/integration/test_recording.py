@@ -14,12 +14,10 @@ import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import av
 import pytest
 import pytest_asyncio
 
 from hotline.client.call import Call
-from hotline.client.consentgate import indicator
 from hotline.client.recording import Recorder
 from hotline.crypto.consent import Consent, sign_consent
 from hotline.crypto.identity import Identity
@@ -28,6 +26,7 @@ from hotline.server import recording as server_recording
 from hotline.server.rooms import LiveRoom, Member
 from hotline.signaling import messages as m
 
+from ..support.recorded import last_request, shown, streams, video_frames
 from ..support.server import Server, running_server
 from ..support.trust import accept_all
 from ..support.wait import wait_until
@@ -61,42 +60,10 @@ async def _recorder(srv: Server, out: Path) -> tuple[Call, Recorder]:
     return call, recorder
 
 
-def _request(call: Call, recorder: int) -> m.RecordRequested:
-    """The last request of ``recorder`` this member saw."""
-    reqs = [r for r in call.signaling.recordings.requests if r[0] == recorder]
-    assert reqs, "no request seen"
-    pid, phase, epoch = reqs[-1]
-    return m.RecordRequested(participant_id=pid, phase=phase, phase_epoch=epoch)
-
-
 async def _said(recorder: Recorder, text: str, timeout: float = 20.0) -> None:
     async def said() -> bool:
         return any(text in line for line in recorder.log)
     await wait_until(said, timeout, f"the recorder to say {text!r} (said {recorder.log})")
-
-
-def _shown(call: Call) -> str:
-    return indicator(call.signaling.names, call.signaling.recordings.recording)
-
-
-def _video(call: Call, party: str) -> int:
-    remote = call.stats().remote.get(party)
-    return 0 if remote is None else int(remote["video_frames_decrypted"])
-
-
-def _streams(path: Path) -> dict[str, tuple[str, int, float]]:
-    """title -> (kind, frames decoded, seconds) of each stream of a recording."""
-    with av.open(str(path)) as container:
-        assert container.duration is not None and container.duration > 0
-        titles = {st.index: (st.metadata.get("title", ""), st.type) for st in container.streams}
-        frames = dict.fromkeys(titles, 0)
-        last = dict.fromkeys(titles, 0.0)
-        for packet in container.demux():
-            for frame in packet.decode():
-                frames[packet.stream.index] += 1
-                if frame.time is not None:
-                    last[packet.stream.index] = max(last[packet.stream.index], frame.time)
-    return {title: (kind, frames[i], last[i]) for i, (title, kind) in titles.items()}
 
 
 async def test_consent_gates_the_recording_and_the_close_ends_it(
@@ -116,7 +83,7 @@ async def test_consent_gates_the_recording_and_the_close_ends_it(
             return [] if recorder._writer is None else recorder._writer.titles
 
         async def media_reaches_recorder() -> bool:
-            return _video(rec_call, "alice") > 60 and _video(rec_call, "boris") > 60
+            return video_frames(rec_call, "alice") > 60 and video_frames(rec_call, "boris") > 60
 
         # -- nobody answered: media flows to the recorder, nothing is written -----------
         await wait_until(media_reaches_recorder, 30.0, "media at the recorder")
@@ -124,46 +91,46 @@ async def test_consent_gates_the_recording_and_the_close_ends_it(
         await wait_until(lambda: _true(len(alice.signaling.recordings.requests) > 0), 10.0,
                          "the request at alice")
         assert not out.exists() and recorder.files == []
-        assert _shown(alice) == _shown(boris) == ""
+        assert shown(alice) == shown(boris) == ""
 
         # a request for another part (e.g. the next open part, asked in advance by a lying
         # server) is not signed: a principal signs for the phase its own client is in
-        later = _request(alice, pid).model_copy(
+        later = last_request(alice, pid).model_copy(
             update={"phase_epoch": alice.signaling.phases.epoch + 1})
         with pytest.raises(UsageError):
             alice.signaling.consent_recording(later, True)
 
         # -- alice allows, boris refuses: blocked ---------------------------------------
-        alice.signaling.consent_recording(_request(alice, pid), True)
-        boris.signaling.consent_recording(_request(boris, pid), False)
+        alice.signaling.consent_recording(last_request(alice, pid), True)
+        boris.signaling.consent_recording(last_request(boris, pid), False)
         await _said(recorder, "refused by boris")
-        frames = _video(rec_call, "boris")
-        await wait_until(lambda: _true(_video(rec_call, "boris") > frames + 30), 20.0,
+        frames = video_frames(rec_call, "boris")
+        await wait_until(lambda: _true(video_frames(rec_call, "boris") > frames + 30), 20.0,
                          "more media at the recorder")
         assert not out.exists() and "recording to" not in " ".join(recorder.log)
 
         # -- boris changes his mind: it records; every member shows it ------------------
-        boris.signaling.consent_recording(_request(boris, pid), True)
+        boris.signaling.consent_recording(last_request(boris, pid), True)
         await _said(recorder, "recording to")
-        await wait_until(lambda: _true(_shown(alice) == _shown(boris) == "● recorded by rec"),
+        await wait_until(lambda: _true(shown(alice) == shown(boris) == "● recorded by rec"),
                          10.0, "the indicator on every member")
         dan = await _join(summit, "dan")  # a late joiner sees it from the roster
         others.append(dan)
-        assert _shown(dan) == "● recorded by rec"
+        assert shown(dan) == "● recorded by rec"
         await wait_until(lambda: _true(_writing() > 200), 30.0, "frames written")
 
         # -- a principal joins: paused until she consents ------------------------------
         carl = await _join(summit, "carl")
         others.append(carl)
         await _said(recorder, "paused: waiting for consent of carl")
-        await wait_until(lambda: _true(_shown(alice) == ""), 10.0, "the indicator gone")
+        await wait_until(lambda: _true(shown(alice) == ""), 10.0, "the indicator gone")
         assert len(recorder.files) == 1
         await wait_until(lambda: _true(len(carl.signaling.recordings.requests) > 0), 10.0,
                          "the request at carl")
-        carl.signaling.consent_recording(_request(carl, pid), True)
+        carl.signaling.consent_recording(last_request(carl, pid), True)
         await wait_until(lambda: _true("carl video" in _titles() and _writing() > 200), 30.0,
                          "a file with carl written")
-        await wait_until(lambda: _true(_shown(carl) == "● recorded by rec"), 10.0,
+        await wait_until(lambda: _true(shown(carl) == "● recorded by rec"), 10.0,
                          "the indicator on carl")
 
         # -- the close ends the consent: file closed, indicator gone -------------------
@@ -171,10 +138,10 @@ async def test_consent_gates_the_recording_and_the_close_ends_it(
         await asyncio.wait_for(recorder.phase_over.wait(), 15.0)
         await _said(recorder, "stopped at the phase change (closed)")
         assert recorder._writer is None and len(recorder.files) >= 2
-        await wait_until(lambda: _true(all(_shown(c) == "" for c in (alice, boris, dan, carl))),
+        await wait_until(lambda: _true(all(shown(c) == "" for c in (alice, boris, dan, carl))),
                          10.0, "the indicator gone everywhere")
         with pytest.raises(UsageError):  # the open part's request is over
-            alice.signaling.consent_recording(_request(alice, pid), True)
+            alice.signaling.consent_recording(last_request(alice, pid), True)
         sizes = [p.stat().st_size for p in recorder.files]
         await asyncio.sleep(1.0)  # nothing more is written to them in the closed part
         assert [p.stat().st_size for p in recorder.files] == sizes
@@ -185,15 +152,15 @@ async def test_consent_gates_the_recording_and_the_close_ends_it(
         first, last = recorder.files[0], recorder.files[-1]
         for path in recorder.files:
             assert path.name.startswith(f"{ROOM}-open-") and path.suffix == ".mkv"
-        s1, s2 = _streams(first), _streams(last)
+        s1, s2 = streams(first), streams(last)
         print(f"{first.name}: {s1}\n{last.name}: {s2}")
-        for streams, speakers in ((s1, ("alice", "boris")), (s2, ("alice", "boris", "carl"))):
+        for found, speakers in ((s1, ("alice", "boris")), (s2, ("alice", "boris", "carl"))):
             for who in speakers:
-                assert streams[f"{who} audio"][0] == "audio"
-                assert streams[f"{who} video"][0] == "video"
-                assert streams[f"{who} audio"][1] > 10 and streams[f"{who} video"][1] > 5
-                assert streams[f"{who} audio"][2] > 0.2 and streams[f"{who} video"][2] > 0.2
-            assert not any(t.startswith(("dan", "rec")) for t in streams)  # they send nothing
+                assert found[f"{who} audio"][0] == "audio"
+                assert found[f"{who} video"][0] == "video"
+                assert found[f"{who} audio"][1] > 10 and found[f"{who} video"][1] > 5
+                assert found[f"{who} audio"][2] > 0.2 and found[f"{who} video"][2] > 0.2
+            assert not any(t.startswith(("dan", "rec")) for t in found)  # they send nothing
     finally:
         for c in (rec_call, *others, alice, boris):
             await c.close()
@@ -253,8 +220,8 @@ async def test_a_server_forging_consents_does_not_make_it_record(
             pid = rec_call.signaling.participant_id
             return len(consents.get(pid or 0, {})) == 2
         await wait_until(received, 10.0, "the forged consents at the recorder")
-        await wait_until(lambda: _true(_video(rec_call, "alice") > 90
-                                       and _video(rec_call, "boris") > 90),
+        await wait_until(lambda: _true(video_frames(rec_call, "alice") > 90
+                                       and video_frames(rec_call, "boris") > 90),
                          30.0, "media at the recorder")
         await _said(recorder, "waiting for consent of alice, boris")
         decision = recorder.decision()
