@@ -10,6 +10,7 @@ channel change (signaling) came at once (tests/integration/test_leader_call.py).
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 from typing import Any
 
@@ -43,6 +44,7 @@ def _burst(to: tuple[str, int], n: int) -> None:
 
 async def test_a_client_connection_reads_a_queue_in_one_turn_not_one_per_datagram() -> None:
     """Through the client's own path: ``raise_buffers`` on a connection's ICE sockets."""
+    descriptors = len(os.listdir("/proc/self/fd"))
     pc = RTCPeerConnection(adapter.configuration())
     try:
         pc.addTransceiver("audio", direction="recvonly")
@@ -60,6 +62,9 @@ async def test_a_client_connection_reads_a_queue_in_one_turn_not_one_per_datagra
         assert turns <= 3, f"{BURST} queued datagrams took {turns} turns of the loop"
     finally:
         await pc.close()
+    for _ in range(10):  # the transports close (and our duplicates with them) soon after
+        await asyncio.sleep(0)
+    assert len(os.listdir("/proc/self/fd")) == descriptors
 
 
 class _Counting(asyncio.DatagramProtocol):
