@@ -54,7 +54,7 @@ def write_speaker(path: Path, hz: float, *, size: tuple[int, int] = (160, 120),
                   seconds: int = 2, fps: int = 15) -> Path:
     """A Matroska file a Call sends (looped): a moving picture and a steady ``hz`` tone,
     for a speaker who is seen and heard (a principal)."""
-    import av  # noqa: PLC0415  (only the tests that film a speaker need it)
+    import av  # only the tests that film a speaker need it
 
     with av.open(str(path), "w", format="matroska") as out:
         video = out.add_stream("mjpeg", rate=fps)

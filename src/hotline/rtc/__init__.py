@@ -6,6 +6,7 @@ parts, each one listed and checked in :mod:`.aiortc_internals` (:func:`check_int
 * :mod:`.aiortc_adapter`: ICE host candidates (and loopback-only ICE), consent timing,
   MAX_BUNDLE, SDP details, socket buffers;
 * :mod:`.raw_media`: the SFU's raw media path (SRTP straight from and to the ICE sockets);
+* :mod:`.batch_reads`: ICE sockets read in batches, not one datagram per event-loop turn;
 * the Python client's frame encryption around aiortc's codecs: :mod:`.media_e2ee` (one
   per call, hooking the pieces into aiortc), :mod:`.e2ee_sender` (encoders, VP8 rate),
   :mod:`.stream_decryptor` (one incoming stream), :mod:`.decoder_hook` (aiortc's decoder

@@ -45,6 +45,7 @@ from aiortc import (
 
 from hotline.errors import UsageError
 from hotline.rtc.aiortc_internals import AiortcInternalsError
+from hotline.rtc.batch_reads import read_in_batches
 
 _original_get_host_addresses = aioice.ice.get_host_addresses
 
@@ -336,7 +337,9 @@ def raise_socket_buffers(sock: socket.socket | None) -> None:
 
 
 def raise_buffers(pc: RTCPeerConnection) -> None:
-    """Give every ICE socket of ``pc`` large buffers (a client receiving many streams)."""
+    """Give every ICE socket of ``pc`` large buffers (a client receiving many streams),
+    and have each read in batches (:mod:`.batch_reads`): a large buffer read one datagram
+    per turn of a busy event loop only turns loss into seconds of delay."""
     try:
         conn = dtls_transport(pc).transport._connection
     except (IndexError, AttributeError):
@@ -344,4 +347,5 @@ def raise_buffers(pc: RTCPeerConnection) -> None:
     for proto in conn._protocols:
         if proto.transport is not None:
             raise_socket_buffers(proto.transport.get_extra_info("socket"))
+            read_in_batches(proto)
 

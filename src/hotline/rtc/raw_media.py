@@ -14,7 +14,6 @@ The private names used are listed in :mod:`hotline.rtc.aiortc_internals`.
 from __future__ import annotations
 
 import logging
-import os
 import socket
 import struct
 from collections.abc import Callable
@@ -24,6 +23,7 @@ import pylibsrtp
 from aiortc import RTCDtlsTransport, RTCPeerConnection
 
 from hotline.rtc.aiortc_adapter import dtls_transport, raise_socket_buffers
+from hotline.rtc.batch_reads import own_socket, read_in_batches
 
 log = logging.getLogger("hotline.rtc")
 
@@ -62,20 +62,6 @@ class FastProtect:
 
     def __call__(self, packet: bytes) -> bytes:
         return bytes(self.view[:self.protect_in_place(packet)])
-
-
-def _own_socket(transport: Any) -> socket.socket | None:
-    """A socket object on (a duplicate of) the transport's file descriptor, to send
-    with one system call; None if the transport does not expose one."""
-    sock = transport.get_extra_info("socket") if transport is not None else None
-    if sock is None:
-        return None
-    try:
-        own = socket.socket(fileno=os.dup(sock.fileno()))
-    except OSError:
-        return None
-    own.setblocking(False)
-    return own
 
 
 STUN_MAGIC_COOKIE = b"\x21\x12\xa4\x42"
@@ -128,13 +114,14 @@ class RawMediaPath:
     def _attach(self, dtls: RTCDtlsTransport) -> None:
         conn = dtls.transport._connection
         pair = conn._nominated[1]
-        sock = _own_socket(pair.protocol.transport)
+        sock = own_socket(pair.protocol.transport)
         self.attach_session(dtls._tx_srtp, dtls._rx_srtp, sock, pair.remote_addr,
                             fallback=pair.protocol.transport.sendto)
         for proto in conn._protocols:
             proto.datagram_received = self._hook(proto.datagram_received)  # type: ignore[method-assign, assignment]
             if proto.transport is not None:
                 raise_socket_buffers(proto.transport.get_extra_info("socket"))
+                read_in_batches(proto)  # a publisher's packets, not one per turn of the loop
         self.attached = True
 
     def attach_session(self, tx: Any, rx: Any, sock: socket.socket | None, addr: Any,
