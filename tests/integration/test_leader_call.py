@@ -22,17 +22,15 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import av
 import pytest
 import pytest_asyncio
 
 from hotline.client.call import Call
-from hotline.client.consentgate import indicator
 from hotline.client.recording import Recorder
 from hotline.crypto.identity import Identity
 from hotline.sfu.edge import Sfu
-from hotline.signaling import messages as m
 
+from ..support.recorded import last_request, shown, streams, video_frames
 from ..support.server import Server, running_server
 from ..support.sfu_tap import Tap, opened_by, remember_keys
 from ..support.tones import db, mean_power, write_speaker, write_tone
@@ -77,11 +75,6 @@ class Summit:
             await call.close()
 
 
-def _video(call: Call, party: str) -> int:
-    remote = call.stats().remote.get(party)
-    return 0 if remote is None else int(remote["video_frames_decrypted"])
-
-
 def _recent(call: Call, seconds: float) -> list[list[int]]:
     assert call.mix is not None
     since = asyncio.get_running_loop().time() - seconds
@@ -94,32 +87,6 @@ async def _hears(call: Call, hz: float, level: float = 1e4, timeout: float = 30.
         recent = [list(b) for _, b in call.mix.blocks[-25:]]
         return len(recent) == 25 and mean_power(recent, hz) >= level
     await wait_until(check, timeout, f"a listener to hear {hz} Hz")
-
-
-def _request(call: Call, recorder: int) -> m.RecordRequested:
-    reqs = [r for r in call.signaling.recordings.requests if r[0] == recorder]
-    assert reqs, "no request seen"
-    pid, phase, epoch = reqs[-1]
-    return m.RecordRequested(participant_id=pid, phase=phase, phase_epoch=epoch)
-
-
-def _shown(call: Call) -> str:
-    return indicator(call.signaling.names, call.signaling.recordings.recording)
-
-
-def _streams(path: Path) -> dict[str, tuple[str, int, float]]:
-    """title -> (kind, frames decoded, seconds) of each stream of a recording."""
-    with av.open(str(path)) as container:
-        assert container.duration is not None and container.duration > 0
-        titles = {st.index: (st.metadata.get("title", ""), st.type) for st in container.streams}
-        frames = dict.fromkeys(titles, 0)
-        last = dict.fromkeys(titles, 0.0)
-        for packet in container.demux():
-            for frame in packet.decode():
-                frames[packet.stream.index] += 1
-                if frame.time is not None:
-                    last[packet.stream.index] = max(last[packet.stream.index], frame.time)
-    return {title: (kind, frames[i], last[i]) for i, (title, kind) in titles.items()}
 
 
 async def _condition(check: object, timeout: float, what: str) -> None:
@@ -233,13 +200,13 @@ async def test_a_russian_chinese_summit(summit: Server, tmp_path: Path,
         await wait_until(asked, 20.0, "the request at both principals")
         await asyncio.sleep(1.0)
         assert recorder.files == [] and not out.exists()  # nothing without consent
-        volkov.signaling.consent_recording(_request(volkov, pid), True)
+        volkov.signaling.consent_recording(last_request(volkov, pid), True)
         await asyncio.sleep(1.0)
         assert not out.exists()  # one consent of two: still nothing
-        chen.signaling.consent_recording(_request(chen, pid), True)
+        chen.signaling.consent_recording(last_request(chen, pid), True)
         await _condition(lambda: any("recording to" in line for line in recorder.log), 20.0,
                          "the recorder records")
-        await _condition(lambda: all(_shown(c) == "● recorded by archive" for c in calls), 10.0,
+        await _condition(lambda: all(shown(c) == "● recorded by archive" for c in calls), 10.0,
                          "● recorded by archive on every terminal")
         writer = recorder._writer
         await _condition(lambda: writer is not None and writer.frames > 400, 30.0,
@@ -261,15 +228,15 @@ async def test_a_russian_chinese_summit(summit: Server, tmp_path: Path,
               f"{took * 1000:.0f} ms")
         assert took < CLOSED_WITHIN
         await asyncio.wait_for(recorder.phase_over.wait(), 15.0)
-        await _condition(lambda: all(_shown(c) == "" for c in calls), 10.0,
+        await _condition(lambda: all(shown(c) == "" for c in calls), 10.0,
                          "the indicator gone everywhere")
 
         async def rekeyed() -> bool:
             return all(room.calls[n].signaling.keys.generation > g for n, g in gens.items())
         await wait_until(rekeyed, 10.0, "every sender rekeyed without the press")
         rotated = time.monotonic()
-        before = _video(chen, "volkov")
-        await _condition(lambda: _video(chen, "volkov") > before + 45, 20.0,
+        before = video_frames(chen, "volkov")
+        await _condition(lambda: video_frames(chen, "volkov") > before + 45, 20.0,
                          "the closed part goes on between the principals")
         to_press = [t for t, p in tap.sent_to if t > switch
                     and p == press.signaling.participant_id]
@@ -282,15 +249,18 @@ async def test_a_russian_chinese_summit(summit: Server, tmp_path: Path,
         # -- the released file: the open part, playable -------------------------------
         assert recorder.files and sorted(out.iterdir()) == sorted(recorder.files)
         path = recorder.files[-1]
-        streams = _streams(path)
+        size = path.stat().st_size
+        await asyncio.sleep(1.0)  # the closed part goes on: nothing more is written
+        assert path.stat().st_size == size and recorder._writer is None
+        found = streams(path)
         print(f"released: {path.name}, {path.stat().st_size} bytes: "
-              + "; ".join(f"{t} ({k}, {n} frames, {s:.1f} s)" for t, (k, n, s) in streams.items()))
+              + "; ".join(f"{t} ({k}, {n} frames, {s:.1f} s)" for t, (k, n, s) in found.items()))
         for who in ("volkov", "chen"):
-            assert streams[f"{who} audio"][0] == "audio" and streams[f"{who} audio"][1] > 20
-            assert streams[f"{who} video"][0] == "video" and streams[f"{who} video"][1] > 10
-        channels = {t for t, (k, _, _) in streams.items() if "interpretation" in t}
-        assert any(t.startswith("ru ") for t in channels), streams
-        assert any(t.startswith("zh ") for t in channels), streams
-        assert not any(t.startswith(("petrov", "li", "press", "archive")) for t in streams)
+            assert found[f"{who} audio"][0] == "audio" and found[f"{who} audio"][1] > 20
+            assert found[f"{who} video"][0] == "video" and found[f"{who} video"][1] > 10
+        channels = {t for t, (k, _, _) in found.items() if "interpretation" in t}
+        assert any(t.startswith("ru ") for t in channels), found
+        assert any(t.startswith("zh ") for t in channels), found
+        assert not any(t.startswith(("petrov", "li", "press", "archive")) for t in found)
     finally:
         await room.close()

@@ -6,7 +6,10 @@ stream is given its first frame before the header is written (a video stream's s
 its first frame's); a track that sends nothing within ``FIRST_FRAME_S`` is left out of
 the file and named in :attr:`MkvWriter.missing`. Each track starts at the arrival time of
 its first frame (from the earliest first frame of the file), then follows the frames' own
-timestamps, so the tracks stay in step with each other.
+timestamps (audio: its samples, one after another), so the tracks stay in step with each
+other. A video frame whose own time is more than :data:`RESYNC_S` from when it came (its
+sender's clock jumped), or audio that fell that far behind (frames lost), starts again from
+when the frame came.
 """
 
 from __future__ import annotations
@@ -25,7 +28,22 @@ from av.video.frame import VideoFrame
 
 log = logging.getLogger("hotline.recording")
 FIRST_FRAME_S = 5.0
+#: A frame whose place in the file is this far (s) from when it came re-anchors its track.
+RESYNC_S = 1.0
 _VIDEO_BASE = fractions.Fraction(1, 90_000)
+
+
+def _since(first: int | None, frame: VideoFrame) -> float:
+    """Seconds from the track's first frame (timestamp ``first``) to ``frame``. The
+    timestamps are RTP's: 32 bits that wrap, and a frame may come a little out of order,
+    so the difference is taken modulo 2**32 as a signed number (a frame older than the
+    first is before it, not 13 hours after it)."""
+    if first is None or frame.pts is None or frame.time_base is None:
+        return 0.0
+    ticks = (frame.pts - first) & 0xFFFFFFFF
+    if ticks >= 1 << 31:
+        ticks -= 1 << 32
+    return float(ticks * frame.time_base)
 
 
 @dataclass(frozen=True)
@@ -100,21 +118,28 @@ class MkvWriter:
     async def _run(self, track: MediaStreamTrack, stream: av.stream.Stream,
                    frame: AudioFrame | VideoFrame, offset: float) -> None:
         """Write ``track`` from its first ``frame``, which came ``offset`` s into the file."""
+        loop = asyncio.get_running_loop()
         samples: int | None = None
-        first: float | None = None  # the first frame's own time (s)
+        first: int | None = None  # the first frame's own timestamp (RTP, 32 bits)
         last_pts = -1
         while True:
             if isinstance(frame, AudioFrame):
                 if samples is None:  # then sample-exact
                     samples = int(offset * frame.sample_rate)
+                behind = loop.time() - self._t0 - samples / frame.sample_rate
+                if behind > RESYNC_S:  # frames were lost: a gap, not a drift from the video
+                    samples += int(behind * frame.sample_rate)
                 frame.pts, frame.time_base = samples, fractions.Fraction(1, frame.sample_rate)
                 samples += frame.samples
             else:
-                own = float(frame.pts * frame.time_base) if frame.pts is not None \
-                    and frame.time_base is not None else None
+                now = loop.time() - self._t0  # when it came, in the file's time
                 if first is None:
-                    first = own
-                since = (own - first) if own is not None and first is not None else 0.0
+                    first = frame.pts
+                since = _since(first, frame)
+                if abs(offset + since - now) > RESYNC_S:
+                    # the sender's clock jumped (a restart, a looped file): go on from
+                    # when this frame came
+                    first, offset, since = frame.pts, now, 0.0
                 pts = max(last_pts + 1, int((offset + since) * 90_000))
                 frame.pts, frame.time_base, last_pts = pts, _VIDEO_BASE, pts
             self._mux(stream, frame)

@@ -64,3 +64,32 @@ async def test_a_folder_that_cannot_be_made(tmp_path: Path) -> None:
     w = MkvWriter(tmp_path / "file" / "x.mkv", [TrackSpec(AudioStreamTrack(), "a")])
     with pytest.raises(OSError):
         await w.start()
+
+
+class WrappingVideo(VideoStreamTrack):
+    """Video whose RTP timestamps wrap past 2**32 just before its first frame, and whose
+    second frame is older than the first (the order a jitter buffer may give)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.n = 0
+
+    async def recv(self):  # type: ignore[no-untyped-def]
+        frame = await super().recv()
+        order = [2, 1, 3]
+        i = order[self.n] if self.n < len(order) else self.n
+        self.n += 1
+        frame.pts = ((1 << 32) - 2 * 3000 + i * 3000) & 0xFFFFFFFF  # 30 fps at 90 kHz
+        return frame
+
+
+async def test_video_times_follow_wrapping_rtp_timestamps(tmp_path: Path) -> None:
+    path = tmp_path / "wrap.mkv"
+    w = MkvWriter(path, [TrackSpec(WrappingVideo(), "alice video")])
+    await w.start()
+    await asyncio.sleep(1.0)
+    await w.close()
+    with av.open(str(path)) as c:
+        times = [f.time for p in c.demux() for f in p.decode() if f.time is not None]
+    # the frames' own times, from the first: not 13 hours (2**32 / 90 kHz), nor frozen
+    assert len(times) > 10 and 0.5 < max(times) < 5.0, times
