@@ -55,19 +55,21 @@ def _table(call: Call, stats: CallStats, elapsed: float) -> Table:
                         f"{call.path or 'connecting'} ({call.path_state})"
                         f"{_channels(call)}",
                   caption=f"group code [bold]{stats.group_code or 'verifying…'}[/]  "
-                          f"({stats.group_words})")
+                          f"({stats.group_words})\n[dim]first frame: time from your join "
+                          "to that party's first decrypted frame[/]")
     table.add_column("party")
     table.add_column("video frames", justify="right")
     table.add_column("audio frames", justify="right")
     table.add_column("failed", justify="right")
-    table.add_column("first frame", justify="right")
+    table.add_column("first frame (after join)", justify="right")
     for party, r in sorted(stats.remote.items()):
         first = f"{r['first_frame_ms']:.0f} ms" if r["first_frame_ms"] is not None else "waiting"
         failed = str(r["decrypt_failures"])
         if r.get("wrong_stream_frames"):  # frames of someone else in this party's streams
             failed += (f" [red]({r['wrong_stream_frames']} not {escape(party)}'s: "
                        "streams swapped)[/]")
-        table.add_row(escape(party), str(r["video_frames_decrypted"]),
+        name = escape(party) if r.get("present", True) else f"[dim]{escape(party)} (left)[/]"
+        table.add_row(name, str(r["video_frames_decrypted"]),
                       str(r["audio_frames_decrypted"]), failed, first)
     for u in stats.unverified:
         what = str(u["verdict"]).replace("_", " ").upper()

@@ -136,6 +136,7 @@ def serve(host: Host = DEFAULT_HOST, port: Port = DEFAULT_PORT, data: Data = DEF
     """Run the Hotline server: signaling, storage and the embedded SFU."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("hotline.presence").setLevel(logging.INFO)  # joins and leaves
     console = Console()
     try:
         if tls_self_signed:

@@ -1,6 +1,7 @@
 """What a call counts: frames encrypted per slot, and per remote party the frames
 decrypted, the failures, the frames dropped on purpose (of someone else in the stream, of
-a member not verified here) and the time from join to the first decoded frame."""
+a member not verified here), the time from this device's join to the first decoded frame,
+and whether the party is still in the call."""
 
 from __future__ import annotations
 
@@ -75,7 +76,9 @@ def call_stats(signaling: SignalingClient, send_keys: CountingSendKeys,
                                      "video_frames_decrypted": 0,
                                      "audio_frames_decrypted": 0,
                                      "decrypt_failures": 0, "first_frame_ms": None,
-                                     "wrong_stream_frames": 0, "unverified_frames": 0})
+                                     "wrong_stream_frames": 0, "unverified_frames": 0,
+                                     "_pids": set()})
+        r["_pids"].add(s.participant_id)
         r[f"{s.kind}_frames_decrypted"] += s.decryptor.decrypted
         dropped = s.decryptor.dropped()
         # frames of a member not verified here: no key on purpose, not a failure
@@ -88,6 +91,8 @@ def call_stats(signaling: SignalingClient, send_keys: CountingSendKeys,
             ms = round((s.first_frame_at - joined_at) * 1000, 1)
             r["first_frame_ms"] = ms if r["first_frame_ms"] is None else min(
                 r["first_frame_ms"], ms)
+    for r in remote.values():  # a party that left keeps its counts, marked as gone
+        r["present"] = any(pid in signaling.present for pid in r.pop("_pids"))
     code = signaling.code
     enc = send_keys.encrypted
     return CallStats(

@@ -44,6 +44,9 @@ from hotline.signaling import messages as m
 from hotline.signaling.channels import describe, unknown_channels
 
 log = logging.getLogger("hotline.rooms")
+#: One line per join and leave (party, room, participant; never a key or token): shown by
+#: ``hotline serve`` even without ``-v``.
+presence = logging.getLogger("hotline.presence")
 #: The TURN servers and credentials for a participant (hotline.server.turn).
 IceServersFor = Callable[[str], list[m.IceServer]]
 #: Where joins and leaves are recorded: ``audit(kind, room=..., party=..., **detail)``.
@@ -185,8 +188,8 @@ class LiveRoom:
                                   phase=self.phase, phase_epoch=self.phase_epoch))
             for other in others:
                 other.session.send(m.MemberJoined(epoch=epoch, member=seat.info()))
-        log.info("join room=%s participant=%d conn=%s epoch=%d", self.name, pid,
-                 session.conn_id, epoch)
+        presence.info("join party=%s room=%s participant=%d conn=%s epoch=%d",
+                 safe(session.party), self.name, pid, session.conn_id, epoch)
         self._audit("join", room=self.name, party=session.party, participant=pid)
         if role in CLOSED_OUT and self.phase == "closed":
             self._media.hold(self.name, pid, True)  # before anything is forwarded to it
@@ -204,8 +207,8 @@ class LiveRoom:
             self.epoch = min(_U32, self.epoch + 1)
             for other in self._seats.values():
                 other.session.send(m.MemberLeft(epoch=self.epoch, participant_id=pid))
-        log.info("leave room=%s participant=%d conn=%s epoch=%d", self.name, pid,
-                 session.conn_id, self.epoch)
+        presence.info("leave party=%s room=%s participant=%d conn=%s epoch=%d",
+                 safe(session.party), self.name, pid, session.conn_id, self.epoch)
         self._audit("leave", room=self.name, party=session.party, participant=pid)
         await self._media.remove(self.name, pid)
         return True
