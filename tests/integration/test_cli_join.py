@@ -53,11 +53,16 @@ def hotline_serve(cwd: Path) -> Iterator[str]:
         assert server.stdout is not None and url in server.stdout.readline()
         yield url
     finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        interrupt(server)
+
+
+def interrupt(process: subprocess.Popen[str]) -> None:
+    """Ctrl-C ``process``; killed if it has not stopped within 10 s."""
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
 
 
 def test_two_terminals_hold_an_encrypted_call(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from .test_cli_join import HOTLINE, free_port, run
+from .test_cli_join import HOTLINE, free_port, interrupt, run
 
 pytestmark = pytest.mark.usefixtures("loopback_netns")
 ENV = {**os.environ, "COLUMNS": "160"}
@@ -78,11 +78,7 @@ def test_a_leaver_is_marked_left_and_the_server_logs_joins_and_leaves(tmp_path: 
         assert alice.returncode == 0, alice_out
         wait_for(r"leave party=alice room=summit")
     finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        interrupt(server)
     # the terminal: bob is shown as having left, with the counts he had
     assert "bob (left)" in alice_out, alice_out
     assert "first frame (after join)" in alice_out
