@@ -117,6 +117,7 @@ def test_set_up_a_hotline_from_nothing(tmp_path: Path) -> None:
                 wait_for(lambda: caller.poll() is not None, "the call to end", timeout=60)
                 assert caller.returncode == 0, call_log.read_text()
                 assert "answered" in call_log.read_text()
+                assert "read it aloud with the far end" in call_log.read_text()  # both sides
             wait_for(lambda: "call connected" in bob_log.read_text(), "bob's call")
             # the standby shows the call's group code too; the caller printed the same one
             wait_for(lambda: "call group code" in bob_log.read_text(), "the call's code")
