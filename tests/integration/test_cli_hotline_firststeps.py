@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from .test_cli_hotline import background, hotline, import_pins, wait_for
+from .test_cli_hotline import background, hotline, make_red, two_standbys, wait_for
 from .test_cli_serve import free_port
 
 pytestmark = pytest.mark.usefixtures("loopback_netns")
@@ -51,15 +51,7 @@ def test_a_new_hotline_waits_for_its_standbys_and_errors_say_what_to_do(
     url = f"http://127.0.0.1:{port}"
     with background(tmp_path, "serve", "serve", "--port", str(port)) as (server, serve_log):
         wait_for(lambda: "serving at" in serve_log.read_text(), "the server")
-        for party in ("alice", "bob"):
-            code = json.loads(hotline("admin", "party", "add", party, "--json",
-                                      cwd=tmp_path).stdout)["enrollment_code"]
-            assert hotline("enroll", "--server", url, "--code", code, "--identity",
-                           f"{party}.key", cwd=tmp_path).returncode == 0
-        made = hotline("admin", "hotline", "add", "red", "--between", "alice", "bob",
-                       cwd=tmp_path)
-        assert made.returncode == 0, made.stderr
-        import_pins(made.stdout, tmp_path)
+        make_red(tmp_path, url)
 
         # call to a hotline that does not exist: says where to look; exit code 1 (error)
         unknown = hotline("call", "blue", "--server", url, "--identity", "alice.key",
@@ -92,12 +84,7 @@ def test_a_new_hotline_waits_for_its_standbys_and_errors_say_what_to_do(
         assert "WAITING for its first standby" in _narrow_status(tmp_path, 200)
 
         # both standbys come up: the first scheduled test runs, the grace ends
-        with background(tmp_path, "alice", "standby", "--server", url, "--identity",
-                        "alice.key", "--hotline", "red") as (alice, alice_log), \
-                background(tmp_path, "bob", "standby", "--server", url, "--identity",
-                           "bob.key", "--hotline", "red") as (bob, bob_log):
-            for log in (alice_log, bob_log):
-                wait_for(lambda log=log: "standing by" in log.read_text(), "standby")
+        with two_standbys(tmp_path, url) as (alice, _, bob, bob_log):
             wait_for(lambda: _status(tmp_path)["last_test"] is not None,
                      "the first scheduled test", timeout=120)
             doc = _status(tmp_path)
