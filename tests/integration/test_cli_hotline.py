@@ -76,6 +76,35 @@ def import_pins(printed: str, cwd: Path) -> None:
         assert done.returncode == 0 and "pinned" in done.stdout, done.stderr
 
 
+def make_red(cwd: Path, url: str) -> None:
+    """Parties alice and bob, each enrolled (alice.key, bob.key), and hotline red between
+    them with both pins imported: the README's steps before the standbys."""
+    for party in ("alice", "bob"):
+        code = json.loads(hotline("admin", "party", "add", party, "--json",
+                                  cwd=cwd).stdout)["enrollment_code"]
+        enrolled = hotline("enroll", "--server", url, "--code", code, "--identity",
+                           f"{party}.key", cwd=cwd)
+        assert enrolled.returncode == 0, enrolled.stderr
+    made = hotline("admin", "hotline", "add", "red", "--between", "alice", "bob", cwd=cwd)
+    assert made.returncode == 0, made.stderr
+    import_pins(made.stdout, cwd)
+
+
+Standbys = tuple[subprocess.Popen[str], Path, subprocess.Popen[str], Path]
+
+
+@contextmanager
+def two_standbys(cwd: Path, url: str) -> Iterator[Standbys]:
+    """`hotline standby` for red as alice and as bob, each standing by."""
+    with background(cwd, "alice", "standby", "--server", url, "--identity", "alice.key",
+                    "--hotline", "red") as (alice, alice_log), \
+            background(cwd, "bob", "standby", "--server", url, "--identity", "bob.key",
+                       "--hotline", "red") as (bob, bob_log):
+        for log in (alice_log, bob_log):
+            wait_for(lambda log=log: "standing by" in log.read_text(), "standby")
+        yield alice, alice_log, bob, bob_log
+
+
 def test_set_up_a_hotline_from_nothing(tmp_path: Path) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -91,12 +120,7 @@ def test_set_up_a_hotline_from_nothing(tmp_path: Path) -> None:
                        cwd=tmp_path)
         assert made.returncode == 0 and "pinned" in made.stdout, made.stderr
         import_pins(made.stdout, tmp_path)
-        with background(tmp_path, "alice", "standby", "--server", url, "--identity",
-                        "alice.key", "--hotline", "red") as (_, alice_log), \
-                background(tmp_path, "bob", "standby", "--server", url, "--identity",
-                           "bob.key", "--hotline", "red") as (bob, bob_log):
-            for log in (alice_log, bob_log):
-                wait_for(lambda log=log: "standing by" in log.read_text(), "standby")
+        with two_standbys(tmp_path, url) as (_, alice_log, bob, bob_log):
             test = hotline("linktest", "red", "--server", url, "--identity", "alice.key",
                            cwd=tmp_path)
             assert test.returncode == 0, test.stdout + test.stderr
@@ -117,6 +141,7 @@ def test_set_up_a_hotline_from_nothing(tmp_path: Path) -> None:
                 wait_for(lambda: caller.poll() is not None, "the call to end", timeout=60)
                 assert caller.returncode == 0, call_log.read_text()
                 assert "answered" in call_log.read_text()
+                assert "read it aloud with the far end" in call_log.read_text()  # both sides
             wait_for(lambda: "call connected" in bob_log.read_text(), "bob's call")
             # the standby shows the call's group code too; the caller printed the same one
             wait_for(lambda: "call group code" in bob_log.read_text(), "the call's code")
@@ -154,23 +179,10 @@ def test_a_server_killed_mid_standby_keeps_the_hotline_and_its_record(tmp_path: 
     url = f"http://127.0.0.1:{port}"
     with background(tmp_path, "serve", "serve", "--port", str(port)) as (server, serve_log):
         wait_for(lambda: "serving at" in serve_log.read_text(), "the server")
-        for party in ("alice", "bob"):
-            code = json.loads(hotline("admin", "party", "add", party, "--json",
-                                      cwd=tmp_path).stdout)["enrollment_code"]
-            assert hotline("enroll", "--server", url, "--code", code, "--identity",
-                           f"{party}.key", cwd=tmp_path).returncode == 0
-        made = hotline("admin", "hotline", "add", "red", "--between", "alice", "bob",
-                       cwd=tmp_path)
-        assert made.returncode == 0
-        import_pins(made.stdout, tmp_path)
+        make_red(tmp_path, url)
         listed = hotline("admin", "hotline", "list", cwd=tmp_path).stdout
-        with background(tmp_path, "alice", "standby", "--server", url, "--identity",
-                        "alice.key", "--hotline", "red") as (_, alice_log), \
-                background(tmp_path, "bob", "standby", "--server", url, "--identity",
-                           "bob.key", "--hotline", "red") as (_, bob_log):
+        with two_standbys(tmp_path, url) as (_, alice_log, _, bob_log):
             logs = (alice_log, bob_log)
-            for log in logs:
-                wait_for(lambda log=log: "standing by" in log.read_text(), "standby")
             for caller in ("alice", "bob"):
                 test = hotline("linktest", "red", "--server", url, "--identity",
                                f"{caller}.key", cwd=tmp_path)

@@ -18,7 +18,8 @@ from hotline.client.signaling import SignalingClient, trust
 from hotline.client.trust import Verdict
 from hotline.client.trustpolicy import Presented, TrustPolicy, UntrustedKey
 from hotline.crypto.identity import Identity
-from hotline.errors import CallNotConnected, HotlineError, from_wire
+from hotline.errors import CallNotConnected, HotlineError, HotlineForbidden, from_wire
+from hotline.server.hotline.outcomes import UNREACHABLE
 from hotline.signaling import messages as m
 
 NOT_CONNECTED = 2  # exit code: the call was not answered / the link test failed
@@ -31,10 +32,13 @@ async def _call(caller: HotlineCaller, duration: float | None, ring_timeout: flo
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
+        await caller.connect()
         if not caller.pins.has_pin(caller.hotline):
+            if not await caller.exists():
+                raise HotlineForbidden(f"no hotline named {caller.hotline!r}; see "
+                                       "`hotline admin hotline list`")
             raise UntrustedKey(Presented(0, "?", "-", Verdict.UNPINNED, caller.hotline))
         caller.call.on_path_change = lambda label: _say(f"media path: {label}")
-        await caller.connect()
         await caller.ring()
         _say(f"ringing {caller.endpoints} standby endpoint(s) on {caller.hotline!r}…")
 
@@ -53,6 +57,7 @@ async def _call(caller: HotlineCaller, duration: float | None, ring_timeout: flo
         waiting.result()
         _say("answered: media flows, encrypted end to end")
         start = loop.time()
+        shown = ""
         while not stop.is_set() and caller.poll_ended() is None:
             if duration is not None and loop.time() - start >= duration:
                 break
@@ -60,14 +65,27 @@ async def _call(caller: HotlineCaller, duration: float | None, ring_timeout: flo
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), max(0.1, left))
             stats = caller.call.stats()
+            if stats.group_code and stats.group_code != shown:
+                shown = stats.group_code
+                _say(f"call group code {shown}: read it aloud with the far end")
             frames = ", ".join(f"{p}: {r['video_frames_decrypted']} video / "
                                f"{r['audio_frames_decrypted']} audio frames"
                                for p, r in stats.remote.items())
             _say(f"group code {stats.group_code or 'verifying…'} · {frames or 'waiting for media'}")
         if caller.ended:
             _say(f"call ended: {caller.ended}")
+        elif stop.is_set():
+            _say("hung up (interrupted)")
     finally:
         await caller.close()
+
+
+def _cause(reason: str) -> str:
+    """The reason a call did not connect, in the words ``hotline linktest`` uses."""
+    if reason == UNREACHABLE:
+        return ("unreachable: no standby endpoint of the far party is connected (start "
+                "`hotline standby` there; `hotline linktest` names the same cause)")
+    return reason
 
 
 def call(name: Annotated[str, typer.Argument(help="The hotline.")], server: Server,
@@ -88,7 +106,7 @@ def call(name: Annotated[str, typer.Argument(help="The hotline.")], server: Serv
         typer.echo(f"\a*** ALARM *** call refused: {exc}", err=True)
         raise typer.Exit(code=PIN_REFUSED) from None
     except CallNotConnected as exc:
-        typer.echo(f"not connected: {exc.reason}", err=True)
+        typer.echo(f"not connected: {_cause(exc.reason)}", err=True)
         raise typer.Exit(code=NOT_CONNECTED) from None
     except HotlineError as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -233,6 +233,9 @@ def verify(name: str, data: DataDir = DEFAULT_DATA,
         raise typer.Exit(code=1)
 
 
+WAITING = "WAITING for its first standby"  # never tested: no test, alarm or uptime yet
+
+
 def _pct(window: dict[str, object]) -> str:
     ratio = window.get("ratio")
     return f"{ratio * 100:.1f} % of {window['tests']}" if isinstance(ratio, float) else "-"
@@ -261,7 +264,8 @@ def status(data: DataDir = DEFAULT_DATA,
     for d in docs:
         t = d["last_test"]
         when = f"{_when(t['time_ms'])} {t['outcome']}" if t else "never tested"
-        table.add_row(d["name"], " <-> ".join(d["parties"]), d["state"].upper(), when,
+        state = WAITING if d["state"] == "never_tested" else d["state"].upper()
+        table.add_row(d["name"], " <-> ".join(d["parties"]), state, when,
                       figures_line(t) if t else "-", _pct(d["uptime"]["24h"]),
                       _pct(d["uptime"]["30d"]), str(len(d["alarms_open"])))
-    Console(width=200).print(table)
+    Console().print(table)  # as wide as the terminal; rows wrap rather than overflow

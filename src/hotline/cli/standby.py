@@ -84,7 +84,9 @@ class Console:
                 _say(f"standing by on hotline {self.standby.hotline!r} as {d['party']} "
                      f"(far end: {d['far_party']}; link test every {d['interval_s']:g} s)")
             case "disconnected":
-                _say(f"disconnected ({d.get('reason')}); reconnecting…")
+                what = "disconnected" if d.get("ever_connected") else \
+                    "not connected yet (never since started)"
+                _say(f"{what}: {d.get('reason')}; retrying in {d.get('retry_s', 0):g} s")
             case "ring":
                 print("\a", end="", flush=True)
                 _say(f"RINGING: call on {self.standby.hotline!r} from {d['caller_party']} "
@@ -151,8 +153,6 @@ class Console:
 async def _run(standby: Standby) -> None:
     console = Console(standby)
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, console.quit.set)
 
     def on_input() -> None:
         line = sys.stdin.readline()
@@ -165,6 +165,15 @@ async def _run(standby: Standby) -> None:
         loop.add_reader(sys.stdin.fileno(), on_input)  # not for a regular file
     runner = asyncio.ensure_future(standby.run())
     quit_wait = asyncio.ensure_future(console.quit.wait())
+    stopped = ""
+
+    def stop(why: str) -> None:
+        nonlocal stopped
+        stopped = stopped or why
+        console.quit.set()
+
+    for sig, why in ((signal.SIGINT, "interrupted (Ctrl-C)"), (signal.SIGTERM, "terminated")):
+        loop.add_signal_handler(sig, stop, why)
     try:
         while not runner.done() and not console.quit.is_set():
             get = asyncio.ensure_future(standby.events.get())
@@ -176,6 +185,10 @@ async def _run(standby: Standby) -> None:
                 get.cancel()
         if runner.done():
             runner.result()
+        ringing = " (a ringing call was left unanswered)" if standby.ringing else ""
+        in_call = " (the call was hung up)" if standby.call_id else ""
+        _say(f"standby on {standby.hotline!r} stopped: {stopped or 'quit'}{in_call}{ringing}; "
+             "link tests and calls of this endpoint fail until it stands by again")
     finally:
         runner.cancel()
         quit_wait.cancel()

@@ -41,6 +41,15 @@ class HotlineCaller:
         await self.signaling.connect()
         await self.signaling.authenticate()
 
+    async def exists(self, timeout: float = 10.0) -> bool:
+        """Whether the server knows this hotline among my party's (its word only: used to
+        explain a refusal better, never to decide trust)."""
+        self.signaling.send(m.HotlineStatusRequest(last=1))
+        while True:
+            msg = await self._next(timeout)
+            if isinstance(msg, m.HotlineStatus):
+                return any(h.get("name") == self.hotline for h in msg.hotlines)
+
     async def _next(self, timeout: float) -> m.ServerMessage:
         return await asyncio.wait_for(self.signaling.hotline.get(), timeout)
 

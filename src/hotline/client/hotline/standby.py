@@ -128,18 +128,26 @@ class Standby:
         backoff = self._min_backoff
         if not self.pins.has_pin(self.hotline):
             self._alarm(pin_message(Presented(0, "?", "-", Verdict.UNPINNED, self.hotline)))
+        ever = False  # connected at least once since started
         while True:
+            delay = backoff * random.uniform(0.8, 1.2)  # noqa: S311 (jitter)
             try:
                 await self._session()
+                ever = True
                 backoff = self._min_backoff  # it was up: start over quickly
+                delay = backoff
+                self._event("disconnected", reason="connection closed", retry_s=delay,
+                            ever_connected=True)
             except StandbyRefused:
                 raise
             except (HotlineError, OSError, TimeoutError) as exc:
-                self._event("disconnected", reason=str(exc))
+                ever = ever or self.connected.is_set()
+                self._event("disconnected", reason=str(exc), retry_s=round(delay, 1),
+                            ever_connected=ever)
                 log.info("standby %s: %s; retrying in %.1f s", safe(self.hotline), safe(exc),
-                         backoff)
+                         delay)
             self.connected.clear()
-            await asyncio.sleep(backoff * random.uniform(0.8, 1.2))  # noqa: S311 (jitter)
+            await asyncio.sleep(delay)
             backoff = min(self._max_backoff, backoff * 2)
 
     async def _session(self) -> None:
@@ -169,7 +177,6 @@ class Standby:
             self._sig = None
             self.ringing.clear()
             await sig.close()
-        self._event("disconnected", reason="connection closed")
 
     async def _serve(self, sig: SignalingClient) -> None:
         closed = asyncio.ensure_future(sig.closed.wait())

@@ -85,6 +85,7 @@ class LinkTests:
         self._running: set[asyncio.Task[Any]] = set()
         self._loop_task: asyncio.Task[None] | None = None
         self._started = 0.0
+        self._waited: dict[str, float] = {}  # hotline -> last time it waited for standbys
         self._known: dict[str, int] = {}  # conn id -> record entries the endpoint knows
 
     # -- record heads: each standby gets the entries after the head it knows ---------------
@@ -141,10 +142,15 @@ class LinkTests:
             name = hotline.name
             interval = self.interval(name)
             last, _ = self._last_test(name)
+            if last == 0.0 and not all(self._standby.of(name, p) for p in hotline.parties):
+                # new: no test, no alarm, no uptime until a standby of each party is up
+                self._waited[name] = now
+                continue
             due = max(last + interval, self._started + self._settings.linktest_first_delay)
             if now >= due and not self._busy(name):
                 self._spawn(self.run(name, reason="scheduled"))
-            overdue = now - max(last, self._started) > interval + MISSING_GRACE
+            since = max(last, self._started, self._waited.get(name, 0.0))
+            overdue = now - since > interval + MISSING_GRACE
             if overdue and name not in self._missing_alarmed:
                 self._missing_alarmed.add(name)
                 self._alarms.raise_alarm(name, "missing", outcome=None)
@@ -174,7 +180,7 @@ class LinkTests:
         async with lock:
             hotline = self._store.get_hotline(name)
             if hotline is None:
-                raise UsageError(f"no hotline named {name!r}")
+                raise UsageError(f"no hotline named {name!r}; see `hotline admin hotline list`")
             _, previous = self._last_test(name)
             originator = far_party(hotline, previous) if previous in hotline.parties \
                 else hotline.parties[0]

@@ -54,7 +54,7 @@ def check_pinned(store: Store, name: str, endpoint: Endpoint, audit: Callable[..
     :class:`HotlineForbidden` naming the party and both fingerprints, and log it."""
     hotline = store.get_hotline(name)
     if hotline is None:
-        raise HotlineForbidden(f"no hotline named {name!r}")
+        raise HotlineForbidden(f"no hotline named {name!r}; see `hotline admin hotline list`")
     if endpoint.party not in hotline.parties:
         raise HotlineForbidden(f"party {endpoint.party!r} is not an end of hotline {name!r}")
     pinned = hotline.pins.get(endpoint.party, frozenset())

@@ -148,15 +148,21 @@ def test_never_tested(record: UptimeRecord) -> None:
     assert status["uptime"]["24h"] == {"tests": 0, "up": 0, "ratio": None}
 
 
-def test_a_missing_test_raises_an_alarm_within_interval_plus_grace(
-        record: UptimeRecord) -> None:
-    now = [1_000_000.0]
-    settings = Settings(linktest_interval=60, linktest_first_delay=10_000)
-    store = record._store
+def _scheduler(record: UptimeRecord, now: list[float]) -> tuple[LinkTests, Alarms]:
+    settings = Settings(linktest_interval=60, linktest_first_delay=10)
     alarms = Alarms(record, None, server="t", clock=lambda: now[0])
-    tests = LinkTests(settings, store, StandbyRegistry(), record, alarms,
+    tests = LinkTests(settings, record._store, StandbyRegistry(), record, alarms,
                       discard_room=lambda room: None, clock=lambda: now[0])
     tests._started = now[0]
+    return tests, alarms
+
+
+def test_a_missing_test_raises_an_alarm_within_interval_plus_grace(
+        record: UptimeRecord, monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [1_000_000.0]
+    tests, alarms = _scheduler(record, now)
+    tests._last["red"] = (now[0], "a")  # tested once: the schedule runs
+    monkeypatch.setattr(tests, "_busy", lambda name: True)  # the next test hangs
     now[0] += 60 + MISSING_GRACE - 1
     tests._tick()
     assert not [e for e in record.entries("red") if e.kind == "alarm"]
@@ -166,6 +172,23 @@ def test_a_missing_test_raises_an_alarm_within_interval_plus_grace(
     alarms_seen = [e.fields for e in record.entries("red") if e.kind == "alarm"]
     assert alarms_seen == [{"reason": "missing", "outcome": None, "test_id": None}]
     assert alarms.is_open("red")
+
+
+def test_a_new_hotline_waits_for_its_standbys_without_alarm_or_uptime(
+        record: UptimeRecord) -> None:
+    """Day one: a hotline made before its standbys are started is neither tested (no
+    "no standby endpoint connected" alarm) nor counted in uptime, however long it waits."""
+    now = [1_000_000.0]
+    tests, _ = _scheduler(record, now)
+    for _ in range(5):
+        now[0] += 60 + MISSING_GRACE + 1
+        tests._tick()  # would spawn a test (needs a loop) or raise "missing" if not waiting
+    assert record.entries("red") == []
+    status = hotline_status("red", ("a", "b"), record.entries("red"), now_ms=int(now[0] * 1000),
+                            interval_s=60)
+    assert status["state"] == "never_tested" and status["alarms_open"] == []
+    assert status["uptime"]["24h"]["tests"] == 0
+    assert tests._waited["red"] == now[0]  # a missing alarm counts from the wait's end
 
 
 @pytest.mark.asyncio
