@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from hotline.cli.enroll import IdentityFile, Server, TlsCa
+from hotline.cli.exits import PIN_REFUSED, UNREACHABLE, failed
 from hotline.cli.standby import Camera, MediaFile, Microphone, _say, figures_line
 from hotline.client.hotline.caller import HotlineCaller
 from hotline.client.hotline.standby import CallMedia
@@ -20,9 +21,6 @@ from hotline.client.trustpolicy import Presented, TrustPolicy, UntrustedKey
 from hotline.crypto.identity import Identity
 from hotline.errors import CallNotConnected, HotlineError, from_wire
 from hotline.signaling import messages as m
-
-NOT_CONNECTED = 2  # exit code: the call was not answered / the link test failed
-PIN_REFUSED = 4  # exit code: the far end's key is not pinned on this device
 
 
 async def _call(caller: HotlineCaller, duration: float | None, ring_timeout: float) -> None:
@@ -88,11 +86,9 @@ def call(name: Annotated[str, typer.Argument(help="The hotline.")], server: Serv
         typer.echo(f"\a*** ALARM *** call refused: {exc}", err=True)
         raise typer.Exit(code=PIN_REFUSED) from None
     except CallNotConnected as exc:
-        typer.echo(f"not connected: {exc.reason}", err=True)
-        raise typer.Exit(code=NOT_CONNECTED) from None
+        raise failed(exc) from None
     except HotlineError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=1) from None
+        raise failed(exc) from None
 
 
 async def _linktest(server: str, identity: Identity, name: str, tls_ca: str | None,
@@ -114,12 +110,11 @@ def linktest(name: Annotated[str, typer.Argument(help="The hotline.")], server: 
              timeout: Annotated[float, typer.Option(help="Seconds to wait.")] = 120.0,
              tls_ca: TlsCa = None) -> None:
     """Run a link test of hotline NAME now (with any enrolled, pinned device of either
-    party) and print the result; exit code 2 unless ok or degraded."""
+    party) and print the result; exit code 3 unless ok or degraded."""
     try:
         result = asyncio.run(_linktest(server, Identity.load(identity), name, tls_ca, timeout))
     except (HotlineError, TimeoutError) as exc:
-        typer.echo(f"error: {exc or 'no result in time'}", err=True)
-        raise typer.Exit(code=1) from None
+        raise failed(exc) from None
     if as_json:
         typer.echo(json.dumps({"hotline": name, **result.result}))
     else:
@@ -127,5 +122,5 @@ def linktest(name: Annotated[str, typer.Argument(help="The hotline.")], server: 
         typer.echo(f"{name}: {result.outcome.upper()} (originator {r.get('originator')}): "
                    f"{figures_line(r)}")
     if result.outcome not in ("ok", "degraded"):
-        raise typer.Exit(code=NOT_CONNECTED)
+        raise typer.Exit(code=UNREACHABLE)
 

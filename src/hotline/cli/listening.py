@@ -4,6 +4,7 @@ Ctrl-C or SIGTERM."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import signal
 import ssl
 
@@ -13,15 +14,17 @@ from hotline.errors import HotlineError
 
 
 async def listen(runner: web.AppRunner, host: str, port: int,
-                 ssl_context: ssl.SSLContext | None = None) -> None:
+                 ssl_context: ssl.SSLContext | None = None, port_option: str = "--port") -> None:
     """Start ``runner`` (set up) on ``host``:``port``; if it cannot listen, clean it up and
-    say why."""
+    say why (a port in use: which option picks another)."""
     site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
     try:
         await site.start()
     except OSError as exc:
         await runner.cleanup()
-        raise HotlineError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+        hint = (f" (another server already? pick another port: {port_option})"
+                if exc.errno == errno.EADDRINUSE else "")
+        raise HotlineError(f"cannot listen on {host}:{port}: {exc.strerror}{hint}") from None
 
 
 async def until_stopped() -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import ssl
 from collections import deque
 from dataclasses import dataclass, field
@@ -67,6 +68,20 @@ def _ws_url(server: str) -> str:
     return url if url.endswith("/ws") else url + "/ws"
 
 
+def unreachable(url: str, exc: BaseException) -> str:
+    """Why ``url`` could not be reached, in words for its user: the OS's reason and a hint
+    when nothing answered there (not aiohttp's wording, e.g. "ssl:default" on ws://)."""
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
+        return f"cannot reach {url}: {exc}"  # the certificate problem is the cause
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        code = exc.os_error.errno
+        why = os.strerror(code).lower() if code else "no answer"
+        return f"cannot reach the server ({why}): is `hotline serve` running at {url}?"
+    if isinstance(exc, aiohttp.WSServerHandshakeError):
+        return f"{url} answered, but not as a Hotline server (HTTP {exc.status})"
+    return f"cannot reach {url}: {exc}"
+
+
 class SignalingConnection:
     """The connection; subclasses implement :meth:`_dispatch` (every message read)."""
 
@@ -74,6 +89,7 @@ class SignalingConnection:
                  ssl_context: ssl.SSLContext | None = None,
                  allow_insecure: bool | None = None) -> None:
         self.url = _ws_url(server)
+        self.server = server  # as the user gave it, for messages
         #: What our login and enrollment proofs name: the server as *we* know it (the
         #: URL we connect to), never what the server says it is (``hello.server``).
         self.origin = origin_of(self.url)
@@ -116,7 +132,7 @@ class SignalingConnection:
                                                       ssl=self._ssl)
         except (aiohttp.ClientError, OSError) as exc:
             await self._session.close()
-            raise ConnectionFailed(f"cannot reach {self.url}: {exc}") from None
+            raise ConnectionFailed(unreachable(self.server, exc)) from None
         hello = await self._receive()
         if not isinstance(hello, m.Hello):
             raise ProtocolError("server did not say hello")
