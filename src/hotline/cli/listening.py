@@ -22,9 +22,10 @@ async def listen(runner: web.AppRunner, host: str, port: int,
         await site.start()
     except OSError as exc:
         await runner.cleanup()
-        hint = (f" (another server already? pick another port: {port_option})"
-                if exc.errno == errno.EADDRINUSE else "")
-        raise HotlineError(f"cannot listen on {host}:{port}: {exc.strerror}{hint}") from None
+        if exc.errno == errno.EADDRINUSE:
+            raise HotlineError(f"cannot listen on {host}:{port}: the port is in use (another "
+                               f"server already?); pick another with {port_option}") from None
+        raise HotlineError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
 async def until_stopped() -> None:

@@ -26,7 +26,15 @@ import aiohttp
 from hotline.client.transport import check_transport, insecure_allowed
 from hotline.crypto.auth import Purpose, prove, tls_unique_of
 from hotline.crypto.identity import Identity
-from hotline.errors import ConnectionFailed, HotlineError, ProtocolError, ServerError, from_wire
+from hotline.errors import (
+    ConfigError,
+    ConnectionFailed,
+    HotlineError,
+    ProtocolError,
+    ServerError,
+    UntrustedServer,
+    from_wire,
+)
 from hotline.logtext import safe
 from hotline.signaling import messages as m
 from hotline.signaling.origin import origin_of
@@ -56,7 +64,7 @@ def trust(ca_file: str | None) -> ssl.SSLContext | None:
     try:
         return ssl.create_default_context(cafile=ca_file)
     except (OSError, ssl.SSLError) as exc:
-        raise ConnectionFailed(f"cannot use {ca_file} as a CA certificate: {exc}") from None
+        raise ConfigError(f"cannot use {ca_file} as a CA certificate: {exc}") from None
 
 
 def _ws_url(server: str) -> str:
@@ -68,18 +76,24 @@ def _ws_url(server: str) -> str:
     return url if url.endswith("/ws") else url + "/ws"
 
 
-def unreachable(url: str, exc: BaseException) -> str:
+def unreachable(url: str, exc: BaseException) -> HotlineError:
     """Why ``url`` could not be reached, in words for its user: the OS's reason and a hint
     when nothing answered there (not aiohttp's wording, e.g. "ssl:default" on ws://)."""
-    if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
-        return f"cannot reach {url}: {exc}"  # the certificate problem is the cause
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        why = getattr(exc.certificate_error, "verify_message", "") or "not trusted"
+        return UntrustedServer(f"the certificate of {url} is not trusted ({why}): give its "
+                               "CA with --tls-ca (HOTLINE_TLS_CA)")
+    if isinstance(exc, aiohttp.ClientSSLError):
+        return UntrustedServer(f"no TLS connection to {url}: {exc}")
     if isinstance(exc, aiohttp.ClientConnectorError):
         code = exc.os_error.errno
         why = os.strerror(code).lower() if code else "no answer"
-        return f"cannot reach the server ({why}): is `hotline serve` running at {url}?"
+        return ConnectionFailed(f"cannot reach the server ({why}): is `hotline serve` "
+                                f"running at {url}?")
     if isinstance(exc, aiohttp.WSServerHandshakeError):
-        return f"{url} answered, but not as a Hotline server (HTTP {exc.status})"
-    return f"cannot reach {url}: {exc}"
+        return ConnectionFailed(f"{url} answered, but not as a Hotline server "
+                                f"(HTTP {exc.status})")
+    return ConnectionFailed(f"cannot reach {url}: {exc}")
 
 
 class SignalingConnection:
@@ -132,7 +146,7 @@ class SignalingConnection:
                                                       ssl=self._ssl)
         except (aiohttp.ClientError, OSError) as exc:
             await self._session.close()
-            raise ConnectionFailed(unreachable(self.server, exc)) from None
+            raise unreachable(self.server, exc) from None
         hello = await self._receive()
         if not isinstance(hello, m.Hello):
             raise ProtocolError("server did not say hello")
@@ -253,7 +267,7 @@ class SignalingConnection:
                 await self._ws.send_str(m.encode(m.Resume(room=room, participant_id=pid,
                                                           token=token, received=self._received)))
                 resumed = await asyncio.wait_for(self._until_resumed(), 5.0)
-            except ServerError as exc:
+            except (ServerError, UntrustedServer) as exc:
                 log.warning("resume refused: %s", safe(exc))
                 return False
             except (ConnectionFailed, ProtocolError, aiohttp.ClientError, OSError,
