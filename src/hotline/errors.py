@@ -15,6 +15,7 @@ this tree, which tests/unit/test_errors.py checks against the classes that exist
     ├── RemoteError                a peer or the server sent something we refuse
     │   ├── ProtocolError          malformed message, unknown type or version
     │   ├── ConnectionFailed       the server cannot be reached, or closed the connection
+    │   ├── UntrustedServer        the server's TLS certificate is not trusted here
     │   ├── ServerError            a request the server refused: one class per wire code
     │   │   ├── Unauthorized       "unauthorized"    authentication failed or is required
     │   │   ├── Forbidden          "forbidden"       authenticated, but not allowed
@@ -86,6 +87,10 @@ class InsecureServer(UsageError):
 
 class ConnectionFailed(RemoteError):
     """The server could not be reached or closed the connection."""
+
+
+class UntrustedServer(RemoteError):
+    """The server answered with a TLS certificate this client does not trust."""
 
 
 class StandbyRefused(RemoteError):

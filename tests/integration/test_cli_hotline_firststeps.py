@@ -96,11 +96,11 @@ def test_a_new_hotline_waits_for_its_standbys_and_errors_say_what_to_do(
             assert "stopped: interrupted (Ctrl-C)" in _interrupt(bob, bob_log)
             test = hotline("linktest", "red", "--server", url, "--identity", "alice.key",
                            cwd=tmp_path)
-            assert test.returncode == 2, test.stdout + test.stderr
+            assert test.returncode == 3, test.stdout + test.stderr
             assert "no standby endpoint of bob is connected" in test.stdout, test.stdout
             far = hotline("call", "red", "--server", url, "--identity", "alice.key",
                           cwd=tmp_path)
-            assert far.returncode == 2, far.stdout + far.stderr
+            assert far.returncode == 3, far.stdout + far.stderr
             assert "no standby endpoint of the far party is connected" in far.stderr
             assert "`hotline linktest` names the same cause" in far.stderr
             assert alice.poll() is None

@@ -60,3 +60,4 @@ def test_serve_on_a_busy_port_fails_clearly(tmp_path: Path) -> None:
              str(tmp_path)], capture_output=True, text=True, timeout=30)
     assert out.returncode == 1
     assert out.stderr.startswith("error: cannot listen") and "Traceback" not in out.stderr
+    assert "HOTLINE_PORT" in out.stderr and "--port" in out.stderr  # what to do about it

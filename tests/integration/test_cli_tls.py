@@ -49,6 +49,7 @@ def test_self_signed_https_and_wss(tmp_path: Path) -> None:
                                   "--identity", str(tmp_path / "a.key")],
                                  capture_output=True, text=True, env=ENV, timeout=60)
         assert refused.returncode == 1 and "certificate" in refused.stderr.lower()
+        assert "--tls-ca" in refused.stderr and "ssl:" not in refused.stderr
         assert "Traceback" not in refused.stderr
         ok = subprocess.run([*HOTLINE, "enroll", "--server", url, "--code", code, "--identity",
                              str(tmp_path / "a.key"), "--tls-ca", str(cert)],

@@ -121,7 +121,7 @@ async def test_link_tests_carry_both_endpoints_signatures(tmp_path: Path) -> Non
     assert code == 0, output
     assert "2 of 2 link tests signed by both ends" in output
     shown = runner.invoke(app, ["log", "show", HOTLINE, "--data", str(data), "--json"])
-    lines = [json.loads(line) for line in shown.output.splitlines()]
+    lines = [json.loads(line) for line in shown.stdout.splitlines()]
     assert [(x["kind"], x["evidence"]) for x in lines] == [
         ("created", "server-signed only"), ("linktest", "endpoint-signed"),
         ("linktest", "endpoint-signed")]

@@ -11,7 +11,9 @@ from typing import Annotated
 
 import typer
 
-from hotline.errors import HotlineError
+from hotline.cli.exits import failed
+from hotline.cli.runfile import server_note
+from hotline.errors import HotlineError, UsageError
 from hotline.roles import DEFAULT_ROLE, LISTEN_ONLY, ROLES
 from hotline.server.store import Room, SqliteStore
 from hotline.signaling.channels import MAX_CHANNELS
@@ -32,28 +34,33 @@ DEFAULT_DATA = Path("hotline-data")
 @contextmanager
 def opened_store(data: Path) -> Iterator[SqliteStore]:
     """The store in ``data`` for one command: any HotlineError (opening it or in the
-    command) becomes one ``error:`` line and exit code 1; the store is always closed."""
+    command) becomes one ``error:`` line and exit code 1; the store is always closed.
+    Says on stderr which folder it works on, and warns when no server uses it."""
+    typer.echo(f"data: {data.resolve()}", err=True)
+    note = server_note(data)
+    if note:
+        typer.echo(note, err=True)
     try:
         store = SqliteStore(data)
     except HotlineError as exc:
-        raise fail(exc) from None
+        raise failed(exc) from None
     try:
         yield store
     except HotlineError as exc:
-        raise fail(exc) from None
+        raise failed(exc) from None
     finally:
         store.close()
 
 
-def fail(exc: HotlineError) -> typer.Exit:
-    typer.echo(f"error: {exc}", err=True)
-    return typer.Exit(code=1)
 
 
 @party_app.command("add")
 def party_add(name: str, data: DataDir = DEFAULT_DATA, as_json: AsJson = False) -> None:
     """Create party NAME and print a one-time enrollment code for its first device."""
     with opened_store(data) as store:
+        if store.get_party(name) is not None:
+            raise UsageError(f"party {name!r} exists already; a code for another of its "
+                             f"devices: hotline admin party code {name}")
         party = store.add_party(name)
         code = store.new_enrollment_code(party.name)
     if as_json:

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from hotline.cli.exits import failed
 from hotline.client.signaling import SignalingClient, trust
 from hotline.crypto.identity import Identity
 from hotline.errors import HotlineError, IdentityError, Reason
@@ -42,12 +43,14 @@ def enroll(server: Server, code: Annotated[str, typer.Option("--code")],
            label: Annotated[str, typer.Option(help="A name for this device.")] = "",
            tls_ca: TlsCa = None) -> None:
     """Enroll this device with the one-time CODE from the operator."""
+    created = False
     try:
         ident, created = load_or_create(identity)
-        if created:
-            typer.echo(f"created identity {identity} ({ident.fingerprint})")
         party = asyncio.run(_enroll(server, ident, code, label, tls_ca))
     except HotlineError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=1) from None
+        if created:  # a key made for this enrollment is of no use: do not leave it
+            identity.unlink(missing_ok=True)
+        raise failed(exc) from None
+    if created:
+        typer.echo(f"created identity {identity} ({ident.fingerprint})")
     typer.echo(f"enrolled as party {party!r}; fingerprint {ident.fingerprint}")

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from hotline.cli.enroll import IdentityFile, Server, TlsCa
+from hotline.cli.exits import PIN_REFUSED, UNREACHABLE, code_for, failed
 from hotline.cli.standby import Camera, MediaFile, Microphone, _say, figures_line
 from hotline.client.hotline.caller import HotlineCaller
 from hotline.client.hotline.standby import CallMedia
@@ -19,11 +20,8 @@ from hotline.client.trust import Verdict
 from hotline.client.trustpolicy import Presented, TrustPolicy, UntrustedKey
 from hotline.crypto.identity import Identity
 from hotline.errors import CallNotConnected, HotlineError, HotlineForbidden, from_wire
-from hotline.server.hotline.outcomes import UNREACHABLE
+from hotline.server.hotline.outcomes import UNREACHABLE as UNREACHABLE_REASON
 from hotline.signaling import messages as m
-
-NOT_CONNECTED = 2  # exit code: the call was not answered / the link test failed
-PIN_REFUSED = 4  # exit code: the far end's key is not pinned on this device
 
 
 async def _call(caller: HotlineCaller, duration: float | None, ring_timeout: float) -> None:
@@ -82,7 +80,7 @@ async def _call(caller: HotlineCaller, duration: float | None, ring_timeout: flo
 
 def _cause(reason: str) -> str:
     """The reason a call did not connect, in the words ``hotline linktest`` uses."""
-    if reason == UNREACHABLE:
+    if reason == UNREACHABLE_REASON:
         return ("unreachable: no standby endpoint of the far party is connected (start "
                 "`hotline standby` there; `hotline linktest` names the same cause)")
     return reason
@@ -107,10 +105,9 @@ def call(name: Annotated[str, typer.Argument(help="The hotline.")], server: Serv
         raise typer.Exit(code=PIN_REFUSED) from None
     except CallNotConnected as exc:
         typer.echo(f"not connected: {_cause(exc.reason)}", err=True)
-        raise typer.Exit(code=NOT_CONNECTED) from None
+        raise typer.Exit(code=code_for(exc)) from None
     except HotlineError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=1) from None
+        raise failed(exc) from None
 
 
 async def _linktest(server: str, identity: Identity, name: str, tls_ca: str | None,
@@ -132,12 +129,11 @@ def linktest(name: Annotated[str, typer.Argument(help="The hotline.")], server: 
              timeout: Annotated[float, typer.Option(help="Seconds to wait.")] = 120.0,
              tls_ca: TlsCa = None) -> None:
     """Run a link test of hotline NAME now (with any enrolled, pinned device of either
-    party) and print the result; exit code 2 unless ok or degraded."""
+    party) and print the result; exit code 3 unless ok or degraded."""
     try:
         result = asyncio.run(_linktest(server, Identity.load(identity), name, tls_ca, timeout))
     except (HotlineError, TimeoutError) as exc:
-        typer.echo(f"error: {exc or 'no result in time'}", err=True)
-        raise typer.Exit(code=1) from None
+        raise failed(exc) from None
     if as_json:
         typer.echo(json.dumps({"hotline": name, **result.result}))
     else:
@@ -145,5 +141,5 @@ def linktest(name: Annotated[str, typer.Argument(help="The hotline.")], server: 
         typer.echo(f"{name}: {result.outcome.upper()} (originator {r.get('originator')}): "
                    f"{figures_line(r)}")
     if result.outcome not in ("ok", "degraded"):
-        raise typer.Exit(code=NOT_CONNECTED)
+        raise typer.Exit(code=UNREACHABLE)
 

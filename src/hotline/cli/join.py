@@ -37,6 +37,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from hotline.cli.enroll import IdentityFile, Server, TlsCa
+from hotline.cli.exits import failed
 from hotline.cli.record import ConsentPolicy, typed_answer, watch_recordings
 from hotline.client.call import Call
 from hotline.client.callstats import CallStats
@@ -308,5 +309,4 @@ def join(
 
         asyncio.run(_run(make_call, duration, console, stats_json))
     except HotlineError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=1) from None
+        raise failed(exc) from None

@@ -4,6 +4,7 @@ Ctrl-C or SIGTERM."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import signal
 import ssl
 
@@ -13,14 +14,17 @@ from hotline.errors import HotlineError
 
 
 async def listen(runner: web.AppRunner, host: str, port: int,
-                 ssl_context: ssl.SSLContext | None = None) -> None:
+                 ssl_context: ssl.SSLContext | None = None, port_option: str = "--port") -> None:
     """Start ``runner`` (set up) on ``host``:``port``; if it cannot listen, clean it up and
-    say why."""
+    say why (a port in use: which option picks another)."""
     site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
     try:
         await site.start()
     except OSError as exc:
         await runner.cleanup()
+        if exc.errno == errno.EADDRINUSE:
+            raise HotlineError(f"cannot listen on {host}:{port}: the port is in use (another "
+                               f"server already?); pick another with {port_option}") from None
         raise HotlineError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 

@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 
 from hotline.cli.enroll import IdentityFile, Server, TlsCa
+from hotline.cli.exits import failed
 from hotline.client.signaling import SignalingClient, trust
 from hotline.crypto.identity import Identity
 from hotline.errors import HotlineError
@@ -41,10 +42,8 @@ def phase(room: Annotated[str, typer.Argument(help="The room whose call to close
     try:
         asyncio.run(_set_phase(server, Identity.load(identity), room, chosen, tls_ca))
     except HotlineError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=1) from None
+        raise failed(exc) from None
     except (OSError, TimeoutError) as exc:
-        typer.echo(f"error: cannot reach {server}: {exc or 'timed out'}", err=True)
-        raise typer.Exit(code=1) from None
+        raise failed(exc, prefix=f"cannot reach {server}") from None
     typer.echo(f"room {room!r} is now {chosen.upper()}"
                + (": the press is shown out" if chosen == "closed" else ""))

@@ -17,6 +17,7 @@ from typing import Annotated
 
 import typer
 
+from hotline.cli.exits import failed
 from hotline.client.trust import TrustStore, canonical, now_text, trust_path
 from hotline.errors import HotlineError
 
@@ -46,8 +47,7 @@ def _reported() -> Iterator[None]:
     try:
         yield
     except HotlineError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=1) from None
+        raise failed(exc) from None
 
 
 @app.command("add")

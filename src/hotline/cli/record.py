@@ -26,6 +26,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from hotline.cli.enroll import IdentityFile, Server, TlsCa
+from hotline.cli.exits import failed
 from hotline.client.call import Call
 from hotline.client.consentgate import indicator
 from hotline.client.recording import Recorder
@@ -151,8 +152,7 @@ def record(
         files = asyncio.run(_record(call, out, phase, console,  # type: ignore[arg-type]
                                     until_close=not keep_going))
     except (HotlineError, PermissionError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=1) from None
+        raise failed(exc) from None
     for path in files:
         console.print(f"file: {path}")
     if not files:

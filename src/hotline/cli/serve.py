@@ -14,7 +14,9 @@ from aiohttp import web
 from rich.console import Console
 
 from hotline import __version__
+from hotline.cli.exits import failed
 from hotline.cli.listening import listen, until_stopped
+from hotline.cli.runfile import running
 from hotline.errors import ConfigError, HotlineError
 from hotline.server.app import make_app
 from hotline.server.hotline.outcomes import Thresholds
@@ -48,7 +50,8 @@ async def _serve(settings: Settings, console: Console) -> None:
         except (OSError, ssl.SSLError) as exc:
             await runner.cleanup()
             raise ConfigError(f"cannot use the TLS certificate/key: {exc}") from None
-    await listen(runner, settings.host, settings.port, ssl_context)
+    await listen(runner, settings.host, settings.port, ssl_context,
+                 port_option="--port or HOTLINE_PORT")
     console.print(f"[bold]Hotline {__version__}[/] serving at [bold cyan]{settings.url}[/]"
                   f"  (data: {settings.data_dir.resolve()})")
     if settings.public_urls:
@@ -59,7 +62,8 @@ async def _serve(settings: Settings, console: Console) -> None:
     console.print("Hotline link tests cover the paths: " + ", ".join(settings.link_paths))
     console.print("Press Ctrl-C to stop.")
     try:
-        await until_stopped()
+        with running(settings.data_dir, settings.url):
+            await until_stopped()
     finally:
         console.print("stopping…")
         await runner.cleanup()
@@ -163,5 +167,4 @@ def serve(host: Host = DEFAULT_HOST, port: Port = DEFAULT_PORT, data: Data = DEF
         with contextlib.suppress(KeyboardInterrupt):
             uvloop.run(_serve(settings, console))  # the SFU's hot path wants uvloop
     except HotlineError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=1) from None
+        raise failed(exc) from None

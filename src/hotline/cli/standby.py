@@ -28,11 +28,12 @@ from typing import Annotated, Any
 import typer
 
 from hotline.cli.enroll import IdentityFile, Server, TlsCa
+from hotline.cli.exits import failed
 from hotline.client.hotline.recordhead import path_for
 from hotline.client.hotline.standby import CallMedia, Standby, StandbyEvent
 from hotline.client.trustpolicy import TrustPolicy
 from hotline.crypto.identity import Identity
-from hotline.errors import HotlineError, StandbyRefused
+from hotline.errors import HotlineError
 
 HotlineName = Annotated[str, typer.Option("--hotline", help="The hotline to stand by for.")]
 MediaHost = Annotated[str | None, typer.Option(
@@ -208,9 +209,5 @@ def standby(server: Server, identity: IdentityFile, hotline: HotlineName,
                            record_file=path_for(Path(identity)),
                            trust=TrustPolicy.for_identity(identity))
         asyncio.run(_run(endpoint))
-    except StandbyRefused as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=3) from None
     except (HotlineError, ValueError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=1) from None
+        raise failed(exc) from None

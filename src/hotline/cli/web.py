@@ -21,6 +21,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from rich.console import Console
 
+from hotline.cli.exits import failed
 from hotline.cli.listening import listen, until_stopped
 from hotline.errors import HotlineError
 from hotline.server.webpage import (
@@ -104,5 +105,4 @@ def web_command(
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(_run(app, host, port, console))
     except HotlineError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=1) from None
+        raise failed(exc) from None

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import ssl
 from collections import deque
 from dataclasses import dataclass, field
@@ -25,7 +26,15 @@ import aiohttp
 from hotline.client.transport import check_transport, insecure_allowed
 from hotline.crypto.auth import Purpose, prove, tls_unique_of
 from hotline.crypto.identity import Identity
-from hotline.errors import ConnectionFailed, HotlineError, ProtocolError, ServerError, from_wire
+from hotline.errors import (
+    ConfigError,
+    ConnectionFailed,
+    HotlineError,
+    ProtocolError,
+    ServerError,
+    UntrustedServer,
+    from_wire,
+)
 from hotline.logtext import safe
 from hotline.signaling import messages as m
 from hotline.signaling.origin import origin_of
@@ -55,7 +64,7 @@ def trust(ca_file: str | None) -> ssl.SSLContext | None:
     try:
         return ssl.create_default_context(cafile=ca_file)
     except (OSError, ssl.SSLError) as exc:
-        raise ConnectionFailed(f"cannot use {ca_file} as a CA certificate: {exc}") from None
+        raise ConfigError(f"cannot use {ca_file} as a CA certificate: {exc}") from None
 
 
 def _ws_url(server: str) -> str:
@@ -67,6 +76,26 @@ def _ws_url(server: str) -> str:
     return url if url.endswith("/ws") else url + "/ws"
 
 
+def unreachable(url: str, exc: BaseException) -> HotlineError:
+    """Why ``url`` could not be reached, in words for its user: the OS's reason and a hint
+    when nothing answered there (not aiohttp's wording, e.g. "ssl:default" on ws://)."""
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        why = getattr(exc.certificate_error, "verify_message", "") or "not trusted"
+        return UntrustedServer(f"the certificate of {url} is not trusted ({why}): give its "
+                               "CA with --tls-ca (HOTLINE_TLS_CA)")
+    if isinstance(exc, aiohttp.ClientSSLError):
+        return UntrustedServer(f"no TLS connection to {url}: {exc}")
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        code = exc.os_error.errno
+        why = os.strerror(code).lower() if code else "no answer"
+        return ConnectionFailed(f"cannot reach the server ({why}): is `hotline serve` "
+                                f"running at {url}?")
+    if isinstance(exc, aiohttp.WSServerHandshakeError):
+        return ConnectionFailed(f"{url} answered, but not as a Hotline server "
+                                f"(HTTP {exc.status})")
+    return ConnectionFailed(f"cannot reach {url}: {exc}")
+
+
 class SignalingConnection:
     """The connection; subclasses implement :meth:`_dispatch` (every message read)."""
 
@@ -74,6 +103,7 @@ class SignalingConnection:
                  ssl_context: ssl.SSLContext | None = None,
                  allow_insecure: bool | None = None) -> None:
         self.url = _ws_url(server)
+        self.server = server  # as the user gave it, for messages
         #: What our login and enrollment proofs name: the server as *we* know it (the
         #: URL we connect to), never what the server says it is (``hello.server``).
         self.origin = origin_of(self.url)
@@ -116,7 +146,7 @@ class SignalingConnection:
                                                       ssl=self._ssl)
         except (aiohttp.ClientError, OSError) as exc:
             await self._session.close()
-            raise ConnectionFailed(f"cannot reach {self.url}: {exc}") from None
+            raise unreachable(self.server, exc) from None
         hello = await self._receive()
         if not isinstance(hello, m.Hello):
             raise ProtocolError("server did not say hello")
@@ -237,7 +267,7 @@ class SignalingConnection:
                 await self._ws.send_str(m.encode(m.Resume(room=room, participant_id=pid,
                                                           token=token, received=self._received)))
                 resumed = await asyncio.wait_for(self._until_resumed(), 5.0)
-            except ServerError as exc:
+            except (ServerError, UntrustedServer) as exc:
                 log.warning("resume refused: %s", safe(exc))
                 return False
             except (ConnectionFailed, ProtocolError, aiohttp.ClientError, OSError,

@@ -290,8 +290,12 @@ class Session:
 
     async def _on_join(self, msg: m.Join) -> None:
         room = self.state.store.get_room(msg.room)
-        if room is None or self.party not in room.members:
-            raise Forbidden(f"not a member of room {msg.room!r}")
+        if room is None:  # an enrolled party may learn which room names exist
+            raise Forbidden(f"no room named {msg.room!r} (the operator lists them: "
+                            "`hotline admin room list`)")
+        if self.party not in room.members:
+            raise Forbidden(f"party {self.party!r} is not a member of room {msg.room!r} "
+                            "(the operator adds it: `hotline admin room member`)")
         live = self.state.rooms.get(msg.room)
         live.direct_allowed = room.direct  # the operator's settings, as of this join
         live.channels = room.channels

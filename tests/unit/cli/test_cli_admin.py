@@ -5,12 +5,36 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from hotline.cli.main import app
 from hotline.server.store import SqliteStore
 
 runner = CliRunner()
+
+
+def said(out: Result) -> list[str]:
+    """What admin said on stderr besides its data folder line and no-server warning."""
+    return [line for line in out.stderr.splitlines()
+            if not line.startswith(("data: ", "warning: no `hotline serve`"))]
+
+
+def test_admin_names_its_data_folder(tmp_path: Path) -> None:
+    out = runner.invoke(app, ["admin", "party", "list", "--data", str(tmp_path)])
+    assert out.exit_code == 0
+    assert out.stderr.splitlines() == [
+        f"data: {tmp_path.resolve()}",
+        "warning: no `hotline serve` is using this data folder (give admin the server's "
+        "folder: --data or HOTLINE_DATA)"]
+
+
+def test_party_that_exists_already_points_to_party_code(tmp_path: Path) -> None:
+    data = str(tmp_path)
+    assert runner.invoke(app, ["admin", "party", "add", "alice", "--data", data]).exit_code == 0
+    out = runner.invoke(app, ["admin", "party", "add", "alice", "--data", data])
+    assert out.exit_code == 1 and said(out) == [
+        "error: party 'alice' exists already; a code for another of its devices: "
+        "hotline admin party code alice"]
 
 
 def test_party_add_json_and_room_add(tmp_path: Path) -> None:
@@ -43,7 +67,7 @@ def test_errors_are_one_clear_line(tmp_path: Path) -> None:
                  ["admin", "party", "code", "nobody"]):
         out = runner.invoke(app, [*args, "--data", data])
         assert out.exit_code == 1
-        assert out.stderr.startswith("error: ") and out.stderr.count("\n") == 1
+        assert len(said(out)) == 1 and said(out)[0].startswith("error: ")
         assert "Traceback" not in out.output
 
 
@@ -73,7 +97,7 @@ def test_room_roles(tmp_path: Path) -> None:
                  ["room", "member", "nowhere", "alice", "--role", "press"]):
         out = runner.invoke(app, ["admin", *args, "--data", data])
         assert out.exit_code == 1, args
-        assert out.stderr.startswith("error: ") and "Traceback" not in out.output
+        assert said(out)[0].startswith("error: ") and "Traceback" not in out.output
     out = runner.invoke(app, ["admin", "room", "member", "summit", "alice", "--data", data])
     assert out.exit_code != 0 and "--role ROLE or --remove" in out.output
 
@@ -90,7 +114,8 @@ def test_room_direct_allow_and_deny(tmp_path: Path) -> None:
     out = runner.invoke(app, ["admin", "room", "direct", "pair", "--deny", "--data", data])
     assert out.exit_code == 0 and "denied" in out.stdout
     out = runner.invoke(app, ["admin", "room", "direct", "nowhere", "--allow", "--data", data])
-    assert out.exit_code == 1 and out.stderr.startswith("error: ") and "Traceback" not in out.output
+    assert out.exit_code == 1 and said(out)[0].startswith("error: ")
+    assert "Traceback" not in out.output
     out = runner.invoke(app, ["admin", "room", "direct", "pair", "--data", data])
     assert out.exit_code != 0  # --allow or --deny is required
 
