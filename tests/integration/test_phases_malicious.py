@@ -5,7 +5,9 @@ real clients over a real WebSocket. The server here is modified in the test:
   role the press seat signed in its announcement, reject it and seal it no key;
 * it reopens the call on its own (no proof, a forged one, a delegate's): every client
   stays CLOSED, raises an alarm, and the press seat gets no key;
-* an honest server refuses ``set_phase`` from a delegate or a press seat (``forbidden``).
+* an honest server refuses ``set_phase`` from a delegate or a press seat (``forbidden``);
+* it closes the call for all but one member: the others key nothing to the press and the
+  codes differ (the fork shows when they are compared).
 """
 
 from __future__ import annotations
@@ -161,5 +163,44 @@ async def test_a_press_seat_relabelled_as_a_delegate_gets_no_key(
             assert not c.schedule.is_trusted(press.participant_id or 0)
         print(f"\nthe press seat relabelled as a delegate: keys it got: {len(press_keys)}")
         assert press_keys == []
+    finally:
+        await _close(clients)
+
+
+async def test_a_server_that_keeps_one_member_open_forks_the_code(
+        server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The modified server closes the call for everyone but bob, who is told nothing and
+    stays open. What it can win: bob keys by the phase he holds, so his next key would
+    still be sealed to the press. What it cannot hide: alice closed without keying the
+    press, and the code bob shows is no longer alice's (hers is pending: bob never commits
+    to the new epoch), so comparing codes aloud finds the fork."""
+    alice, bob, press = clients = await _summit(server)
+    try:
+        assert alice.code == bob.code
+        press_keys = remember_keys(press.keys)
+        kept_open = bob.participant_id
+
+        async def forking_set_phase(self: LiveRoom, by: int, phase: Phase, proof: bytes,
+                                    party: str = "") -> int:
+            async with self._lock:
+                self.epoch += 1
+                self.phase, self.phase_epoch = phase, self.epoch
+                for pid, seat in self._seats.items():
+                    if pid != kept_open:
+                        seat.session.send(m.PhaseChanged(epoch=self.epoch, phase=phase,
+                                                         by=by, proof=proof))
+            return self.epoch
+
+        monkeypatch.setattr(LiveRoom, "set_phase", forking_set_phase)
+        alice._send(m.SetPhase(room=ROOM, phase="closed"))
+        await until(lambda: alice.phases.phase == press.phases.phase == "closed")
+        await asyncio.sleep(1.0)  # alice's rekey without the press is sealed by now
+        assert bob.phases.phase == "open"
+        from_alice = [k for k in press_keys if k.sender == alice.participant_id]
+        print(f"\nkeys the press got after the forked close: {len(from_alice)} from alice "
+              f"(closed), {len(press_keys) - len(from_alice)} from others; codes: alice "
+              f"{alice.code}, bob {bob.code}")
+        assert from_alice == []
+        assert alice.code != bob.code  # pending or another code: a comparison shows it
     finally:
         await _close(clients)
